@@ -1,0 +1,218 @@
+//! The HTTP client every source fetches through: limits, validators, capped bodies.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Client, StatusCode, redirect};
+use url::Url;
+
+use crate::error::FetchError;
+
+/// Settings for [`HttpFetcher`].
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Sent as `User-Agent`.
+    pub user_agent: String,
+    /// Largest body accepted, counted after decompression (so it caps gzip bombs too).
+    pub body_limit: u64,
+    /// Most redirects followed.
+    pub max_redirects: u8,
+    /// Total time for one request including the body.
+    pub timeout: Duration,
+    /// Time to connect.
+    pub connect_timeout: Duration,
+}
+
+/// The cache validators of a previous response, sent back as a conditional GET.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// The `ETag` header, verbatim.
+    pub etag: Option<String>,
+    /// The `Last-Modified` header, verbatim.
+    pub last_modified: Option<String>,
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: nothing changed since the validators were issued.
+    NotModified,
+    /// A body, with the validators to send next time.
+    Body {
+        /// The body, decompressed, at most the configured limit.
+        body: Bytes,
+        /// The charset from `Content-Type`, if any.
+        charset: Option<String>,
+        /// Validators for the next request.
+        validators: Validators,
+        /// The URL after redirects.
+        final_url: Url,
+    },
+}
+
+/// Fetches URLs with Lauscher's limits: a User-Agent naming the operator, connect and
+/// total timeouts, a redirect limit, transparent gzip/brotli, and bodies read in chunks
+/// up to a cap. Cloning is cheap (the connection pool is shared).
+#[derive(Clone)]
+pub struct HttpFetcher {
+    client: Client,
+    body_limit: u64,
+}
+
+impl HttpFetcher {
+    /// Returns a fetcher with `settings`.
+    pub fn new(settings: &HttpSettings) -> Result<Self, FetchError> {
+        let client = Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(redirect::Policy::limited(settings.max_redirects as usize))
+            .build()
+            .map_err(|e| FetchError::Transport {
+                url: String::new(),
+                detail: error_chain(&e),
+            })?;
+        Ok(HttpFetcher {
+            client,
+            body_limit: settings.body_limit,
+        })
+    }
+
+    /// GETs `url`, conditionally when `validators` are given.
+    ///
+    /// Error statuses become [`FetchError::Status`] with the server's `Retry-After`. The
+    /// body is read chunk by chunk and abandoned as soon as it passes the limit, so a
+    /// 10 GiB body costs at most the limit in memory.
+    pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        self.get_with_limit(url, validators, self.body_limit, false).await
+    }
+
+    /// GETs `url` with a body limit of `limit` bytes; past it, the body is an error, or
+    /// with `truncate` the prefix read so far.
+    pub(crate) async fn get_with_limit(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        limit: u64,
+        truncate: bool,
+    ) -> Result<Fetched, FetchError> {
+        let mut req = self.client.get(url.clone());
+        if let Some(etag) = &validators.etag {
+            req = req.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            req = req.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut resp = req.send().await.map_err(|e| classify(url, &e))?;
+        let status = resp.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                retry_after: retry_after(resp.headers(), SystemTime::now()),
+            });
+        }
+        let final_url = resp.url().clone();
+        let headers = resp.headers().clone();
+        if !truncate && resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers) {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                if truncate {
+                    let room = limit as usize - body.len();
+                    body.extend_from_slice(&chunk[..room]);
+                    break;
+                }
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body {
+            body: body.freeze(),
+            charset: charset(&headers),
+            validators: Validators {
+                etag: header_string(&headers, header::ETAG),
+                last_modified: header_string(&headers, header::LAST_MODIFIED),
+            },
+            final_url,
+        })
+    }
+}
+
+fn is_compressed(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_ENCODING).is_some()
+}
+
+fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn charset(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Parses `Retry-After` as seconds or as an HTTP date (relative to `now`).
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let v: &HeaderValue = headers.get(header::RETRY_AFTER)?;
+    let s = v.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(s).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout { url: url.to_string() }
+    } else if e.is_redirect() {
+        FetchError::TooManyRedirects { url: url.to_string() }
+    } else {
+        FetchError::Transport {
+            url: url.to_string(),
+            detail: error_chain(e),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&h, SystemTime::now()), Some(Duration::from_secs(120)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:27:00 GMT").unwrap_or(SystemTime::UNIX_EPOCH);
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(60)));
+    }
+}

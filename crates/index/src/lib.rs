@@ -1,0 +1,198 @@
+//! The tantivy index of mentions: schema, analyzers, writer and search.
+//!
+//! Every open goes through [`MentionIndex::open`], which registers Lauscher's analyzers:
+//! tantivy persists only analyzer *names*, so an index opened without them would fail
+//! to find stemmed forms.
+//!
+//! One document per mention, keyed by its id (an upsert deletes the old document first,
+//! so replays after a crash never duplicate). A language-neutral `text` field with
+//! positions serves phrases and brand names; one stemmed `text_<lang>` field per
+//! configured language (no positions, so they stay cheap) serves word families.
+
+pub mod analyzer;
+pub mod schema;
+pub mod search;
+pub mod writer;
+
+use std::path::Path;
+
+use lauscher_text::Lang;
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+pub use schema::Fields;
+pub use search::{IndexedMention, SearchPage, SearchRequest};
+pub use writer::MentionWriter;
+
+/// Why the index failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// tantivy reported an error.
+    #[error("index {path}: {source}")]
+    Tantivy {
+        /// The index directory.
+        path: String,
+        /// The tantivy error.
+        source: tantivy::TantivyError,
+    },
+    /// The directory could not be opened.
+    #[error("index {path}: {detail}")]
+    Directory {
+        /// The index directory.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A search query did not parse.
+    #[error("invalid query {query:?}: {detail}")]
+    Query {
+        /// The query as given.
+        query: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// An open mention index: the tantivy index, its fields and a reader.
+pub struct MentionIndex {
+    path: String,
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+}
+
+impl MentionIndex {
+    /// Opens the index in `dir`, creating it with stemmed fields for `langs` when empty.
+    ///
+    /// An existing index keeps the languages it was created with; posts in a language
+    /// added later are indexed unstemmed until the index is rebuilt.
+    pub fn open(dir: &Path, langs: &[Lang]) -> Result<MentionIndex, IndexError> {
+        let path = dir.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Directory {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let tantivy_err = |source| IndexError::Tantivy {
+            path: path.clone(),
+            source,
+        };
+        let directory = MmapDirectory::open(dir).map_err(|e| IndexError::Directory {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let index = if Index::exists(&directory).map_err(|e| IndexError::Directory {
+            path: path.clone(),
+            detail: e.to_string(),
+        })? {
+            Index::open(directory).map_err(tantivy_err)?
+        } else {
+            Index::create(directory, schema::build(langs), tantivy::IndexSettings::default()).map_err(tantivy_err)?
+        };
+        analyzer::register(&index);
+        let fields = Fields::from_schema(&index.schema());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_err)?;
+        Ok(MentionIndex {
+            path,
+            index,
+            fields,
+            reader,
+        })
+    }
+
+    /// The index's fields.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// Reloads the reader so searches see the latest commit.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(|source| IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Returns the number of documents visible to searches.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Opens the one writer of this index (it holds a lock file; a second writer on the
+    /// same directory fails with a lock error naming the directory).
+    pub fn writer(&self, memory_bytes: usize, threads: usize) -> Result<MentionWriter, IndexError> {
+        MentionWriter::new(&self.index, self.fields.clone(), memory_bytes, threads).map_err(|source| IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use lauscher_model::{Label, Mention, MentionId, ScoredMention, Sentiment, TopicKind};
+
+    fn mention(id: u128, lang: &str, text: &str, topic: &str) -> ScoredMention {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, id as u32 % 60, 0).single().unwrap_or_default();
+        ScoredMention {
+            mention: Mention {
+                id: MentionId(id),
+                source: "feed".into(),
+                url: Some(format!("https://example.org/{id}")),
+                author: None,
+                published_at: at,
+                fetched_at: at,
+                title: None,
+                text: text.into(),
+                lang_hint: None,
+            },
+            lang: lang.into(),
+            sentiment: Sentiment {
+                score: -0.5,
+                label: Label::Negative,
+                explanation: vec![],
+            },
+            topics: vec![topic.into()],
+            topic_kinds: vec![TopicKind::Brand],
+            simhash: 0,
+        }
+    }
+
+    fn search(index: &MentionIndex, query: &str) -> Vec<u128> {
+        let req = SearchRequest {
+            query: query.into(),
+            ..Default::default()
+        };
+        index.search(&req).map(|p| p.hits.into_iter().map(|h| h.id.0).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_reopened_index_still_finds_stemmed_forms_and_upserts_replace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let langs = [Lang::De, Lang::En];
+        {
+            let index = MentionIndex::open(dir.path(), &langs).expect("open");
+            let mut w = index.writer(32 << 20, 1).expect("writer");
+            w.upsert(&mention(1, "de", "Wieder Verspätungen in Zürich", "acme")).expect("add");
+            w.upsert(&mention(2, "en", "The app keeps crashing", "acme")).expect("add");
+            w.upsert(&mention(2, "en", "The app keeps crashing", "acme")).expect("add again");
+            w.commit("{}").expect("commit");
+            w.close().expect("close");
+        }
+        let index = MentionIndex::open(dir.path(), &langs).expect("reopen");
+        assert_eq!(index.num_docs(), 2);
+        assert_eq!(search(&index, "verspätung"), [1]);
+        assert_eq!(search(&index, "zurich"), [1]);
+        assert_eq!(search(&index, "crashes"), [2]);
+        assert_eq!(search(&index, "\"keeps crashing\""), [2]);
+        assert_eq!(search(&index, ""), [2, 1]);
+        assert!(matches!(index.search(&SearchRequest { query: "(".into(), ..Default::default() }), Err(IndexError::Query { .. })));
+        let got = index.get(MentionId(1)).ok().flatten().map(|m| m.text);
+        assert_eq!(got.as_deref(), Some("Wieder Verspätungen in Zürich"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The index schema and its field handles.
+
+use std::collections::HashMap;
+
+use lauscher_text::Lang;
+
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+
+use crate::analyzer::{SOCIAL, stem_name};
+
+/// Builds the schema for `langs`.
+pub fn build(langs: &[Lang]) -> Schema {
+    let mut sb = Schema::builder();
+    sb.add_text_field("mention_id", STRING | STORED);
+    let date = DateOptions::from(INDEXED | FAST | STORED).set_precision(DateTimePrecision::Seconds);
+    sb.add_date_field("ts", date.clone());
+    sb.add_date_field("fetched_at", date);
+    for f in ["source", "author", "lang", "sentiment_label", "topic_kind", "topics"] {
+        sb.add_text_field(f, STRING | FAST | STORED);
+    }
+    sb.add_f64_field("sentiment", FAST | STORED);
+    sb.add_u64_field("author_reach", FAST | STORED);
+    sb.add_u64_field("simhash", FAST | STORED);
+    sb.add_text_field("url", STORED);
+    sb.add_text_field("explanation", STORED);
+    let social = TextOptions::default().set_stored().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(SOCIAL)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    sb.add_text_field("title", social.clone());
+    sb.add_text_field("text", social);
+    for lang in langs {
+        sb.add_text_field(
+            &format!("text_{}", lang.code()),
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(&stem_name(*lang))
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
+    }
+    sb.build()
+}
+
+/// Handles to every field, resolved once per open.
+#[derive(Clone, Debug)]
+#[allow(missing_docs)]
+pub struct Fields {
+    pub mention_id: Field,
+    pub ts: Field,
+    pub fetched_at: Field,
+    pub source: Field,
+    pub author: Field,
+    pub lang: Field,
+    pub sentiment_label: Field,
+    pub topic_kind: Field,
+    pub topics: Field,
+    pub sentiment: Field,
+    pub author_reach: Field,
+    pub simhash: Field,
+    pub url: Field,
+    pub explanation: Field,
+    pub title: Field,
+    pub text: Field,
+    /// The stemmed field of each language the index was created with.
+    pub stemmed: HashMap<Lang, Field>,
+}
+
+impl Fields {
+    /// Resolves the fields of an index built by [`build`].
+    ///
+    /// # Panics
+    /// Never for indexes created by this crate; a foreign index directory is rejected
+    /// earlier by tantivy's schema check in practice.
+    #[expect(clippy::expect_used, reason = "the schema is ours; every field exists by construction")]
+    pub fn from_schema(schema: &Schema) -> Fields {
+        let f = |name: &str| schema.get_field(name).expect("field from our schema");
+        let stemmed = Lang::ALL
+            .into_iter()
+            .filter_map(|l| schema.get_field(&format!("text_{}", l.code())).ok().map(|f| (l, f)))
+            .collect();
+        Fields {
+            mention_id: f("mention_id"),
+            ts: f("ts"),
+            fetched_at: f("fetched_at"),
+            source: f("source"),
+            author: f("author"),
+            lang: f("lang"),
+            sentiment_label: f("sentiment_label"),
+            topic_kind: f("topic_kind"),
+            topics: f("topics"),
+            sentiment: f("sentiment"),
+            author_reach: f("author_reach"),
+            simhash: f("simhash"),
+            url: f("url"),
+            explanation: f("explanation"),
+            title: f("title"),
+            text: f("text"),
+            stemmed,
+        }
+    }
+}

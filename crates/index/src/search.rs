@@ -1,0 +1,192 @@
+//! Searching the index: full text plus filters, newest first.
+
+use chrono::{DateTime, TimeZone, Utc};
+use lauscher_model::{Contribution, MentionId};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term, Value};
+use tantivy::{DocAddress, Order, TantivyDocument};
+
+use crate::{IndexError, MentionIndex};
+
+/// A search: query text and filters. Every filter is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// Query text in tantivy's syntax: words (all must match), `"phrases"`, `OR`, `-not`,
+    /// `title:word`. Empty matches everything. Words match their stemmed family in the
+    /// configured languages and the exact (folded) form anywhere.
+    pub query: String,
+    /// Published at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Published before.
+    pub until: Option<DateTime<Utc>>,
+    /// Topic id.
+    pub topic: Option<String>,
+    /// Language code (`de`, `en`, `und`).
+    pub lang: Option<String>,
+    /// Source id.
+    pub source: Option<String>,
+    /// Sentiment label.
+    pub label: Option<String>,
+    /// Hits to return (default 20).
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+}
+
+/// One mention as stored in the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexedMention {
+    /// Mention id.
+    pub id: MentionId,
+    /// Source id.
+    pub source: String,
+    /// Canonical URL.
+    pub url: Option<String>,
+    /// Author name.
+    pub author: Option<String>,
+    /// Author reach (followers).
+    pub author_reach: Option<u64>,
+    /// Published time.
+    pub published_at: DateTime<Utc>,
+    /// First fetched.
+    pub fetched_at: DateTime<Utc>,
+    /// Language code or `und`.
+    pub lang: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Text.
+    pub text: String,
+    /// Sentiment score in [-1, 1].
+    pub sentiment: f64,
+    /// Sentiment label.
+    pub label: String,
+    /// Matched topic ids.
+    pub topics: Vec<String>,
+    /// What moved the sentiment score.
+    pub explanation: Vec<Contribution>,
+}
+
+/// A page of search results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// All matching mentions.
+    pub total: usize,
+    /// The requested page, newest first.
+    pub hits: Vec<IndexedMention>,
+}
+
+impl MentionIndex {
+    /// Runs `req` against the last reloaded commit.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, IndexError> {
+        let query = self.build_query(req)?;
+        let searcher = self.reader.searcher();
+        let limit = if req.limit == 0 { 20 } else { req.limit.min(10_000) };
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
+        let (total, docs) = searcher.search(&query, &(Count, top)).map_err(|e| self.tantivy(e))?;
+        let hits = docs
+            .into_iter()
+            .map(|(_, addr)| self.load(&searcher, addr))
+            .collect::<Result<_, _>>()?;
+        Ok(SearchPage { total, hits })
+    }
+
+    /// Returns the mention with id `id`, if indexed.
+    pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.mention_id, &id.to_string()),
+            IndexRecordOption::Basic,
+        );
+        let docs = searcher.search(&q, &TopDocs::with_limit(1).order_by_score()).map_err(|e| self.tantivy(e))?;
+        match docs.first() {
+            Some((_, addr)) => Ok(Some(self.load(&searcher, *addr)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn tantivy(&self, source: tantivy::TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text = req.query.trim();
+        if !text.is_empty() && text != "*" {
+            let mut fields = vec![f.title, f.text];
+            fields.extend(f.stemmed.values().copied());
+            let mut parser = QueryParser::for_index(&self.index, fields);
+            parser.set_conjunction_by_default();
+            let q = parser.parse_query(text).map_err(|e| IndexError::Query {
+                query: req.query.clone(),
+                detail: e.to_string(),
+            })?;
+            clauses.push((Occur::Must, q));
+        }
+        let term = |field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        if let Some(t) = &req.topic {
+            clauses.push((Occur::Must, term(f.topics, t)));
+        }
+        if let Some(l) = &req.lang {
+            clauses.push((Occur::Must, term(f.lang, l)));
+        }
+        if let Some(s) = &req.source {
+            clauses.push((Occur::Must, term(f.source, s)));
+        }
+        if let Some(l) = &req.label {
+            clauses.push((Occur::Must, term(f.sentiment_label, l)));
+        }
+        if req.since.is_some() || req.until.is_some() {
+            use std::ops::Bound;
+            let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
+                Some(d) => {
+                    let t = Term::from_field_date_for_search(f.ts, tantivy::DateTime::from_timestamp_secs(d.timestamp()));
+                    if inclusive { Bound::Included(t) } else { Bound::Excluded(t) }
+                }
+                None => Bound::Unbounded,
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(req.since, true), bound(req.until, false)))));
+        }
+        Ok(match clauses.len() {
+            0 => Box::new(AllQuery),
+            _ => Box::new(BooleanQuery::new(clauses)),
+        })
+    }
+
+    fn load(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<IndexedMention, IndexError> {
+        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.tantivy(e))?;
+        let f = &self.fields;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str().map(str::to_owned));
+        let date = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_datetime())
+                .and_then(|d| Utc.timestamp_opt(d.into_timestamp_secs(), 0).single())
+                .unwrap_or_default()
+        };
+        Ok(IndexedMention {
+            id: text(f.mention_id).and_then(|s| s.parse().ok()).unwrap_or(MentionId(0)),
+            source: text(f.source).unwrap_or_default(),
+            url: text(f.url),
+            author: text(f.author),
+            author_reach: doc.get_first(f.author_reach).and_then(|v| v.as_u64()),
+            published_at: date(f.ts),
+            fetched_at: date(f.fetched_at),
+            lang: text(f.lang).unwrap_or_default(),
+            title: text(f.title),
+            text: text(f.text).unwrap_or_default(),
+            sentiment: doc.get_first(f.sentiment).and_then(|v| v.as_f64()).unwrap_or_default(),
+            label: text(f.sentiment_label).unwrap_or_default(),
+            topics: doc.get_all(f.topics).filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            explanation: text(f.explanation).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        })
+    }
+}

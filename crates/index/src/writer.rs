@@ -1,0 +1,102 @@
+//! The one writer of the index: upserts mentions, commits on demand.
+
+use lauscher_model::ScoredMention;
+use lauscher_text::Lang;
+use tantivy::indexer::LogMergePolicy;
+use tantivy::schema::Term;
+use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
+
+use crate::schema::Fields;
+
+/// Adds mentions to the index and commits them.
+///
+/// `upsert` hands the document to tantivy's indexing threads (it blocks only when their
+/// queue is full); nothing is visible or durable until [`MentionWriter::commit`].
+/// Commit cadence is the caller's decision: the pipeline commits on time, count or drain.
+pub struct MentionWriter {
+    writer: IndexWriter,
+    fields: Fields,
+    uncommitted: usize,
+}
+
+impl MentionWriter {
+    pub(crate) fn new(index: &Index, fields: Fields, memory_bytes: usize, threads: usize) -> tantivy::Result<Self> {
+        let writer = index.writer_with_num_threads(threads.max(1), memory_bytes)?;
+        let mut policy = LogMergePolicy::default();
+        // Upserts leave deleted docs behind; merge them away sooner than the default.
+        policy.set_del_docs_ratio_before_merge(0.3);
+        writer.set_merge_policy(Box::new(policy));
+        Ok(MentionWriter {
+            writer,
+            fields,
+            uncommitted: 0,
+        })
+    }
+
+    /// Mentions added since the last commit.
+    pub fn uncommitted(&self) -> usize {
+        self.uncommitted
+    }
+
+    /// Adds `m`, replacing any document with the same mention id.
+    pub fn upsert(&mut self, m: &ScoredMention) -> tantivy::Result<()> {
+        let f = &self.fields;
+        let id = m.mention.id.to_string();
+        self.writer.delete_term(Term::from_field_text(f.mention_id, &id));
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.mention_id, &id);
+        doc.add_date(f.ts, DateTime::from_timestamp_secs(m.mention.published_at.timestamp()));
+        doc.add_date(f.fetched_at, DateTime::from_timestamp_secs(m.mention.fetched_at.timestamp()));
+        doc.add_text(f.source, &m.mention.source);
+        if let Some(a) = &m.mention.author {
+            doc.add_text(f.author, &a.name);
+            if let Some(reach) = a.reach {
+                doc.add_u64(f.author_reach, reach);
+            }
+        }
+        doc.add_text(f.lang, &m.lang);
+        doc.add_text(f.sentiment_label, m.sentiment.label.as_str());
+        doc.add_f64(f.sentiment, f64::from(m.sentiment.score));
+        for t in &m.topics {
+            doc.add_text(f.topics, t);
+        }
+        for k in &m.topic_kinds {
+            doc.add_text(f.topic_kind, k.as_str());
+        }
+        doc.add_u64(f.simhash, m.simhash);
+        if let Some(url) = &m.mention.url {
+            doc.add_text(f.url, url);
+        }
+        if let Ok(explanation) = serde_json::to_string(&m.sentiment.explanation) {
+            doc.add_text(f.explanation, explanation);
+        }
+        if let Some(title) = &m.mention.title {
+            doc.add_text(f.title, title);
+        }
+        doc.add_text(f.text, &m.mention.text);
+        if let Some(field) = m.lang.parse::<Lang>().ok().and_then(|l| f.stemmed.get(&l)) {
+            if let Some(title) = &m.mention.title {
+                doc.add_text(*field, title);
+            }
+            doc.add_text(*field, &m.mention.text);
+        }
+        self.writer.add_document(doc)?;
+        self.uncommitted += 1;
+        Ok(())
+    }
+
+    /// Commits everything added so far with `payload` (a JSON note stored with the
+    /// commit, for crash reconciliation); returns the commit's opstamp.
+    pub fn commit(&mut self, payload: &str) -> tantivy::Result<u64> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(payload);
+        let opstamp = prepared.commit()?;
+        self.uncommitted = 0;
+        Ok(opstamp)
+    }
+
+    /// Waits for merges to finish and releases the lock.
+    pub fn close(self) -> tantivy::Result<()> {
+        self.writer.wait_merging_threads()
+    }
+}

@@ -1,0 +1,209 @@
+//! Message types shared by every stage of the pipeline.
+//!
+//! Nothing here does IO or runs async code: the types describe what flows from a source
+//! through analysis into the index, so that every crate agrees on one vocabulary.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identifies one mention across polls, sources and restarts.
+///
+/// It is the xxh3-128 hash of a stable key (the canonical URL, else the source id and the
+/// source's native id, else the source id and a content hash), so the same post always
+/// gets the same id. The derivation is frozen: changing it would re-index every mention
+/// as new. Printed as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MentionId(pub u128);
+
+impl MentionId {
+    /// Returns the id for a stable key, e.g. `url:https://example.org/a`.
+    pub fn from_key(key: &str) -> Self {
+        MentionId(xxhash_rust::xxh3::xxh3_128(key.as_bytes()))
+    }
+}
+
+impl fmt::Display for MentionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for MentionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MentionId({self})")
+    }
+}
+
+/// The error for a string that is not 32 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid mention id {0:?}: expected 32 hex digits")]
+pub struct InvalidMentionId(pub String);
+
+impl FromStr for MentionId {
+    type Err = InvalidMentionId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 32 {
+            return Err(InvalidMentionId(s.to_owned()));
+        }
+        u128::from_str_radix(s, 16)
+            .map(MentionId)
+            .map_err(|_| InvalidMentionId(s.to_owned()))
+    }
+}
+
+impl Serialize for MentionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MentionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who wrote a mention, as far as the source tells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Author {
+    /// Handle or display name, as the source gives it.
+    pub name: String,
+    /// Followers or subscribers, when the source reports them.
+    pub reach: Option<u64>,
+}
+
+/// One post, article or comment as it arrives from a source, before analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    /// Stable id (see [`MentionId`]).
+    pub id: MentionId,
+    /// The configured source it came from (`import` for pushed files).
+    pub source: String,
+    /// Canonical URL, when there is one.
+    pub url: Option<String>,
+    /// The author, when known.
+    pub author: Option<Author>,
+    /// When it was published; `fetched_at` when the source gave no usable date.
+    pub published_at: DateTime<Utc>,
+    /// When Lauscher first fetched it.
+    pub fetched_at: DateTime<Utc>,
+    /// Headline or title, plain text.
+    pub title: Option<String>,
+    /// Body, plain text (HTML already stripped).
+    pub text: String,
+    /// A language the source itself declares (ISO 639-1), preferred over detection.
+    pub lang_hint: Option<String>,
+}
+
+/// The sentiment class of a mention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Clearly negative.
+    Negative,
+    /// Neither, or inside the neutral band.
+    Neutral,
+    /// Clearly positive.
+    Positive,
+}
+
+impl Label {
+    /// All labels, in index order.
+    pub const ALL: [Label; 3] = [Label::Negative, Label::Neutral, Label::Positive];
+
+    /// Returns the lowercase name used in the index, the API and labeled files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Negative => "negative",
+            Label::Neutral => "neutral",
+            Label::Positive => "positive",
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for an unknown label name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown label {0:?}: expected negative, neutral or positive")]
+pub struct UnknownLabel(pub String);
+
+impl FromStr for Label {
+    type Err = UnknownLabel;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "negative" => Ok(Label::Negative),
+            "neutral" => Ok(Label::Neutral),
+            "positive" => Ok(Label::Positive),
+            _ => Err(UnknownLabel(s.to_owned())),
+        }
+    }
+}
+
+/// What a topic stands for in share-of-voice views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicKind {
+    /// The user's own brand.
+    Brand,
+    /// A competitor's brand.
+    Competitor,
+    /// The industry or market at large.
+    Industry,
+}
+
+impl TopicKind {
+    /// Returns the lowercase name used in config and the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicKind::Brand => "brand",
+            TopicKind::Competitor => "competitor",
+            TopicKind::Industry => "industry",
+        }
+    }
+}
+
+/// One word or rule that moved a score, for explanations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// The token or rule name.
+    pub cue: String,
+    /// How much it moved the raw score.
+    pub weight: f32,
+}
+
+/// A sentiment decision with the reasons behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    /// Score in `[-1, 1]`.
+    pub score: f32,
+    /// The class the score falls into.
+    pub label: Label,
+    /// The cues that moved the score, largest first.
+    pub explanation: Vec<Contribution>,
+}
+
+/// A mention after analysis: language, sentiment and topics, ready for the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoredMention {
+    /// The mention itself.
+    pub mention: Mention,
+    /// ISO 639-1 code of a configured language, or `und` when undetermined.
+    pub lang: String,
+    /// Sentiment with its explanation.
+    pub sentiment: Sentiment,
+    /// Ids of the topics it matched.
+    pub topics: Vec<String>,
+    /// Kinds of the matched topics (deduplicated).
+    pub topic_kinds: Vec<TopicKind>,
+    /// 64-bit SimHash of the normalised text, for near-duplicate detection.
+    pub simhash: u64,
+}

@@ -1,0 +1,1 @@
+//! The ingest pipeline and the daemon that runs it

@@ -1,0 +1,513 @@
+//! The daemon configuration: languages, sources, topics and runtime settings.
+//!
+//! One YAML file (see `rules/lauscher.yaml` for a commented example). `${NAME}` anywhere
+//! in the file is replaced by the environment variable `NAME` before parsing, so secrets
+//! stay out of the file; an unset variable is an error at its position.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use lauscher_model::TopicKind;
+use lauscher_text::Lang;
+use serde::Deserialize;
+
+use crate::error::{ConfigError, Located};
+use crate::value::{ByteSize, HumanDuration};
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// Languages analysed and indexed with stemming (ISO 639-1). Default: `[de, en]`.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+    /// The HTTP API.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Crawling politeness and limits.
+    #[serde(default)]
+    pub crawler: CrawlerConfig,
+    /// Index commit cadence and memory.
+    #[serde(default)]
+    pub index: IndexConfig,
+    /// Sentiment settings.
+    #[serde(default)]
+    pub sentiment: SentimentConfig,
+    /// Where mentions come from.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// What to listen for.
+    #[serde(default)]
+    pub topics: Vec<TopicConfig>,
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["de".into(), "en".into()]
+}
+
+/// The HTTP API's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:7700`: loopback only, put a reverse proxy
+    /// with authentication in front before exposing it.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7700))
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// Crawling politeness and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrawlerConfig {
+    /// A URL where site owners can reach the operator; sent in the User-Agent
+    /// (`Lauscher/<version> (+<contact>)`). Required when any source is configured.
+    #[serde(default)]
+    pub contact: Option<url::Url>,
+    /// Largest response body accepted, after decompression. Default `8MiB`.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: ByteSize,
+    /// Most redirects followed per request. Default 5.
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u8,
+    /// Total time for one request. Default `30s`.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// Time to connect. Default `10s`.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// Least time between two requests to one host. Default `5s`; a robots.txt
+    /// `Crawl-delay` that is longer wins.
+    #[serde(default = "default_host_interval")]
+    pub host_interval: HumanDuration,
+    /// First retry delay after a failure; doubles per failure, with full jitter. Default `1m`.
+    #[serde(default = "default_backoff_min")]
+    pub backoff_min: HumanDuration,
+    /// Longest retry delay. Default `6h`.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: HumanDuration,
+    /// Whether robots.txt is fetched and obeyed. Default true.
+    #[serde(default = "default_true")]
+    pub robots: bool,
+}
+
+fn default_body_limit() -> ByteSize {
+    ByteSize(8 << 20)
+}
+fn default_max_redirects() -> u8 {
+    5
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+fn default_host_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn default_backoff_min() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn default_backoff_max() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(6 * 3600))
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for CrawlerConfig {
+    fn default() -> Self {
+        CrawlerConfig {
+            contact: None,
+            body_limit: default_body_limit(),
+            max_redirects: default_max_redirects(),
+            timeout: default_timeout(),
+            connect_timeout: default_connect_timeout(),
+            host_interval: default_host_interval(),
+            backoff_min: default_backoff_min(),
+            backoff_max: default_backoff_max(),
+            robots: true,
+        }
+    }
+}
+
+/// Index commit cadence and memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Commit this long after the first uncommitted mention. Default `10s`; alert latency
+    /// is the poll interval plus this.
+    #[serde(default = "default_commit_interval")]
+    pub commit_interval: HumanDuration,
+    /// Commit after this many uncommitted mentions. Default 20,000.
+    #[serde(default = "default_commit_docs")]
+    pub commit_docs: usize,
+    /// Memory for tantivy's indexing buffers. Default `128MiB`.
+    #[serde(default = "default_writer_memory")]
+    pub writer_memory: ByteSize,
+}
+
+fn default_commit_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+fn default_commit_docs() -> usize {
+    20_000
+}
+fn default_writer_memory() -> ByteSize {
+    ByteSize(128 << 20)
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            commit_interval: default_commit_interval(),
+            commit_docs: default_commit_docs(),
+            writer_memory: default_writer_memory(),
+        }
+    }
+}
+
+/// Sentiment settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentConfig {
+    /// Scores within `±neutral_band` are labeled neutral. Default 0.05.
+    #[serde(default = "default_neutral_band")]
+    pub neutral_band: f32,
+}
+
+fn default_neutral_band() -> f32 {
+    0.05
+}
+
+impl Default for SentimentConfig {
+    fn default() -> Self {
+        SentimentConfig {
+            neutral_band: default_neutral_band(),
+        }
+    }
+}
+
+/// The kinds of source Lauscher can poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// An RSS 0.9x/1.0/2.0, Atom or JSON Feed document.
+    Feed,
+}
+
+/// One place mentions come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Short unique id (`[a-z0-9_-]`), used in metrics, the index and the API.
+    pub id: String,
+    /// What kind of source it is.
+    pub kind: SourceKind,
+    /// Where to fetch it.
+    pub url: url::Url,
+    /// Time between polls; each poll is jittered by ±10%. Default `5m`.
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    /// The language of its posts, when the source is known to be monolingual; preferred
+    /// over the feed's own `<language>` and over detection.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Index every mention, also those matching no topic. Default false.
+    #[serde(default)]
+    pub keep_all: bool,
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
+}
+
+/// One thing to listen for: a brand, a competitor or an industry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Short unique id (`[a-z0-9_-]`).
+    pub id: String,
+    /// Brand, competitor or industry.
+    pub kind: TopicKind,
+    /// Display name.
+    pub name: String,
+    /// Words or phrases; a mention matches when it contains any of them as whole words,
+    /// ignoring case and diacritics (`zürich` matches `Zurich`).
+    pub keywords: Vec<String>,
+    /// Words or phrases that veto a match (job ads, homonyms).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
+        Config::from_str_named(&text, &path.display().to_string(), &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates `text`, naming it `file` in errors; `env` resolves `${NAME}`.
+    pub fn from_str_named(
+        text: &str,
+        file: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let expanded = expand_env(text, file, env)?;
+        let config: Config = serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
+        config.validate(file, text)?;
+        Ok(config)
+    }
+
+    /// Returns the configured languages, parsed (validation guarantees they parse).
+    pub fn langs(&self) -> Vec<Lang> {
+        self.languages.iter().filter_map(|l| l.parse().ok()).collect()
+    }
+
+    fn validate(&self, file: &str, text: &str) -> Result<(), Located> {
+        let at = |key: &str, value: &str, nth: usize, msg: String| {
+            let (line, col) = locate(text, key, value, nth);
+            Located::new(file, text, line, col, msg)
+        };
+        if self.version != 1 {
+            return Err(at("version", &self.version.to_string(), 0, format!("unsupported version {}: expected 1", self.version)));
+        }
+        if self.languages.is_empty() {
+            return Err(at("languages", "", 0, "at least one language is required".into()));
+        }
+        for lang in &self.languages {
+            if let Err(e) = lang.parse::<Lang>() {
+                return Err(at("languages", lang, 0, e.to_string()));
+            }
+        }
+        if !(0.0..1.0).contains(&self.sentiment.neutral_band) {
+            return Err(at("neutral_band", "", 0, "neutral_band must be in [0, 1)".into()));
+        }
+        if self.index.commit_interval.0 < std::time::Duration::from_millis(100) {
+            return Err(at("commit_interval", "", 0, "commit_interval must be at least 100ms".into()));
+        }
+        if self.index.commit_docs == 0 {
+            return Err(at("commit_docs", "", 0, "commit_docs must be at least 1".into()));
+        }
+        if self.index.writer_memory.0 < 16 << 20 {
+            return Err(at("writer_memory", "", 0, "writer_memory must be at least 16MiB".into()));
+        }
+        if !self.sources.is_empty() && self.crawler.contact.is_none() {
+            return Err(at(
+                "sources",
+                "",
+                0,
+                "crawler.contact is required when sources are configured: a URL where site owners can reach you, sent in the User-Agent".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for s in &self.sources {
+            let nth = self.sources.iter().take_while(|o| !std::ptr::eq(*o, s)).filter(|o| o.id == s.id).count();
+            check_id(&s.id).map_err(|m| at("id", &s.id, nth, m))?;
+            if !seen.insert(s.id.as_str()) {
+                return Err(at("id", &s.id, nth, format!("duplicate source id {:?}", s.id)));
+            }
+            if !matches!(s.url.scheme(), "http" | "https") {
+                return Err(at("url", s.url.as_str(), 0, format!("source {:?}: url must be http or https", s.id)));
+            }
+            if s.interval.0 < std::time::Duration::from_secs(1) {
+                return Err(at("interval", "", 0, format!("source {:?}: interval must be at least 1s", s.id)));
+            }
+            if let Some(lang) = &s.language
+                && lang.parse::<Lang>().is_err()
+            {
+                return Err(at("language", lang, 0, format!("source {:?}: unsupported language {lang:?}", s.id)));
+            }
+        }
+        let mut seen = HashSet::new();
+        for t in &self.topics {
+            let nth = self.topics.iter().take_while(|o| !std::ptr::eq(*o, t)).filter(|o| o.id == t.id).count()
+                + self.sources.iter().filter(|s| s.id == t.id).count();
+            check_id(&t.id).map_err(|m| at("id", &t.id, nth, m))?;
+            if !seen.insert(t.id.as_str()) {
+                return Err(at("id", &t.id, nth, format!("duplicate topic id {:?}", t.id)));
+            }
+            if t.keywords.is_empty() {
+                return Err(at("id", &t.id, nth, format!("topic {:?} needs at least one keyword", t.id)));
+            }
+            for k in t.keywords.iter().chain(&t.exclude) {
+                if lauscher_text::tokenize(k).next().is_none() {
+                    return Err(at("", k, 0, format!("topic {:?}: keyword {k:?} has no word in it", t.id)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(format!("invalid id {id:?}: expected 1-64 characters of a-z, 0-9, - and _"));
+    }
+    Ok(())
+}
+
+/// Replaces `${NAME}` by the variable's value.
+fn expand_env(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Located> {
+    if !text.contains("${") {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    for (lineno, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let col = line.len() - rest.len() + start;
+            let col = line[..col].chars().count() + 1;
+            let Some(end) = rest[start..].find('}') else {
+                return Err(Located::new(file, text, lineno + 1, col, "unclosed ${: expected ${NAME}"));
+            };
+            let name = &rest[start + 2..start + end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Located::new(file, text, lineno + 1, col, format!("invalid variable name {name:?}")));
+            }
+            match env(name) {
+                Some(value) => out.push_str(&value),
+                None => {
+                    return Err(Located::new(file, text, lineno + 1, col, format!("environment variable {name} is not set")));
+                }
+            }
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
+    let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let mut msg = e.to_string();
+    // serde_norway appends " at line L column C"; the position is already in front.
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
+    }
+    // Errors from our value types are reported at the enclosing mapping; point at the
+    // offending value instead when the message quotes it.
+    let quoted = msg.split('"').nth(1).filter(|v| !v.is_empty());
+    if let Some(value) = quoted {
+        let found = text.lines().enumerate().skip(line.saturating_sub(1)).find_map(|(i, l)| {
+            let content = l.split(" #").next().unwrap_or(l);
+            content.find(value).map(|b| (i + 1, content[..b].chars().count() + 1))
+        });
+        if let Some((l, c)) = found {
+            return Located::new(file, text, l, c, msg);
+        }
+    }
+    Located::new(file, text, line, col, msg)
+}
+
+/// Finds the `nth` line holding `key: value` (either part may be empty) and returns the
+/// 1-based line and the column of the value (or key). Falls back to 1:1.
+fn locate(text: &str, key: &str, value: &str, nth: usize) -> (usize, usize) {
+    let mut hits = 0;
+    for (i, line) in text.lines().enumerate() {
+        let content = line.split(" #").next().unwrap_or(line);
+        let key_pos = if key.is_empty() {
+            Some(0)
+        } else {
+            content.find(&format!("{key}:"))
+        };
+        let Some(key_pos) = key_pos else { continue };
+        let after = &content[key_pos..];
+        let value_pos = if value.is_empty() { Some(0) } else { after.find(value) };
+        let Some(value_pos) = value_pos else { continue };
+        if hits == nth {
+            let byte = key_pos + value_pos;
+            return (i + 1, content[..byte].chars().count() + 1);
+        }
+        hits += 1;
+    }
+    (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str_named(text, "test.yaml", &|n| (n == "TOKEN").then(|| "s3cret".to_owned()))
+    }
+
+    const OK: &str = "version: 1
+crawler:
+  contact: https://example.org/contact
+sources:
+  - id: news
+    kind: feed
+    url: https://example.org/feed.xml
+    interval: 2m
+topics:
+  - id: acme
+    kind: brand
+    name: Acme
+    keywords: [acme, \"acme bahn\"]
+";
+
+    #[test]
+    fn loads_a_valid_config_with_defaults() {
+        let c = load(OK).expect("valid");
+        assert_eq!(c.langs(), vec![Lang::De, Lang::En]);
+        assert_eq!(c.sources[0].interval.0.as_secs(), 120);
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:7700");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_at_their_position() {
+        let text = OK.replace("    interval: 2m", "    intervall: 2m");
+        let err = load(&text).expect_err("unknown key").to_string();
+        assert!(err.starts_with("test.yaml:8:5: "), "{err}");
+        assert!(err.contains("unknown field `intervall`"), "{err}");
+        assert!(err.contains("8 |     intervall: 2m"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_what_was_expected() {
+        let err = load(&OK.replace("2m", "2 minutes")).expect_err("bad duration").to_string();
+        assert!(err.starts_with("test.yaml:8:"), "{err}");
+        assert!(err.contains("unknown unit"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_point_at_the_second_one() {
+        let text = format!("{OK}  - id: acme\n    kind: competitor\n    name: Other\n    keywords: [x]\n");
+        let err = load(&text).expect_err("duplicate").to_string();
+        assert!(err.starts_with("test.yaml:14:9: duplicate topic id"), "{err}");
+    }
+
+    #[test]
+    fn environment_variables_expand_and_missing_ones_are_located() {
+        let c = load(&OK.replace("example.org/contact", "example.org/${TOKEN}")).expect("expands");
+        assert_eq!(c.crawler.contact.map(|u| u.to_string()).as_deref(), Some("https://example.org/s3cret"));
+        let err = load(&OK.replace("example.org/contact", "example.org/${NOPE}")).expect_err("unset").to_string();
+        assert!(err.starts_with("test.yaml:3:32: environment variable NOPE is not set"), "{err}");
+    }
+
+    #[test]
+    fn sources_need_a_contact_url() {
+        let err = load(&OK.replace("  contact: https://example.org/contact\n", "  robots: true\n")).expect_err("contact").to_string();
+        assert!(err.contains("crawler.contact is required"), "{err}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Value types users write by hand: durations (`90s`, `5m`, `1h30m`) and sizes (`8MiB`).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A duration written as a number with a unit: `250ms`, `30s`, `5m`, `6h`, `7d`, or
+/// combinations such as `1h30m`. A bare number is rejected: its unit would be a guess.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// Parses the text form.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty duration: expected e.g. 30s, 5m, 1h".into());
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(format!("invalid duration {s:?}: expected a number before the unit, e.g. 30s, 5m, 1h"));
+            }
+            let n: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("invalid duration {s:?}: number too large"))?;
+            rest = &rest[digits..];
+            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit = &rest[..unit_len];
+            rest = &rest[unit_len..];
+            let part = match unit {
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n * 60),
+                "h" => Duration::from_secs(n * 3600),
+                "d" => Duration::from_secs(n * 86_400),
+                "" => return Err(format!("invalid duration {s:?}: missing unit (ms, s, m, h or d)")),
+                other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}, expected ms, s, m, h or d")),
+            };
+            total += part;
+        }
+        Ok(HumanDuration(total))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 != 0 {
+            write!(f, "{ms}ms")
+        } else {
+            write!(f, "{}s", ms / 1000)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        HumanDuration::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A size in bytes written with a binary unit: `512KiB`, `8MiB`, `1GiB`, or plain bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses the text form.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        if digits == 0 {
+            return Err(format!("invalid size {s:?}: expected e.g. 512KiB, 8MiB, 1GiB"));
+        }
+        let n: u64 = s[..digits]
+            .parse()
+            .map_err(|_| format!("invalid size {s:?}: number too large"))?;
+        let factor = match s[digits..].trim() {
+            "" | "B" => 1,
+            "KiB" | "KB" | "kB" => 1 << 10,
+            "MiB" | "MB" => 1 << 20,
+            "GiB" | "GB" => 1 << 30,
+            other => return Err(format!("invalid size {s:?}: unknown unit {other:?}, expected B, KiB, MiB or GiB")),
+        };
+        n.checked_mul(factor)
+            .map(ByteSize)
+            .ok_or_else(|| format!("invalid size {s:?}: too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(HumanDuration::parse("1h30m").map(|d| d.0), Ok(Duration::from_secs(5400)));
+        assert_eq!(HumanDuration::parse("250ms").map(|d| d.0), Ok(Duration::from_millis(250)));
+        assert!(HumanDuration::parse("5").is_err());
+        assert!(HumanDuration::parse("5 minutes").is_err());
+    }
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(ByteSize::parse("8MiB"), Ok(ByteSize(8 << 20)));
+        assert_eq!(ByteSize::parse("100"), Ok(ByteSize(100)));
+        assert!(ByteSize::parse("8 parsecs").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! The HTTP API: search, mentions, health, metrics

@@ -1,0 +1,348 @@
+//! The embedded state store: crawl cursors, the robots.txt cache and the seen set, in one
+//! SQLite file in the data directory.
+//!
+//! SQLite (bundled, WAL mode, `synchronous=FULL`) because one transaction must span the
+//! cursors and the seen rows of a commit, and later issues need relational queries over
+//! incidents. All access goes through one connection behind a mutex: writes happen once
+//! per index commit, reads are point lookups of a few microseconds.
+//!
+//! Schema changes are migrations keyed on `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use lauscher_model::MentionId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Why the state store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// SQLite reported an error.
+    #[error("state store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer Lauscher.
+    #[error("state store {path}: schema version {found} is newer than this build supports ({supported})")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The version found.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+}
+
+/// A crawl cursor as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredCursor {
+    /// The `ETag` to send back.
+    pub etag: Option<String>,
+    /// The `Last-Modified` to send back.
+    pub last_modified: Option<String>,
+    /// Hash of the last body, for servers that ignore validators.
+    pub body_hash: Option<u64>,
+}
+
+/// One mention to remember as seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenRow {
+    /// The mention id.
+    pub id: MentionId,
+    /// Content hash and SimHash, for texts long enough for content dedupe.
+    pub fingerprint: Option<(u128, u64)>,
+    /// When it was first seen (unix seconds).
+    pub first_seen: i64,
+}
+
+/// Why a mention counts as already seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duplicate {
+    /// The same id.
+    Id,
+    /// The same normalised text.
+    Content,
+    /// A SimHash within the near-duplicate distance.
+    Near,
+}
+
+impl Duplicate {
+    /// Returns the metric label for this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duplicate::Id => "id",
+            Duplicate::Content => "content",
+            Duplicate::Near => "near",
+        }
+    }
+}
+
+/// Most bits two SimHashes may differ in to count as near-duplicates (see
+/// `lauscher_text::fingerprint::NEAR_DUPLICATE_BITS`; kept equal by a test there).
+pub const NEAR_BITS: u32 = 3;
+
+/// The newest schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE crawl_state (
+    source_id     TEXT PRIMARY KEY,
+    etag          TEXT,
+    last_modified TEXT,
+    body_hash     INTEGER,
+    updated_at    INTEGER NOT NULL
+);
+CREATE TABLE robots (
+    origin     TEXT PRIMARY KEY,
+    status     INTEGER NOT NULL,
+    body       BLOB NOT NULL,
+    fetched_at INTEGER NOT NULL
+);
+CREATE TABLE seen (
+    mention_id   BLOB PRIMARY KEY,
+    content_hash BLOB,
+    simhash      INTEGER,
+    band0        INTEGER,
+    band1        INTEGER,
+    band2        INTEGER,
+    band3        INTEGER,
+    first_seen   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX seen_content ON seen(content_hash) WHERE content_hash IS NOT NULL;
+CREATE INDEX seen_band0 ON seen(band0) WHERE band0 IS NOT NULL;
+CREATE INDEX seen_band1 ON seen(band1) WHERE band1 IS NOT NULL;
+CREATE INDEX seen_band2 ON seen(band2) WHERE band2 IS NOT NULL;
+CREATE INDEX seen_band3 ON seen(band3) WHERE band3 IS NOT NULL;
+CREATE INDEX seen_first ON seen(first_seen);
+"];
+
+/// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
+pub struct StateStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl StateStore {
+    /// Opens (creating and migrating when needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        let err = |source| StateError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(StateStore {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns the stored cursor of `source`.
+    pub fn cursor(&self, source: &str) -> Result<Option<StoredCursor>, StateError> {
+        self.conn()
+            .query_row(
+                "SELECT etag, last_modified, body_hash FROM crawl_state WHERE source_id = ?1",
+                [source],
+                |r| {
+                    Ok(StoredCursor {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                        body_hash: r.get::<_, Option<i64>>(2)?.map(|h| h as u64),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Returns why a mention is a duplicate of one already committed, if it is.
+    ///
+    /// Costs one primary-key lookup, plus for fingerprinted texts one index lookup on the
+    /// content hash and one on each of the four SimHash bands (at most 64 candidates).
+    pub fn find_duplicate(&self, id: MentionId, fingerprint: Option<(u128, u64)>) -> Result<Option<Duplicate>, StateError> {
+        let conn = self.conn();
+        let q = || -> rusqlite::Result<Option<Duplicate>> {
+            let mut by_id = conn.prepare_cached("SELECT 1 FROM seen WHERE mention_id = ?1")?;
+            if by_id.exists([&id.0.to_be_bytes()[..]])? {
+                return Ok(Some(Duplicate::Id));
+            }
+            let Some((content, simhash)) = fingerprint else {
+                return Ok(None);
+            };
+            let mut by_content = conn.prepare_cached("SELECT 1 FROM seen WHERE content_hash = ?1")?;
+            if by_content.exists([&content.to_be_bytes()[..]])? {
+                return Ok(Some(Duplicate::Content));
+            }
+            let b = bands(simhash);
+            let mut by_band = conn.prepare_cached(
+                "SELECT simhash FROM seen WHERE band0 = ?1 UNION ALL SELECT simhash FROM seen WHERE band1 = ?2 \
+                 UNION ALL SELECT simhash FROM seen WHERE band2 = ?3 UNION ALL SELECT simhash FROM seen WHERE band3 = ?4 LIMIT 256",
+            )?;
+            let mut rows = by_band.query(params![b[0], b[1], b[2], b[3]])?;
+            while let Some(row) = rows.next()? {
+                let other: i64 = row.get(0)?;
+                if ((other as u64) ^ simhash).count_ones() <= NEAR_BITS {
+                    return Ok(Some(Duplicate::Near));
+                }
+            }
+            Ok(None)
+        };
+        q().map_err(|e| self.err(e))
+    }
+
+    /// Records a commit: advances cursors and remembers seen mentions, atomically.
+    ///
+    /// Called only after the index commit that holds these mentions, so a crash before
+    /// this call replays the batches (idempotently) instead of losing them.
+    pub fn record_commit(&self, cursors: &[(String, StoredCursor)], seen: &[SeenRow], now: i64) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let run = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            {
+                let mut put_cursor = tx.prepare_cached(
+                    "INSERT INTO crawl_state (source_id, etag, last_modified, body_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(source_id) DO UPDATE SET etag = ?2, last_modified = ?3, body_hash = ?4, updated_at = ?5",
+                )?;
+                for (source, c) in cursors {
+                    put_cursor.execute(params![source, c.etag, c.last_modified, c.body_hash.map(|h| h as i64), now])?;
+                }
+                let mut put_seen = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, band0, band1, band2, band3, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for row in seen {
+                    let (content, simhash, b) = match row.fingerprint {
+                        Some((c, s)) => (Some(c.to_be_bytes().to_vec()), Some(s as i64), bands(s).map(Some)),
+                        None => (None, None, [None; 4]),
+                    };
+                    put_seen.execute(params![
+                        &row.id.0.to_be_bytes()[..],
+                        content,
+                        simhash,
+                        b[0],
+                        b[1],
+                        b[2],
+                        b[3],
+                        row.first_seen
+                    ])?;
+                }
+            }
+            tx.commit()
+        };
+        run(&mut conn).map_err(|e| self.err(e))
+    }
+
+    /// Forgets seen mentions first seen before `before` (unix seconds); returns how many.
+    pub fn prune_seen(&self, before: i64) -> Result<usize, StateError> {
+        self.conn()
+            .execute("DELETE FROM seen WHERE first_seen < ?1", [before])
+            .map_err(|e| self.err(e))
+    }
+
+    /// Returns the stored robots.txt answer for `origin`: status, body, fetched-at.
+    pub fn robots(&self, origin: &str) -> Result<Option<(u16, Vec<u8>, i64)>, StateError> {
+        self.conn()
+            .query_row("SELECT status, body, fetched_at FROM robots WHERE origin = ?1", [origin], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores the robots.txt answer for `origin`.
+    pub fn put_robots(&self, origin: &str, status: u16, body: &[u8], fetched_at: i64) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "INSERT INTO robots (origin, status, body, fetched_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(origin) DO UPDATE SET status = ?2, body = ?3, fetched_at = ?4",
+                params![origin, status, body, fetched_at],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn bands(simhash: u64) -> [i64; 4] {
+    [
+        i64::from(simhash as u16),
+        i64::from((simhash >> 16) as u16),
+        i64::from((simhash >> 32) as u16),
+        i64::from((simhash >> 48) as u16),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, StateStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StateStore::open(&dir.path().join("state.db")).expect("open");
+        (dir, s)
+    }
+
+    #[test]
+    fn finds_duplicates_by_id_content_and_simhash() {
+        let (_d, s) = store();
+        let row = SeenRow {
+            id: MentionId(1),
+            fingerprint: Some((42, 0xF0F0_F0F0_F0F0_F0F0)),
+            first_seen: 100,
+        };
+        s.record_commit(&[], &[row], 100).expect("commit");
+        assert_eq!(s.find_duplicate(MentionId(1), None).ok().flatten(), Some(Duplicate::Id));
+        assert_eq!(s.find_duplicate(MentionId(2), Some((42, 0))).ok().flatten(), Some(Duplicate::Content));
+        assert_eq!(s.find_duplicate(MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7))).ok().flatten(), Some(Duplicate::Near));
+        assert_eq!(s.find_duplicate(MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F))).ok().flatten(), None);
+        assert_eq!(s.prune_seen(101).ok(), Some(1));
+        assert_eq!(s.find_duplicate(MentionId(1), None).ok().flatten(), None);
+    }
+
+    #[test]
+    fn cursors_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let c = StoredCursor {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            body_hash: Some(u64::MAX),
+        };
+        StateStore::open(&path).and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[], 1)).expect("write");
+        let s = StateStore::open(&path).expect("reopen");
+        assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
+        assert_eq!(s.cursor("other").ok().flatten(), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! Prometheus metrics and the typed events that update them.
+//!
+//! Metric names live here and nowhere else. Label values come from bounded sets: source
+//! ids and topic ids from the config, error kinds from enums; never URLs or authors.
+//! Each [`events`] struct logs and counts in one call, so a log line never goes
+//! without its counter.
+
+pub mod events;
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Every metric Lauscher exports.
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// Source polls, by source and outcome (`fetched`, `not_modified`, `error`).
+    pub polls_total: IntCounterVec,
+    /// Mentions parsed from sources, by source.
+    pub mentions_fetched_total: IntCounterVec,
+    /// Mentions committed to the index, by source and topic (`none` for keep-all sources).
+    pub mentions_indexed_total: IntCounterVec,
+    /// Mentions dropped as duplicates, by source and kind (`id`, `content`, `near`).
+    pub mentions_duplicate_total: IntCounterVec,
+    /// Mentions dropped because they matched no topic, by source.
+    pub mentions_unmatched_total: IntCounterVec,
+    /// Input rejected (malformed import lines, entries without text), by source and reason.
+    pub mentions_rejected_total: IntCounterVec,
+    /// Fetch errors, by source and kind.
+    pub fetch_errors_total: IntCounterVec,
+    /// Time for one fetch including the body, by source.
+    pub fetch_duration_seconds: HistogramVec,
+    /// Batches waiting in each pipeline queue.
+    pub queue_depth: IntGaugeVec,
+    /// Documents in the index after the last commit.
+    pub index_docs: IntGauge,
+    /// Time for one index commit, including the state store write.
+    pub commit_duration_seconds: Histogram,
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    #[expect(clippy::expect_used, reason = "static metric definitions; a failure is a programming error caught by any test")]
+    fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("lauscher".into()), None).expect("valid registry prefix");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
+            registry.register(Box::new(c.clone())).expect("unique counter");
+            c
+        };
+        let polls_total = counter("polls_total", "Source polls by outcome", &["source", "outcome"]);
+        let mentions_fetched_total = counter("mentions_fetched_total", "Mentions parsed from sources", &["source"]);
+        let mentions_indexed_total =
+            counter("mentions_indexed_total", "Mentions committed to the index", &["source", "topic"]);
+        let mentions_duplicate_total =
+            counter("mentions_duplicate_total", "Mentions dropped as duplicates", &["source", "kind"]);
+        let mentions_unmatched_total =
+            counter("mentions_unmatched_total", "Mentions dropped for matching no topic", &["source"]);
+        let mentions_rejected_total = counter("mentions_rejected_total", "Input rejected as malformed", &["source", "reason"]);
+        let fetch_errors_total = counter("fetch_errors_total", "Fetch errors by kind", &["source", "kind"]);
+        let fetch_duration_seconds = HistogramVec::new(
+            HistogramOpts::new("fetch_duration_seconds", "Time for one fetch including the body")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["source"],
+        )
+        .expect("valid histogram");
+        registry.register(Box::new(fetch_duration_seconds.clone())).expect("unique histogram");
+        let queue_depth = IntGaugeVec::new(Opts::new("queue_depth", "Batches waiting in a pipeline queue"), &["queue"])
+            .expect("valid gauge");
+        registry.register(Box::new(queue_depth.clone())).expect("unique gauge");
+        let index_docs = IntGauge::new("index_docs", "Documents in the index").expect("valid gauge");
+        registry.register(Box::new(index_docs.clone())).expect("unique gauge");
+        let commit_duration_seconds = Histogram::with_opts(
+            HistogramOpts::new("commit_duration_seconds", "Time for one index commit with its state write")
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .expect("valid histogram");
+        registry.register(Box::new(commit_duration_seconds.clone())).expect("unique histogram");
+        #[cfg(target_os = "linux")]
+        {
+            let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        }
+        Metrics {
+            registry,
+            polls_total,
+            mentions_fetched_total,
+            mentions_indexed_total,
+            mentions_duplicate_total,
+            mentions_unmatched_total,
+            mentions_rejected_total,
+            fetch_errors_total,
+            fetch_duration_seconds,
+            queue_depth,
+            index_docs,
+            commit_duration_seconds,
+        }
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec only fails on metric families that violate the format,
+        // which the typed constructors above rule out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}

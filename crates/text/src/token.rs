@@ -1,0 +1,132 @@
+//! The tokenizer and case/diacritic folding shared by index, query and scorer.
+
+use unicode_normalization::char::decompose_canonical;
+
+/// One token: a slice of the input with its byte offsets and position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The token as written (not folded).
+    pub text: &'a str,
+    /// Byte offset of the first character.
+    pub start: usize,
+    /// Byte offset one past the last character.
+    pub end: usize,
+    /// Ordinal of the token in the input, from 0.
+    pub position: usize,
+}
+
+/// Returns whether `c` belongs inside a word token.
+///
+/// Letters, digits and `_` (common in handles) do; everything else separates tokens.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Splits `text` into word tokens: maximal runs of [`is_word_char`].
+///
+/// `#`, `@`, punctuation, emoji and whitespace separate tokens and are not returned, so
+/// `#BahnChaos` yields `BahnChaos`. Allocates nothing.
+pub fn tokenize(text: &str) -> impl Iterator<Item = Token<'_>> {
+    let mut chars = text.char_indices().peekable();
+    let mut position = 0;
+    std::iter::from_fn(move || {
+        let start = loop {
+            let (i, c) = chars.next()?;
+            if is_word_char(c) {
+                break i;
+            }
+        };
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if is_word_char(c) {
+                chars.next();
+            } else {
+                end = i;
+                break;
+            }
+        }
+        let token = Token {
+            text: &text[start..end],
+            start,
+            end,
+            position,
+        };
+        position += 1;
+        Some(token)
+    })
+}
+
+/// Returns `word` lowercased with diacritics removed: `Zürich` → `zurich`, `Straße` →
+/// `strasse`, `Café` → `cafe`.
+///
+/// ASCII input costs one lowercase copy; other characters go through canonical
+/// decomposition, keeping base characters and dropping combining marks.
+pub fn fold(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    fold_into(word, &mut out);
+    out
+}
+
+/// Appends the folded form of `word` to `out` (see [`fold`]).
+pub fn fold_into(word: &str, out: &mut String) {
+    for c in word.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        match c {
+            'ß' | 'ẞ' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'ø' | 'Ø' => out.push('o'),
+            'œ' | 'Œ' => out.push_str("oe"),
+            'ł' | 'Ł' => out.push('l'),
+            'đ' | 'Đ' => out.push('d'),
+            _ => {
+                for lower in c.to_lowercase() {
+                    decompose_canonical(lower, |d| {
+                        if !is_combining_mark(d) {
+                            out.push(d);
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_combining_mark(c: char) -> bool {
+    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<&str> {
+        tokenize(s).map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn splits_on_punctuation_hashtags_and_emoji() {
+        assert_eq!(
+            words("RT @db_bahn: #BahnChaos!! Zug fällt aus 😡 https://t.co/x1"),
+            ["RT", "db_bahn", "BahnChaos", "Zug", "fällt", "aus", "https", "t", "co", "x1"]
+        );
+        assert!(words("  ...!!! ").is_empty());
+    }
+
+    #[test]
+    fn positions_and_offsets_point_back_into_the_input() {
+        let t: Vec<_> = tokenize("ab, cd").collect();
+        assert_eq!((t[1].start, t[1].end, t[1].position), (4, 6, 1));
+    }
+
+    #[test]
+    fn folds_case_and_diacritics() {
+        assert_eq!(fold("Zürich"), "zurich");
+        assert_eq!(fold("STRASSE"), fold("Straße"));
+        assert_eq!(fold("Café"), "cafe");
+        assert_eq!(fold("ÄRGER"), "arger");
+    }
+}
