@@ -21,7 +21,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use schema::Fields;
-pub use search::{IndexedMention, SearchPage, SearchRequest};
+pub use search::{IndexedMention, SearchPage, SearchRequest, parse_time};
 pub use writer::MentionWriter;
 
 /// Why the index failed.

@@ -190,3 +190,37 @@ impl MentionIndex {
         })
     }
 }
+
+/// Parses a time filter: a relative age (`30m`, `24h`, `7d`, `2w`: that long before
+/// `now`), an RFC 3339 timestamp, or a date (`2026-11-20`, midnight UTC).
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+        let digits = &s[..s.len() - 1];
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            let n: i64 = digits.parse().map_err(|_| format!("invalid time {s:?}: number too large"))?;
+            let secs = match unit {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                'w' => 7 * 86_400,
+                _ => return Err(format!("invalid time {s:?}: unknown unit {unit:?}, expected s, m, h, d or w")),
+            };
+            return n
+                .checked_mul(secs)
+                .and_then(chrono::TimeDelta::try_seconds)
+                .and_then(|d| now.checked_sub_signed(d))
+                .ok_or_else(|| format!("invalid time {s:?}: too far back"));
+        }
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(Utc.from_utc_datetime(&t));
+    }
+    Err(format!("invalid time {s:?}: expected an age (30m, 24h, 7d), an RFC 3339 timestamp or a date (2026-11-20)"))
+}

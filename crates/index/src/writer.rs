@@ -100,3 +100,6 @@ impl MentionWriter {
         self.writer.wait_merging_threads()
     }
 }
+
+/// tantivy's error type, re-exported so callers need not depend on tantivy.
+pub use tantivy::TantivyError;

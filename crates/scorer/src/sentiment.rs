@@ -12,6 +12,10 @@ const NEGATION: f32 = -0.74;
 const NEGATION_SCOPE: usize = 3;
 /// Added per `!` (at most 3) in the direction of the sum.
 const EXCLAMATION: f32 = 0.29;
+/// Folded phrases of sarcastic thanks; each scores [`SARCASM_VALENCE`].
+const SARCASM: &[&str] = &["danke fur nichts", "vielen dank fur nichts", "thanks for nothing", "thank you for nothing"];
+/// The valence of a sarcastic thanks.
+const SARCASM_VALENCE: f32 = -2.8;
 /// VADER's normalisation constant: score = x / sqrt(x² + α).
 const ALPHA: f32 = 15.0;
 
@@ -19,6 +23,9 @@ struct LangLexicon {
     stemmer: Stemmer,
     /// stem → valence
     words: HashMap<String, f32>,
+    /// lowercase word → valence, consulted first; a 0 entry blocks a stem collision
+    /// (Snowball drops umlauts, so `schon` would otherwise score like `schön`).
+    exact: HashMap<String, f32>,
     negators: &'static [&'static str],
     boosters: &'static [&'static str],
     dampeners: &'static [&'static str],
@@ -57,19 +64,26 @@ impl SentimentScorer {
                 _ => continue,
             };
             let Some(stemmer) = Stemmer::new(lang) else { continue };
-            let words = data
+            let entries: Vec<(&str, f32)> = data
                 .lines()
                 .filter(|l| !l.starts_with('#'))
                 .filter_map(|l| {
                     let (w, v) = l.split_once('\t')?;
-                    Some((stemmer.stem(w.trim()), v.trim().parse::<f32>().ok()?))
+                    Some((w.trim(), v.trim().parse::<f32>().ok()?))
                 })
+                .collect();
+            let exact = entries.iter().map(|(w, v)| (w.to_lowercase(), *v)).collect();
+            let words = entries
+                .iter()
+                .filter(|(_, v)| *v != 0.0)
+                .map(|(w, v)| (stemmer.stem_lower(w), *v))
                 .collect();
             map.insert(
                 lang,
                 LangLexicon {
                     stemmer,
                     words,
+                    exact,
                     negators,
                     boosters,
                     dampeners,
@@ -90,13 +104,35 @@ impl SentimentScorer {
         let mut sum = 0.0f32;
         if let Some(lex) = lex {
             let tokens: Vec<(String, &str)> = tokenize(text).map(|t| (fold(t.text), t.text)).collect();
+            // Sarcastic thanks ("danke für nichts") flips the thanks; its words are consumed.
+            let mut consumed = vec![false; tokens.len()];
+            for phrase in SARCASM {
+                let words: Vec<&str> = phrase.split(' ').collect();
+                for start in 0..tokens.len().saturating_sub(words.len() - 1) {
+                    if tokens[start..start + words.len()].iter().zip(&words).all(|((t, _), w)| t == w) {
+                        consumed[start..start + words.len()].iter_mut().for_each(|c| *c = true);
+                        sum += SARCASM_VALENCE;
+                        contributions.push(Contribution { cue: format!("sarcasm: {phrase}"), weight: SARCASM_VALENCE });
+                    }
+                }
+            }
             // Clauses before a contrast word count half, after it one and a half.
             let contrast_at = tokens.iter().rposition(|(w, _)| lex.contrast.contains(&w.as_str()));
             for (i, (folded, surface)) in tokens.iter().enumerate() {
-                let stem = lex.stemmer.stem(surface);
-                let Some(&valence) = lex.words.get(&stem).or_else(|| lex.words.get(folded)) else {
+                if consumed[i] {
                     continue;
+                }
+                let lower = surface.to_lowercase();
+                let valence = match lex.exact.get(&lower) {
+                    Some(v) => *v,
+                    None => match lex.words.get(&lex.stemmer.stem_lower(surface)) {
+                        Some(v) => *v,
+                        None => continue,
+                    },
                 };
+                if valence == 0.0 {
+                    continue;
+                }
                 let mut v = valence;
                 let mut cue = (*surface).to_owned();
                 let window = &tokens[i.saturating_sub(NEGATION_SCOPE)..i];
@@ -198,5 +234,12 @@ mod tests {
         assert_eq!(r.label, Label::Negative);
         assert!(r.explanation[0].cue.contains("nicht"), "{:?}", r.explanation);
         assert_eq!(s.score("This isn't good", Some(Lang::En)).label, Label::Negative);
+    }
+
+    #[test]
+    fn sarcastic_thanks_and_umlaut_collisions() {
+        let s = scorer();
+        assert_eq!(s.score("Danke für nichts, Acme Bahn. Anschluss verpasst.", Some(Lang::De)).label, Label::Negative);
+        assert_eq!(s.score("Wagen 7 ist schon wieder gesperrt", Some(Lang::De)).label, Label::Neutral);
     }
 }

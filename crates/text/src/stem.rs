@@ -57,8 +57,15 @@ impl Stemmer {
         self.lang
     }
 
-    /// Returns the folded stem of `word` (`Verspätungen` → `verspat`).
+    /// Returns the folded stem of `word` (`Verspätungen` → `verspat`): what the index
+    /// stores, so `Zurich` and `Zürich` meet.
     pub fn stem(&self, word: &str) -> String {
+        fold(&self.stem_lower(word))
+    }
+
+    /// Returns the lowercase stem of `word` keeping diacritics (`schön` → `schon`
+    /// would collide with `schon` once folded), for lexicon lookups.
+    pub fn stem_lower(&self, word: &str) -> String {
         let lower = word.to_lowercase();
         CACHE.with(|cache| {
             let key = (self.lang, lower);
@@ -67,13 +74,12 @@ impl Stemmer {
             }
             let stemmed = catch_unwind(AssertUnwindSafe(|| self.inner.stem(&key.1).into_owned()))
                 .unwrap_or_else(|_| key.1.clone());
-            let folded = fold(&stemmed);
             let mut cache = cache.borrow_mut();
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert(key, folded.clone());
-            folded
+            cache.insert(key, stemmed.clone());
+            stemmed
         })
     }
 }

@@ -1,0 +1,149 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Lauscher: self-hosted social listening and sentiment monitoring.
+///
+/// Crawls feeds, analyses mentions (language, sentiment, topics), indexes them and
+/// serves search and metrics over HTTP. Start with `lauscher demo`.
+#[derive(Debug, Parser)]
+#[command(name = "lauscher", version, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (e.g. `info`, `lauscher=debug`); default `info` for `run`/`demo`, `warn` otherwise.
+    #[arg(long, global = true, env = "LAUSCHER_LOG")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: crawl sources, analyse, index and serve the HTTP API.
+    ///
+    /// Stops gracefully on SIGINT/SIGTERM: polling stops, queued mentions are
+    /// committed, cursors are saved.
+    Run(RunArgs),
+    /// Replay a bundled sample stream through the real pipeline, offline.
+    ///
+    /// Starts a feed server on 127.0.0.1 with sample posts (German and English, about
+    /// fictional brands), ingests them into a temporary data directory, prints a
+    /// summary and serves the API until Ctrl-C.
+    Demo(DemoArgs),
+    /// Push mentions from a JSON Lines file through the pipeline.
+    ///
+    /// One JSON object per line with `text`, `url` or `id`, `published_at` (RFC 3339 or
+    /// unix seconds), and optionally `source`, `author`, `followers`, `lang`, `title`.
+    /// Malformed lines are reported by line number and skipped.
+    Import(ImportArgs),
+    /// Search the index, newest first. Works while the daemon runs.
+    Search(SearchArgs),
+    /// Validate the configuration; errors name file, line and column.
+    Check(CheckArgs),
+}
+
+/// Where the config and data live.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, short, env = "LAUSCHER_CONFIG", default_value = "rules/lauscher.yaml")]
+    pub config: PathBuf,
+}
+
+/// The data directory.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Directory for the index and the state store.
+    #[arg(long, env = "LAUSCHER_DATA_DIR", default_value = "lauscher-data")]
+    pub data_dir: PathBuf,
+}
+
+/// `lauscher run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Listen address for the API (overrides `server.listen`).
+    #[arg(long, env = "LAUSCHER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Poll every source once, commit, and exit (for cron-style runs and tests).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `lauscher demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Exit after the sample is ingested, printing the summary.
+    #[arg(long)]
+    pub once: bool,
+    /// Port for the API on 127.0.0.1.
+    #[arg(long, default_value_t = 7700)]
+    pub port: u16,
+}
+
+/// `lauscher import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The JSON Lines file (`-` for standard input).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Source id for lines without a `source`.
+    #[arg(long, default_value = "import")]
+    pub source: String,
+    /// Index mentions that match no topic too.
+    #[arg(long)]
+    pub keep_all: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lauscher search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Query: words (all must match; stemmed families match too), "phrases", OR, -word.
+    #[arg(default_value = "")]
+    pub query: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Only mentions published since: an age (`30m`, `24h`, `7d`), RFC 3339 time or date.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only mentions published before: an age, RFC 3339 time or date.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only mentions of this topic id.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only mentions in this language (`de`, `en`, `und`).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Only mentions from this source id.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only mentions with this sentiment label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Most hits to print.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON (one object with `total` and `hits`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lauscher check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}

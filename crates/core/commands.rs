@@ -1,0 +1,295 @@
+//! The subcommands, wiring library crates together.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use lauscher_index::MentionIndex;
+use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl, run_sources};
+use lauscher_rules::Config;
+use lauscher_server::{ApiState, SearchParams};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::cli::{CheckArgs, Cli, Command, ImportArgs, RunArgs, SearchArgs};
+
+/// Runs the parsed command line.
+pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let default_level = match cli.command {
+        Command::Run(_) | Command::Demo(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log.as_deref().unwrap_or(default_level));
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Import(args) => import(args).await,
+        Command::Search(args) => search(args).await,
+        Command::Check(args) => check(args),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    // The error already names file:line:col and shows the line.
+    Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode> {
+    let config = load_config(&args.config.config)?;
+    let listen = args.listen.unwrap_or(config.server.listen);
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    Daemon::start(&config, &args.data.data_dir, listen)
+        .await?
+        .run(&config, cancel, args.once)
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon's parts: the pipeline and the API server beside it.
+pub struct Daemon {
+    pipeline: Pipeline,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server_cancel: CancellationToken,
+    /// Where the API listens.
+    pub addr: SocketAddr,
+}
+
+impl Daemon {
+    /// Opens the data directory, starts the ingest thread and the API server.
+    pub async fn start(config: &Config, data_dir: &Path, listen: SocketAddr) -> Result<Daemon> {
+        let pipeline = Pipeline::start(config, data_dir).with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
+        let (listener, addr) = lauscher_server::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let server_cancel = CancellationToken::new();
+        let state = ApiState {
+            index: pipeline.index(),
+            ready: Arc::new(AtomicBool::new(true)),
+        };
+        state.ready.store(true, Ordering::Release);
+        let server = tokio::spawn(lauscher_server::serve(listener, state, server_cancel.clone()));
+        info!(addr = %addr, "api listening");
+        println!("lauscher: api listening on http://{addr}");
+        Ok(Daemon {
+            pipeline,
+            server,
+            server_cancel,
+            addr,
+        })
+    }
+
+    /// The index, for summaries.
+    pub fn index(&self) -> Arc<MentionIndex> {
+        self.pipeline.index()
+    }
+
+    /// Polls every source once and commits.
+    pub async fn poll_once(&self, config: &Config) -> Result<()> {
+        run_sources(config, self.pipeline.state(), self.pipeline.sender(), CancellationToken::new(), true).await?;
+        self.pipeline.flush().await?;
+        Ok(())
+    }
+
+    /// Runs sources until `cancel` (or one round with `once`), then drains, commits
+    /// and stops the server.
+    pub async fn run(self, config: &Config, cancel: CancellationToken, once: bool) -> Result<()> {
+        let sources = if cancel.is_cancelled() {
+            Ok(())
+        } else {
+            run_sources(config, self.pipeline.state(), self.pipeline.sender(), cancel, once).await
+        };
+        info!("draining");
+        let drained = self.pipeline.shutdown().await;
+        self.server_cancel.cancel();
+        let served = self.server.await;
+        sources?;
+        drained?;
+        served.context("api server task failed")?.context("api server failed")?;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        info!("shutdown requested");
+        cancel.cancel();
+    });
+}
+
+async fn import(args: ImportArgs) -> Result<ExitCode> {
+    let config = load_config(&args.config.config)?;
+    let pipeline = Pipeline::start(&config, &args.data.data_dir)
+        .with_context(|| format!("cannot open data directory {}", args.data.data_dir.display()))?;
+    let sender = pipeline.sender();
+    let (input, total_bytes): (Box<dyn BufRead + Send>, u64) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
+    } else {
+        let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), len)
+    };
+    let bar = (std::io::stderr().is_terminal() && total_bytes > 0).then(|| {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress_bar = bar.clone();
+    let source = args.source.clone();
+    let keep_all = args.keep_all;
+    let started = std::time::Instant::now();
+    let (mut summary, acks) = tokio::task::spawn_blocking(move || {
+        import_jsonl(input, &source, keep_all, &sender, |bytes| {
+            if let Some(b) = &progress_bar {
+                b.set_position(bytes);
+            }
+        })
+    })
+    .await
+    .context("import reader failed")??;
+    pipeline.shutdown().await?;
+    for ack in acks {
+        if let Ok(report) = ack.await {
+            summary.indexed += report.indexed;
+            summary.duplicates += report.duplicates;
+            summary.unmatched += report.unmatched;
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print_import_summary(&summary, started.elapsed(), args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let rate = s.read as f64 / elapsed.as_secs_f64().max(1e-9);
+    if json {
+        let rejected: Vec<_> = s.rejected.iter().map(|(line, reason)| serde_json::json!({"line": line, "reason": reason})).collect();
+        let v = serde_json::json!({
+            "read": s.read, "indexed": s.indexed, "duplicates": s.duplicates, "unmatched": s.unmatched,
+            "rejected": s.rejected_total, "rejected_lines": rejected,
+            "seconds": elapsed.as_secs_f64(), "posts_per_sec": rate,
+        });
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    writeln!(out, "read        {:>9}", s.read)?;
+    writeln!(out, "indexed     {:>9}", s.indexed)?;
+    writeln!(out, "duplicates  {:>9}", s.duplicates)?;
+    writeln!(out, "unmatched   {:>9}  (no topic matched; --keep-all indexes them)", s.unmatched)?;
+    writeln!(out, "rejected    {:>9}", s.rejected_total)?;
+    for (line, reason) in &s.rejected {
+        writeln!(out, "  line {line}: {reason}")?;
+    }
+    if s.rejected_total > s.rejected.len() {
+        writeln!(out, "  ... and {} more", s.rejected_total - s.rejected.len())?;
+    }
+    writeln!(out, "{:.1}s, {:.0} posts/s", elapsed.as_secs_f64(), rate)?;
+    Ok(())
+}
+
+async fn search(args: SearchArgs) -> Result<ExitCode> {
+    let dir = args.data.data_dir.join("index");
+    if !dir.join("meta.json").exists() {
+        bail!("no index in {}: run `lauscher run` or `lauscher import` first", args.data.data_dir.display());
+    }
+    let params = SearchParams {
+        q: args.query,
+        since: args.since,
+        until: args.until,
+        topic: args.topic,
+        lang: args.lang,
+        source: args.source,
+        label: args.label,
+        limit: Some(args.limit),
+        offset: None,
+    };
+    let req = params.into_request().map_err(anyhow::Error::msg)?;
+    let page = tokio::task::spawn_blocking(move || -> Result<_> {
+        let index = MentionIndex::open(&dir, &[]).with_context(|| format!("cannot open index {}", dir.display()))?;
+        Ok(index.search(&req)?)
+    })
+    .await??;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &page)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "{} mentions", page.total)?;
+    for h in &page.hits {
+        let text: String = h.text.chars().take(160).collect();
+        writeln!(
+            out,
+            "{}  {:<8} {:>5.2} {:<3} {:<12} {}",
+            h.published_at.format("%Y-%m-%d %H:%M"),
+            h.label,
+            h.sentiment,
+            h.lang,
+            h.topics.join(","),
+            h.author.as_deref().unwrap_or("-")
+        )?;
+        writeln!(out, "    {text}")?;
+        if let Some(url) = &h.url {
+            writeln!(out, "    {url}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    match Config::load(&args.config.config) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} sources, {} topics, languages {})",
+                args.config.config.display(),
+                c.sources.len(),
+                c.topics.len(),
+                c.languages.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `lauscher demo`: the bundled sample stream, served as real feeds on 127.0.0.1 and
+//! ingested by the real pipeline into a temporary data directory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, Utc};
+use lauscher_index::{MentionIndex, SearchRequest};
+use lauscher_rules::Config;
+use lauscher_telemetry::METRICS;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::DemoArgs;
+use crate::commands::Daemon;
+
+const POSTS: &str = include_str!("demo/posts.tsv");
+const CONFIG: &str = include_str!("demo/demo.yaml");
+
+struct Post<'a> {
+    feed: &'a str,
+    at: DateTime<Utc>,
+    author: &'a str,
+    title: &'a str,
+    text: &'a str,
+}
+
+fn posts(now: DateTime<Utc>) -> Vec<Post<'static>> {
+    POSTS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let [feed, minutes, author, title, text] = f[..] else { return None };
+            Some(Post {
+                feed,
+                at: now - Duration::minutes(minutes.parse().ok()?),
+                author,
+                title,
+                text,
+            })
+        })
+        .collect()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Renders the three demo feeds: RSS 2.0, Atom, and RSS with HTML in CDATA.
+fn render(now: DateTime<Utc>, base: &str) -> Vec<(&'static str, &'static str, String)> {
+    let posts = posts(now);
+    let mut news = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel>\
+         <title>Verkehrsnachrichten (demo)</title><link>https://news.example/</link><description>demo</description>\n",
+    );
+    let mut social = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Social (demo)</title>\
+         <id>tag:lauscher.demo,2026:social</id>\n",
+    );
+    social.push_str(&format!("<updated>{}</updated>\n", now.to_rfc3339()));
+    let mut forum = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel>\
+         <title>Reiseforum (demo)</title><link>https://forum.example/</link><description>demo</description>\n",
+    );
+    for (n, p) in posts.iter().enumerate() {
+        match p.feed {
+            "news" => news.push_str(&format!(
+                "<item><title>{}</title><link>{base}/news/{n}?utm_source=rss</link><guid>{base}/news/{n}</guid>\
+                 <pubDate>{}</pubDate><dc:creator>{}</dc:creator><description>{}</description></item>\n",
+                xml_escape(p.title),
+                p.at.to_rfc2822(),
+                xml_escape(p.author),
+                xml_escape(p.text)
+            )),
+            "social" => social.push_str(&format!(
+                "<entry><id>tag:lauscher.demo,2026:social-{n}</id><link href=\"{base}/social/{n}\"/><title></title>\
+                 <author><name>{}</name></author><published>{}</published><updated>{}</updated>\
+                 <content type=\"text\">{}</content></entry>\n",
+                xml_escape(p.author),
+                p.at.to_rfc3339(),
+                p.at.to_rfc3339(),
+                xml_escape(p.text)
+            )),
+            _ => forum.push_str(&format!(
+                "<item><title>{}</title><link>{base}/forum/{n}</link><pubDate>{}</pubDate><dc:creator>{}</dc:creator>\
+                 <description><![CDATA[{}]]></description></item>\n",
+                xml_escape(p.title),
+                p.at.to_rfc2822(),
+                xml_escape(p.author),
+                p.text
+            )),
+        }
+    }
+    news.push_str("</channel></rss>\n");
+    social.push_str("</feed>\n");
+    forum.push_str("</channel></rss>\n");
+    vec![
+        ("news.xml", "application/rss+xml", news),
+        ("social.atom", "application/atom+xml", social),
+        ("forum.xml", "application/rss+xml", forum),
+    ]
+}
+
+type Feeds = Arc<Vec<(&'static str, &'static str, String)>>;
+
+async fn feed(State(feeds): State<Feeds>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let Some((_, ctype, body)) = feeds.iter().find(|(n, _, _)| *n == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!("\"{:016x}\"", lauscher_text::fingerprint::hash64(body.as_bytes()));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([(header::CONTENT_TYPE, *ctype), (header::ETAG, etag.as_str())], body.clone()).into_response()
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> Result<ExitCode> {
+    let (listener, feed_addr) = lauscher_server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .context("cannot start the demo feed server")?;
+    let base = format!("http://{feed_addr}");
+    let feeds: Feeds = Arc::new(render(Utc::now(), &base));
+    let app = Router::new()
+        .route("/feeds/{name}", get(feed))
+        .route("/robots.txt", get(|| async { "User-agent: *\nAllow: /\n" }))
+        .with_state(feeds.clone());
+    let feed_cancel = CancellationToken::new();
+    let stop_feeds = feed_cancel.clone();
+    let feed_server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop_feeds.cancelled().await })
+            .await
+    });
+    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| (name == "LAUSCHER_DEMO_BASE").then(|| base.clone()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = tempfile::Builder::new().prefix("lauscher-demo-").tempdir().context("cannot create a temporary data directory")?;
+    println!("lauscher demo: sample feeds on {base}, data in {}", data.path().display());
+    // --once needs no fixed port; a free one avoids clashing with a running daemon.
+    let port = if args.once { 0 } else { args.port };
+    let daemon = Daemon::start(&config, data.path(), SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let started = std::time::Instant::now();
+    daemon.poll_once(&config).await?;
+    let index = daemon.index();
+    let elapsed = started.elapsed();
+    let summary = tokio::task::spawn_blocking(move || summary(&index, &config, elapsed)).await??;
+    print!("{summary}");
+    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| (name == "LAUSCHER_DEMO_BASE").then(|| base.clone()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cancel = CancellationToken::new();
+    if args.once {
+        cancel.cancel();
+    } else {
+        let addr = daemon.addr;
+        println!("\nTry:\n  curl 'http://{addr}/api/v1/search?q=login&label=negative'\n  curl http://{addr}/metrics\nCtrl-C stops the demo.");
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            c.cancel();
+        });
+    }
+    daemon.run(&config, cancel, args.once).await?;
+    feed_cancel.cancel();
+    let _ = feed_server.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn count(index: &MentionIndex, req: SearchRequest) -> Result<usize> {
+    Ok(index.search(&SearchRequest { limit: 1, ..req })?.total)
+}
+
+fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) -> Result<String> {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let total = count(index, SearchRequest::default())?;
+    let _ = writeln!(s, "\nIngested in {:.2}s: {total} mentions indexed", elapsed.as_secs_f64());
+    let _ = writeln!(s, "\nsources        fetched  indexed  duplicates  unmatched");
+    for src in &config.sources {
+        let id = src.id.as_str();
+        let dup: u64 = ["id", "content", "near"]
+            .iter()
+            .map(|k| METRICS.mentions_duplicate_total.with_label_values(&[id, k]).get())
+            .sum();
+        let _ = writeln!(
+            s,
+            "  {id:<12} {:>7}  {:>7}  {:>10}  {:>9}",
+            METRICS.mentions_fetched_total.with_label_values(&[id]).get(),
+            count(index, SearchRequest { source: Some(id.into()), ..Default::default() })?,
+            dup,
+            METRICS.mentions_unmatched_total.with_label_values(&[id]).get(),
+        );
+    }
+    let _ = writeln!(s, "\ntopics         mentions  negative  neutral  positive");
+    for t in &config.topics {
+        let by = |label: &str| count(index, SearchRequest { topic: Some(t.id.clone()), label: Some(label.into()), ..Default::default() });
+        let _ = writeln!(
+            s,
+            "  {:<12} {:>8}  {:>8}  {:>7}  {:>8}   ({})",
+            t.id,
+            count(index, SearchRequest { topic: Some(t.id.clone()), ..Default::default() })?,
+            by("negative")?,
+            by("neutral")?,
+            by("positive")?,
+            t.kind.as_str()
+        );
+    }
+    let _ = writeln!(s, "\nlanguages");
+    for lang in config.languages.iter().map(String::as_str).chain(["und"]) {
+        let _ = writeln!(s, "  {lang:<12} {:>8}", count(index, SearchRequest { lang: Some(lang.into()), ..Default::default() })?);
+    }
+    let burst = index.search(&SearchRequest {
+        query: "login".into(),
+        topic: Some("acme-bahn".into()),
+        label: Some("negative".into()),
+        limit: 3,
+        ..Default::default()
+    })?;
+    let _ = writeln!(s, "\nnegative Acme Bahn mentions about \"login\": {} (a complaint burst); newest:", burst.total);
+    for h in &burst.hits {
+        let _ = writeln!(s, "  {} {:+.2} {}", h.published_at.format("%a %H:%M"), h.sentiment, h.text);
+    }
+    Ok(s)
+}

@@ -1,0 +1,429 @@
+//! The ingest stage: dedupe, analyse, index and commit, on its own thread.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use lauscher_index::{MentionIndex, MentionWriter};
+use lauscher_model::{Mention, ScoredMention};
+use lauscher_rules::Config;
+use lauscher_scorer::Scorer;
+use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
+use lauscher_telemetry::METRICS;
+use lauscher_telemetry::events::IndexCommitted;
+use lauscher_text::Fingerprint;
+use lauscher_text::fingerprint::{bands, is_near};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+/// Batches the ingest queue holds before senders wait.
+const QUEUE_BATCHES: usize = 8;
+/// Seen-set entries older than this are forgotten (re-polls after that are rare).
+const SEEN_RETENTION_DAYS: i64 = 30;
+/// Batches at least this large are analysed on all cores.
+const PARALLEL_BATCH: usize = 256;
+
+/// Why the pipeline failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] lauscher_state::StateError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] lauscher_index::IndexError),
+    /// tantivy failed while writing.
+    #[error("index write failed: {0}")]
+    Write(#[from] tantivy_error::TantivyError),
+    /// The ingest thread is gone (it failed earlier; its error was logged).
+    #[error("ingest thread stopped")]
+    Stopped,
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(String),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+mod tantivy_error {
+    pub use lauscher_index::writer::TantivyError;
+}
+
+/// Mentions from one poll or one slice of an import, with what to record once they are
+/// committed.
+#[derive(Debug)]
+pub struct Batch {
+    /// The source id.
+    pub source: String,
+    /// The mentions, in source order.
+    pub mentions: Vec<Mention>,
+    /// The source's cursor after this batch, stored once the batch is committed.
+    pub cursor: Option<StoredCursor>,
+    /// Index mentions that match no topic too.
+    pub keep_all: bool,
+    /// Told what became of the batch once it is committed.
+    pub ack: Option<oneshot::Sender<BatchReport>>,
+}
+
+/// What became of a batch, sent after its commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Mentions committed to the index.
+    pub indexed: usize,
+    /// Mentions dropped as duplicates.
+    pub duplicates: usize,
+    /// Mentions dropped for matching no topic.
+    pub unmatched: usize,
+}
+
+enum Msg {
+    Batch(Batch),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// The running ingest stage. Send batches, flush to force a commit, shut down to drain.
+pub struct Pipeline {
+    tx: mpsc::Sender<Msg>,
+    thread: std::thread::JoinHandle<Result<(), PipelineError>>,
+    index: Arc<MentionIndex>,
+    state: Arc<StateStore>,
+}
+
+impl Pipeline {
+    /// Opens the index and state store in `data_dir` and starts the ingest thread.
+    ///
+    /// Must be called inside a tokio runtime (the thread waits on the queue with
+    /// tokio's timers).
+    pub fn start(config: &Config, data_dir: &Path) -> Result<Pipeline, PipelineError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| PipelineError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let state = Arc::new(StateStore::open(&data_dir.join("state.db"))?);
+        let pruned = state.prune_seen(Utc::now().timestamp() - SEEN_RETENTION_DAYS * 86_400)?;
+        if pruned > 0 {
+            info!(pruned, "seen set pruned");
+        }
+        let index = Arc::new(MentionIndex::open(&data_dir.join("index"), &config.langs())?);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        let writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
+        METRICS.index_docs.set(index.num_docs() as i64);
+        let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+        let ingestor = Ingestor {
+            scorer: Scorer::new(config),
+            index: index.clone(),
+            state: state.clone(),
+            writer: Some(writer),
+            commit_interval: config.index.commit_interval.0,
+            commit_docs: config.index.commit_docs,
+            pending: Pending::default(),
+            first_uncommitted: None,
+        };
+        let handle = tokio::runtime::Handle::current();
+        let thread = std::thread::Builder::new()
+            .name("lauscher-ingest".into())
+            .spawn(move || ingestor.run(rx, handle))
+            .map_err(|source| PipelineError::DataDir {
+                path: data_dir.display().to_string(),
+                source,
+            })?;
+        Ok(Pipeline { tx, thread, index, state })
+    }
+
+    /// The index, for searches.
+    pub fn index(&self) -> Arc<MentionIndex> {
+        self.index.clone()
+    }
+
+    /// The state store.
+    pub fn state(&self) -> Arc<StateStore> {
+        self.state.clone()
+    }
+
+    /// A handle for sending batches from many tasks.
+    pub fn sender(&self) -> BatchSender {
+        BatchSender { tx: self.tx.clone() }
+    }
+
+    /// Commits everything sent so far and waits for it.
+    pub async fn flush(&self) -> Result<(), PipelineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Flush(tx)).await.map_err(|_| PipelineError::Stopped)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(PipelineError::Stopped),
+        }
+    }
+
+    /// Drains the queue, commits and stops the thread. Every sender must be dropped
+    /// first, or this waits for them.
+    pub async fn shutdown(self) -> Result<(), PipelineError> {
+        drop(self.tx);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|_| PipelineError::Stopped)?
+            .map_err(|_| PipelineError::Stopped)?
+    }
+}
+
+/// Sends batches to the pipeline; waits while the queue is full.
+#[derive(Clone)]
+pub struct BatchSender {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl BatchSender {
+    /// Queues `batch`, waiting while the queue is full (back-pressure, never a drop).
+    pub async fn send(&self, batch: Batch) -> Result<(), PipelineError> {
+        self.tx.send(Msg::Batch(batch)).await.map_err(|_| PipelineError::Stopped)?;
+        METRICS
+            .queue_depth
+            .with_label_values(&["ingest"])
+            .set((self.tx.max_capacity() - self.tx.capacity()) as i64);
+        Ok(())
+    }
+
+    /// Queues `batch` from a thread outside the runtime (an import reader), waiting
+    /// while the queue is full.
+    pub fn blocking_send(&self, batch: Batch) -> Result<(), PipelineError> {
+        self.tx.blocking_send(Msg::Batch(batch)).map_err(|_| PipelineError::Stopped)
+    }
+}
+
+/// What the next commit will record.
+#[derive(Default)]
+struct Pending {
+    ids: HashSet<u128>,
+    content: HashSet<u128>,
+    bands: HashMap<(u8, u16), Vec<u64>>,
+    seen: Vec<SeenRow>,
+    cursors: HashMap<String, StoredCursor>,
+    acks: Vec<(oneshot::Sender<BatchReport>, BatchReport)>,
+    indexed: HashMap<(String, String), u64>,
+    added: usize,
+}
+
+impl Pending {
+    fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
+        if self.ids.contains(&m.id.0) {
+            return Some(Duplicate::Id);
+        }
+        if !fp.is_dedupable() {
+            return None;
+        }
+        if self.content.contains(&fp.content_hash) {
+            return Some(Duplicate::Content);
+        }
+        let near = bands(fp.simhash).iter().enumerate().any(|(i, b)| {
+            self.bands
+                .get(&(i as u8, *b))
+                .is_some_and(|v| v.iter().any(|s| is_near(*s, fp.simhash)))
+        });
+        near.then_some(Duplicate::Near)
+    }
+
+    fn remember(&mut self, m: &Mention, fp: &Fingerprint, now: i64) {
+        self.ids.insert(m.id.0);
+        let fingerprint = fp.is_dedupable().then(|| {
+            self.content.insert(fp.content_hash);
+            for (i, b) in bands(fp.simhash).iter().enumerate() {
+                self.bands.entry((i as u8, *b)).or_default().push(fp.simhash);
+            }
+            (fp.content_hash, fp.simhash)
+        });
+        self.seen.push(SeenRow {
+            id: m.id,
+            fingerprint,
+            first_seen: now,
+        });
+    }
+}
+
+struct Ingestor {
+    scorer: Scorer,
+    index: Arc<MentionIndex>,
+    state: Arc<StateStore>,
+    writer: Option<MentionWriter>,
+    commit_interval: Duration,
+    commit_docs: usize,
+    pending: Pending,
+    first_uncommitted: Option<Instant>,
+}
+
+impl Ingestor {
+    fn run(mut self, mut rx: mpsc::Receiver<Msg>, rt: tokio::runtime::Handle) -> Result<(), PipelineError> {
+        // Timers are created on this thread, so it must be inside the runtime's context.
+        let _runtime = rt.enter();
+        let result = self.run_loop(&mut rx, &rt);
+        if let Err(e) = &result {
+            error!(error = %e, "ingest stopped");
+        }
+        // Dropping the receiver makes senders fail fast instead of hanging.
+        drop(rx);
+        if let Some(writer) = self.writer.take()
+            && let Err(e) = writer.close()
+        {
+            error!(error = %e, "index writer close failed");
+        }
+        result
+    }
+
+    fn run_loop(&mut self, rx: &mut mpsc::Receiver<Msg>, rt: &tokio::runtime::Handle) -> Result<(), PipelineError> {
+        loop {
+            let msg = match self.first_uncommitted {
+                Some(first) => {
+                    let deadline = first + self.commit_interval;
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    match rt.block_on(tokio::time::timeout(remaining, rx.recv())) {
+                        Ok(msg) => msg,
+                        Err(_) => {
+                            self.commit("timeout")?;
+                            continue;
+                        }
+                    }
+                }
+                None => rt.block_on(rx.recv()),
+            };
+            METRICS.queue_depth.with_label_values(&["ingest"]).set(rx.len() as i64);
+            match msg {
+                Some(Msg::Batch(batch)) => {
+                    self.process(batch)?;
+                    if self.pending.added >= self.commit_docs {
+                        self.commit("num_docs")?;
+                    }
+                }
+                Some(Msg::Flush(reply)) => {
+                    let r = self.commit("flush");
+                    let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                    r?;
+                }
+                None => {
+                    self.commit("drained")?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
+        let now = Utc::now().timestamp();
+        let mut report = BatchReport::default();
+        let mut fresh: Vec<(Mention, Fingerprint)> = Vec::with_capacity(batch.mentions.len());
+        for m in batch.mentions {
+            let fp = Fingerprint::of(&m.text);
+            let dup = match self.pending.duplicate(&m, &fp) {
+                Some(d) => Some(d),
+                None => self.state.find_duplicate(m.id, fp.is_dedupable().then_some((fp.content_hash, fp.simhash)))?,
+            };
+            if let Some(d) = dup {
+                report.duplicates += 1;
+                METRICS.mentions_duplicate_total.with_label_values(&[&batch.source, d.as_str()]).inc();
+                continue;
+            }
+            self.pending.remember(&m, &fp, now);
+            fresh.push((m, fp));
+        }
+        let scored = self.analyse(fresh);
+        let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+        for s in scored {
+            if s.topics.is_empty() && !batch.keep_all {
+                report.unmatched += 1;
+                METRICS.mentions_unmatched_total.with_label_values(&[&batch.source]).inc();
+                continue;
+            }
+            writer.upsert(&s)?;
+            report.indexed += 1;
+            self.pending.added += 1;
+            if s.topics.is_empty() {
+                *self.pending.indexed.entry((batch.source.clone(), "none".into())).or_default() += 1;
+            }
+            for t in &s.topics {
+                *self.pending.indexed.entry((batch.source.clone(), t.clone())).or_default() += 1;
+            }
+        }
+        if let Some(cursor) = batch.cursor {
+            self.pending.cursors.insert(batch.source, cursor);
+        }
+        if let Some(ack) = batch.ack {
+            self.pending.acks.push((ack, report));
+        }
+        if self.first_uncommitted.is_none() {
+            self.first_uncommitted = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Scores mentions, on all cores when the batch is large.
+    fn analyse(&self, fresh: Vec<(Mention, Fingerprint)>) -> Vec<ScoredMention> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if fresh.len() < PARALLEL_BATCH || threads < 2 {
+            return fresh.into_iter().map(|(m, fp)| self.scorer.score(m, &fp)).collect();
+        }
+        let chunk = fresh.len().div_ceil(threads);
+        let mut parts: Vec<Vec<(Mention, Fingerprint)>> = Vec::with_capacity(threads);
+        let mut iter = fresh.into_iter();
+        loop {
+            let part: Vec<_> = iter.by_ref().take(chunk).collect();
+            if part.is_empty() {
+                break;
+            }
+            parts.push(part);
+        }
+        let scorer = &self.scorer;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| scope.spawn(move || part.into_iter().map(|(m, fp)| scorer.score(m, &fp)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    // Scoring does not panic on any input we know of; if it ever does,
+                    // re-raise so the bug is loud rather than mentions silently lost.
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    }
+
+    fn commit(&mut self, trigger: &'static str) -> Result<(), PipelineError> {
+        let p = std::mem::take(&mut self.pending);
+        self.first_uncommitted = None;
+        if p.added == 0 && p.seen.is_empty() && p.cursors.is_empty() && p.acks.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        if p.added > 0 {
+            let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+            let payload = serde_json::json!({"schema": 1, "cursors": p.cursors.keys().collect::<Vec<_>>()}).to_string();
+            writer.commit(&payload)?;
+            self.index.reload()?;
+        }
+        let cursors: Vec<(String, StoredCursor)> = p.cursors.into_iter().collect();
+        self.state.record_commit(&cursors, &p.seen, Utc::now().timestamp())?;
+        for ((source, topic), n) in p.indexed {
+            METRICS.mentions_indexed_total.with_label_values(&[&source, &topic]).inc_by(n);
+        }
+        IndexCommitted {
+            added: p.added,
+            docs: self.index.num_docs(),
+            trigger,
+            elapsed: started.elapsed(),
+        }
+        .emit();
+        for (ack, report) in p.acks {
+            let _ = ack.send(report);
+        }
+        Ok(())
+    }
+}
