@@ -157,17 +157,19 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
 
 /// Finds the line and column of the first well-formedness error in `doc`.
 fn locate_error(doc: &str, url: &Url, feed_error: &feed_rs::parser::ParseFeedError) -> FetchError {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
     let mut reader = quick_xml::Reader::from_str(doc);
     let (pos, msg) = loop {
         match reader.read_event() {
             Ok(quick_xml::events::Event::Eof) => {
-                let msg = match feed_error {
-                    feed_rs::parser::ParseFeedError::ParseError(feed_rs::parser::ParseErrorKind::NoFeedRoot) => {
-                        "not a feed: expected an <rss>, <feed> or <rdf:RDF> root element or a JSON Feed".to_owned()
-                    }
-                    other => other.to_string(),
+                break match feed_error {
+                    // Point at the root element that is not a feed (`<html>`).
+                    ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => (
+                        first_element(doc),
+                        "not a feed: expected an <rss>, <feed> or <rdf:RDF> root element or a JSON Feed".to_owned(),
+                    ),
+                    other => (reader.buffer_position() as usize, other.to_string()),
                 };
-                break (if doc.trim().is_empty() { 0 } else { reader.buffer_position() as usize }, msg);
             }
             Ok(_) => {}
             Err(e) => break (reader.error_position() as usize, format!("malformed XML: {e}")),
@@ -180,6 +182,13 @@ fn locate_error(doc: &str, url: &Url, feed_error: &feed_rs::parser::ParseFeedErr
         col,
         msg,
     }
+}
+
+/// Returns the byte offset of the first element's `<` (0 when there is none).
+fn first_element(doc: &str) -> usize {
+    doc.match_indices('<')
+        .find(|(i, _)| doc[i + 1..].chars().next().is_some_and(|c| c.is_alphabetic()))
+        .map_or(0, |(i, _)| i)
 }
 
 fn line_col(doc: &str, byte: usize) -> (usize, usize) {

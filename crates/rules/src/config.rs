@@ -371,7 +371,9 @@ fn expand_env(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> R
         return Ok(text.to_owned());
     }
     let mut out = String::with_capacity(text.len());
-    for (lineno, line) in text.split_inclusive('\n').enumerate() {
+    for (lineno, full_line) in text.split_inclusive('\n').enumerate() {
+        // Comments are copied as they are: `${...}` in a comment is documentation.
+        let (line, comment) = full_line.split_at(comment_start(full_line));
         let mut rest = line;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
@@ -393,8 +395,26 @@ fn expand_env(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> R
             rest = &rest[start + end + 1..];
         }
         out.push_str(rest);
+        out.push_str(comment);
     }
     Ok(out)
+}
+
+/// Returns the byte offset where a YAML comment starts in `line` (its length if none):
+/// a `#` at the start or after whitespace, outside quotes.
+fn comment_start(line: &str) -> usize {
+    let mut quote = None;
+    let mut prev_space = true;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if prev_space => return i,
+            _ => {}
+        }
+        prev_space = c.is_whitespace();
+    }
+    line.len()
 }
 
 fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
@@ -503,6 +523,12 @@ topics:
         assert_eq!(c.crawler.contact.map(|u| u.to_string()).as_deref(), Some("https://example.org/s3cret"));
         let err = load(&OK.replace("example.org/contact", "example.org/${NOPE}")).expect_err("unset").to_string();
         assert!(err.starts_with("test.yaml:3:32: environment variable NOPE is not set"), "{err}");
+    }
+
+    #[test]
+    fn variables_in_comments_are_left_alone() {
+        let text = format!("# set ${{NOPE}} here\n{OK}").replace("version: 1\n", "version: 1 # ${NOPE}\n");
+        assert!(load(&text).is_ok());
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl SentimentScorer {
             }
             // Clauses before a contrast word count half, after it one and a half.
             let contrast_at = tokens.iter().rposition(|(w, _)| lex.contrast.contains(&w.as_str()));
-            for (i, (folded, surface)) in tokens.iter().enumerate() {
+            for (i, (_, surface)) in tokens.iter().enumerate() {
                 if consumed[i] {
                     continue;
                 }

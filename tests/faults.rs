@@ -1,0 +1,123 @@
+//! Bad input and failing servers: each is reported with its source and URL, counted,
+//! and never stops the daemon or the other sources.
+
+use std::time::Duration;
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::util::{Dir, fixture, source, texts};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_sources_are_reported_and_the_good_ones_still_index() {
+    let server = MockServer::start().await;
+    let ok = |body: String| ResponseTemplate::new(200).set_body_raw(body, "application/rss+xml");
+    Mock::given(path("/good.xml")).respond_with(ok(fixture("feeds/rss2.xml"))).mount(&server).await;
+    Mock::given(path("/truncated.xml")).respond_with(ok(fixture("feeds/truncated.xml"))).mount(&server).await;
+    Mock::given(path("/html.xml"))
+        .respond_with(ok("<!DOCTYPE html>\n<html><body><p>Moved</p></body></html>".into()))
+        .mount(&server)
+        .await;
+    Mock::given(path("/500.xml")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    Mock::given(path("/huge.xml")).respond_with(ok(format!("<rss>{}</rss>", "x".repeat(64 * 1024)))).mount(&server).await;
+    Mock::given(path("/loop"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/invalid-utf8.xml"))
+        .respond_with(ok(String::new()).set_body_bytes(b"<rss version=\"2.0\"><channel><title>t</title><item><link>https://u.example/1</link><description>Acme Bahn \xff\xfe kaputt \xc3</description></item></channel></rss>".to_vec()))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config_with(
+        &[
+            source("good", &format!("{u}/good.xml")),
+            source("truncated", &format!("{u}/truncated.xml")),
+            source("html", &format!("{u}/html.xml")),
+            source("err500", &format!("{u}/500.xml")),
+            source("huge", &format!("{u}/huge.xml")),
+            source("loop", &format!("{u}/loop")),
+            source("badutf8", &format!("{u}/invalid-utf8.xml")),
+        ]
+        .concat(),
+        "  body_limit: 16KiB\n  max_redirects: 3\n",
+    );
+    tokio::task::spawn_blocking(move || {
+        let out = dir.run_once();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains(&format!("{u}/html.xml:2:1: not a feed")), "{log}");
+        assert!(log.contains("HTTP 500"), "{log}");
+        assert!(log.contains("body larger than 16384 bytes"), "{log}");
+        assert!(log.contains("too many redirects"), "{log}");
+        assert!(log.contains("malformed feed partially recovered"), "{log}");
+        assert_eq!(dir.total(&["--source", "good"]), 2);
+        // The complete entries before the cut are recovered.
+        assert_eq!(dir.total(&["--source", "truncated"]), 2);
+        assert_eq!(texts(&dir.search(&["--source", "badutf8"])).len(), 1);
+    })
+    .await
+    .expect("test body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn robots_txt_disallow_is_obeyed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/robots.txt"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("User-agent: *\nDisallow: /private/\n"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/private/feed.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"))
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(path("/public/feed.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&[source("private", &format!("{u}/private/feed.xml")), source("public", &format!("{u}/public/feed.xml"))].concat());
+    tokio::task::spawn_blocking(move || {
+        let out = dir.run_once();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("disallowed by robots.txt"));
+        assert_eq!(dir.total(&[]), 2);
+    })
+    .await
+    .expect("test body");
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_with_retry_after_is_retried_after_the_delay() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    dir.write_config(&source("limited", &format!("{}/feed.xml", server.uri())));
+    let started = std::time::Instant::now();
+    let (ok, log) = tokio::task::spawn_blocking(move || {
+        let daemon = dir.start_daemon();
+        daemon.wait_for("q=", |p| p["total"] == 2);
+        daemon.terminate()
+    })
+    .await
+    .expect("test body");
+    assert!(ok, "graceful exit: {log}");
+    assert!(log.contains("kind=\"http_429\"") || log.contains("kind=http_429"), "{log}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let requests = server.received_requests().await.unwrap_or_default();
+    let feed_requests: Vec<_> = requests.iter().filter(|r| r.url.path() == "/feed.xml").collect();
+    assert!(feed_requests.len() >= 2);
+}

@@ -1,0 +1,191 @@
+//! Feeds of every common shape are crawled, analysed, indexed and searchable.
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::util::{Dir, fixture, source, texts};
+
+async fn serve(server: &MockServer, route: &str, body: String, ctype: &str) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, ctype))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
+    let server = MockServer::start().await;
+    serve(&server, "/rss.xml", fixture("feeds/rss2.xml"), "application/rss+xml").await;
+    serve(&server, "/atom.xml", fixture("feeds/atom.xml"), "application/atom+xml").await;
+    serve(&server, "/forum.xml", fixture("feeds/rss-entities-cdata.xml"), "text/xml").await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&[
+        source("news", &format!("{u}/rss.xml")),
+        source("social", &format!("{u}/atom.xml")),
+        source("forum", &format!("{u}/forum.xml")),
+    ]
+    .concat());
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        // The weather item matches no topic and is not indexed.
+        assert_eq!(dir.total(&[]), 6);
+        assert_eq!(dir.total(&["--source", "news"]), 2);
+        assert_eq!(dir.total(&["--topic", "blitzbus"]), 2);
+        assert_eq!(dir.total(&["--lang", "en"]), 2);
+        // Stemmed search finds inflected forms; folded search ignores diacritics.
+        assert_eq!(texts(&dir.search(&["verspätung"])).len(), 1);
+        assert_eq!(dir.total(&["crashes"]), 1);
+        assert_eq!(dir.total(&["\"keeps crashing\""]), 1);
+        // HTML, CDATA, entities and scripts are cleaned; tracking parameters dropped.
+        let forum = dir.search(&["--source", "forum"]);
+        let all = forum.to_string();
+        assert!(all.contains("Acme Bahn & das WLAN – ein Trauerspiel"), "{all}");
+        assert!(all.contains("Im Zug der Acme Bahn gab es wieder kein WLAN & keinen Strom. Link"), "{all}");
+        assert!(!all.contains("alert(1)") && !all.contains("<b>"), "{all}");
+        assert!(all.contains("https://forum.example.org/t/11?ref=home\""), "{all}");
+        let news = dir.search(&["--source", "news", "verspätungen"]);
+        assert_eq!(news["hits"][0]["url"], "https://news.example.org/artikel/1");
+        assert_eq!(news["hits"][0]["author"], "Redaktion");
+        assert_eq!(news["hits"][0]["label"], "negative");
+        let social = dir.search(&["--source", "social", "blitzbus"]);
+        assert_eq!(social["hits"][0]["label"], "positive");
+        assert_eq!(social["hits"][0]["published_at"], "2026-11-20T11:30:00Z");
+    })
+    .await
+    .expect("test body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_without_ids_are_indexed_once_across_polls() {
+    let server = MockServer::start().await;
+    serve(&server, "/noids.xml", fixture("feeds/rss-no-ids.xml"), "application/rss+xml").await;
+    let dir = Dir::new();
+    dir.write_config(&source("noids", &format!("{}/noids.xml", server.uri())));
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        let first = dir.search(&[]);
+        assert_eq!(first["total"], 2);
+        dir.run_once();
+        let second = dir.search(&[]);
+        assert_eq!(first, second, "ids must be stable between polls");
+    })
+    .await
+    .expect("test body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_that_changes_between_polls_adds_only_new_entries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/c.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss-v1.xml"), "application/rss+xml"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/c.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss-v2.xml"), "application/rss+xml"))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    dir.write_config(&source("changing", &format!("{}/c.xml", server.uri())));
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 2);
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 3);
+        assert_eq!(dir.total(&["drei"]), 1);
+    })
+    .await
+    .expect("test body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etag_and_last_modified_are_sent_back_and_304_costs_nothing() {
+    let server = MockServer::start().await;
+    // A conditional request gets 304; the unconditional one the body with validators.
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .and(header("if-none-match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml")
+                .insert_header("etag", "\"v1\"")
+                .insert_header("last-modified", "Fri, 20 Nov 2026 10:00:00 GMT"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    dir.write_config(&source("news", &format!("{}/feed.xml", server.uri())));
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 2);
+        // The second run starts from the stored cursor: it must send the validators.
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 2);
+    })
+    .await
+    .expect("test body");
+    server.verify().await;
+    // wiremock's header matcher splits values at commas, so check the date here.
+    let requests = server.received_requests().await.unwrap_or_default();
+    let conditional = requests.iter().find(|r| r.headers.contains_key("if-none-match")).expect("a conditional request");
+    assert_eq!(
+        conditional.headers.get("if-modified-since").and_then(|v| v.to_str().ok()),
+        Some("Fri, 20 Nov 2026 10:00:00 GMT")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reposts_from_two_feeds_are_indexed_once() {
+    let server = MockServer::start().await;
+    let a = "<rss version=\"2.0\"><channel><title>a</title><item><link>https://a.example/1</link>\
+             <description>Acme Bahn: Zug nach Köln fällt heute wegen Sturm komplett aus</description></item></channel></rss>";
+    let b = "<rss version=\"2.0\"><channel><title>b</title><item><link>https://b.example/9</link>\
+             <description>RT @bahnnews: Acme Bahn: Zug nach Köln fällt heute wegen Sturm komplett aus https://t.co/x</description></item>\
+             <item><link>https://b.example/10</link><description>Acme Bahn: Zug nach Köln fällt heute wegen Sturm komplett aus!!</description></item>\
+             </channel></rss>";
+    serve(&server, "/a.xml", a.into(), "application/rss+xml").await;
+    serve(&server, "/b.xml", b.into(), "application/rss+xml").await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&[source("a", &format!("{u}/a.xml")), source("b", &format!("{u}/b.xml"))].concat());
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 1);
+    })
+    .await
+    .expect("test body");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latin1_feeds_and_mislabelled_charsets_decode() {
+    let server = MockServer::start().await;
+    let text = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>l</title>\
+                <item><link>https://l.example/1</link><description>Acme Bahn: Grüße aus Köln, Verspätung wegen Störung</description></item>\
+                </channel></rss>";
+    let latin1: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+    Mock::given(method("GET"))
+        .and(path("/l.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(latin1, "text/xml; charset=utf-8"))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    dir.write_config(&source("latin", &format!("{}/l.xml", server.uri())));
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        let page = dir.search(&["köln"]);
+        assert_eq!(texts(&page), ["Acme Bahn: Grüße aus Köln, Verspätung wegen Störung"]);
+    })
+    .await
+    .expect("test body");
+}

@@ -1,0 +1,243 @@
+//! The test harness: a temporary directory with a config, and the binary to run in it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A temporary working directory with a data directory and a config file.
+pub struct Dir {
+    root: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            root: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.path().join("lauscher.yaml")
+    }
+
+    /// Writes the config: `sources` is YAML for the `sources:` list (indented by 2).
+    pub fn write_config(&self, sources: &str) {
+        self.write_config_with(sources, "");
+    }
+
+    /// Like `write_config`, with extra `crawler:` keys (indented by 2).
+    pub fn write_config_with(&self, sources: &str, crawler_extra: &str) {
+        let text = format!(
+            "version: 1
+languages: [de, en]
+crawler:
+  contact: https://example.org/test
+  host_interval: 10ms
+  backoff_min: 1s
+  backoff_max: 2s
+  timeout: 5s
+{crawler_extra}index:
+  commit_interval: 200ms
+  writer_memory: 32MiB
+sources:
+{sources}topics:
+  - id: acme
+    kind: brand
+    name: Acme
+    keywords: [acme, \"acme bahn\"]
+  - id: blitzbus
+    kind: competitor
+    name: Blitzbus
+    keywords: [blitzbus]
+"
+        );
+        std::fs::write(self.config(), text).expect("write config");
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.root.path().join(name);
+        std::fs::write(&p, contents).expect("write file");
+        p
+    }
+
+    /// Returns a command for the binary with `args`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lauscher"));
+        c.args(args).current_dir(self.path()).env_remove("LAUSCHER_CONFIG").env_remove("LAUSCHER_DATA_DIR");
+        c
+    }
+
+    /// `lauscher run --once` with this dir's config and data; returns the output.
+    pub fn run_once(&self) -> Output {
+        let out = self
+            .cmd(&["run", "--once", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.data())
+            .output()
+            .expect("run lauscher");
+        assert!(out.status.success(), "lauscher run --once failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// `lauscher search --json` with extra args; returns the parsed page.
+    pub fn search(&self, args: &[&str]) -> Value {
+        let out = self
+            .cmd(&["search", "--json", "--limit", "1000"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data())
+            .output()
+            .expect("run lauscher search");
+        assert!(out.status.success(), "search failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("search prints JSON")
+    }
+
+    pub fn total(&self, args: &[&str]) -> u64 {
+        self.search(args)["total"].as_u64().expect("total")
+    }
+
+    /// Starts the daemon; returns it once the API answers.
+    pub fn start_daemon(&self) -> Daemon {
+        let mut child = self
+            .cmd(&["run", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.data())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start daemon");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("lauscher: api listening on ") {
+                        break rest.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().expect("daemon output");
+                    panic!("daemon exited early:\n{}", String::from_utf8_lossy(&out.stderr));
+                }
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Daemon { child: Some(child), base: addr }
+    }
+}
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    pub base: String,
+}
+
+impl Daemon {
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let url = format!("{}{path}", self.base);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let resp = reqwest::get(&url).await.expect("api request");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.expect("body"))
+        })
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    /// Polls `GET /api/v1/search` until `pred` holds on the page, or panics after 20 s.
+    pub fn wait_for(&self, query: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let page = self.get_json(&format!("/api/v1/search?{query}"));
+            if pred(&page) {
+                return page;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting; last page: {page}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGTERM and waits; returns stderr.
+    pub fn terminate(mut self) -> (bool, String) {
+        let mut child = self.child.take().expect("child");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let out = wait_with_timeout(&mut child, Duration::from_secs(20));
+        (out.0, out.1)
+    }
+
+    /// Sends SIGKILL (kill -9) and waits.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().expect("child");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (bool, String) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status.success(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("daemon did not stop within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Reads a fixture from `tests/fixtures/`.
+pub fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A source entry for the config.
+pub fn source(id: &str, url: &str) -> String {
+    format!("  - id: {id}\n    kind: feed\n    url: {url}\n    interval: 1s\n")
+}
+
+/// Texts of all hits.
+pub fn texts(page: &Value) -> Vec<String> {
+    page["hits"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|h| h["text"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
