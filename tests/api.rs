@@ -9,7 +9,10 @@ use crate::util::{Dir, fixture, source};
 async fn the_api_searches_serves_mentions_health_and_metrics() {
     let server = MockServer::start().await;
     Mock::given(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"),
+        )
         .mount(&server)
         .await;
     let dir = Dir::new();
@@ -20,13 +23,21 @@ async fn the_api_searches_serves_mentions_health_and_metrics() {
         assert_eq!(d.get("/readyz").0, 200);
         let page = d.wait_for("q=", |p| p["total"] == 2);
         let id = page["hits"][0]["id"].as_str().expect("id").to_owned();
-        let filtered = d.get_json("/api/v1/search?q=verspätung&topic=acme&since=2026-11-01&label=negative&lang=de");
+        let filtered = d.get_json(
+            "/api/v1/search?q=verspätung&topic=acme&since=2026-11-01&label=negative&lang=de",
+        );
         assert_eq!(filtered["total"], 1);
         assert_eq!(d.get_json("/api/v1/search?topic=blitzbus")["total"], 1);
         let m = d.get_json(&format!("/api/v1/mentions/{id}"));
         assert_eq!(m["id"], id.as_str());
-        assert!(m["explanation"].as_array().is_some_and(|e| !e.is_empty()), "{m}");
-        assert_eq!(d.get("/api/v1/mentions/00000000000000000000000000000000").0, 404);
+        assert!(
+            m["explanation"].as_array().is_some_and(|e| !e.is_empty()),
+            "{m}"
+        );
+        assert_eq!(
+            d.get("/api/v1/mentions/00000000000000000000000000000000").0,
+            404
+        );
         let (status, body) = d.get("/api/v1/search?since=yesterday-ish");
         assert_eq!(status, 400);
         assert!(body.contains("invalid time"), "{body}");

@@ -6,22 +6,42 @@ use crate::util::Dir;
 fn the_example_config_is_valid() {
     let dir = Dir::new();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/lauscher.yaml");
-    let out = dir.cmd(&["check", "--config", example]).output().expect("run check");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 sources, 3 topics, languages de, en)"));
+    let out = dir
+        .cmd(&["check", "--config", example])
+        .output()
+        .expect("run check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok (1 sources, 3 topics, languages de, en)")
+    );
 }
 
 #[test]
 fn a_broken_config_names_file_line_and_column() {
     let dir = Dir::new();
-    let file = dir.write("broken.yaml", "version: 1\ntopics:\n  - id: acme\n    kind: brnd\n    name: Acme\n    keywords: [acme]\n");
-    let out = dir.cmd(&["check", "--config"]).arg(&file).output().expect("run check");
+    let file = dir.write(
+        "broken.yaml",
+        "version: 1\ntopics:\n  - id: acme\n    kind: brnd\n    name: Acme\n    keywords: [acme]\n",
+    );
+    let out = dir
+        .cmd(&["check", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run check");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.yaml:4:11: topics[0].kind: unknown variant `brnd`, expected one of `brand`, `competitor`, `industry`"), "{err}");
     assert!(err.contains("4 |     kind: brnd"), "{err}");
     // run refuses it the same way, with exit code 2.
-    let out = dir.cmd(&["run", "--once", "--data-dir", "d", "--config"]).arg(&file).output().expect("run");
+    let out = dir
+        .cmd(&["run", "--once", "--data-dir", "d", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.yaml:4:11"));
 }
@@ -29,16 +49,26 @@ fn a_broken_config_names_file_line_and_column() {
 #[test]
 fn search_without_an_index_says_what_to_do() {
     let dir = Dir::new();
-    let out = dir.cmd(&["search", "acme", "--data-dir", "nowhere"]).output().expect("run search");
+    let out = dir
+        .cmd(&["search", "acme", "--data-dir", "nowhere"])
+        .output()
+        .expect("run search");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("run `lauscher run` or `lauscher import` first"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("run `lauscher run` or `lauscher import` first")
+    );
 }
 
 #[test]
 fn the_demo_runs_offline_and_finds_the_complaint_burst() {
     let dir = Dir::new();
     let out = dir.cmd(&["demo", "--once"]).output().expect("run demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("mentions indexed"), "{stdout}");
     assert!(stdout.contains("acme-bahn"), "{stdout}");

@@ -17,7 +17,11 @@ fn feed(n: usize) -> String {
 async fn kill_9_after_commit_loses_nothing_and_a_restart_adds_no_duplicates() {
     let server = MockServer::start().await;
     Mock::given(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(feed(40), "application/rss+xml").insert_header("etag", "\"k1\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(feed(40), "application/rss+xml")
+                .insert_header("etag", "\"k1\""),
+        )
         .mount(&server)
         .await;
     let dir = Dir::new();
@@ -39,13 +43,19 @@ async fn kill_9_after_commit_loses_nothing_and_a_restart_adds_no_duplicates() {
 async fn kill_9_before_commit_replays_on_restart() {
     let server = MockServer::start().await;
     Mock::given(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(feed(25), "application/rss+xml").insert_header("etag", "\"k1\""))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(feed(25), "application/rss+xml")
+                .insert_header("etag", "\"k1\""),
+        )
         .mount(&server)
         .await;
     let dir = Dir::new();
     // A long commit interval: the daemon is killed with mentions fetched but uncommitted.
     dir.write_config(&source("k", &format!("{}/feed.xml", server.uri())));
-    let config = std::fs::read_to_string(dir.config()).expect("config").replace("commit_interval: 200ms", "commit_interval: 1h");
+    let config = std::fs::read_to_string(dir.config())
+        .expect("config")
+        .replace("commit_interval: 200ms", "commit_interval: 1h");
     std::fs::write(dir.config(), config).expect("config");
     tokio::task::spawn_blocking(move || {
         let d = dir.start_daemon();
@@ -56,7 +66,10 @@ async fn kill_9_before_commit_replays_on_restart() {
             if metrics.contains("lauscher_mentions_fetched_total{source=\"k\"} 25") {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "feed never fetched:\n{metrics}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "feed never fetched:\n{metrics}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         d.kill9();

@@ -12,14 +12,28 @@ use crate::util::{Dir, fixture, source, texts};
 async fn broken_sources_are_reported_and_the_good_ones_still_index() {
     let server = MockServer::start().await;
     let ok = |body: String| ResponseTemplate::new(200).set_body_raw(body, "application/rss+xml");
-    Mock::given(path("/good.xml")).respond_with(ok(fixture("feeds/rss2.xml"))).mount(&server).await;
-    Mock::given(path("/truncated.xml")).respond_with(ok(fixture("feeds/truncated.xml"))).mount(&server).await;
-    Mock::given(path("/html.xml"))
-        .respond_with(ok("<!DOCTYPE html>\n<html><body><p>Moved</p></body></html>".into()))
+    Mock::given(path("/good.xml"))
+        .respond_with(ok(fixture("feeds/rss2.xml")))
         .mount(&server)
         .await;
-    Mock::given(path("/500.xml")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
-    Mock::given(path("/huge.xml")).respond_with(ok(format!("<rss>{}</rss>", "x".repeat(64 * 1024)))).mount(&server).await;
+    Mock::given(path("/truncated.xml"))
+        .respond_with(ok(fixture("feeds/truncated.xml")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/html.xml"))
+        .respond_with(ok(
+            "<!DOCTYPE html>\n<html><body><p>Moved</p></body></html>".into(),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/500.xml"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/huge.xml"))
+        .respond_with(ok(format!("<rss>{}</rss>", "x".repeat(64 * 1024))))
+        .mount(&server)
+        .await;
     Mock::given(path("/loop"))
         .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
         .mount(&server)
@@ -46,7 +60,10 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
     tokio::task::spawn_blocking(move || {
         let out = dir.run_once();
         let log = String::from_utf8_lossy(&out.stderr);
-        assert!(log.contains(&format!("{u}/html.xml:2:1: not a feed")), "{log}");
+        assert!(
+            log.contains(&format!("{u}/html.xml:2:1: not a feed")),
+            "{log}"
+        );
         assert!(log.contains("HTTP 500"), "{log}");
         assert!(log.contains("body larger than 16384 bytes"), "{log}");
         assert!(log.contains("too many redirects"), "{log}");
@@ -64,22 +81,36 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
 async fn robots_txt_disallow_is_obeyed() {
     let server = MockServer::start().await;
     Mock::given(path("/robots.txt"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("User-agent: *\nDisallow: /private/\n"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string("User-agent: *\nDisallow: /private/\n"),
+        )
         .mount(&server)
         .await;
     Mock::given(path("/private/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"),
+        )
         .expect(0)
         .mount(&server)
         .await;
     Mock::given(path("/public/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let dir = Dir::new();
     let u = server.uri();
-    dir.write_config(&[source("private", &format!("{u}/private/feed.xml")), source("public", &format!("{u}/public/feed.xml"))].concat());
+    dir.write_config(
+        &[
+            source("private", &format!("{u}/private/feed.xml")),
+            source("public", &format!("{u}/public/feed.xml")),
+        ]
+        .concat(),
+    );
     tokio::task::spawn_blocking(move || {
         let out = dir.run_once();
         assert!(String::from_utf8_lossy(&out.stderr).contains("disallowed by robots.txt"));
@@ -101,7 +132,10 @@ async fn a_429_with_retry_after_is_retried_after_the_delay() {
         .await;
     Mock::given(method("GET"))
         .and(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"),
+        )
         .mount(&server)
         .await;
     let dir = Dir::new();
@@ -115,9 +149,15 @@ async fn a_429_with_retry_after_is_retried_after_the_delay() {
     .await
     .expect("test body");
     assert!(ok, "graceful exit: {log}");
-    assert!(log.contains("kind=\"http_429\"") || log.contains("kind=http_429"), "{log}");
+    assert!(
+        log.contains("kind=\"http_429\"") || log.contains("kind=http_429"),
+        "{log}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(1));
     let requests = server.received_requests().await.unwrap_or_default();
-    let feed_requests: Vec<_> = requests.iter().filter(|r| r.url.path() == "/feed.xml").collect();
+    let feed_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/feed.xml")
+        .collect();
     assert!(feed_requests.len() >= 2);
 }

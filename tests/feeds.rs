@@ -16,17 +16,37 @@ async fn serve(server: &MockServer, route: &str, body: String, ctype: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
     let server = MockServer::start().await;
-    serve(&server, "/rss.xml", fixture("feeds/rss2.xml"), "application/rss+xml").await;
-    serve(&server, "/atom.xml", fixture("feeds/atom.xml"), "application/atom+xml").await;
-    serve(&server, "/forum.xml", fixture("feeds/rss-entities-cdata.xml"), "text/xml").await;
+    serve(
+        &server,
+        "/rss.xml",
+        fixture("feeds/rss2.xml"),
+        "application/rss+xml",
+    )
+    .await;
+    serve(
+        &server,
+        "/atom.xml",
+        fixture("feeds/atom.xml"),
+        "application/atom+xml",
+    )
+    .await;
+    serve(
+        &server,
+        "/forum.xml",
+        fixture("feeds/rss-entities-cdata.xml"),
+        "text/xml",
+    )
+    .await;
     let dir = Dir::new();
     let u = server.uri();
-    dir.write_config(&[
-        source("news", &format!("{u}/rss.xml")),
-        source("social", &format!("{u}/atom.xml")),
-        source("forum", &format!("{u}/forum.xml")),
-    ]
-    .concat());
+    dir.write_config(
+        &[
+            source("news", &format!("{u}/rss.xml")),
+            source("social", &format!("{u}/atom.xml")),
+            source("forum", &format!("{u}/forum.xml")),
+        ]
+        .concat(),
+    );
     tokio::task::spawn_blocking(move || {
         dir.run_once();
         // The weather item matches no topic and is not indexed.
@@ -41,10 +61,19 @@ async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
         // HTML, CDATA, entities and scripts are cleaned; tracking parameters dropped.
         let forum = dir.search(&["--source", "forum"]);
         let all = forum.to_string();
-        assert!(all.contains("Acme Bahn & das WLAN – ein Trauerspiel"), "{all}");
-        assert!(all.contains("Im Zug der Acme Bahn gab es wieder kein WLAN & keinen Strom. Link"), "{all}");
+        assert!(
+            all.contains("Acme Bahn & das WLAN – ein Trauerspiel"),
+            "{all}"
+        );
+        assert!(
+            all.contains("Im Zug der Acme Bahn gab es wieder kein WLAN & keinen Strom. Link"),
+            "{all}"
+        );
         assert!(!all.contains("alert(1)") && !all.contains("<b>"), "{all}");
-        assert!(all.contains("https://forum.example.org/t/11?ref=home\""), "{all}");
+        assert!(
+            all.contains("https://forum.example.org/t/11?ref=home\""),
+            "{all}"
+        );
         let news = dir.search(&["--source", "news", "verspätungen"]);
         assert_eq!(news["hits"][0]["url"], "https://news.example.org/artikel/1");
         assert_eq!(news["hits"][0]["author"], "Redaktion");
@@ -60,7 +89,13 @@ async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn entries_without_ids_are_indexed_once_across_polls() {
     let server = MockServer::start().await;
-    serve(&server, "/noids.xml", fixture("feeds/rss-no-ids.xml"), "application/rss+xml").await;
+    serve(
+        &server,
+        "/noids.xml",
+        fixture("feeds/rss-no-ids.xml"),
+        "application/rss+xml",
+    )
+    .await;
     let dir = Dir::new();
     dir.write_config(&source("noids", &format!("{}/noids.xml", server.uri())));
     tokio::task::spawn_blocking(move || {
@@ -80,13 +115,19 @@ async fn a_feed_that_changes_between_polls_adds_only_new_entries() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/c.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss-v1.xml"), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/rss-v1.xml"), "application/rss+xml"),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/c.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("feeds/rss-v2.xml"), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/rss-v2.xml"), "application/rss+xml"),
+        )
         .mount(&server)
         .await;
     let dir = Dir::new();
@@ -138,9 +179,15 @@ async fn etag_and_last_modified_are_sent_back_and_304_costs_nothing() {
     server.verify().await;
     // wiremock's header matcher splits values at commas, so check the date here.
     let requests = server.received_requests().await.unwrap_or_default();
-    let conditional = requests.iter().find(|r| r.headers.contains_key("if-none-match")).expect("a conditional request");
+    let conditional = requests
+        .iter()
+        .find(|r| r.headers.contains_key("if-none-match"))
+        .expect("a conditional request");
     assert_eq!(
-        conditional.headers.get("if-modified-since").and_then(|v| v.to_str().ok()),
+        conditional
+            .headers
+            .get("if-modified-since")
+            .and_then(|v| v.to_str().ok()),
         Some("Fri, 20 Nov 2026 10:00:00 GMT")
     );
 }
@@ -158,7 +205,13 @@ async fn reposts_from_two_feeds_are_indexed_once() {
     serve(&server, "/b.xml", b.into(), "application/rss+xml").await;
     let dir = Dir::new();
     let u = server.uri();
-    dir.write_config(&[source("a", &format!("{u}/a.xml")), source("b", &format!("{u}/b.xml"))].concat());
+    dir.write_config(
+        &[
+            source("a", &format!("{u}/a.xml")),
+            source("b", &format!("{u}/b.xml")),
+        ]
+        .concat(),
+    );
     tokio::task::spawn_blocking(move || {
         dir.run_once();
         assert_eq!(dir.total(&[]), 1);
@@ -184,7 +237,10 @@ async fn latin1_feeds_and_mislabelled_charsets_decode() {
     tokio::task::spawn_blocking(move || {
         dir.run_once();
         let page = dir.search(&["köln"]);
-        assert_eq!(texts(&page), ["Acme Bahn: Grüße aus Köln, Verspätung wegen Störung"]);
+        assert_eq!(
+            texts(&page),
+            ["Acme Bahn: Grüße aus Köln, Verspätung wegen Störung"]
+        );
     })
     .await
     .expect("test body");

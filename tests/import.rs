@@ -27,21 +27,40 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
         .arg(&file)
         .output()
         .expect("run import");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
     assert_eq!(s["read"], 7);
     assert_eq!(s["indexed"], 2);
     assert_eq!(s["duplicates"], 1, "{s}");
     assert_eq!(s["unmatched"], 1);
     assert_eq!(s["rejected"], 3);
-    let lines: Vec<u64> = s["rejected_lines"].as_array().expect("lines").iter().filter_map(|r| r["line"].as_u64()).collect();
+    let lines: Vec<u64> = s["rejected_lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|r| r["line"].as_u64())
+        .collect();
     assert_eq!(lines, [2, 5, 8]);
     let page = dir.search(&["crash"]);
     assert_eq!(page["hits"][0]["author"], "@a");
     assert_eq!(page["hits"][0]["author_reach"], 1200);
-    assert_eq!(dir.search(&["blitzbus"])["hits"][0]["url"], "https://x.example/p/2");
+    assert_eq!(
+        dir.search(&["blitzbus"])["hits"][0]["url"],
+        "https://x.example/p/2"
+    );
     // Importing again adds nothing.
-    let again = dir.cmd(&["import", "--json", "--config"]).arg(dir.config()).arg("--data-dir").arg(dir.data()).arg(&file).output().expect("run import");
+    let again = dir
+        .cmd(&["import", "--json", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .arg(&file)
+        .output()
+        .expect("run import");
     let s: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json summary");
     assert_eq!(s["indexed"], 0);
     assert_eq!(dir.total(&[]), 2);

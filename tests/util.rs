@@ -74,7 +74,10 @@ sources:
     /// Returns a command for the binary with `args`.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lauscher"));
-        c.args(args).current_dir(self.path()).env_remove("LAUSCHER_CONFIG").env_remove("LAUSCHER_DATA_DIR");
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("LAUSCHER_CONFIG")
+            .env_remove("LAUSCHER_DATA_DIR");
         c
     }
 
@@ -88,7 +91,11 @@ sources:
             .arg(self.data())
             .output()
             .expect("run lauscher");
-        assert!(out.status.success(), "lauscher run --once failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "lauscher run --once failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 
@@ -101,7 +108,11 @@ sources:
             .arg(self.data())
             .output()
             .expect("run lauscher search");
-        assert!(out.status.success(), "search failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "search failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("search prints JSON")
     }
 
@@ -133,12 +144,18 @@ sources:
                 _ => {
                     let _ = child.kill();
                     let out = child.wait_with_output().expect("daemon output");
-                    panic!("daemon exited early:\n{}", String::from_utf8_lossy(&out.stderr));
+                    panic!(
+                        "daemon exited early:\n{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 }
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Daemon { child: Some(child), base: addr }
+        Daemon {
+            child: Some(child),
+            base: addr,
+        }
     }
 }
 
@@ -151,7 +168,10 @@ pub struct Daemon {
 impl Daemon {
     pub fn get(&self, path: &str) -> (u16, String) {
         let url = format!("{}{path}", self.base);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async {
             let resp = reqwest::get(&url).await.expect("api request");
             let status = resp.status().as_u16();
@@ -173,7 +193,10 @@ impl Daemon {
             if pred(&page) {
                 return page;
             }
-            assert!(Instant::now() < deadline, "timed out waiting; last page: {page}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting; last page: {page}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -225,7 +248,9 @@ impl Drop for Daemon {
 
 /// Reads a fixture from `tests/fixtures/`.
 pub fn fixture(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -238,6 +263,10 @@ pub fn source(id: &str, url: &str) -> String {
 pub fn texts(page: &Value) -> Vec<String> {
     page["hits"]
         .as_array()
-        .map(|a| a.iter().filter_map(|h| h["text"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h["text"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }

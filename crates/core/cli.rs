@@ -49,7 +49,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// The configuration file.
-    #[arg(long, short, env = "LAUSCHER_CONFIG", default_value = "rules/lauscher.yaml")]
+    #[arg(
+        long,
+        short,
+        env = "LAUSCHER_CONFIG",
+        default_value = "rules/lauscher.yaml"
+    )]
     pub config: PathBuf,
 }
 

@@ -34,7 +34,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -71,7 +72,8 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the data directory, starts the ingest thread and the API server.
     pub async fn start(config: &Config, data_dir: &Path, listen: SocketAddr) -> Result<Daemon> {
-        let pipeline = Pipeline::start(config, data_dir).with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
+        let pipeline = Pipeline::start(config, data_dir)
+            .with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
         let (listener, addr) = lauscher_server::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -81,7 +83,11 @@ impl Daemon {
             ready: Arc::new(AtomicBool::new(true)),
         };
         state.ready.store(true, Ordering::Release);
-        let server = tokio::spawn(lauscher_server::serve(listener, state, server_cancel.clone()));
+        let server = tokio::spawn(lauscher_server::serve(
+            listener,
+            state,
+            server_cancel.clone(),
+        ));
         info!(addr = %addr, "api listening");
         println!("lauscher: api listening on http://{addr}");
         Ok(Daemon {
@@ -99,7 +105,14 @@ impl Daemon {
 
     /// Polls every source once and commits.
     pub async fn poll_once(&self, config: &Config) -> Result<()> {
-        run_sources(config, self.pipeline.state(), self.pipeline.sender(), CancellationToken::new(), true).await?;
+        run_sources(
+            config,
+            self.pipeline.state(),
+            self.pipeline.sender(),
+            CancellationToken::new(),
+            true,
+        )
+        .await?;
         self.pipeline.flush().await?;
         Ok(())
     }
@@ -110,7 +123,14 @@ impl Daemon {
         let sources = if cancel.is_cancelled() {
             Ok(())
         } else {
-            run_sources(config, self.pipeline.state(), self.pipeline.sender(), cancel, once).await
+            run_sources(
+                config,
+                self.pipeline.state(),
+                self.pipeline.sender(),
+                cancel,
+                once,
+            )
+            .await
         };
         info!("draining");
         let drained = self.pipeline.shutdown().await;
@@ -118,7 +138,9 @@ impl Daemon {
         let served = self.server.await;
         sources?;
         drained?;
-        served.context("api server task failed")?.context("api server failed")?;
+        served
+            .context("api server task failed")?
+            .context("api server failed")?;
         info!("stopped");
         Ok(())
     }
@@ -152,21 +174,31 @@ fn spawn_signal_handler(cancel: CancellationToken) {
 
 async fn import(args: ImportArgs) -> Result<ExitCode> {
     let config = load_config(&args.config.config)?;
-    let pipeline = Pipeline::start(&config, &args.data.data_dir)
-        .with_context(|| format!("cannot open data directory {}", args.data.data_dir.display()))?;
+    let pipeline = Pipeline::start(&config, &args.data.data_dir).with_context(|| {
+        format!(
+            "cannot open data directory {}",
+            args.data.data_dir.display()
+        )
+    })?;
     let sender = pipeline.sender();
     let (input, total_bytes): (Box<dyn BufRead + Send>, u64) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
     } else {
-        let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+        let file = std::fs::File::open(&args.file)
+            .with_context(|| format!("cannot open {}", args.file.display()))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, file)), len)
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            len,
+        )
     };
     let bar = (std::io::stderr().is_terminal() && total_bytes > 0).then(|| {
         let bar = indicatif::ProgressBar::new(total_bytes);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
@@ -202,7 +234,11 @@ fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: b
     let mut out = std::io::stdout().lock();
     let rate = s.read as f64 / elapsed.as_secs_f64().max(1e-9);
     if json {
-        let rejected: Vec<_> = s.rejected.iter().map(|(line, reason)| serde_json::json!({"line": line, "reason": reason})).collect();
+        let rejected: Vec<_> = s
+            .rejected
+            .iter()
+            .map(|(line, reason)| serde_json::json!({"line": line, "reason": reason}))
+            .collect();
         let v = serde_json::json!({
             "read": s.read, "indexed": s.indexed, "duplicates": s.duplicates, "unmatched": s.unmatched,
             "rejected": s.rejected_total, "rejected_lines": rejected,
@@ -214,13 +250,21 @@ fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: b
     writeln!(out, "read        {:>9}", s.read)?;
     writeln!(out, "indexed     {:>9}", s.indexed)?;
     writeln!(out, "duplicates  {:>9}", s.duplicates)?;
-    writeln!(out, "unmatched   {:>9}  (no topic matched; --keep-all indexes them)", s.unmatched)?;
+    writeln!(
+        out,
+        "unmatched   {:>9}  (no topic matched; --keep-all indexes them)",
+        s.unmatched
+    )?;
     writeln!(out, "rejected    {:>9}", s.rejected_total)?;
     for (line, reason) in &s.rejected {
         writeln!(out, "  line {line}: {reason}")?;
     }
     if s.rejected_total > s.rejected.len() {
-        writeln!(out, "  ... and {} more", s.rejected_total - s.rejected.len())?;
+        writeln!(
+            out,
+            "  ... and {} more",
+            s.rejected_total - s.rejected.len()
+        )?;
     }
     writeln!(out, "{:.1}s, {:.0} posts/s", elapsed.as_secs_f64(), rate)?;
     Ok(())
@@ -229,7 +273,10 @@ fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: b
 async fn search(args: SearchArgs) -> Result<ExitCode> {
     let dir = args.data.data_dir.join("index");
     if !dir.join("meta.json").exists() {
-        bail!("no index in {}: run `lauscher run` or `lauscher import` first", args.data.data_dir.display());
+        bail!(
+            "no index in {}: run `lauscher run` or `lauscher import` first",
+            args.data.data_dir.display()
+        );
     }
     let params = SearchParams {
         q: args.query,
@@ -244,7 +291,8 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
     };
     let req = params.into_request().map_err(anyhow::Error::msg)?;
     let page = tokio::task::spawn_blocking(move || -> Result<_> {
-        let index = MentionIndex::open(&dir, &[]).with_context(|| format!("cannot open index {}", dir.display()))?;
+        let index = MentionIndex::open(&dir, &[])
+            .with_context(|| format!("cannot open index {}", dir.display()))?;
         Ok(index.search(&req)?)
     })
     .await??;

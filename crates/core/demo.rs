@@ -37,7 +37,9 @@ fn posts(now: DateTime<Utc>) -> Vec<Post<'static>> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let [feed, minutes, author, title, text] = f[..] else { return None };
+            let [feed, minutes, author, title, text] = f[..] else {
+                return None;
+            };
             Some(Post {
                 feed,
                 at: now - Duration::minutes(minutes.parse().ok()?),
@@ -50,7 +52,10 @@ fn posts(now: DateTime<Utc>) -> Vec<Post<'static>> {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders the three demo feeds: RSS 2.0, Atom, and RSS with HTML in CDATA.
@@ -110,15 +115,33 @@ fn render(now: DateTime<Utc>, base: &str) -> Vec<(&'static str, &'static str, St
 
 type Feeds = Arc<Vec<(&'static str, &'static str, String)>>;
 
-async fn feed(State(feeds): State<Feeds>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+async fn feed(
+    State(feeds): State<Feeds>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some((_, ctype, body)) = feeds.iter().find(|(n, _, _)| *n == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let etag = format!("\"{:016x}\"", lauscher_text::fingerprint::hash64(body.as_bytes()));
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let etag = format!(
+        "\"{:016x}\"",
+        lauscher_text::fingerprint::hash64(body.as_bytes())
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return StatusCode::NOT_MODIFIED.into_response();
     }
-    ([(header::CONTENT_TYPE, *ctype), (header::ETAG, etag.as_str())], body.clone()).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, *ctype),
+            (header::ETAG, etag.as_str()),
+        ],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// Runs the demo.
@@ -139,27 +162,44 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             .with_graceful_shutdown(async move { stop_feeds.cancelled().await })
             .await
     });
-    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| (name == "LAUSCHER_DEMO_BASE").then(|| base.clone()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let data = tempfile::Builder::new().prefix("lauscher-demo-").tempdir().context("cannot create a temporary data directory")?;
-    println!("lauscher demo: sample feeds on {base}, data in {}", data.path().display());
+    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| {
+        (name == "LAUSCHER_DEMO_BASE").then(|| base.clone())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = tempfile::Builder::new()
+        .prefix("lauscher-demo-")
+        .tempdir()
+        .context("cannot create a temporary data directory")?;
+    println!(
+        "lauscher demo: sample feeds on {base}, data in {}",
+        data.path().display()
+    );
     // --once needs no fixed port; a free one avoids clashing with a running daemon.
     let port = if args.once { 0 } else { args.port };
-    let daemon = Daemon::start(&config, data.path(), SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let daemon = Daemon::start(
+        &config,
+        data.path(),
+        SocketAddr::from(([127, 0, 0, 1], port)),
+    )
+    .await?;
     let started = std::time::Instant::now();
     daemon.poll_once(&config).await?;
     let index = daemon.index();
     let elapsed = started.elapsed();
     let summary = tokio::task::spawn_blocking(move || summary(&index, &config, elapsed)).await??;
     print!("{summary}");
-    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| (name == "LAUSCHER_DEMO_BASE").then(|| base.clone()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| {
+        (name == "LAUSCHER_DEMO_BASE").then(|| base.clone())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cancel = CancellationToken::new();
     if args.once {
         cancel.cancel();
     } else {
         let addr = daemon.addr;
-        println!("\nTry:\n  curl 'http://{addr}/api/v1/search?q=login&label=negative'\n  curl http://{addr}/metrics\nCtrl-C stops the demo.");
+        println!(
+            "\nTry:\n  curl 'http://{addr}/api/v1/search?q=login&label=negative'\n  curl http://{addr}/metrics\nCtrl-C stops the demo."
+        );
         let c = cancel.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
@@ -180,31 +220,70 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
     use std::fmt::Write;
     let mut s = String::new();
     let total = count(index, SearchRequest::default())?;
-    let _ = writeln!(s, "\nIngested in {:.2}s: {total} mentions indexed", elapsed.as_secs_f64());
-    let _ = writeln!(s, "\nsources        fetched  indexed  duplicates  unmatched");
+    let _ = writeln!(
+        s,
+        "\nIngested in {:.2}s: {total} mentions indexed",
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        s,
+        "\nsources        fetched  indexed  duplicates  unmatched"
+    );
     for src in &config.sources {
         let id = src.id.as_str();
         let dup: u64 = ["id", "content", "near"]
             .iter()
-            .map(|k| METRICS.mentions_duplicate_total.with_label_values(&[id, k]).get())
+            .map(|k| {
+                METRICS
+                    .mentions_duplicate_total
+                    .with_label_values(&[id, k])
+                    .get()
+            })
             .sum();
         let _ = writeln!(
             s,
             "  {id:<12} {:>7}  {:>7}  {:>10}  {:>9}",
-            METRICS.mentions_fetched_total.with_label_values(&[id]).get(),
-            count(index, SearchRequest { source: Some(id.into()), ..Default::default() })?,
+            METRICS
+                .mentions_fetched_total
+                .with_label_values(&[id])
+                .get(),
+            count(
+                index,
+                SearchRequest {
+                    source: Some(id.into()),
+                    ..Default::default()
+                }
+            )?,
             dup,
-            METRICS.mentions_unmatched_total.with_label_values(&[id]).get(),
+            METRICS
+                .mentions_unmatched_total
+                .with_label_values(&[id])
+                .get(),
         );
     }
     let _ = writeln!(s, "\ntopics         mentions  negative  neutral  positive");
     for t in &config.topics {
-        let by = |label: &str| count(index, SearchRequest { topic: Some(t.id.clone()), label: Some(label.into()), ..Default::default() });
+        let by = |label: &str| {
+            count(
+                index,
+                SearchRequest {
+                    topic: Some(t.id.clone()),
+                    label: Some(label.into()),
+                    ..Default::default()
+                },
+            )
+        };
         let _ = writeln!(
             s,
             "  {:<12} {:>8}  {:>8}  {:>7}  {:>8}   ({})",
             t.id,
-            count(index, SearchRequest { topic: Some(t.id.clone()), ..Default::default() })?,
+            count(
+                index,
+                SearchRequest {
+                    topic: Some(t.id.clone()),
+                    ..Default::default()
+                }
+            )?,
             by("negative")?,
             by("neutral")?,
             by("positive")?,
@@ -213,7 +292,17 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
     }
     let _ = writeln!(s, "\nlanguages");
     for lang in config.languages.iter().map(String::as_str).chain(["und"]) {
-        let _ = writeln!(s, "  {lang:<12} {:>8}", count(index, SearchRequest { lang: Some(lang.into()), ..Default::default() })?);
+        let _ = writeln!(
+            s,
+            "  {lang:<12} {:>8}",
+            count(
+                index,
+                SearchRequest {
+                    lang: Some(lang.into()),
+                    ..Default::default()
+                }
+            )?
+        );
     }
     let burst = index.search(&SearchRequest {
         query: "login".into(),
@@ -222,9 +311,19 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
         limit: 3,
         ..Default::default()
     })?;
-    let _ = writeln!(s, "\nnegative Acme Bahn mentions about \"login\": {} (a complaint burst); newest:", burst.total);
+    let _ = writeln!(
+        s,
+        "\nnegative Acme Bahn mentions about \"login\": {} (a complaint burst); newest:",
+        burst.total
+    );
     for h in &burst.hits {
-        let _ = writeln!(s, "  {} {:+.2} {}", h.published_at.format("%a %H:%M"), h.sentiment, h.text);
+        let _ = writeln!(
+            s,
+            "  {} {:+.2} {}",
+            h.published_at.format("%a %H:%M"),
+            h.sentiment,
+            h.text
+        );
     }
     Ok(s)
 }

@@ -8,9 +8,34 @@ use url::Url;
 
 /// Query parameters that only track clicks; removing them never changes the page.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "_hsenc",
-    "_hsmi", "mkt_tok", "ref_src", "ref_url", "s_cid", "twclid", "li_fat_id", "oly_anon_id", "oly_enc_id",
-    "vero_id", "_ga", "_gl", "spm", "cmpid", "wt_mc", "wt_zmc", "xtor",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "ref_src",
+    "ref_url",
+    "s_cid",
+    "twclid",
+    "li_fat_id",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "_ga",
+    "_gl",
+    "spm",
+    "cmpid",
+    "wt_mc",
+    "wt_zmc",
+    "xtor",
 ];
 
 /// Returns the canonical form of `raw`, resolved against `base` when relative.
@@ -50,7 +75,12 @@ pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
 
 /// Returns the id of a mention from the most stable key it has: its canonical URL, else
 /// the source's native id (scoped by source), else its content hash (scoped by source).
-pub fn mention_id(source: &str, canonical: Option<&Url>, native_id: Option<&str>, content_hash: u128) -> MentionId {
+pub fn mention_id(
+    source: &str,
+    canonical: Option<&Url>,
+    native_id: Option<&str>,
+    content_hash: u128,
+) -> MentionId {
     if let Some(url) = canonical {
         return MentionId::from_key(&format!("url:{url}"));
     }
@@ -65,7 +95,9 @@ mod tests {
     use super::*;
 
     fn canon(s: &str) -> String {
-        canonical_url(s, None).map(|u| u.to_string()).unwrap_or_default()
+        canonical_url(s, None)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -74,14 +106,19 @@ mod tests {
             canon("HTTPS://News.Example.ORG:443/a/B?utm_source=x&b=2&fbclid=y&a=1#top"),
             "https://news.example.org/a/B?a=1&b=2"
         );
-        assert_eq!(canon("http://example.org/x?utm_medium=social"), "http://example.org/x");
+        assert_eq!(
+            canon("http://example.org/x?utm_medium=social"),
+            "http://example.org/x"
+        );
     }
 
     #[test]
     fn resolves_relative_links_and_rejects_other_schemes() {
         let base = Url::parse("https://example.org/feed/rss.xml").ok();
         assert_eq!(
-            canonical_url("../posts/1", base.as_ref()).map(|u| u.to_string()).as_deref(),
+            canonical_url("../posts/1", base.as_ref())
+                .map(|u| u.to_string())
+                .as_deref(),
             Some("https://example.org/posts/1")
         );
         assert_eq!(canon("mailto:a@example.org"), "");
@@ -100,8 +137,14 @@ mod tests {
             MentionId::from_key("url:https://example.org/a").to_string(),
             format!("{:032x}", xxhash_rust_golden())
         );
-        assert_ne!(mention_id("s1", None, Some("g1"), 0), mention_id("s2", None, Some("g1"), 0));
-        assert_eq!(mention_id("s", None, Some("  "), 7), mention_id("s", None, None, 7));
+        assert_ne!(
+            mention_id("s1", None, Some("g1"), 0),
+            mention_id("s2", None, Some("g1"), 0)
+        );
+        assert_eq!(
+            mention_id("s", None, Some("  "), 7),
+            mention_id("s", None, None, 7)
+        );
     }
 
     fn xxhash_rust_golden() -> u128 {

@@ -47,7 +47,11 @@ pub struct FeedContext<'a> {
 /// or truncated entry loses only itself. Only a body without a single recoverable entry
 /// is an error, naming the URL, line and column of the first problem. Entry ids are
 /// deterministic (feed-rs would invent random ones for entries without id and link).
-pub fn parse_feed(body: &[u8], charset: Option<&str>, cx: &FeedContext<'_>) -> Result<ParsedFeed, FetchError> {
+pub fn parse_feed(
+    body: &[u8],
+    charset: Option<&str>,
+    cx: &FeedContext<'_>,
+) -> Result<ParsedFeed, FetchError> {
     let doc = sanitize(body, charset);
     match parse_document(&doc, cx.url) {
         Ok(feed) => {
@@ -95,7 +99,10 @@ fn parse_document(doc: &str, base: &Url) -> Result<Feed, feed_rs::parser::ParseF
 }
 
 fn collect(feed: &Feed, cx: &FeedContext<'_>, out: &mut ParsedFeed) {
-    let lang_hint = cx.language.map(str::to_owned).or_else(|| feed.language.clone());
+    let lang_hint = cx
+        .language
+        .map(str::to_owned)
+        .or_else(|| feed.language.clone());
     for entry in &feed.entries {
         match to_mention(entry, lang_hint.as_deref(), cx) {
             Some(m) => out.mentions.push(m),
@@ -116,7 +123,13 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         .and_then(|c| c.body.as_deref())
         .map(html_to_text)
         .filter(|t| !t.is_empty())
-        .or_else(|| entry.summary.as_ref().map(|s| html_to_text(&s.content)).filter(|t| !t.is_empty()));
+        .or_else(|| {
+            entry
+                .summary
+                .as_ref()
+                .map(|s| html_to_text(&s.content))
+                .filter(|t| !t.is_empty())
+        });
     let text = match (&body, &title) {
         (Some(b), _) => b.clone(),
         (None, Some(t)) => t.clone(),
@@ -129,7 +142,12 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         .or_else(|| entry.links.first());
     let url = link.and_then(|l| canonical_url(&l.href, Some(cx.url)));
     let native = Some(entry.id.as_str()).filter(|id| !id.trim().is_empty());
-    let content_hash = Fingerprint::of(&format!("{} {}", title.as_deref().unwrap_or_default(), text)).content_hash;
+    let content_hash = Fingerprint::of(&format!(
+        "{} {}",
+        title.as_deref().unwrap_or_default(),
+        text
+    ))
+    .content_hash;
     let published = entry
         .published
         .or(entry.updated)
@@ -172,7 +190,12 @@ fn locate_error(doc: &str, url: &Url, feed_error: &feed_rs::parser::ParseFeedErr
                 };
             }
             Ok(_) => {}
-            Err(e) => break (reader.error_position() as usize, format!("malformed XML: {e}")),
+            Err(e) => {
+                break (
+                    reader.error_position() as usize,
+                    format!("malformed XML: {e}"),
+                );
+            }
         }
     };
     let (line, col) = line_col(doc, pos);
@@ -187,7 +210,12 @@ fn locate_error(doc: &str, url: &Url, feed_error: &feed_rs::parser::ParseFeedErr
 /// Returns the byte offset of the first element's `<` (0 when there is none).
 fn first_element(doc: &str) -> usize {
     doc.match_indices('<')
-        .find(|(i, _)| doc[i + 1..].chars().next().is_some_and(|c| c.is_alphabetic()))
+        .find(|(i, _)| {
+            doc[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic())
+        })
         .map_or(0, |(i, _)| i)
 }
 
@@ -208,7 +236,9 @@ mod tests {
             source: "test",
             url,
             language: None,
-            fetched_at: DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default(),
+            fetched_at: DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default(),
         }
     }
 
@@ -233,9 +263,16 @@ mod tests {
             <item><title>three</title><link>https://example.org/3</link></item>\
             <item><title>four</title><link>https://exa";
         let parsed = parse(body).expect("recovers");
-        let titles: Vec<_> = parsed.mentions.iter().filter_map(|m| m.title.clone()).collect();
+        let titles: Vec<_> = parsed
+            .mentions
+            .iter()
+            .filter_map(|m| m.title.clone())
+            .collect();
         assert_eq!(titles, ["one", "three"]);
-        assert!(matches!(parsed.recovered_from, Some(FetchError::Parse { .. })));
+        assert!(matches!(
+            parsed.recovered_from,
+            Some(FetchError::Parse { .. })
+        ));
     }
 
     #[test]
@@ -252,6 +289,11 @@ mod tests {
             <item><title>a</title><pubDate>Tue, 20 Nov 2035 10:00:00 GMT</pubDate></item>\
             <item><title>b</title></item></channel></rss>";
         let parsed = parse(body).expect("parses");
-        assert!(parsed.mentions.iter().all(|m| m.published_at == m.fetched_at));
+        assert!(
+            parsed
+                .mentions
+                .iter()
+                .all(|m| m.published_at == m.fetched_at)
+        );
     }
 }

@@ -85,7 +85,8 @@ impl HttpFetcher {
     /// body is read chunk by chunk and abandoned as soon as it passes the limit, so a
     /// 10 GiB body costs at most the limit in memory.
     pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        self.get_with_limit(url, validators, self.body_limit, false).await
+        self.get_with_limit(url, validators, self.body_limit, false)
+            .await
     }
 
     /// GETs `url` with a body limit of `limit` bytes; past it, the body is an error, or
@@ -118,7 +119,8 @@ impl HttpFetcher {
         }
         let final_url = resp.url().clone();
         let headers = resp.headers().clone();
-        if !truncate && resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers) {
+        if !truncate && resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers)
+        {
             return Err(FetchError::TooLarge {
                 url: url.to_string(),
                 limit,
@@ -156,14 +158,19 @@ fn is_compressed(headers: &HeaderMap) -> bool {
 }
 
 fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn charset(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     ct.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_owned())
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_owned())
     })
 }
 
@@ -180,9 +187,13 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     if e.is_timeout() {
-        FetchError::Timeout { url: url.to_string() }
+        FetchError::Timeout {
+            url: url.to_string(),
+        }
     } else if e.is_redirect() {
-        FetchError::TooManyRedirects { url: url.to_string() }
+        FetchError::TooManyRedirects {
+            url: url.to_string(),
+        }
     } else {
         FetchError::Transport {
             url: url.to_string(),
@@ -210,9 +221,16 @@ mod tests {
     fn retry_after_reads_seconds_and_dates() {
         let mut h = HeaderMap::new();
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&h, SystemTime::now()), Some(Duration::from_secs(120)));
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:27:00 GMT").unwrap_or(SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            retry_after(&h, SystemTime::now()),
+            Some(Duration::from_secs(120))
+        );
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:27:00 GMT")
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(60)));
     }
 }

@@ -36,7 +36,9 @@ fn decode(bytes: &[u8], http_charset: Option<&str>) -> String {
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_owned();
     }
-    let label = http_charset.map(str::to_owned).or_else(|| declared_encoding(bytes));
+    let label = http_charset
+        .map(str::to_owned)
+        .or_else(|| declared_encoding(bytes));
     let encoding = label
         .as_deref()
         .and_then(|l| encoding_rs::Encoding::for_label(l.trim().as_bytes()))
@@ -75,7 +77,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let decl_end = head.find("?>")?;
     let decl = &head[..decl_end];
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next()?;
     let rest = &rest[1..];
     let end = rest.find(quote)?;
@@ -178,7 +183,12 @@ fn replacement(name: &str) -> Cow<'static, str> {
     let entity = format!("&{name};");
     let decoded = html_escape::decode_html_entities(&entity);
     if decoded != entity {
-        return Cow::Owned(decoded.chars().map(|c| format!("&#{};", c as u32)).collect());
+        return Cow::Owned(
+            decoded
+                .chars()
+                .map(|c| format!("&#{};", c as u32))
+                .collect(),
+        );
     }
     Cow::Owned(format!("&amp;{name};"))
 }
@@ -267,7 +277,10 @@ fn closers_for(prefix: &str) -> String {
                 stack.truncate(pos);
             }
         } else if !tag.ends_with('/') {
-            let name = tag.split(|c: char| c.is_whitespace()).next().unwrap_or_default();
+            let name = tag
+                .split(|c: char| c.is_whitespace())
+                .next()
+                .unwrap_or_default();
             if !name.is_empty() {
                 stack.push(name);
             }
@@ -296,12 +309,20 @@ mod tests {
 
     #[test]
     fn decodes_latin1_mislabelled_and_mixed_bodies() {
-        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Gr\xfc\xdfe</t></rss>";
+        let latin1 =
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Gr\xfc\xdfe</t></rss>";
         assert_eq!(sanitize(latin1, None), "<rss><t>Grüße</t></rss>");
-        let utf8_labelled_latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Grüße</t></rss>";
-        assert_eq!(sanitize(utf8_labelled_latin1.as_bytes(), Some("iso-8859-1")), "<rss><t>Grüße</t></rss>");
+        let utf8_labelled_latin1 =
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Grüße</t></rss>";
+        assert_eq!(
+            sanitize(utf8_labelled_latin1.as_bytes(), Some("iso-8859-1")),
+            "<rss><t>Grüße</t></rss>"
+        );
         let mixed = b"<rss><t>M\xc3\xbcnchen und K\xf6ln</t></rss>";
-        assert_eq!(sanitize(mixed, Some("utf-8")), "<rss><t>München und Köln</t></rss>");
+        assert_eq!(
+            sanitize(mixed, Some("utf-8")),
+            "<rss><t>München und Köln</t></rss>"
+        );
     }
 
     #[test]
@@ -323,7 +344,10 @@ mod tests {
     fn splits_entries_and_closes_the_header() {
         let doc = "<rss version=\"2.0\"><channel><title>a > b</title><item><title>1</title></item><item><title>2</ti";
         let e = split_entries(doc);
-        assert_eq!(e.entries, ["<item><title>1</title></item>", "<item><title>2</ti"]);
+        assert_eq!(
+            e.entries,
+            ["<item><title>1</title></item>", "<item><title>2</ti"]
+        );
         assert_eq!(e.closers, "</channel></rss>");
     }
 }

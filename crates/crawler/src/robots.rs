@@ -193,7 +193,8 @@ fn entry_from(stored: &StoredRobots) -> Entry {
 impl HttpFetcher {
     /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest.
     pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, crate::FetchError> {
-        self.get_with_limit(url, &Validators::default(), limit as u64, true).await
+        self.get_with_limit(url, &Validators::default(), limit as u64, true)
+            .await
     }
 }
 
@@ -218,8 +219,20 @@ mod tests {
     fn statuses_map_to_policies() {
         assert!(verdict(404, "", "https://example.org/feed"));
         assert!(!verdict(503, "", "https://example.org/feed"));
-        assert!(!verdict(200, "User-agent: *\nDisallow: /private", "https://example.org/private/feed"));
-        assert!(verdict(200, "User-agent: *\nDisallow: /private", "https://example.org/feed"));
-        assert!(!verdict(200, "User-agent: Lauscher\nDisallow: /", "https://example.org/feed"));
+        assert!(!verdict(
+            200,
+            "User-agent: *\nDisallow: /private",
+            "https://example.org/private/feed"
+        ));
+        assert!(verdict(
+            200,
+            "User-agent: *\nDisallow: /private",
+            "https://example.org/feed"
+        ));
+        assert!(!verdict(
+            200,
+            "User-agent: Lauscher\nDisallow: /",
+            "https://example.org/feed"
+        ));
     }
 }

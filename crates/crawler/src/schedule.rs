@@ -9,7 +9,11 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Returns the delay before the next regular poll: the interval (or the feed's `<ttl>`,
 /// when longer) jittered by ±10% so sources started together drift apart.
-pub fn next_poll_delay(interval: Duration, ttl_minutes: Option<u32>, rng: &mut impl Rng) -> Duration {
+pub fn next_poll_delay(
+    interval: Duration,
+    ttl_minutes: Option<u32>,
+    rng: &mut impl Rng,
+) -> Duration {
     let base = ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60))
         .filter(|ttl| *ttl > interval)
@@ -27,7 +31,9 @@ pub fn failure_delay(
     retry_after: Option<Duration>,
     rng: &mut impl Rng,
 ) -> Duration {
-    let exp = min.saturating_mul(1u32 << failures.saturating_sub(1).min(20)).min(max);
+    let exp = min
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(max);
     let jittered = if exp > min {
         Duration::from_secs_f64(rng.random_range(min.as_secs_f64()..=exp.as_secs_f64()))
     } else {

@@ -70,16 +70,25 @@ impl FeedSource {
     ///
     /// Parsing runs on the blocking pool: a feed of hundreds of entries takes
     /// milliseconds, far beyond what an async task may block.
-    pub async fn poll(&self, crawler: &Arc<Crawler>, cursor: &Cursor) -> Result<(Poll, Duration), FetchError> {
+    pub async fn poll(
+        &self,
+        crawler: &Arc<Crawler>,
+        cursor: &Cursor,
+    ) -> Result<(Poll, Duration), FetchError> {
         let mut interval = crawler.host_interval;
         if let Some(robots) = &crawler.robots {
             let verdict = robots.check(&crawler.http, &self.url).await;
             if !verdict.allowed {
-                return Err(FetchError::Disallowed { url: self.url.to_string() });
+                return Err(FetchError::Disallowed {
+                    url: self.url.to_string(),
+                });
             }
             interval = interval.max(verdict.crawl_delay.unwrap_or_default());
         }
-        crawler.throttle.wait(self.url.host_str().unwrap_or_default(), interval).await;
+        crawler
+            .throttle
+            .wait(self.url.host_str().unwrap_or_default(), interval)
+            .await;
         let started = Instant::now();
         let fetched = crawler.http.get(&self.url, &cursor.validators).await?;
         let elapsed = started.elapsed();

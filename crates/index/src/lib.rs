@@ -86,7 +86,12 @@ impl MentionIndex {
         })? {
             Index::open(directory).map_err(tantivy_err)?
         } else {
-            Index::create(directory, schema::build(langs), tantivy::IndexSettings::default()).map_err(tantivy_err)?
+            Index::create(
+                directory,
+                schema::build(langs),
+                tantivy::IndexSettings::default(),
+            )
+            .map_err(tantivy_err)?
         };
         analyzer::register(&index);
         let fields = Fields::from_schema(&index.schema());
@@ -124,10 +129,12 @@ impl MentionIndex {
     /// Opens the one writer of this index (it holds a lock file; a second writer on the
     /// same directory fails with a lock error naming the directory).
     pub fn writer(&self, memory_bytes: usize, threads: usize) -> Result<MentionWriter, IndexError> {
-        MentionWriter::new(&self.index, self.fields.clone(), memory_bytes, threads).map_err(|source| IndexError::Tantivy {
-            path: self.path.clone(),
-            source,
-        })
+        MentionWriter::new(&self.index, self.fields.clone(), memory_bytes, threads).map_err(
+            |source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            },
+        )
     }
 }
 
@@ -138,7 +145,10 @@ mod tests {
     use lauscher_model::{Label, Mention, MentionId, ScoredMention, Sentiment, TopicKind};
 
     fn mention(id: u128, lang: &str, text: &str, topic: &str) -> ScoredMention {
-        let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, id as u32 % 60, 0).single().unwrap_or_default();
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, id as u32 % 60, 0)
+            .single()
+            .unwrap_or_default();
         ScoredMention {
             mention: Mention {
                 id: MentionId(id),
@@ -168,7 +178,10 @@ mod tests {
             query: query.into(),
             ..Default::default()
         };
-        index.search(&req).map(|p| p.hits.into_iter().map(|h| h.id.0).collect()).unwrap_or_default()
+        index
+            .search(&req)
+            .map(|p| p.hits.into_iter().map(|h| h.id.0).collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -178,9 +191,12 @@ mod tests {
         {
             let index = MentionIndex::open(dir.path(), &langs).expect("open");
             let mut w = index.writer(32 << 20, 1).expect("writer");
-            w.upsert(&mention(1, "de", "Wieder Verspätungen in Zürich", "acme")).expect("add");
-            w.upsert(&mention(2, "en", "The app keeps crashing", "acme")).expect("add");
-            w.upsert(&mention(2, "en", "The app keeps crashing", "acme")).expect("add again");
+            w.upsert(&mention(1, "de", "Wieder Verspätungen in Zürich", "acme"))
+                .expect("add");
+            w.upsert(&mention(2, "en", "The app keeps crashing", "acme"))
+                .expect("add");
+            w.upsert(&mention(2, "en", "The app keeps crashing", "acme"))
+                .expect("add again");
             w.commit("{}").expect("commit");
             w.close().expect("close");
         }
@@ -191,7 +207,13 @@ mod tests {
         assert_eq!(search(&index, "crashes"), [2]);
         assert_eq!(search(&index, "\"keeps crashing\""), [2]);
         assert_eq!(search(&index, ""), [2, 1]);
-        assert!(matches!(index.search(&SearchRequest { query: "(".into(), ..Default::default() }), Err(IndexError::Query { .. })));
+        assert!(matches!(
+            index.search(&SearchRequest {
+                query: "(".into(),
+                ..Default::default()
+            }),
+            Err(IndexError::Query { .. })
+        ));
         let got = index.get(MentionId(1)).ok().flatten().map(|m| m.text);
         assert_eq!(got.as_deref(), Some("Wieder Verspätungen in Zürich"));
     }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use lauscher_text::Lang;
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::analyzer::{SOCIAL, stem_name};
@@ -17,7 +18,14 @@ pub fn build(langs: &[Lang]) -> Schema {
     let date = DateOptions::from(INDEXED | FAST | STORED).set_precision(DateTimePrecision::Seconds);
     sb.add_date_field("ts", date.clone());
     sb.add_date_field("fetched_at", date);
-    for f in ["source", "author", "lang", "sentiment_label", "topic_kind", "topics"] {
+    for f in [
+        "source",
+        "author",
+        "lang",
+        "sentiment_label",
+        "topic_kind",
+        "topics",
+    ] {
         sb.add_text_field(f, STRING | FAST | STORED);
     }
     sb.add_f64_field("sentiment", FAST | STORED);
@@ -75,12 +83,20 @@ impl Fields {
     /// # Panics
     /// Never for indexes created by this crate; a foreign index directory is rejected
     /// earlier by tantivy's schema check in practice.
-    #[expect(clippy::expect_used, reason = "the schema is ours; every field exists by construction")]
+    #[expect(
+        clippy::expect_used,
+        reason = "the schema is ours; every field exists by construction"
+    )]
     pub fn from_schema(schema: &Schema) -> Fields {
         let f = |name: &str| schema.get_field(name).expect("field from our schema");
         let stemmed = Lang::ALL
             .into_iter()
-            .filter_map(|l| schema.get_field(&format!("text_{}", l.code())).ok().map(|f| (l, f)))
+            .filter_map(|l| {
+                schema
+                    .get_field(&format!("text_{}", l.code()))
+                    .ok()
+                    .map(|f| (l, f))
+            })
             .collect();
         Fields {
             mention_id: f("mention_id"),

@@ -82,11 +82,17 @@ impl MentionIndex {
     pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, IndexError> {
         let query = self.build_query(req)?;
         let searcher = self.reader.searcher();
-        let limit = if req.limit == 0 { 20 } else { req.limit.min(10_000) };
+        let limit = if req.limit == 0 {
+            20
+        } else {
+            req.limit.min(10_000)
+        };
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
             .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
-        let (total, docs) = searcher.search(&query, &(Count, top)).map_err(|e| self.tantivy(e))?;
+        let (total, docs) = searcher
+            .search(&query, &(Count, top))
+            .map_err(|e| self.tantivy(e))?;
         let hits = docs
             .into_iter()
             .map(|(_, addr)| self.load(&searcher, addr))
@@ -101,7 +107,9 @@ impl MentionIndex {
             Term::from_field_text(self.fields.mention_id, &id.to_string()),
             IndexRecordOption::Basic,
         );
-        let docs = searcher.search(&q, &TopDocs::with_limit(1).order_by_score()).map_err(|e| self.tantivy(e))?;
+        let docs = searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())
+            .map_err(|e| self.tantivy(e))?;
         match docs.first() {
             Some((_, addr)) => Ok(Some(self.load(&searcher, *addr)?)),
             None => Ok(None),
@@ -131,7 +139,10 @@ impl MentionIndex {
             clauses.push((Occur::Must, q));
         }
         let term = |field, value: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
         };
         if let Some(t) = &req.topic {
             clauses.push((Occur::Must, term(f.topics, t)));
@@ -149,12 +160,25 @@ impl MentionIndex {
             use std::ops::Bound;
             let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
                 Some(d) => {
-                    let t = Term::from_field_date_for_search(f.ts, tantivy::DateTime::from_timestamp_secs(d.timestamp()));
-                    if inclusive { Bound::Included(t) } else { Bound::Excluded(t) }
+                    let t = Term::from_field_date_for_search(
+                        f.ts,
+                        tantivy::DateTime::from_timestamp_secs(d.timestamp()),
+                    );
+                    if inclusive {
+                        Bound::Included(t)
+                    } else {
+                        Bound::Excluded(t)
+                    }
                 }
                 None => Bound::Unbounded,
             };
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(req.since, true), bound(req.until, false)))));
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(req.since, true),
+                    bound(req.until, false),
+                )),
+            ));
         }
         Ok(match clauses.len() {
             0 => Box::new(AllQuery),
@@ -162,10 +186,17 @@ impl MentionIndex {
         })
     }
 
-    fn load(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<IndexedMention, IndexError> {
+    fn load(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: DocAddress,
+    ) -> Result<IndexedMention, IndexError> {
         let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.tantivy(e))?;
         let f = &self.fields;
-        let text = |field| doc.get_first(field).and_then(|v| v.as_str().map(str::to_owned));
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
         let date = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_datetime())
@@ -173,7 +204,9 @@ impl MentionIndex {
                 .unwrap_or_default()
         };
         Ok(IndexedMention {
-            id: text(f.mention_id).and_then(|s| s.parse().ok()).unwrap_or(MentionId(0)),
+            id: text(f.mention_id)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(MentionId(0)),
             source: text(f.source).unwrap_or_default(),
             url: text(f.url),
             author: text(f.author),
@@ -183,10 +216,18 @@ impl MentionIndex {
             lang: text(f.lang).unwrap_or_default(),
             title: text(f.title),
             text: text(f.text).unwrap_or_default(),
-            sentiment: doc.get_first(f.sentiment).and_then(|v| v.as_f64()).unwrap_or_default(),
+            sentiment: doc
+                .get_first(f.sentiment)
+                .and_then(|v| v.as_f64())
+                .unwrap_or_default(),
             label: text(f.sentiment_label).unwrap_or_default(),
-            topics: doc.get_all(f.topics).filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-            explanation: text(f.explanation).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+            topics: doc
+                .get_all(f.topics)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            explanation: text(f.explanation)
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -198,14 +239,20 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
     if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic()) {
         let digits = &s[..s.len() - 1];
         if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            let n: i64 = digits.parse().map_err(|_| format!("invalid time {s:?}: number too large"))?;
+            let n: i64 = digits
+                .parse()
+                .map_err(|_| format!("invalid time {s:?}: number too large"))?;
             let secs = match unit {
                 's' => 1,
                 'm' => 60,
                 'h' => 3600,
                 'd' => 86_400,
                 'w' => 7 * 86_400,
-                _ => return Err(format!("invalid time {s:?}: unknown unit {unit:?}, expected s, m, h, d or w")),
+                _ => {
+                    return Err(format!(
+                        "invalid time {s:?}: unknown unit {unit:?}, expected s, m, h, d or w"
+                    ));
+                }
             };
             return n
                 .checked_mul(secs)
@@ -222,5 +269,7 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
     {
         return Ok(Utc.from_utc_datetime(&t));
     }
-    Err(format!("invalid time {s:?}: expected an age (30m, 24h, 7d), an RFC 3339 timestamp or a date (2026-11-20)"))
+    Err(format!(
+        "invalid time {s:?}: expected an age (30m, 24h, 7d), an RFC 3339 timestamp or a date (2026-11-20)"
+    ))
 }

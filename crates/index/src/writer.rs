@@ -20,7 +20,12 @@ pub struct MentionWriter {
 }
 
 impl MentionWriter {
-    pub(crate) fn new(index: &Index, fields: Fields, memory_bytes: usize, threads: usize) -> tantivy::Result<Self> {
+    pub(crate) fn new(
+        index: &Index,
+        fields: Fields,
+        memory_bytes: usize,
+        threads: usize,
+    ) -> tantivy::Result<Self> {
         let writer = index.writer_with_num_threads(threads.max(1), memory_bytes)?;
         let mut policy = LogMergePolicy::default();
         // Upserts leave deleted docs behind; merge them away sooner than the default.
@@ -42,11 +47,18 @@ impl MentionWriter {
     pub fn upsert(&mut self, m: &ScoredMention) -> tantivy::Result<()> {
         let f = &self.fields;
         let id = m.mention.id.to_string();
-        self.writer.delete_term(Term::from_field_text(f.mention_id, &id));
+        self.writer
+            .delete_term(Term::from_field_text(f.mention_id, &id));
         let mut doc = TantivyDocument::default();
         doc.add_text(f.mention_id, &id);
-        doc.add_date(f.ts, DateTime::from_timestamp_secs(m.mention.published_at.timestamp()));
-        doc.add_date(f.fetched_at, DateTime::from_timestamp_secs(m.mention.fetched_at.timestamp()));
+        doc.add_date(
+            f.ts,
+            DateTime::from_timestamp_secs(m.mention.published_at.timestamp()),
+        );
+        doc.add_date(
+            f.fetched_at,
+            DateTime::from_timestamp_secs(m.mention.fetched_at.timestamp()),
+        );
         doc.add_text(f.source, &m.mention.source);
         if let Some(a) = &m.mention.author {
             doc.add_text(f.author, &a.name);

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lauscher_crawler::{
-    Crawler, Cursor, FeedSource, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll, RobotsCache, Validators,
-    schedule,
+    Crawler, Cursor, FeedSource, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll,
+    RobotsCache, Validators, schedule,
 };
 use lauscher_rules::{Config, SourceConfig, SourceKind};
 use lauscher_state::{StateStore, StoredCursor};
@@ -64,7 +64,14 @@ impl SourceRunner {
             let delay = match outcome {
                 Ok((Poll::NotModified, elapsed)) => {
                     failures = 0;
-                    SourcePolled { source: id, mentions: 0, not_modified: true, skipped: 0, elapsed }.emit();
+                    SourcePolled {
+                        source: id,
+                        mentions: 0,
+                        not_modified: true,
+                        skipped: 0,
+                        elapsed,
+                    }
+                    .emit();
                     schedule::next_poll_delay(self.config.interval.0, None, &mut rng)
                 }
                 Ok((
@@ -80,9 +87,19 @@ impl SourceRunner {
                     failures = 0;
                     if let Some(err) = &recovered_from {
                         warn!(source = id, recovered = mentions.len(), error = %err, "malformed feed partially recovered");
-                        METRICS.mentions_rejected_total.with_label_values(&[id, "malformed_feed"]).inc();
+                        METRICS
+                            .mentions_rejected_total
+                            .with_label_values(&[id, "malformed_feed"])
+                            .inc();
                     }
-                    SourcePolled { source: id, mentions: mentions.len(), not_modified: false, skipped, elapsed }.emit();
+                    SourcePolled {
+                        source: id,
+                        mentions: mentions.len(),
+                        not_modified: false,
+                        skipped,
+                        elapsed,
+                    }
+                    .emit();
                     let batch = Batch {
                         source: id.to_owned(),
                         mentions,
@@ -104,7 +121,13 @@ impl SourceRunner {
                 }
                 Err(err) => {
                     failures += 1;
-                    let delay = schedule::failure_delay(failures, self.backoff.0, self.backoff.1, err.retry_after(), &mut rng);
+                    let delay = schedule::failure_delay(
+                        failures,
+                        self.backoff.0,
+                        self.backoff.1,
+                        err.retry_after(),
+                        &mut rng,
+                    );
                     SourcePollFailed {
                         source: id,
                         url: self.config.url.as_str(),

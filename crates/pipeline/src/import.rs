@@ -126,7 +126,12 @@ pub fn import_jsonl(
             Err(reason) => reject(&mut summary, lineno, reason),
         }
         if batch.len() >= BATCH_LINES {
-            acks.push(send(sender, std::mem::take(&mut batch), default_source, keep_all)?);
+            acks.push(send(
+                sender,
+                std::mem::take(&mut batch),
+                default_source,
+                keep_all,
+            )?);
             progress(bytes);
         }
     }
@@ -154,33 +159,51 @@ fn send(
     Ok(rx)
 }
 
-fn to_mention(r: ImportRecord, default_source: &str, now: DateTime<Utc>) -> Result<Mention, String> {
+fn to_mention(
+    r: ImportRecord,
+    default_source: &str,
+    now: DateTime<Utc>,
+) -> Result<Mention, String> {
     let text = r.text.as_deref().map(html_to_text).unwrap_or_default();
     if text.is_empty() {
         return Err("missing or empty \"text\"".into());
     }
     let published_at = match r.published_at {
         None => return Err("missing \"published_at\"".into()),
-        Some(Timestamp::Seconds(s)) => Utc.timestamp_opt(s, 0).single().ok_or_else(|| format!("\"published_at\" {s} is out of range"))?,
+        Some(Timestamp::Seconds(s)) => Utc
+            .timestamp_opt(s, 0)
+            .single()
+            .ok_or_else(|| format!("\"published_at\" {s} is out of range"))?,
         Some(Timestamp::Text(s)) => DateTime::parse_from_rfc3339(s.trim())
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| format!("\"published_at\" {s:?} is not RFC 3339: {e}"))?,
     };
     let url = match r.url.as_deref() {
-        Some(u) => Some(canonical_url(u, None).ok_or_else(|| format!("\"url\" {u:?} is not an http(s) URL"))?),
+        Some(u) => Some(
+            canonical_url(u, None).ok_or_else(|| format!("\"url\" {u:?} is not an http(s) URL"))?,
+        ),
         None => None,
     };
     if url.is_none() && r.id.as_deref().is_none_or(|i| i.trim().is_empty()) {
         return Err("needs \"url\" or \"id\"".into());
     }
-    let source = r.source.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| default_source.to_owned());
+    let source = r
+        .source
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| default_source.to_owned());
     let title = r.title.map(|t| html_to_text(&t)).filter(|t| !t.is_empty());
     let content_hash = Fingerprint::of(&text).content_hash;
     Ok(Mention {
         id: mention_id(&source, url.as_ref(), r.id.as_deref(), content_hash),
         source,
         url: url.map(String::from),
-        author: r.author.filter(|a| !a.trim().is_empty()).map(|name| Author { name, reach: r.followers }),
+        author: r
+            .author
+            .filter(|a| !a.trim().is_empty())
+            .map(|name| Author {
+                name,
+                reach: r.followers,
+            }),
         // Imports are history: event time is publication time (alerting backtests rely on it).
         published_at: published_at.min(now),
         fetched_at: published_at.min(now),
@@ -204,9 +227,25 @@ mod tests {
         let m = parse(r#"{"id":"1","text":"Hallo <b>Welt</b>","published_at":"2026-11-20T10:00:00+01:00","extra":1}"#).expect("valid");
         assert_eq!(m.text, "Hallo Welt");
         assert_eq!(m.published_at.to_rfc3339(), "2026-11-20T09:00:00+00:00");
-        assert!(parse(r#"{"text":"x","published_at":1}"#).unwrap_err().contains("url"));
-        assert!(parse(r#"{"id":"1","published_at":1}"#).unwrap_err().contains("text"));
-        assert!(parse(r#"{"id":"1","text":"x","published_at":"yesterday"}"#).unwrap_err().contains("RFC 3339"));
-        assert!(parse(r#"{"url":"ftp://x","text":"x","published_at":1}"#).unwrap_err().contains("http"));
+        assert!(
+            parse(r#"{"text":"x","published_at":1}"#)
+                .err().unwrap_or_default()
+                .contains("url")
+        );
+        assert!(
+            parse(r#"{"id":"1","published_at":1}"#)
+                .err().unwrap_or_default()
+                .contains("text")
+        );
+        assert!(
+            parse(r#"{"id":"1","text":"x","published_at":"yesterday"}"#)
+                .err().unwrap_or_default()
+                .contains("RFC 3339")
+        );
+        assert!(
+            parse(r#"{"url":"ftp://x","text":"x","published_at":1}"#)
+                .err().unwrap_or_default()
+                .contains("http")
+        );
     }
 }

@@ -112,8 +112,13 @@ impl Pipeline {
         if pruned > 0 {
             info!(pruned, "seen set pruned");
         }
-        let index = Arc::new(MentionIndex::open(&data_dir.join("index"), &config.langs())?);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        let index = Arc::new(MentionIndex::open(
+            &data_dir.join("index"),
+            &config.langs(),
+        )?);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2);
         let writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
         METRICS.index_docs.set(index.num_docs() as i64);
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
@@ -135,7 +140,12 @@ impl Pipeline {
                 path: data_dir.display().to_string(),
                 source,
             })?;
-        Ok(Pipeline { tx, thread, index, state })
+        Ok(Pipeline {
+            tx,
+            thread,
+            index,
+            state,
+        })
     }
 
     /// The index, for searches.
@@ -150,13 +160,18 @@ impl Pipeline {
 
     /// A handle for sending batches from many tasks.
     pub fn sender(&self) -> BatchSender {
-        BatchSender { tx: self.tx.clone() }
+        BatchSender {
+            tx: self.tx.clone(),
+        }
     }
 
     /// Commits everything sent so far and waits for it.
     pub async fn flush(&self) -> Result<(), PipelineError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Flush(tx)).await.map_err(|_| PipelineError::Stopped)?;
+        self.tx
+            .send(Msg::Flush(tx))
+            .await
+            .map_err(|_| PipelineError::Stopped)?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             _ => Err(PipelineError::Stopped),
@@ -184,7 +199,10 @@ pub struct BatchSender {
 impl BatchSender {
     /// Queues `batch`, waiting while the queue is full (back-pressure, never a drop).
     pub async fn send(&self, batch: Batch) -> Result<(), PipelineError> {
-        self.tx.send(Msg::Batch(batch)).await.map_err(|_| PipelineError::Stopped)?;
+        self.tx
+            .send(Msg::Batch(batch))
+            .await
+            .map_err(|_| PipelineError::Stopped)?;
         METRICS
             .queue_depth
             .with_label_values(&["ingest"])
@@ -195,7 +213,9 @@ impl BatchSender {
     /// Queues `batch` from a thread outside the runtime (an import reader), waiting
     /// while the queue is full.
     pub fn blocking_send(&self, batch: Batch) -> Result<(), PipelineError> {
-        self.tx.blocking_send(Msg::Batch(batch)).map_err(|_| PipelineError::Stopped)
+        self.tx
+            .blocking_send(Msg::Batch(batch))
+            .map_err(|_| PipelineError::Stopped)
     }
 }
 
@@ -236,7 +256,10 @@ impl Pending {
         let fingerprint = fp.is_dedupable().then(|| {
             self.content.insert(fp.content_hash);
             for (i, b) in bands(fp.simhash).iter().enumerate() {
-                self.bands.entry((i as u8, *b)).or_default().push(fp.simhash);
+                self.bands
+                    .entry((i as u8, *b))
+                    .or_default()
+                    .push(fp.simhash);
             }
             (fp.content_hash, fp.simhash)
         });
@@ -260,7 +283,11 @@ struct Ingestor {
 }
 
 impl Ingestor {
-    fn run(mut self, mut rx: mpsc::Receiver<Msg>, rt: tokio::runtime::Handle) -> Result<(), PipelineError> {
+    fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Msg>,
+        rt: tokio::runtime::Handle,
+    ) -> Result<(), PipelineError> {
         // Timers are created on this thread, so it must be inside the runtime's context.
         let _runtime = rt.enter();
         let result = self.run_loop(&mut rx, &rt);
@@ -277,7 +304,11 @@ impl Ingestor {
         result
     }
 
-    fn run_loop(&mut self, rx: &mut mpsc::Receiver<Msg>, rt: &tokio::runtime::Handle) -> Result<(), PipelineError> {
+    fn run_loop(
+        &mut self,
+        rx: &mut mpsc::Receiver<Msg>,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<(), PipelineError> {
         loop {
             let msg = match self.first_uncommitted {
                 Some(first) => {
@@ -293,7 +324,10 @@ impl Ingestor {
                 }
                 None => rt.block_on(rx.recv()),
             };
-            METRICS.queue_depth.with_label_values(&["ingest"]).set(rx.len() as i64);
+            METRICS
+                .queue_depth
+                .with_label_values(&["ingest"])
+                .set(rx.len() as i64);
             match msg {
                 Some(Msg::Batch(batch)) => {
                     self.process(batch)?;
@@ -322,11 +356,17 @@ impl Ingestor {
             let fp = Fingerprint::of(&m.text);
             let dup = match self.pending.duplicate(&m, &fp) {
                 Some(d) => Some(d),
-                None => self.state.find_duplicate(m.id, fp.is_dedupable().then_some((fp.content_hash, fp.simhash)))?,
+                None => self.state.find_duplicate(
+                    m.id,
+                    fp.is_dedupable().then_some((fp.content_hash, fp.simhash)),
+                )?,
             };
             if let Some(d) = dup {
                 report.duplicates += 1;
-                METRICS.mentions_duplicate_total.with_label_values(&[&batch.source, d.as_str()]).inc();
+                METRICS
+                    .mentions_duplicate_total
+                    .with_label_values(&[&batch.source, d.as_str()])
+                    .inc();
                 continue;
             }
             self.pending.remember(&m, &fp, now);
@@ -337,17 +377,28 @@ impl Ingestor {
         for s in scored {
             if s.topics.is_empty() && !batch.keep_all {
                 report.unmatched += 1;
-                METRICS.mentions_unmatched_total.with_label_values(&[&batch.source]).inc();
+                METRICS
+                    .mentions_unmatched_total
+                    .with_label_values(&[&batch.source])
+                    .inc();
                 continue;
             }
             writer.upsert(&s)?;
             report.indexed += 1;
             self.pending.added += 1;
             if s.topics.is_empty() {
-                *self.pending.indexed.entry((batch.source.clone(), "none".into())).or_default() += 1;
+                *self
+                    .pending
+                    .indexed
+                    .entry((batch.source.clone(), "none".into()))
+                    .or_default() += 1;
             }
             for t in &s.topics {
-                *self.pending.indexed.entry((batch.source.clone(), t.clone())).or_default() += 1;
+                *self
+                    .pending
+                    .indexed
+                    .entry((batch.source.clone(), t.clone()))
+                    .or_default() += 1;
             }
         }
         if let Some(cursor) = batch.cursor {
@@ -366,7 +417,10 @@ impl Ingestor {
     fn analyse(&self, fresh: Vec<(Mention, Fingerprint)>) -> Vec<ScoredMention> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if fresh.len() < PARALLEL_BATCH || threads < 2 {
-            return fresh.into_iter().map(|(m, fp)| self.scorer.score(m, &fp)).collect();
+            return fresh
+                .into_iter()
+                .map(|(m, fp)| self.scorer.score(m, &fp))
+                .collect();
         }
         let chunk = fresh.len().div_ceil(threads);
         let mut parts: Vec<Vec<(Mention, Fingerprint)>> = Vec::with_capacity(threads);
@@ -382,7 +436,13 @@ impl Ingestor {
         std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .into_iter()
-                .map(|part| scope.spawn(move || part.into_iter().map(|(m, fp)| scorer.score(m, &fp)).collect::<Vec<_>>()))
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.into_iter()
+                            .map(|(m, fp)| scorer.score(m, &fp))
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -405,14 +465,20 @@ impl Ingestor {
         let started = Instant::now();
         if p.added > 0 {
             let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
-            let payload = serde_json::json!({"schema": 1, "cursors": p.cursors.keys().collect::<Vec<_>>()}).to_string();
+            let payload =
+                serde_json::json!({"schema": 1, "cursors": p.cursors.keys().collect::<Vec<_>>()})
+                    .to_string();
             writer.commit(&payload)?;
             self.index.reload()?;
         }
         let cursors: Vec<(String, StoredCursor)> = p.cursors.into_iter().collect();
-        self.state.record_commit(&cursors, &p.seen, Utc::now().timestamp())?;
+        self.state
+            .record_commit(&cursors, &p.seen, Utc::now().timestamp())?;
         for ((source, topic), n) in p.indexed {
-            METRICS.mentions_indexed_total.with_label_values(&[&source, &topic]).inc_by(n);
+            METRICS
+                .mentions_indexed_total
+                .with_label_values(&[&source, &topic])
+                .inc_by(n);
         }
         IndexCommitted {
             added: p.added,

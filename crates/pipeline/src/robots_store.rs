@@ -27,7 +27,12 @@ impl RobotsStore for StateRobotsStore {
     }
 
     fn save(&self, origin: &str, robots: &StoredRobots) {
-        if let Err(e) = self.0.put_robots(origin, robots.status, &robots.body, robots.fetched_at.timestamp()) {
+        if let Err(e) = self.0.put_robots(
+            origin,
+            robots.status,
+            &robots.body,
+            robots.fetched_at.timestamp(),
+        ) {
             warn!(origin, error = %e, "robots cache write failed");
         }
     }

@@ -262,7 +262,9 @@ impl Config {
             file: path.to_owned(),
             source,
         })?;
-        Config::from_str_named(&text, &path.display().to_string(), &|name| std::env::var(name).ok())
+        Config::from_str_named(&text, &path.display().to_string(), &|name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// Parses and validates `text`, naming it `file` in errors; `env` resolves `${NAME}`.
@@ -272,14 +274,18 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let expanded = expand_env(text, file, env)?;
-        let config: Config = serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
+        let config: Config =
+            serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
         config.validate(file, text)?;
         Ok(config)
     }
 
     /// Returns the configured languages, parsed (validation guarantees they parse).
     pub fn langs(&self) -> Vec<Lang> {
-        self.languages.iter().filter_map(|l| l.parse().ok()).collect()
+        self.languages
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect()
     }
 
     fn validate(&self, file: &str, text: &str) -> Result<(), Located> {
@@ -288,10 +294,20 @@ impl Config {
             Located::new(file, text, line, col, msg)
         };
         if self.version != 1 {
-            return Err(at("version", &self.version.to_string(), 0, format!("unsupported version {}: expected 1", self.version)));
+            return Err(at(
+                "version",
+                &self.version.to_string(),
+                0,
+                format!("unsupported version {}: expected 1", self.version),
+            ));
         }
         if self.languages.is_empty() {
-            return Err(at("languages", "", 0, "at least one language is required".into()));
+            return Err(at(
+                "languages",
+                "",
+                0,
+                "at least one language is required".into(),
+            ));
         }
         for lang in &self.languages {
             if let Err(e) = lang.parse::<Lang>() {
@@ -299,16 +315,36 @@ impl Config {
             }
         }
         if !(0.0..1.0).contains(&self.sentiment.neutral_band) {
-            return Err(at("neutral_band", "", 0, "neutral_band must be in [0, 1)".into()));
+            return Err(at(
+                "neutral_band",
+                "",
+                0,
+                "neutral_band must be in [0, 1)".into(),
+            ));
         }
         if self.index.commit_interval.0 < std::time::Duration::from_millis(100) {
-            return Err(at("commit_interval", "", 0, "commit_interval must be at least 100ms".into()));
+            return Err(at(
+                "commit_interval",
+                "",
+                0,
+                "commit_interval must be at least 100ms".into(),
+            ));
         }
         if self.index.commit_docs == 0 {
-            return Err(at("commit_docs", "", 0, "commit_docs must be at least 1".into()));
+            return Err(at(
+                "commit_docs",
+                "",
+                0,
+                "commit_docs must be at least 1".into(),
+            ));
         }
         if self.index.writer_memory.0 < 16 << 20 {
-            return Err(at("writer_memory", "", 0, "writer_memory must be at least 16MiB".into()));
+            return Err(at(
+                "writer_memory",
+                "",
+                0,
+                "writer_memory must be at least 16MiB".into(),
+            ));
         }
         if !self.sources.is_empty() && self.crawler.contact.is_none() {
             return Err(at(
@@ -320,37 +356,82 @@ impl Config {
         }
         let mut seen = HashSet::new();
         for s in &self.sources {
-            let nth = self.sources.iter().take_while(|o| !std::ptr::eq(*o, s)).filter(|o| o.id == s.id).count();
+            let nth = self
+                .sources
+                .iter()
+                .take_while(|o| !std::ptr::eq(*o, s))
+                .filter(|o| o.id == s.id)
+                .count();
             check_id(&s.id).map_err(|m| at("id", &s.id, nth, m))?;
             if !seen.insert(s.id.as_str()) {
-                return Err(at("id", &s.id, nth, format!("duplicate source id {:?}", s.id)));
+                return Err(at(
+                    "id",
+                    &s.id,
+                    nth,
+                    format!("duplicate source id {:?}", s.id),
+                ));
             }
             if !matches!(s.url.scheme(), "http" | "https") {
-                return Err(at("url", s.url.as_str(), 0, format!("source {:?}: url must be http or https", s.id)));
+                return Err(at(
+                    "url",
+                    s.url.as_str(),
+                    0,
+                    format!("source {:?}: url must be http or https", s.id),
+                ));
             }
             if s.interval.0 < std::time::Duration::from_secs(1) {
-                return Err(at("interval", "", 0, format!("source {:?}: interval must be at least 1s", s.id)));
+                return Err(at(
+                    "interval",
+                    "",
+                    0,
+                    format!("source {:?}: interval must be at least 1s", s.id),
+                ));
             }
             if let Some(lang) = &s.language
                 && lang.parse::<Lang>().is_err()
             {
-                return Err(at("language", lang, 0, format!("source {:?}: unsupported language {lang:?}", s.id)));
+                return Err(at(
+                    "language",
+                    lang,
+                    0,
+                    format!("source {:?}: unsupported language {lang:?}", s.id),
+                ));
             }
         }
         let mut seen = HashSet::new();
         for t in &self.topics {
-            let nth = self.topics.iter().take_while(|o| !std::ptr::eq(*o, t)).filter(|o| o.id == t.id).count()
+            let nth = self
+                .topics
+                .iter()
+                .take_while(|o| !std::ptr::eq(*o, t))
+                .filter(|o| o.id == t.id)
+                .count()
                 + self.sources.iter().filter(|s| s.id == t.id).count();
             check_id(&t.id).map_err(|m| at("id", &t.id, nth, m))?;
             if !seen.insert(t.id.as_str()) {
-                return Err(at("id", &t.id, nth, format!("duplicate topic id {:?}", t.id)));
+                return Err(at(
+                    "id",
+                    &t.id,
+                    nth,
+                    format!("duplicate topic id {:?}", t.id),
+                ));
             }
             if t.keywords.is_empty() {
-                return Err(at("id", &t.id, nth, format!("topic {:?} needs at least one keyword", t.id)));
+                return Err(at(
+                    "id",
+                    &t.id,
+                    nth,
+                    format!("topic {:?} needs at least one keyword", t.id),
+                ));
             }
             for k in t.keywords.iter().chain(&t.exclude) {
                 if lauscher_text::tokenize(k).next().is_none() {
-                    return Err(at("", k, 0, format!("topic {:?}: keyword {k:?} has no word in it", t.id)));
+                    return Err(at(
+                        "",
+                        k,
+                        0,
+                        format!("topic {:?}: keyword {k:?} has no word in it", t.id),
+                    ));
                 }
             }
         }
@@ -359,14 +440,25 @@ impl Config {
 }
 
 fn check_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        return Err(format!("invalid id {id:?}: expected 1-64 characters of a-z, 0-9, - and _"));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "invalid id {id:?}: expected 1-64 characters of a-z, 0-9, - and _"
+        ));
     }
     Ok(())
 }
 
 /// Replaces `${NAME}` by the variable's value.
-fn expand_env(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Located> {
+fn expand_env(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Located> {
     if !text.contains("${") {
         return Ok(text.to_owned());
     }
@@ -380,16 +472,34 @@ fn expand_env(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> R
             let col = line.len() - rest.len() + start;
             let col = line[..col].chars().count() + 1;
             let Some(end) = rest[start..].find('}') else {
-                return Err(Located::new(file, text, lineno + 1, col, "unclosed ${: expected ${NAME}"));
+                return Err(Located::new(
+                    file,
+                    text,
+                    lineno + 1,
+                    col,
+                    "unclosed ${: expected ${NAME}",
+                ));
             };
             let name = &rest[start + 2..start + end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Located::new(file, text, lineno + 1, col, format!("invalid variable name {name:?}")));
+                return Err(Located::new(
+                    file,
+                    text,
+                    lineno + 1,
+                    col,
+                    format!("invalid variable name {name:?}"),
+                ));
             }
             match env(name) {
                 Some(value) => out.push_str(&value),
                 None => {
-                    return Err(Located::new(file, text, lineno + 1, col, format!("environment variable {name} is not set")));
+                    return Err(Located::new(
+                        file,
+                        text,
+                        lineno + 1,
+                        col,
+                        format!("environment variable {name} is not set"),
+                    ));
                 }
             }
             rest = &rest[start + end + 1..];
@@ -418,7 +528,10 @@ fn comment_start(line: &str) -> usize {
 }
 
 fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
-    let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
     let mut msg = e.to_string();
     // serde_norway appends " at line L column C"; the position is already in front.
     if let Some(i) = msg.find(" at line ") {
@@ -428,10 +541,16 @@ fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
     // offending value instead when the message quotes it.
     let quoted = msg.split('"').nth(1).filter(|v| !v.is_empty());
     if let Some(value) = quoted {
-        let found = text.lines().enumerate().skip(line.saturating_sub(1)).find_map(|(i, l)| {
-            let content = l.split(" #").next().unwrap_or(l);
-            content.find(value).map(|b| (i + 1, content[..b].chars().count() + 1))
-        });
+        let found = text
+            .lines()
+            .enumerate()
+            .skip(line.saturating_sub(1))
+            .find_map(|(i, l)| {
+                let content = l.split(" #").next().unwrap_or(l);
+                content
+                    .find(value)
+                    .map(|b| (i + 1, content[..b].chars().count() + 1))
+            });
         if let Some((l, c)) = found {
             return Located::new(file, text, l, c, msg);
         }
@@ -452,7 +571,11 @@ fn locate(text: &str, key: &str, value: &str, nth: usize) -> (usize, usize) {
         };
         let Some(key_pos) = key_pos else { continue };
         let after = &content[key_pos..];
-        let value_pos = if value.is_empty() { Some(0) } else { after.find(value) };
+        let value_pos = if value.is_empty() {
+            Some(0)
+        } else {
+            after.find(value)
+        };
         let Some(value_pos) = value_pos else { continue };
         if hits == nth {
             let byte = key_pos + value_pos;
@@ -468,7 +591,9 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, ConfigError> {
-        Config::from_str_named(text, "test.yaml", &|n| (n == "TOKEN").then(|| "s3cret".to_owned()))
+        Config::from_str_named(text, "test.yaml", &|n| {
+            (n == "TOKEN").then(|| "s3cret".to_owned())
+        })
     }
 
     const OK: &str = "version: 1
@@ -505,35 +630,55 @@ topics:
 
     #[test]
     fn bad_values_name_what_was_expected() {
-        let err = load(&OK.replace("2m", "2 minutes")).expect_err("bad duration").to_string();
+        let err = load(&OK.replace("2m", "2 minutes"))
+            .expect_err("bad duration")
+            .to_string();
         assert!(err.starts_with("test.yaml:8:"), "{err}");
         assert!(err.contains("unknown unit"), "{err}");
     }
 
     #[test]
     fn duplicate_ids_point_at_the_second_one() {
-        let text = format!("{OK}  - id: acme\n    kind: competitor\n    name: Other\n    keywords: [x]\n");
+        let text =
+            format!("{OK}  - id: acme\n    kind: competitor\n    name: Other\n    keywords: [x]\n");
         let err = load(&text).expect_err("duplicate").to_string();
-        assert!(err.starts_with("test.yaml:14:9: duplicate topic id"), "{err}");
+        assert!(
+            err.starts_with("test.yaml:14:9: duplicate topic id"),
+            "{err}"
+        );
     }
 
     #[test]
     fn environment_variables_expand_and_missing_ones_are_located() {
         let c = load(&OK.replace("example.org/contact", "example.org/${TOKEN}")).expect("expands");
-        assert_eq!(c.crawler.contact.map(|u| u.to_string()).as_deref(), Some("https://example.org/s3cret"));
-        let err = load(&OK.replace("example.org/contact", "example.org/${NOPE}")).expect_err("unset").to_string();
-        assert!(err.starts_with("test.yaml:3:32: environment variable NOPE is not set"), "{err}");
+        assert_eq!(
+            c.crawler.contact.map(|u| u.to_string()).as_deref(),
+            Some("https://example.org/s3cret")
+        );
+        let err = load(&OK.replace("example.org/contact", "example.org/${NOPE}"))
+            .expect_err("unset")
+            .to_string();
+        assert!(
+            err.starts_with("test.yaml:3:32: environment variable NOPE is not set"),
+            "{err}"
+        );
     }
 
     #[test]
     fn variables_in_comments_are_left_alone() {
-        let text = format!("# set ${{NOPE}} here\n{OK}").replace("version: 1\n", "version: 1 # ${NOPE}\n");
+        let text =
+            format!("# set ${{NOPE}} here\n{OK}").replace("version: 1\n", "version: 1 # ${NOPE}\n");
         assert!(load(&text).is_ok());
     }
 
     #[test]
     fn sources_need_a_contact_url() {
-        let err = load(&OK.replace("  contact: https://example.org/contact\n", "  robots: true\n")).expect_err("contact").to_string();
+        let err = load(&OK.replace(
+            "  contact: https://example.org/contact\n",
+            "  robots: true\n",
+        ))
+        .expect_err("contact")
+        .to_string();
         assert!(err.contains("crawler.contact is required"), "{err}");
     }
 }

@@ -20,15 +20,21 @@ impl HumanDuration {
         let mut total = Duration::ZERO;
         let mut rest = s;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
-                return Err(format!("invalid duration {s:?}: expected a number before the unit, e.g. 30s, 5m, 1h"));
+                return Err(format!(
+                    "invalid duration {s:?}: expected a number before the unit, e.g. 30s, 5m, 1h"
+                ));
             }
             let n: u64 = rest[..digits]
                 .parse()
                 .map_err(|_| format!("invalid duration {s:?}: number too large"))?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
             let part = match unit {
@@ -37,8 +43,16 @@ impl HumanDuration {
                 "m" => Duration::from_secs(n * 60),
                 "h" => Duration::from_secs(n * 3600),
                 "d" => Duration::from_secs(n * 86_400),
-                "" => return Err(format!("invalid duration {s:?}: missing unit (ms, s, m, h or d)")),
-                other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}, expected ms, s, m, h or d")),
+                "" => {
+                    return Err(format!(
+                        "invalid duration {s:?}: missing unit (ms, s, m, h or d)"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "invalid duration {s:?}: unknown unit {other:?}, expected ms, s, m, h or d"
+                    ));
+                }
             };
             total += part;
         }
@@ -49,7 +63,7 @@ impl HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             write!(f, "{}s", ms / 1000)
@@ -74,7 +88,9 @@ impl ByteSize {
         let s = s.trim();
         let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         if digits == 0 {
-            return Err(format!("invalid size {s:?}: expected e.g. 512KiB, 8MiB, 1GiB"));
+            return Err(format!(
+                "invalid size {s:?}: expected e.g. 512KiB, 8MiB, 1GiB"
+            ));
         }
         let n: u64 = s[..digits]
             .parse()
@@ -84,7 +100,11 @@ impl ByteSize {
             "KiB" | "KB" | "kB" => 1 << 10,
             "MiB" | "MB" => 1 << 20,
             "GiB" | "GB" => 1 << 30,
-            other => return Err(format!("invalid size {s:?}: unknown unit {other:?}, expected B, KiB, MiB or GiB")),
+            other => {
+                return Err(format!(
+                    "invalid size {s:?}: unknown unit {other:?}, expected B, KiB, MiB or GiB"
+                ));
+            }
         };
         n.checked_mul(factor)
             .map(ByteSize)
@@ -113,8 +133,14 @@ mod tests {
 
     #[test]
     fn parses_durations() {
-        assert_eq!(HumanDuration::parse("1h30m").map(|d| d.0), Ok(Duration::from_secs(5400)));
-        assert_eq!(HumanDuration::parse("250ms").map(|d| d.0), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            HumanDuration::parse("1h30m").map(|d| d.0),
+            Ok(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            HumanDuration::parse("250ms").map(|d| d.0),
+            Ok(Duration::from_millis(250))
+        );
         assert!(HumanDuration::parse("5").is_err());
         assert!(HumanDuration::parse("5 minutes").is_err());
     }

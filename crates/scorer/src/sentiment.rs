@@ -13,7 +13,12 @@ const NEGATION_SCOPE: usize = 3;
 /// Added per `!` (at most 3) in the direction of the sum.
 const EXCLAMATION: f32 = 0.29;
 /// Folded phrases of sarcastic thanks; each scores [`SARCASM_VALENCE`].
-const SARCASM: &[&str] = &["danke fur nichts", "vielen dank fur nichts", "thanks for nothing", "thank you for nothing"];
+const SARCASM: &[&str] = &[
+    "danke fur nichts",
+    "vielen dank fur nichts",
+    "thanks for nothing",
+    "thank you for nothing",
+];
 /// The valence of a sarcastic thanks.
 const SARCASM_VALENCE: f32 = -2.8;
 /// VADER's normalisation constant: score = x / sqrt(x² + α).
@@ -46,24 +51,61 @@ impl SentimentScorer {
     pub fn new(langs: &[Lang], neutral_band: f32) -> SentimentScorer {
         let mut map = HashMap::new();
         for &lang in langs {
-            let (data, negators, boosters, dampeners, contrast): (&str, &[&str], &[&str], &[&str], &[&str]) = match lang {
+            let (data, negators, boosters, dampeners, contrast): (
+                &str,
+                &[&str],
+                &[&str],
+                &[&str],
+                &[&str],
+            ) = match lang {
                 Lang::De => (
                     include_str!("../lexicon/de.tsv"),
-                    &["nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "niemals", "nichts", "ohne"],
-                    &["sehr", "total", "extrem", "voll", "echt", "mega", "richtig", "absolut", "wirklich", "so", "besonders", "unglaublich"],
+                    &[
+                        "nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "niemals",
+                        "nichts", "ohne",
+                    ],
+                    &[
+                        "sehr",
+                        "total",
+                        "extrem",
+                        "voll",
+                        "echt",
+                        "mega",
+                        "richtig",
+                        "absolut",
+                        "wirklich",
+                        "so",
+                        "besonders",
+                        "unglaublich",
+                    ],
                     &["kaum", "etwas", "bisschen", "ziemlich", "eher", "leicht"],
                     &["aber", "jedoch", "allerdings", "trotzdem", "doch"],
                 ),
                 Lang::En => (
                     include_str!("../lexicon/en.tsv"),
-                    &["not", "no", "never", "nothing", "dont", "doesnt", "didnt", "isnt", "wasnt", "cant", "wont", "without", "nobody"],
-                    &["very", "really", "so", "extremely", "totally", "absolutely", "incredibly", "super", "completely"],
+                    &[
+                        "not", "no", "never", "nothing", "dont", "doesnt", "didnt", "isnt",
+                        "wasnt", "cant", "wont", "without", "nobody",
+                    ],
+                    &[
+                        "very",
+                        "really",
+                        "so",
+                        "extremely",
+                        "totally",
+                        "absolutely",
+                        "incredibly",
+                        "super",
+                        "completely",
+                    ],
                     &["slightly", "somewhat", "barely", "hardly", "kinda", "bit"],
                     &["but", "however", "though", "yet"],
                 ),
                 _ => continue,
             };
-            let Some(stemmer) = Stemmer::new(lang) else { continue };
+            let Some(stemmer) = Stemmer::new(lang) else {
+                continue;
+            };
             let entries: Vec<(&str, f32)> = data
                 .lines()
                 .filter(|l| !l.starts_with('#'))
@@ -72,7 +114,10 @@ impl SentimentScorer {
                     Some((w.trim(), v.trim().parse::<f32>().ok()?))
                 })
                 .collect();
-            let exact = entries.iter().map(|(w, v)| (w.to_lowercase(), *v)).collect();
+            let exact = entries
+                .iter()
+                .map(|(w, v)| (w.to_lowercase(), *v))
+                .collect();
             let words = entries
                 .iter()
                 .filter(|(_, v)| *v != 0.0)
@@ -103,21 +148,33 @@ impl SentimentScorer {
         let mut contributions: Vec<Contribution> = Vec::new();
         let mut sum = 0.0f32;
         if let Some(lex) = lex {
-            let tokens: Vec<(String, &str)> = tokenize(text).map(|t| (fold(t.text), t.text)).collect();
+            let tokens: Vec<(String, &str)> =
+                tokenize(text).map(|t| (fold(t.text), t.text)).collect();
             // Sarcastic thanks ("danke für nichts") flips the thanks; its words are consumed.
             let mut consumed = vec![false; tokens.len()];
             for phrase in SARCASM {
                 let words: Vec<&str> = phrase.split(' ').collect();
                 for start in 0..tokens.len().saturating_sub(words.len() - 1) {
-                    if tokens[start..start + words.len()].iter().zip(&words).all(|((t, _), w)| t == w) {
-                        consumed[start..start + words.len()].iter_mut().for_each(|c| *c = true);
+                    if tokens[start..start + words.len()]
+                        .iter()
+                        .zip(&words)
+                        .all(|((t, _), w)| t == w)
+                    {
+                        consumed[start..start + words.len()]
+                            .iter_mut()
+                            .for_each(|c| *c = true);
                         sum += SARCASM_VALENCE;
-                        contributions.push(Contribution { cue: format!("sarcasm: {phrase}"), weight: SARCASM_VALENCE });
+                        contributions.push(Contribution {
+                            cue: format!("sarcasm: {phrase}"),
+                            weight: SARCASM_VALENCE,
+                        });
                     }
                 }
             }
             // Clauses before a contrast word count half, after it one and a half.
-            let contrast_at = tokens.iter().rposition(|(w, _)| lex.contrast.contains(&w.as_str()));
+            let contrast_at = tokens
+                .iter()
+                .rposition(|(w, _)| lex.contrast.contains(&w.as_str()));
             for (i, (_, surface)) in tokens.iter().enumerate() {
                 if consumed[i] {
                     continue;
@@ -136,18 +193,29 @@ impl SentimentScorer {
                 let mut v = valence;
                 let mut cue = (*surface).to_owned();
                 let window = &tokens[i.saturating_sub(NEGATION_SCOPE)..i];
-                if let Some((b, _)) = window.last().filter(|(w, _)| lex.boosters.contains(&w.as_str())) {
+                if let Some((b, _)) = window
+                    .last()
+                    .filter(|(w, _)| lex.boosters.contains(&w.as_str()))
+                {
                     v *= 1.5;
                     cue = format!("{b} {cue}");
-                } else if let Some((d, _)) = window.last().filter(|(w, _)| lex.dampeners.contains(&w.as_str())) {
+                } else if let Some((d, _)) = window
+                    .last()
+                    .filter(|(w, _)| lex.dampeners.contains(&w.as_str()))
+                {
                     v *= 0.5;
                     cue = format!("{d} {cue}");
                 }
-                if let Some((n, _)) = window.iter().find(|(w, _)| is_negator(lex, w, tokens.get(i.saturating_sub(NEGATION_SCOPE)..i))) {
+                if let Some((n, _)) = window.iter().find(|(w, _)| {
+                    is_negator(lex, w, tokens.get(i.saturating_sub(NEGATION_SCOPE)..i))
+                }) {
                     v *= NEGATION;
                     cue = format!("{n}… {cue}");
                 }
-                if surface.chars().count() > 2 && surface.chars().all(|c| !c.is_lowercase()) && text.chars().any(|c| c.is_lowercase()) {
+                if surface.chars().count() > 2
+                    && surface.chars().all(|c| !c.is_lowercase())
+                    && text.chars().any(|c| c.is_lowercase())
+                {
                     v *= 1.3;
                     cue.push_str(" (caps)");
                 }
@@ -164,7 +232,10 @@ impl SentimentScorer {
             let v = emoji_valence(c);
             if v != 0.0 {
                 sum += v;
-                contributions.push(Contribution { cue: c.to_string(), weight: v });
+                contributions.push(Contribution {
+                    cue: c.to_string(),
+                    weight: v,
+                });
             }
         }
         if sum != 0.0 {
@@ -172,7 +243,10 @@ impl SentimentScorer {
             if bangs > 0.0 {
                 let e = EXCLAMATION * bangs * sum.signum();
                 sum += e;
-                contributions.push(Contribution { cue: "!".repeat(bangs as usize), weight: e });
+                contributions.push(Contribution {
+                    cue: "!".repeat(bangs as usize),
+                    weight: e,
+                });
             }
         }
         let score = (sum / (sum * sum + ALPHA).sqrt()).clamp(-1.0, 1.0);
@@ -205,7 +279,9 @@ fn emoji_valence(c: char) -> f32 {
         '😡' | '🤬' | '😠' | '👎' | '💩' | '🙄' => -2.0,
         '😞' | '😢' | '😭' | '😤' | '😩' | '😫' | '☹' | '🙁' | '😒' => -1.5,
         '😍' | '🥰' | '❤' | '💕' | '😻' => 2.5,
-        '👍' | '😊' | '🙂' | '😀' | '😃' | '😄' | '🎉' | '👏' | '💪' | '🙏' => 1.6,
+        '👍' | '😊' | '🙂' | '😀' | '😃' | '😄' | '🎉' | '👏' | '💪' | '🙏' => {
+            1.6
+        }
         _ => 0.0,
     }
 }
@@ -221,10 +297,28 @@ mod tests {
     #[test]
     fn labels_clear_cases_in_both_languages() {
         let s = scorer();
-        assert_eq!(s.score("Der Service war super freundlich, danke!", Some(Lang::De)).label, Label::Positive);
-        assert_eq!(s.score("Schon wieder Verspätungen, echt ärgerlich 😡", Some(Lang::De)).label, Label::Negative);
-        assert_eq!(s.score("The app keeps crashing, terrible update", Some(Lang::En)).label, Label::Negative);
-        assert_eq!(s.score("The train leaves at nine", Some(Lang::En)).label, Label::Neutral);
+        assert_eq!(
+            s.score("Der Service war super freundlich, danke!", Some(Lang::De))
+                .label,
+            Label::Positive
+        );
+        assert_eq!(
+            s.score(
+                "Schon wieder Verspätungen, echt ärgerlich 😡",
+                Some(Lang::De)
+            )
+            .label,
+            Label::Negative
+        );
+        assert_eq!(
+            s.score("The app keeps crashing, terrible update", Some(Lang::En))
+                .label,
+            Label::Negative
+        );
+        assert_eq!(
+            s.score("The train leaves at nine", Some(Lang::En)).label,
+            Label::Neutral
+        );
     }
 
     #[test]
@@ -232,14 +326,32 @@ mod tests {
         let s = scorer();
         let r = s.score("Das war nicht gut", Some(Lang::De));
         assert_eq!(r.label, Label::Negative);
-        assert!(r.explanation[0].cue.contains("nicht"), "{:?}", r.explanation);
-        assert_eq!(s.score("This isn't good", Some(Lang::En)).label, Label::Negative);
+        assert!(
+            r.explanation[0].cue.contains("nicht"),
+            "{:?}",
+            r.explanation
+        );
+        assert_eq!(
+            s.score("This isn't good", Some(Lang::En)).label,
+            Label::Negative
+        );
     }
 
     #[test]
     fn sarcastic_thanks_and_umlaut_collisions() {
         let s = scorer();
-        assert_eq!(s.score("Danke für nichts, Acme Bahn. Anschluss verpasst.", Some(Lang::De)).label, Label::Negative);
-        assert_eq!(s.score("Wagen 7 ist schon wieder gesperrt", Some(Lang::De)).label, Label::Neutral);
+        assert_eq!(
+            s.score(
+                "Danke für nichts, Acme Bahn. Anschluss verpasst.",
+                Some(Lang::De)
+            )
+            .label,
+            Label::Negative
+        );
+        assert_eq!(
+            s.score("Wagen 7 ist schon wieder gesperrt", Some(Lang::De))
+                .label,
+            Label::Neutral
+        );
     }
 }

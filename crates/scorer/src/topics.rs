@@ -28,15 +28,22 @@ impl TopicMatcher {
     pub fn new(topics: &[TopicConfig]) -> TopicMatcher {
         let mut by_first_word: HashMap<String, Vec<Phrase>> = HashMap::new();
         for (i, t) in topics.iter().enumerate() {
-            let phrases = t.keywords.iter().map(|k| (k, false)).chain(t.exclude.iter().map(|k| (k, true)));
+            let phrases = t
+                .keywords
+                .iter()
+                .map(|k| (k, false))
+                .chain(t.exclude.iter().map(|k| (k, true)));
             for (text, exclude) in phrases {
                 let words: Vec<String> = tokenize(text).map(|tok| fold(tok.text)).collect();
                 if let Some(first) = words.first() {
-                    by_first_word.entry(first.clone()).or_default().push(Phrase {
-                        topic: i,
-                        words,
-                        exclude,
-                    });
+                    by_first_word
+                        .entry(first.clone())
+                        .or_default()
+                        .push(Phrase {
+                            topic: i,
+                            words,
+                            exclude,
+                        });
                 }
             }
         }
@@ -53,7 +60,9 @@ impl TopicMatcher {
         let mut hit = vec![false; self.ids.len()];
         let mut vetoed = vec![false; self.ids.len()];
         for (i, w) in words.iter().enumerate() {
-            let Some(phrases) = self.by_first_word.get(w) else { continue };
+            let Some(phrases) = self.by_first_word.get(w) else {
+                continue;
+            };
             for p in phrases {
                 if words.len() - i >= p.words.len() && words[i..i + p.words.len()] == p.words[..] {
                     if p.exclude {
@@ -95,7 +104,12 @@ mod tests {
     #[test]
     fn matches_whole_words_and_phrases_ignoring_case_and_diacritics() {
         let m = TopicMatcher::new(&[
-            topic("acme", TopicKind::Brand, &["acme", "acme bahn"], &["acme jobs"]),
+            topic(
+                "acme",
+                TopicKind::Brand,
+                &["acme", "acme bahn"],
+                &["acme jobs"],
+            ),
             topic("zuerich", TopicKind::Industry, &["zürich hbf"], &[]),
         ]);
         assert_eq!(m.matches("Danke #ACME!").0, ["acme"]);

@@ -66,12 +66,22 @@ impl SearchParams {
     /// Validates the parameters into a request.
     pub fn into_request(self) -> Result<SearchRequest, String> {
         let now = Utc::now();
-        let since = self.since.as_deref().map(|s| parse_time(s, now)).transpose()?;
-        let until = self.until.as_deref().map(|s| parse_time(s, now)).transpose()?;
+        let since = self
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()?;
         if let Some(l) = &self.label
             && !matches!(l.as_str(), "negative" | "neutral" | "positive")
         {
-            return Err(format!("invalid label {l:?}: expected negative, neutral or positive"));
+            return Err(format!(
+                "invalid label {l:?}: expected negative, neutral or positive"
+            ));
         }
         Ok(SearchRequest {
             query: self.q,
@@ -106,17 +116,28 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
 }
 
 /// Serves the API on `listener` until `cancel` fires.
-pub async fn serve(listener: TcpListener, state: ApiState, cancel: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": msg.into() }))).into_response()
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": msg.into() })),
+    )
+        .into_response()
 }
 
-async fn search(State(state): State<ApiState>, params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn search(
+    State(state): State<ApiState>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let params = match params {
         Ok(Query(p)) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
@@ -128,7 +149,9 @@ async fn search(State(state): State<ApiState>, params: Result<Query<SearchParams
     let index = state.index.clone();
     match tokio::task::spawn_blocking(move || index.search(&req)).await {
         Ok(Ok(page)) => axum::Json(page).into_response(),
-        Ok(Err(e @ lauscher_index::IndexError::Query { .. })) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e @ lauscher_index::IndexError::Query { .. })) => {
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -158,7 +181,10 @@ async fn ready(State(state): State<ApiState>) -> Response {
 
 async fn metrics() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         METRICS.render(),
     )
         .into_response()

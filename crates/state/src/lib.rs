@@ -26,7 +26,9 @@ pub enum StateError {
         source: rusqlite::Error,
     },
     /// The database was written by a newer Lauscher.
-    #[error("state store {path}: schema version {found} is newer than this build supports ({supported})")]
+    #[error(
+        "state store {path}: schema version {found} is newer than this build supports ({supported})"
+    )]
     TooNew {
         /// The database file.
         path: PathBuf,
@@ -134,10 +136,15 @@ impl StateStore {
             source,
         };
         let mut conn = Connection::open(path).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
         if version > SCHEMA_VERSION {
             return Err(StateError::TooNew {
                 path: path.to_owned(),
@@ -148,7 +155,8 @@ impl StateStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err)?;
             tx.commit().map_err(err)?;
         }
         Ok(StateStore {
@@ -192,7 +200,11 @@ impl StateStore {
     ///
     /// Costs one primary-key lookup, plus for fingerprinted texts one index lookup on the
     /// content hash and one on each of the four SimHash bands (at most 64 candidates).
-    pub fn find_duplicate(&self, id: MentionId, fingerprint: Option<(u128, u64)>) -> Result<Option<Duplicate>, StateError> {
+    pub fn find_duplicate(
+        &self,
+        id: MentionId,
+        fingerprint: Option<(u128, u64)>,
+    ) -> Result<Option<Duplicate>, StateError> {
         let conn = self.conn();
         let q = || -> rusqlite::Result<Option<Duplicate>> {
             let mut by_id = conn.prepare_cached("SELECT 1 FROM seen WHERE mention_id = ?1")?;
@@ -202,7 +214,8 @@ impl StateStore {
             let Some((content, simhash)) = fingerprint else {
                 return Ok(None);
             };
-            let mut by_content = conn.prepare_cached("SELECT 1 FROM seen WHERE content_hash = ?1")?;
+            let mut by_content =
+                conn.prepare_cached("SELECT 1 FROM seen WHERE content_hash = ?1")?;
             if by_content.exists([&content.to_be_bytes()[..]])? {
                 return Ok(Some(Duplicate::Content));
             }
@@ -227,7 +240,12 @@ impl StateStore {
     ///
     /// Called only after the index commit that holds these mentions, so a crash before
     /// this call replays the batches (idempotently) instead of losing them.
-    pub fn record_commit(&self, cursors: &[(String, StoredCursor)], seen: &[SeenRow], now: i64) -> Result<(), StateError> {
+    pub fn record_commit(
+        &self,
+        cursors: &[(String, StoredCursor)],
+        seen: &[SeenRow],
+        now: i64,
+    ) -> Result<(), StateError> {
         let mut conn = self.conn();
         let run = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
@@ -237,7 +255,13 @@ impl StateStore {
                      ON CONFLICT(source_id) DO UPDATE SET etag = ?2, last_modified = ?3, body_hash = ?4, updated_at = ?5",
                 )?;
                 for (source, c) in cursors {
-                    put_cursor.execute(params![source, c.etag, c.last_modified, c.body_hash.map(|h| h as i64), now])?;
+                    put_cursor.execute(params![
+                        source,
+                        c.etag,
+                        c.last_modified,
+                        c.body_hash.map(|h| h as i64),
+                        now
+                    ])?;
                 }
                 let mut put_seen = tx.prepare_cached(
                     "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, band0, band1, band2, band3, first_seen)
@@ -245,7 +269,11 @@ impl StateStore {
                 )?;
                 for row in seen {
                     let (content, simhash, b) = match row.fingerprint {
-                        Some((c, s)) => (Some(c.to_be_bytes().to_vec()), Some(s as i64), bands(s).map(Some)),
+                        Some((c, s)) => (
+                            Some(c.to_be_bytes().to_vec()),
+                            Some(s as i64),
+                            bands(s).map(Some),
+                        ),
                         None => (None, None, [None; 4]),
                     };
                     put_seen.execute(params![
@@ -275,15 +303,23 @@ impl StateStore {
     /// Returns the stored robots.txt answer for `origin`: status, body, fetched-at.
     pub fn robots(&self, origin: &str) -> Result<Option<(u16, Vec<u8>, i64)>, StateError> {
         self.conn()
-            .query_row("SELECT status, body, fetched_at FROM robots WHERE origin = ?1", [origin], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT status, body, fetched_at FROM robots WHERE origin = ?1",
+                [origin],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
 
     /// Stores the robots.txt answer for `origin`.
-    pub fn put_robots(&self, origin: &str, status: u16, body: &[u8], fetched_at: i64) -> Result<(), StateError> {
+    pub fn put_robots(
+        &self,
+        origin: &str,
+        status: u16,
+        body: &[u8],
+        fetched_at: i64,
+    ) -> Result<(), StateError> {
         self.conn()
             .execute(
                 "INSERT INTO robots (origin, status, body, fetched_at) VALUES (?1, ?2, ?3, ?4)
@@ -323,10 +359,26 @@ mod tests {
             first_seen: 100,
         };
         s.record_commit(&[], &[row], 100).expect("commit");
-        assert_eq!(s.find_duplicate(MentionId(1), None).ok().flatten(), Some(Duplicate::Id));
-        assert_eq!(s.find_duplicate(MentionId(2), Some((42, 0))).ok().flatten(), Some(Duplicate::Content));
-        assert_eq!(s.find_duplicate(MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7))).ok().flatten(), Some(Duplicate::Near));
-        assert_eq!(s.find_duplicate(MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F))).ok().flatten(), None);
+        assert_eq!(
+            s.find_duplicate(MentionId(1), None).ok().flatten(),
+            Some(Duplicate::Id)
+        );
+        assert_eq!(
+            s.find_duplicate(MentionId(2), Some((42, 0))).ok().flatten(),
+            Some(Duplicate::Content)
+        );
+        assert_eq!(
+            s.find_duplicate(MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7)))
+                .ok()
+                .flatten(),
+            Some(Duplicate::Near)
+        );
+        assert_eq!(
+            s.find_duplicate(MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F)))
+                .ok()
+                .flatten(),
+            None
+        );
         assert_eq!(s.prune_seen(101).ok(), Some(1));
         assert_eq!(s.find_duplicate(MentionId(1), None).ok().flatten(), None);
     }
@@ -340,7 +392,9 @@ mod tests {
             last_modified: None,
             body_hash: Some(u64::MAX),
         };
-        StateStore::open(&path).and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[], 1)).expect("write");
+        StateStore::open(&path)
+            .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[], 1))
+            .expect("write");
         let s = StateStore::open(&path).expect("reopen");
         assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
         assert_eq!(s.cursor("other").ok().flatten(), None);

@@ -25,8 +25,14 @@ impl<E: Display> SourcePollFailed<'_, E> {
     /// Logs and counts the failure.
     pub fn emit(self) {
         warn!(source = self.source, url = self.url, kind = self.kind, retry_in_secs = self.retry_in.as_secs(), error = %self.error, "source poll failed");
-        METRICS.fetch_errors_total.with_label_values(&[self.source, self.kind]).inc();
-        METRICS.polls_total.with_label_values(&[self.source, "error"]).inc();
+        METRICS
+            .fetch_errors_total
+            .with_label_values(&[self.source, self.kind])
+            .inc();
+        METRICS
+            .polls_total
+            .with_label_values(&[self.source, "error"])
+            .inc();
     }
 }
 
@@ -47,14 +53,36 @@ pub struct SourcePolled<'a> {
 impl SourcePolled<'_> {
     /// Logs and counts the poll.
     pub fn emit(self) {
-        let outcome = if self.not_modified { "not_modified" } else { "fetched" };
-        tracing::debug!(source = self.source, mentions = self.mentions, skipped = self.skipped, outcome, "source polled");
-        METRICS.polls_total.with_label_values(&[self.source, outcome]).inc();
-        METRICS.mentions_fetched_total.with_label_values(&[self.source]).inc_by(self.mentions as u64);
+        let outcome = if self.not_modified {
+            "not_modified"
+        } else {
+            "fetched"
+        };
+        tracing::debug!(
+            source = self.source,
+            mentions = self.mentions,
+            skipped = self.skipped,
+            outcome,
+            "source polled"
+        );
+        METRICS
+            .polls_total
+            .with_label_values(&[self.source, outcome])
+            .inc();
+        METRICS
+            .mentions_fetched_total
+            .with_label_values(&[self.source])
+            .inc_by(self.mentions as u64);
         if self.skipped > 0 {
-            METRICS.mentions_rejected_total.with_label_values(&[self.source, "unusable_entry"]).inc_by(self.skipped as u64);
+            METRICS
+                .mentions_rejected_total
+                .with_label_values(&[self.source, "unusable_entry"])
+                .inc_by(self.skipped as u64);
         }
-        METRICS.fetch_duration_seconds.with_label_values(&[self.source]).observe(self.elapsed.as_secs_f64());
+        METRICS
+            .fetch_duration_seconds
+            .with_label_values(&[self.source])
+            .observe(self.elapsed.as_secs_f64());
     }
 }
 
@@ -73,8 +101,16 @@ pub struct IndexCommitted {
 impl IndexCommitted {
     /// Logs and records the commit.
     pub fn emit(self) {
-        info!(added = self.added, docs = self.docs, trigger = self.trigger, elapsed_ms = self.elapsed.as_millis() as u64, "index committed");
+        info!(
+            added = self.added,
+            docs = self.docs,
+            trigger = self.trigger,
+            elapsed_ms = self.elapsed.as_millis() as u64,
+            "index committed"
+        );
         METRICS.index_docs.set(self.docs as i64);
-        METRICS.commit_duration_seconds.observe(self.elapsed.as_secs_f64());
+        METRICS
+            .commit_duration_seconds
+            .observe(self.elapsed.as_secs_f64());
     }
 }

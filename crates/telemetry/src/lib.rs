@@ -46,45 +46,96 @@ pub struct Metrics {
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
-    #[expect(clippy::expect_used, reason = "static metric definitions; a failure is a programming error caught by any test")]
+    #[expect(
+        clippy::expect_used,
+        reason = "static metric definitions; a failure is a programming error caught by any test"
+    )]
     fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("lauscher".into()), None).expect("valid registry prefix");
+        let registry =
+            Registry::new_custom(Some("lauscher".into()), None).expect("valid registry prefix");
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-            registry.register(Box::new(c.clone())).expect("unique counter");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique counter");
             c
         };
-        let polls_total = counter("polls_total", "Source polls by outcome", &["source", "outcome"]);
-        let mentions_fetched_total = counter("mentions_fetched_total", "Mentions parsed from sources", &["source"]);
-        let mentions_indexed_total =
-            counter("mentions_indexed_total", "Mentions committed to the index", &["source", "topic"]);
-        let mentions_duplicate_total =
-            counter("mentions_duplicate_total", "Mentions dropped as duplicates", &["source", "kind"]);
-        let mentions_unmatched_total =
-            counter("mentions_unmatched_total", "Mentions dropped for matching no topic", &["source"]);
-        let mentions_rejected_total = counter("mentions_rejected_total", "Input rejected as malformed", &["source", "reason"]);
-        let fetch_errors_total = counter("fetch_errors_total", "Fetch errors by kind", &["source", "kind"]);
+        let polls_total = counter(
+            "polls_total",
+            "Source polls by outcome",
+            &["source", "outcome"],
+        );
+        let mentions_fetched_total = counter(
+            "mentions_fetched_total",
+            "Mentions parsed from sources",
+            &["source"],
+        );
+        let mentions_indexed_total = counter(
+            "mentions_indexed_total",
+            "Mentions committed to the index",
+            &["source", "topic"],
+        );
+        let mentions_duplicate_total = counter(
+            "mentions_duplicate_total",
+            "Mentions dropped as duplicates",
+            &["source", "kind"],
+        );
+        let mentions_unmatched_total = counter(
+            "mentions_unmatched_total",
+            "Mentions dropped for matching no topic",
+            &["source"],
+        );
+        let mentions_rejected_total = counter(
+            "mentions_rejected_total",
+            "Input rejected as malformed",
+            &["source", "reason"],
+        );
+        let fetch_errors_total = counter(
+            "fetch_errors_total",
+            "Fetch errors by kind",
+            &["source", "kind"],
+        );
         let fetch_duration_seconds = HistogramVec::new(
-            HistogramOpts::new("fetch_duration_seconds", "Time for one fetch including the body")
-                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "fetch_duration_seconds",
+                "Time for one fetch including the body",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
             &["source"],
         )
         .expect("valid histogram");
-        registry.register(Box::new(fetch_duration_seconds.clone())).expect("unique histogram");
-        let queue_depth = IntGaugeVec::new(Opts::new("queue_depth", "Batches waiting in a pipeline queue"), &["queue"])
-            .expect("valid gauge");
-        registry.register(Box::new(queue_depth.clone())).expect("unique gauge");
-        let index_docs = IntGauge::new("index_docs", "Documents in the index").expect("valid gauge");
-        registry.register(Box::new(index_docs.clone())).expect("unique gauge");
+        registry
+            .register(Box::new(fetch_duration_seconds.clone()))
+            .expect("unique histogram");
+        let queue_depth = IntGaugeVec::new(
+            Opts::new("queue_depth", "Batches waiting in a pipeline queue"),
+            &["queue"],
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(queue_depth.clone()))
+            .expect("unique gauge");
+        let index_docs =
+            IntGauge::new("index_docs", "Documents in the index").expect("valid gauge");
+        registry
+            .register(Box::new(index_docs.clone()))
+            .expect("unique gauge");
         let commit_duration_seconds = Histogram::with_opts(
-            HistogramOpts::new("commit_duration_seconds", "Time for one index commit with its state write")
-                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "commit_duration_seconds",
+                "Time for one index commit with its state write",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )
         .expect("valid histogram");
-        registry.register(Box::new(commit_duration_seconds.clone())).expect("unique histogram");
+        registry
+            .register(Box::new(commit_duration_seconds.clone()))
+            .expect("unique histogram");
         #[cfg(target_os = "linux")]
         {
-            let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+            let _ = registry.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
         }
         Metrics {
             registry,

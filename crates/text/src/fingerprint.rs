@@ -75,7 +75,9 @@ pub fn is_near(a: u64, b: u64) -> bool {
 fn normalised_words(text: &str) -> Vec<String> {
     let mut words: Vec<&str> = text
         .split_whitespace()
-        .filter(|w| !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")))
+        .filter(|w| {
+            !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
+        })
         .collect();
     // Leading "RT @x:" and reply handles.
     if words.first().is_some_and(|w| w.eq_ignore_ascii_case("rt")) {
@@ -123,10 +125,15 @@ fn simhash(words: &[String]) -> u64 {
         key.push_str(&pair[1]);
         add(xxh3_64(key.as_bytes()));
     }
-    votes
-        .iter()
-        .enumerate()
-        .fold(0u64, |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc })
+    votes.iter().enumerate().fold(
+        0u64,
+        |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc },
+    )
+}
+
+/// Returns the xxh3-64 hash of `bytes` (bodies, keys): fast, stable across releases.
+pub fn hash64(bytes: &[u8]) -> u64 {
+    xxh3_64(bytes)
 }
 
 #[cfg(test)]
@@ -144,9 +151,15 @@ mod tests {
 
     #[test]
     fn small_edits_are_near_and_other_posts_are_not() {
-        let a = Fingerprint::of("Die App stürzt seit dem Update bei jedem Login ab, wirklich nervig heute");
-        let b = Fingerprint::of("Die App stürzt seit dem Update bei jedem Login ab, wirklich nervig heute!!! 😡 #fail");
-        let c = Fingerprint::of("Heute pünktlich angekommen, der Service im Zug war freundlich und schnell");
+        let a = Fingerprint::of(
+            "Die App stürzt seit dem Update bei jedem Login ab, wirklich nervig heute",
+        );
+        let b = Fingerprint::of(
+            "Die App stürzt seit dem Update bei jedem Login ab, wirklich nervig heute!!! 😡 #fail",
+        );
+        let c = Fingerprint::of(
+            "Heute pünktlich angekommen, der Service im Zug war freundlich und schnell",
+        );
         assert!(is_near(a.simhash, b.simhash) || a.content_hash != b.content_hash);
         assert!(!is_near(a.simhash, c.simhash));
     }
@@ -164,9 +177,4 @@ mod tests {
         assert!(is_near(a, b));
         assert!(bands(a).iter().zip(bands(b)).any(|(x, y)| *x == y));
     }
-}
-
-/// Returns the xxh3-64 hash of `bytes` (bodies, keys): fast, stable across releases.
-pub fn hash64(bytes: &[u8]) -> u64 {
-    xxh3_64(bytes)
 }

@@ -101,7 +101,12 @@ pub struct UnsupportedLang(pub String);
 impl fmt::Display for UnsupportedLang {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let known: Vec<&str> = Lang::ALL.iter().map(|l| l.code()).collect();
-        write!(f, "unsupported language {:?}: expected one of {}", self.0, known.join(", "))
+        write!(
+            f,
+            "unsupported language {:?}: expected one of {}",
+            self.0,
+            known.join(", ")
+        )
     }
 }
 
@@ -196,7 +201,10 @@ impl LanguageDetector {
         if let Some(hint) = hint {
             match hint.parse::<Lang>() {
                 Ok(lang) if self.langs.contains(&lang) => {
-                    return Detected::Lang { lang, reliable: true };
+                    return Detected::Lang {
+                        lang,
+                        reliable: true,
+                    };
                 }
                 Ok(_) => return Detected::Undetermined,
                 // An unparseable hint ("x-default", "") is ignored.
@@ -242,7 +250,10 @@ fn strip_social_tokens(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-'));
+        out.extend(
+            word.chars()
+                .filter(|c| c.is_alphabetic() || *c == '\'' || *c == '-'),
+        );
     }
     out
 }
@@ -254,16 +265,33 @@ mod tests {
     #[test]
     fn detects_configured_languages_and_prefers_hints() {
         let d = LanguageDetector::new(&[Lang::De, Lang::En]);
-        assert_eq!(d.detect("Der Zug ist schon wieder zu spät, das ist wirklich ärgerlich", None).code(), "de");
-        assert_eq!(d.detect("The train is late again and nobody tells us anything", None).code(), "en");
-        assert_eq!(d.detect("The train is late again", Some("de-DE")).code(), "de");
+        assert_eq!(
+            d.detect(
+                "Der Zug ist schon wieder zu spät, das ist wirklich ärgerlich",
+                None
+            )
+            .code(),
+            "de"
+        );
+        assert_eq!(
+            d.detect("The train is late again and nobody tells us anything", None)
+                .code(),
+            "en"
+        );
+        assert_eq!(
+            d.detect("The train is late again", Some("de-DE")).code(),
+            "de"
+        );
         assert_eq!(d.detect("Le train est en retard", Some("fr")).code(), "und");
     }
 
     #[test]
     fn short_or_symbol_only_text_is_undetermined() {
         let d = LanguageDetector::new(&[Lang::De, Lang::En]);
-        assert_eq!(d.detect("@acme #fail 😡 https://t.co/abc", None), Detected::Undetermined);
+        assert_eq!(
+            d.detect("@acme #fail 😡 https://t.co/abc", None),
+            Detected::Undetermined
+        );
         assert_eq!(d.detect("ok", None), Detected::Undetermined);
     }
 

@@ -8,10 +8,20 @@ use std::sync::LazyLock;
 
 use crate::lang::Lang;
 
-static DE: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../data/stopwords-de.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect());
-static EN: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../data/stopwords-en.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect());
+static DE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/stopwords-de.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
+static EN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/stopwords-en.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
 
 /// Returns whether the folded token `word` is a stop word in `lang`.
 ///

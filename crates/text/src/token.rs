@@ -111,7 +111,18 @@ mod tests {
     fn splits_on_punctuation_hashtags_and_emoji() {
         assert_eq!(
             words("RT @db_bahn: #BahnChaos!! Zug fällt aus 😡 https://t.co/x1"),
-            ["RT", "db_bahn", "BahnChaos", "Zug", "fällt", "aus", "https", "t", "co", "x1"]
+            [
+                "RT",
+                "db_bahn",
+                "BahnChaos",
+                "Zug",
+                "fällt",
+                "aus",
+                "https",
+                "t",
+                "co",
+                "x1"
+            ]
         );
         assert!(words("  ...!!! ").is_empty());
     }
