@@ -48,16 +48,61 @@ impl SplitMix {
 }
 
 const DE: &[&str] = &[
-    "der", "die", "und", "ist", "nicht", "heute", "wieder", "zug", "bahn", "verspätung", "verspätet", "app", "login",
-    "fehler", "danke", "super", "schlecht", "pünktlich", "ärgerlich", "service", "fahrgäste", "störung", "bahnhof",
-    "ticket", "preis", "schön", "sehr", "kein", "wlan", "hotline", "warten", "seit", "tagen", "immer", "noch", "mit",
-    "für", "über", "größer", "straße", "müde", "grüße", "endlich", "leider", "total", "freundlich", "kaputt", "ausfall",
+    "der",
+    "die",
+    "und",
+    "ist",
+    "nicht",
+    "heute",
+    "wieder",
+    "zug",
+    "bahn",
+    "verspätung",
+    "verspätet",
+    "app",
+    "login",
+    "fehler",
+    "danke",
+    "super",
+    "schlecht",
+    "pünktlich",
+    "ärgerlich",
+    "service",
+    "fahrgäste",
+    "störung",
+    "bahnhof",
+    "ticket",
+    "preis",
+    "schön",
+    "sehr",
+    "kein",
+    "wlan",
+    "hotline",
+    "warten",
+    "seit",
+    "tagen",
+    "immer",
+    "noch",
+    "mit",
+    "für",
+    "über",
+    "größer",
+    "straße",
+    "müde",
+    "grüße",
+    "endlich",
+    "leider",
+    "total",
+    "freundlich",
+    "kaputt",
+    "ausfall",
 ];
 const EN: &[&str] = &[
-    "the", "and", "is", "not", "today", "again", "train", "app", "login", "fails", "crash", "update", "thanks", "great",
-    "terrible", "late", "delay", "service", "support", "ticket", "price", "really", "very", "never", "wifi", "waiting",
-    "refund", "still", "for", "with", "about", "station", "platform", "love", "hate", "slow", "fast", "friendly",
-    "broken", "nothing", "works", "customer", "hours", "minutes", "cancel", "seat", "coach", "trip",
+    "the", "and", "is", "not", "today", "again", "train", "app", "login", "fails", "crash",
+    "update", "thanks", "great", "terrible", "late", "delay", "service", "support", "ticket",
+    "price", "really", "very", "never", "wifi", "waiting", "refund", "still", "for", "with",
+    "about", "station", "platform", "love", "hate", "slow", "fast", "friendly", "broken",
+    "nothing", "works", "customer", "hours", "minutes", "cancel", "seat", "coach", "trip",
 ];
 const BRANDS: &[&str] = &["Acme Bahn", "Blitzbus", "#AcmeBahn", "@acmebahn", "Acme"];
 const EMOJI: &[&str] = &["😡", "👍", "😊", "🙄", "🎉", "😤"];
@@ -69,7 +114,10 @@ fn corpus(n: usize, seed: u64) -> Vec<(String, &'static str)> {
             let (words, lang) = match rng.next() % 100 {
                 0..=49 => (DE, "de"),
                 50..=94 => (EN, "en"),
-                _ => (if i % 2 == 0 { DE } else { EN }, if i % 2 == 0 { "de" } else { "en" }),
+                _ => (
+                    if i % 2 == 0 { DE } else { EN },
+                    if i % 2 == 0 { "de" } else { "en" },
+                ),
             };
             let target = 100 + (rng.next() % 180) as usize;
             let mut text = String::with_capacity(target + 40);
@@ -94,7 +142,10 @@ fn corpus(n: usize, seed: u64) -> Vec<(String, &'static str)> {
 }
 
 fn raw_pass(posts: &[(String, &str)]) -> usize {
-    posts.iter().map(|(t, _)| t.to_lowercase().split_whitespace().count()).sum()
+    posts
+        .iter()
+        .map(|(t, _)| t.to_lowercase().split_whitespace().count())
+        .sum()
 }
 
 fn raw_pass_2(posts: &[(String, &str)]) -> usize {
@@ -114,7 +165,10 @@ fn config() -> Config {
 }
 
 fn mentions(posts: &[(String, &'static str)], hints: bool) -> Vec<Mention> {
-    let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default();
+    let at = Utc
+        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     posts
         .iter()
         .enumerate()
@@ -122,7 +176,10 @@ fn mentions(posts: &[(String, &'static str)], hints: bool) -> Vec<Mention> {
             id: MentionId::from_key(&format!("bench:{i}")),
             source: "bench".into(),
             url: None,
-            author: Some(Author { name: format!("user{}", i % 5000), reach: None }),
+            author: Some(Author {
+                name: format!("user{}", i % 5000),
+                reach: None,
+            }),
             published_at: at + chrono::Duration::seconds(i as i64),
             fetched_at: at,
             title: None,
@@ -149,7 +206,13 @@ fn ingest(rt: &tokio::runtime::Runtime, config: &Config, ms: Vec<Mention>) -> Du
         while !ms.is_empty() {
             let rest = ms.split_off(ms.len().min(BATCH));
             let batch = std::mem::replace(&mut ms, rest);
-            let b = Batch { source: "bench".into(), mentions: batch, cursor: None, keep_all: true, ack: None };
+            let b = Batch {
+                source: "bench".into(),
+                mentions: batch,
+                cursor: None,
+                keep_all: true,
+                ack: None,
+            };
             if let Err(e) = sender.send(b).await {
                 panic!("send: {e}");
             }
@@ -170,7 +233,10 @@ fn main() {
     let posts = corpus(POSTS, 42);
     let config = config();
     let scorer = Scorer::new(&config);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => panic!("runtime: {e}"),
     };
@@ -197,7 +263,11 @@ fn main() {
         g.sample_size(10);
         g.bench_function("raw_pass", |b| b.iter(|| black_box(raw_pass(&posts))));
         g.bench_function("end_to_end_allowlist", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| ingest(&rt, &config, mentions(&posts, false))).sum())
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| ingest(&rt, &config, mentions(&posts, false)))
+                    .sum()
+            })
         });
         g.finish();
     }
@@ -231,10 +301,24 @@ fn main() {
     let analyse_ns = analyse.as_nanos() as f64 / n;
     println!("\n| measurement | posts/s | ns/post (1 thread) | ratio |");
     println!("|---|---|---|---|");
-    println!("| R₁ raw pass, 1 thread | {:.0} | {r1_ns:.0} | 1 |", per_sec(r1));
+    println!(
+        "| R₁ raw pass, 1 thread | {:.0} | {r1_ns:.0} | 1 |",
+        per_sec(r1)
+    );
     println!("| R₂ raw pass, 2 threads | {:.0} | | 1 |", per_sec(r2));
-    println!("| analysis (fingerprint, whatlang de/en, sentiment, topics), 1 thread | {:.0} | {analyse_ns:.0} | N = {:.1} × R₁ |", per_sec(analyse), analyse_ns / r1_ns);
-    for (name, d) in [("end to end, whatlang de/en allowlist", e2e_allow), ("end to end, language from metadata", e2e_meta)] {
-        println!("| {name} | {:.0} | | R₂/{:.1} (target ≤ R₂/60) |", per_sec(d), per_sec(r2) / per_sec(d));
+    println!(
+        "| analysis (fingerprint, whatlang de/en, sentiment, topics), 1 thread | {:.0} | {analyse_ns:.0} | N = {:.1} × R₁ |",
+        per_sec(analyse),
+        analyse_ns / r1_ns
+    );
+    for (name, d) in [
+        ("end to end, whatlang de/en allowlist", e2e_allow),
+        ("end to end, language from metadata", e2e_meta),
+    ] {
+        println!(
+            "| {name} | {:.0} | | R₂/{:.1} (target ≤ R₂/60) |",
+            per_sec(d),
+            per_sec(r2) / per_sec(d)
+        );
     }
 }

@@ -42,10 +42,15 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
         .respond_with(ok(String::new()).set_body_bytes(b"<rss version=\"2.0\"><channel><title>t</title><item><link>https://u.example/1</link><description>Acme Bahn \xff\xfe kaputt \xc3</description></item></channel></rss>".to_vec()))
         .mount(&server)
         .await;
+    Mock::given(path("/slow.xml"))
+        .respond_with(ok(fixture("feeds/rss2.xml")).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
     let dir = Dir::new();
     let u = server.uri();
     dir.write_config_with(
         &[
+            source("slow", &format!("{u}/slow.xml")),
             source("good", &format!("{u}/good.xml")),
             source("truncated", &format!("{u}/truncated.xml")),
             source("html", &format!("{u}/html.xml")),
@@ -55,7 +60,7 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
             source("badutf8", &format!("{u}/invalid-utf8.xml")),
         ]
         .concat(),
-        "  body_limit: 16KiB\n  max_redirects: 3\n",
+        "  body_limit: 16KiB\n  max_redirects: 3\n  timeout: 1s\n",
     );
     tokio::task::spawn_blocking(move || {
         let out = dir.run_once();
@@ -67,6 +72,7 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
         assert!(log.contains("HTTP 500"), "{log}");
         assert!(log.contains("body larger than 16384 bytes"), "{log}");
         assert!(log.contains("too many redirects"), "{log}");
+        assert!(log.contains(&format!("{u}/slow.xml: timed out")), "{log}");
         assert!(log.contains("malformed feed partially recovered"), "{log}");
         assert_eq!(dir.total(&["--source", "good"]), 2);
         // The complete entries before the cut are recovered.

@@ -1,6 +1,10 @@
 //! End-to-end tests: the real `lauscher` binary against feeds served by local HTTP
 //! servers on 127.0.0.1. Fixtures in `tests/fixtures/` are written by us.
 
+// The harness is synchronous (it drives child processes) and reads small local
+// responses, so sleeping and unbounded reads are fine here.
+#![allow(clippy::disallowed_methods)]
+
 mod util;
 
 mod api;

@@ -46,7 +46,6 @@ crawler:
   host_interval: 10ms
   backoff_min: 1s
   backoff_max: 2s
-  timeout: 5s
 {crawler_extra}index:
   commit_interval: 200ms
   writer_memory: 32MiB

@@ -229,22 +229,26 @@ mod tests {
         assert_eq!(m.published_at.to_rfc3339(), "2026-11-20T09:00:00+00:00");
         assert!(
             parse(r#"{"text":"x","published_at":1}"#)
-                .err().unwrap_or_default()
+                .err()
+                .unwrap_or_default()
                 .contains("url")
         );
         assert!(
             parse(r#"{"id":"1","published_at":1}"#)
-                .err().unwrap_or_default()
+                .err()
+                .unwrap_or_default()
                 .contains("text")
         );
         assert!(
             parse(r#"{"id":"1","text":"x","published_at":"yesterday"}"#)
-                .err().unwrap_or_default()
+                .err()
+                .unwrap_or_default()
                 .contains("RFC 3339")
         );
         assert!(
             parse(r#"{"url":"ftp://x","text":"x","published_at":1}"#)
-                .err().unwrap_or_default()
+                .err()
+                .unwrap_or_default()
                 .contains("http")
         );
     }
