@@ -81,7 +81,7 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
         .trim_start()
         .strip_prefix('=')?
         .trim_start();
-    let quote = rest.chars().next()?;
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
     let rest = &rest[1..];
     let end = rest.find(quote)?;
     Some(rest[..end].to_owned())

@@ -1,0 +1,123 @@
+//! The ingest stage through its public interface: reports, dedupe, restarts.
+
+use chrono::Utc;
+use lauscher_index::SearchRequest;
+use lauscher_model::{Mention, MentionId};
+use lauscher_pipeline::{Batch, BatchReport, Pipeline};
+use lauscher_rules::Config;
+use tokio::sync::oneshot;
+
+fn config() -> Config {
+    let text = "version: 1\nindex:\n  commit_interval: 1h\n  writer_memory: 32MiB\ntopics:\n  - id: acme\n    kind: brand\n    name: Acme\n    keywords: [acme]\n";
+    Config::from_str_named(text, "t.yaml", &|_| None).expect("config")
+}
+
+fn mention(id: u128, text: &str) -> Mention {
+    Mention {
+        id: MentionId(id),
+        source: "s".into(),
+        url: None,
+        author: None,
+        published_at: Utc::now(),
+        fetched_at: Utc::now(),
+        title: None,
+        text: text.into(),
+        lang_hint: None,
+    }
+}
+
+async fn send(
+    p: &Pipeline,
+    mentions: Vec<Mention>,
+    keep_all: bool,
+) -> oneshot::Receiver<BatchReport> {
+    let (tx, rx) = oneshot::channel();
+    p.sender()
+        .send(Batch {
+            source: "s".into(),
+            mentions,
+            cursor: None,
+            keep_all,
+            ack: Some(tx),
+        })
+        .await
+        .expect("send");
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Pipeline::start(&config(), dir.path()).expect("start");
+    let first = send(
+        &p,
+        vec![
+            mention(
+                1,
+                "Acme hat heute den Zug nach Köln gestrichen, wieder einmal",
+            ),
+            mention(
+                2,
+                "RT @x: Acme hat heute den Zug nach Köln gestrichen, wieder einmal",
+            ),
+            mention(3, "Das Wetter in Köln ist heute sonnig und mild"),
+            mention(4, "Acme!"),
+            mention(5, "Acme!"),
+        ],
+        false,
+    )
+    .await;
+    let second = send(
+        &p,
+        vec![mention(
+            1,
+            "Acme hat heute den Zug nach Köln gestrichen, wieder einmal",
+        )],
+        false,
+    )
+    .await;
+    // Nothing is committed before the flush (the commit interval is an hour).
+    assert_eq!(p.index().num_docs(), 0);
+    p.flush().await.expect("flush");
+    assert_eq!(
+        first.await.expect("report"),
+        BatchReport {
+            indexed: 3,
+            duplicates: 1,
+            unmatched: 1
+        }
+    );
+    assert_eq!(
+        second.await.expect("report"),
+        BatchReport {
+            indexed: 0,
+            duplicates: 1,
+            unmatched: 0
+        }
+    );
+    assert_eq!(p.index().num_docs(), 3);
+    p.shutdown().await.expect("shutdown");
+
+    // A restart remembers what was seen, and the index survives.
+    let p = Pipeline::start(&config(), dir.path()).expect("restart");
+    let again = send(
+        &p,
+        vec![mention(
+            9,
+            "RT @y: Acme hat heute den Zug nach Köln gestrichen, wieder einmal",
+        )],
+        true,
+    )
+    .await;
+    p.flush().await.expect("flush");
+    assert_eq!(again.await.expect("report").duplicates, 1);
+    let page = p
+        .index()
+        .search(&SearchRequest {
+            query: "köln".into(),
+            ..Default::default()
+        })
+        .expect("search");
+    assert_eq!(page.total, 1);
+    p.shutdown().await.expect("shutdown");
+}
