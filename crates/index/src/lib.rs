@@ -84,7 +84,10 @@ impl MentionIndex {
             path: path.clone(),
             detail: e.to_string(),
         })? {
-            Index::open(directory).map_err(tantivy_err)?
+            // The one sanctioned open: analyzers are registered right below.
+            #[expect(clippy::disallowed_methods, reason = "MentionIndex::open registers analyzers after this")]
+            let index = Index::open(directory).map_err(tantivy_err)?;
+            index
         } else {
             Index::create(
                 directory,
