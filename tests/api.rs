@@ -1,20 +1,13 @@
 //! The HTTP API of a running daemon.
 
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-use crate::util::{Dir, fixture, source};
+use crate::util::{Dir, feed, serve, source};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_searches_serves_mentions_health_and_metrics() {
     let server = MockServer::start().await;
-    Mock::given(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"),
-        )
-        .mount(&server)
-        .await;
+    serve(&server, "/feed.xml", feed("feeds/rss2.xml"), None).await;
     let dir = Dir::new();
     dir.write_config(&source("news", &format!("{}/feed.xml", server.uri())));
     tokio::task::spawn_blocking(move || {

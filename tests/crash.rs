@@ -1,29 +1,24 @@
 //! A kill -9 loses nothing committed, and a restart re-ingests the rest without
 //! duplicates.
 
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::util::{Dir, source};
+use crate::util::{Dir, serve, source};
 
-fn feed(n: usize) -> String {
+fn numbered_feed(n: usize) -> ResponseTemplate {
     let items: String = (0..n)
         .map(|i| format!("<item><link>https://k.example/{i}</link><description>Acme Bahn Meldung Nummer {i}: Zug {i} fährt heute von Gleis {i}</description></item>"))
         .collect();
-    format!("<rss version=\"2.0\"><channel><title>k</title>{items}</channel></rss>")
+    let body = format!("<rss version=\"2.0\"><channel><title>k</title>{items}</channel></rss>");
+    ResponseTemplate::new(200)
+        .set_body_raw(body, "application/rss+xml")
+        .insert_header("etag", "\"k1\"")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_after_commit_loses_nothing_and_a_restart_adds_no_duplicates() {
     let server = MockServer::start().await;
-    Mock::given(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(feed(40), "application/rss+xml")
-                .insert_header("etag", "\"k1\""),
-        )
-        .mount(&server)
-        .await;
+    serve(&server, "/feed.xml", numbered_feed(40), None).await;
     let dir = Dir::new();
     dir.write_config(&source("k", &format!("{}/feed.xml", server.uri())));
     tokio::task::spawn_blocking(move || {
@@ -42,14 +37,7 @@ async fn kill_9_after_commit_loses_nothing_and_a_restart_adds_no_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_before_commit_replays_on_restart() {
     let server = MockServer::start().await;
-    Mock::given(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(feed(25), "application/rss+xml")
-                .insert_header("etag", "\"k1\""),
-        )
-        .mount(&server)
-        .await;
+    serve(&server, "/feed.xml", numbered_feed(25), None).await;
     let dir = Dir::new();
     // A long commit interval: the daemon is killed with mentions fetched but uncommitted.
     dir.write_config(&source("k", &format!("{}/feed.xml", server.uri())));

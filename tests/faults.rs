@@ -3,49 +3,44 @@
 
 use std::time::Duration;
 
-use wiremock::matchers::{method, path};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::util::{Dir, fixture, source, texts};
+use crate::util::{Dir, feed, serve, source, texts};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_sources_are_reported_and_the_good_ones_still_index() {
     let server = MockServer::start().await;
     let ok = |body: String| ResponseTemplate::new(200).set_body_raw(body, "application/rss+xml");
-    Mock::given(path("/good.xml"))
-        .respond_with(ok(fixture("feeds/rss2.xml")))
-        .mount(&server)
-        .await;
-    Mock::given(path("/truncated.xml"))
-        .respond_with(ok(fixture("feeds/truncated.xml")))
-        .mount(&server)
-        .await;
-    Mock::given(path("/html.xml"))
-        .respond_with(ok(
-            "<!DOCTYPE html>\n<html><body><p>Moved</p></body></html>".into(),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(path("/500.xml"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    Mock::given(path("/huge.xml"))
-        .respond_with(ok(format!("<rss>{}</rss>", "x".repeat(64 * 1024))))
-        .mount(&server)
-        .await;
-    Mock::given(path("/loop"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
-        .mount(&server)
-        .await;
-    Mock::given(path("/invalid-utf8.xml"))
-        .respond_with(ok(String::new()).set_body_bytes(b"<rss version=\"2.0\"><channel><title>t</title><item><link>https://u.example/1</link><description>Acme Bahn \xff\xfe kaputt \xc3</description></item></channel></rss>".to_vec()))
-        .mount(&server)
-        .await;
-    Mock::given(path("/slow.xml"))
-        .respond_with(ok(fixture("feeds/rss2.xml")).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    let html = "<!DOCTYPE html>\n<html><body><p>Moved</p></body></html>";
+    let bad_utf8 =
+        b"<rss version=\"2.0\"><channel><title>t</title><item><link>https://u.example/1</link>\
+        <description>Acme Bahn \xff\xfe kaputt \xc3</description></item></channel></rss>";
+    let routes = [
+        ("/good.xml", feed("feeds/rss2.xml")),
+        ("/truncated.xml", feed("feeds/truncated.xml")),
+        ("/html.xml", ok(html.into())),
+        ("/500.xml", ResponseTemplate::new(500)),
+        (
+            "/huge.xml",
+            ok(format!("<rss>{}</rss>", "x".repeat(64 * 1024))),
+        ),
+        (
+            "/loop",
+            ResponseTemplate::new(302).insert_header("location", "/loop"),
+        ),
+        (
+            "/invalid-utf8.xml",
+            ResponseTemplate::new(200).set_body_bytes(bad_utf8.to_vec()),
+        ),
+        (
+            "/slow.xml",
+            feed("feeds/rss2.xml").set_delay(Duration::from_secs(3)),
+        ),
+    ];
+    for (route, response) in routes {
+        serve(&server, route, response, None).await;
+    }
     let dir = Dir::new();
     let u = server.uri();
     dir.write_config_with(
@@ -93,18 +88,12 @@ async fn robots_txt_disallow_is_obeyed() {
         .mount(&server)
         .await;
     Mock::given(path("/private/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/rss2.xml"), "application/rss+xml"),
-        )
+        .respond_with(feed("feeds/rss2.xml"))
         .expect(0)
         .mount(&server)
         .await;
     Mock::given(path("/public/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"),
-        )
+        .respond_with(feed("feeds/atom.xml"))
         .expect(1)
         .mount(&server)
         .await;
@@ -130,20 +119,9 @@ async fn robots_txt_disallow_is_obeyed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_with_retry_after_is_retried_after_the_delay() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/atom.xml"), "application/atom+xml"),
-        )
-        .mount(&server)
-        .await;
+    let limited = ResponseTemplate::new(429).insert_header("retry-after", "1");
+    serve(&server, "/feed.xml", limited, Some(1)).await;
+    serve(&server, "/feed.xml", feed("feeds/atom.xml"), None).await;
     let dir = Dir::new();
     dir.write_config(&source("limited", &format!("{}/feed.xml", server.uri())));
     let started = std::time::Instant::now();

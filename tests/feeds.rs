@@ -3,38 +3,22 @@
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::util::{Dir, fixture, source, texts};
+use crate::util::{Dir, feed, fixture, serve, source, texts};
 
-async fn serve(server: &MockServer, route: &str, body: String, ctype: &str) {
-    Mock::given(method("GET"))
-        .and(path(route))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, ctype))
-        .mount(server)
-        .await;
+fn body(text: &str, ctype: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(text.to_owned(), ctype)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
     let server = MockServer::start().await;
-    serve(
-        &server,
-        "/rss.xml",
-        fixture("feeds/rss2.xml"),
-        "application/rss+xml",
-    )
-    .await;
-    serve(
-        &server,
-        "/atom.xml",
-        fixture("feeds/atom.xml"),
-        "application/atom+xml",
-    )
-    .await;
+    serve(&server, "/rss.xml", feed("feeds/rss2.xml"), None).await;
+    serve(&server, "/atom.xml", feed("feeds/atom.xml"), None).await;
     serve(
         &server,
         "/forum.xml",
-        fixture("feeds/rss-entities-cdata.xml"),
-        "text/xml",
+        feed("feeds/rss-entities-cdata.xml"),
+        None,
     )
     .await;
     let dir = Dir::new();
@@ -89,13 +73,7 @@ async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn entries_without_ids_are_indexed_once_across_polls() {
     let server = MockServer::start().await;
-    serve(
-        &server,
-        "/noids.xml",
-        fixture("feeds/rss-no-ids.xml"),
-        "application/rss+xml",
-    )
-    .await;
+    serve(&server, "/noids.xml", feed("feeds/rss-no-ids.xml"), None).await;
     let dir = Dir::new();
     dir.write_config(&source("noids", &format!("{}/noids.xml", server.uri())));
     tokio::task::spawn_blocking(move || {
@@ -113,23 +91,8 @@ async fn entries_without_ids_are_indexed_once_across_polls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_feed_that_changes_between_polls_adds_only_new_entries() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/c.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/rss-v1.xml"), "application/rss+xml"),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/c.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/rss-v2.xml"), "application/rss+xml"),
-        )
-        .mount(&server)
-        .await;
+    serve(&server, "/c.xml", feed("feeds/rss-v1.xml"), Some(1)).await;
+    serve(&server, "/c.xml", feed("feeds/rss-v2.xml"), None).await;
     let dir = Dir::new();
     dir.write_config(&source("changing", &format!("{}/c.xml", server.uri())));
     tokio::task::spawn_blocking(move || {
@@ -201,8 +164,8 @@ async fn reposts_from_two_feeds_are_indexed_once() {
              <description>RT @bahnnews: Acme Bahn: Zug nach Köln fällt heute wegen Sturm komplett aus https://t.co/x</description></item>\
              <item><link>https://b.example/10</link><description>Acme Bahn: Zug nach Köln fällt heute wegen Sturm komplett aus!!</description></item>\
              </channel></rss>";
-    serve(&server, "/a.xml", a.into(), "application/rss+xml").await;
-    serve(&server, "/b.xml", b.into(), "application/rss+xml").await;
+    serve(&server, "/a.xml", body(a, "application/rss+xml"), None).await;
+    serve(&server, "/b.xml", body(b, "application/rss+xml"), None).await;
     let dir = Dir::new();
     let u = server.uri();
     dir.write_config(
@@ -227,11 +190,8 @@ async fn latin1_feeds_and_mislabelled_charsets_decode() {
                 <item><link>https://l.example/1</link><description>Acme Bahn: Grüße aus Köln, Verspätung wegen Störung</description></item>\
                 </channel></rss>";
     let latin1: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
-    Mock::given(method("GET"))
-        .and(path("/l.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(latin1, "text/xml; charset=utf-8"))
-        .mount(&server)
-        .await;
+    let response = ResponseTemplate::new(200).set_body_raw(latin1, "text/xml; charset=utf-8");
+    serve(&server, "/l.xml", response, None).await;
     let dir = Dir::new();
     dir.write_config(&source("latin", &format!("{}/l.xml", server.uri())));
     tokio::task::spawn_blocking(move || {

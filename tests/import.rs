@@ -19,20 +19,7 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
             "{\"id\":\"6\",\"text\":\"Acme\",\"published_at\":\"tomorrow\"}\n",
         ),
     );
-    let out = dir
-        .cmd(&["import", "--json", "--config"])
-        .arg(dir.config())
-        .arg("--data-dir")
-        .arg(dir.data())
-        .arg(&file)
-        .output()
-        .expect("run import");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    let s = dir.import(&file);
     assert_eq!(s["read"], 7);
     assert_eq!(s["indexed"], 2);
     assert_eq!(s["duplicates"], 1, "{s}");
@@ -53,15 +40,7 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
         "https://x.example/p/2"
     );
     // Importing again adds nothing.
-    let again = dir
-        .cmd(&["import", "--json", "--config"])
-        .arg(dir.config())
-        .arg("--data-dir")
-        .arg(dir.data())
-        .arg(&file)
-        .output()
-        .expect("run import");
-    let s: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json summary");
+    let s = dir.import(&file);
     assert_eq!(s["indexed"], 0);
     assert_eq!(dir.total(&[]), 2);
 }

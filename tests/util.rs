@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A temporary working directory with a data directory and a config file.
 pub struct Dir {
@@ -96,6 +98,24 @@ sources:
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// `lauscher import --json FILE` with this dir's config and data; returns the summary.
+    pub fn import(&self, file: &Path) -> Value {
+        let out = self
+            .cmd(&["import", "--json", "--config"])
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.data())
+            .arg(file)
+            .output()
+            .expect("run import");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json summary")
     }
 
     /// `lauscher search --json` with extra args; returns the parsed page.
@@ -251,6 +271,33 @@ pub fn fixture(name: &str) -> String {
         .join("tests/fixtures")
         .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A 200 response serving a fixture feed (Atom when the name says so, else RSS).
+pub fn feed(name: &str) -> ResponseTemplate {
+    let ctype = if name.contains("atom") {
+        "application/atom+xml"
+    } else {
+        "application/rss+xml"
+    };
+    ResponseTemplate::new(200).set_body_raw(fixture(name), ctype)
+}
+
+/// Answers GET `route` with `response` (only the first `times` requests, if given).
+pub async fn serve(
+    server: &MockServer,
+    route: &str,
+    response: ResponseTemplate,
+    times: Option<u64>,
+) {
+    let mock = Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(response);
+    let mock = match times {
+        Some(n) => mock.up_to_n_times(n),
+        None => mock,
+    };
+    mock.mount(server).await;
 }
 
 /// A source entry for the config.

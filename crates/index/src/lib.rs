@@ -85,7 +85,10 @@ impl MentionIndex {
             detail: e.to_string(),
         })? {
             // The one sanctioned open: analyzers are registered right below.
-            #[expect(clippy::disallowed_methods, reason = "MentionIndex::open registers analyzers after this")]
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "MentionIndex::open registers analyzers after this"
+            )]
             let index = Index::open(directory).map_err(tantivy_err)?;
             index
         } else {
