@@ -51,16 +51,16 @@ impl Tokenizer for LauscherTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
         let mut tokens = Vec::new();
         for t in tokenize(text) {
-            let folded = fold(t.text);
             let text = match &self.stem {
-                None => folded,
+                None => fold(t.text),
                 Some(cfg) => {
-                    if is_stopword(cfg.lang, &folded) {
+                    let lower = t.text.to_lowercase();
+                    if is_stopword(cfg.lang, &lower) {
                         continue;
                     }
                     match &cfg.stemmer {
-                        Some(s) => s.stem(t.text),
-                        None => folded,
+                        Some(s) => s.stem(&lower),
+                        None => fold(&lower),
                     }
                 }
             };

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lauscher_index::{MentionIndex, MentionWriter};
-use lauscher_model::{Mention, ScoredMention};
+use lauscher_model::Mention;
 use lauscher_rules::Config;
 use lauscher_scorer::Scorer;
 use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
@@ -271,6 +271,41 @@ impl Pending {
     }
 }
 
+/// Maps `f` over `items` in order, on all cores when there are enough items to pay for
+/// the threads ([`PARALLEL_BATCH`]).
+fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < PARALLEL_BATCH || threads < 2 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut iter = items.into_iter();
+    loop {
+        let part: Vec<T> = iter.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // Analysis does not panic on any input we know of; if it ever does,
+                // re-raise so the bug is loud rather than mentions silently lost.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 struct Ingestor {
     scorer: Scorer,
     index: Arc<MentionIndex>,
@@ -351,17 +386,23 @@ impl Ingestor {
     fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
         let now = Utc::now().timestamp();
         let mut report = BatchReport::default();
-        let mut fresh: Vec<(Mention, Fingerprint)> = Vec::with_capacity(batch.mentions.len());
-        for m in batch.mentions {
+        let fingerprinted = parallel_map(batch.mentions, |m| {
             let fp = Fingerprint::of(&m.text);
-            let dup = match self.pending.duplicate(&m, &fp) {
-                Some(d) => Some(d),
-                None => self.state.find_duplicate(
+            (m, fp)
+        });
+        let queries: Vec<_> = fingerprinted
+            .iter()
+            .map(|(m, fp)| {
+                (
                     m.id,
                     fp.is_dedupable().then_some((fp.content_hash, fp.simhash)),
-                )?,
-            };
-            if let Some(d) = dup {
+                )
+            })
+            .collect();
+        let committed = self.state.find_duplicates(&queries)?;
+        let mut fresh: Vec<(Mention, Fingerprint)> = Vec::with_capacity(fingerprinted.len());
+        for ((m, fp), committed) in fingerprinted.into_iter().zip(committed) {
+            if let Some(d) = committed.or_else(|| self.pending.duplicate(&m, &fp)) {
                 report.duplicates += 1;
                 METRICS
                     .mentions_duplicate_total
@@ -372,7 +413,8 @@ impl Ingestor {
             self.pending.remember(&m, &fp, now);
             fresh.push((m, fp));
         }
-        let scored = self.analyse(fresh);
+        let scorer = &self.scorer;
+        let scored = parallel_map(fresh, |(m, fp)| scorer.score(m, &fp));
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
         for s in scored {
             if s.topics.is_empty() && !batch.keep_all {
@@ -411,49 +453,6 @@ impl Ingestor {
             self.first_uncommitted = Some(Instant::now());
         }
         Ok(())
-    }
-
-    /// Scores mentions, on all cores when the batch is large.
-    fn analyse(&self, fresh: Vec<(Mention, Fingerprint)>) -> Vec<ScoredMention> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if fresh.len() < PARALLEL_BATCH || threads < 2 {
-            return fresh
-                .into_iter()
-                .map(|(m, fp)| self.scorer.score(m, &fp))
-                .collect();
-        }
-        let chunk = fresh.len().div_ceil(threads);
-        let mut parts: Vec<Vec<(Mention, Fingerprint)>> = Vec::with_capacity(threads);
-        let mut iter = fresh.into_iter();
-        loop {
-            let part: Vec<_> = iter.by_ref().take(chunk).collect();
-            if part.is_empty() {
-                break;
-            }
-            parts.push(part);
-        }
-        let scorer = &self.scorer;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.into_iter()
-                            .map(|(m, fp)| scorer.score(m, &fp))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(v) => v,
-                    // Scoring does not panic on any input we know of; if it ever does,
-                    // re-raise so the bug is loud rather than mentions silently lost.
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect()
-        })
     }
 
     fn commit(&mut self, trigger: &'static str) -> Result<(), PipelineError> {

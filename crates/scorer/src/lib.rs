@@ -10,6 +10,7 @@ pub mod topics;
 
 use lauscher_model::{Mention, ScoredMention};
 use lauscher_rules::Config;
+use lauscher_text::token::{fold, tokenize};
 use lauscher_text::{Fingerprint, LanguageDetector};
 
 pub use sentiment::SentimentScorer;
@@ -46,8 +47,11 @@ impl Scorer {
             _ => mention.text.clone(),
         };
         let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
-        let sentiment = self.sentiment.score(&full, detected.lang());
-        let (topics, topic_kinds) = self.topics.matches(&full);
+        // One tokenisation serves topics and sentiment.
+        let tokens: Vec<(String, &str)> = tokenize(&full).map(|t| (fold(t.text), t.text)).collect();
+        let sentiment = self.sentiment.score_tokens(&full, &tokens, detected.lang());
+        let words: Vec<&str> = tokens.iter().map(|(folded, _)| folded.as_str()).collect();
+        let (topics, topic_kinds) = self.topics.matches_words(&words);
         ScoredMention {
             lang: detected.code().to_owned(),
             sentiment,

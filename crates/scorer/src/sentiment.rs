@@ -144,12 +144,21 @@ impl SentimentScorer {
 
     /// Scores `text` in `lang` (`None`: undetermined, only emoji count).
     pub fn score(&self, text: &str, lang: Option<Lang>) -> Sentiment {
+        let tokens: Vec<(String, &str)> = tokenize(text).map(|t| (fold(t.text), t.text)).collect();
+        self.score_tokens(text, &tokens, lang)
+    }
+
+    /// Like [`SentimentScorer::score`], over the text's tokens as (folded, surface).
+    pub fn score_tokens(
+        &self,
+        text: &str,
+        tokens: &[(String, &str)],
+        lang: Option<Lang>,
+    ) -> Sentiment {
         let lex = lang.and_then(|l| self.langs.get(&l));
         let mut contributions: Vec<Contribution> = Vec::new();
         let mut sum = 0.0f32;
         if let Some(lex) = lex {
-            let tokens: Vec<(String, &str)> =
-                tokenize(text).map(|t| (fold(t.text), t.text)).collect();
             // Sarcastic thanks ("danke für nichts") flips the thanks; its words are consumed.
             let mut consumed = vec![false; tokens.len()];
             for phrase in SARCASM {
@@ -179,11 +188,21 @@ impl SentimentScorer {
                 if consumed[i] {
                     continue;
                 }
-                let lower = surface.to_lowercase();
-                let valence = match lex.exact.get(&lower) {
+                let lower: std::borrow::Cow<'_, str> = if surface
+                    .bytes()
+                    .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+                {
+                    std::borrow::Cow::Owned(surface.to_lowercase())
+                } else {
+                    std::borrow::Cow::Borrowed(surface)
+                };
+                let valence = match lex.exact.get(lower.as_ref()) {
                     Some(v) => *v,
-                    None => match lex.words.get(&lex.stemmer.stem_lower(surface)) {
-                        Some(v) => *v,
+                    None => match lex
+                        .stemmer
+                        .with_stems(&lower, |stem, _| lex.words.get(stem).copied())
+                    {
+                        Some(v) => v,
                         None => continue,
                     },
                 };

@@ -56,15 +56,26 @@ impl TopicMatcher {
 
     /// Returns the ids of the topics `text` matches (in config order) and their kinds.
     pub fn matches(&self, text: &str) -> (Vec<String>, Vec<TopicKind>) {
-        let words: Vec<String> = tokenize(text).map(|t| fold(t.text)).collect();
+        let folded: Vec<String> = tokenize(text).map(|t| fold(t.text)).collect();
+        let words: Vec<&str> = folded.iter().map(String::as_str).collect();
+        self.matches_words(&words)
+    }
+
+    /// Like [`TopicMatcher::matches`], over the text's tokens already folded.
+    pub fn matches_words(&self, words: &[&str]) -> (Vec<String>, Vec<TopicKind>) {
         let mut hit = vec![false; self.ids.len()];
         let mut vetoed = vec![false; self.ids.len()];
         for (i, w) in words.iter().enumerate() {
-            let Some(phrases) = self.by_first_word.get(w) else {
+            let Some(phrases) = self.by_first_word.get(*w) else {
                 continue;
             };
             for p in phrases {
-                if words.len() - i >= p.words.len() && words[i..i + p.words.len()] == p.words[..] {
+                if words.len() - i >= p.words.len()
+                    && words[i..i + p.words.len()]
+                        .iter()
+                        .zip(&p.words)
+                        .all(|(a, b)| a == b)
+                {
                     if p.exclude {
                         vetoed[p.topic] = true;
                     } else {

@@ -8,6 +8,7 @@
 //!
 //! Schema changes are migrations keyed on `PRAGMA user_version`.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -196,44 +197,78 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Returns why a mention is a duplicate of one already committed, if it is.
+    /// Returns, for each mention, why it duplicates one already committed, if it does.
     ///
-    /// Costs one primary-key lookup, plus for fingerprinted texts one index lookup on the
-    /// content hash and one on each of the four SimHash bands (at most 64 candidates).
-    pub fn find_duplicate(
+    /// Costs a handful of queries per call, not per mention: one `IN (...)` lookup per
+    /// 500 ids, per 500 content hashes, and per 500 values of each SimHash band; the
+    /// near-duplicate candidates (mentions sharing a band) are then compared in memory.
+    pub fn find_duplicates(
         &self,
-        id: MentionId,
-        fingerprint: Option<(u128, u64)>,
-    ) -> Result<Option<Duplicate>, StateError> {
+        items: &[(MentionId, Option<(u128, u64)>)],
+    ) -> Result<Vec<Option<Duplicate>>, StateError> {
         let conn = self.conn();
-        let q = || -> rusqlite::Result<Option<Duplicate>> {
-            let mut by_id = conn.prepare_cached("SELECT 1 FROM seen WHERE mention_id = ?1")?;
-            if by_id.exists([&id.0.to_be_bytes()[..]])? {
-                return Ok(Some(Duplicate::Id));
-            }
-            let Some((content, simhash)) = fingerprint else {
-                return Ok(None);
-            };
-            let mut by_content =
-                conn.prepare_cached("SELECT 1 FROM seen WHERE content_hash = ?1")?;
-            if by_content.exists([&content.to_be_bytes()[..]])? {
-                return Ok(Some(Duplicate::Content));
-            }
-            let b = bands(simhash);
-            let mut by_band = conn.prepare_cached(
-                "SELECT simhash FROM seen WHERE band0 = ?1 UNION ALL SELECT simhash FROM seen WHERE band1 = ?2 \
-                 UNION ALL SELECT simhash FROM seen WHERE band2 = ?3 UNION ALL SELECT simhash FROM seen WHERE band3 = ?4 LIMIT 256",
+        let lookup = || -> rusqlite::Result<Vec<Option<Duplicate>>> {
+            let ids: Vec<[u8; 16]> = items.iter().map(|(id, _)| id.0.to_be_bytes()).collect();
+            let known_ids: HashSet<Vec<u8>> = query_in(
+                &conn,
+                "SELECT mention_id FROM seen WHERE mention_id IN",
+                &ids,
             )?;
-            let mut rows = by_band.query(params![b[0], b[1], b[2], b[3]])?;
-            while let Some(row) = rows.next()? {
-                let other: i64 = row.get(0)?;
-                if ((other as u64) ^ simhash).count_ones() <= NEAR_BITS {
-                    return Ok(Some(Duplicate::Near));
+            let contents: Vec<[u8; 16]> = items
+                .iter()
+                .filter_map(|(_, f)| f.map(|(c, _)| c.to_be_bytes()))
+                .collect();
+            let known_contents: HashSet<Vec<u8>> = query_in(
+                &conn,
+                "SELECT content_hash FROM seen WHERE content_hash IN",
+                &contents,
+            )?;
+            let mut candidates: HashMap<(usize, i64), Vec<u64>> = HashMap::new();
+            for band in 0..4 {
+                let mut values: Vec<i64> = items
+                    .iter()
+                    .filter_map(|(_, f)| f.map(|(_, s)| bands(s)[band]))
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                for chunk in values.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT band{band}, simhash FROM seen WHERE band{band} IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    let mut stmt = conn.prepare_cached(&sql)?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
+                    while let Some(row) = rows.next()? {
+                        let value: i64 = row.get(0)?;
+                        let simhash: i64 = row.get(1)?;
+                        candidates
+                            .entry((band, value))
+                            .or_default()
+                            .push(simhash as u64);
+                    }
                 }
             }
-            Ok(None)
+            Ok(items
+                .iter()
+                .map(|(id, fingerprint)| {
+                    if known_ids.contains(&id.0.to_be_bytes()[..]) {
+                        return Some(Duplicate::Id);
+                    }
+                    let (content, simhash) = (*fingerprint)?;
+                    if known_contents.contains(&content.to_be_bytes()[..]) {
+                        return Some(Duplicate::Content);
+                    }
+                    let near = bands(simhash).iter().enumerate().any(|(band, value)| {
+                        candidates.get(&(band, *value)).is_some_and(|c| {
+                            c.iter()
+                                .any(|other| (other ^ simhash).count_ones() <= NEAR_BITS)
+                        })
+                    });
+                    near.then_some(Duplicate::Near)
+                })
+                .collect())
         };
-        q().map_err(|e| self.err(e))
+        lookup().map_err(|e| self.err(e))
     }
 
     /// Records a commit: advances cursors and remembers seen mentions, atomically.
@@ -331,6 +366,33 @@ impl StateStore {
     }
 }
 
+/// Values bound per `IN (...)` query (SQLite allows 32,766 since 3.32).
+const IN_CHUNK: usize = 500;
+
+fn placeholders(n: usize) -> String {
+    let mut s = "?,".repeat(n);
+    s.pop();
+    s
+}
+
+/// Runs `prefix (?, ?, ...)` over `values` in chunks; returns the first column's values.
+fn query_in(
+    conn: &Connection,
+    prefix: &str,
+    values: &[[u8; 16]],
+) -> rusqlite::Result<HashSet<Vec<u8>>> {
+    let mut found = HashSet::new();
+    for chunk in values.chunks(IN_CHUNK) {
+        let sql = format!("{prefix} ({})", placeholders(chunk.len()));
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter().map(|v| &v[..])))?;
+        while let Some(row) = rows.next()? {
+            found.insert(row.get::<_, Vec<u8>>(0)?);
+        }
+    }
+    Ok(found)
+}
+
 fn bands(simhash: u64) -> [i64; 4] {
     [
         i64::from(simhash as u16),
@@ -359,28 +421,24 @@ mod tests {
             first_seen: 100,
         };
         s.record_commit(&[], &[row], 100).expect("commit");
+        let queries = [
+            (MentionId(1), None),
+            (MentionId(2), Some((42, 0))),
+            (MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7))),
+            (MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F))),
+        ];
+        let found = s.find_duplicates(&queries).expect("lookup");
         assert_eq!(
-            s.find_duplicate(MentionId(1), None).ok().flatten(),
-            Some(Duplicate::Id)
-        );
-        assert_eq!(
-            s.find_duplicate(MentionId(2), Some((42, 0))).ok().flatten(),
-            Some(Duplicate::Content)
-        );
-        assert_eq!(
-            s.find_duplicate(MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7)))
-                .ok()
-                .flatten(),
-            Some(Duplicate::Near)
-        );
-        assert_eq!(
-            s.find_duplicate(MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F)))
-                .ok()
-                .flatten(),
-            None
+            found,
+            [
+                Some(Duplicate::Id),
+                Some(Duplicate::Content),
+                Some(Duplicate::Near),
+                None
+            ]
         );
         assert_eq!(s.prune_seen(101).ok(), Some(1));
-        assert_eq!(s.find_duplicate(MentionId(1), None).ok().flatten(), None);
+        assert_eq!(s.find_duplicates(&queries[..1]).expect("lookup"), [None]);
     }
 
     #[test]

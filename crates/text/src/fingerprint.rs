@@ -3,7 +3,7 @@
 //! Both are stored in the state store, so their definitions are frozen: a change would
 //! make every stored fingerprint miss.
 
-use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::token::{fold_into, tokenize};
 
@@ -35,12 +35,37 @@ impl Fingerprint {
     /// diacritics). So `RT @x: Zug fällt aus https://t.co/a` and `Zug FÄLLT aus` share a
     /// content hash. Costs one tokenisation and two hash passes.
     pub fn of(text: &str) -> Fingerprint {
-        let words = normalised_words(text);
-        let joined = words.join(" ");
+        let mut content = Xxh3::new();
+        let mut votes = [0i32; 64];
+        let mut word = String::new();
+        let mut previous: Option<u64> = None;
+        let mut tokens = 0usize;
+        for w in normalised_words(text) {
+            for token in tokenize(w) {
+                word.clear();
+                fold_into(token.text, &mut word);
+                if tokens > 0 {
+                    content.update(b" ");
+                }
+                content.update(word.as_bytes());
+                let h = xxh3_64(word.as_bytes());
+                vote(&mut votes, h);
+                if let Some(p) = previous {
+                    // The bigram's feature: the two words' hashes, mixed.
+                    vote(&mut votes, mix(p.rotate_left(17) ^ h));
+                }
+                previous = Some(h);
+                tokens += 1;
+            }
+        }
+        let simhash = votes.iter().enumerate().fold(
+            0u64,
+            |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc },
+        );
         Fingerprint {
-            content_hash: xxh3_128(joined.as_bytes()),
-            simhash: simhash(&words),
-            tokens: words.len(),
+            content_hash: content.digest128(),
+            simhash,
+            tokens,
         }
     }
 
@@ -72,63 +97,42 @@ pub fn is_near(a: u64, b: u64) -> bool {
     (a ^ b).count_ones() <= NEAR_DUPLICATE_BITS
 }
 
-fn normalised_words(text: &str) -> Vec<String> {
+/// Splits `text` into whitespace words, minus what reposts add (see [`Fingerprint::of`]).
+fn normalised_words(text: &str) -> impl Iterator<Item = &str> {
     let mut words: Vec<&str> = text
         .split_whitespace()
         .filter(|w| {
             !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
         })
         .collect();
+    let mut start = 0;
     // Leading "RT @x:" and reply handles.
     if words.first().is_some_and(|w| w.eq_ignore_ascii_case("rt")) {
-        words.remove(0);
+        start = 1;
     }
-    while words.first().is_some_and(|w| w.starts_with('@')) {
-        words.remove(0);
+    while words.get(start).is_some_and(|w| w.starts_with('@')) {
+        start += 1;
     }
     // Trailing "via @x".
-    if words.len() >= 2
-        && words[words.len() - 2].eq_ignore_ascii_case("via")
-        && words[words.len() - 1].starts_with('@')
-    {
-        words.truncate(words.len() - 2);
+    let n = words.len();
+    if n >= start + 2 && words[n - 2].eq_ignore_ascii_case("via") && words[n - 1].starts_with('@') {
+        words.truncate(n - 2);
     }
-    let mut out = Vec::with_capacity(words.len());
-    for w in words {
-        for token in tokenize(w) {
-            let mut folded = String::with_capacity(token.text.len());
-            fold_into(token.text, &mut folded);
-            out.push(folded);
-        }
-    }
-    out
+    words.into_iter().skip(start)
 }
 
-fn simhash(words: &[String]) -> u64 {
-    let mut votes = [0i32; 64];
-    let mut add = |h: u64| {
-        for (bit, vote) in votes.iter_mut().enumerate() {
-            if h >> bit & 1 == 1 {
-                *vote += 1;
-            } else {
-                *vote -= 1;
-            }
-        }
-    };
-    for w in words {
-        add(xxh3_64(w.as_bytes()));
+fn vote(votes: &mut [i32; 64], h: u64) {
+    // Branchless, so the compiler vectorises it: +1 for a set bit, -1 for a clear one.
+    for (bit, v) in votes.iter_mut().enumerate() {
+        *v += ((h >> bit) & 1) as i32 * 2 - 1;
     }
-    for pair in words.windows(2) {
-        let mut key = String::with_capacity(pair[0].len() + pair[1].len() + 1);
-        key.push_str(&pair[0]);
-        key.push(' ');
-        key.push_str(&pair[1]);
-        add(xxh3_64(key.as_bytes()));
-    }
-    votes.iter().enumerate().fold(
-        0u64,
-        |acc, (bit, &v)| if v > 0 { acc | 1 << bit } else { acc },
-    )
+}
+
+/// A 64-bit finaliser (SplitMix64's), so combined hashes spread over all bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Returns the xxh3-64 hash of `bytes` (bodies, keys): fast, stable across releases.

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::stopwords::{has_list, is_stopword};
+
 /// A language Lauscher can analyse: one with a whatlang profile and a Snowball stemmer
 /// (Polish has no stemmer; its posts are indexed unstemmed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -215,6 +217,12 @@ impl LanguageDetector {
         if cleaned.chars().filter(|c| c.is_alphabetic()).count() < MIN_LETTERS {
             return Detected::Undetermined;
         }
+        if let Some(lang) = self.by_function_words(&cleaned) {
+            return Detected::Lang {
+                lang,
+                reliable: true,
+            };
+        }
         if self.langs.len() == 1 {
             return Detected::Lang {
                 lang: self.langs[0],
@@ -231,6 +239,56 @@ impl LanguageDetector {
             },
             None => Detected::Undetermined,
         }
+    }
+}
+
+impl LanguageDetector {
+    /// Decides cheaply when the text's function words clearly belong to one configured
+    /// language: at least 3 stop words found only in that language's list and none of
+    /// another's, or at least 6 and five times more than any other. Function words are
+    /// the most telling feature of short social text, and this costs a tokenisation
+    /// instead of whatlang's trigram scoring (about 5× a plain pass instead of 20×).
+    /// Languages without a stop-word list never take this path.
+    fn by_function_words(&self, cleaned: &str) -> Option<Lang> {
+        let with_lists: Vec<Lang> = self
+            .langs
+            .iter()
+            .copied()
+            .filter(|l| has_list(*l))
+            .collect();
+        if with_lists.len() < 2 || with_lists.len() != self.langs.len() {
+            return None;
+        }
+        let mut counts = vec![0usize; with_lists.len()];
+        let mut word = String::new();
+        for token in crate::token::tokenize(cleaned) {
+            word.clear();
+            word.extend(token.text.chars().flat_map(char::to_lowercase));
+            let mut owner = None;
+            for (i, lang) in with_lists.iter().enumerate() {
+                if is_stopword(*lang, &word) {
+                    if owner.is_some() {
+                        // Shared by two languages ("in", "so"): no evidence.
+                        owner = None;
+                        break;
+                    }
+                    owner = Some(i);
+                }
+            }
+            if let Some(i) = owner {
+                counts[i] += 1;
+            }
+        }
+        let (best, &top) = counts.iter().enumerate().max_by_key(|(_, c)| **c)?;
+        let runner_up = counts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(_, c)| *c)
+            .max()
+            .unwrap_or(0);
+        let clear = (top >= 3 && runner_up == 0) || (top >= 6 && runner_up * 5 <= top);
+        clear.then(|| with_lists[best])
     }
 }
 
@@ -283,6 +341,28 @@ mod tests {
             "de"
         );
         assert_eq!(d.detect("Le train est en retard", Some("fr")).code(), "und");
+    }
+
+    #[test]
+    fn clear_function_words_decide_and_mixed_text_falls_back_to_whatlang() {
+        let d = LanguageDetector::new(&[Lang::De, Lang::En]);
+        assert_eq!(
+            d.by_function_words("ich bin mit dem Zug nach Hause gefahren und es war gut"),
+            Some(Lang::De)
+        );
+        assert_eq!(
+            d.by_function_words("the train was late and we missed the connection"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            d.by_function_words("the train war heute late und the app"),
+            None
+        );
+        let only_de = LanguageDetector::new(&[Lang::De]);
+        assert_eq!(
+            only_de.by_function_words("ich bin mit dem Zug nach Hause gefahren"),
+            None
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Per-language stemming over rust-stemmers, with a per-thread cache.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,19 +10,22 @@ use rust_stemmers::Algorithm;
 use crate::lang::Lang;
 use crate::token::fold;
 
-/// Most distinct tokens one thread caches before the cache is cleared.
+/// Most distinct tokens one thread caches per language before its cache is cleared.
 const CACHE_CAPACITY: usize = 100_000;
 
+/// Lowercase word → (lowercase stem, folded stem), for one language.
+type StemCache = HashMap<String, (String, String)>;
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(Lang, String), String>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Lang, StemCache>> = RefCell::new(HashMap::new());
 }
 
-/// Reduces words of one language to their stems, folded like [`fold`].
+/// Reduces words of one language to their stems.
 ///
 /// A Snowball stemmer costs about 9× a plain lowercase pass per token; the per-thread
-/// cache (up to 100,000 tokens per thread) brings repeated words down to a hash lookup.
-/// Stemming runs under `catch_unwind`: rust-stemmers panics on some inputs, and then the
-/// folded surface form is kept.
+/// cache (up to 100,000 words per language and thread) brings repeated words down to
+/// one hash lookup and one copy. Stemming runs under `catch_unwind`: rust-stemmers
+/// panics on some inputs, and then the lowercase surface form is kept.
 pub struct Stemmer {
     lang: Lang,
     inner: rust_stemmers::Stemmer,
@@ -60,26 +64,41 @@ impl Stemmer {
     /// Returns the folded stem of `word` (`Verspätungen` → `verspat`): what the index
     /// stores, so `Zurich` and `Zürich` meet.
     pub fn stem(&self, word: &str) -> String {
-        fold(&self.stem_lower(word))
+        self.with_stems(word, |_, folded| folded.to_owned())
     }
 
-    /// Returns the lowercase stem of `word` keeping diacritics (`schön` → `schon`
-    /// would collide with `schon` once folded), for lexicon lookups.
+    /// Returns the lowercase stem of `word` keeping what Snowball keeps, for lexicon
+    /// lookups (folding would merge `schon` and `schön` further).
     pub fn stem_lower(&self, word: &str) -> String {
-        let lower = word.to_lowercase();
+        self.with_stems(word, |lower, _| lower.to_owned())
+    }
+
+    /// Calls `f` with the lowercase and the folded stem of `word`, without copying them
+    /// out of the cache.
+    pub fn with_stems<R>(&self, word: &str, f: impl FnOnce(&str, &str) -> R) -> R {
+        let lower: Cow<'_, str> = if word
+            .bytes()
+            .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+        {
+            Cow::Owned(word.to_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        };
         CACHE.with(|cache| {
-            let key = (self.lang, lower);
-            if let Some(hit) = cache.borrow().get(&key) {
-                return hit.clone();
-            }
-            let stemmed = catch_unwind(AssertUnwindSafe(|| self.inner.stem(&key.1).into_owned()))
-                .unwrap_or_else(|_| key.1.clone());
             let mut cache = cache.borrow_mut();
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
+            let words = cache.entry(self.lang).or_default();
+            if let Some((l, folded)) = words.get(lower.as_ref()) {
+                return f(l, folded);
             }
-            cache.insert(key, stemmed.clone());
-            stemmed
+            let stemmed = catch_unwind(AssertUnwindSafe(|| self.inner.stem(&lower).into_owned()))
+                .unwrap_or_else(|_| lower.clone().into_owned());
+            let folded = fold(&stemmed);
+            let result = f(&stemmed, &folded);
+            if words.len() >= CACHE_CAPACITY {
+                words.clear();
+            }
+            words.insert(lower.into_owned(), (stemmed, folded));
+            result
         })
     }
 }

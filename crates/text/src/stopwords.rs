@@ -1,6 +1,6 @@
 //! Per-language stop words: the function words that carry no topic.
 //!
-//! The lists are plain data files beside this module (one folded word per line), short
+//! The lists are plain data files beside this module (one lowercase word per line), short
 //! on purpose: social posts are short, and removing too much hurts phrase search.
 
 use std::collections::HashSet;
@@ -23,7 +23,12 @@ static EN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Returns whether the folded token `word` is a stop word in `lang`.
+/// Returns whether Lauscher has a stop-word list for `lang`.
+pub fn has_list(lang: Lang) -> bool {
+    matches!(lang, Lang::De | Lang::En)
+}
+
+/// Returns whether the lowercase token `word` is a stop word in `lang`.
 ///
 /// Social noise words (`rt`, `via`, `https`) count as stop words in every language.
 pub fn is_stopword(lang: Lang, word: &str) -> bool {
