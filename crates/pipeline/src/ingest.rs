@@ -1,4 +1,12 @@
-//! The ingest stage: dedupe, analyse, index and commit, on its own thread.
+//! The ingest stage, on two threads so that indexing one batch overlaps analysing the
+//! next:
+//!
+//! - the *analyser* fingerprints a batch, drops duplicates (of committed mentions, via
+//!   the state store, and of those in flight), analyses the rest on all cores and drops
+//!   those matching no topic;
+//! - the *indexer* upserts the survivors into tantivy and commits on time, count, flush
+//!   or drain; after each commit it reloads readers, writes cursors and seen rows to the
+//!   state store in one transaction, and acknowledges the batches it covered.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -7,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lauscher_index::{MentionIndex, MentionWriter};
-use lauscher_model::Mention;
+use lauscher_model::{Mention, ScoredMention};
 use lauscher_rules::Config;
 use lauscher_scorer::Scorer;
 use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
@@ -15,11 +23,15 @@ use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::IndexCommitted;
 use lauscher_text::Fingerprint;
 use lauscher_text::fingerprint::{bands, is_near};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 /// Batches the ingest queue holds before senders wait.
 const QUEUE_BATCHES: usize = 8;
+/// Analysed batches waiting for the indexer before the analyser waits.
+const ANALYSED_BATCHES: usize = 2;
 /// Seen-set entries older than this are forgotten (re-polls after that are rare).
 const SEEN_RETENTION_DAYS: i64 = 30;
 /// Batches at least this large are analysed on all cores.
@@ -37,7 +49,7 @@ pub enum PipelineError {
     /// tantivy failed while writing.
     #[error("index write failed: {0}")]
     Write(#[from] tantivy_error::TantivyError),
-    /// The ingest thread is gone (it failed earlier; its error was logged).
+    /// An ingest thread is gone (it failed earlier; its error was logged).
     #[error("ingest thread stopped")]
     Stopped,
     /// The HTTP client could not be built.
@@ -89,24 +101,37 @@ enum Msg {
     Flush(oneshot::Sender<Result<(), String>>),
 }
 
+/// A batch after analysis, on its way to the indexer.
+enum Analysed {
+    Batch {
+        source: String,
+        /// Mentions to index, with their topics (or from a keep-all source).
+        mentions: Vec<ScoredMention>,
+        /// Every new mention of the batch, indexed or not, to remember as seen.
+        seen: Vec<SeenRow>,
+        cursor: Option<StoredCursor>,
+        ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
+    },
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
 /// The running ingest stage. Send batches, flush to force a commit, shut down to drain.
 pub struct Pipeline {
     tx: mpsc::Sender<Msg>,
-    thread: std::thread::JoinHandle<Result<(), PipelineError>>,
+    analyser: std::thread::JoinHandle<Result<(), PipelineError>>,
+    indexer: std::thread::JoinHandle<Result<(), PipelineError>>,
     index: Arc<MentionIndex>,
     state: Arc<StateStore>,
 }
 
 impl Pipeline {
-    /// Opens the index and state store in `data_dir` and starts the ingest thread.
-    ///
-    /// Must be called inside a tokio runtime (the thread waits on the queue with
-    /// tokio's timers).
+    /// Opens the index and state store in `data_dir` and starts the ingest threads.
     pub fn start(config: &Config, data_dir: &Path) -> Result<Pipeline, PipelineError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| PipelineError::DataDir {
+        let dir_error = |source| PipelineError::DataDir {
             path: data_dir.display().to_string(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(data_dir).map_err(dir_error)?;
         let state = Arc::new(StateStore::open(&data_dir.join("state.db"))?);
         let pruned = state.prune_seen(Utc::now().timestamp() - SEEN_RETENTION_DAYS * 86_400)?;
         if pruned > 0 {
@@ -122,8 +147,13 @@ impl Pipeline {
         let writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
         METRICS.index_docs.set(index.num_docs() as i64);
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
-        let ingestor = Ingestor {
+        let (analysed_tx, analysed_rx) = std::sync::mpsc::sync_channel(ANALYSED_BATCHES);
+        let analyser = Analyser {
             scorer: Scorer::new(config),
+            state: state.clone(),
+            in_flight: InFlight::new(config.index.commit_docs),
+        };
+        let indexer = Indexer {
             index: index.clone(),
             state: state.clone(),
             writer: Some(writer),
@@ -132,17 +162,18 @@ impl Pipeline {
             pending: Pending::default(),
             first_uncommitted: None,
         };
-        let handle = tokio::runtime::Handle::current();
-        let thread = std::thread::Builder::new()
-            .name("lauscher-ingest".into())
-            .spawn(move || ingestor.run(rx, handle))
-            .map_err(|source| PipelineError::DataDir {
-                path: data_dir.display().to_string(),
-                source,
-            })?;
+        let analyser = std::thread::Builder::new()
+            .name("lauscher-analyse".into())
+            .spawn(move || analyser.run(rx, analysed_tx))
+            .map_err(dir_error)?;
+        let indexer = std::thread::Builder::new()
+            .name("lauscher-index".into())
+            .spawn(move || indexer.run(analysed_rx))
+            .map_err(dir_error)?;
         Ok(Pipeline {
             tx,
-            thread,
+            analyser,
+            indexer,
             index,
             state,
         })
@@ -178,15 +209,19 @@ impl Pipeline {
         }
     }
 
-    /// Drains the queue, commits and stops the thread. Every sender must be dropped
+    /// Drains the queue, commits and stops the threads. Every sender must be dropped
     /// first, or this waits for them.
     pub async fn shutdown(self) -> Result<(), PipelineError> {
         drop(self.tx);
-        let thread = self.thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .map_err(|_| PipelineError::Stopped)?
-            .map_err(|_| PipelineError::Stopped)?
+        let (analyser, indexer) = (self.analyser, self.indexer);
+        let (analysed, indexed) =
+            tokio::task::spawn_blocking(move || (analyser.join(), indexer.join()))
+                .await
+                .map_err(|_| PipelineError::Stopped)?;
+        // The indexer's error is the cause when both failed (the analyser then only
+        // saw the indexer's channel close).
+        indexed.map_err(|_| PipelineError::Stopped)??;
+        analysed.map_err(|_| PipelineError::Stopped)?
     }
 }
 
@@ -219,20 +254,24 @@ impl BatchSender {
     }
 }
 
-/// What the next commit will record.
+/// Mentions analysed but perhaps not yet committed, so duplicates among them are caught
+/// before the state store knows them. Two generations, each at most `capacity` ids: a
+/// generation is forgotten only long after its mentions were committed (the indexer
+/// commits every `commit_docs` mentions), so memory stays bounded on endless imports.
+struct InFlight {
+    current: Generation,
+    previous: Generation,
+    capacity: usize,
+}
+
 #[derive(Default)]
-struct Pending {
+struct Generation {
     ids: HashSet<u128>,
     content: HashSet<u128>,
     bands: HashMap<(u8, u16), Vec<u64>>,
-    seen: Vec<SeenRow>,
-    cursors: HashMap<String, StoredCursor>,
-    acks: Vec<(oneshot::Sender<BatchReport>, BatchReport)>,
-    indexed: HashMap<(String, String), u64>,
-    added: usize,
 }
 
-impl Pending {
+impl Generation {
     fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
         if self.ids.contains(&m.id.0) {
             return Some(Duplicate::Id);
@@ -250,24 +289,42 @@ impl Pending {
         });
         near.then_some(Duplicate::Near)
     }
+}
 
-    fn remember(&mut self, m: &Mention, fp: &Fingerprint, now: i64) {
-        self.ids.insert(m.id.0);
+impl InFlight {
+    fn new(commit_docs: usize) -> Self {
+        InFlight {
+            current: Generation::default(),
+            previous: Generation::default(),
+            capacity: commit_docs.saturating_mul(2).max(50_000),
+        }
+    }
+
+    fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
+        self.current
+            .duplicate(m, fp)
+            .or_else(|| self.previous.duplicate(m, fp))
+    }
+
+    /// Remembers `m`; returns its seen row for the state store.
+    fn remember(&mut self, m: &Mention, fp: &Fingerprint, now: i64) -> SeenRow {
+        if self.current.ids.len() >= self.capacity {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        let g = &mut self.current;
+        g.ids.insert(m.id.0);
         let fingerprint = fp.is_dedupable().then(|| {
-            self.content.insert(fp.content_hash);
+            g.content.insert(fp.content_hash);
             for (i, b) in bands(fp.simhash).iter().enumerate() {
-                self.bands
-                    .entry((i as u8, *b))
-                    .or_default()
-                    .push(fp.simhash);
+                g.bands.entry((i as u8, *b)).or_default().push(fp.simhash);
             }
             (fp.content_hash, fp.simhash)
         });
-        self.seen.push(SeenRow {
+        SeenRow {
             id: m.id,
             fingerprint,
             first_seen: now,
-        });
+        }
     }
 }
 
@@ -306,84 +363,40 @@ fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> V
     })
 }
 
-struct Ingestor {
+/// The first ingest thread: dedupe and analysis.
+struct Analyser {
     scorer: Scorer,
-    index: Arc<MentionIndex>,
     state: Arc<StateStore>,
-    writer: Option<MentionWriter>,
-    commit_interval: Duration,
-    commit_docs: usize,
-    pending: Pending,
-    first_uncommitted: Option<Instant>,
+    in_flight: InFlight,
 }
 
-impl Ingestor {
+impl Analyser {
     fn run(
         mut self,
         mut rx: mpsc::Receiver<Msg>,
-        rt: tokio::runtime::Handle,
+        tx: SyncSender<Analysed>,
     ) -> Result<(), PipelineError> {
-        // Timers are created on this thread, so it must be inside the runtime's context.
-        let _runtime = rt.enter();
-        let result = self.run_loop(&mut rx, &rt);
+        let result = (|| {
+            while let Some(msg) = rx.blocking_recv() {
+                METRICS
+                    .queue_depth
+                    .with_label_values(&["ingest"])
+                    .set(rx.len() as i64);
+                let out = match msg {
+                    Msg::Batch(batch) => self.analyse(batch)?,
+                    Msg::Flush(reply) => Analysed::Flush(reply),
+                };
+                tx.send(out).map_err(|_| PipelineError::Stopped)?;
+            }
+            Ok(())
+        })();
         if let Err(e) = &result {
-            error!(error = %e, "ingest stopped");
-        }
-        // Dropping the receiver makes senders fail fast instead of hanging.
-        drop(rx);
-        if let Some(writer) = self.writer.take()
-            && let Err(e) = writer.close()
-        {
-            error!(error = %e, "index writer close failed");
+            error!(error = %e, "analysis stopped");
         }
         result
     }
 
-    fn run_loop(
-        &mut self,
-        rx: &mut mpsc::Receiver<Msg>,
-        rt: &tokio::runtime::Handle,
-    ) -> Result<(), PipelineError> {
-        loop {
-            let msg = match self.first_uncommitted {
-                Some(first) => {
-                    let deadline = first + self.commit_interval;
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    match rt.block_on(tokio::time::timeout(remaining, rx.recv())) {
-                        Ok(msg) => msg,
-                        Err(_) => {
-                            self.commit("timeout")?;
-                            continue;
-                        }
-                    }
-                }
-                None => rt.block_on(rx.recv()),
-            };
-            METRICS
-                .queue_depth
-                .with_label_values(&["ingest"])
-                .set(rx.len() as i64);
-            match msg {
-                Some(Msg::Batch(batch)) => {
-                    self.process(batch)?;
-                    if self.pending.added >= self.commit_docs {
-                        self.commit("num_docs")?;
-                    }
-                }
-                Some(Msg::Flush(reply)) => {
-                    let r = self.commit("flush");
-                    let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-                    r?;
-                }
-                None => {
-                    self.commit("drained")?;
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
+    fn analyse(&mut self, batch: Batch) -> Result<Analysed, PipelineError> {
         let now = Utc::now().timestamp();
         let mut report = BatchReport::default();
         let fingerprinted = parallel_map(batch.mentions, |m| {
@@ -400,9 +413,10 @@ impl Ingestor {
             })
             .collect();
         let committed = self.state.find_duplicates(&queries)?;
-        let mut fresh: Vec<(Mention, Fingerprint)> = Vec::with_capacity(fingerprinted.len());
+        let mut fresh = Vec::with_capacity(fingerprinted.len());
+        let mut seen = Vec::with_capacity(fingerprinted.len());
         for ((m, fp), committed) in fingerprinted.into_iter().zip(committed) {
-            if let Some(d) = committed.or_else(|| self.pending.duplicate(&m, &fp)) {
+            if let Some(d) = committed.or_else(|| self.in_flight.duplicate(&m, &fp)) {
                 report.duplicates += 1;
                 METRICS
                     .mentions_duplicate_total
@@ -410,45 +424,147 @@ impl Ingestor {
                     .inc();
                 continue;
             }
-            self.pending.remember(&m, &fp, now);
+            seen.push(self.in_flight.remember(&m, &fp, now));
             fresh.push((m, fp));
         }
         let scorer = &self.scorer;
-        let scored = parallel_map(fresh, |(m, fp)| scorer.score(m, &fp));
-        let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
-        for s in scored {
-            if s.topics.is_empty() && !batch.keep_all {
-                report.unmatched += 1;
-                METRICS
-                    .mentions_unmatched_total
-                    .with_label_values(&[&batch.source])
-                    .inc();
-                continue;
+        let mut mentions = parallel_map(fresh, |(m, fp)| scorer.score(m, &fp));
+        let before = mentions.len();
+        if !batch.keep_all {
+            mentions.retain(|s| !s.topics.is_empty());
+        }
+        report.unmatched = before - mentions.len();
+        report.indexed = mentions.len();
+        if report.unmatched > 0 {
+            METRICS
+                .mentions_unmatched_total
+                .with_label_values(&[&batch.source])
+                .inc_by(report.unmatched as u64);
+        }
+        Ok(Analysed::Batch {
+            source: batch.source,
+            mentions,
+            seen,
+            cursor: batch.cursor,
+            ack: batch.ack.map(|a| (a, report)),
+        })
+    }
+}
+
+/// What the next commit will record.
+#[derive(Default)]
+struct Pending {
+    seen: Vec<SeenRow>,
+    cursors: HashMap<String, StoredCursor>,
+    acks: Vec<(oneshot::Sender<BatchReport>, BatchReport)>,
+    indexed: HashMap<(String, String), u64>,
+    added: usize,
+}
+
+/// The second ingest thread: the index writer and the commits.
+struct Indexer {
+    index: Arc<MentionIndex>,
+    state: Arc<StateStore>,
+    writer: Option<MentionWriter>,
+    commit_interval: Duration,
+    commit_docs: usize,
+    pending: Pending,
+    first_uncommitted: Option<Instant>,
+}
+
+impl Indexer {
+    fn run(mut self, rx: Receiver<Analysed>) -> Result<(), PipelineError> {
+        let result = self.run_loop(&rx);
+        if let Err(e) = &result {
+            error!(error = %e, "indexing stopped");
+        }
+        // Dropping the receiver makes the analyser fail fast instead of hanging.
+        drop(rx);
+        if let Some(writer) = self.writer.take()
+            && let Err(e) = writer.close()
+        {
+            error!(error = %e, "index writer close failed");
+        }
+        result
+    }
+
+    fn run_loop(&mut self, rx: &Receiver<Analysed>) -> Result<(), PipelineError> {
+        loop {
+            let msg = match self.first_uncommitted {
+                Some(first) => {
+                    let remaining =
+                        (first + self.commit_interval).saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(remaining) {
+                        Ok(msg) => Some(msg),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.commit("timeout")?;
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => None,
+                    }
+                }
+                None => rx.recv().ok(),
+            };
+            match msg {
+                Some(Analysed::Batch {
+                    source,
+                    mentions,
+                    seen,
+                    cursor,
+                    ack,
+                }) => {
+                    self.add(source, mentions, seen, cursor, ack)?;
+                    if self.pending.added >= self.commit_docs
+                        || self.pending.seen.len() >= self.commit_docs
+                    {
+                        self.commit("num_docs")?;
+                    }
+                }
+                Some(Analysed::Flush(reply)) => {
+                    let r = self.commit("flush");
+                    let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                    r?;
+                }
+                None => {
+                    self.commit("drained")?;
+                    return Ok(());
+                }
             }
-            writer.upsert(&s)?;
-            report.indexed += 1;
-            self.pending.added += 1;
+        }
+    }
+
+    fn add(
+        &mut self,
+        source: String,
+        mentions: Vec<ScoredMention>,
+        seen: Vec<SeenRow>,
+        cursor: Option<StoredCursor>,
+        ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
+    ) -> Result<(), PipelineError> {
+        let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+        for s in &mentions {
+            writer.upsert(s)?;
             if s.topics.is_empty() {
                 *self
                     .pending
                     .indexed
-                    .entry((batch.source.clone(), "none".into()))
+                    .entry((source.clone(), "none".into()))
                     .or_default() += 1;
             }
             for t in &s.topics {
                 *self
                     .pending
                     .indexed
-                    .entry((batch.source.clone(), t.clone()))
+                    .entry((source.clone(), t.clone()))
                     .or_default() += 1;
             }
         }
-        if let Some(cursor) = batch.cursor {
-            self.pending.cursors.insert(batch.source, cursor);
+        self.pending.added += mentions.len();
+        self.pending.seen.extend(seen);
+        if let Some(cursor) = cursor {
+            self.pending.cursors.insert(source, cursor);
         }
-        if let Some(ack) = batch.ack {
-            self.pending.acks.push((ack, report));
-        }
+        self.pending.acks.extend(ack);
         if self.first_uncommitted.is_none() {
             self.first_uncommitted = Some(Instant::now());
         }

@@ -109,24 +109,69 @@ CREATE TABLE seen (
     mention_id   BLOB PRIMARY KEY,
     content_hash BLOB,
     simhash      INTEGER,
-    band0        INTEGER,
-    band1        INTEGER,
-    band2        INTEGER,
-    band3        INTEGER,
     first_seen   INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX seen_content ON seen(content_hash) WHERE content_hash IS NOT NULL;
-CREATE INDEX seen_band0 ON seen(band0) WHERE band0 IS NOT NULL;
-CREATE INDEX seen_band1 ON seen(band1) WHERE band1 IS NOT NULL;
-CREATE INDEX seen_band2 ON seen(band2) WHERE band2 IS NOT NULL;
-CREATE INDEX seen_band3 ON seen(band3) WHERE band3 IS NOT NULL;
-CREATE INDEX seen_first ON seen(first_seen);
 "];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
 pub struct StateStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    near: Mutex<NearIndex>,
+}
+
+/// Most recent SimHashes kept in memory for near-duplicate lookups (8 bytes each, so
+/// about 32 MiB with the band buckets). Near-duplicates of older mentions are not found;
+/// exact duplicates (same id or text) are, through SQLite, for the whole retention.
+pub const NEAR_CAPACITY: usize = 1_000_000;
+
+/// SimHashes bucketed by each of their four 16-bit bands, in two generations so the
+/// oldest half can be dropped at once. Two SimHashes within [`NEAR_BITS`] share a band
+/// (pigeonhole), so a lookup scans four buckets.
+///
+/// In memory rather than as four SQLite indexes: band values cluster on real text (a
+/// brand name in every post biases the same bits), so an SQL lookup returned tens of
+/// rows per band and per post, and four more random-key indexes made every insert
+/// dirty most of their pages.
+#[derive(Default)]
+struct NearIndex {
+    current: HashMap<(u8, u16), Vec<u64>>,
+    previous: HashMap<(u8, u16), Vec<u64>>,
+    current_len: usize,
+}
+
+impl NearIndex {
+    fn insert(&mut self, simhash: u64) {
+        if self.current_len >= NEAR_CAPACITY / 2 {
+            self.previous = std::mem::take(&mut self.current);
+            self.current_len = 0;
+        }
+        for (i, b) in band_values(simhash).into_iter().enumerate() {
+            self.current.entry((i as u8, b)).or_default().push(simhash);
+        }
+        self.current_len += 1;
+    }
+
+    fn contains_near(&self, simhash: u64) -> bool {
+        band_values(simhash).into_iter().enumerate().any(|(i, b)| {
+            [&self.current, &self.previous].iter().any(|g| {
+                g.get(&(i as u8, b)).is_some_and(|v| {
+                    v.iter()
+                        .any(|other| (other ^ simhash).count_ones() <= NEAR_BITS)
+                })
+            })
+        })
+    }
+}
+
+fn band_values(simhash: u64) -> [u16; 4] {
+    [
+        simhash as u16,
+        (simhash >> 16) as u16,
+        (simhash >> 32) as u16,
+        (simhash >> 48) as u16,
+    ]
 }
 
 impl StateStore {
@@ -160,9 +205,24 @@ impl StateStore {
                 .map_err(err)?;
             tx.commit().map_err(err)?;
         }
+        let mut near = NearIndex::default();
+        {
+            let mut stmt = conn
+                .prepare("SELECT simhash FROM seen WHERE simhash IS NOT NULL ORDER BY first_seen DESC LIMIT ?1")
+                .map_err(err)?;
+            let mut rows = stmt.query([NEAR_CAPACITY as i64]).map_err(err)?;
+            let mut newest_first = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                newest_first.push(row.get::<_, i64>(0).map_err(err)? as u64);
+            }
+            for simhash in newest_first.into_iter().rev() {
+                near.insert(simhash);
+            }
+        }
         Ok(StateStore {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            near: Mutex::new(near),
         })
     }
 
@@ -199,9 +259,8 @@ impl StateStore {
 
     /// Returns, for each mention, why it duplicates one already committed, if it does.
     ///
-    /// Costs a handful of queries per call, not per mention: one `IN (...)` lookup per
-    /// 500 ids, per 500 content hashes, and per 500 values of each SimHash band; the
-    /// near-duplicate candidates (mentions sharing a band) are then compared in memory.
+    /// Costs two queries per 500 mentions (an `IN (...)` lookup of ids and one of content
+    /// hashes); near-duplicates are looked up in memory (see [`NEAR_CAPACITY`]).
     pub fn find_duplicates(
         &self,
         items: &[(MentionId, Option<(u128, u64)>)],
@@ -223,31 +282,7 @@ impl StateStore {
                 "SELECT content_hash FROM seen WHERE content_hash IN",
                 &contents,
             )?;
-            let mut candidates: HashMap<(usize, i64), Vec<u64>> = HashMap::new();
-            for band in 0..4 {
-                let mut values: Vec<i64> = items
-                    .iter()
-                    .filter_map(|(_, f)| f.map(|(_, s)| bands(s)[band]))
-                    .collect();
-                values.sort_unstable();
-                values.dedup();
-                for chunk in values.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "SELECT band{band}, simhash FROM seen WHERE band{band} IN ({})",
-                        placeholders(chunk.len())
-                    );
-                    let mut stmt = conn.prepare_cached(&sql)?;
-                    let mut rows = stmt.query(rusqlite::params_from_iter(chunk))?;
-                    while let Some(row) = rows.next()? {
-                        let value: i64 = row.get(0)?;
-                        let simhash: i64 = row.get(1)?;
-                        candidates
-                            .entry((band, value))
-                            .or_default()
-                            .push(simhash as u64);
-                    }
-                }
-            }
+            let near = self.near.lock().unwrap_or_else(|p| p.into_inner());
             Ok(items
                 .iter()
                 .map(|(id, fingerprint)| {
@@ -258,13 +293,7 @@ impl StateStore {
                     if known_contents.contains(&content.to_be_bytes()[..]) {
                         return Some(Duplicate::Content);
                     }
-                    let near = bands(simhash).iter().enumerate().any(|(band, value)| {
-                        candidates.get(&(band, *value)).is_some_and(|c| {
-                            c.iter()
-                                .any(|other| (other ^ simhash).count_ones() <= NEAR_BITS)
-                        })
-                    });
-                    near.then_some(Duplicate::Near)
+                    near.contains_near(simhash).then_some(Duplicate::Near)
                 })
                 .collect())
         };
@@ -299,33 +328,29 @@ impl StateStore {
                     ])?;
                 }
                 let mut put_seen = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, band0, band1, band2, band3, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, first_seen) VALUES (?1, ?2, ?3, ?4)",
                 )?;
                 for row in seen {
-                    let (content, simhash, b) = match row.fingerprint {
-                        Some((c, s)) => (
-                            Some(c.to_be_bytes().to_vec()),
-                            Some(s as i64),
-                            bands(s).map(Some),
-                        ),
-                        None => (None, None, [None; 4]),
+                    let (content, simhash) = match row.fingerprint {
+                        Some((c, s)) => (Some(c.to_be_bytes().to_vec()), Some(s as i64)),
+                        None => (None, None),
                     };
                     put_seen.execute(params![
                         &row.id.0.to_be_bytes()[..],
                         content,
                         simhash,
-                        b[0],
-                        b[1],
-                        b[2],
-                        b[3],
                         row.first_seen
                     ])?;
                 }
             }
             tx.commit()
         };
-        run(&mut conn).map_err(|e| self.err(e))
+        run(&mut conn).map_err(|e| self.err(e))?;
+        let mut near = self.near.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, simhash) in seen.iter().filter_map(|r| r.fingerprint) {
+            near.insert(simhash);
+        }
+        Ok(())
     }
 
     /// Forgets seen mentions first seen before `before` (unix seconds); returns how many.
@@ -393,15 +418,6 @@ fn query_in(
     Ok(found)
 }
 
-fn bands(simhash: u64) -> [i64; 4] {
-    [
-        i64::from(simhash as u16),
-        i64::from((simhash >> 16) as u16),
-        i64::from((simhash >> 32) as u16),
-        i64::from((simhash >> 48) as u16),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,11 +466,24 @@ mod tests {
             last_modified: None,
             body_hash: Some(u64::MAX),
         };
+        let seen = SeenRow {
+            id: MentionId(1),
+            fingerprint: Some((2, 0xAAAA_0000_0000_0000)),
+            first_seen: 1,
+        };
         StateStore::open(&path)
-            .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[], 1))
+            .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[seen], 1))
             .expect("write");
         let s = StateStore::open(&path).expect("reopen");
         assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
+        let near = s
+            .find_duplicates(&[(MentionId(9), Some((1, 0xAAAA_0000_0000_0001)))])
+            .expect("lookup");
+        assert_eq!(
+            near,
+            [Some(Duplicate::Near)],
+            "near-duplicate index reloads from disk"
+        );
         assert_eq!(s.cursor("other").ok().flatten(), None);
     }
 }
