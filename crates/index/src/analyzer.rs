@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lauscher_text::stopwords::is_stopword;
-use lauscher_text::token::{fold, tokenize};
+use lauscher_text::token::{fold_into, next_word};
 use lauscher_text::{Lang, Stemmer};
 use tantivy::Index;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
@@ -38,61 +38,79 @@ struct StemConfig {
     stemmer: Option<Stemmer>,
 }
 
-/// Tokenizes with [`lauscher_text::tokenize`]; folds every token; with a language,
-/// also drops that language's stop words and stems. Allocates one `String` per token.
+/// Tokenizes like [`lauscher_text::tokenize`]; folds every token; with a language,
+/// also drops that language's stop words and stems. Reuses one token buffer per stream,
+/// so a token costs no allocation (stems come from the per-thread cache).
 #[derive(Clone)]
 pub struct LauscherTokenizer {
     stem: Option<Arc<StemConfig>>,
 }
 
 impl Tokenizer for LauscherTokenizer {
-    type TokenStream<'a> = VecTokenStream;
+    type TokenStream<'a> = LauscherTokenStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::new();
-        for t in tokenize(text) {
-            let text = match &self.stem {
-                None => fold(t.text),
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> LauscherTokenStream<'a> {
+        LauscherTokenStream {
+            text,
+            offset: 0,
+            position: 0,
+            stem: self.stem.clone(),
+            lower: String::new(),
+            token: Token::default(),
+        }
+    }
+}
+
+/// The token stream of [`LauscherTokenizer`].
+pub struct LauscherTokenStream<'a> {
+    text: &'a str,
+    offset: usize,
+    position: usize,
+    stem: Option<Arc<StemConfig>>,
+    lower: String,
+    token: Token,
+}
+
+impl TokenStream for LauscherTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        loop {
+            let Some((start, end)) = next_word(self.text, self.offset) else {
+                return false;
+            };
+            self.offset = end;
+            let word = &self.text[start..end];
+            let position = self.position;
+            self.position += 1;
+            self.token.text.clear();
+            match &self.stem {
+                None => fold_into(word, &mut self.token.text),
                 Some(cfg) => {
-                    let lower = t.text.to_lowercase();
-                    if is_stopword(cfg.lang, &lower) {
+                    self.lower.clear();
+                    self.lower.extend(word.chars().flat_map(char::to_lowercase));
+                    if is_stopword(cfg.lang, &self.lower) {
                         continue;
                     }
                     match &cfg.stemmer {
-                        Some(s) => s.stem(&lower),
-                        None => fold(&lower),
+                        Some(s) => {
+                            s.with_stems(&self.lower, |_, folded| self.token.text.push_str(folded))
+                        }
+                        None => fold_into(&self.lower, &mut self.token.text),
                     }
                 }
-            };
-            tokens.push(Token {
-                offset_from: t.start,
-                offset_to: t.end,
-                position: t.position,
-                text,
-                position_length: 1,
-            });
+            }
+            self.token.offset_from = start;
+            self.token.offset_to = end;
+            self.token.position = position;
+            self.token.position_length = 1;
+            return true;
         }
-        VecTokenStream { tokens, next: 0 }
-    }
-}
-
-/// A token stream over precomputed tokens.
-pub struct VecTokenStream {
-    tokens: Vec<Token>,
-    next: usize,
-}
-
-impl TokenStream for VecTokenStream {
-    fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }

@@ -1,10 +1,11 @@
 //! The ingest pipeline and the daemon that runs it.
 //!
 //! ```text
-//! FeedSource::poll ─Batch─▶ [bounded queue] ─▶ Ingestor thread:
-//!     fingerprint ─▶ dedupe (pending set + state store) ─▶ analyse (language, sentiment,
-//!     topics; parallel for large batches) ─▶ topic filter ─▶ index upsert
-//!     commit (time, count, flush, drain) ─▶ reload readers ─▶ state: cursors + seen set
+//! FeedSource::poll ─Batch─▶ [bounded queue, 8] ─▶ analyser thread:
+//!     fingerprint ─▶ dedupe (in flight + state store) ─▶ analyse (language, sentiment,
+//!     topics; on all cores for large batches) ─▶ topic filter
+//!   ─▶ [bounded queue, 2] ─▶ indexer thread: index upsert ─▶ commit (time, count, flush,
+//!     drain) ─▶ reload readers ─▶ state: cursors + seen set ─▶ acknowledgements
 //! ```
 //!
 //! Delivery is at-least-once with idempotent stages: the queue blocks when full (a slow

@@ -354,6 +354,8 @@ impl StateStore {
     }
 
     /// Forgets seen mentions first seen before `before` (unix seconds); returns how many.
+    /// Scans the table (no index on `first_seen`, to keep inserts cheap): run it at
+    /// start-up, not per batch.
     pub fn prune_seen(&self, before: i64) -> Result<usize, StateError> {
         self.conn()
             .execute("DELETE FROM seen WHERE first_seen < ?1", [before])

@@ -28,24 +28,11 @@ pub fn is_word_char(c: char) -> bool {
 /// `#`, `@`, punctuation, emoji and whitespace separate tokens and are not returned, so
 /// `#BahnChaos` yields `BahnChaos`. Allocates nothing.
 pub fn tokenize(text: &str) -> impl Iterator<Item = Token<'_>> {
-    let mut chars = text.char_indices().peekable();
+    let mut offset = 0;
     let mut position = 0;
     std::iter::from_fn(move || {
-        let start = loop {
-            let (i, c) = chars.next()?;
-            if is_word_char(c) {
-                break i;
-            }
-        };
-        let mut end = text.len();
-        while let Some(&(i, c)) = chars.peek() {
-            if is_word_char(c) {
-                chars.next();
-            } else {
-                end = i;
-                break;
-            }
-        }
+        let (start, end) = next_word(text, offset)?;
+        offset = end;
         let token = Token {
             text: &text[start..end],
             start,
@@ -55,6 +42,18 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = Token<'_>> {
         position += 1;
         Some(token)
     })
+}
+
+/// Returns the byte range of the first word token at or after byte `from` (a char
+/// boundary): the one scan behind [`tokenize`] and the index's token streams.
+pub fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
+    let rest = text.get(from..)?;
+    let start = from + rest.char_indices().find(|(_, c)| is_word_char(*c))?.0;
+    let end = text[start..]
+        .char_indices()
+        .find(|(_, c)| !is_word_char(*c))
+        .map_or(text.len(), |(i, _)| start + i);
+    Some((start, end))
 }
 
 /// Returns `word` lowercased with diacritics removed: `Zürich` → `zurich`, `Straße` →
