@@ -13,8 +13,8 @@ async fn the_api_searches_serves_mentions_health_and_metrics() {
     tokio::task::spawn_blocking(move || {
         let d = dir.start_daemon();
         assert_eq!(d.get("/healthz").0, 200);
-        assert_eq!(d.get("/readyz").0, 200);
         let page = d.wait_for("q=", |p| p["total"] == 2);
+        assert_eq!(d.get("/readyz").0, 200);
         let id = page["hits"][0]["id"].as_str().expect("id").to_owned();
         let filtered = d.get_json(
             "/api/v1/search?q=verspätung&topic=acme&since=2026-11-01&label=negative&lang=de",

@@ -71,3 +71,31 @@ async fn kill_9_before_commit_replays_on_restart() {
     .await
     .expect("test body");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_write_lost_after_an_index_commit_replays_without_duplicates() {
+    let server = MockServer::start().await;
+    serve(&server, "/feed.xml", numbered_feed(30), None).await;
+    let dir = Dir::new();
+    dir.write_config(&source("k", &format!("{}/feed.xml", server.uri())));
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 30);
+        // The crash window: the index committed, the state store's transaction (cursor,
+        // seen set, commit number) never happened.
+        for f in ["state.db", "state.db-wal", "state.db-shm"] {
+            let _ = std::fs::remove_file(dir.data().join(f));
+        }
+        let out = dir.run_once();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("index and state store disagree"));
+        assert_eq!(
+            dir.total(&[]),
+            30,
+            "the replay replaced documents instead of duplicating them"
+        );
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 30);
+    })
+    .await
+    .expect("test body");
+}

@@ -63,6 +63,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 /// The daemon's parts: the pipeline and the API server beside it.
 pub struct Daemon {
     pipeline: Pipeline,
+    /// Whether `/readyz` answers 200: while sources run, not while starting or draining.
+    ready: Arc<AtomicBool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     server_cancel: CancellationToken,
     /// Where the API listens.
@@ -78,11 +80,11 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let server_cancel = CancellationToken::new();
+        let ready = Arc::new(AtomicBool::new(false));
         let state = ApiState {
             index: pipeline.index(),
-            ready: Arc::new(AtomicBool::new(true)),
+            ready: ready.clone(),
         };
-        state.ready.store(true, Ordering::Release);
         let server = tokio::spawn(lauscher_server::serve(
             listener,
             state,
@@ -92,6 +94,7 @@ impl Daemon {
         println!("lauscher: api listening on http://{addr}");
         Ok(Daemon {
             pipeline,
+            ready,
             server,
             server_cancel,
             addr,
@@ -105,6 +108,7 @@ impl Daemon {
 
     /// Polls every source once and commits.
     pub async fn poll_once(&self, config: &Config) -> Result<()> {
+        self.ready.store(true, Ordering::Release);
         run_sources(
             config,
             self.pipeline.state(),
@@ -123,6 +127,7 @@ impl Daemon {
         let sources = if cancel.is_cancelled() {
             Ok(())
         } else {
+            self.ready.store(true, Ordering::Release);
             run_sources(
                 config,
                 self.pipeline.state(),
@@ -132,6 +137,7 @@ impl Daemon {
             )
             .await
         };
+        self.ready.store(false, Ordering::Release);
         info!("draining");
         let drained = self.pipeline.shutdown().await;
         self.server_cancel.cancel();

@@ -4,7 +4,7 @@
 //! tantivy persists only analyzer *names*, so an index opened without them would fail
 //! to find stemmed forms.
 //!
-//! One document per mention, keyed by its id (an upsert deletes the old document first,
+//! One document per mention, keyed by its id (a replacing add deletes the old document first,
 //! so replays after a crash never duplicate). A language-neutral `text` field with
 //! positions serves phrases and brand names; one stemmed `text_<lang>` field per
 //! configured language (no positions, so they stay cheap) serves word families.
@@ -127,6 +127,18 @@ impl MentionIndex {
         })
     }
 
+    /// Returns the `commit_seq` of the last commit's payload (0 for a new index or a
+    /// payload without one).
+    pub fn last_commit_seq(&self) -> u64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+            .and_then(|v| v["commit_seq"].as_u64())
+            .unwrap_or(0)
+    }
+
     /// Returns the number of documents visible to searches.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -191,23 +203,27 @@ mod tests {
     }
 
     #[test]
-    fn a_reopened_index_still_finds_stemmed_forms_and_upserts_replace() {
+    fn a_reopened_index_still_finds_stemmed_forms_and_adds_can_replace() {
         let dir = tempfile::tempdir().expect("tempdir");
         let langs = [Lang::De, Lang::En];
         {
             let index = MentionIndex::open(dir.path(), &langs).expect("open");
             let mut w = index.writer(32 << 20, 1).expect("writer");
-            w.upsert(&mention(1, "de", "Wieder Verspätungen in Zürich", "acme"))
+            w.add(
+                &mention(1, "de", "Wieder Verspätungen in Zürich", "acme"),
+                false,
+            )
+            .expect("add");
+            w.add(&mention(2, "en", "The app keeps crashing", "acme"), false)
                 .expect("add");
-            w.upsert(&mention(2, "en", "The app keeps crashing", "acme"))
-                .expect("add");
-            w.upsert(&mention(2, "en", "The app keeps crashing", "acme"))
-                .expect("add again");
-            w.commit("{}").expect("commit");
+            w.add(&mention(2, "en", "The app keeps crashing", "acme"), true)
+                .expect("replace");
+            w.commit(r#"{"commit_seq": 3}"#).expect("commit");
             w.close().expect("close");
         }
         let index = MentionIndex::open(dir.path(), &langs).expect("reopen");
         assert_eq!(index.num_docs(), 2);
+        assert_eq!(index.last_commit_seq(), 3);
         assert_eq!(search(&index, "verspätung"), [1]);
         assert_eq!(search(&index, "zurich"), [1]);
         assert_eq!(search(&index, "crashes"), [2]);

@@ -1,4 +1,4 @@
-//! The one writer of the index: upserts mentions, commits on demand.
+//! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
 use lauscher_model::ScoredMention;
 use lauscher_text::Lang;
@@ -10,7 +10,7 @@ use crate::schema::Fields;
 
 /// Adds mentions to the index and commits them.
 ///
-/// `upsert` hands the document to tantivy's indexing threads (it blocks only when their
+/// `add` hands the document to tantivy's indexing threads (it blocks only when their
 /// queue is full); nothing is visible or durable until [`MentionWriter::commit`].
 /// Commit cadence is the caller's decision: the pipeline commits on time, count or drain.
 pub struct MentionWriter {
@@ -43,12 +43,17 @@ impl MentionWriter {
         self.uncommitted
     }
 
-    /// Adds `m`, replacing any document with the same mention id.
-    pub fn upsert(&mut self, m: &ScoredMention) -> tantivy::Result<()> {
+    /// Adds `m`; with `replace`, first deletes any document with the same mention id.
+    ///
+    /// Replacing costs tantivy a term lookup in every segment at the next commit, so
+    /// callers that know the id is new (the pipeline's dedupe does) pass `false`.
+    pub fn add(&mut self, m: &ScoredMention, replace: bool) -> tantivy::Result<()> {
         let f = &self.fields;
         let id = m.mention.id.to_string();
-        self.writer
-            .delete_term(Term::from_field_text(f.mention_id, &id));
+        if replace {
+            self.writer
+                .delete_term(Term::from_field_text(f.mention_id, &id));
+        }
         let mut doc = TantivyDocument::default();
         doc.add_text(f.mention_id, &id);
         doc.add_date(

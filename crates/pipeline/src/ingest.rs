@@ -4,7 +4,7 @@
 //! - the *analyser* fingerprints a batch, drops duplicates (of committed mentions, via
 //!   the state store, and of those in flight), analyses the rest on all cores and drops
 //!   those matching no topic;
-//! - the *indexer* upserts the survivors into tantivy and commits on time, count, flush
+//! - the *indexer* adds the survivors to tantivy and commits on time, count, flush
 //!   or drain; after each commit it reloads readers, writes cursors and seen rows to the
 //!   state store in one transaction, and acknowledges the batches it covered.
 
@@ -26,7 +26,7 @@ use lauscher_text::fingerprint::{bands, is_near};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Batches the ingest queue holds before senders wait.
 const QUEUE_BATCHES: usize = 8;
@@ -153,7 +153,19 @@ impl Pipeline {
             state: state.clone(),
             in_flight: InFlight::new(config.index.commit_docs),
         };
+        let index_seq = index.last_commit_seq();
+        let state_seq = state.commit_seq()?;
+        let replace_existing = index_seq != state_seq;
+        if replace_existing {
+            warn!(
+                index_seq,
+                state_seq,
+                "index and state store disagree (a crash between commit and state write): replays replace documents by id"
+            );
+        }
         let indexer = Indexer {
+            commit_seq: index_seq.max(state_seq),
+            replace_existing,
             index: index.clone(),
             state: state.clone(),
             writer: Some(writer),
@@ -463,6 +475,14 @@ struct Pending {
 
 /// The second ingest thread: the index writer and the commits.
 struct Indexer {
+    /// Sequence number of the last index commit; stored with it and in the state store.
+    commit_seq: u64,
+    /// Delete documents with the same id before adding. Only needed after a crash
+    /// between an index commit and its state write: then the index holds mentions the
+    /// seen set does not know, and their replay must replace, not duplicate, them.
+    /// Otherwise every mention reaching the indexer is new (dedupe dropped known ids),
+    /// and skipping the delete saves tantivy a term lookup per document per segment.
+    replace_existing: bool,
     index: Arc<MentionIndex>,
     state: Arc<StateStore>,
     writer: Option<MentionWriter>,
@@ -543,7 +563,7 @@ impl Indexer {
     ) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
         for s in &mentions {
-            writer.upsert(s)?;
+            writer.add(s, self.replace_existing)?;
             if s.topics.is_empty() {
                 *self
                     .pending
@@ -580,15 +600,15 @@ impl Indexer {
         let started = Instant::now();
         if p.added > 0 {
             let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
-            let payload =
-                serde_json::json!({"schema": 1, "cursors": p.cursors.keys().collect::<Vec<_>>()})
-                    .to_string();
+            let seq = self.commit_seq + 1;
+            let payload = serde_json::json!({"schema": 1, "commit_seq": seq}).to_string();
             writer.commit(&payload)?;
+            self.commit_seq = seq;
             self.index.reload()?;
         }
         let cursors: Vec<(String, StoredCursor)> = p.cursors.into_iter().collect();
         self.state
-            .record_commit(&cursors, &p.seen, Utc::now().timestamp())?;
+            .record_commit(&cursors, &p.seen, Utc::now().timestamp(), self.commit_seq)?;
         for ((source, topic), n) in p.indexed {
             METRICS
                 .mentions_indexed_total

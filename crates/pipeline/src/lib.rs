@@ -4,14 +4,15 @@
 //! FeedSource::poll ─Batch─▶ [bounded queue, 8] ─▶ analyser thread:
 //!     fingerprint ─▶ dedupe (in flight + state store) ─▶ analyse (language, sentiment,
 //!     topics; on all cores for large batches) ─▶ topic filter
-//!   ─▶ [bounded queue, 2] ─▶ indexer thread: index upsert ─▶ commit (time, count, flush,
+//!   ─▶ [bounded queue, 2] ─▶ indexer thread: index add ─▶ commit (time, count, flush,
 //!     drain) ─▶ reload readers ─▶ state: cursors + seen set ─▶ acknowledgements
 //! ```
 //!
 //! Delivery is at-least-once with idempotent stages: the queue blocks when full (a slow
 //! index stops fetching, nothing is dropped); a source's cursor and the seen set are
 //! written only after the index commit holding its mentions, so a crash replays the
-//! uncommitted batches, and the index upsert (keyed by mention id) absorbs the replay.
+//! uncommitted batches. Both writes carry a commit number; when they disagree at start
+//! (a crash between them), replays replace documents by id instead of adding them.
 
 pub mod daemon;
 pub mod import;

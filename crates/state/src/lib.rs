@@ -112,6 +112,10 @@ CREATE TABLE seen (
     first_seen   INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX seen_content ON seen(content_hash) WHERE content_hash IS NOT NULL;
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 "];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
@@ -300,15 +304,29 @@ impl StateStore {
         lookup().map_err(|e| self.err(e))
     }
 
-    /// Records a commit: advances cursors and remembers seen mentions, atomically.
+    /// Returns the sequence number of the last index commit recorded here (0: none).
+    pub fn commit_seq(&self) -> Result<u64, StateError> {
+        self.conn()
+            .query_row("SELECT value FROM meta WHERE key = 'commit_seq'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.unwrap_or(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records index commit `commit_seq`: advances cursors and remembers seen mentions,
+    /// atomically.
     ///
     /// Called only after the index commit that holds these mentions, so a crash before
-    /// this call replays the batches (idempotently) instead of losing them.
+    /// this call replays the batches instead of losing them; the index's own commit
+    /// carries the same sequence number, so a restart can tell that it happened.
     pub fn record_commit(
         &self,
         cursors: &[(String, StoredCursor)],
         seen: &[SeenRow],
         now: i64,
+        commit_seq: u64,
     ) -> Result<(), StateError> {
         let mut conn = self.conn();
         let run = |conn: &mut Connection| -> rusqlite::Result<()> {
@@ -327,6 +345,10 @@ impl StateStore {
                         now
                     ])?;
                 }
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('commit_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
+                    [commit_seq as i64],
+                )?;
                 let mut put_seen = tx.prepare_cached(
                     "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, first_seen) VALUES (?1, ?2, ?3, ?4)",
                 )?;
@@ -438,7 +460,7 @@ mod tests {
             fingerprint: Some((42, 0xF0F0_F0F0_F0F0_F0F0)),
             first_seen: 100,
         };
-        s.record_commit(&[], &[row], 100).expect("commit");
+        s.record_commit(&[], &[row], 100, 1).expect("commit");
         let queries = [
             (MentionId(1), None),
             (MentionId(2), Some((42, 0))),
@@ -474,10 +496,11 @@ mod tests {
             first_seen: 1,
         };
         StateStore::open(&path)
-            .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[seen], 1))
+            .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[seen], 1, 7))
             .expect("write");
         let s = StateStore::open(&path).expect("reopen");
         assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
+        assert_eq!(s.commit_seq().ok(), Some(7));
         let near = s
             .find_duplicates(&[(MentionId(9), Some((1, 0xAAAA_0000_0000_0001)))])
             .expect("lookup");
