@@ -244,7 +244,7 @@ impl LanguageDetector {
 
 impl LanguageDetector {
     /// Decides cheaply when the text's function words clearly belong to one configured
-    /// language: at least 3 stop words found only in that language's list and none of
+    /// language: at least 2 stop words found only in that language's list and none of
     /// another's, or at least 6 and five times more than any other. Function words are
     /// the most telling feature of short social text, and this costs a tokenisation
     /// instead of whatlang's trigram scoring (about 5× a plain pass instead of 20×).
@@ -287,7 +287,7 @@ impl LanguageDetector {
             .map(|(_, c)| *c)
             .max()
             .unwrap_or(0);
-        let clear = (top >= 3 && runner_up == 0) || (top >= 6 && runner_up * 5 <= top);
+        let clear = (top >= 2 && runner_up == 0) || (top >= 6 && runner_up * 5 <= top);
         clear.then(|| with_lists[best])
     }
 }
