@@ -275,12 +275,12 @@ fn main() {
 
     // Ratio report, best of 3, all measured in this run.
     let n = posts.len() as f64;
-    let r1 = best_of(5, || {
+    let r1 = best_of(25, || {
         let t = Instant::now();
         black_box(raw_pass(&posts));
         t.elapsed()
     });
-    let r2 = best_of(5, || {
+    let r2 = best_of(25, || {
         let t = Instant::now();
         black_box(raw_pass_2(&posts));
         t.elapsed()

@@ -141,9 +141,9 @@ impl Pipeline {
             &data_dir.join("index"),
             &config.langs(),
         )?);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(2);
+        // tantivy's indexing threads share the cores with our analysis threads: half
+        // the cores each measured best (2 cores: 1 indexing thread, 4% faster than 2).
+        let threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).clamp(1, 4);
         let writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
         METRICS.index_docs.set(index.num_docs() as i64);
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
