@@ -22,7 +22,7 @@ use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
 use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::IndexCommitted;
 use lauscher_text::Fingerprint;
-use lauscher_text::fingerprint::{bands, is_near};
+use lauscher_text::fingerprint::NearIndex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 
 use tokio::sync::{mpsc, oneshot};
@@ -269,12 +269,15 @@ impl BatchSender {
 }
 
 /// Mentions analysed but perhaps not yet committed, so duplicates among them are caught
-/// before the state store knows them. Two generations, each at most `capacity` ids: a
-/// generation is forgotten only long after its mentions were committed (the indexer
-/// commits every `commit_docs` mentions), so memory stays bounded on endless imports.
+/// before the state store knows them. Ids and content hashes are kept in two
+/// generations of at most `capacity` ids each, SimHashes in a [`NearIndex`] of the same
+/// size: a generation is forgotten only long after its mentions were committed (the
+/// indexer commits every `commit_docs` mentions), so memory stays bounded on endless
+/// imports.
 struct InFlight {
     current: Generation,
     previous: Generation,
+    near: NearIndex,
     capacity: usize,
 }
 
@@ -282,42 +285,36 @@ struct InFlight {
 struct Generation {
     ids: HashSet<u128>,
     content: HashSet<u128>,
-    bands: HashMap<(u8, u16), Vec<u64>>,
 }
 
-impl Generation {
+impl InFlight {
+    fn new(commit_docs: usize) -> Self {
+        let capacity = commit_docs.saturating_mul(2).max(50_000);
+        InFlight {
+            current: Generation::default(),
+            previous: Generation::default(),
+            near: NearIndex::new(capacity * 2),
+            capacity,
+        }
+    }
+
     fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
-        if self.ids.contains(&m.id.0) {
+        let generations = [&self.current, &self.previous];
+        if generations.iter().any(|g| g.ids.contains(&m.id.0)) {
             return Some(Duplicate::Id);
         }
         if !fp.is_dedupable() {
             return None;
         }
-        if self.content.contains(&fp.content_hash) {
+        if generations
+            .iter()
+            .any(|g| g.content.contains(&fp.content_hash))
+        {
             return Some(Duplicate::Content);
         }
-        let near = bands(fp.simhash).iter().enumerate().any(|(i, b)| {
-            self.bands
-                .get(&(i as u8, *b))
-                .is_some_and(|v| v.iter().any(|s| is_near(*s, fp.simhash)))
-        });
-        near.then_some(Duplicate::Near)
-    }
-}
-
-impl InFlight {
-    fn new(commit_docs: usize) -> Self {
-        InFlight {
-            current: Generation::default(),
-            previous: Generation::default(),
-            capacity: commit_docs.saturating_mul(2).max(50_000),
-        }
-    }
-
-    fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
-        self.current
-            .duplicate(m, fp)
-            .or_else(|| self.previous.duplicate(m, fp))
+        self.near
+            .contains_near(fp.simhash)
+            .then_some(Duplicate::Near)
     }
 
     /// Remembers `m`; returns its seen row for the state store.
@@ -325,13 +322,10 @@ impl InFlight {
         if self.current.ids.len() >= self.capacity {
             self.previous = std::mem::take(&mut self.current);
         }
-        let g = &mut self.current;
-        g.ids.insert(m.id.0);
+        self.current.ids.insert(m.id.0);
         let fingerprint = fp.is_dedupable().then(|| {
-            g.content.insert(fp.content_hash);
-            for (i, b) in bands(fp.simhash).iter().enumerate() {
-                g.bands.entry((i as u8, *b)).or_default().push(fp.simhash);
-            }
+            self.current.content.insert(fp.content_hash);
+            self.near.insert(fp.simhash);
             (fp.content_hash, fp.simhash)
         });
         SeenRow {

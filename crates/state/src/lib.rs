@@ -8,11 +8,12 @@
 //!
 //! Schema changes are migrations keyed on `PRAGMA user_version`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use lauscher_model::MentionId;
+use lauscher_text::fingerprint::NearIndex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Why the state store failed.
@@ -84,10 +85,6 @@ impl Duplicate {
     }
 }
 
-/// Most bits two SimHashes may differ in to count as near-duplicates (see
-/// `lauscher_text::fingerprint::NEAR_DUPLICATE_BITS`; kept equal by a test there).
-pub const NEAR_BITS: u32 = 3;
-
 /// The newest schema version this build writes.
 const SCHEMA_VERSION: i64 = 1;
 
@@ -122,6 +119,10 @@ CREATE TABLE meta (
 pub struct StateStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The SimHash bands of recent mentions, in memory: band values cluster on real
+    /// text (a brand name in every post biases the same bits), so SQL band lookups
+    /// returned tens of rows per post, and four band indexes made every insert dirty
+    /// most of their pages.
     near: Mutex<NearIndex>,
 }
 
@@ -129,54 +130,6 @@ pub struct StateStore {
 /// about 32 MiB with the band buckets). Near-duplicates of older mentions are not found;
 /// exact duplicates (same id or text) are, through SQLite, for the whole retention.
 pub const NEAR_CAPACITY: usize = 1_000_000;
-
-/// SimHashes bucketed by each of their four 16-bit bands, in two generations so the
-/// oldest half can be dropped at once. Two SimHashes within [`NEAR_BITS`] share a band
-/// (pigeonhole), so a lookup scans four buckets.
-///
-/// In memory rather than as four SQLite indexes: band values cluster on real text (a
-/// brand name in every post biases the same bits), so an SQL lookup returned tens of
-/// rows per band and per post, and four more random-key indexes made every insert
-/// dirty most of their pages.
-#[derive(Default)]
-struct NearIndex {
-    current: HashMap<(u8, u16), Vec<u64>>,
-    previous: HashMap<(u8, u16), Vec<u64>>,
-    current_len: usize,
-}
-
-impl NearIndex {
-    fn insert(&mut self, simhash: u64) {
-        if self.current_len >= NEAR_CAPACITY / 2 {
-            self.previous = std::mem::take(&mut self.current);
-            self.current_len = 0;
-        }
-        for (i, b) in band_values(simhash).into_iter().enumerate() {
-            self.current.entry((i as u8, b)).or_default().push(simhash);
-        }
-        self.current_len += 1;
-    }
-
-    fn contains_near(&self, simhash: u64) -> bool {
-        band_values(simhash).into_iter().enumerate().any(|(i, b)| {
-            [&self.current, &self.previous].iter().any(|g| {
-                g.get(&(i as u8, b)).is_some_and(|v| {
-                    v.iter()
-                        .any(|other| (other ^ simhash).count_ones() <= NEAR_BITS)
-                })
-            })
-        })
-    }
-}
-
-fn band_values(simhash: u64) -> [u16; 4] {
-    [
-        simhash as u16,
-        (simhash >> 16) as u16,
-        (simhash >> 32) as u16,
-        (simhash >> 48) as u16,
-    ]
-}
 
 impl StateStore {
     /// Opens (creating and migrating when needed) the database at `path`.
@@ -209,7 +162,7 @@ impl StateStore {
                 .map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        let mut near = NearIndex::default();
+        let mut near = NearIndex::new(NEAR_CAPACITY);
         {
             let mut stmt = conn
                 .prepare("SELECT simhash FROM seen WHERE simhash IS NOT NULL ORDER BY first_seen DESC LIMIT ?1")

@@ -135,6 +135,51 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// SimHashes bucketed by each of their four 16-bit bands, for near-duplicate lookups:
+/// two SimHashes within [`NEAR_DUPLICATE_BITS`] share a band (pigeonhole), so a lookup
+/// scans four buckets. Holds at most `capacity` hashes in two generations; when the
+/// newer one is full, the older one is dropped whole. About 32 bytes per hash.
+pub struct NearIndex {
+    current: std::collections::HashMap<(u8, u16), Vec<u64>>,
+    previous: std::collections::HashMap<(u8, u16), Vec<u64>>,
+    current_len: usize,
+    capacity: usize,
+}
+
+impl NearIndex {
+    /// Returns an empty index keeping at most about `capacity` hashes.
+    pub fn new(capacity: usize) -> Self {
+        NearIndex {
+            current: Default::default(),
+            previous: Default::default(),
+            current_len: 0,
+            capacity: capacity.max(2),
+        }
+    }
+
+    /// Adds `simhash`, dropping the older generation when the newer one is full.
+    pub fn insert(&mut self, simhash: u64) {
+        if self.current_len >= self.capacity / 2 {
+            self.previous = std::mem::take(&mut self.current);
+            self.current_len = 0;
+        }
+        for (i, b) in bands(simhash).into_iter().enumerate() {
+            self.current.entry((i as u8, b)).or_default().push(simhash);
+        }
+        self.current_len += 1;
+    }
+
+    /// Returns whether a stored hash is within [`NEAR_DUPLICATE_BITS`] of `simhash`.
+    pub fn contains_near(&self, simhash: u64) -> bool {
+        bands(simhash).into_iter().enumerate().any(|(i, b)| {
+            [&self.current, &self.previous].iter().any(|g| {
+                g.get(&(i as u8, b))
+                    .is_some_and(|v| v.iter().any(|other| is_near(*other, simhash)))
+            })
+        })
+    }
+}
+
 /// Returns the xxh3-64 hash of `bytes` (bodies, keys): fast, stable across releases.
 pub fn hash64(bytes: &[u8]) -> u64 {
     xxh3_64(bytes)
@@ -172,6 +217,18 @@ mod tests {
     fn short_texts_are_not_content_deduplicated() {
         assert!(!Fingerprint::of("Danke!").is_dedupable());
         assert!(Fingerprint::of("one two three four five").is_dedupable());
+    }
+
+    #[test]
+    fn the_near_index_finds_near_hashes_and_forgets_the_oldest_generation() {
+        let mut index = NearIndex::new(4);
+        index.insert(0xF0F0_F0F0_F0F0_F0F0);
+        assert!(index.contains_near(0xF0F0_F0F0_F0F0_F0F7));
+        assert!(!index.contains_near(0x0F0F_0F0F_0F0F_0F0F));
+        for h in [1, 2, 3, 4] {
+            index.insert(h << 20);
+        }
+        assert!(!index.contains_near(0xF0F0_F0F0_F0F0_F0F0));
     }
 
     #[test]
