@@ -84,53 +84,34 @@ sources:
 
     /// `lauscher run --once` with this dir's config and data; returns the output.
     pub fn run_once(&self) -> Output {
-        let out = self
-            .cmd(&["run", "--once", "--listen", "127.0.0.1:0"])
-            .arg("--config")
-            .arg(self.config())
-            .arg("--data-dir")
-            .arg(self.data())
-            .output()
-            .expect("run lauscher");
-        assert!(
-            out.status.success(),
-            "lauscher run --once failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        succeed(
+            self.cmd(&["run", "--once", "--listen", "127.0.0.1:0"])
+                .arg("--config")
+                .arg(self.config())
+                .arg("--data-dir")
+                .arg(self.data()),
+        )
     }
 
     /// `lauscher import --json FILE` with this dir's config and data; returns the summary.
     pub fn import(&self, file: &Path) -> Value {
-        let out = self
-            .cmd(&["import", "--json", "--config"])
-            .arg(self.config())
-            .arg("--data-dir")
-            .arg(self.data())
-            .arg(file)
-            .output()
-            .expect("run import");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeed(
+            self.cmd(&["import", "--json", "--config"])
+                .arg(self.config())
+                .arg("--data-dir")
+                .arg(self.data())
+                .arg(file),
         );
         serde_json::from_slice(&out.stdout).expect("json summary")
     }
 
     /// `lauscher search --json` with extra args; returns the parsed page.
     pub fn search(&self, args: &[&str]) -> Value {
-        let out = self
-            .cmd(&["search", "--json", "--limit", "1000"])
-            .args(args)
-            .arg("--data-dir")
-            .arg(self.data())
-            .output()
-            .expect("run lauscher search");
-        assert!(
-            out.status.success(),
-            "search failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeed(
+            self.cmd(&["search", "--json", "--limit", "1000"])
+                .args(args)
+                .arg("--data-dir")
+                .arg(self.data()),
         );
         serde_json::from_slice(&out.stdout).expect("search prints JSON")
     }
@@ -176,6 +157,17 @@ sources:
             base: addr,
         }
     }
+}
+
+/// Runs `cmd`, asserting it succeeds (showing its stderr when not).
+fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run lauscher");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// A running daemon; killed on drop.

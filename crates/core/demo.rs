@@ -186,12 +186,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     daemon.poll_once(&config).await?;
     let index = daemon.index();
     let elapsed = started.elapsed();
-    let summary = tokio::task::spawn_blocking(move || summary(&index, &config, elapsed)).await??;
+    let summary_config = config.clone();
+    let summary =
+        tokio::task::spawn_blocking(move || summary(&index, &summary_config, elapsed)).await??;
     print!("{summary}");
-    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| {
-        (name == "LAUSCHER_DEMO_BASE").then(|| base.clone())
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cancel = CancellationToken::new();
     if args.once {
         cancel.cancel();

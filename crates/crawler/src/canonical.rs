@@ -75,11 +75,12 @@ pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
 
 /// Returns the id of a mention from the most stable key it has: its canonical URL, else
 /// the source's native id (scoped by source), else its content hash (scoped by source).
+/// `content_hash` is called only when needed: most mentions have a URL or native id.
 pub fn mention_id(
     source: &str,
     canonical: Option<&Url>,
     native_id: Option<&str>,
-    content_hash: u128,
+    content_hash: impl FnOnce() -> u128,
 ) -> MentionId {
     if let Some(url) = canonical {
         return MentionId::from_key(&format!("url:{url}"));
@@ -87,7 +88,7 @@ pub fn mention_id(
     if let Some(native) = native_id.map(str::trim).filter(|n| !n.is_empty()) {
         return MentionId::from_key(&format!("native:{source}:{native}"));
     }
-    MentionId::from_key(&format!("content:{source}:{content_hash:032x}"))
+    MentionId::from_key(&format!("content:{source}:{:032x}", content_hash()))
 }
 
 #[cfg(test)]
@@ -129,7 +130,7 @@ mod tests {
     fn mention_ids_are_frozen() {
         let url = canonical_url("https://example.org/a?utm_source=x", None);
         assert_eq!(
-            mention_id("s", url.as_ref(), Some("g1"), 0).to_string(),
+            mention_id("s", url.as_ref(), Some("g1"), || 0).to_string(),
             MentionId::from_key("url:https://example.org/a").to_string()
         );
         // Golden value: xxh3-128 of "url:https://example.org/a". If this changes, every
@@ -139,12 +140,12 @@ mod tests {
             GOLDEN
         );
         assert_ne!(
-            mention_id("s1", None, Some("g1"), 0),
-            mention_id("s2", None, Some("g1"), 0)
+            mention_id("s1", None, Some("g1"), || 0),
+            mention_id("s2", None, Some("g1"), || 0)
         );
         assert_eq!(
-            mention_id("s", None, Some("  "), 7),
-            mention_id("s", None, None, 7)
+            mention_id("s", None, Some("  "), || 7),
+            mention_id("s", None, None, || 7)
         );
     }
 

@@ -142,12 +142,9 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         .or_else(|| entry.links.first());
     let url = link.and_then(|l| canonical_url(&l.href, Some(cx.url)));
     let native = Some(entry.id.as_str()).filter(|id| !id.trim().is_empty());
-    let content_hash = Fingerprint::of(&format!(
-        "{} {}",
-        title.as_deref().unwrap_or_default(),
-        text
-    ))
-    .content_hash;
+    let content_hash = || {
+        Fingerprint::of(&format!("{} {text}", title.as_deref().unwrap_or_default())).content_hash
+    };
     let published = entry
         .published
         .or(entry.updated)

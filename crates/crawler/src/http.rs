@@ -89,9 +89,16 @@ impl HttpFetcher {
             .await
     }
 
+    /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest
+    /// (robots.txt: what lies past the limit does not count).
+    pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, FetchError> {
+        self.get_with_limit(url, &Validators::default(), limit as u64, true)
+            .await
+    }
+
     /// GETs `url` with a body limit of `limit` bytes; past it, the body is an error, or
     /// with `truncate` the prefix read so far.
-    pub(crate) async fn get_with_limit(
+    async fn get_with_limit(
         &self,
         url: &Url,
         validators: &Validators,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use texting_robots::Robot;
 use url::Url;
 
-use crate::http::{Fetched, HttpFetcher, Validators};
+use crate::http::{Fetched, HttpFetcher};
 
 /// The product token matched against `User-agent:` lines.
 pub const ROBOTS_AGENT: &str = "Lauscher";
@@ -187,14 +187,6 @@ fn entry_from(stored: &StoredRobots) -> Entry {
         policy: Arc::new(policy),
         fetched_at: stored.fetched_at,
         ttl,
-    }
-}
-
-impl HttpFetcher {
-    /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest.
-    pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, crate::FetchError> {
-        self.get_with_limit(url, &Validators::default(), limit as u64, true)
-            .await
     }
 }
 

@@ -101,7 +101,7 @@ impl FeedSource {
                 final_url,
             } => (body, charset, validators, final_url),
         };
-        let body_hash = xxhash_rust_64(&body);
+        let body_hash = lauscher_text::fingerprint::hash64(&body);
         if cursor.body_hash == Some(body_hash) {
             return Ok((Poll::NotModified, elapsed));
         }
@@ -135,8 +135,4 @@ impl FeedSource {
             elapsed,
         ))
     }
-}
-
-fn xxhash_rust_64(bytes: &[u8]) -> u64 {
-    lauscher_text::fingerprint::hash64(bytes)
 }

@@ -114,11 +114,6 @@ impl MentionIndex {
         })
     }
 
-    /// The index's fields.
-    pub fn fields(&self) -> &Fields {
-        &self.fields
-    }
-
     /// Reloads the reader so searches see the latest commit.
     pub fn reload(&self) -> Result<(), IndexError> {
         self.reader.reload().map_err(|source| IndexError::Tantivy {

@@ -16,7 +16,6 @@ use crate::schema::Fields;
 pub struct MentionWriter {
     writer: IndexWriter,
     fields: Fields,
-    uncommitted: usize,
 }
 
 impl MentionWriter {
@@ -31,16 +30,7 @@ impl MentionWriter {
         // Upserts leave deleted docs behind; merge them away sooner than the default.
         policy.set_del_docs_ratio_before_merge(0.3);
         writer.set_merge_policy(Box::new(policy));
-        Ok(MentionWriter {
-            writer,
-            fields,
-            uncommitted: 0,
-        })
-    }
-
-    /// Mentions added since the last commit.
-    pub fn uncommitted(&self) -> usize {
-        self.uncommitted
+        Ok(MentionWriter { writer, fields })
     }
 
     /// Adds `m`; with `replace`, first deletes any document with the same mention id.
@@ -98,7 +88,6 @@ impl MentionWriter {
             doc.add_text(*field, &m.mention.text);
         }
         self.writer.add_document(doc)?;
-        self.uncommitted += 1;
         Ok(())
     }
 
@@ -108,7 +97,6 @@ impl MentionWriter {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(payload);
         let opstamp = prepared.commit()?;
-        self.uncommitted = 0;
         Ok(opstamp)
     }
 

@@ -112,9 +112,6 @@ pub enum Label {
 }
 
 impl Label {
-    /// All labels, in index order.
-    pub const ALL: [Label; 3] = [Label::Negative, Label::Neutral, Label::Positive];
-
     /// Returns the lowercase name used in the index, the API and labeled files.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -28,7 +28,7 @@ pub fn user_agent(contact: Option<&url::Url>) -> String {
 }
 
 /// Polls one source on its schedule until cancelled.
-pub struct SourceRunner {
+struct SourceRunner {
     config: SourceConfig,
     source: FeedSource,
     crawler: Arc<Crawler>,
@@ -42,7 +42,7 @@ impl SourceRunner {
     ///
     /// A failing source backs off (exponentially, with jitter, never sooner than the
     /// server's `Retry-After`) and never affects other sources.
-    pub async fn run(self, cancel: CancellationToken, once: bool) -> Result<(), PipelineError> {
+    async fn run(self, cancel: CancellationToken, once: bool) -> Result<(), PipelineError> {
         let id = self.config.id.as_str();
         let mut cursor = match self.state.cursor(id)? {
             Some(c) => Cursor {

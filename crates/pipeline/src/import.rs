@@ -192,9 +192,10 @@ fn to_mention(
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| default_source.to_owned());
     let title = r.title.map(|t| html_to_text(&t)).filter(|t| !t.is_empty());
-    let content_hash = Fingerprint::of(&text).content_hash;
     Ok(Mention {
-        id: mention_id(&source, url.as_ref(), r.id.as_deref(), content_hash),
+        id: mention_id(&source, url.as_ref(), r.id.as_deref(), || {
+            Fingerprint::of(&text).content_hash
+        }),
         source,
         url: url.map(String::from),
         author: r

@@ -558,22 +558,23 @@ impl Indexer {
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     ) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+        // Counted per batch (one source), so the metric keys are built once per topic.
+        let mut by_topic: HashMap<&str, u64> = HashMap::new();
         for s in &mentions {
             writer.add(s, self.replace_existing)?;
             if s.topics.is_empty() {
-                *self
-                    .pending
-                    .indexed
-                    .entry((source.clone(), "none".into()))
-                    .or_default() += 1;
+                *by_topic.entry("none").or_default() += 1;
             }
             for t in &s.topics {
-                *self
-                    .pending
-                    .indexed
-                    .entry((source.clone(), t.clone()))
-                    .or_default() += 1;
+                *by_topic.entry(t).or_default() += 1;
             }
+        }
+        for (topic, n) in by_topic {
+            *self
+                .pending
+                .indexed
+                .entry((source.clone(), topic.to_owned()))
+                .or_default() += n;
         }
         self.pending.added += mentions.len();
         self.pending.seen.extend(seen);

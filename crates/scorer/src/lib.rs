@@ -10,7 +10,7 @@ pub mod topics;
 
 use lauscher_model::{Mention, ScoredMention};
 use lauscher_rules::Config;
-use lauscher_text::token::{fold, tokenize};
+use lauscher_text::token::folded_tokens;
 use lauscher_text::{Fingerprint, LanguageDetector};
 
 pub use sentiment::SentimentScorer;
@@ -35,11 +35,6 @@ impl Scorer {
         }
     }
 
-    /// The topic matcher.
-    pub fn topics(&self) -> &TopicMatcher {
-        &self.topics
-    }
-
     /// Analyses one mention. Title and text are analysed together.
     pub fn score(&self, mention: Mention, fingerprint: &Fingerprint) -> ScoredMention {
         let full = match &mention.title {
@@ -48,7 +43,7 @@ impl Scorer {
         };
         let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
         // One tokenisation serves topics and sentiment.
-        let tokens: Vec<(String, &str)> = tokenize(&full).map(|t| (fold(t.text), t.text)).collect();
+        let tokens = folded_tokens(&full);
         let sentiment = self.sentiment.score_tokens(&full, &tokens, detected.lang());
         let words: Vec<&str> = tokens.iter().map(|(folded, _)| folded.as_str()).collect();
         let (topics, topic_kinds) = self.topics.matches_words(&words);

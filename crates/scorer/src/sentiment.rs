@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use lauscher_model::{Contribution, Label, Sentiment};
-use lauscher_text::token::{fold, tokenize};
+use lauscher_text::token::folded_tokens;
 use lauscher_text::{Lang, Stemmer};
 
 /// Scales a negated word's valence (VADER's constant).
@@ -144,7 +144,7 @@ impl SentimentScorer {
 
     /// Scores `text` in `lang` (`None`: undetermined, only emoji count).
     pub fn score(&self, text: &str, lang: Option<Lang>) -> Sentiment {
-        let tokens: Vec<(String, &str)> = tokenize(text).map(|t| (fold(t.text), t.text)).collect();
+        let tokens = folded_tokens(text);
         self.score_tokens(text, &tokens, lang)
     }
 

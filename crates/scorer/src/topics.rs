@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use lauscher_model::TopicKind;
 use lauscher_rules::TopicConfig;
-use lauscher_text::token::{fold, tokenize};
+use lauscher_text::token::{fold, folded_tokens, tokenize};
 
 struct Phrase {
     topic: usize,
@@ -56,8 +56,8 @@ impl TopicMatcher {
 
     /// Returns the ids of the topics `text` matches (in config order) and their kinds.
     pub fn matches(&self, text: &str) -> (Vec<String>, Vec<TopicKind>) {
-        let folded: Vec<String> = tokenize(text).map(|t| fold(t.text)).collect();
-        let words: Vec<&str> = folded.iter().map(String::as_str).collect();
+        let tokens = folded_tokens(text);
+        let words: Vec<&str> = tokens.iter().map(|(folded, _)| folded.as_str()).collect();
         self.matches_words(&words)
     }
 

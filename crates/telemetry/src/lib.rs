@@ -42,6 +42,18 @@ pub struct Metrics {
     pub commit_duration_seconds: Histogram,
 }
 
+/// Registers `metric` on `registry` and returns it.
+#[expect(
+    clippy::expect_used,
+    reason = "static metric definitions; a duplicate name is a programming error caught by any test"
+)]
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric name");
+    metric
+}
+
 /// The process-wide metrics.
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
@@ -54,11 +66,10 @@ impl Metrics {
         let registry =
             Registry::new_custom(Some("lauscher".into()), None).expect("valid registry prefix");
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique counter");
-            c
+            register(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
+            )
         };
         let polls_total = counter(
             "polls_total",
@@ -95,42 +106,41 @@ impl Metrics {
             "Fetch errors by kind",
             &["source", "kind"],
         );
-        let fetch_duration_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "fetch_duration_seconds",
-                "Time for one fetch including the body",
+        let fetch_duration_seconds = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "fetch_duration_seconds",
+                    "Time for one fetch including the body",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                &["source"],
             )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-            &["source"],
-        )
-        .expect("valid histogram");
-        registry
-            .register(Box::new(fetch_duration_seconds.clone()))
-            .expect("unique histogram");
-        let queue_depth = IntGaugeVec::new(
-            Opts::new("queue_depth", "Batches waiting in a pipeline queue"),
-            &["queue"],
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(queue_depth.clone()))
-            .expect("unique gauge");
-        let index_docs =
-            IntGauge::new("index_docs", "Documents in the index").expect("valid gauge");
-        registry
-            .register(Box::new(index_docs.clone()))
-            .expect("unique gauge");
-        let commit_duration_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "commit_duration_seconds",
-                "Time for one index commit with its state write",
+            .expect("valid histogram"),
+        );
+        let queue_depth = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("queue_depth", "Batches waiting in a pipeline queue"),
+                &["queue"],
             )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-        )
-        .expect("valid histogram");
-        registry
-            .register(Box::new(commit_duration_seconds.clone()))
-            .expect("unique histogram");
+            .expect("valid gauge"),
+        );
+        let index_docs = register(
+            &registry,
+            IntGauge::new("index_docs", "Documents in the index").expect("valid gauge"),
+        );
+        let commit_duration_seconds = register(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "commit_duration_seconds",
+                    "Time for one index commit with its state write",
+                )
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            )
+            .expect("valid histogram"),
+        );
         #[cfg(target_os = "linux")]
         {
             let _ = registry.register(Box::new(

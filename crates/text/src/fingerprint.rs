@@ -5,7 +5,7 @@
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use crate::token::{fold_into, tokenize};
+use crate::token::{fold_into, is_url, tokenize};
 
 /// Fewest tokens a text needs before content and near-duplicate matching apply.
 ///
@@ -73,16 +73,10 @@ impl Fingerprint {
     pub fn is_dedupable(&self) -> bool {
         self.tokens >= MIN_TOKENS_FOR_CONTENT_DEDUPE
     }
-
-    /// Splits the SimHash into four 16-bit bands: two hashes within
-    /// [`NEAR_DUPLICATE_BITS`] of each other share at least one band (pigeonhole), so a
-    /// store can look candidates up by band.
-    pub fn bands(&self) -> [u16; 4] {
-        bands(self.simhash)
-    }
 }
 
-/// Returns the four 16-bit bands of a SimHash (see [`Fingerprint::bands`]).
+/// Returns the four 16-bit bands of a SimHash: two hashes within
+/// [`NEAR_DUPLICATE_BITS`] of each other share at least one band (pigeonhole).
 pub fn bands(simhash: u64) -> [u16; 4] {
     [
         simhash as u16,
@@ -99,12 +93,7 @@ pub fn is_near(a: u64, b: u64) -> bool {
 
 /// Splits `text` into whitespace words, minus what reposts add (see [`Fingerprint::of`]).
 fn normalised_words(text: &str) -> impl Iterator<Item = &str> {
-    let mut words: Vec<&str> = text
-        .split_whitespace()
-        .filter(|w| {
-            !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
-        })
-        .collect();
+    let mut words: Vec<&str> = text.split_whitespace().filter(|w| !is_url(w)).collect();
     let mut start = 0;
     // Leading "RT @x:" and reply handles.
     if words.first().is_some_and(|w| w.eq_ignore_ascii_case("rt")) {

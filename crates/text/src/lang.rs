@@ -178,6 +178,9 @@ const MIN_LETTERS: usize = 12;
 pub struct LanguageDetector {
     langs: Vec<Lang>,
     detector: whatlang::Detector,
+    /// Whether every configured language (two or more) has a stop-word list, so
+    /// function words can decide.
+    function_words: bool,
 }
 
 impl LanguageDetector {
@@ -187,12 +190,8 @@ impl LanguageDetector {
         LanguageDetector {
             langs: langs.to_vec(),
             detector: whatlang::Detector::with_allowlist(allow),
+            function_words: langs.len() >= 2 && langs.iter().all(|l| has_list(*l)),
         }
-    }
-
-    /// The configured languages.
-    pub fn langs(&self) -> &[Lang] {
-        &self.langs
     }
 
     /// Detects the language of `text`, preferring `hint` when it is a configured language.
@@ -250,15 +249,10 @@ impl LanguageDetector {
     /// instead of whatlang's trigram scoring (about 5× a plain pass instead of 20×).
     /// Languages without a stop-word list never take this path.
     fn by_function_words(&self, cleaned: &str) -> Option<Lang> {
-        let with_lists: Vec<Lang> = self
-            .langs
-            .iter()
-            .copied()
-            .filter(|l| has_list(*l))
-            .collect();
-        if with_lists.len() < 2 || with_lists.len() != self.langs.len() {
+        if !self.function_words {
             return None;
         }
+        let with_lists = &self.langs;
         let mut counts = vec![0usize; with_lists.len()];
         let mut word = String::new();
         for token in crate::token::tokenize(cleaned) {
@@ -297,12 +291,7 @@ impl LanguageDetector {
 fn strip_social_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
-        if word.starts_with('@')
-            || word.starts_with('#')
-            || word.starts_with("http://")
-            || word.starts_with("https://")
-            || word.starts_with("www.")
-        {
+        if word.starts_with('@') || word.starts_with('#') || crate::token::is_url(word) {
             continue;
         }
         if !out.is_empty() {

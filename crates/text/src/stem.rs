@@ -56,11 +56,6 @@ impl Stemmer {
         })
     }
 
-    /// The language this stemmer is for.
-    pub fn lang(&self) -> Lang {
-        self.lang
-    }
-
     /// Returns the folded stem of `word` (`Verspätungen` → `verspat`): what the index
     /// stores, so `Zurich` and `Zürich` meet.
     pub fn stem(&self, word: &str) -> String {

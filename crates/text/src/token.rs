@@ -56,6 +56,18 @@ pub fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// Returns each token of `text` as (folded form, surface form): what sentiment and
+/// topic matching look up. Allocates one `String` per token.
+pub fn folded_tokens(text: &str) -> Vec<(String, &str)> {
+    tokenize(text).map(|t| (fold(t.text), t.text)).collect()
+}
+
+/// Returns whether a whitespace-separated word is a URL (`http://`, `https://`,
+/// `www.`): noise for language detection and duplicate fingerprints.
+pub fn is_url(word: &str) -> bool {
+    word.starts_with("http://") || word.starts_with("https://") || word.starts_with("www.")
+}
+
 /// Returns `word` lowercased with diacritics removed: `Zürich` → `zurich`, `Straße` →
 /// `strasse`, `Café` → `cafe`.
 ///
