@@ -527,7 +527,7 @@ fn comment_start(line: &str) -> usize {
     line.len()
 }
 
-fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
+pub(crate) fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
     let (line, col) = e
         .location()
         .map(|l| (l.line(), l.column()))

@@ -7,6 +7,9 @@
 
 pub mod config;
 pub mod error;
+pub mod matcher;
+pub mod query;
+pub mod ruleset;
 pub mod value;
 
 pub use config::{
@@ -14,4 +17,6 @@ pub use config::{
     TopicConfig,
 };
 pub use error::{ConfigError, Located};
+pub use matcher::{MentionFields, site_keys, stem_key};
+pub use ruleset::{Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
 pub use value::{ByteSize, HumanDuration};

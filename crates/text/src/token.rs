@@ -56,6 +56,31 @@ pub fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// Returns `#` or `@` when the token starting at byte `start` of `text` is a hashtag or
+/// handle: the sigil sits right before it and is not itself preceded by a word character
+/// (so `mail@example.org` holds no handle).
+pub fn sigil(text: &str, start: usize) -> Option<u8> {
+    let before = start.checked_sub(1)?;
+    let c = *text.as_bytes().get(before)?;
+    if !matches!(c, b'#' | b'@') {
+        return None;
+    }
+    let prev = text.get(..before)?.chars().next_back();
+    prev.is_none_or(|p| !is_word_char(p)).then_some(c)
+}
+
+/// Returns the hashtags and handles of `text`, folded, with their sigil (`#bahnchaos`,
+/// `@db_bahn`): what `#tag` and `@handle` in topic rules match.
+pub fn tags(text: &str) -> impl Iterator<Item = String> + '_ {
+    tokenize(text).filter_map(move |t| {
+        let s = sigil(text, t.start)?;
+        let mut out = String::with_capacity(t.text.len() + 1);
+        out.push(s as char);
+        fold_into(t.text, &mut out);
+        Some(out)
+    })
+}
+
 /// Returns each token of `text` as (folded form, surface form): what sentiment and
 /// topic matching look up. Allocates one `String` per token.
 pub fn folded_tokens(text: &str) -> Vec<(String, &str)> {
@@ -142,6 +167,12 @@ mod tests {
     fn positions_and_offsets_point_back_into_the_input() {
         let t: Vec<_> = tokenize("ab, cd").collect();
         assert_eq!((t[1].start, t[1].end, t[1].position), (4, 6, 1));
+    }
+
+    #[test]
+    fn finds_hashtags_and_handles_but_not_mail_addresses() {
+        let t: Vec<String> = tags("#BahnChaos bei @DB_Bahn, mail@bahn.de, x#y").collect();
+        assert_eq!(t, ["#bahnchaos", "@db_bahn"]);
     }
 
     #[test]
