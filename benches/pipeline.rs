@@ -14,15 +14,16 @@
 //! The corpus is generated (seeded), never committed.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput};
 use lauscher_model::{Author, Mention, MentionId};
 use lauscher_pipeline::{Batch, Pipeline};
-use lauscher_rules::Config;
+use lauscher_rules::{ActiveRules, Config, RuleSet};
 use lauscher_scorer::Scorer;
-use lauscher_text::Fingerprint;
+use lauscher_text::{Fingerprint, Lang};
 
 const POSTS: usize = 20_000;
 const BATCH: usize = 1_000;
@@ -157,10 +158,18 @@ fn raw_pass_2(posts: &[(String, &str)]) -> usize {
 }
 
 fn config() -> Config {
-    let text = "version: 1\nindex:\n  commit_interval: 1s\n  writer_memory: 128MiB\ntopics:\n  - id: acme\n    kind: brand\n    name: Acme\n    keywords: [acme, acmebahn, \"acme bahn\"]\n  - id: blitzbus\n    kind: competitor\n    name: Blitzbus\n    keywords: [blitzbus]\n";
+    let text = "version: 1\nindex:\n  commit_interval: 1s\n  writer_memory: 128MiB\n";
     match Config::from_str_named(text, "bench.yaml", &|_| None) {
         Ok(c) => c,
         Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+fn rules() -> Arc<ActiveRules> {
+    let text = "version: 1\nrules:\n  - id: acme\n    kind: brand\n    name: Acme\n    query: acme OR acmebahn OR \"acme bahn\"\n  - id: blitzbus\n    kind: competitor\n    name: Blitzbus\n    query: blitzbus\n";
+    match RuleSet::from_texts(&[("bench.yaml".into(), text.into())], &[Lang::De, Lang::En]) {
+        Ok(set) => Arc::new(ActiveRules::new(set)),
+        Err(e) => panic!("bench rules: {e}"),
     }
 }
 
@@ -196,7 +205,7 @@ fn ingest(rt: &tokio::runtime::Runtime, config: &Config, ms: Vec<Mention>) -> Du
         Err(e) => panic!("tempdir: {e}"),
     };
     rt.block_on(async {
-        let pipeline = match Pipeline::start(config, dir.path()) {
+        let pipeline = match Pipeline::start(config, dir.path(), rules()) {
             Ok(p) => p,
             Err(e) => panic!("pipeline: {e}"),
         };
@@ -233,6 +242,7 @@ fn main() {
     let posts = corpus(POSTS, 42);
     let config = config();
     let scorer = Scorer::new(&config);
+    let rule_set = rules().get();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,7 +261,7 @@ fn main() {
             b.iter(|| {
                 for m in &ms {
                     let fp = Fingerprint::of(&m.text);
-                    black_box(scorer.score(m.clone(), &fp));
+                    black_box(scorer.score(m.clone(), &fp, &rule_set));
                 }
             })
         });
@@ -290,7 +300,7 @@ fn main() {
         let t = Instant::now();
         for m in &ms {
             let fp = Fingerprint::of(&m.text);
-            black_box(scorer.score(m.clone(), &fp));
+            black_box(scorer.score(m.clone(), &fp, &rule_set));
         }
         t.elapsed()
     });

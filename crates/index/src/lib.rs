@@ -10,6 +10,7 @@
 //! configured language (no positions, so they stay cheap) serves word families.
 
 pub mod analyzer;
+pub mod rule;
 pub mod schema;
 pub mod search;
 pub mod writer;
@@ -43,6 +44,9 @@ pub enum IndexError {
         /// What went wrong.
         detail: String,
     },
+    /// A search names a rule the rule set does not have.
+    #[error("unknown rule {0:?}")]
+    UnknownRule(String),
     /// A search query did not parse.
     #[error("invalid query {query:?}: {detail}")]
     Query {
@@ -100,7 +104,14 @@ impl MentionIndex {
             .map_err(tantivy_err)?
         };
         analyzer::register(&index);
-        let fields = Fields::from_schema(&index.schema());
+        let fields = Fields::from_schema(&index.schema()).map_err(|missing| {
+            IndexError::Directory {
+                path: path.clone(),
+                detail: format!(
+                    "the index was created by another version of Lauscher (no field {missing:?}); move it away and re-import, or delete the data directory"
+                ),
+            }
+        })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -192,7 +203,7 @@ mod tests {
             ..Default::default()
         };
         index
-            .search(&req)
+            .search(&req, None)
             .map(|p| p.hits.into_iter().map(|h| h.id.0).collect())
             .unwrap_or_default()
     }
@@ -225,10 +236,13 @@ mod tests {
         assert_eq!(search(&index, "\"keeps crashing\""), [2]);
         assert_eq!(search(&index, ""), [2, 1]);
         assert!(matches!(
-            index.search(&SearchRequest {
-                query: "(".into(),
-                ..Default::default()
-            }),
+            index.search(
+                &SearchRequest {
+                    query: "(".into(),
+                    ..Default::default()
+                },
+                None
+            ),
             Err(IndexError::Query { .. })
         ));
         let got = index.get(MentionId(1)).ok().flatten().map(|m| m.text);

@@ -28,6 +28,11 @@ pub fn build(langs: &[Lang]) -> Schema {
     ] {
         sb.add_text_field(f, STRING | FAST | STORED);
     }
+    // What topic rules filter on: hashtags and handles (`#bahn`, `@db_bahn`), the
+    // author's folded name, and the URL's host with its parent domains.
+    sb.add_text_field("tags", STRING | FAST);
+    sb.add_text_field("author_key", STRING);
+    sb.add_text_field("site", STRING | FAST);
     sb.add_f64_field("sentiment", FAST | STORED);
     sb.add_u64_field("author_reach", FAST | STORED);
     sb.add_u64_field("simhash", FAST | STORED);
@@ -66,6 +71,9 @@ pub struct Fields {
     pub sentiment_label: Field,
     pub topic_kind: Field,
     pub topics: Field,
+    pub tags: Field,
+    pub author_key: Field,
+    pub site: Field,
     pub sentiment: Field,
     pub author_reach: Field,
     pub simhash: Field,
@@ -78,17 +86,17 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// Resolves the fields of an index built by [`build`].
-    ///
-    /// # Panics
-    /// Never for indexes created by this crate; a foreign index directory is rejected
-    /// earlier by tantivy's schema check in practice.
-    #[expect(
-        clippy::expect_used,
-        reason = "the schema is ours; every field exists by construction"
-    )]
-    pub fn from_schema(schema: &Schema) -> Fields {
-        let f = |name: &str| schema.get_field(name).expect("field from our schema");
+    /// Resolves the fields of an index built by [`build`]; returns the name of the first
+    /// missing field for an index built by another version.
+    pub fn from_schema(schema: &Schema) -> Result<Fields, String> {
+        let mut missing = None;
+        let mut f = |name: &'static str| match schema.get_field(name) {
+            Ok(field) => field,
+            Err(_) => {
+                missing.get_or_insert(name);
+                Field::from_field_id(0)
+            }
+        };
         let stemmed = Lang::ALL
             .into_iter()
             .filter_map(|l| {
@@ -98,7 +106,7 @@ impl Fields {
                     .map(|f| (l, f))
             })
             .collect();
-        Fields {
+        let fields = Fields {
             mention_id: f("mention_id"),
             ts: f("ts"),
             fetched_at: f("fetched_at"),
@@ -108,6 +116,9 @@ impl Fields {
             sentiment_label: f("sentiment_label"),
             topic_kind: f("topic_kind"),
             topics: f("topics"),
+            tags: f("tags"),
+            author_key: f("author_key"),
+            site: f("site"),
             sentiment: f("sentiment"),
             author_reach: f("author_reach"),
             simhash: f("simhash"),
@@ -116,6 +127,10 @@ impl Fields {
             title: f("title"),
             text: f("text"),
             stemmed,
+        };
+        match missing {
+            Some(name) => Err(name.to_owned()),
+            None => Ok(fields),
         }
     }
 }

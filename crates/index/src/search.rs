@@ -8,7 +8,9 @@ use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQue
 use tantivy::schema::{IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, Order, TantivyDocument};
 
-use crate::{IndexError, MentionIndex};
+use lauscher_rules::{MentionFields, RuleSet};
+
+use crate::{IndexError, MentionIndex, rule};
 
 /// A search: query text and filters. Every filter is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -21,8 +23,10 @@ pub struct SearchRequest {
     pub since: Option<DateTime<Utc>>,
     /// Published before.
     pub until: Option<DateTime<Utc>>,
-    /// Topic id.
+    /// Topic id (mentions tagged with it when they were ingested).
     pub topic: Option<String>,
+    /// Rule id: mentions the rule matches now (retro-search; see [`crate::rule`]).
+    pub rule: Option<String>,
     /// Language code (`de`, `en`, `und`).
     pub lang: Option<String>,
     /// Source id.
@@ -77,16 +81,36 @@ pub struct SearchPage {
     pub hits: Vec<IndexedMention>,
 }
 
+/// Most candidates a retro-search that needs the live matcher's check reads.
+const MAX_CHECKED: usize = 1_000_000;
+
 impl MentionIndex {
-    /// Runs `req` against the last reloaded commit.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, IndexError> {
-        let query = self.build_query(req)?;
+    /// Runs `req` against the last reloaded commit; `rules` resolves `req.rule`.
+    pub fn search(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<SearchPage, IndexError> {
+        let mut query = self.build_query(req)?;
         let searcher = self.reader.searcher();
         let limit = if req.limit == 0 {
             20
         } else {
             req.limit.min(10_000)
         };
+        if let Some(id) = &req.rule {
+            let (set, pos) = rules
+                .and_then(|set| set.position(id).map(|p| (set, p)))
+                .ok_or_else(|| IndexError::UnknownRule(id.clone()))?;
+            let translated = rule::translate(&set.rules()[pos].expr, &self.fields);
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, translated.query),
+            ]));
+            if !translated.exact {
+                return self.search_checked(&searcher, query.as_ref(), set, pos, req, limit);
+            }
+        }
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
             .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
@@ -97,6 +121,53 @@ impl MentionIndex {
             .into_iter()
             .map(|(_, addr)| self.load(&searcher, addr))
             .collect::<Result<_, _>>()?;
+        Ok(SearchPage { total, hits })
+    }
+
+    /// Retro-search for rules that need the live matcher: reads every candidate newest
+    /// first, keeps those the rule matches, and pages over them.
+    fn search_checked(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        set: &RuleSet,
+        rule: usize,
+        req: &SearchRequest,
+        limit: usize,
+    ) -> Result<SearchPage, IndexError> {
+        let candidates = searcher
+            .search(query, &Count)
+            .map_err(|e| self.tantivy(e))?
+            .min(MAX_CHECKED);
+        if candidates == 0 {
+            return Ok(SearchPage {
+                total: 0,
+                hits: Vec::new(),
+            });
+        }
+        let top = TopDocs::with_limit(candidates)
+            .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
+        let docs = searcher.search(query, &top).map_err(|e| self.tantivy(e))?;
+        let mut total = 0;
+        let mut hits = Vec::new();
+        for (_, addr) in docs {
+            let m = self.load(searcher, addr)?;
+            let fields = MentionFields {
+                text: &m.text,
+                title: m.title.as_deref(),
+                lang: &m.lang,
+                source: &m.source,
+                author: m.author.as_deref(),
+                url: m.url.as_deref(),
+            };
+            if !set.matches(rule, &fields) {
+                continue;
+            }
+            if total >= req.offset && hits.len() < limit {
+                hits.push(m);
+            }
+            total += 1;
+        }
         Ok(SearchPage { total, hits })
     }
 

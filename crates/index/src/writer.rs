@@ -1,7 +1,9 @@
 //! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
 use lauscher_model::ScoredMention;
+use lauscher_rules::site_keys;
 use lauscher_text::Lang;
+use lauscher_text::token::{fold, tags};
 use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
@@ -57,6 +59,7 @@ impl MentionWriter {
         doc.add_text(f.source, &m.mention.source);
         if let Some(a) = &m.mention.author {
             doc.add_text(f.author, &a.name);
+            doc.add_text(f.author_key, fold(a.name.trim().trim_start_matches('@')));
             if let Some(reach) = a.reach {
                 doc.add_u64(f.author_reach, reach);
             }
@@ -73,6 +76,13 @@ impl MentionWriter {
         doc.add_u64(f.simhash, m.simhash);
         if let Some(url) = &m.mention.url {
             doc.add_text(f.url, url);
+            for key in site_keys(url) {
+                doc.add_text(f.site, key);
+            }
+        }
+        let title = m.mention.title.as_deref().unwrap_or_default();
+        for tag in tags(&m.mention.text).chain(tags(title)) {
+            doc.add_text(f.tags, tag);
         }
         if let Ok(explanation) = serde_json::to_string(&m.sentiment.explanation) {
             doc.add_text(f.explanation, explanation);

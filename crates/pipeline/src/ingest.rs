@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use lauscher_index::{MentionIndex, MentionWriter};
 use lauscher_model::{Mention, ScoredMention};
-use lauscher_rules::Config;
+use lauscher_rules::{ActiveRules, Config};
 use lauscher_scorer::Scorer;
 use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
 use lauscher_telemetry::METRICS;
@@ -125,8 +125,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Opens the index and state store in `data_dir` and starts the ingest threads.
-    pub fn start(config: &Config, data_dir: &Path) -> Result<Pipeline, PipelineError> {
+    /// Opens the index and state store in `data_dir` and starts the ingest threads;
+    /// mentions are tagged with the topics of the rule set in force in `rules` when their
+    /// batch is analysed.
+    pub fn start(
+        config: &Config,
+        data_dir: &Path,
+        rules: Arc<ActiveRules>,
+    ) -> Result<Pipeline, PipelineError> {
         let dir_error = |source| PipelineError::DataDir {
             path: data_dir.display().to_string(),
             source,
@@ -152,6 +158,7 @@ impl Pipeline {
         let (analysed_tx, analysed_rx) = std::sync::mpsc::sync_channel(ANALYSED_BATCHES);
         let analyser = Analyser {
             scorer: Scorer::new(config),
+            rules,
             state: state.clone(),
             in_flight: InFlight::new(config.index.commit_docs),
         };
@@ -374,6 +381,7 @@ fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> V
 /// The first ingest thread: dedupe and analysis.
 struct Analyser {
     scorer: Scorer,
+    rules: Arc<ActiveRules>,
     state: Arc<StateStore>,
     in_flight: InFlight,
 }
@@ -436,7 +444,8 @@ impl Analyser {
             fresh.push((m, fp));
         }
         let scorer = &self.scorer;
-        let mut mentions = parallel_map(fresh, |(m, fp)| scorer.score(m, &fp));
+        let rules = self.rules.get();
+        let mut mentions = parallel_map(fresh, |(m, fp)| scorer.score(m, &fp, &rules));
         let before = mentions.len();
         if !batch.keep_all {
             mentions.retain(|s| !s.topics.is_empty());

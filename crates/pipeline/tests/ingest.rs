@@ -4,12 +4,22 @@ use chrono::Utc;
 use lauscher_index::SearchRequest;
 use lauscher_model::{Mention, MentionId};
 use lauscher_pipeline::{Batch, BatchReport, Pipeline};
-use lauscher_rules::Config;
+use std::sync::Arc;
+
+use lauscher_rules::{ActiveRules, Config, RuleSet};
+use lauscher_text::Lang;
 use tokio::sync::oneshot;
 
 fn config() -> Config {
-    let text = "version: 1\nindex:\n  commit_interval: 1h\n  writer_memory: 32MiB\ntopics:\n  - id: acme\n    kind: brand\n    name: Acme\n    keywords: [acme]\n";
+    let text = "version: 1\nindex:\n  commit_interval: 1h\n  writer_memory: 32MiB\n";
     Config::from_str_named(text, "t.yaml", &|_| None).expect("config")
+}
+
+fn rules() -> Arc<ActiveRules> {
+    let text = "version: 1\nrules:\n  - id: acme\n    kind: brand\n    name: Acme\n    query: acme\n";
+    let set = RuleSet::from_texts(&[("t.yaml".into(), text.into())], &[Lang::De, Lang::En])
+        .expect("rules");
+    Arc::new(ActiveRules::new(set))
 }
 
 fn mention(id: u128, text: &str) -> Mention {
@@ -48,7 +58,7 @@ async fn send(
 #[tokio::test(flavor = "multi_thread")]
 async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = Pipeline::start(&config(), dir.path()).expect("start");
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
     let first = send(
         &p,
         vec![
@@ -99,7 +109,7 @@ async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
     p.shutdown().await.expect("shutdown");
 
     // A restart remembers what was seen, and the index survives.
-    let p = Pipeline::start(&config(), dir.path()).expect("restart");
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("restart");
     let again = send(
         &p,
         vec![mention(

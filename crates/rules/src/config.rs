@@ -1,4 +1,4 @@
-//! The daemon configuration: languages, sources, topics and runtime settings.
+//! The daemon configuration: languages, sources, where the rules are, runtime settings.
 //!
 //! One YAML file (see `rules/lauscher.yaml` for a commented example). `${NAME}` anywhere
 //! in the file is replaced by the environment variable `NAME` before parsing, so secrets
@@ -6,9 +6,8 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use lauscher_model::TopicKind;
 use lauscher_text::Lang;
 use serde::Deserialize;
 
@@ -39,9 +38,17 @@ pub struct Config {
     /// Where mentions come from.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
-    /// What to listen for.
-    #[serde(default)]
-    pub topics: Vec<TopicConfig>,
+    /// Topic rule files or directories (every `*.yaml` in them), relative to this
+    /// file's directory. Default: `[topics]`.
+    #[serde(default = "default_rules")]
+    pub rules: Vec<PathBuf>,
+    /// The directory of the config file, which relative paths start from.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_rules() -> Vec<PathBuf> {
+    vec![PathBuf::from("topics")]
 }
 
 fn default_languages() -> Vec<String> {
@@ -237,24 +244,6 @@ fn default_interval() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(300))
 }
 
-/// One thing to listen for: a brand, a competitor or an industry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicConfig {
-    /// Short unique id (`[a-z0-9_-]`).
-    pub id: String,
-    /// Brand, competitor or industry.
-    pub kind: TopicKind,
-    /// Display name.
-    pub name: String,
-    /// Words or phrases; a mention matches when it contains any of them as whole words,
-    /// ignoring case and diacritics (`zürich` matches `Zurich`).
-    pub keywords: Vec<String>,
-    /// Words or phrases that veto a match (job ads, homonyms).
-    #[serde(default)]
-    pub exclude: Vec<String>,
-}
-
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -262,9 +251,19 @@ impl Config {
             file: path.to_owned(),
             source,
         })?;
-        Config::from_str_named(&text, &path.display().to_string(), &|name| {
+        let mut config = Config::from_str_named(&text, &path.display().to_string(), &|name| {
             std::env::var(name).ok()
-        })
+        })?;
+        config.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Returns the rule paths resolved against the config file's directory.
+    pub fn rule_paths(&self) -> Vec<PathBuf> {
+        self.rules.iter().map(|p| self.base_dir.join(p)).collect()
     }
 
     /// Parses and validates `text`, naming it `file` in errors; `env` resolves `${NAME}`.
@@ -398,48 +397,11 @@ impl Config {
                 ));
             }
         }
-        let mut seen = HashSet::new();
-        for t in &self.topics {
-            let nth = self
-                .topics
-                .iter()
-                .take_while(|o| !std::ptr::eq(*o, t))
-                .filter(|o| o.id == t.id)
-                .count()
-                + self.sources.iter().filter(|s| s.id == t.id).count();
-            check_id(&t.id).map_err(|m| at("id", &t.id, nth, m))?;
-            if !seen.insert(t.id.as_str()) {
-                return Err(at(
-                    "id",
-                    &t.id,
-                    nth,
-                    format!("duplicate topic id {:?}", t.id),
-                ));
-            }
-            if t.keywords.is_empty() {
-                return Err(at(
-                    "id",
-                    &t.id,
-                    nth,
-                    format!("topic {:?} needs at least one keyword", t.id),
-                ));
-            }
-            for k in t.keywords.iter().chain(&t.exclude) {
-                if lauscher_text::tokenize(k).next().is_none() {
-                    return Err(at(
-                        "",
-                        k,
-                        0,
-                        format!("topic {:?}: keyword {k:?} has no word in it", t.id),
-                    ));
-                }
-            }
-        }
         Ok(())
     }
 }
 
-fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty()
         || id.len() > 64
         || !id
@@ -604,11 +566,7 @@ sources:
     kind: feed
     url: https://example.org/feed.xml
     interval: 2m
-topics:
-  - id: acme
-    kind: brand
-    name: Acme
-    keywords: [acme, \"acme bahn\"]
+rules: [topics, extra.yaml]
 ";
 
     #[test]
@@ -639,11 +597,13 @@ topics:
 
     #[test]
     fn duplicate_ids_point_at_the_second_one() {
-        let text =
-            format!("{OK}  - id: acme\n    kind: competitor\n    name: Other\n    keywords: [x]\n");
+        let text = format!(
+            "{}  - id: news\n    kind: feed\n    url: https://example.org/b.xml\n",
+            OK.replace("rules: [topics, extra.yaml]\n", "")
+        );
         let err = load(&text).expect_err("duplicate").to_string();
         assert!(
-            err.starts_with("test.yaml:14:9: duplicate topic id"),
+            err.starts_with("test.yaml:9:9: duplicate source id"),
             "{err}"
         );
     }

@@ -1,9 +1,14 @@
-//! Loads and validates what a user writes: the daemon config with its sources and topics.
+//! Loads, validates and evaluates what a user writes: the daemon config and the topic
+//! rules.
 //!
 //! Everything a user writes is YAML with a `version:` tag, parsed into structs that reject
 //! unknown keys, then validated; every error names `file:line:col` and shows the line
-//! with a caret under the place. Later issues add topic rule files and alert routing in
-//! the same format, through the same [`Located`] errors.
+//! with a caret under the place.
+//!
+//! - [`config`]: the daemon config;
+//! - [`query`]: the topic query language (boolean, proximity, wildcards, fields);
+//! - [`ruleset`]: rule files with examples, references resolved, compiled;
+//! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter).
 
 pub mod config;
 pub mod error;
@@ -14,9 +19,8 @@ pub mod value;
 
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
-    TopicConfig,
 };
 pub use error::{ConfigError, Located};
 pub use matcher::{MentionFields, site_keys, stem_key};
-pub use ruleset::{Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
+pub use ruleset::{ActiveRules, Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
 pub use value::{ByteSize, HumanDuration};

@@ -2,51 +2,65 @@
 //!
 //! [`Scorer`] is the one entry point the pipeline calls per mention. Sentiment here is a
 //! lexicon-and-rules scorer in the spirit of VADER (negation scope, boosters, contrast,
-//! emphasis, emoji), over stems so German inflection matches; topics are whole-word
-//! keyword matches.
+//! emphasis, emoji), over stems so German inflection matches; topics come from the topic
+//! rules ([`lauscher_rules::RuleSet`]), matched live.
 
 pub mod sentiment;
-pub mod topics;
 
 use lauscher_model::{Mention, ScoredMention};
-use lauscher_rules::Config;
+use lauscher_rules::{Config, MentionFields, RuleSet};
 use lauscher_text::token::folded_tokens;
 use lauscher_text::{Fingerprint, LanguageDetector};
 
 pub use sentiment::SentimentScorer;
-pub use topics::TopicMatcher;
 
-/// Language detection, sentiment and topic matching for the configured languages and
-/// topics. Build once, share across threads (`&self` only; stemming caches per thread).
+/// Language detection, sentiment and topic matching for the configured languages.
+/// Build once, share across threads (`&self` only; stemming caches per thread).
 pub struct Scorer {
     detector: LanguageDetector,
     sentiment: SentimentScorer,
-    topics: TopicMatcher,
 }
 
 impl Scorer {
-    /// Builds the scorer for `config`'s languages, sentiment settings and topics.
+    /// Builds the scorer for `config`'s languages and sentiment settings.
     pub fn new(config: &Config) -> Scorer {
         let langs = config.langs();
         Scorer {
             detector: LanguageDetector::new(&langs),
             sentiment: SentimentScorer::new(&langs, config.sentiment.neutral_band),
-            topics: TopicMatcher::new(&config.topics),
         }
     }
 
-    /// Analyses one mention. Title and text are analysed together.
-    pub fn score(&self, mention: Mention, fingerprint: &Fingerprint) -> ScoredMention {
+    /// Analyses one mention and tags it with the topic rules of `rules` it matches.
+    /// Title and text are scored together; rules see them as separate fields.
+    pub fn score(
+        &self,
+        mention: Mention,
+        fingerprint: &Fingerprint,
+        rules: &RuleSet,
+    ) -> ScoredMention {
         let full = match &mention.title {
             Some(t) if !mention.text.starts_with(t.as_str()) => format!("{t}. {}", mention.text),
             _ => mention.text.clone(),
         };
         let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
-        // One tokenisation serves topics and sentiment.
         let tokens = folded_tokens(&full);
         let sentiment = self.sentiment.score_tokens(&full, &tokens, detected.lang());
-        let words: Vec<&str> = tokens.iter().map(|(folded, _)| folded.as_str()).collect();
-        let (topics, topic_kinds) = self.topics.matches_words(&words);
+        let matched = rules.topics(&MentionFields {
+            text: &mention.text,
+            title: mention.title.as_deref(),
+            lang: detected.code(),
+            source: &mention.source,
+            author: mention.author.as_ref().map(|a| a.name.as_str()),
+            url: mention.url.as_deref(),
+        });
+        let topics = matched.iter().map(|r| r.id.clone()).collect();
+        let mut topic_kinds = Vec::new();
+        for kind in matched.iter().filter_map(|r| r.kind.topic_kind()) {
+            if !topic_kinds.contains(&kind) {
+                topic_kinds.push(kind);
+            }
+        }
         ScoredMention {
             lang: detected.code().to_owned(),
             sentiment,
