@@ -184,5 +184,5 @@ fn expected_matches_for_the_tricky_operators() {
     assert_eq!(hits("onear"), [9]);
     assert_eq!(hits("url"), [6, 7]);
     assert_eq!(hits("author"), [1, 8]);
-    assert_eq!(hits("refs"), [2]);
+    assert_eq!(hits("refs"), [2, 15]);
 }
