@@ -9,6 +9,21 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The tests' topic rules: a brand and a competitor.
+pub const TOPICS: &str = "version: 1
+rules:
+  - id: acme
+    kind: brand
+    name: Acme
+    query: acme OR \"acme bahn\"
+    examples:
+      match: [\"Acme Bahn again\"]
+  - id: blitzbus
+    kind: competitor
+    name: Blitzbus
+    query: blitzbus
+";
+
 /// A temporary working directory with a data directory and a config file.
 pub struct Dir {
     root: tempfile::TempDir,
@@ -52,18 +67,18 @@ crawler:
   commit_interval: 200ms
   writer_memory: 32MiB
 sources:
-{sources}topics:
-  - id: acme
-    kind: brand
-    name: Acme
-    keywords: [acme, \"acme bahn\"]
-  - id: blitzbus
-    kind: competitor
-    name: Blitzbus
-    keywords: [blitzbus]
+{sources}rules: [topics.yaml]
 "
         );
         std::fs::write(self.config(), text).expect("write config");
+        if !self.path().join("topics.yaml").exists() {
+            self.write_rules(TOPICS);
+        }
+    }
+
+    /// Writes the topic rules the config names (`topics.yaml`).
+    pub fn write_rules(&self, text: &str) -> PathBuf {
+        self.write("topics.yaml", text)
     }
 
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
@@ -110,6 +125,8 @@ sources:
         let out = succeed(
             self.cmd(&["search", "--json", "--limit", "1000"])
                 .args(args)
+                .arg("--config")
+                .arg(self.config())
                 .arg("--data-dir")
                 .arg(self.data()),
         );

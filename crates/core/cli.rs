@@ -41,7 +41,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Search the index, newest first. Works while the daemon runs.
     Search(SearchArgs),
-    /// Validate the configuration; errors name file, line and column.
+    /// Validate the configuration and the topic rules, and run every rule's examples.
+    ///
+    /// Errors name file, line and column; a failing example shows its text and the
+    /// clauses that decided. Exits 1 on any problem.
     Check(CheckArgs),
 }
 
@@ -119,7 +122,13 @@ pub struct SearchArgs {
     #[arg(default_value = "")]
     pub query: String,
     #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
     pub data: DataArgs,
+    /// Only mentions the topic rule with this id matches, evaluated now over the whole
+    /// history (retro-search); reads the rules named in the config.
+    #[arg(long)]
+    pub rule: Option<String>,
     /// Only mentions published since: an age (`30m`, `24h`, `7d`), RFC 3339 time or date.
     #[arg(long)]
     pub since: Option<String>,
@@ -151,4 +160,8 @@ pub struct SearchArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Rule files or directories to check instead of the config's `rules:`; without a
+    /// config file, the languages default to de and en.
+    #[arg(long, num_args = 1..)]
+    pub rules: Vec<PathBuf>,
 }

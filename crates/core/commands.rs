@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use lauscher_index::MentionIndex;
 use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl, run_sources};
-use lauscher_rules::Config;
+use lauscher_rules::{ActiveRules, Config, RuleKind, RuleSet};
+use lauscher_text::Lang;
 use lauscher_server::{ApiState, SearchParams};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -48,12 +49,59 @@ fn load_config(path: &Path) -> Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Loads the config's rule files and runs their examples, as the daemon accepts them.
+fn load_rules(config: &Config) -> Result<RuleSet> {
+    RuleSet::load_checked(&config.rule_paths(), &config.langs())
+        .map_err(|e| anyhow::anyhow!("rules rejected:\n{e}"))
+}
+
+/// Re-reads the config file's rule list and the rule files, and swaps the rule set in
+/// force when every rule parses and every example passes. Settings other than `rules:`
+/// (sources, languages, server, index) take effect at the next start.
+#[derive(Clone)]
+pub struct Reloader {
+    config_path: PathBuf,
+    langs: Vec<Lang>,
+    rules: Arc<ActiveRules>,
+}
+
+impl Reloader {
+    fn reload(&self) -> Result<String, String> {
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let set = RuleSet::load_checked(&config.rule_paths(), &self.langs)
+            .map_err(|e| e.to_string())?;
+        let topics = set
+            .rules()
+            .iter()
+            .filter(|r| r.kind != RuleKind::Pack)
+            .count();
+        let summary = format!(
+            "{} rules ({topics} topics) from {}",
+            set.rules().len(),
+            self.config_path.display()
+        );
+        self.rules.replace(set);
+        Ok(summary)
+    }
+
+    fn reload_logged(&self, trigger: &str) -> Result<String, String> {
+        let result = self.reload();
+        match &result {
+            Ok(summary) => info!(trigger, %summary, "rules reloaded"),
+            Err(problems) => {
+                tracing::error!(trigger, %problems, "rules rejected; the previous rules stay in force")
+            }
+        }
+        result
+    }
+}
+
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(&args.config.config)?;
     let listen = args.listen.unwrap_or(config.server.listen);
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
-    Daemon::start(&config, &args.data.data_dir, listen)
+    Daemon::start(&config, &args.config.config, &args.data.data_dir, listen)
         .await?
         .run(&config, cancel, args.once)
         .await?;
@@ -63,6 +111,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 /// The daemon's parts: the pipeline and the API server beside it.
 pub struct Daemon {
     pipeline: Pipeline,
+    rules: Arc<ActiveRules>,
     /// Whether `/readyz` answers 200: while sources run, not while starting or draining.
     ready: Arc<AtomicBool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -72,18 +121,34 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens the data directory, starts the ingest thread and the API server.
-    pub async fn start(config: &Config, data_dir: &Path, listen: SocketAddr) -> Result<Daemon> {
-        let pipeline = Pipeline::start(config, data_dir)
+    /// Loads the rules, opens the data directory, starts the ingest threads, the API
+    /// server and the SIGHUP reload handler. `config_path` is re-read on reload.
+    pub async fn start(
+        config: &Config,
+        config_path: &Path,
+        data_dir: &Path,
+        listen: SocketAddr,
+    ) -> Result<Daemon> {
+        let rules = Arc::new(ActiveRules::new(load_rules(config)?));
+        let reloader = Reloader {
+            config_path: config_path.to_path_buf(),
+            langs: config.langs(),
+            rules: rules.clone(),
+        };
+        spawn_reload_handler(reloader.clone());
+        let pipeline = Pipeline::start(config, data_dir, rules.clone())
             .with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
         let (listener, addr) = lauscher_server::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let server_cancel = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
+        let rules_handle = rules.clone();
         let state = ApiState {
             index: pipeline.index(),
             ready: ready.clone(),
+            rules: rules.clone(),
+            reload: Arc::new(move || reloader.reload_logged("api")),
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,
@@ -94,11 +159,17 @@ impl Daemon {
         println!("lauscher: api listening on http://{addr}");
         Ok(Daemon {
             pipeline,
+            rules: rules_handle,
             ready,
             server,
             server_cancel,
             addr,
         })
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.get()
     }
 
     /// The index, for summaries.
@@ -152,6 +223,23 @@ impl Daemon {
     }
 }
 
+/// Reloads the rules on SIGHUP (Unix only).
+fn spawn_reload_handler(reloader: Reloader) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || r.reload_logged("SIGHUP")).await;
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = reloader;
+}
+
 fn spawn_signal_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -180,7 +268,8 @@ fn spawn_signal_handler(cancel: CancellationToken) {
 
 async fn import(args: ImportArgs) -> Result<ExitCode> {
     let config = load_config(&args.config.config)?;
-    let pipeline = Pipeline::start(&config, &args.data.data_dir).with_context(|| {
+    let rules = Arc::new(ActiveRules::new(load_rules(&config)?));
+    let pipeline = Pipeline::start(&config, &args.data.data_dir, rules).with_context(|| {
         format!(
             "cannot open data directory {}",
             args.data.data_dir.display()
@@ -284,8 +373,13 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
             args.data.data_dir.display()
         );
     }
+    let rules = match &args.rule {
+        Some(_) => Some(load_rules(&load_config(&args.config.config)?)?),
+        None => None,
+    };
     let params = SearchParams {
         q: args.query,
+        rule: args.rule,
         since: args.since,
         until: args.until,
         topic: args.topic,
@@ -299,7 +393,7 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
     let page = tokio::task::spawn_blocking(move || -> Result<_> {
         let index = MentionIndex::open(&dir, &[])
             .with_context(|| format!("cannot open index {}", dir.display()))?;
-        Ok(index.search(&req)?)
+        Ok(index.search(&req, rules.as_ref())?)
     })
     .await??;
     let mut out = std::io::stdout().lock();
@@ -330,20 +424,78 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode> {
-    match Config::load(&args.config.config) {
-        Ok(c) => {
-            println!(
-                "{}: ok ({} sources, {} topics, languages {})",
-                args.config.config.display(),
-                c.sources.len(),
-                c.topics.len(),
-                c.languages.join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
+    let config_path = &args.config.config;
+    let (paths, langs) = if args.rules.is_empty() || config_path.exists() {
+        match Config::load(config_path) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} sources, languages {})",
+                    config_path.display(),
+                    c.sources.len(),
+                    c.languages.join(", ")
+                );
+                let paths = if args.rules.is_empty() {
+                    c.rule_paths()
+                } else {
+                    args.rules.clone()
+                };
+                (paths, c.langs())
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(1));
+            }
         }
+    } else {
+        (args.rules.clone(), vec![Lang::De, Lang::En])
+    };
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let set = match RuleSet::load(&paths, &langs) {
+        Ok(set) => set,
         Err(e) => {
             eprintln!("{e}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
         }
+    };
+    let failures = set.check_examples();
+    let examples: usize = set
+        .rules()
+        .iter()
+        .map(|r| r.examples.must_match.len() + r.examples.no_match.len())
+        .sum();
+    let topics = set
+        .rules()
+        .iter()
+        .filter(|r| r.kind != RuleKind::Pack)
+        .count();
+    for f in &failures {
+        eprintln!("{f}");
     }
+    if !failures.is_empty() {
+        eprintln!(
+            "{}: {} of {examples} examples failed",
+            shown.join(", "),
+            failures.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let untested: Vec<&str> = set
+        .rules()
+        .iter()
+        .filter(|r| r.examples.must_match.is_empty())
+        .map(|r| r.id.as_str())
+        .collect();
+    println!(
+        "{}: ok ({} rules: {topics} topics, {} packs; {examples} examples pass)",
+        shown.join(", "),
+        set.rules().len(),
+        set.rules().len() - topics,
+    );
+    if !untested.is_empty() {
+        println!(
+            "note: rules without a `match` example: {}",
+            untested.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

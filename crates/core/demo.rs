@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
-use lauscher_rules::Config;
+use lauscher_rules::{Config, RuleKind, RuleSet};
 use lauscher_telemetry::METRICS;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use crate::commands::Daemon;
 
 const POSTS: &str = include_str!("demo/posts.tsv");
 const CONFIG: &str = include_str!("demo/demo.yaml");
+const TOPICS: &str = include_str!("demo/topics.yaml");
 
 struct Post<'a> {
     feed: &'a str,
@@ -162,23 +163,33 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             .with_graceful_shutdown(async move { stop_feeds.cancelled().await })
             .await
     });
-    let config = Config::from_str_named(CONFIG, "demo.yaml", &|name| {
-        (name == "LAUSCHER_DEMO_BASE").then(|| base.clone())
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let data = tempfile::Builder::new()
         .prefix("lauscher-demo-")
         .tempdir()
         .context("cannot create a temporary data directory")?;
+    // The demo config and rules are written out and loaded like a user's, so reloads
+    // (SIGHUP, POST /api/v1/reload) work on them too.
+    let config_path = data.path().join("demo.yaml");
+    std::fs::create_dir_all(data.path().join("topics"))
+        .and_then(|()| {
+            std::fs::write(
+                &config_path,
+                CONFIG.replace("${LAUSCHER_DEMO_BASE}", &base),
+            )
+        })
+        .and_then(|()| std::fs::write(data.path().join("topics/demo.yaml"), TOPICS))
+        .context("cannot write the demo configuration")?;
+    let config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "lauscher demo: sample feeds on {base}, data in {}",
+        "lauscher demo: sample feeds on {base}, data and config in {}",
         data.path().display()
     );
     // --once needs no fixed port; a free one avoids clashing with a running daemon.
     let port = if args.once { 0 } else { args.port };
     let daemon = Daemon::start(
         &config,
-        data.path(),
+        &config_path,
+        &data.path().join("data"),
         SocketAddr::from(([127, 0, 0, 1], port)),
     )
     .await?;
@@ -187,8 +198,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let index = daemon.index();
     let elapsed = started.elapsed();
     let summary_config = config.clone();
-    let summary =
-        tokio::task::spawn_blocking(move || summary(&index, &summary_config, elapsed)).await??;
+    let rules = daemon.rules();
+    let summary = tokio::task::spawn_blocking(move || {
+        summary(&index, &summary_config, &rules, elapsed)
+    })
+    .await??;
     print!("{summary}");
     let cancel = CancellationToken::new();
     if args.once {
@@ -211,10 +225,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
 }
 
 fn count(index: &MentionIndex, req: SearchRequest) -> Result<usize> {
-    Ok(index.search(&SearchRequest { limit: 1, ..req })?.total)
+    Ok(index.search(&SearchRequest { limit: 1, ..req }, None)?.total)
 }
 
-fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) -> Result<String> {
+fn summary(
+    index: &MentionIndex,
+    config: &Config,
+    rules: &RuleSet,
+    elapsed: std::time::Duration,
+) -> Result<String> {
     use std::fmt::Write;
     let mut s = String::new();
     let total = count(index, SearchRequest::default())?;
@@ -260,7 +279,7 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
         );
     }
     let _ = writeln!(s, "\ntopics         mentions  negative  neutral  positive");
-    for t in &config.topics {
+    for t in rules.rules().iter().filter(|r| r.kind != RuleKind::Pack) {
         let by = |label: &str| {
             count(
                 index,
@@ -285,7 +304,7 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
             by("negative")?,
             by("neutral")?,
             by("positive")?,
-            t.kind.as_str()
+            t.name
         );
     }
     let _ = writeln!(s, "\nlanguages");
@@ -302,13 +321,16 @@ fn summary(index: &MentionIndex, config: &Config, elapsed: std::time::Duration) 
             )?
         );
     }
-    let burst = index.search(&SearchRequest {
-        query: "login".into(),
-        topic: Some("acme-bahn".into()),
-        label: Some("negative".into()),
-        limit: 3,
-        ..Default::default()
-    })?;
+    let burst = index.search(
+        &SearchRequest {
+            query: "login".into(),
+            topic: Some("acme-bahn".into()),
+            label: Some("negative".into()),
+            limit: 3,
+            ..Default::default()
+        },
+        None,
+    )?;
     let _ = writeln!(
         s,
         "\nnegative Acme Bahn mentions about \"login\": {} (a complaint burst); newest:",

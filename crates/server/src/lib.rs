@@ -2,7 +2,9 @@
 //!
 //! | route | |
 //! |---|---|
-//! | `GET /api/v1/search` | `q`, `since`, `until`, `topic`, `lang`, `source`, `label`, `limit`, `offset`; newest first |
+//! | `GET /api/v1/search` | `q`, `rule`, `since`, `until`, `topic`, `lang`, `source`, `label`, `limit`, `offset`; newest first |
+//! | `GET /api/v1/rules` | the topic rules in force: id, kind, name, canonical query |
+//! | `POST /api/v1/reload` | re-read the config's rule files; a broken set is rejected (422) and the old one stays |
 //! | `GET /api/v1/mentions/{id}` | one mention with its sentiment explanation |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the index is open and sources are scheduled (503 before) |
@@ -19,14 +21,19 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use lauscher_index::{MentionIndex, SearchRequest, parse_time};
 use lauscher_model::MentionId;
+use lauscher_rules::ActiveRules;
 use lauscher_telemetry::METRICS;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Re-reads the rules and puts them in force; returns a summary, or every problem
+/// found (the old rules stay in force then).
+pub type Reload = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -35,6 +42,10 @@ pub struct ApiState {
     pub index: Arc<MentionIndex>,
     /// Set once the daemon is ready to serve.
     pub ready: Arc<AtomicBool>,
+    /// The topic rules in force (for `rule=` searches).
+    pub rules: Arc<ActiveRules>,
+    /// What `POST /api/v1/reload` runs.
+    pub reload: Reload,
 }
 
 /// Search parameters, as in the CLI.
@@ -44,6 +55,8 @@ pub struct SearchParams {
     /// Query text.
     #[serde(default)]
     pub q: String,
+    /// Topic rule id: mentions the rule matches now (retro-search).
+    pub rule: Option<String>,
     /// Age (`7d`), RFC 3339 time or date.
     pub since: Option<String>,
     /// Age, RFC 3339 time or date.
@@ -88,6 +101,7 @@ impl SearchParams {
             since,
             until,
             topic: self.topic,
+            rule: self.rule,
             lang: self.lang,
             source: self.source,
             label: self.label,
@@ -102,6 +116,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/search", get(search))
         .route("/api/v1/mentions/{id}", get(mention))
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/reload", post(reload))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -147,11 +163,13 @@ async fn search(
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let index = state.index.clone();
-    match tokio::task::spawn_blocking(move || index.search(&req)).await {
+    let rules = state.rules.get();
+    match tokio::task::spawn_blocking(move || index.search(&req, Some(&rules))).await {
         Ok(Ok(page)) => axum::Json(page).into_response(),
-        Ok(Err(e @ lauscher_index::IndexError::Query { .. })) => {
-            error(StatusCode::BAD_REQUEST, e.to_string())
-        }
+        Ok(Err(
+            e @ (lauscher_index::IndexError::Query { .. }
+            | lauscher_index::IndexError::UnknownRule(_)),
+        )) => error(StatusCode::BAD_REQUEST, e.to_string()),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -167,6 +185,37 @@ async fn mention(State(state): State<ApiState>, Path(id): Path<String>) -> Respo
         Ok(Ok(Some(m))) => axum::Json(m).into_response(),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no mention {id}")),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn rules(State(state): State<ApiState>) -> Response {
+    let set = state.rules.get();
+    let rules: Vec<serde_json::Value> = set
+        .rules()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "kind": format!("{:?}", r.kind).to_lowercase(),
+                "name": r.name,
+                "query": r.expr.to_string(),
+                "file": r.place.file,
+                "line": r.place.line,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "rules": rules })).into_response()
+}
+
+async fn reload(State(state): State<ApiState>) -> Response {
+    let reload = state.reload.clone();
+    match tokio::task::spawn_blocking(move || reload()).await {
+        Ok(Ok(summary)) => {
+            axum::Json(serde_json::json!({ "status": "reloaded", "summary": summary }))
+                .into_response()
+        }
+        Ok(Err(problems)) => error(StatusCode::UNPROCESSABLE_ENTITY, problems),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
