@@ -13,3 +13,4 @@ mod crash;
 mod faults;
 mod feeds;
 mod import;
+mod rules;

@@ -229,6 +229,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Sends SIGTERM and waits; returns stderr.
     pub fn terminate(mut self) -> (bool, String) {
         let mut child = self.child.take().expect("child");

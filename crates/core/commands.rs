@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use lauscher_index::MentionIndex;
 use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl, run_sources};
 use lauscher_rules::{ActiveRules, Config, RuleKind, RuleSet};
-use lauscher_text::Lang;
 use lauscher_server::{ApiState, SearchParams};
+use lauscher_text::Lang;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -68,8 +68,8 @@ pub struct Reloader {
 impl Reloader {
     fn reload(&self) -> Result<String, String> {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        let set = RuleSet::load_checked(&config.rule_paths(), &self.langs)
-            .map_err(|e| e.to_string())?;
+        let set =
+            RuleSet::load_checked(&config.rule_paths(), &self.langs).map_err(|e| e.to_string())?;
         let topics = set
             .rules()
             .iter()

@@ -171,12 +171,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     // (SIGHUP, POST /api/v1/reload) work on them too.
     let config_path = data.path().join("demo.yaml");
     std::fs::create_dir_all(data.path().join("topics"))
-        .and_then(|()| {
-            std::fs::write(
-                &config_path,
-                CONFIG.replace("${LAUSCHER_DEMO_BASE}", &base),
-            )
-        })
+        .and_then(|()| std::fs::write(&config_path, CONFIG.replace("${LAUSCHER_DEMO_BASE}", &base)))
         .and_then(|()| std::fs::write(data.path().join("topics/demo.yaml"), TOPICS))
         .context("cannot write the demo configuration")?;
     let config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -199,10 +194,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let elapsed = started.elapsed();
     let summary_config = config.clone();
     let rules = daemon.rules();
-    let summary = tokio::task::spawn_blocking(move || {
-        summary(&index, &summary_config, &rules, elapsed)
-    })
-    .await??;
+    let summary =
+        tokio::task::spawn_blocking(move || summary(&index, &summary_config, &rules, elapsed))
+            .await??;
     print!("{summary}");
     let cancel = CancellationToken::new();
     if args.once {
@@ -225,7 +219,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
 }
 
 fn count(index: &MentionIndex, req: SearchRequest) -> Result<usize> {
-    Ok(index.search(&SearchRequest { limit: 1, ..req }, None)?.total)
+    Ok(index
+        .search(&SearchRequest { limit: 1, ..req }, None)?
+        .total)
 }
 
 fn summary(

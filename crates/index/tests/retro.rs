@@ -8,22 +8,134 @@ use lauscher_text::Lang;
 
 /// (lang, source, author, url, title, text)
 const CORPUS: &[(&str, &str, &str, &str, &str, &str)] = &[
-    ("de", "social", "@Anna", "https://social.example/@anna/1", "", "Die Deutsche Bahn ist wieder zu spät #Bahnchaos"),
-    ("de", "social", "Bernd", "https://social.example/@bernd/2", "", "deutsche und bahn, aber nicht zusammen"),
-    ("de", "news", "Redaktion", "https://www.zeitung.example/wirtschaft/bahn-streik", "DB streikt wieder", "Der Streik bei der DB trifft Pendler in Zürich."),
-    ("en", "news", "Desk", "https://news.example.com/tech/db", "Database news", "Our db migration failed again, said the team."),
-    ("de", "forum", "carla", "https://forum.example.org/t/9", "", "Zug fällt aus, Zugausfall in Zurich, Verspätungen ohne Ende"),
-    ("de", "forum", "dieter", "https://forum.example.org/t/10", "", "Verspätung: der Zug ist heute verspätet angekommen"),
-    ("de", "forum", "emil", "https://forum.example.org/t/11", "", "Der verspätete Zug fährt nicht"),
-    ("en", "social", "@fiona", "https://social.example/@fiona/3", "", "The train was late again, thanks for nothing @DB_Bahn"),
-    ("en", "social", "gustav", "https://social.example/@gustav/4", "", "Late train, very late, train late"),
-    ("de", "social", "Hanna", "https://m.social.example/@hanna/5", "", "Stellenangebot: Azubi (m/w/d) bei der Bahn gesucht"),
-    ("de", "social", "ines", "https://social.example/@ines/6", "", "mail an info@bahn.example: #bahn hilft nicht"),
-    ("en", "blog", "jan", "https://blog.example.net/2026/db-review", "Review: the DB app", "The DB Navigator app crashes at login, crashing every time."),
-    ("und", "social", "kim", "https://social.example/@kim/7", "", "DB DB DB!!!"),
-    ("en", "blog", "lena", "https://blog.example.net/2026/other", "Crashes", "An app that crashed is not a crash report."),
-    ("de", "news", "Redaktion", "https://zeitung.example/regional/s-bahn", "S-Bahn Chaos", "Die S-Bahn in München: Verspätungen, Ausfälle, Ärger."),
-    ("de", "forum", "otto", "https://forum.example.org/x/16", "", "Mein Zug verspätet sich schon wieder"),
+    (
+        "de",
+        "social",
+        "@Anna",
+        "https://social.example/@anna/1",
+        "",
+        "Die Deutsche Bahn ist wieder zu spät #Bahnchaos",
+    ),
+    (
+        "de",
+        "social",
+        "Bernd",
+        "https://social.example/@bernd/2",
+        "",
+        "deutsche und bahn, aber nicht zusammen",
+    ),
+    (
+        "de",
+        "news",
+        "Redaktion",
+        "https://www.zeitung.example/wirtschaft/bahn-streik",
+        "DB streikt wieder",
+        "Der Streik bei der DB trifft Pendler in Zürich.",
+    ),
+    (
+        "en",
+        "news",
+        "Desk",
+        "https://news.example.com/tech/db",
+        "Database news",
+        "Our db migration failed again, said the team.",
+    ),
+    (
+        "de",
+        "forum",
+        "carla",
+        "https://forum.example.org/t/9",
+        "",
+        "Zug fällt aus, Zugausfall in Zurich, Verspätungen ohne Ende",
+    ),
+    (
+        "de",
+        "forum",
+        "dieter",
+        "https://forum.example.org/t/10",
+        "",
+        "Verspätung: der Zug ist heute verspätet angekommen",
+    ),
+    (
+        "de",
+        "forum",
+        "emil",
+        "https://forum.example.org/t/11",
+        "",
+        "Der verspätete Zug fährt nicht",
+    ),
+    (
+        "en",
+        "social",
+        "@fiona",
+        "https://social.example/@fiona/3",
+        "",
+        "The train was late again, thanks for nothing @DB_Bahn",
+    ),
+    (
+        "en",
+        "social",
+        "gustav",
+        "https://social.example/@gustav/4",
+        "",
+        "Late train, very late, train late",
+    ),
+    (
+        "de",
+        "social",
+        "Hanna",
+        "https://m.social.example/@hanna/5",
+        "",
+        "Stellenangebot: Azubi (m/w/d) bei der Bahn gesucht",
+    ),
+    (
+        "de",
+        "social",
+        "ines",
+        "https://social.example/@ines/6",
+        "",
+        "mail an info@bahn.example: #bahn hilft nicht",
+    ),
+    (
+        "en",
+        "blog",
+        "jan",
+        "https://blog.example.net/2026/db-review",
+        "Review: the DB app",
+        "The DB Navigator app crashes at login, crashing every time.",
+    ),
+    (
+        "und",
+        "social",
+        "kim",
+        "https://social.example/@kim/7",
+        "",
+        "DB DB DB!!!",
+    ),
+    (
+        "en",
+        "blog",
+        "lena",
+        "https://blog.example.net/2026/other",
+        "Crashes",
+        "An app that crashed is not a crash report.",
+    ),
+    (
+        "de",
+        "news",
+        "Redaktion",
+        "https://zeitung.example/regional/s-bahn",
+        "S-Bahn Chaos",
+        "Die S-Bahn in München: Verspätungen, Ausfälle, Ärger.",
+    ),
+    (
+        "de",
+        "forum",
+        "otto",
+        "https://forum.example.org/x/16",
+        "",
+        "Mein Zug verspätet sich schon wieder",
+    ),
 ];
 
 const RULES: &str = r#"version: 1
@@ -61,34 +173,36 @@ fn mentions() -> Vec<ScoredMention> {
     CORPUS
         .iter()
         .enumerate()
-        .map(|(i, (lang, source, author, url, title, text))| ScoredMention {
-            mention: Mention {
-                id: MentionId(i as u128 + 1),
-                source: (*source).into(),
-                url: Some((*url).into()),
-                author: Some(Author {
-                    name: (*author).into(),
-                    reach: None,
-                }),
-                published_at: Utc
-                    .with_ymd_and_hms(2026, 11, 1, 0, i as u32, 0)
-                    .single()
-                    .unwrap_or_default(),
-                fetched_at: Utc::now(),
-                title: (!title.is_empty()).then(|| (*title).into()),
-                text: (*text).into(),
-                lang_hint: None,
+        .map(
+            |(i, (lang, source, author, url, title, text))| ScoredMention {
+                mention: Mention {
+                    id: MentionId(i as u128 + 1),
+                    source: (*source).into(),
+                    url: Some((*url).into()),
+                    author: Some(Author {
+                        name: (*author).into(),
+                        reach: None,
+                    }),
+                    published_at: Utc
+                        .with_ymd_and_hms(2026, 11, 1, 0, i as u32, 0)
+                        .single()
+                        .unwrap_or_default(),
+                    fetched_at: Utc::now(),
+                    title: (!title.is_empty()).then(|| (*title).into()),
+                    text: (*text).into(),
+                    lang_hint: None,
+                },
+                lang: (*lang).into(),
+                sentiment: Sentiment {
+                    score: 0.0,
+                    label: Label::Neutral,
+                    explanation: Vec::new(),
+                },
+                topics: Vec::new(),
+                topic_kinds: Vec::new(),
+                simhash: 0,
             },
-            lang: (*lang).into(),
-            sentiment: Sentiment {
-                score: 0.0,
-                label: Label::Neutral,
-                explanation: Vec::new(),
-            },
-            topics: Vec::new(),
-            topic_kinds: Vec::new(),
-            simhash: 0,
-        })
+        )
         .collect()
 }
 

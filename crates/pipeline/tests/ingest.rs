@@ -16,7 +16,8 @@ fn config() -> Config {
 }
 
 fn rules() -> Arc<ActiveRules> {
-    let text = "version: 1\nrules:\n  - id: acme\n    kind: brand\n    name: Acme\n    query: acme\n";
+    let text =
+        "version: 1\nrules:\n  - id: acme\n    kind: brand\n    name: Acme\n    query: acme\n";
     let set = RuleSet::from_texts(&[("t.yaml".into(), text.into())], &[Lang::De, Lang::En])
         .expect("rules");
     Arc::new(ActiveRules::new(set))
@@ -123,10 +124,13 @@ async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
     assert_eq!(again.await.expect("report").duplicates, 1);
     let page = p
         .index()
-        .search(&SearchRequest {
-            query: "köln".into(),
-            ..Default::default()
-        })
+        .search(
+            &SearchRequest {
+                query: "köln".into(),
+                ..Default::default()
+            },
+            None,
+        )
         .expect("search");
     assert_eq!(page.total, 1);
     p.shutdown().await.expect("shutdown");

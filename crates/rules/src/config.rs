@@ -254,10 +254,7 @@ impl Config {
         let mut config = Config::from_str_named(&text, &path.display().to_string(), &|name| {
             std::env::var(name).ok()
         })?;
-        config.base_dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(config)
     }
 

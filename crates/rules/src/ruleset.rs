@@ -661,10 +661,7 @@ impl ActiveRules {
 
     /// Puts `set` in force.
     pub fn replace(&self, set: RuleSet) {
-        *self
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
     }
 }
 
