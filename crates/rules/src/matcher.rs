@@ -12,6 +12,7 @@
 //! hits; measured at about 2× a plain lowercase-and-split pass with 500 rules
 //! (`cargo bench --bench rules`).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,8 +136,6 @@ pub(crate) struct Percolator {
     rules: Vec<Compiled>,
     /// Rules evaluated for every mention (they can match without a word hit).
     always: Vec<u32>,
-    /// Whether a rule is reported by [`Percolator::matching`] (topics, not packs).
-    reported: Vec<bool>,
     langs: Vec<Lang>,
 }
 
@@ -146,6 +145,8 @@ impl Percolator {
     /// Compiles `rules` (resolved expressions; `reported` marks topics).
     pub(crate) fn new(rules: &[(&Expr, bool)], langs: &[Lang]) -> Percolator {
         let mut b = Builder {
+            rule: 0,
+            users: Vec::new(),
             patterns: HashMap::new(),
             literals: Vec::new(),
             prefix: Vec::new(),
@@ -157,9 +158,21 @@ impl Percolator {
         let mut compiled = Vec::new();
         let mut always = Vec::new();
         for (i, (expr, _)) in rules.iter().enumerate() {
-            compiled.push(b.compile(expr, i as u32));
-            if !expr.needs_words() {
-                always.push(i as u32);
+            b.rule = i as u32;
+            compiled.push(b.compile(expr));
+        }
+        for (i, ((_, reported), c)) in rules.iter().zip(&compiled).enumerate() {
+            // Packs are evaluated only inside the rules that reference them (or when
+            // asked for by id), never as candidates of their own.
+            if *reported {
+                match b.triggers(c) {
+                    Some(patterns) => {
+                        for p in patterns {
+                            b.pattern_rules[p as usize].push(i as u32);
+                        }
+                    }
+                    None => always.push(i as u32),
+                }
             }
         }
         for rules in &mut b.pattern_rules {
@@ -190,7 +203,6 @@ impl Percolator {
             leaves: b.cleaves,
             rules: compiled,
             always,
-            reported: rules.iter().map(|(_, r)| *r).collect(),
             langs: langs.to_vec(),
         }
     }
@@ -218,7 +230,6 @@ impl Percolator {
             candidates.sort_unstable();
             candidates
                 .into_iter()
-                .filter(|&r| self.reported[r as usize])
                 .filter(|&r| self.eval(&self.rules[r as usize], m, st))
                 .map(|r| r as usize)
                 .collect()
@@ -289,7 +300,10 @@ impl Percolator {
 
     fn eval(&self, c: &Compiled, m: &MentionFields<'_>, st: &mut State) -> bool {
         match &c.node {
-            CNode::Leaf(l) => !self.leaf_spots(*l, m, st).is_empty(),
+            CNode::Leaf(l) => {
+                let (s, e) = self.leaf_spots(*l, m, st);
+                s < e
+            }
             CNode::Filter(f) => filter(f, m),
             CNode::Not(x) => !self.eval(x, m, st),
             CNode::And(xs) => xs.iter().all(|x| self.eval(x, m, st)),
@@ -301,7 +315,10 @@ impl Percolator {
     /// The positions a positional clause matches at.
     fn spots(&self, c: &Compiled, m: &MentionFields<'_>, st: &mut State) -> Vec<Spot> {
         match &c.node {
-            CNode::Leaf(l) => self.leaf_spots(*l, m, st),
+            CNode::Leaf(l) => {
+                let (s, e) = self.leaf_spots(*l, m, st);
+                st.arena[s..e].to_vec()
+            }
             CNode::Or(xs) => {
                 let mut all = Vec::new();
                 for x in xs {
@@ -346,24 +363,42 @@ impl Percolator {
         }
     }
 
-    fn leaf_spots(&self, l: u32, m: &MentionFields<'_>, st: &mut State) -> Vec<Spot> {
+    /// Returns the range of `st.arena` holding the positions clause `l` matches at,
+    /// computing them once per mention.
+    fn leaf_spots(&self, l: u32, m: &MentionFields<'_>, st: &mut State) -> (usize, usize) {
         let i = l as usize;
         if st.leaf_seen[i] == st.generation {
-            return st.leaf_spots[i].clone();
+            return st.leaf_range[i];
         }
-        let spots = self.compute_leaf(&self.leaves[i], m, st);
+        let leaf = &self.leaves[i];
+        // Most clauses of most candidate rules have no hit at all: answer those from
+        // the hit stamps without touching positions. (Every word of a proximity must
+        // occur; the other clauses have one pattern.)
+        if !leaf.patterns.is_empty()
+            && leaf
+                .patterns
+                .iter()
+                .any(|&p| st.pattern_hit[p as usize] != st.generation)
+        {
+            return (0, 0);
+        }
+        let mut out = std::mem::take(&mut st.scratch);
+        out.clear();
+        self.compute_leaf(leaf, m, st, &mut out);
+        let start = st.arena.len();
+        st.arena.extend_from_slice(&out);
+        st.scratch = out;
         st.leaf_seen[i] = st.generation;
-        st.leaf_spots[i].clone_from(&spots);
-        spots
+        st.leaf_range[i] = (start, st.arena.len());
+        st.leaf_range[i]
     }
 
-    fn compute_leaf(&self, cl: &CLeaf, m: &MentionFields<'_>, st: &mut State) -> Vec<Spot> {
-        let mut out = Vec::new();
+    fn compute_leaf(&self, cl: &CLeaf, m: &MentionFields<'_>, st: &State, out: &mut Vec<Spot>) {
         let in_scope = |field: u8, scope: Scope| scope == Scope::Any || field == TITLE;
         match &cl.leaf {
             Leaf::Phrase { words, scope } => {
                 let p = cl.patterns[0];
-                for h in st.hits.iter().filter(|h| h.pattern == p) {
+                for h in st.hits_for(p).iter() {
                     if !in_scope(h.field, *scope) {
                         continue;
                     }
@@ -386,7 +421,7 @@ impl Percolator {
                 let mut occ: Vec<(u8, u32, usize)> = Vec::new();
                 for (k, w) in words.iter().enumerate() {
                     let p = cl.patterns[k];
-                    for h in st.hits.iter().filter(|h| h.pattern == p) {
+                    for h in st.hits_for(p).iter() {
                         let f = &st.fields[h.field as usize];
                         if in_scope(h.field, *scope)
                             && f.token(h.pos as usize).is_some_and(|t| w.matches(t))
@@ -397,12 +432,12 @@ impl Percolator {
                 }
                 occ.sort_unstable();
                 occ.dedup();
-                windows(&occ, words.len(), words.len() as u32 + slop, &mut out);
+                windows(&occ, words.len(), words.len() as u32 + slop, out);
             }
             Leaf::Tag(tag) => {
                 let p = cl.patterns[0];
                 let sigil = tag.as_bytes()[0];
-                for h in st.hits.iter().filter(|h| h.pattern == p) {
+                for h in st.hits_for(p).iter() {
                     if st.fields[h.field as usize].sigils[h.pos as usize] == sigil {
                         out.push(Spot {
                             field: h.field,
@@ -414,12 +449,7 @@ impl Percolator {
             }
             Leaf::Raw(raw) => {
                 let p = cl.patterns[0];
-                let mut fields: Vec<u8> = st
-                    .hits
-                    .iter()
-                    .filter(|h| h.pattern == p)
-                    .map(|h| h.field)
-                    .collect();
+                let mut fields: Vec<u8> = st.hits_for(p).iter().map(|h| h.field).collect();
                 fields.dedup();
                 for field in fields {
                     let text = if field == TITLE {
@@ -460,25 +490,35 @@ impl Percolator {
                         .iter()
                         .find(|(sl, _)| *sl == l)
                         .and_then(|(_, s)| s.as_deref())
+                        .map(|key| (l, Stemmer::new(l), key))
                 });
                 for field in [TEXT, TITLE] {
-                    let texts = [m.text, m.title.unwrap_or_default()];
-                    let source = texts[field as usize];
+                    let source = if field == TITLE {
+                        m.title.unwrap_or_default()
+                    } else {
+                        m.text
+                    };
                     let f = &st.fields[field as usize];
                     for k in 0..f.len() {
-                        let exact = f.token(k) == Some(cl.folded.as_str());
-                        let by_stem = match (lang, key) {
-                            (Some(l), Some(key)) => {
+                        let token = f.token(k).unwrap_or_default();
+                        let exact = token == cl.folded;
+                        let by_stem = exact
+                            || key.as_ref().is_some_and(|(l, stemmer, key)| {
+                                // A German Snowball stem only removes suffixes and
+                                // umlauts, so it starts the folded word: skip the
+                                // stemmer for words that do not start with it.
+                                if *l == Lang::De && !token.starts_with(key) {
+                                    return false;
+                                }
                                 let (s, e) = f.orig[k];
-                                let lower: String = source[s as usize..e as usize]
-                                    .chars()
-                                    .flat_map(char::to_lowercase)
-                                    .collect();
-                                stem_key(l, &lower).as_deref() == Some(key)
-                            }
-                            _ => false,
-                        };
-                        if exact || by_stem {
+                                stem_equals(
+                                    *l,
+                                    stemmer.as_ref(),
+                                    &source[s as usize..e as usize],
+                                    key,
+                                )
+                            });
+                        if by_stem {
                             out.push(Spot {
                                 field,
                                 start: k as u32,
@@ -489,7 +529,27 @@ impl Percolator {
                 }
             }
         }
-        out
+    }
+}
+
+/// Returns whether `surface` stems to `key` in `lang`, as the index's stemmed field
+/// computes it (lower case, stop words dropped, stemmed, folded), without allocating
+/// for lower-case ASCII words.
+fn stem_equals(lang: Lang, stemmer: Option<&Stemmer>, surface: &str, key: &str) -> bool {
+    let lower: Cow<'_, str> = if surface
+        .bytes()
+        .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+    {
+        Cow::Owned(surface.chars().flat_map(char::to_lowercase).collect())
+    } else {
+        Cow::Borrowed(surface)
+    };
+    if is_stopword(lang, &lower) {
+        return false;
+    }
+    match stemmer {
+        Some(s) => s.with_stems(&lower, |_, folded| folded == key),
+        None => fold(&lower) == key,
     }
 }
 
@@ -540,6 +600,10 @@ fn filter(f: &Filter, m: &MentionFields<'_>) -> bool {
 }
 
 struct Builder {
+    /// The rule being compiled.
+    rule: u32,
+    /// Per pattern: how many rules use it, and the last one counted.
+    users: Vec<(u32, u32)>,
     patterns: HashMap<(String, bool), u32>,
     literals: Vec<String>,
     prefix: Vec<bool>,
@@ -550,7 +614,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn pattern(&mut self, literal: String, prefix: bool, rule: u32) -> u32 {
+    fn pattern(&mut self, literal: String, prefix: bool) -> u32 {
         let next = self.literals.len() as u32;
         let id = *self
             .patterns
@@ -560,16 +624,24 @@ impl Builder {
             self.literals.push(literal);
             self.prefix.push(prefix);
             self.pattern_rules.push(Vec::new());
+            self.users.push((0, u32::MAX));
         }
-        self.pattern_rules[id as usize].push(rule);
+        self.count_user(id);
         id
     }
 
-    fn leaf(&mut self, leaf: &Leaf, rule: u32) -> u32 {
+    fn count_user(&mut self, p: u32) {
+        let (n, last) = &mut self.users[p as usize];
+        if *last != self.rule {
+            *last = self.rule;
+            *n += 1;
+        }
+    }
+
+    fn leaf(&mut self, leaf: &Leaf) -> u32 {
         if let Some(&id) = self.leaves.get(leaf) {
-            // Register the rule on the clause's patterns too.
             for p in self.cleaves[id as usize].patterns.clone() {
-                self.pattern_rules[p as usize].push(rule);
+                self.count_user(p);
             }
             return id;
         }
@@ -579,17 +651,17 @@ impl Builder {
         match leaf {
             Leaf::Phrase { words, .. } => {
                 let (lit, prefix) = phrase_literal(words);
-                patterns.push(self.pattern(lit, prefix, rule));
+                patterns.push(self.pattern(lit, prefix));
             }
             Leaf::Proximity { words, .. } => {
                 for w in words {
-                    patterns.push(self.pattern(w.literal_prefix().to_owned(), w.wildcard, rule));
+                    patterns.push(self.pattern(w.literal_prefix().to_owned(), w.wildcard));
                 }
             }
-            Leaf::Tag(t) => patterns.push(self.pattern(t[1..].to_owned(), false, rule)),
+            Leaf::Tag(t) => patterns.push(self.pattern(t[1..].to_owned(), false)),
             Leaf::Raw(r) => {
                 let words: Vec<String> = lauscher_text::tokenize(r).map(|t| fold(t.text)).collect();
-                patterns.push(self.pattern(words.join(" "), false, rule));
+                patterns.push(self.pattern(words.join(" "), false));
             }
             Leaf::Stem(w) => {
                 folded = fold(w);
@@ -607,23 +679,84 @@ impl Builder {
         id
     }
 
-    fn compile(&mut self, e: &Expr, rule: u32) -> Compiled {
+    /// Returns patterns of which at least one must hit for `c` to match, or `None` when
+    /// `c` can match without any hit (negations, field filters, stems). Only these
+    /// patterns make a rule a candidate: `brand AND {complaints}` wakes up on the
+    /// brand, not on every complaint word. Among the options, the fewest patterns used
+    /// by the fewest rules win (a word many rules share, like "service", is likely a
+    /// common word; a brand is used by its own rules), then the longest.
+    fn triggers(&self, c: &Compiled) -> Option<Vec<u32>> {
+        // A literal before a wildcard matches a whole family of words: count it shorter.
+        let weight = |p: u32| {
+            let len = self.literals[p as usize].len();
+            if self.prefix[p as usize] {
+                len.saturating_sub(4)
+            } else {
+                len
+            }
+        };
+        let users = |p: u32| self.users[p as usize].0;
+        let cost = |v: &Vec<u32>| {
+            let shared = v.iter().map(|&p| users(p)).max().unwrap_or(0);
+            let shortest = v.iter().map(|&p| weight(p)).min().unwrap_or(0);
+            (v.len(), shared, usize::MAX - shortest)
+        };
+        let better = |a: &Vec<u32>, b: &Vec<u32>| cost(a) < cost(b);
+        let best = |options: Vec<Vec<u32>>| {
+            options
+                .into_iter()
+                .reduce(|a, b| if better(&b, &a) { b } else { a })
+        };
+        match &c.node {
+            CNode::Leaf(l) => {
+                let leaf = &self.cleaves[*l as usize];
+                match leaf.leaf {
+                    Leaf::Stem(_) => None,
+                    // Every word of a proximity must occur: its longest one will do.
+                    _ => leaf
+                        .patterns
+                        .iter()
+                        .min_by_key(|&&p| (users(p), usize::MAX - weight(p)))
+                        .map(|&p| vec![p]),
+                }
+            }
+            CNode::Filter(_) | CNode::Not(_) => None,
+            CNode::And(xs) => best(xs.iter().filter_map(|x| self.triggers(x)).collect()),
+            CNode::Or(xs) => {
+                let mut all = Vec::new();
+                for x in xs {
+                    all.extend(self.triggers(x)?);
+                }
+                all.sort_unstable();
+                all.dedup();
+                Some(all)
+            }
+            CNode::Near { left, right, .. } => best(
+                [self.triggers(left), self.triggers(right)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+        }
+    }
+
+    fn compile(&mut self, e: &Expr) -> Compiled {
         let node = match &e.node {
-            Node::Leaf(l) => CNode::Leaf(self.leaf(l, rule)),
+            Node::Leaf(l) => CNode::Leaf(self.leaf(l)),
             Node::Filter(f) => CNode::Filter(f.clone()),
             // References are resolved before compiling; an unresolved one never matches.
             Node::Ref(_) => CNode::Or(Vec::new()),
-            Node::Not(x) => CNode::Not(Box::new(self.compile(x, rule))),
-            Node::And(xs) => CNode::And(xs.iter().map(|x| self.compile(x, rule)).collect()),
-            Node::Or(xs) => CNode::Or(xs.iter().map(|x| self.compile(x, rule)).collect()),
+            Node::Not(x) => CNode::Not(Box::new(self.compile(x))),
+            Node::And(xs) => CNode::And(xs.iter().map(|x| self.compile(x)).collect()),
+            Node::Or(xs) => CNode::Or(xs.iter().map(|x| self.compile(x)).collect()),
             Node::Near {
                 left,
                 right,
                 slop,
                 ordered,
             } => CNode::Near {
-                left: Box::new(self.compile(left, rule)),
-                right: Box::new(self.compile(right, rule)),
+                left: Box::new(self.compile(left)),
+                right: Box::new(self.compile(right)),
                 slop: *slop,
                 ordered: *ordered,
             },
@@ -723,7 +856,11 @@ struct State {
     fields: [FieldView; 2],
     hits: Vec<Hit>,
     leaf_seen: Vec<u32>,
-    leaf_spots: Vec<Vec<Spot>>,
+    leaf_range: Vec<(usize, usize)>,
+    /// Per pattern: the generation of the last mention it hit.
+    pattern_hit: Vec<u32>,
+    arena: Vec<Spot>,
+    scratch: Vec<Spot>,
     rule_seen: Vec<u32>,
 }
 
@@ -737,15 +874,18 @@ impl State {
             self.percolator = p.id;
             self.generation = 0;
             self.leaf_seen = vec![0; p.leaves.len()];
-            self.leaf_spots = vec![Vec::new(); p.leaves.len()];
+            self.leaf_range = vec![(0, 0); p.leaves.len()];
             self.rule_seen = vec![0; p.rules.len()];
+            self.pattern_hit = vec![0; p.prefix.len()];
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.leaf_seen.iter_mut().for_each(|s| *s = 0);
             self.rule_seen.iter_mut().for_each(|s| *s = 0);
+            self.pattern_hit.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
+        self.arena.clear();
         self.fields[TEXT as usize].fill(m.text);
         self.fields[TITLE as usize].fill(m.title.unwrap_or_default());
         self.hits.clear();
@@ -765,6 +905,7 @@ impl State {
                 let Ok(pos) = f.starts.binary_search(&(s as u32)) else {
                     continue;
                 };
+                self.pattern_hit[pattern as usize] = self.generation;
                 self.hits.push(Hit {
                     pattern,
                     field,
@@ -772,6 +913,15 @@ impl State {
                 });
             }
         }
+        self.hits
+            .sort_unstable_by_key(|h| (h.pattern, h.field, h.pos));
+    }
+
+    /// The hits of pattern `p`, in field and position order.
+    fn hits_for(&self, p: u32) -> &[Hit] {
+        let lo = self.hits.partition_point(|h| h.pattern < p);
+        let hi = self.hits.partition_point(|h| h.pattern <= p);
+        &self.hits[lo..hi]
     }
 }
 
@@ -826,6 +976,25 @@ mod tests {
         assert!(!check("raw:\"DB\"", "DBX streikt"));
         assert!(check("~stem:Verspätung", "zwei Verspätungen heute"));
         assert!(check("~stem:Verspätung", "Verspätung"));
+    }
+
+    #[test]
+    fn german_stems_start_the_folded_word() {
+        // The stem filter relies on this; checked over the German lexicon's words.
+        let lexicon = include_str!("../../scorer/lexicon/de.tsv");
+        let words = lexicon.lines().filter_map(|l| l.split('\t').next()).chain([
+            "Verspätungen",
+            "Straßenbahnen",
+            "Müllerstraße",
+            "Zugausfälle",
+            "größten",
+        ]);
+        for w in words {
+            let lower = w.to_lowercase();
+            if let Some(stem) = stem_key(Lang::De, &lower) {
+                assert!(fold(&lower).starts_with(&stem), "{w}: {stem}");
+            }
+        }
     }
 
     #[test]

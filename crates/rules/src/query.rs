@@ -185,18 +185,6 @@ pub struct Expr {
 }
 
 impl Expr {
-    /// Returns whether the clause can match with no word clause matching (only
-    /// negations and field filters): such rules are evaluated for every mention.
-    pub fn needs_words(&self) -> bool {
-        match &self.node {
-            Node::Leaf(Leaf::Stem(_)) => false,
-            Node::Leaf(_) | Node::Near { .. } => true,
-            Node::Filter(_) | Node::Not(_) | Node::Ref(_) => false,
-            Node::And(xs) => xs.iter().any(Expr::needs_words),
-            Node::Or(xs) => xs.iter().all(Expr::needs_words),
-        }
-    }
-
     /// Visits every clause, depth first.
     pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
         f(self);
@@ -233,7 +221,8 @@ impl fmt::Display for Leaf {
             Leaf::Phrase {
                 words: ws,
                 scope: s,
-            } if ws.len() == 1 => {
+                // A lone word that reads as an operator keeps its quotes.
+            } if ws.len() == 1 && !matches!(ws[0].text.as_str(), "and" | "or" | "not") => {
                 write!(f, "{}{}", scope(s), ws[0].text)
             }
             Leaf::Phrase {

@@ -47,12 +47,41 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = Token<'_>> {
 /// Returns the byte range of the first word token at or after byte `from` (a char
 /// boundary): the one scan behind [`tokenize`] and the index's token streams.
 pub fn next_word(text: &str, from: usize) -> Option<(usize, usize)> {
-    let rest = text.get(from..)?;
-    let start = from + rest.char_indices().find(|(_, c)| is_word_char(*c))?.0;
-    let end = text[start..]
-        .char_indices()
-        .find(|(_, c)| !is_word_char(*c))
-        .map_or(text.len(), |(i, _)| start + i);
+    let bytes = text.as_bytes();
+    let mut i = from;
+    // ASCII bytes are classified directly; only other characters are decoded.
+    let start = loop {
+        let b = *bytes.get(i)?;
+        if b.is_ascii() {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                break i;
+            }
+            i += 1;
+        } else {
+            let c = text.get(i..)?.chars().next()?;
+            if is_word_char(c) {
+                break i;
+            }
+            i += c.len_utf8();
+        }
+    };
+    let mut end = start;
+    while let Some(&b) = bytes.get(end) {
+        if b.is_ascii() {
+            if !(b.is_ascii_alphanumeric() || b == b'_') {
+                break;
+            }
+            end += 1;
+        } else {
+            let Some(c) = text.get(end..).and_then(|r| r.chars().next()) else {
+                break;
+            };
+            if !is_word_char(c) {
+                break;
+            }
+            end += c.len_utf8();
+        }
+    }
     Some((start, end))
 }
 
