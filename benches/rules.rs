@@ -103,7 +103,7 @@ fn main() {
     let posts: Vec<(String, &'static str)> = corpus(POSTS, 42)
         .into_iter()
         .map(|(mut text, lang)| {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 let b = &brands[rng.next() as usize % brands.len()];
                 text = format!("{b} {text}");
             }
