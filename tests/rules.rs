@@ -194,6 +194,12 @@ fn rules_reload_on_request_and_on_sighup_and_a_broken_set_keeps_the_old_one() {
     let (status, body) = post(&daemon.base, "/api/v1/reload");
     assert_eq!(status, 200, "{body}");
     assert_eq!(rule_ids(&daemon), ["acme", "blitzbus", "zug"]);
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(
+        metrics.contains("lauscher_rule_reloads_total{outcome=\"rejected\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("lauscher_rules_loaded 3"), "{metrics}");
 
     // SIGHUP does the same.
     dir.write_rules(TOPICS);

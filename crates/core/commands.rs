@@ -12,6 +12,7 @@ use lauscher_index::MentionIndex;
 use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl, run_sources};
 use lauscher_rules::{ActiveRules, Config, RuleKind, RuleSet};
 use lauscher_server::{ApiState, SearchParams};
+use lauscher_telemetry::METRICS;
 use lauscher_text::Lang;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -86,6 +87,18 @@ impl Reloader {
 
     fn reload_logged(&self, trigger: &str) -> Result<String, String> {
         let result = self.reload();
+        let outcome = if result.is_ok() {
+            "applied"
+        } else {
+            "rejected"
+        };
+        METRICS
+            .rule_reloads_total
+            .with_label_values(&[outcome])
+            .inc();
+        METRICS
+            .rules_loaded
+            .set(self.rules.get().rules().len() as i64);
         match &result {
             Ok(summary) => info!(trigger, %summary, "rules reloaded"),
             Err(problems) => {
@@ -130,6 +143,7 @@ impl Daemon {
         listen: SocketAddr,
     ) -> Result<Daemon> {
         let rules = Arc::new(ActiveRules::new(load_rules(config)?));
+        METRICS.rules_loaded.set(rules.get().rules().len() as i64);
         let reloader = Reloader {
             config_path: config_path.to_path_buf(),
             langs: config.langs(),

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub index_docs: IntGauge,
     /// Time for one index commit, including the state store write.
     pub commit_duration_seconds: Histogram,
+    /// Rule reloads by outcome (`applied`, `rejected`).
+    pub rule_reloads_total: IntCounterVec,
+    /// Topic rules in force (packs included).
+    pub rules_loaded: IntGauge,
 }
 
 /// Registers `metric` on `registry` and returns it.
@@ -141,6 +145,16 @@ impl Metrics {
             )
             .expect("valid histogram"),
         );
+        let rule_reloads_total = counter(
+            "rule_reloads_total",
+            "Rule reloads by outcome: applied, or rejected (the old rules stay)",
+            &["outcome"],
+        );
+        let rules_loaded = register(
+            &registry,
+            IntGauge::new("rules_loaded", "Topic rules in force, packs included")
+                .expect("valid gauge"),
+        );
         #[cfg(target_os = "linux")]
         {
             let _ = registry.register(Box::new(
@@ -160,6 +174,8 @@ impl Metrics {
             queue_depth,
             index_docs,
             commit_duration_seconds,
+            rule_reloads_total,
+            rules_loaded,
         }
     }
 
