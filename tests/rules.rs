@@ -172,6 +172,11 @@ fn rules_reload_on_request_and_on_sighup_and_a_broken_set_keeps_the_old_one() {
     dir.write_config("");
     let daemon = dir.start_daemon();
     assert_eq!(rule_ids(&daemon), ["acme", "blitzbus"]);
+    // Retro-search over the API, with unknown rules as bad requests.
+    assert_eq!(daemon.get_json("/api/v1/search?rule=acme")["total"], 0);
+    let (status, body) = daemon.get("/api/v1/search?rule=nope");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown rule"), "{body}");
 
     // A broken rule set is rejected with its place; the old rules stay in force.
     dir.write_rules(&TOPICS.replace("query: blitzbus", "query: blitzbus OR (bus"));
@@ -215,4 +220,25 @@ fn rules_reload_on_request_and_on_sighup_and_a_broken_set_keeps_the_old_one() {
     }
     let (ok, _) = daemon.terminate();
     assert!(ok);
+}
+
+#[test]
+fn the_daemon_refuses_to_start_with_failing_examples() {
+    let dir = Dir::new();
+    dir.write_config("");
+    dir.write_rules(&TOPICS.replace("Acme Bahn again", "Bahn again"));
+    let out = dir
+        .cmd(&["run", "--once", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules rejected"), "{err}");
+    assert!(
+        err.contains("topics.yaml:8:16: rule \"acme\" should match but does not: \"Bahn again\""),
+        "{err}"
+    );
 }
