@@ -9,8 +9,8 @@
 //! Each clause is evaluated at most once per mention, however many rules share it.
 //!
 //! Cost per mention: one folding pass, one automaton pass, then work proportional to the
-//! hits; measured at about 2× a plain lowercase-and-split pass with 500 rules
-//! (`cargo bench --bench rules`).
+//! hits; measured at 2.8× a plain lowercase-and-split pass with 500 rules and half the
+//! posts naming a brand (`cargo bench --bench rules`).
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -275,17 +275,6 @@ impl fmt::Debug for RuleSet {
 }
 
 impl RuleSet {
-    /// Returns a set without rules.
-    pub fn empty(langs: &[Lang]) -> RuleSet {
-        RuleSet {
-            rules: Vec::new(),
-            by_id: HashMap::new(),
-            sources: Vec::new(),
-            percolator: Percolator::new(&[], langs),
-            langs: langs.to_vec(),
-        }
-    }
-
     /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or directories read in name
     /// order, not recursively) and compiles them for `langs`.
     pub fn load(paths: &[PathBuf], langs: &[Lang]) -> Result<RuleSet, RulesError> {
@@ -630,11 +619,6 @@ impl RuleSet {
             io: Vec::new(),
         })
     }
-
-    /// The languages stems were computed for.
-    pub fn langs(&self) -> &[Lang] {
-        &self.langs
-    }
 }
 
 /// The rule set in force. Reloads swap it whole; a reader keeps the set it took for as
@@ -849,15 +833,16 @@ fn find_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)> {
     Some(line_col(text, at))
 }
 
-/// Returns the byte offset of the first `key:` at or after `from` within the current
-/// rule (before the next `- ` list item at the same or a lower indentation is hard to
-/// know in general, so the next `id:` bounds the search).
+/// Returns the byte offset just after the first `key:` at or after `from`, looking only
+/// up to the next rule (the next `  - ` item or `- id:`), so a key the rule lacks is not
+/// found in the rule after it.
 fn find_key_after(text: &str, from: usize, key: &str) -> Option<usize> {
-    let rest = &text[from..];
-    let bound = rest[1.min(rest.len())..]
+    let rest = text.get(from..)?;
+    let skip = rest.chars().next().map_or(0, char::len_utf8);
+    let bound = rest[skip..]
         .find("\n  - ")
-        .or_else(|| rest[1.min(rest.len())..].find("- id:"))
-        .map_or(rest.len(), |b| b + 1);
+        .or_else(|| rest[skip..].find("- id:"))
+        .map_or(rest.len(), |b| b + skip);
     let pat = format!("{key}:");
     rest[..bound]
         .match_indices(&pat)
