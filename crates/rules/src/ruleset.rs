@@ -790,28 +790,13 @@ fn substitute(
 
 fn suggest<'a>(id: &str, known: impl Iterator<Item = &'a String>) -> String {
     let best = known
-        .map(|k| (strsim(id, k), k))
+        .map(|k| (strsim::levenshtein(id, k), k))
         .filter(|(d, _)| *d <= 3)
         .min();
     match best {
         Some((_, k)) => format!(": did you mean {{{k}}}?"),
         None => String::new(),
     }
-}
-
-/// Levenshtein distance, for suggestions on short ids.
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Returns the 1-based line and character column of byte `at`.
