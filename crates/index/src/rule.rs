@@ -6,7 +6,7 @@
 //! wildcards inside phrases and `url:` prefixes translate to a *superset* (the same words
 //! without the distance, case or prefix), and each candidate is then checked by the live
 //! matcher on its stored fields, so live tagging and retro-search agree by construction.
-//! The check costs one stored-document read per candidate (about 10 µs), which is why
+//! The check costs one stored-document read (and decompression) per candidate, which is why
 //! exact clauses never take that path.
 
 use lauscher_rules::query::{Expr, Filter, Leaf, Node, Scope, WordPattern};
