@@ -21,14 +21,18 @@ rules:
     query: 'azubi* OR "m/w/d"'
 "#;
 
+/// `lauscher check --rules rules.yaml` in `dir`.
+fn check_rules(dir: &Dir) -> std::process::Output {
+    dir.cmd(&["check", "--rules", "rules.yaml"])
+        .output()
+        .expect("run check")
+}
+
 #[test]
 fn check_runs_examples_and_names_the_deciding_clause() {
     let dir = Dir::new();
     dir.write("rules.yaml", FAILING);
-    let out = dir
-        .cmd(&["check", "--rules", "rules.yaml"])
-        .output()
-        .expect("run check");
+    let out = check_rules(&dir);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -47,10 +51,7 @@ fn check_runs_examples_and_names_the_deciding_clause() {
         "rules.yaml",
         &FAILING.replace("        - \"Acme ist zu spät\"\n", ""),
     );
-    let out = dir
-        .cmd(&["check", "--rules", "rules.yaml"])
-        .output()
-        .expect("run check");
+    let out = check_rules(&dir);
     assert!(out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -68,10 +69,7 @@ fn a_broken_query_is_reported_with_a_caret() {
             "'\"acme bahn\" AND (NOT {jobs}'",
         ),
     );
-    let out = dir
-        .cmd(&["check", "--rules", "rules.yaml"])
-        .output()
-        .expect("run check");
+    let out = check_rules(&dir);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -206,6 +206,15 @@ fn mentions() -> Vec<ScoredMention> {
         .collect()
 }
 
+/// The ids of the corpus mentions rule `pos` matches live.
+fn live_hits(set: &RuleSet, corpus: &[ScoredMention], pos: usize) -> Vec<u128> {
+    corpus
+        .iter()
+        .filter(|s| set.matches(pos, &MentionFields::of(&s.mention, &s.lang)))
+        .map(|s| s.mention.id.0)
+        .collect()
+}
+
 #[test]
 fn live_matching_and_retro_search_agree_for_every_operator() {
     let langs = [Lang::De, Lang::En];
@@ -224,23 +233,7 @@ fn live_matching_and_retro_search_agree_for_every_operator() {
 
     let mut empty = Vec::new();
     for (pos, rule) in set.rules().iter().enumerate() {
-        let mut live: Vec<u128> = corpus
-            .iter()
-            .filter(|s| {
-                set.matches(
-                    pos,
-                    &MentionFields {
-                        text: &s.mention.text,
-                        title: s.mention.title.as_deref(),
-                        lang: &s.lang,
-                        source: &s.mention.source,
-                        author: s.mention.author.as_ref().map(|a| a.name.as_str()),
-                        url: s.mention.url.as_deref(),
-                    },
-                )
-            })
-            .map(|s| s.mention.id.0)
-            .collect();
+        let mut live: Vec<u128> = live_hits(&set, &corpus, pos);
         let page = index
             .search(
                 &SearchRequest {
@@ -272,23 +265,7 @@ fn expected_matches_for_the_tricky_operators() {
     let corpus = mentions();
     let hits = |id: &str| -> Vec<u128> {
         let pos = set.position(id).expect("rule");
-        corpus
-            .iter()
-            .filter(|s| {
-                set.matches(
-                    pos,
-                    &MentionFields {
-                        text: &s.mention.text,
-                        title: s.mention.title.as_deref(),
-                        lang: &s.lang,
-                        source: &s.mention.source,
-                        author: s.mention.author.as_ref().map(|a| a.name.as_str()),
-                        url: s.mention.url.as_deref(),
-                    },
-                )
-            })
-            .map(|s| s.mention.id.0)
-            .collect()
+        live_hits(&set, &corpus, pos)
     };
     assert_eq!(hits("phrase"), [1]);
     assert_eq!(hits("raw"), [3, 12, 13]);

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use lauscher_model::Mention;
 use lauscher_text::stopwords::is_stopword;
 use lauscher_text::token::{fold, fold_into, is_word_char, next_word, sigil};
 use lauscher_text::{Lang, Stemmer};
@@ -39,6 +40,20 @@ pub struct MentionFields<'a> {
     pub author: Option<&'a str>,
     /// The canonical URL.
     pub url: Option<&'a str>,
+}
+
+impl<'a> MentionFields<'a> {
+    /// Returns the fields of `m`, analysed as language `lang`.
+    pub fn of(m: &'a Mention, lang: &'a str) -> MentionFields<'a> {
+        MentionFields {
+            text: &m.text,
+            title: m.title.as_deref(),
+            lang,
+            source: &m.source,
+            author: m.author.as_ref().map(|a| a.name.as_str()),
+            url: m.url.as_deref(),
+        }
+    }
 }
 
 /// Returns the keys `site:` matches for `url`: its host and every parent domain with at

@@ -46,14 +46,7 @@ impl Scorer {
         let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
         let tokens = folded_tokens(&full);
         let sentiment = self.sentiment.score_tokens(&full, &tokens, detected.lang());
-        let matched = rules.topics(&MentionFields {
-            text: &mention.text,
-            title: mention.title.as_deref(),
-            lang: detected.code(),
-            source: &mention.source,
-            author: mention.author.as_ref().map(|a| a.name.as_str()),
-            url: mention.url.as_deref(),
-        });
+        let matched = rules.topics(&MentionFields::of(&mention, detected.code()));
         let topics = matched.iter().map(|r| r.id.clone()).collect();
         let mut topic_kinds = Vec::new();
         for kind in matched.iter().filter_map(|r| r.kind.topic_kind()) {
