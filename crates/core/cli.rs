@@ -46,6 +46,17 @@ pub enum Command {
     /// Errors name file, line and column; a failing example shows its text and the
     /// clauses that decided. Exits 1 on any problem.
     Check(CheckArgs),
+    /// Score text: language, sentiment, intent and the cues behind them.
+    ///
+    /// With TEXT `-`, reads one post per line from standard input and prints one line
+    /// (or one JSON object) per post.
+    Score(ScoreArgs),
+    /// Measure the scorer on labeled posts (TSV with columns id, lang, label, text).
+    ///
+    /// Prints n, accuracy, macro-F1, per-class precision/recall/F1 and the confusion
+    /// matrix, overall and per language, and posts/s. Bad rows are reported by line and
+    /// skipped.
+    Eval(EvalArgs),
 }
 
 /// Where the config and data live.
@@ -164,4 +175,39 @@ pub struct CheckArgs {
     /// config file, the languages default to de and en.
     #[arg(long, num_args = 1..)]
     pub rules: Vec<PathBuf>,
+}
+
+/// Where scoring settings come from: the config's languages, neutral bands and user
+/// lexicons when the file exists, else German and English with the defaults.
+#[derive(Debug, Args)]
+pub struct ScoringArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Score as this language instead of detecting it (`de`, `en`).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lauscher score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The text to score; `-` reads one post per line from standard input.
+    pub text: String,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+}
+
+/// `lauscher eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The labeled TSV file (`-` for standard input).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// Also print up to this many misclassified posts with their explanations.
+    #[arg(long, default_value_t = 0)]
+    pub mistakes: usize,
 }

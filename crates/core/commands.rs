@@ -32,6 +32,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import(args).await,
         Command::Search(args) => search(args).await,
         Command::Check(args) => check(args),
+        Command::Score(args) => crate::score::score(args),
+        Command::Eval(args) => crate::score::eval(args),
     }
 }
 
@@ -45,7 +47,7 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
-fn load_config(path: &Path) -> Result<Config> {
+pub fn load_config(path: &Path) -> Result<Config> {
     // The error already names file:line:col and shows the line.
     Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }

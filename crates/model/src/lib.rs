@@ -188,6 +188,69 @@ pub struct Sentiment {
     pub explanation: Vec<Contribution>,
 }
 
+/// What the author wants, as far as the words tell; service leads route on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// Something went wrong and the author says so.
+    Complaint,
+    /// The author asks something.
+    Question,
+    /// The author praises or thanks.
+    Praise,
+    /// None of these: news, chatter, announcements.
+    Other,
+}
+
+impl Intent {
+    /// Returns the lowercase name used in the index and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Complaint => "complaint",
+            Intent::Question => "question",
+            Intent::Praise => "praise",
+            Intent::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An intent decision with the cues that fired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntentDecision {
+    /// The decided intent.
+    pub intent: Intent,
+    /// The cues behind it (`question mark`, `service: erstattung`, `negative sentiment`).
+    pub cues: Vec<String>,
+}
+
+impl Default for IntentDecision {
+    fn default() -> Self {
+        IntentDecision {
+            intent: Intent::Other,
+            cues: Vec::new(),
+        }
+    }
+}
+
+/// Sentiment toward one matched topic: the clauses that mention it, scored alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetSentiment {
+    /// The topic id.
+    pub topic: String,
+    /// Score in `[-1, 1]`.
+    pub score: f32,
+    /// The class the score falls into.
+    pub label: Label,
+    /// The cues that moved it, largest first.
+    pub explanation: Vec<Contribution>,
+}
+
 /// A mention after analysis: language, sentiment and topics, ready for the index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoredMention {
@@ -197,8 +260,14 @@ pub struct ScoredMention {
     pub lang: String,
     /// Sentiment with its explanation.
     pub sentiment: Sentiment,
+    /// What the author wants, with the cues.
+    #[serde(default)]
+    pub intent: IntentDecision,
     /// Ids of the topics it matched.
     pub topics: Vec<String>,
+    /// Sentiment toward each matched topic, when its clauses could be told apart.
+    #[serde(default)]
+    pub targets: Vec<TargetSentiment>,
     /// Kinds of the matched topics (deduplicated).
     pub topic_kinds: Vec<TopicKind>,
     /// 64-bit SimHash of the normalised text, for near-duplicate detection.

@@ -4,7 +4,7 @@
 //! in the file is replaced by the environment variable `NAME` before parsing, so secrets
 //! stay out of the file; an unset variable is an error at its position.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use lauscher_text::Lang;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Located};
+use crate::lexicon::UserLexicon;
 use crate::value::{ByteSize, HumanDuration};
 
 /// The whole configuration, validated.
@@ -190,24 +191,20 @@ impl Default for IndexConfig {
 }
 
 /// Sentiment settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentConfig {
-    /// Scores within `±neutral_band` are labeled neutral. Default 0.05.
-    #[serde(default = "default_neutral_band")]
-    pub neutral_band: f32,
-}
-
-fn default_neutral_band() -> f32 {
-    0.05
-}
-
-impl Default for SentimentConfig {
-    fn default() -> Self {
-        SentimentConfig {
-            neutral_band: default_neutral_band(),
-        }
-    }
+    /// Per language, scores within `±band` are labeled neutral (`{de: 0.3}`); languages
+    /// not listed use the scorer's defaults, which were set on held-out tweets.
+    #[serde(default)]
+    pub neutral_band: BTreeMap<String, f32>,
+    /// User lexicon files (see [`crate::lexicon`]), relative to the config file, merged
+    /// over the bundled lexicons in order.
+    #[serde(default)]
+    pub lexicons: Vec<PathBuf>,
+    /// The loaded user lexicons (filled by [`Config::load`]).
+    #[serde(skip)]
+    pub user_lexicons: Vec<UserLexicon>,
 }
 
 /// The kinds of source Lauscher can poll.
@@ -255,6 +252,11 @@ impl Config {
             std::env::var(name).ok()
         })?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let langs = config.langs();
+        for file in &config.sentiment.lexicons {
+            let lexicon = UserLexicon::load(&config.base_dir.join(file), &langs)?;
+            config.sentiment.user_lexicons.push(lexicon);
+        }
         Ok(config)
     }
 
@@ -310,13 +312,23 @@ impl Config {
                 return Err(at("languages", lang, 0, e.to_string()));
             }
         }
-        if !(0.0..1.0).contains(&self.sentiment.neutral_band) {
-            return Err(at(
-                "neutral_band",
-                "",
-                0,
-                "neutral_band must be in [0, 1)".into(),
-            ));
+        for (lang, band) in &self.sentiment.neutral_band {
+            if !self.languages.contains(lang) {
+                return Err(at(
+                    lang,
+                    "",
+                    0,
+                    format!("neutral_band for {lang}, which is not among the languages"),
+                ));
+            }
+            if !(0.0..1.0).contains(band) {
+                return Err(at(
+                    lang,
+                    "",
+                    0,
+                    format!("neutral_band for {lang} must be in [0, 1)"),
+                ));
+            }
         }
         if self.index.commit_interval.0 < std::time::Duration::from_millis(100) {
             return Err(at(

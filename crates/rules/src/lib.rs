@@ -6,12 +6,14 @@
 //! with a caret under the place.
 //!
 //! - [`config`]: the daemon config;
+//! - [`lexicon`]: user sentiment lexicons merged over the bundled ones;
 //! - [`query`]: the topic query language (boolean, proximity, wildcards, fields);
 //! - [`ruleset`]: rule files with examples, references resolved, compiled;
 //! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter).
 
 pub mod config;
 pub mod error;
+pub mod lexicon;
 pub mod matcher;
 pub mod query;
 pub mod ruleset;
@@ -21,6 +23,7 @@ pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
 };
 pub use error::{ConfigError, Located};
+pub use lexicon::UserLexicon;
 pub use matcher::{MentionFields, site_keys, stem_key};
 pub use ruleset::{ActiveRules, Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
 pub use value::{ByteSize, HumanDuration};

@@ -1,33 +1,94 @@
-//! Analysis of a mention: language, sentiment and topics, each explainable.
+//! Analysis of a mention: language, sentiment, intent and topics, each explained.
 //!
-//! [`Scorer`] is the one entry point the pipeline calls per mention. Sentiment here is a
-//! lexicon-and-rules scorer in the spirit of VADER (negation scope, boosters, contrast,
-//! emphasis, emoji), over stems so German inflection matches; topics come from the topic
-//! rules ([`lauscher_rules::RuleSet`]), matched live.
+//! [`Scorer`] is the one entry point the pipeline calls per mention:
+//!
+//! - [`social`] decodes and tokenizes social text (entities, escapes, hashtags, emoji);
+//! - [`lexicon`] resolves words to valences (bundled + user lexicons, stems, compounds);
+//! - [`sentiment`] applies the rules (negation, boosters, contrast, sarcasm, emphasis);
+//! - [`intent`] decides complaint / question / praise / other;
+//! - topics come from the topic rules ([`lauscher_rules::RuleSet`]), matched live, and
+//!   each matched topic gets the sentiment of the clauses that mention it;
+//! - [`eval`] measures all of it on labeled posts.
 
+pub mod eval;
+pub mod intent;
+pub mod lexicon;
 pub mod sentiment;
+pub mod social;
 
-use lauscher_model::{Mention, ScoredMention};
+use lauscher_model::{IntentDecision, Mention, ScoredMention, Sentiment, TargetSentiment};
 use lauscher_rules::{Config, MentionFields, RuleSet};
-use lauscher_text::token::folded_tokens;
-use lauscher_text::{Fingerprint, LanguageDetector};
+use lauscher_text::lang::Detected;
+use lauscher_text::{Fingerprint, Lang, LanguageDetector};
 
-pub use sentiment::SentimentScorer;
+pub use sentiment::{Analysis, SentimentScorer};
 
-/// Language detection, sentiment and topic matching for the configured languages.
-/// Build once, share across threads (`&self` only; stemming caches per thread).
+/// Words that, in a clause naming a topic, say the author moves to it.
+const SWITCH_TO: &[&str] = &[
+    "wechsle",
+    "wechseln",
+    "gewechselt",
+    "wechsel",
+    "umsteigen",
+    "umgestiegen",
+    "steige",
+    "switch",
+    "switched",
+    "switching",
+    "moving",
+    "moved",
+];
+/// The weight of a switch cue for the target.
+const SWITCH_WEIGHT: f32 = 2.0;
+
+/// What the scorer says about one text, without topics.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    /// The language used (`und` when undetermined).
+    pub lang: Detected,
+    /// Overall sentiment.
+    pub sentiment: Sentiment,
+    /// Intent with its cues.
+    pub intent: IntentDecision,
+    /// Tokens, clauses and cues, for target sentiment.
+    pub analysis: Analysis,
+}
+
+/// Language detection, sentiment, intent and topic matching for the configured
+/// languages. Build once, share across threads (`&self` only; caches are per thread).
 pub struct Scorer {
     detector: LanguageDetector,
     sentiment: SentimentScorer,
 }
 
 impl Scorer {
-    /// Builds the scorer for `config`'s languages and sentiment settings.
+    /// Builds the scorer for `config`'s languages, neutral bands and user lexicons.
     pub fn new(config: &Config) -> Scorer {
         let langs = config.langs();
         Scorer {
             detector: LanguageDetector::new(&langs),
-            sentiment: SentimentScorer::new(&langs, config.sentiment.neutral_band),
+            sentiment: SentimentScorer::new(&langs, &config.sentiment),
+        }
+    }
+
+    /// Scores `text`: in `lang` when given (a source's declared language is given as a
+    /// hint instead), else in the detected language.
+    pub fn score_text(&self, text: &str, lang: Option<Lang>, hint: Option<&str>) -> Scored {
+        let detected = match lang {
+            Some(l) => Detected::Lang {
+                lang: l,
+                reliable: true,
+            },
+            None => self.detector.detect(text, hint),
+        };
+        let analysis = self.sentiment.analyse(text, detected.lang());
+        let sentiment = self.sentiment.sentiment(&analysis, None);
+        let intent = intent::classify(&analysis, &sentiment);
+        Scored {
+            lang: detected,
+            sentiment,
+            intent,
+            analysis,
         }
     }
 
@@ -43,24 +104,112 @@ impl Scorer {
             Some(t) if !mention.text.starts_with(t.as_str()) => format!("{t}. {}", mention.text),
             _ => mention.text.clone(),
         };
-        let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
-        let tokens = folded_tokens(&full);
-        let sentiment = self.sentiment.score_tokens(&full, &tokens, detected.lang());
-        let matched = rules.topics(&MentionFields::of(&mention, detected.code()));
-        let topics = matched.iter().map(|r| r.id.clone()).collect();
+        let scored = self.score_text(&full, None, mention.lang_hint.as_deref());
+        let code = scored.lang.code();
+        let matched = rules.topics(&MentionFields::of(&mention, code));
         let mut topic_kinds = Vec::new();
         for kind in matched.iter().filter_map(|r| r.kind.topic_kind()) {
             if !topic_kinds.contains(&kind) {
                 topic_kinds.push(kind);
             }
         }
+        let targets = self.targets(&scored, &mention, &matched, rules);
         ScoredMention {
-            lang: detected.code().to_owned(),
-            sentiment,
-            topics,
+            lang: code.to_owned(),
+            sentiment: scored.sentiment,
+            intent: scored.intent,
+            topics: matched.iter().map(|r| r.id.clone()).collect(),
+            targets,
             topic_kinds,
             simhash: fingerprint.simhash,
             mention,
         }
+    }
+
+    /// Sentiment toward each matched topic: the sentences that mention it (only its own
+    /// clauses where a sentence names other matched topics too), plus a switch cue
+    /// (`wechsle zu`, `switching to`). A topic found in no single clause (its rule needs
+    /// words from several sentences) gets the post's sentiment.
+    fn targets(
+        &self,
+        scored: &Scored,
+        mention: &Mention,
+        matched: &[&lauscher_rules::Rule],
+        rules: &RuleSet,
+    ) -> Vec<TargetSentiment> {
+        let a = &scored.analysis;
+        let code = scored.lang.code();
+        let topics: Vec<(usize, &str)> = matched
+            .iter()
+            .filter(|r| r.kind.topic_kind().is_some())
+            .filter_map(|r| rules.position(&r.id).map(|p| (p, r.id.as_str())))
+            .collect();
+        if topics.is_empty() {
+            return Vec::new();
+        }
+        // mentions[t][c]: whether topic t's rule matches clause c alone.
+        let mentions: Vec<Vec<bool>> = topics
+            .iter()
+            .map(|(p, _)| {
+                (0..a.clauses.len())
+                    .map(|c| {
+                        let fields = MentionFields {
+                            text: a.clause_text(c),
+                            title: None,
+                            ..MentionFields::of(mention, code)
+                        };
+                        rules.matches(*p, &fields)
+                    })
+                    .collect()
+            })
+            .collect();
+        let sentences = a.sentences();
+        let mut out = Vec::new();
+        for (t, (_, id)) in topics.iter().enumerate() {
+            let mut clauses = Vec::new();
+            for s in &sentences {
+                if !s.clone().any(|c| mentions[t][c]) {
+                    continue;
+                }
+                let shared = (0..topics.len())
+                    .any(|o| o != t && s.clone().any(|c| mentions[o][c] && !mentions[t][c]));
+                if shared {
+                    clauses.extend(s.clone().filter(|&c| mentions[t][c]));
+                } else {
+                    clauses.extend(s.clone());
+                }
+            }
+            let mut sentiment = if clauses.is_empty() {
+                scored.sentiment.clone()
+            } else {
+                self.sentiment.sentiment(a, Some(&clauses))
+            };
+            let switch = clauses.iter().find_map(|&c| {
+                a.tokens[a.clauses[c].clone()]
+                    .iter()
+                    .find(|tok| SWITCH_TO.contains(&tok.text.as_str()))
+                    .map(|tok| tok.text.clone())
+            });
+            if let Some(word) = switch {
+                let sum: f32 =
+                    sentiment.explanation.iter().map(|c| c.weight).sum::<f32>() + SWITCH_WEIGHT;
+                sentiment.explanation.insert(
+                    0,
+                    lauscher_model::Contribution {
+                        cue: format!("switching to: {word}"),
+                        weight: SWITCH_WEIGHT,
+                    },
+                );
+                sentiment.score = sentiment::normalise(sum);
+                sentiment.label = self.sentiment.label(sentiment.score, scored.lang.lang());
+            }
+            out.push(TargetSentiment {
+                topic: (*id).to_owned(),
+                score: sentiment.score,
+                label: sentiment.label,
+                explanation: sentiment.explanation,
+            });
+        }
+        out
     }
 }

@@ -1,376 +1,878 @@
-//! Lexicon-and-rules sentiment for German and English.
+//! Lexicon-and-rules sentiment for German and English, in the spirit of VADER.
+//!
+//! A post is decoded and tokenized ([`crate::social`]), each word looked up
+//! ([`crate::lexicon`]), then rules adjust what was found, each leaving a cue in the
+//! explanation:
+//!
+//! - **negation** (`nicht`, `kein`, `nie`, `not`, `never`, `n't`) within three words
+//!   before, in the same clause, scales by −0.74; German also negates from behind at a
+//!   clause's end (`gefällt mir nicht`);
+//! - **intensifiers** (`sehr`, `total`, `extrem`) ×1.3 each, **dampeners** (`kaum`,
+//!   `etwas`) ×0.6;
+//! - **emphasis**: capitals ×1.3, stretched letters ×1.2, up to four `!` add 0.29 each;
+//! - **contrast**: in a sentence with `aber`/`but`/`jedoch` opening a clause, what comes
+//!   before counts half, what follows one and a half;
+//! - **questions and hedges** (`?`, `wenn`, `vielleicht`, `if`, `maybe`) count 0.6;
+//! - **sarcasm** typical of complaints flips the praise: an opening `Toll,`/`Great,`
+//!   followed by something bad or `wieder`/`again`; `danke für`/`thanks for` + something
+//!   bad; `love waiting`; and lexicon phrases such as `danke für nichts`;
+//! - emoticons and emoji carry their own valence in any language.
+//!
+//! The sum `x` becomes a score `x / √(x² + 15)` in `[-1, 1]` (VADER's normalisation) and
+//! a label through the language's neutral band.
+//!
+//! Cost: one pass to tokenize, one lookup per word (cached per thread), and rules that
+//! look at most four tokens around a hit.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use lauscher_model::{Contribution, Label, Sentiment};
-use lauscher_text::token::folded_tokens;
-use lauscher_text::{Lang, Stemmer};
+use lauscher_rules::{SentimentConfig, UserLexicon};
+use lauscher_text::Lang;
 
-/// Scales a negated word's valence (VADER's constant).
+use crate::lexicon::{Entry, Lexicon, Via};
+use crate::social::{self, Kind, Token};
+
+/// Scales a negated valence (VADER's constant).
 const NEGATION: f32 = -0.74;
-/// Tokens after a negator that it reaches.
+/// Words before a hit that a negator reaches.
 const NEGATION_SCOPE: usize = 3;
-/// Added per `!` (at most 3) in the direction of the sum.
-const EXCLAMATION: f32 = 0.29;
-/// Folded phrases of sarcastic thanks; each scores [`SARCASM_VALENCE`].
-const SARCASM: &[&str] = &[
-    "danke fur nichts",
-    "vielen dank fur nichts",
-    "thanks for nothing",
-    "thank you for nothing",
-];
-/// The valence of a sarcastic thanks.
-const SARCASM_VALENCE: f32 = -2.8;
-/// VADER's normalisation constant: score = x / sqrt(x² + α).
+/// Scales a hit after an intensifier.
+const BOOST: f32 = 1.3;
+/// Scales a hit after a dampener.
+const DAMPEN: f32 = 0.6;
+/// Scales a word written in capitals when the post is not all capitals.
+const CAPS: f32 = 1.3;
+/// Scales a word with stretched letters.
+const ELONGATED: f32 = 1.2;
+/// Added per `!` (at most [`MAX_BANGS`]) in the direction of the sum.
+const BANG: f32 = 0.29;
+/// The most `!` that count.
+const MAX_BANGS: usize = 4;
+/// Scales hits in a sentence before its contrast word.
+const BEFORE_CONTRAST: f32 = 0.5;
+/// Scales hits in a sentence after its contrast word.
+const AFTER_CONTRAST: f32 = 1.5;
+/// Scales hits in a question or a hedged clause.
+const HEDGED: f32 = 0.6;
+/// The extra weight of a sarcasm pattern on top of the flipped praise.
+const SARCASM: f32 = -1.0;
+/// VADER's normalisation constant: score = x / √(x² + α).
 const ALPHA: f32 = 15.0;
+/// Neutral bands when the config sets none, chosen on the development tweet sets.
+const DEFAULT_BAND: f32 = 0.3;
 
-struct LangLexicon {
-    stemmer: Stemmer,
-    /// stem → valence
-    words: HashMap<String, f32>,
-    /// lowercase word → valence, consulted first; a 0 entry blocks a stem collision
-    /// (Snowball drops umlauts, so `schon` would otherwise score like `schön`).
-    exact: HashMap<String, f32>,
+/// Word lists behind the rules of one language.
+struct LangRules {
     negators: &'static [&'static str],
     boosters: &'static [&'static str],
     dampeners: &'static [&'static str],
     contrast: &'static [&'static str],
+    hedges: &'static [&'static str],
+    /// Praise words that open a sarcastic complaint (`Toll, …`).
+    openers: &'static [&'static str],
+    /// "again" words that make an opener sarcastic.
+    again: &'static [&'static str],
+    /// Thanks words (`danke für …` + something bad).
+    thanks: &'static [&'static str],
+    /// "for" after thanks.
+    thanks_for: &'static [&'static str],
+    /// Liking verbs (`love waiting`).
+    liking: &'static [&'static str],
+    /// Waiting words after a liking verb.
+    waiting: &'static [&'static str],
+}
+
+const DE: LangRules = LangRules {
+    negators: &[
+        "nicht", "kein", "keine", "keinen", "keiner", "keinem", "keines", "nie", "niemals", "nix",
+        "nichts", "ohne", "weder", "niemand", "nimmer",
+    ],
+    boosters: &[
+        "sehr",
+        "total",
+        "extrem",
+        "voll",
+        "echt",
+        "mega",
+        "richtig",
+        "absolut",
+        "wirklich",
+        "so",
+        "soo",
+        "besonders",
+        "unglaublich",
+        "super",
+        "ziemlich",
+        "äußerst",
+        "höchst",
+        "komplett",
+        "völlig",
+        "dermaßen",
+        "derart",
+        "zu",
+        "viel",
+        "verdammt",
+        "tierisch",
+        "sau",
+        "ultra",
+        "krass",
+        "wahnsinnig",
+        "furchtbar",
+        "schrecklich",
+        "enorm",
+        "immer",
+    ],
+    dampeners: &[
+        "kaum",
+        "etwas",
+        "bisschen",
+        "bissl",
+        "eher",
+        "leicht",
+        "halbwegs",
+        "einigermaßen",
+        "relativ",
+        "teilweise",
+        "fast",
+    ],
+    contrast: &[
+        "aber",
+        "jedoch",
+        "allerdings",
+        "trotzdem",
+        "dennoch",
+        "sondern",
+    ],
+    hedges: &[
+        "wenn",
+        "falls",
+        "vielleicht",
+        "eventuell",
+        "evtl",
+        "ob",
+        "hoffentlich",
+    ],
+    openers: &[
+        "toll",
+        "super",
+        "klasse",
+        "prima",
+        "großartig",
+        "wunderbar",
+        "herrlich",
+        "perfekt",
+        "spitze",
+        "bravo",
+        "danke",
+        "genial",
+        "sehr",
+        "na",
+        "wie",
+    ],
+    again: &[
+        "wieder",
+        "schonwieder",
+        "erneut",
+        "wiedermal",
+        "dauernd",
+        "ständig",
+    ],
+    thanks: &["danke", "dank", "merci", "thx", "dankeschön"],
+    thanks_for: &["für", "fürs"],
+    liking: &["liebe", "lieben", "liebt", "mag", "genieße", "genießen"],
+    waiting: &[
+        "warten",
+        "stehen",
+        "sitzen",
+        "rumstehen",
+        "festsitzen",
+        "frieren",
+    ],
+};
+
+const EN: LangRules = LangRules {
+    negators: &[
+        "not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "cannot",
+        "dont", "doesnt", "didnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont",
+        "wouldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint", "nowhere",
+    ],
+    boosters: &[
+        "very",
+        "really",
+        "so",
+        "soo",
+        "extremely",
+        "totally",
+        "absolutely",
+        "incredibly",
+        "super",
+        "completely",
+        "utterly",
+        "highly",
+        "truly",
+        "most",
+        "too",
+        "such",
+        "fucking",
+        "freaking",
+        "damn",
+        "hella",
+        "mega",
+        "insanely",
+        "seriously",
+        "especially",
+        "quite",
+        "way",
+        "much",
+    ],
+    dampeners: &[
+        "slightly",
+        "somewhat",
+        "barely",
+        "hardly",
+        "kinda",
+        "kindof",
+        "sorta",
+        "bit",
+        "little",
+        "partly",
+        "almost",
+        "fairly",
+        "marginally",
+        "occasionally",
+    ],
+    contrast: &[
+        "but",
+        "however",
+        "though",
+        "although",
+        "yet",
+        "nevertheless",
+    ],
+    hedges: &[
+        "if",
+        "maybe",
+        "perhaps",
+        "might",
+        "whether",
+        "hopefully",
+        "unless",
+    ],
+    openers: &[
+        "great",
+        "awesome",
+        "perfect",
+        "wonderful",
+        "lovely",
+        "nice",
+        "fantastic",
+        "brilliant",
+        "excellent",
+        "thanks",
+        "yay",
+        "wow",
+        "oh",
+        "well",
+        "just",
+        "gotta",
+        "so",
+    ],
+    again: &["again", "another", "still"],
+    thanks: &["thanks", "thank", "thx", "ty", "cheers"],
+    thanks_for: &["for"],
+    liking: &["love", "loving", "loved", "enjoy", "enjoying", "adore"],
+    waiting: &[
+        "waiting", "sitting", "standing", "being", "stuck", "queuing", "queueing",
+    ],
+};
+
+fn rules(lang: Lang) -> Option<&'static LangRules> {
+    match lang {
+        Lang::De => Some(&DE),
+        Lang::En => Some(&EN),
+        _ => None,
+    }
+}
+
+/// One cue that moved the score, tied to the token it sits on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// Index of the token in [`Analysis::tokens`].
+    pub token: usize,
+    /// What fired, readable (`nicht… gut`, `sarcasm: toll … wieder`).
+    pub cue: String,
+    /// How much it moved the raw sum.
+    pub weight: f32,
+}
+
+/// A scored post: its tokens, clauses and every cue, so parts can be re-scored (target
+/// sentiment) and intent can read the same tokens.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// The decoded text the token spans point into.
+    pub text: String,
+    /// The tokens of the decoded text.
+    pub tokens: Vec<Token>,
+    /// Token ranges of clauses (split at punctuation), in order.
+    pub clauses: Vec<Range<usize>>,
+    /// Every cue, in token order.
+    pub hits: Vec<Hit>,
+    /// The raw sum of the hits.
+    pub sum: f32,
+    /// The language scored (`None`: only emoji and emoticons counted).
+    pub lang: Option<Lang>,
+}
+
+impl Analysis {
+    /// The clause index of token `i`.
+    pub fn clause_of(&self, i: usize) -> Option<usize> {
+        self.clauses.iter().position(|c| c.contains(&i))
+    }
+
+    /// The text of clause `c`, as decoded.
+    pub fn clause_text(&self, c: usize) -> &str {
+        let r = &self.clauses[c];
+        let start = self.tokens[r.start].span.start;
+        let end = self.tokens[r.end - 1].span.end;
+        &self.text[start..end]
+    }
+
+    /// The clause indexes grouped by sentence.
+    pub fn sentences(&self) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut first = 0;
+        for (c, r) in self.clauses.iter().enumerate() {
+            let closes = self.tokens.get(r.end).is_none_or(Token::ends_sentence);
+            if closes {
+                out.push(first..c + 1);
+                first = c + 1;
+            }
+        }
+        if first < self.clauses.len() {
+            out.push(first..self.clauses.len());
+        }
+        out
+    }
 }
 
 /// Scores text in `[-1, 1]` with an explanation of the cues that moved it.
-///
-/// Per token it costs one stem (cached per thread) and one hash lookup; rules look at
-/// most three tokens back.
 pub struct SentimentScorer {
-    langs: HashMap<Lang, LangLexicon>,
-    neutral_band: f32,
+    lexicons: HashMap<Lang, Lexicon>,
+    bands: HashMap<Lang, f32>,
 }
 
 impl SentimentScorer {
-    /// Builds the scorer for `langs` (those without a bundled lexicon score 0).
-    pub fn new(langs: &[Lang], neutral_band: f32) -> SentimentScorer {
-        let mut map = HashMap::new();
+    /// Builds the scorer for `langs` with `config`'s bands and user lexicons. Languages
+    /// without a lexicon score only emoji and emoticons.
+    pub fn new(langs: &[Lang], config: &SentimentConfig) -> SentimentScorer {
+        let mut lexicons = HashMap::new();
+        let mut bands = HashMap::new();
         for &lang in langs {
-            let (data, negators, boosters, dampeners, contrast): (
-                &str,
-                &[&str],
-                &[&str],
-                &[&str],
-                &[&str],
-            ) = match lang {
-                Lang::De => (
-                    include_str!("../lexicon/de.tsv"),
-                    &[
-                        "nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "niemals",
-                        "nichts", "ohne",
-                    ],
-                    &[
-                        "sehr",
-                        "total",
-                        "extrem",
-                        "voll",
-                        "echt",
-                        "mega",
-                        "richtig",
-                        "absolut",
-                        "wirklich",
-                        "so",
-                        "besonders",
-                        "unglaublich",
-                    ],
-                    &["kaum", "etwas", "bisschen", "ziemlich", "eher", "leicht"],
-                    &["aber", "jedoch", "allerdings", "trotzdem", "doch"],
-                ),
-                Lang::En => (
-                    include_str!("../lexicon/en.tsv"),
-                    &[
-                        "not", "no", "never", "nothing", "dont", "doesnt", "didnt", "isnt",
-                        "wasnt", "cant", "wont", "without", "nobody",
-                    ],
-                    &[
-                        "very",
-                        "really",
-                        "so",
-                        "extremely",
-                        "totally",
-                        "absolutely",
-                        "incredibly",
-                        "super",
-                        "completely",
-                    ],
-                    &["slightly", "somewhat", "barely", "hardly", "kinda", "bit"],
-                    &["but", "however", "though", "yet"],
-                ),
-                _ => continue,
-            };
-            let Some(stemmer) = Stemmer::new(lang) else {
-                continue;
-            };
-            let entries: Vec<(&str, f32)> = data
-                .lines()
-                .filter(|l| !l.starts_with('#'))
-                .filter_map(|l| {
-                    let (w, v) = l.split_once('\t')?;
-                    Some((w.trim(), v.trim().parse::<f32>().ok()?))
-                })
-                .collect();
-            let exact = entries
-                .iter()
-                .map(|(w, v)| (w.to_lowercase(), *v))
-                .collect();
-            let words = entries
-                .iter()
-                .filter(|(_, v)| *v != 0.0)
-                .map(|(w, v)| (stemmer.stem_lower(w), *v))
-                .collect();
-            map.insert(
-                lang,
-                LangLexicon {
-                    stemmer,
-                    words,
-                    exact,
-                    negators,
-                    boosters,
-                    dampeners,
-                    contrast,
-                },
-            );
+            if let Some(lex) = Lexicon::bundled(lang, &config.user_lexicons) {
+                lexicons.insert(lang, lex);
+            }
+            let band = config
+                .neutral_band
+                .get(lang.code())
+                .copied()
+                .unwrap_or(DEFAULT_BAND);
+            bands.insert(lang, band);
         }
-        SentimentScorer {
-            langs: map,
-            neutral_band,
-        }
+        SentimentScorer { lexicons, bands }
+    }
+
+    /// Builds the scorer with default bands and the given user lexicons.
+    pub fn with_lexicons(langs: &[Lang], user: Vec<UserLexicon>) -> SentimentScorer {
+        let config = SentimentConfig {
+            user_lexicons: user,
+            ..SentimentConfig::default()
+        };
+        SentimentScorer::new(langs, &config)
     }
 
     /// Scores `text` in `lang` (`None`: undetermined, only emoji count).
     pub fn score(&self, text: &str, lang: Option<Lang>) -> Sentiment {
-        let tokens = folded_tokens(text);
-        self.score_tokens(text, &tokens, lang)
+        let analysis = self.analyse(text, lang);
+        self.sentiment(&analysis, None)
     }
 
-    /// Like [`SentimentScorer::score`], over the text's tokens as (folded, surface).
-    pub fn score_tokens(
-        &self,
-        text: &str,
-        tokens: &[(String, &str)],
-        lang: Option<Lang>,
-    ) -> Sentiment {
-        let lex = lang.and_then(|l| self.langs.get(&l));
-        let mut contributions: Vec<Contribution> = Vec::new();
-        let mut sum = 0.0f32;
-        if let Some(lex) = lex {
-            // Sarcastic thanks ("danke für nichts") flips the thanks; its words are consumed.
-            let mut consumed = vec![false; tokens.len()];
-            for phrase in SARCASM {
-                let words: Vec<&str> = phrase.split(' ').collect();
-                for start in 0..tokens.len().saturating_sub(words.len() - 1) {
-                    if tokens[start..start + words.len()]
-                        .iter()
-                        .zip(&words)
-                        .all(|((t, _), w)| t == w)
-                    {
-                        consumed[start..start + words.len()]
-                            .iter_mut()
-                            .for_each(|c| *c = true);
-                        sum += SARCASM_VALENCE;
-                        contributions.push(Contribution {
-                            cue: format!("sarcasm: {phrase}"),
-                            weight: SARCASM_VALENCE,
-                        });
-                    }
-                }
-            }
-            // Clauses before a contrast word count half, after it one and a half.
-            let contrast_at = tokens
-                .iter()
-                .rposition(|(w, _)| lex.contrast.contains(&w.as_str()));
-            for (i, (_, surface)) in tokens.iter().enumerate() {
-                if consumed[i] {
-                    continue;
-                }
-                let lower: std::borrow::Cow<'_, str> = if surface
-                    .bytes()
-                    .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
-                {
-                    std::borrow::Cow::Owned(surface.to_lowercase())
-                } else {
-                    std::borrow::Cow::Borrowed(surface)
-                };
-                let valence = match lex.exact.get(lower.as_ref()) {
-                    Some(v) => *v,
-                    None => match lex
-                        .stemmer
-                        .with_stems(&lower, |stem, _| lex.words.get(stem).copied())
-                    {
-                        Some(v) => v,
-                        None => continue,
-                    },
-                };
-                if valence == 0.0 {
-                    continue;
-                }
-                let mut v = valence;
-                let mut cue = (*surface).to_owned();
-                let window = &tokens[i.saturating_sub(NEGATION_SCOPE)..i];
-                if let Some((b, _)) = window
-                    .last()
-                    .filter(|(w, _)| lex.boosters.contains(&w.as_str()))
-                {
-                    v *= 1.5;
-                    cue = format!("{b} {cue}");
-                } else if let Some((d, _)) = window
-                    .last()
-                    .filter(|(w, _)| lex.dampeners.contains(&w.as_str()))
-                {
-                    v *= 0.5;
-                    cue = format!("{d} {cue}");
-                }
-                if let Some((n, _)) = window.iter().find(|(w, _)| {
-                    is_negator(lex, w, tokens.get(i.saturating_sub(NEGATION_SCOPE)..i))
-                }) {
-                    v *= NEGATION;
-                    cue = format!("{n}… {cue}");
-                }
-                if surface.chars().count() > 2
-                    && surface.chars().all(|c| !c.is_lowercase())
-                    && text.chars().any(|c| c.is_lowercase())
-                {
-                    v *= 1.3;
-                    cue.push_str(" (caps)");
-                }
-                match contrast_at {
-                    Some(c) if i < c => v *= 0.5,
-                    Some(c) if i > c => v *= 1.5,
-                    _ => {}
-                }
-                sum += v;
-                contributions.push(Contribution { cue, weight: v });
-            }
-        }
-        for c in text.chars() {
-            let v = emoji_valence(c);
-            if v != 0.0 {
-                sum += v;
-                contributions.push(Contribution {
-                    cue: c.to_string(),
-                    weight: v,
-                });
-            }
-        }
-        if sum != 0.0 {
-            let bangs = text.matches('!').count().min(3) as f32;
-            if bangs > 0.0 {
-                let e = EXCLAMATION * bangs * sum.signum();
-                sum += e;
-                contributions.push(Contribution {
-                    cue: "!".repeat(bangs as usize),
-                    weight: e,
-                });
-            }
-        }
-        let score = (sum / (sum * sum + ALPHA).sqrt()).clamp(-1.0, 1.0);
-        let label = if score > self.neutral_band {
+    /// The neutral band used for `lang`.
+    pub fn band(&self, lang: Option<Lang>) -> f32 {
+        lang.and_then(|l| self.bands.get(&l).copied())
+            .unwrap_or(DEFAULT_BAND)
+    }
+
+    /// The label of `score` in `lang`.
+    pub fn label(&self, score: f32, lang: Option<Lang>) -> Label {
+        let band = self.band(lang);
+        if score > band {
             Label::Positive
-        } else if score < -self.neutral_band {
+        } else if score < -band {
             Label::Negative
         } else {
             Label::Neutral
+        }
+    }
+
+    /// Turns an analysis (or the hits of some of its clauses) into a scored label.
+    pub fn sentiment(&self, analysis: &Analysis, clauses: Option<&[usize]>) -> Sentiment {
+        let keep = |h: &&Hit| match clauses {
+            None => true,
+            Some(cs) => analysis.clause_of(h.token).is_some_and(|c| cs.contains(&c)),
         };
-        contributions.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        let hits: Vec<&Hit> = analysis.hits.iter().filter(keep).collect();
+        let sum: f32 = hits.iter().map(|h| h.weight).sum();
+        let score = normalise(sum);
+        let label = self.label(score, analysis.lang);
+        let mut explanation: Vec<Contribution> = hits
+            .iter()
+            .map(|h| Contribution {
+                cue: h.cue.clone(),
+                weight: h.weight,
+            })
+            .collect();
+        explanation.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
         Sentiment {
             score,
             label,
-            explanation: contributions,
+            explanation,
+        }
+    }
+
+    /// Tokenizes and scores `text`, keeping every cue with its token.
+    pub fn analyse(&self, text: &str, lang: Option<Lang>) -> Analysis {
+        let decoded = social::decode(text);
+        let tokens = social::tokens(&decoded);
+        let clauses = clauses(&tokens);
+        let lex = lang.and_then(|l| self.lexicons.get(&l));
+        let rules = lang.and_then(rules);
+        let mut hits = Vec::new();
+        let all_caps = !decoded.chars().any(char::is_lowercase);
+        let mut clause_of = vec![usize::MAX; tokens.len()];
+        for (c, r) in clauses.iter().enumerate() {
+            clause_of[r.clone()].iter_mut().for_each(|x| *x = c);
+        }
+        let mut consumed = vec![false; tokens.len()];
+        for i in 0..tokens.len() {
+            if consumed[i] {
+                continue;
+            }
+            let t = &tokens[i];
+            match t.kind {
+                Kind::Emoticon => push(&mut hits, i, t.text.clone(), emoticon_valence(&t.text)),
+                Kind::Emoji => {
+                    let v = t.text.chars().next().map_or(0.0, emoji_valence);
+                    push(&mut hits, i, t.text.clone(), v);
+                }
+                Kind::Word | Kind::Tag => {
+                    if let (Some(lex), Some(rules)) = (lex, rules) {
+                        if let Some(hit) =
+                            word_hit(lex, rules, &tokens, &clause_of, i, all_caps, &mut consumed)
+                        {
+                            hits.push(hit);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(lex), Some(rules)) = (lex, rules) {
+            sarcasm(lex, rules, &tokens, &clause_of, &mut hits);
+            sentence_rules(rules, &tokens, &clauses, &mut hits);
+        }
+        let mut sum: f32 = hits.iter().map(|h| h.weight).sum();
+        if sum != 0.0 {
+            let bangs: usize = tokens
+                .iter()
+                .filter(|t| t.kind == Kind::Punct && t.text == "!")
+                .map(|t| usize::from(t.repeat))
+                .sum::<usize>()
+                .min(MAX_BANGS);
+            if bangs > 0 {
+                let w = BANG * bangs as f32 * sum.signum();
+                let at = tokens
+                    .iter()
+                    .rposition(|t| t.kind == Kind::Punct && t.text == "!")
+                    .unwrap_or(0);
+                hits.push(Hit {
+                    token: at,
+                    cue: "!".repeat(bangs),
+                    weight: w,
+                });
+                sum += w;
+            }
+        }
+        hits.sort_by_key(|h| h.token);
+        Analysis {
+            text: decoded.into_owned(),
+            tokens,
+            clauses,
+            hits,
+            sum,
+            lang,
         }
     }
 }
 
-fn is_negator(lex: &LangLexicon, word: &str, window: Option<&[(String, &str)]>) -> bool {
-    if lex.negators.contains(&word) {
-        return true;
-    }
-    // English "n't" tokenizes as "don" + "t".
-    word == "t" && window.is_some_and(|w| w.iter().any(|(p, _)| p.ends_with('n')))
+/// `x / √(x² + α)`, clamped to `[-1, 1]`.
+pub fn normalise(sum: f32) -> f32 {
+    (sum / (sum * sum + ALPHA).sqrt()).clamp(-1.0, 1.0)
 }
 
-fn emoji_valence(c: char) -> f32 {
-    match c {
-        '😡' | '🤬' | '😠' | '👎' | '💩' | '🙄' => -2.0,
-        '😞' | '😢' | '😭' | '😤' | '😩' | '😫' | '☹' | '🙁' | '😒' => -1.5,
-        '😍' | '🥰' | '❤' | '💕' | '😻' => 2.5,
-        '👍' | '😊' | '🙂' | '😀' | '😃' | '😄' | '🎉' | '👏' | '💪' | '🙏' => {
-            1.6
+fn push(hits: &mut Vec<Hit>, token: usize, cue: String, weight: f32) {
+    if weight != 0.0 {
+        hits.push(Hit { token, cue, weight });
+    }
+}
+
+fn clauses(tokens: &[Token]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        if t.ends_clause() {
+            if i > start {
+                out.push(start..i);
+            }
+            start = i + 1;
         }
+    }
+    if tokens.len() > start {
+        out.push(start..tokens.len());
+    }
+    out
+}
+
+/// The word tokens of clause `c` before `i`, nearest first, at most `n`.
+fn words_before<'t>(
+    tokens: &'t [Token],
+    clause_of: &[usize],
+    i: usize,
+    n: usize,
+) -> impl Iterator<Item = (usize, &'t Token)> {
+    let c = clause_of[i];
+    (0..i)
+        .rev()
+        .take_while(move |&j| clause_of[j] == c)
+        .filter(|&j| tokens[j].is_word())
+        .take(n)
+        .map(move |j| (j, &tokens[j]))
+}
+
+fn is_negator(rules: &LangRules, word: &str) -> bool {
+    rules.negators.contains(&word) || (rules.negators.contains(&"not") && word.ends_with("n't"))
+}
+
+/// Scores word `i` (or a phrase starting there) with its modifiers.
+fn word_hit(
+    lex: &Lexicon,
+    rules: &LangRules,
+    tokens: &[Token],
+    clause_of: &[usize],
+    i: usize,
+    all_caps: bool,
+    consumed: &mut [bool],
+) -> Option<Hit> {
+    let t = &tokens[i];
+    let word = t.text.as_str();
+    let (valence, mut cue) = match phrase_at(lex, tokens, i) {
+        Some((valence, end)) => {
+            let cue = tokens[i..end]
+                .iter()
+                .filter(|t| t.is_word())
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            consumed[i..end].iter_mut().for_each(|c| *c = true);
+            (valence, cue)
+        }
+        None => {
+            if is_negator(rules, word)
+                || rules.boosters.contains(&word)
+                || rules.dampeners.contains(&word)
+            {
+                return None;
+            }
+            let Entry { valence, via } = lex.lookup(word)?;
+            let cue = match via {
+                Via::Word => word.to_owned(),
+                Via::Spelling(s) => format!("{word} (= {s})"),
+                Via::Stem(s) => format!("{word} (stem {s})"),
+                Via::Un(rest) => format!("{word} (un- + {rest})"),
+                Via::Compound(parts) => format!("{word} (compound {parts})"),
+            };
+            (valence, cue)
+        }
+    };
+    let mut v = valence;
+    let before: Vec<(usize, &Token)> = words_before(tokens, clause_of, i, NEGATION_SCOPE).collect();
+    for (_, b) in before.iter().take(2) {
+        if rules.boosters.contains(&b.text.as_str()) {
+            v *= BOOST;
+            cue = format!("{} {cue}", b.text);
+        } else if rules.dampeners.contains(&b.text.as_str()) {
+            v *= DAMPEN;
+            cue = format!("{} {cue}", b.text);
+        }
+    }
+    let negator = before
+        .iter()
+        .find(|(j, b)| {
+            is_negator(rules, &b.text)
+                // "nicht nur", "not only" do not negate.
+                && !tokens
+                    .get(j + 1)
+                    .is_some_and(|n| matches!(n.text.as_str(), "nur" | "only" | "just"))
+        })
+        .map(|(_, b)| b.text.clone())
+        .or_else(|| trailing_negator(lex, rules, tokens, clause_of, i));
+    if let Some(n) = negator {
+        v *= NEGATION;
+        cue = format!("{n}… {cue}");
+    }
+    if t.caps && !all_caps {
+        v *= CAPS;
+        cue.push_str(" (caps)");
+    }
+    if t.repeat > 0 {
+        v *= ELONGATED;
+        cue.push_str(" (stretched)");
+    }
+    Some(Hit {
+        token: i,
+        cue,
+        weight: v,
+    })
+}
+
+/// German negates from behind at a clause's end: "Das gefällt mir nicht".
+fn trailing_negator(
+    lex: &Lexicon,
+    rules: &LangRules,
+    tokens: &[Token],
+    clause_of: &[usize],
+    i: usize,
+) -> Option<String> {
+    if lex.lang() != Lang::De {
+        return None;
+    }
+    let c = clause_of[i];
+    let rest: Vec<&Token> = tokens[i + 1..]
+        .iter()
+        .take_while(|t| t.kind != Kind::Punct)
+        .filter(|t| t.is_word())
+        .collect();
+    let (last, between) = rest.split_last()?;
+    let last = if last.text == "mehr" {
+        between.last()?
+    } else {
+        last
+    };
+    let is_neg = matches!(last.text.as_str(), "nicht" | "nie" | "niemals");
+    let plain = between.len() <= 4
+        && between
+            .iter()
+            .all(|t| lex.lookup(&t.text).is_none() || is_negator(rules, &t.text));
+    let _ = c;
+    (is_neg && plain).then(|| last.text.clone())
+}
+
+/// Matches a lexicon phrase starting at token `i`, skipping commas between its words.
+fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> {
+    'phrases: for p in lex.phrases(&tokens[i].text) {
+        let mut j = i + 1;
+        for w in &p.words[1..] {
+            while tokens
+                .get(j)
+                .is_some_and(|t| t.kind == Kind::Punct && t.text == ",")
+            {
+                j += 1;
+            }
+            match tokens.get(j) {
+                Some(t) if t.is_word() && t.text == *w => j += 1,
+                _ => continue 'phrases,
+            }
+        }
+        return Some((p.valence, j));
+    }
+    None
+}
+
+/// The sarcasm patterns of complaints; each flips the praise it found and adds
+/// [`SARCASM`].
+fn sarcasm(
+    lex: &Lexicon,
+    rules: &LangRules,
+    tokens: &[Token],
+    clause_of: &[usize],
+    hits: &mut [Hit],
+) {
+    let negative_after =
+        |hits: &[Hit], i: usize| hits.iter().any(|h| h.token > i && h.weight < 0.0);
+    let again_after = |i: usize| {
+        tokens[i + 1..]
+            .iter()
+            .filter(|t| t.is_word())
+            .take(6)
+            .any(|t| rules.again.contains(&t.text.as_str()))
+    };
+    let mut flips: Vec<(usize, String)> = Vec::new();
+    for (k, h) in hits.iter().enumerate() {
+        if h.weight <= 0.0
+            || tokens[h.token].kind != Kind::Word && tokens[h.token].kind != Kind::Tag
+        {
+            continue;
+        }
+        let i = h.token;
+        let word = tokens[i].text.as_str();
+        // An opening "Toll," / "Great," then something bad or "again".
+        let sentence_start = (0..i)
+            .rev()
+            .take_while(|&j| !tokens[j].ends_sentence())
+            .all(|j| !tokens[j].is_word() || rules.openers.contains(&tokens[j].text.as_str()));
+        let then_pause = tokens.get(i + 1).is_some_and(|t| {
+            t.kind == Kind::Punct && matches!(t.text.as_str(), "," | "!" | "…" | "." | ":")
+        });
+        if sentence_start && then_pause && (negative_after(hits, i) || again_after(i)) {
+            flips.push((
+                k,
+                format!("sarcasm: {word}, … {}", after_word(tokens, hits, rules, i)),
+            ));
+            continue;
+        }
+        // "danke für die Verspätung", "thanks for the delay".
+        if rules.thanks.contains(&word) {
+            let window: Vec<(usize, &Token)> = tokens
+                .iter()
+                .enumerate()
+                .skip(i + 1)
+                .take_while(|(j, _)| clause_of[*j] == clause_of[i])
+                .filter(|(_, t)| t.is_word())
+                .take(5)
+                .collect();
+            let has_for = window
+                .first()
+                .is_some_and(|(_, t)| rules.thanks_for.contains(&t.text.as_str()));
+            let bad = window.iter().find(|(j, t)| {
+                hits.iter().any(|h| h.token == *j && h.weight < 0.0)
+                    || rules.again.contains(&t.text.as_str())
+            });
+            if let (true, Some((_, t))) = (has_for, bad) {
+                flips.push((k, format!("sarcasm: {word} for … {}", t.text)));
+                continue;
+            }
+        }
+        // "love waiting", "liebe es zu warten".
+        if rules.liking.contains(&word) {
+            let waiting = tokens[i + 1..]
+                .iter()
+                .filter(|t| t.is_word())
+                .take(3)
+                .find(|t| rules.waiting.contains(&t.text.as_str()));
+            if let Some(w) = waiting {
+                flips.push((k, format!("sarcasm: {word} … {}", w.text)));
+            }
+        }
+    }
+    let _ = lex;
+    for (k, cue) in flips {
+        let h = &mut hits[k];
+        h.weight = -h.weight.abs() + SARCASM;
+        h.cue = cue;
+    }
+}
+
+fn after_word(tokens: &[Token], hits: &[Hit], rules: &LangRules, i: usize) -> String {
+    hits.iter()
+        .find(|h| h.token > i && h.weight < 0.0)
+        .map(|h| tokens[h.token].text.clone())
+        .or_else(|| {
+            tokens[i + 1..]
+                .iter()
+                .find(|t| rules.again.contains(&t.text.as_str()))
+                .map(|t| t.text.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// Contrast, questions and hedges, per sentence and clause.
+fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>], hits: &mut [Hit]) {
+    let mut start = 0;
+    let n = tokens.len();
+    while start < n {
+        let end = (start..n)
+            .find(|&j| tokens[j].ends_sentence())
+            .map_or(n, |j| j + 1);
+        let is_question = tokens[end - 1].kind == Kind::Punct && tokens[end - 1].text == "?";
+        // The last contrast word that opens a clause.
+        let contrast = clauses
+            .iter()
+            .filter(|c| c.start >= start && c.start < end)
+            .filter_map(|c| {
+                tokens[c.clone()]
+                    .iter()
+                    .position(Token::is_word)
+                    .map(|p| c.start + p)
+            })
+            .filter(|&j| rules.contrast.contains(&tokens[j].text.as_str()))
+            .last();
+        for h in hits.iter_mut().filter(|h| (start..end).contains(&h.token)) {
+            match contrast {
+                Some(c) if h.token < c => h.weight *= BEFORE_CONTRAST,
+                Some(c) if h.token > c => h.weight *= AFTER_CONTRAST,
+                _ => {}
+            }
+            let clause = clauses.iter().find(|c| c.contains(&h.token));
+            let hedged = clause.is_some_and(|c| {
+                tokens[c.clone()]
+                    .iter()
+                    .any(|t| t.is_word() && rules.hedges.contains(&t.text.as_str()))
+            });
+            if is_question || hedged {
+                h.weight *= HEDGED;
+            }
+        }
+        start = end;
+    }
+}
+
+/// Valence of an ASCII emoticon.
+pub fn emoticon_valence(e: &str) -> f32 {
+    match e {
+        ":-))" | ":))" | ":D" | ":-D" | "=D" | "xD" | "XD" | "<3" => 2.2,
+        ":-)" | ":)" | "=)" | "(:" | "^^" | "^_^" | ":*" | ":-*" => 1.8,
+        ";-)" | ";)" | ";D" | ":P" | ":p" | ":-P" | ":-p" => 1.2,
+        ":-((" | ":((" | ":'(" | ":'-(" | ">:(" | ">:-(" | "</3" => -2.2,
+        ":-(" | ":(" | "=(" | "):" | ":@" => -1.9,
+        ":/" | ":-/" | ":S" | ":|" | ":-|" | ";-(" => -1.0,
         _ => 0.0,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scorer() -> SentimentScorer {
-        SentimentScorer::new(&[Lang::De, Lang::En], 0.05)
-    }
-
-    #[test]
-    fn labels_clear_cases_in_both_languages() {
-        let s = scorer();
-        assert_eq!(
-            s.score("Der Service war super freundlich, danke!", Some(Lang::De))
-                .label,
-            Label::Positive
-        );
-        assert_eq!(
-            s.score(
-                "Schon wieder Verspätungen, echt ärgerlich 😡",
-                Some(Lang::De)
-            )
-            .label,
-            Label::Negative
-        );
-        assert_eq!(
-            s.score("The app keeps crashing, terrible update", Some(Lang::En))
-                .label,
-            Label::Negative
-        );
-        assert_eq!(
-            s.score("The train leaves at nine", Some(Lang::En)).label,
-            Label::Neutral
-        );
-    }
-
-    #[test]
-    fn negation_flips_and_is_explained() {
-        let s = scorer();
-        let r = s.score("Das war nicht gut", Some(Lang::De));
-        assert_eq!(r.label, Label::Negative);
-        assert!(
-            r.explanation[0].cue.contains("nicht"),
-            "{:?}",
-            r.explanation
-        );
-        assert_eq!(
-            s.score("This isn't good", Some(Lang::En)).label,
-            Label::Negative
-        );
-    }
-
-    #[test]
-    fn sarcastic_thanks_and_umlaut_collisions() {
-        let s = scorer();
-        assert_eq!(
-            s.score(
-                "Danke für nichts, Acme Bahn. Anschluss verpasst.",
-                Some(Lang::De)
-            )
-            .label,
-            Label::Negative
-        );
-        assert_eq!(
-            s.score("Wagen 7 ist schon wieder gesperrt", Some(Lang::De))
-                .label,
-            Label::Neutral
-        );
+/// Valence of an emoji.
+pub fn emoji_valence(c: char) -> f32 {
+    match c {
+        '😡' | '🤬' | '😠' | '👎' | '💩' | '🖕' => -2.4,
+        '😭' | '😢' | '😞' | '😩' | '😫' | '😤' | '💔' | '😿' | '😰' | '😨' | '😱' => {
+            -1.9
+        }
+        '☹' | '🙁' | '😒' | '😔' | '😟' | '😕' | '🙄' | '😑' | '🤮' | '🤢' | '😖' | '😣' => {
+            -1.5
+        }
+        '😐' | '😬' | '🤦' | '🤷' | '⚠' | '🚫' | '❌' | '🐌' => -0.8,
+        '😍' | '🥰' | '😻' | '💕' | '💖' | '💗' | '💞' | '💘' | '❤' | '♥' | '😘' => {
+            2.5
+        }
+        '😂' | '🤣' | '😆' | '😁' | '😄' | '😃' | '😀' | '🥳' | '🎉' | '🎊' | '🙌' | '👏' => {
+            2.0
+        }
+        '😊' | '🙂' | '☺' | '😉' | '😎' | '👍' | '💪' | '✨' | '🌞' | '☀' | '🌸' | '🌷' => {
+            1.6
+        }
+        '🙏' | '👌' | '✌' | '🤗' | '😇' | '🍀' | '🌈' | '⭐' | '🌟' | '✅' | '💯' | '🔥' => {
+            1.4
+        }
+        _ => 0.0,
     }
 }

@@ -1,0 +1,241 @@
+//! `lauscher score` and `lauscher eval`: the scorer on the command line.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use lauscher_model::Contribution;
+use lauscher_rules::Config;
+use lauscher_scorer::eval::{Confusion, LABELS, read_labeled};
+use lauscher_scorer::{Scored, Scorer};
+use lauscher_text::Lang;
+use serde_json::json;
+
+use crate::cli::{EvalArgs, ScoreArgs, ScoringArgs};
+use crate::commands::load_config;
+
+/// The config when its file exists, else German and English with defaults.
+fn scoring_config(args: &ScoringArgs) -> Result<(Config, Option<Lang>)> {
+    let path = &args.config.config;
+    let config = if path.exists() {
+        load_config(path)?
+    } else {
+        Config::from_str_named("version: 1\nlanguages: [de, en]\n", "defaults", &|_| None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    let lang = match &args.lang {
+        None => None,
+        Some(code) => {
+            let lang: Lang = code.parse().map_err(|e| anyhow::anyhow!("--lang: {e}"))?;
+            if !config.langs().contains(&lang) {
+                bail!("--lang {code}: not among the configured languages");
+            }
+            Some(lang)
+        }
+    };
+    Ok((config, lang))
+}
+
+fn scored_json(text: &str, s: &Scored) -> serde_json::Value {
+    json!({
+        "text": text,
+        "lang": s.lang.code(),
+        "score": s.sentiment.score,
+        "label": s.sentiment.label,
+        "intent": s.intent.intent,
+        "intent_cues": s.intent.cues,
+        "explanation": s.sentiment.explanation,
+    })
+}
+
+fn cues(explanation: &[Contribution]) -> String {
+    explanation
+        .iter()
+        .map(|c| format!("{} {:+.2}", c.cue, c.weight))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `lauscher score`.
+pub fn score(args: ScoreArgs) -> Result<ExitCode> {
+    let (config, lang) = scoring_config(&args.scoring)?;
+    let scorer = Scorer::new(&config);
+    let mut out = std::io::stdout().lock();
+    if args.text != "-" {
+        let s = scorer.score_text(&args.text, lang, None);
+        if args.scoring.json {
+            writeln!(out, "{}", scored_json(&args.text, &s))?;
+        } else {
+            writeln!(out, "lang      {}", s.lang.code())?;
+            writeln!(
+                out,
+                "sentiment {} ({:+.3})",
+                s.sentiment.label, s.sentiment.score
+            )?;
+            writeln!(
+                out,
+                "intent    {}{}",
+                s.intent.intent,
+                if s.intent.cues.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", s.intent.cues.join(", "))
+                }
+            )?;
+            if s.sentiment.explanation.is_empty() {
+                writeln!(out, "because   no cue fired")?;
+            }
+            for (i, c) in s.sentiment.explanation.iter().enumerate() {
+                let head = if i == 0 { "because  " } else { "         " };
+                writeln!(out, "{head} {:+.2}  {}", c.weight, c.cue)?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let s = scorer.score_text(&line, lang, None);
+        if args.scoring.json {
+            writeln!(out, "{}", scored_json(&line, &s))?;
+        } else {
+            writeln!(
+                out,
+                "{}\t{:+.3}\t{}\t{}\t{}",
+                s.sentiment.label,
+                s.sentiment.score,
+                s.intent.intent,
+                s.lang.code(),
+                line
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lauscher eval`.
+pub fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let (config, forced) = scoring_config(&args.scoring)?;
+    let scorer = Scorer::new(&config);
+    let name = args.file.display().to_string();
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            File::open(&args.file).with_context(|| format!("{name}: cannot open"))?,
+        ))
+    };
+    let (posts, skipped) = read_labeled(reader).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    for s in &skipped {
+        eprintln!("{name}:{}: skipped: {}", s.line, s.reason);
+    }
+    if posts.is_empty() {
+        bail!("{name}: no labeled rows");
+    }
+    let langs = config.langs();
+    let started = Instant::now();
+    let scored: Vec<Scored> = posts
+        .iter()
+        .map(|p| {
+            let lang = forced.or_else(|| p.lang.parse().ok().filter(|l| langs.contains(l)));
+            scorer.score_text(&p.text, lang, None)
+        })
+        .collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    let posts_per_sec = posts.len() as f64 / elapsed.max(1e-9);
+    let mut all = Confusion::default();
+    let mut per_lang: BTreeMap<String, Confusion> = BTreeMap::new();
+    for (p, s) in posts.iter().zip(&scored) {
+        all.add(p.label, s.sentiment.label);
+        per_lang
+            .entry(s.lang.code().to_owned())
+            .or_default()
+            .add(p.label, s.sentiment.label);
+    }
+    let mut out = std::io::stdout().lock();
+    if args.scoring.json {
+        let report = all.report();
+        let doc = json!({
+            "n": report.n,
+            "accuracy": report.accuracy,
+            "macro_f1": report.macro_f1,
+            "per_class": report.per_class,
+            "confusion": report.confusion,
+            "per_lang": per_lang.iter().map(|(l, c)| (l.clone(), c.report())).collect::<BTreeMap<_, _>>(),
+            "posts_per_sec": posts_per_sec,
+            "skipped": skipped,
+        });
+        writeln!(out, "{doc}")?;
+    } else {
+        print_confusion(&mut out, &name, &all)?;
+        writeln!(
+            out,
+            "speed: {posts_per_sec:.0} posts/s ({} posts in {elapsed:.2}s, one thread)",
+            posts.len()
+        )?;
+        if per_lang.len() > 1 {
+            for (lang, c) in &per_lang {
+                writeln!(out)?;
+                print_confusion(&mut out, &format!("lang {lang}"), c)?;
+            }
+        }
+        if !skipped.is_empty() {
+            writeln!(out, "skipped: {} rows (see standard error)", skipped.len())?;
+        }
+    }
+    let mut shown = 0;
+    for (p, s) in posts.iter().zip(&scored) {
+        if shown >= args.mistakes {
+            break;
+        }
+        if p.label != s.sentiment.label {
+            shown += 1;
+            eprintln!(
+                "{}\tgold {}\tpredicted {} ({:+.2})\t{}\t[{}]",
+                p.id,
+                p.label,
+                s.sentiment.label,
+                s.sentiment.score,
+                p.text,
+                cues(&s.sentiment.explanation)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_confusion(out: &mut impl Write, title: &str, c: &Confusion) -> Result<()> {
+    writeln!(
+        out,
+        "{title}: n {}  accuracy {:.3}  macro-F1 {:.3}",
+        c.n(),
+        c.accuracy(),
+        c.macro_f1()
+    )?;
+    writeln!(
+        out,
+        "  {:<9} {:>9} {:>7} {:>6} {:>8}   confusion: predicted neg neu pos",
+        "", "precision", "recall", "F1", "support"
+    )?;
+    for (i, l) in LABELS.iter().enumerate() {
+        let s = c.class(*l);
+        writeln!(
+            out,
+            "  {:<9} {:>9.3} {:>7.3} {:>6.3} {:>8}   {:>6} {:>6} {:>6}",
+            l.as_str(),
+            s.precision,
+            s.recall,
+            s.f1,
+            s.support,
+            c.matrix[i][0],
+            c.matrix[i][1],
+            c.matrix[i][2]
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! Word → valence for one language: bundled lexicons, user lexicons merged over them,
+//! stems for inflection, German compound heads and umlaut spellings.
+//!
+//! Lookup order for a lowercase word: the word itself; its elongation shortened once
+//! more (`soo` → `so`); for German the `ae`/`oe`/`ue`/`ss` spelling turned back into
+//! umlauts and ß; its stem; for German an `un-` word as the negated rest, then the
+//! compound head (`zugausfall` → `ausfall`) or an evaluative first part (`scheiß…`).
+//! An explicit 0 entry stops the lookup, which is how collisions are defused (Snowball
+//! folds `schön` and `schon` into one stem).
+//!
+//! Each resolved word is cached per thread (up to [`CACHE_CAPACITY`] words per lexicon),
+//! so a repeated word costs one hash lookup.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use lauscher_rules::UserLexicon;
+use lauscher_text::{Lang, Stemmer};
+
+/// Most words one thread caches per lexicon before the cache is cleared.
+pub const CACHE_CAPACITY: usize = 100_000;
+
+/// Evaluative first parts of German compounds (`Scheißservice`, `Traumwetter`), with the
+/// valence the compound takes when its head carries none.
+const DE_PREFIXES: &[(&str, f32)] = &[
+    ("scheiß", -2.6),
+    ("scheiss", -2.6),
+    ("kack", -2.5),
+    ("drecks", -2.6),
+    ("mist", -2.0),
+    ("horror", -2.2),
+    ("chaos", -2.0),
+    ("katastrophen", -2.5),
+    ("pannen", -1.8),
+    ("problem", -1.2),
+    ("ärger", -1.6),
+    ("frust", -1.8),
+    ("schrott", -2.3),
+    ("müll", -1.8),
+    ("sau", -1.0),
+    ("traum", 2.2),
+    ("spitzen", 2.2),
+    ("super", 2.0),
+    ("mega", 1.6),
+    ("top", 1.8),
+    ("klasse", 2.0),
+    ("hammer", 1.8),
+    ("wunder", 1.6),
+    ("lieblings", 2.0),
+    ("glücks", 1.8),
+    ("freuden", 2.0),
+];
+
+/// How a word was found, for explanations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Via {
+    /// As written (or with its elongation shortened).
+    Word,
+    /// Through its `ae`/`oe`/`ue`/`ss` spelling.
+    Spelling(String),
+    /// Through its stem.
+    Stem(String),
+    /// As `un-` + a word: the word's valence, negated.
+    Un(String),
+    /// Through a compound's head or evaluative first part.
+    Compound(String),
+}
+
+/// A resolved lexicon entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Valence in `[-4, 4]`.
+    pub valence: f32,
+    /// How it was found.
+    pub via: Via,
+}
+
+/// A multi-word entry (`danke für nichts`), matched on consecutive words.
+#[derive(Clone, Debug)]
+pub struct Phrase {
+    /// Its lowercase words.
+    pub words: Vec<String>,
+    /// Its valence.
+    pub valence: f32,
+}
+
+/// The lexicon of one language.
+pub struct Lexicon {
+    id: u32,
+    lang: Lang,
+    stemmer: Option<Stemmer>,
+    exact: HashMap<String, f32>,
+    stems: HashMap<String, f32>,
+    phrases: HashMap<String, Vec<Phrase>>,
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// Lexicon id → word → resolution.
+type Cache = HashMap<u32, HashMap<String, Option<Entry>>>;
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(HashMap::new());
+}
+
+impl Lexicon {
+    /// Builds the lexicon for `lang` from `layers`, later layers winning: each layer is
+    /// `(word or phrase, valence)` pairs. A word's stem takes the valence of the shortest
+    /// word with that stem; stems whose words disagree in sign are dropped.
+    pub fn new(lang: Lang, layers: impl IntoIterator<Item = Vec<(String, f32)>>) -> Lexicon {
+        let mut exact: HashMap<String, f32> = HashMap::new();
+        let mut phrases: HashMap<String, Vec<Phrase>> = HashMap::new();
+        for layer in layers {
+            for (word, valence) in layer {
+                let word = word.to_lowercase();
+                if word.contains(' ') {
+                    let words: Vec<String> = word.split(' ').map(str::to_owned).collect();
+                    let list = phrases.entry(words[0].clone()).or_default();
+                    list.retain(|p| p.words != words);
+                    list.push(Phrase { words, valence });
+                } else {
+                    exact.insert(word, valence);
+                }
+            }
+        }
+        for list in phrases.values_mut() {
+            list.sort_by_key(|p| std::cmp::Reverse(p.words.len()));
+        }
+        let stemmer = Stemmer::new(lang);
+        let mut stems: HashMap<String, (usize, f32)> = HashMap::new();
+        if let Some(stemmer) = &stemmer {
+            let mut words: Vec<(&String, &f32)> = exact.iter().collect();
+            words.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
+            for (word, &valence) in words {
+                if valence == 0.0 || !word.chars().all(char::is_alphabetic) {
+                    continue;
+                }
+                let stem = stemmer.stem_lower(word);
+                match stems.get_mut(&stem) {
+                    None => {
+                        stems.insert(stem, (word.len(), valence));
+                    }
+                    Some((_, v)) if v.signum() != valence.signum() => *v = 0.0,
+                    Some(_) => {}
+                }
+            }
+        }
+        Lexicon {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            lang,
+            stemmer,
+            exact,
+            stems: stems.into_iter().map(|(s, (_, v))| (s, v)).collect(),
+            phrases,
+        }
+    }
+
+    /// The bundled lexicon for `lang` with `user` lexicons of that language merged over
+    /// it; `None` for a language without a bundled lexicon and without user words.
+    pub fn bundled(lang: Lang, user: &[UserLexicon]) -> Option<Lexicon> {
+        let mut layers: Vec<Vec<(String, f32)>> = Vec::new();
+        match lang {
+            Lang::En => {
+                layers.push(
+                    vader_sentiment::LEXICON
+                        .iter()
+                        .map(|(w, v)| (w.to_lowercase(), *v as f32))
+                        .collect(),
+                );
+                layers.push(parse_tsv(include_str!("../lexicon/en.tsv")));
+            }
+            Lang::De => layers.push(parse_tsv(include_str!("../lexicon/de.tsv"))),
+            _ => {}
+        }
+        layers.extend(
+            user.iter()
+                .filter(|u| u.lang == lang)
+                .map(|u| u.words.clone()),
+        );
+        if layers.iter().all(Vec::is_empty) {
+            return None;
+        }
+        Some(Lexicon::new(lang, layers))
+    }
+
+    /// The language of this lexicon.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// The phrases starting with `word`, longest first.
+    pub fn phrases(&self, word: &str) -> &[Phrase] {
+        self.phrases.get(word).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether `word` has an entry of its own (0 included).
+    pub fn contains(&self, word: &str) -> bool {
+        self.exact.contains_key(word)
+    }
+
+    /// Resolves a lowercase word (see the module docs); `None` when it carries no
+    /// sentiment.
+    pub fn lookup(&self, word: &str) -> Option<Entry> {
+        if let Some(&v) = self.exact.get(word) {
+            return (v != 0.0).then_some(Entry {
+                valence: v,
+                via: Via::Word,
+            });
+        }
+        let cached = CACHE.with(|c| {
+            c.borrow()
+                .get(&self.id)
+                .and_then(|words| words.get(word).cloned())
+        });
+        if let Some(hit) = cached {
+            return hit;
+        }
+        let resolved = self.resolve(word);
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let words = c.entry(self.id).or_default();
+            if words.len() >= CACHE_CAPACITY {
+                words.clear();
+            }
+            words.insert(word.to_owned(), resolved.clone());
+        });
+        resolved
+    }
+
+    fn resolve(&self, word: &str) -> Option<Entry> {
+        if let Some(short) = shorten(word) {
+            if let Some(&v) = self.exact.get(&short) {
+                return (v != 0.0).then_some(Entry {
+                    valence: v,
+                    via: Via::Word,
+                });
+            }
+        }
+        if self.lang == Lang::De {
+            if let Some(spelled) = umlauts(word) {
+                if let Some(&v) = self.exact.get(&spelled) {
+                    return (v != 0.0).then_some(Entry {
+                        valence: v,
+                        via: Via::Spelling(spelled),
+                    });
+                }
+            }
+        }
+        if let Some(e) = self.stemmed(word) {
+            return e;
+        }
+        if self.lang != Lang::De || word.chars().count() < 6 {
+            return None;
+        }
+        if let Some(rest) = word.strip_prefix("un") {
+            if let Some(Some(e)) = self
+                .exact
+                .get(rest)
+                .map(|&v| Some(v))
+                .or_else(|| self.stemmed(rest).map(|e| e.map(|e| e.valence)))
+                .map(|v| v.filter(|v| *v > 0.0))
+            {
+                return Some(Entry {
+                    valence: -0.8 * e,
+                    via: Via::Un(rest.to_owned()),
+                });
+            }
+        }
+        self.compound(word)
+    }
+
+    /// Looks `word` up by stem: `Some(None)` when an entry blocks it.
+    fn stemmed(&self, word: &str) -> Option<Option<Entry>> {
+        let stemmer = self.stemmer.as_ref()?;
+        let stem = stemmer.stem_lower(word);
+        let &v = self.stems.get(&stem)?;
+        Some((v != 0.0).then_some(Entry {
+            valence: v,
+            via: Via::Stem(stem),
+        }))
+    }
+
+    /// German compounds are right-headed: the longest head (4+ letters) with an entry
+    /// decides; else an evaluative first part does.
+    fn compound(&self, word: &str) -> Option<Entry> {
+        let bounds: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
+        for &b in bounds.iter().skip(3) {
+            let head = &word[b..];
+            if head.chars().count() < 4 {
+                break;
+            }
+            let hit = match self.exact.get(head) {
+                Some(&v) => Some(v),
+                None => self.stemmed(head).map(|e| e.map_or(0.0, |e| e.valence)),
+            };
+            if let Some(v) = hit {
+                if v != 0.0 {
+                    return Some(Entry {
+                        valence: v,
+                        via: Via::Compound(format!("{}|{}", &word[..b], head)),
+                    });
+                }
+            }
+        }
+        DE_PREFIXES.iter().find_map(|(prefix, v)| {
+            let rest = word.strip_prefix(prefix)?;
+            (rest.chars().count() >= 3).then(|| Entry {
+                valence: *v,
+                via: Via::Compound(format!("{prefix}|{rest}")),
+            })
+        })
+    }
+}
+
+/// Parses a bundled lexicon: `word<TAB>valence` per line, `#` comments.
+pub fn parse_tsv(data: &str) -> Vec<(String, f32)> {
+    data.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (w, v) = l.split_once('\t')?;
+            Some((w.trim().to_lowercase(), v.trim().parse::<f32>().ok()?))
+        })
+        .collect()
+}
+
+/// `soo` → `so`: letters doubled by the tokenizer's elongation cut, once more.
+fn shorten(word: &str) -> Option<String> {
+    let mut out = String::with_capacity(word.len());
+    let mut last = '\0';
+    let mut changed = false;
+    for c in word.chars() {
+        if c == last {
+            changed = true;
+            continue;
+        }
+        last = c;
+        out.push(c);
+    }
+    changed.then_some(out)
+}
+
+/// `schoen` → `schön`, `grossartig` → `großartig`.
+fn umlauts(word: &str) -> Option<String> {
+    if !["ae", "oe", "ue", "ss"].iter().any(|p| word.contains(p)) {
+        return None;
+    }
+    Some(
+        word.replace("ae", "ä")
+            .replace("oe", "ö")
+            .replace("ue", "ü")
+            .replace("ss", "ß"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn de() -> Lexicon {
+        Lexicon::bundled(Lang::De, &[]).expect("bundled")
+    }
+
+    #[test]
+    fn finds_inflections_spellings_and_compounds() {
+        let l = de();
+        assert!(l.lookup("verspätungen").is_some_and(|e| e.valence < 0.0));
+        assert!(l.lookup("schoen").is_some_and(|e| e.valence > 0.0));
+        assert!(l.lookup("zugausfall").is_some_and(|e| e.valence < 0.0));
+        assert!(l.lookup("scheißservice").is_some_and(|e| e.valence < 0.0));
+        assert!(l.lookup("unfreundlich").is_some_and(|e| e.valence < 0.0));
+        assert_eq!(l.lookup("schon"), None);
+        assert_eq!(l.lookup("bahnhof"), None);
+    }
+
+    #[test]
+    fn user_words_win_and_zero_silences() {
+        let user = UserLexicon {
+            file: "u.yaml".into(),
+            lang: Lang::De,
+            words: vec![("super".into(), 0.0), ("acmefail".into(), -3.0)],
+        };
+        let l = Lexicon::bundled(Lang::De, &[user]).expect("bundled");
+        assert_eq!(l.lookup("super"), None);
+        assert_eq!(l.lookup("acmefail").map(|e| e.valence), Some(-3.0));
+    }
+}
