@@ -21,6 +21,9 @@ use lauscher_text::{Lang, Stemmer};
 /// Most words one thread caches per lexicon before the cache is cleared.
 pub const CACHE_CAPACITY: usize = 100_000;
 
+/// Shortest stem looked up: shorter ones collide across unrelated words.
+const MIN_STEM: usize = 4;
+
 /// Evaluative first parts of German compounds (`Scheißservice`, `Traumwetter`), with the
 /// valence the compound takes when its head carries none.
 const DE_PREFIXES: &[(&str, f32)] = &[
@@ -137,6 +140,17 @@ impl Lexicon {
                     continue;
                 }
                 let stem = stemmer.stem_lower(word);
+                // Short stems collide too often (`mag` → `Magen`); such words match
+                // as written only.
+                if stem.chars().count() < MIN_STEM {
+                    continue;
+                }
+                // English entries list their inflections; Porter also strips derivations
+                // (`lively` → `live`, `responsible` → `respons`), so only base forms
+                // lend their stem.
+                if lang == Lang::En && word.len() > stem.len() + 1 {
+                    continue;
+                }
                 match stems.get_mut(&stem) {
                     None => {
                         stems.insert(stem, (word.len(), valence));
@@ -229,14 +243,6 @@ impl Lexicon {
     }
 
     fn resolve(&self, word: &str) -> Option<Entry> {
-        if let Some(short) = shorten(word) {
-            if let Some(&v) = self.exact.get(&short) {
-                return (v != 0.0).then_some(Entry {
-                    valence: v,
-                    via: Via::Word,
-                });
-            }
-        }
         if self.lang == Lang::De {
             if let Some(spelled) = umlauts(word) {
                 if let Some(&v) = self.exact.get(&spelled) {
@@ -290,9 +296,13 @@ impl Lexicon {
             if head.chars().count() < 4 {
                 break;
             }
+            // A head matched by stem needs 5+ letters: `Stewart` is no compound of `wart`.
             let hit = match self.exact.get(head) {
                 Some(&v) => Some(v),
-                None => self.stemmed(head).map(|e| e.map_or(0.0, |e| e.valence)),
+                None if head.chars().count() >= 5 => {
+                    self.stemmed(head).map(|e| e.map_or(0.0, |e| e.valence))
+                }
+                None => None,
             };
             if let Some(v) = hit {
                 if v != 0.0 {
@@ -324,8 +334,9 @@ pub fn parse_tsv(data: &str) -> Vec<(String, f32)> {
         .collect()
 }
 
-/// `soo` → `so`: letters doubled by the tokenizer's elongation cut, once more.
-fn shorten(word: &str) -> Option<String> {
+/// `soo` → `so`: for a stretched word, the letters the tokenizer left doubled, once
+/// more.
+pub fn shorten(word: &str) -> Option<String> {
     let mut out = String::with_capacity(word.len());
     let mut last = '\0';
     let mut changed = false;

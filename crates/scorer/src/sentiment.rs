@@ -58,6 +58,8 @@ const AFTER_CONTRAST: f32 = 1.5;
 const HEDGED: f32 = 0.6;
 /// The extra weight of a sarcasm pattern on top of the flipped praise.
 const SARCASM: f32 = -1.0;
+/// Scales every hit of a post that shares a link.
+const LINK_SHARE: f32 = 0.7;
 /// VADER's normalisation constant: score = x / √(x² + α).
 const ALPHA: f32 = 15.0;
 /// Neutral bands when the config sets none, chosen on the development tweet sets.
@@ -482,6 +484,13 @@ impl SentimentScorer {
             sarcasm(lex, rules, &tokens, &clause_of, &mut hits);
             sentence_rules(rules, &tokens, &clauses, &mut hits);
         }
+        // Posts that share a link are mostly headlines and teasers: what they say is
+        // the article's, not the author's feeling.
+        if tokens.iter().any(|t| t.kind == Kind::Url) {
+            for h in &mut hits {
+                h.weight *= LINK_SHARE;
+            }
+        }
         let mut sum: f32 = hits.iter().map(|h| h.weight).sum();
         if sum != 0.0 {
             let bangs: usize = tokens
@@ -594,7 +603,14 @@ fn word_hit(
             {
                 return None;
             }
-            let Entry { valence, via } = lex.lookup(word)?;
+            // A stretched word ("guut") was cut to double letters; try single ones too.
+            let found = lex.lookup(word).or_else(|| {
+                (t.repeat > 0)
+                    .then(|| crate::lexicon::shorten(word))
+                    .flatten()
+                    .and_then(|w| lex.lookup(&w))
+            });
+            let Entry { valence, via } = found?;
             let cue = match via {
                 Via::Word => word.to_owned(),
                 Via::Spelling(s) => format!("{word} (= {s})"),
