@@ -46,7 +46,6 @@ const DE_PREFIXES: &[(&str, f32)] = &[
     ("spitzen", 2.2),
     ("super", 2.0),
     ("mega", 1.6),
-    ("top", 1.8),
     ("klasse", 2.0),
     ("hammer", 1.8),
     ("wunder", 1.6),
@@ -296,10 +295,11 @@ impl Lexicon {
             if head.chars().count() < 4 {
                 break;
             }
-            // A head matched by stem needs 5+ letters: `Stewart` is no compound of `wart`.
+            // A head matched by stem needs 6+ letters: `Stewart` is no compound of
+            // `wart`, `gemeinsame` none of `einsame`.
             let hit = match self.exact.get(head) {
                 Some(&v) => Some(v),
-                None if head.chars().count() >= 5 => {
+                None if head.chars().count() >= 6 => {
                     self.stemmed(head).map(|e| e.map_or(0.0, |e| e.valence))
                 }
                 None => None,
