@@ -158,6 +158,9 @@ pub struct SearchArgs {
     /// Only mentions with this sentiment label.
     #[arg(long)]
     pub label: Option<String>,
+    /// Only mentions with this intent (complaint, question, praise, other).
+    #[arg(long)]
+    pub intent: Option<String>,
     /// Most hits to print.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,

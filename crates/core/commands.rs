@@ -402,6 +402,7 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         lang: args.lang,
         source: args.source,
         label: args.label,
+        intent: args.intent,
         limit: Some(args.limit),
         offset: None,
     };
@@ -423,10 +424,11 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         let text: String = h.text.chars().take(160).collect();
         writeln!(
             out,
-            "{}  {:<8} {:>5.2} {:<3} {:<12} {}",
+            "{}  {:<8} {:>5.2} {:<9} {:<3} {:<12} {}",
             h.published_at.format("%Y-%m-%d %H:%M"),
             h.label,
             h.sentiment,
+            h.intent,
             h.lang,
             h.topics.join(","),
             h.author.as_deref().unwrap_or("-")

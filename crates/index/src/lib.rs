@@ -22,7 +22,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use schema::Fields;
-pub use search::{IndexedMention, SearchPage, SearchRequest, parse_time};
+pub use search::{IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time};
 pub use writer::MentionWriter;
 
 /// Why the index failed.
@@ -166,7 +166,9 @@ impl MentionIndex {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use lauscher_model::{Label, Mention, MentionId, ScoredMention, Sentiment, TopicKind};
+    use lauscher_model::{
+        Intent, IntentDecision, Label, Mention, MentionId, ScoredMention, Sentiment, TopicKind,
+    };
 
     fn mention(id: u128, lang: &str, text: &str, topic: &str) -> ScoredMention {
         let at = Utc
@@ -191,7 +193,12 @@ mod tests {
                 label: Label::Negative,
                 explanation: vec![],
             },
+            intent: IntentDecision {
+                intent: Intent::Complaint,
+                cues: vec!["negative sentiment".into()],
+            },
             topics: vec![topic.into()],
+            targets: Vec::new(),
             topic_kinds: vec![TopicKind::Brand],
             simhash: 0,
         }

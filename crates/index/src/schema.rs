@@ -23,6 +23,7 @@ pub fn build(langs: &[Lang]) -> Schema {
         "author",
         "lang",
         "sentiment_label",
+        "intent",
         "topic_kind",
         "topics",
     ] {
@@ -69,6 +70,7 @@ pub struct Fields {
     pub author: Field,
     pub lang: Field,
     pub sentiment_label: Field,
+    pub intent: Field,
     pub topic_kind: Field,
     pub topics: Field,
     pub tags: Field,
@@ -114,6 +116,7 @@ impl Fields {
             author: f("author"),
             lang: f("lang"),
             sentiment_label: f("sentiment_label"),
+            intent: f("intent"),
             topic_kind: f("topic_kind"),
             topics: f("topics"),
             tags: f("tags"),

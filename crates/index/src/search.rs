@@ -1,7 +1,7 @@
 //! Searching the index: full text plus filters, newest first.
 
 use chrono::{DateTime, TimeZone, Utc};
-use lauscher_model::{Contribution, MentionId};
+use lauscher_model::{Contribution, MentionId, TargetSentiment};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
@@ -33,6 +33,8 @@ pub struct SearchRequest {
     pub source: Option<String>,
     /// Sentiment label.
     pub label: Option<String>,
+    /// Intent (`complaint`, `question`, `praise`, `other`).
+    pub intent: Option<String>,
     /// Hits to return (default 20).
     pub limit: usize,
     /// Hits to skip.
@@ -66,10 +68,29 @@ pub struct IndexedMention {
     pub sentiment: f64,
     /// Sentiment label.
     pub label: String,
+    /// Intent (`complaint`, `question`, `praise`, `other`).
+    pub intent: String,
+    /// The cues behind the intent.
+    pub intent_cues: Vec<String>,
     /// Matched topic ids.
     pub topics: Vec<String>,
+    /// Sentiment toward each matched topic.
+    pub targets: Vec<TargetSentiment>,
     /// What moved the sentiment score.
     pub explanation: Vec<Contribution>,
+}
+
+/// What the index stores (not indexed) to explain a mention's analysis.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredExplanation {
+    /// The cues that moved the sentiment score, largest first.
+    pub sentiment: Vec<Contribution>,
+    /// The cues behind the intent.
+    #[serde(default)]
+    pub intent: Vec<String>,
+    /// Sentiment toward each matched topic.
+    #[serde(default)]
+    pub targets: Vec<TargetSentiment>,
 }
 
 /// A page of search results.
@@ -224,6 +245,9 @@ impl MentionIndex {
         if let Some(s) = &req.source {
             clauses.push((Occur::Must, term(f.source, s)));
         }
+        if let Some(i) = &req.intent {
+            clauses.push((Occur::Must, term(f.intent, i)));
+        }
         if let Some(l) = &req.label {
             clauses.push((Occur::Must, term(f.sentiment_label, l)));
         }
@@ -274,6 +298,9 @@ impl MentionIndex {
                 .and_then(|d| Utc.timestamp_opt(d.into_timestamp_secs(), 0).single())
                 .unwrap_or_default()
         };
+        let explanation: StoredExplanation = text(f.explanation)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
         Ok(IndexedMention {
             id: text(f.mention_id)
                 .and_then(|s| s.parse().ok())
@@ -292,13 +319,14 @@ impl MentionIndex {
                 .and_then(|v| v.as_f64())
                 .unwrap_or_default(),
             label: text(f.sentiment_label).unwrap_or_default(),
+            intent: text(f.intent).unwrap_or_default(),
+            intent_cues: explanation.intent,
             topics: doc
                 .get_all(f.topics)
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect(),
-            explanation: text(f.explanation)
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default(),
+            targets: explanation.targets,
+            explanation: explanation.sentiment,
         })
     }
 }

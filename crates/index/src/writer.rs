@@ -9,6 +9,7 @@ use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::schema::Fields;
+use crate::search::StoredExplanation;
 
 /// Adds mentions to the index and commits them.
 ///
@@ -67,6 +68,7 @@ impl MentionWriter {
         doc.add_text(f.lang, &m.lang);
         doc.add_text(f.sentiment_label, m.sentiment.label.as_str());
         doc.add_f64(f.sentiment, f64::from(m.sentiment.score));
+        doc.add_text(f.intent, m.intent.intent.as_str());
         for t in &m.topics {
             doc.add_text(f.topics, t);
         }
@@ -84,8 +86,13 @@ impl MentionWriter {
         for tag in tags(&m.mention.text).chain(tags(title)) {
             doc.add_text(f.tags, tag);
         }
-        if let Ok(explanation) = serde_json::to_string(&m.sentiment.explanation) {
-            doc.add_text(f.explanation, explanation);
+        let explanation = StoredExplanation {
+            sentiment: m.sentiment.explanation.clone(),
+            intent: m.intent.cues.clone(),
+            targets: m.targets.clone(),
+        };
+        if let Ok(json) = serde_json::to_string(&explanation) {
+            doc.add_text(f.explanation, json);
         }
         if let Some(title) = &m.mention.title {
             doc.add_text(f.title, title);

@@ -495,6 +495,7 @@ impl SentimentScorer {
         if tokens.iter().any(|t| t.kind == Kind::Url) {
             for h in &mut hits {
                 h.weight *= LINK_SHARE;
+                h.cue.push_str(" (link share)");
             }
         }
         let mut sum: f32 = hits.iter().map(|h| h.weight).sum();
@@ -603,9 +604,11 @@ fn word_hit(
             (valence, cue)
         }
         None => {
+            // A modifier modifies the word after it; at a clause's end some carry
+            // sentiment of their own ("das war furchtbar").
+            let modifies = tokens.get(i + 1).is_some_and(Token::is_word);
             if is_negator(rules, word)
-                || rules.boosters.contains(&word)
-                || rules.dampeners.contains(&word)
+                || (modifies && (rules.boosters.contains(&word) || rules.dampeners.contains(&word)))
             {
                 return None;
             }
@@ -841,8 +844,14 @@ fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>],
             .last();
         for h in hits.iter_mut().filter(|h| (start..end).contains(&h.token)) {
             match contrast {
-                Some(c) if h.token < c => h.weight *= BEFORE_CONTRAST,
-                Some(c) if h.token > c => h.weight *= AFTER_CONTRAST,
+                Some(c) if h.token < c => {
+                    h.weight *= BEFORE_CONTRAST;
+                    h.cue = format!("{} (before {})", h.cue, tokens[c].text);
+                }
+                Some(c) if h.token > c => {
+                    h.weight *= AFTER_CONTRAST;
+                    h.cue = format!("{} (after {})", h.cue, tokens[c].text);
+                }
                 _ => {}
             }
             let clause = clauses.iter().find(|c| c.contains(&h.token));
@@ -853,6 +862,11 @@ fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>],
             });
             if is_question || hedged {
                 h.weight *= HEDGED;
+                h.cue.push_str(if is_question {
+                    " (question)"
+                } else {
+                    " (hedged)"
+                });
             }
         }
         start = end;

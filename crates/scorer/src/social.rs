@@ -163,7 +163,9 @@ fn scan(chunk: &str, at: usize, out: &mut Vec<Token>) {
             out.push(word(&rest[..end], Kind::Word, at + i));
             i += end;
         } else if (c == '#' || c == '@') && rest[1..].starts_with(is_letter) {
-            let end = 1 + word_end(&rest[1..]);
+            let end = 1 + rest[1..]
+                .find(|ch: char| !(is_letter(ch) || ch == '_'))
+                .unwrap_or(rest.len() - 1);
             if c == '@' {
                 out.push(token(
                     rest[..end].to_lowercase(),
@@ -173,7 +175,10 @@ fn scan(chunk: &str, at: usize, out: &mut Vec<Token>) {
             } else {
                 let tag = &rest[1..end];
                 let tag_at = at + i + 1;
-                for part in camel_parts(tag) {
+                for part in tag.split('_').flat_map(camel_parts) {
+                    if part.is_empty() {
+                        continue;
+                    }
                     let offset = part.as_ptr() as usize - tag.as_ptr() as usize;
                     out.push(word(part, Kind::Tag, tag_at + offset));
                 }

@@ -2,7 +2,7 @@
 //!
 //! | route | |
 //! |---|---|
-//! | `GET /api/v1/search` | `q`, `rule`, `since`, `until`, `topic`, `lang`, `source`, `label`, `limit`, `offset`; newest first |
+//! | `GET /api/v1/search` | `q`, `rule`, `since`, `until`, `topic`, `lang`, `source`, `label`, `intent`, `limit`, `offset`; newest first |
 //! | `GET /api/v1/rules` | the topic rules in force: id, kind, name, canonical query |
 //! | `POST /api/v1/reload` | re-read the config's rule files; a broken set is rejected (422) and the old one stays |
 //! | `GET /api/v1/mentions/{id}` | one mention with its sentiment explanation |
@@ -69,6 +69,8 @@ pub struct SearchParams {
     pub source: Option<String>,
     /// Sentiment label.
     pub label: Option<String>,
+    /// Intent: complaint, question, praise or other.
+    pub intent: Option<String>,
     /// Page size (default 20, at most 1000).
     pub limit: Option<usize>,
     /// Hits to skip.
@@ -96,6 +98,13 @@ impl SearchParams {
                 "invalid label {l:?}: expected negative, neutral or positive"
             ));
         }
+        if let Some(i) = &self.intent
+            && !matches!(i.as_str(), "complaint" | "question" | "praise" | "other")
+        {
+            return Err(format!(
+                "invalid intent {i:?}: expected complaint, question, praise or other"
+            ));
+        }
         Ok(SearchRequest {
             query: self.q,
             since,
@@ -105,6 +114,7 @@ impl SearchParams {
             lang: self.lang,
             source: self.source,
             label: self.label,
+            intent: self.intent,
             limit: self.limit.unwrap_or(20).clamp(1, 1000),
             offset: self.offset.unwrap_or(0),
         })
