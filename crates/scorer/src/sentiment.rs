@@ -543,10 +543,21 @@ fn push(hits: &mut Vec<Hit>, token: usize, cue: String, weight: f32) {
     }
 }
 
+/// Clauses end at punctuation; each hashtag is a clause of its own (`#NeverAgain
+/// #WorstServiceEver` must not negate across tags).
 fn clauses(tokens: &[Token]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, t) in tokens.iter().enumerate() {
+        let new_tag = i > start
+            && (t.kind == Kind::Tag || tokens[i - 1].kind == Kind::Tag)
+            && !(t.kind == Kind::Tag
+                && tokens[i - 1].kind == Kind::Tag
+                && tokens[i - 1].span.end == t.span.start);
+        if new_tag {
+            out.push(start..i);
+            start = i;
+        }
         if t.ends_clause() {
             if i > start {
                 out.push(start..i);
@@ -910,5 +921,185 @@ pub fn emoji_valence(c: char) -> f32 {
             1.4
         }
         _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scorer() -> SentimentScorer {
+        SentimentScorer::with_lexicons(&[Lang::De, Lang::En], Vec::new())
+    }
+
+    fn label(text: &str, lang: Lang) -> Label {
+        scorer().score(text, Some(lang)).label
+    }
+
+    fn score(text: &str, lang: Lang) -> f32 {
+        scorer().score(text, Some(lang)).score
+    }
+
+    fn cues(text: &str, lang: Lang) -> Vec<String> {
+        scorer()
+            .score(text, Some(lang))
+            .explanation
+            .into_iter()
+            .map(|c| c.cue)
+            .collect()
+    }
+
+    #[test]
+    fn clear_cases_in_both_languages() {
+        use Label::*;
+        assert_eq!(
+            label("Der Service war super freundlich, danke!", Lang::De),
+            Positive
+        );
+        assert_eq!(
+            label("Schon wieder Verspätungen, echt ärgerlich 😡", Lang::De),
+            Negative
+        );
+        assert_eq!(label("Der Zug fährt um neun ab", Lang::De), Neutral);
+        assert_eq!(
+            label("The app keeps crashing, terrible update", Lang::En),
+            Negative
+        );
+        assert_eq!(
+            label("Great support, thank you so much!", Lang::En),
+            Positive
+        );
+        assert_eq!(label("The train leaves at nine", Lang::En), Neutral);
+    }
+
+    #[test]
+    fn negation_has_scope_in_both_languages() {
+        assert!(score("Das war nicht gut", Lang::De) < 0.0);
+        assert!(cues("Das war nicht gut", Lang::De)[0].starts_with("nicht…"));
+        assert!(
+            score("Das gefällt mir nicht", Lang::De) < 0.0,
+            "negation from behind"
+        );
+        assert!(score("Kein guter Tag", Lang::De) < 0.0);
+        assert!(score("This isn't good", Lang::En) < 0.0);
+        assert!(score("I never liked it", Lang::En) < 0.0);
+        // The scope ends at the clause: "nicht" does not reach past the comma.
+        assert!(score("Nicht heute, aber der Service war gut", Lang::De) > 0.0);
+        // "nicht nur" / "not only" do not negate.
+        assert!(score("Nicht nur gut, sondern großartig", Lang::De) > 0.0);
+    }
+
+    #[test]
+    fn intensifiers_and_dampeners() {
+        assert!(score("sehr gut", Lang::De) > score("gut", Lang::De));
+        assert!(score("etwas gut", Lang::De) < score("gut", Lang::De));
+        assert!(score("extremely bad", Lang::En) < score("bad", Lang::En));
+        assert!(score("slightly bad", Lang::En) > score("bad", Lang::En));
+        // At a clause's end a booster word carries its own sentiment.
+        assert!(score("Das Essen war furchtbar", Lang::De) < 0.0);
+    }
+
+    #[test]
+    fn contrast_weighs_the_later_clause() {
+        assert_eq!(
+            label(
+                "Der Zug war pünktlich, aber das Personal war unfreundlich",
+                Lang::De
+            ),
+            Label::Negative
+        );
+        assert_eq!(
+            label(
+                "The seats were dirty, but the staff were wonderful",
+                Lang::En
+            ),
+            Label::Positive
+        );
+        let c = cues(
+            "The seats were dirty, but the staff were wonderful",
+            Lang::En,
+        );
+        assert!(c.iter().any(|c| c.contains("(after but)")), "{c:?}");
+    }
+
+    #[test]
+    fn compounds_and_spellings() {
+        assert_eq!(label("Zugausfall in Köln", Lang::De), Label::Negative);
+        assert_eq!(label("Scheißservice hier", Lang::De), Label::Negative);
+        assert_eq!(
+            label("Kundenservice-Katastrophe", Lang::De),
+            Label::Negative
+        );
+        assert_eq!(label("Das Wetter ist schoen", Lang::De), Label::Positive);
+        assert_eq!(label("Einfach grossartig", Lang::De), Label::Positive);
+        assert_eq!(
+            label("Wagen 7 ist schon wieder gesperrt", Lang::De),
+            Label::Negative
+        );
+        assert_eq!(label("Ich bin schon da", Lang::De), Label::Neutral);
+        let c = cues("Zugausfall in Köln", Lang::De);
+        assert!(c[0].contains("compound"), "{c:?}");
+    }
+
+    #[test]
+    fn sarcasm_cues_of_complaints() {
+        for (text, lang) in [
+            ("Danke für nichts, Acme Bahn.", Lang::De),
+            ("Toll, wieder verspätet.", Lang::De),
+            ("Super, schon wieder Zugausfall", Lang::De),
+            ("Danke für die Verspätung", Lang::De),
+            ("Thanks for nothing @acme", Lang::En),
+            ("Great, another delay", Lang::En),
+            ("I love waiting 2 hours for a train", Lang::En),
+            ("Thanks for the delay", Lang::En),
+        ] {
+            let s = scorer().score(text, Some(lang));
+            assert_eq!(s.label, Label::Negative, "{text}: {s:?}");
+        }
+        // Plain praise stays praise.
+        assert_eq!(label("Toll, danke!", Lang::De), Label::Positive);
+        assert_eq!(
+            label("Great, thanks for the help", Lang::En),
+            Label::Positive
+        );
+    }
+
+    #[test]
+    fn emoji_emoticons_caps_and_exclamations() {
+        assert_eq!(label("Zug 😡😡", Lang::De), Label::Negative);
+        assert_eq!(label("train :-(", Lang::En), Label::Negative);
+        assert_eq!(label("Feierabend :)", Lang::De), Label::Positive);
+        assert!(score("Das ist SCHLECHT", Lang::De) < score("Das ist schlecht", Lang::De));
+        assert!(score("good!!!", Lang::En) > score("good", Lang::En));
+        assert!(score("guuuuut", Lang::De) > score("gut", Lang::De));
+        // Emoji count without a language too.
+        assert!(scorer().score("😍", None).score > 0.0);
+    }
+
+    #[test]
+    fn questions_and_hedges_count_less() {
+        assert!(score("Ist der Service gut?", Lang::De) < score("Der Service ist gut.", Lang::De));
+        assert!(score("If it were good", Lang::En) < score("It was good", Lang::En));
+    }
+
+    #[test]
+    fn user_lexicon_merges_over_bundled() {
+        let user = UserLexicon {
+            file: "u.yaml".into(),
+            lang: Lang::De,
+            words: vec![("acmefail".into(), -3.0), ("super".into(), 0.0)],
+        };
+        let s = SentimentScorer::with_lexicons(&[Lang::De], vec![user]);
+        assert_eq!(s.score("#acmefail", Some(Lang::De)).label, Label::Negative);
+        assert_eq!(s.score("Super", Some(Lang::De)).label, Label::Neutral);
+    }
+
+    #[test]
+    fn neutral_band_is_configurable_per_language() {
+        let mut config = SentimentConfig::default();
+        config.neutral_band.insert("de".into(), 0.9);
+        let s = SentimentScorer::new(&[Lang::De, Lang::En], &config);
+        assert_eq!(s.score("gut", Some(Lang::De)).label, Label::Neutral);
+        assert_eq!(s.score("good", Some(Lang::En)).label, Label::Positive);
     }
 }
