@@ -27,6 +27,19 @@ async fn the_api_searches_serves_mentions_health_and_metrics() {
             m["explanation"].as_array().is_some_and(|e| !e.is_empty()),
             "{m}"
         );
+        let complaints = d.get_json("/api/v1/search?intent=complaint&topic=acme");
+        assert_eq!(complaints["total"], 1, "{complaints}");
+        let hit = &complaints["hits"][0];
+        assert_eq!(hit["intent"], "complaint");
+        assert!(
+            hit["intent_cues"].as_array().is_some_and(|c| !c.is_empty()),
+            "{hit}"
+        );
+        assert_eq!(hit["targets"][0]["topic"], "acme", "{hit}");
+        assert_eq!(hit["targets"][0]["label"], "negative", "{hit}");
+        let (status, body) = d.get("/api/v1/search?intent=rant");
+        assert_eq!(status, 400);
+        assert!(body.contains("invalid intent"), "{body}");
         assert_eq!(
             d.get("/api/v1/mentions/00000000000000000000000000000000").0,
             404

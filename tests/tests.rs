@@ -14,3 +14,4 @@ mod faults;
 mod feeds;
 mod import;
 mod rules;
+mod score;

@@ -182,11 +182,11 @@ pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
     let mut cues = Vec::new();
     let mut service_hits = 0;
     for w in &words {
-        if let Some(s) = service.iter().find(|s| w.starts_with(**s)) {
-            if !cues.iter().any(|c: &String| c.ends_with(s)) {
-                cues.push(format!("service: {s}"));
-                service_hits += 1;
-            }
+        if let Some(s) = service.iter().find(|s| w.starts_with(**s))
+            && !cues.iter().any(|c: &String| c.ends_with(s))
+        {
+            cues.push(format!("service: {s}"));
+            service_hits += 1;
         }
     }
     let persistent: Vec<String> = persist

@@ -242,15 +242,14 @@ impl Lexicon {
     }
 
     fn resolve(&self, word: &str) -> Option<Entry> {
-        if self.lang == Lang::De {
-            if let Some(spelled) = umlauts(word) {
-                if let Some(&v) = self.exact.get(&spelled) {
-                    return (v != 0.0).then_some(Entry {
-                        valence: v,
-                        via: Via::Spelling(spelled),
-                    });
-                }
-            }
+        if self.lang == Lang::De
+            && let Some(spelled) = umlauts(word)
+            && let Some(&v) = self.exact.get(&spelled)
+        {
+            return (v != 0.0).then_some(Entry {
+                valence: v,
+                via: Via::Spelling(spelled),
+            });
         }
         if let Some(e) = self.stemmed(word) {
             return e;
@@ -258,19 +257,18 @@ impl Lexicon {
         if self.lang != Lang::De || word.chars().count() < 6 {
             return None;
         }
-        if let Some(rest) = word.strip_prefix("un") {
-            if let Some(Some(e)) = self
+        if let Some(rest) = word.strip_prefix("un")
+            && let Some(Some(e)) = self
                 .exact
                 .get(rest)
                 .map(|&v| Some(v))
                 .or_else(|| self.stemmed(rest).map(|e| e.map(|e| e.valence)))
                 .map(|v| v.filter(|v| *v > 0.0))
-            {
-                return Some(Entry {
-                    valence: -0.8 * e,
-                    via: Via::Un(rest.to_owned()),
-                });
-            }
+        {
+            return Some(Entry {
+                valence: -0.8 * e,
+                via: Via::Un(rest.to_owned()),
+            });
         }
         self.compound(word)
     }
@@ -304,13 +302,13 @@ impl Lexicon {
                 }
                 None => None,
             };
-            if let Some(v) = hit {
-                if v != 0.0 {
-                    return Some(Entry {
-                        valence: v,
-                        via: Via::Compound(format!("{}|{}", &word[..b], head)),
-                    });
-                }
+            if let Some(v) = hit
+                && v != 0.0
+            {
+                return Some(Entry {
+                    valence: v,
+                    via: Via::Compound(format!("{}|{}", &word[..b], head)),
+                });
             }
         }
         DE_PREFIXES.iter().find_map(|(prefix, v)| {

@@ -475,12 +475,11 @@ impl SentimentScorer {
                     push(&mut hits, i, t.text.clone(), v);
                 }
                 Kind::Word | Kind::Tag => {
-                    if let (Some(lex), Some(rules)) = (lex, rules) {
-                        if let Some(hit) =
+                    if let (Some(lex), Some(rules)) = (lex, rules)
+                        && let Some(hit) =
                             word_hit(lex, rules, &tokens, &clause_of, i, all_caps, &mut consumed)
-                        {
-                            hits.push(hit);
-                        }
+                    {
+                        hits.push(hit);
                     }
                 }
                 _ => {}
@@ -851,8 +850,7 @@ fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>],
                     .position(Token::is_word)
                     .map(|p| c.start + p)
             })
-            .filter(|&j| rules.contrast.contains(&tokens[j].text.as_str()))
-            .last();
+            .rfind(|&j| rules.contrast.contains(&tokens[j].text.as_str()));
         for h in hits.iter_mut().filter(|h| (start..end).contains(&h.token)) {
             match contrast {
                 Some(c) if h.token < c => {
