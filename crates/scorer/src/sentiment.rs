@@ -71,6 +71,46 @@ pub fn default_band(lang: Option<Lang>) -> f32 {
     }
 }
 
+/// Role bits of a word in [`Token::role`].
+mod role {
+    pub const NEGATOR: u16 = 1;
+    pub const BOOSTER: u16 = 1 << 1;
+    pub const DAMPENER: u16 = 1 << 2;
+    pub const CONTRAST: u16 = 1 << 3;
+    pub const HEDGE: u16 = 1 << 4;
+    pub const OPENER: u16 = 1 << 5;
+    pub const AGAIN: u16 = 1 << 6;
+    pub const THANKS: u16 = 1 << 7;
+    pub const THANKS_FOR: u16 = 1 << 8;
+    pub const LIKING: u16 = 1 << 9;
+    pub const WAITING: u16 = 1 << 10;
+}
+
+impl LangRules {
+    /// Word → role bits, for [`Token::role`].
+    fn roles(&self) -> HashMap<&'static str, u16> {
+        let mut map: HashMap<&'static str, u16> = HashMap::new();
+        for (list, bit) in [
+            (self.negators, role::NEGATOR),
+            (self.boosters, role::BOOSTER),
+            (self.dampeners, role::DAMPENER),
+            (self.contrast, role::CONTRAST),
+            (self.hedges, role::HEDGE),
+            (self.openers, role::OPENER),
+            (self.again, role::AGAIN),
+            (self.thanks, role::THANKS),
+            (self.thanks_for, role::THANKS_FOR),
+            (self.liking, role::LIKING),
+            (self.waiting, role::WAITING),
+        ] {
+            for w in list {
+                *map.entry(w).or_default() |= bit;
+            }
+        }
+        map
+    }
+}
+
 /// Word lists behind the rules of one language.
 struct LangRules {
     negators: &'static [&'static str],
@@ -368,6 +408,7 @@ impl Analysis {
 /// Scores text in `[-1, 1]` with an explanation of the cues that moved it.
 pub struct SentimentScorer {
     lexicons: HashMap<Lang, Lexicon>,
+    roles: HashMap<Lang, HashMap<&'static str, u16>>,
     bands: HashMap<Lang, f32>,
 }
 
@@ -377,7 +418,11 @@ impl SentimentScorer {
     pub fn new(langs: &[Lang], config: &SentimentConfig) -> SentimentScorer {
         let mut lexicons = HashMap::new();
         let mut bands = HashMap::new();
+        let mut roles = HashMap::new();
         for &lang in langs {
+            if let Some(r) = rules(lang) {
+                roles.insert(lang, r.roles());
+            }
             if let Some(lex) = Lexicon::bundled(lang, &config.user_lexicons) {
                 lexicons.insert(lang, lex);
             }
@@ -388,7 +433,11 @@ impl SentimentScorer {
                 .unwrap_or_else(|| default_band(Some(lang)));
             bands.insert(lang, band);
         }
-        SentimentScorer { lexicons, bands }
+        SentimentScorer {
+            lexicons,
+            roles,
+            bands,
+        }
     }
 
     /// Builds the scorer with default bands and the given user lexicons.
@@ -452,10 +501,17 @@ impl SentimentScorer {
     /// Tokenizes and scores `text`, keeping every cue with its token.
     pub fn analyse(&self, text: &str, lang: Option<Lang>) -> Analysis {
         let decoded = social::decode(text);
-        let tokens = social::tokens(&decoded);
+        let mut tokens = social::tokens(&decoded);
+        if let Some(roles) = lang.and_then(|l| self.roles.get(&l)) {
+            for t in tokens.iter_mut().filter(|t| t.is_word()) {
+                t.role = roles.get(t.text.as_str()).copied().unwrap_or(0);
+                if lang == Some(Lang::En) && t.text.ends_with("n't") {
+                    t.role |= role::NEGATOR;
+                }
+            }
+        }
         let clauses = clauses(&tokens);
         let lex = lang.and_then(|l| self.lexicons.get(&l));
-        let rules = lang.and_then(rules);
         let mut hits = Vec::new();
         let all_caps = !decoded.chars().any(char::is_lowercase);
         let mut clause_of = vec![usize::MAX; tokens.len()];
@@ -475,9 +531,9 @@ impl SentimentScorer {
                     push(&mut hits, i, t.text.clone(), v);
                 }
                 Kind::Word | Kind::Tag => {
-                    if let (Some(lex), Some(rules)) = (lex, rules)
+                    if let Some(lex) = lex
                         && let Some(hit) =
-                            word_hit(lex, rules, &tokens, &clause_of, i, all_caps, &mut consumed)
+                            word_hit(lex, &tokens, &clause_of, i, all_caps, &mut consumed)
                     {
                         hits.push(hit);
                     }
@@ -485,9 +541,9 @@ impl SentimentScorer {
                 _ => {}
             }
         }
-        if let (Some(lex), Some(rules)) = (lex, rules) {
-            sarcasm(lex, rules, &tokens, &clause_of, &mut hits);
-            sentence_rules(rules, &tokens, &clauses, &mut hits);
+        if lex.is_some() {
+            sarcasm(&tokens, &clause_of, &mut hits);
+            sentence_rules(&tokens, &clauses, &mut hits);
         }
         // Posts that share a link are mostly headlines and teasers: what they say is
         // the article's, not the author's feeling.
@@ -586,14 +642,9 @@ fn words_before<'t>(
         .map(move |j| (j, &tokens[j]))
 }
 
-fn is_negator(rules: &LangRules, word: &str) -> bool {
-    rules.negators.contains(&word) || (rules.negators.contains(&"not") && word.ends_with("n't"))
-}
-
 /// Scores word `i` (or a phrase starting there) with its modifiers.
 fn word_hit(
     lex: &Lexicon,
-    rules: &LangRules,
     tokens: &[Token],
     clause_of: &[usize],
     i: usize,
@@ -617,8 +668,8 @@ fn word_hit(
             // A modifier modifies the word after it; at a clause's end some carry
             // sentiment of their own ("das war furchtbar").
             let modifies = tokens.get(i + 1).is_some_and(Token::is_word);
-            if is_negator(rules, word)
-                || (modifies && (rules.boosters.contains(&word) || rules.dampeners.contains(&word)))
+            if t.role & role::NEGATOR != 0
+                || (modifies && t.role & (role::BOOSTER | role::DAMPENER) != 0)
             {
                 return None;
             }
@@ -643,10 +694,10 @@ fn word_hit(
     let mut v = valence;
     let before: Vec<(usize, &Token)> = words_before(tokens, clause_of, i, NEGATION_SCOPE).collect();
     for (_, b) in before.iter().take(2) {
-        if rules.boosters.contains(&b.text.as_str()) {
+        if b.role & role::BOOSTER != 0 {
             v *= BOOST;
             cue = format!("{} {cue}", b.text);
-        } else if rules.dampeners.contains(&b.text.as_str()) {
+        } else if b.role & role::DAMPENER != 0 {
             v *= DAMPEN;
             cue = format!("{} {cue}", b.text);
         }
@@ -654,14 +705,14 @@ fn word_hit(
     let negator = before
         .iter()
         .find(|(j, b)| {
-            is_negator(rules, &b.text)
+            b.role & role::NEGATOR != 0
                 // "nicht nur", "not only" do not negate.
                 && !tokens
                     .get(j + 1)
                     .is_some_and(|n| matches!(n.text.as_str(), "nur" | "only" | "just"))
         })
         .map(|(_, b)| b.text.clone())
-        .or_else(|| trailing_negator(lex, rules, tokens, clause_of, i));
+        .or_else(|| trailing_negator(lex, tokens, i));
     if let Some(n) = negator {
         v *= NEGATION;
         cue = format!("{n}… {cue}");
@@ -682,17 +733,10 @@ fn word_hit(
 }
 
 /// German negates from behind at a clause's end: "Das gefällt mir nicht".
-fn trailing_negator(
-    lex: &Lexicon,
-    rules: &LangRules,
-    tokens: &[Token],
-    clause_of: &[usize],
-    i: usize,
-) -> Option<String> {
+fn trailing_negator(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<String> {
     if lex.lang() != Lang::De {
         return None;
     }
-    let c = clause_of[i];
     let rest: Vec<&Token> = tokens[i + 1..]
         .iter()
         .take_while(|t| t.kind != Kind::Punct)
@@ -708,8 +752,7 @@ fn trailing_negator(
     let plain = between.len() <= 4
         && between
             .iter()
-            .all(|t| lex.lookup(&t.text).is_none() || is_negator(rules, &t.text));
-    let _ = c;
+            .all(|t| t.role & role::NEGATOR != 0 || lex.lookup(&t.text).is_none());
     (is_neg && plain).then(|| last.text.clone())
 }
 
@@ -736,13 +779,7 @@ fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> 
 
 /// The sarcasm patterns of complaints; each flips the praise it found and adds
 /// [`SARCASM`].
-fn sarcasm(
-    lex: &Lexicon,
-    rules: &LangRules,
-    tokens: &[Token],
-    clause_of: &[usize],
-    hits: &mut [Hit],
-) {
+fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
     let negative_after =
         |hits: &[Hit], i: usize| hits.iter().any(|h| h.token > i && h.weight < 0.0);
     let again_after = |i: usize| {
@@ -750,7 +787,7 @@ fn sarcasm(
             .iter()
             .filter(|t| t.is_word())
             .take(6)
-            .any(|t| rules.again.contains(&t.text.as_str()))
+            .any(|t| t.role & role::AGAIN != 0)
     };
     let mut flips: Vec<(usize, String)> = Vec::new();
     for (k, h) in hits.iter().enumerate() {
@@ -765,19 +802,19 @@ fn sarcasm(
         let sentence_start = (0..i)
             .rev()
             .take_while(|&j| !tokens[j].ends_sentence())
-            .all(|j| !tokens[j].is_word() || rules.openers.contains(&tokens[j].text.as_str()));
+            .all(|j| !tokens[j].is_word() || tokens[j].role & role::OPENER != 0);
         let then_pause = tokens.get(i + 1).is_some_and(|t| {
             t.kind == Kind::Punct && matches!(t.text.as_str(), "," | "!" | "…" | "." | ":")
         });
         if sentence_start && then_pause && (negative_after(hits, i) || again_after(i)) {
             flips.push((
                 k,
-                format!("sarcasm: {word}, … {}", after_word(tokens, hits, rules, i)),
+                format!("sarcasm: {word}, … {}", after_word(tokens, hits, i)),
             ));
             continue;
         }
         // "danke für die Verspätung", "thanks for the delay".
-        if rules.thanks.contains(&word) {
+        if tokens[i].role & role::THANKS != 0 {
             let window: Vec<(usize, &Token)> = tokens
                 .iter()
                 .enumerate()
@@ -788,10 +825,9 @@ fn sarcasm(
                 .collect();
             let has_for = window
                 .first()
-                .is_some_and(|(_, t)| rules.thanks_for.contains(&t.text.as_str()));
+                .is_some_and(|(_, t)| t.role & role::THANKS_FOR != 0);
             let bad = window.iter().find(|(j, t)| {
-                hits.iter().any(|h| h.token == *j && h.weight < 0.0)
-                    || rules.again.contains(&t.text.as_str())
+                hits.iter().any(|h| h.token == *j && h.weight < 0.0) || t.role & role::AGAIN != 0
             });
             if let (true, Some((_, t))) = (has_for, bad) {
                 flips.push((k, format!("sarcasm: {word} for … {}", t.text)));
@@ -799,18 +835,17 @@ fn sarcasm(
             }
         }
         // "love waiting", "liebe es zu warten".
-        if rules.liking.contains(&word) {
+        if tokens[i].role & role::LIKING != 0 {
             let waiting = tokens[i + 1..]
                 .iter()
                 .filter(|t| t.is_word())
                 .take(3)
-                .find(|t| rules.waiting.contains(&t.text.as_str()));
+                .find(|t| t.role & role::WAITING != 0);
             if let Some(w) = waiting {
                 flips.push((k, format!("sarcasm: {word} … {}", w.text)));
             }
         }
     }
-    let _ = lex;
     for (k, cue) in flips {
         let h = &mut hits[k];
         h.weight = -h.weight.abs() + SARCASM;
@@ -818,21 +853,21 @@ fn sarcasm(
     }
 }
 
-fn after_word(tokens: &[Token], hits: &[Hit], rules: &LangRules, i: usize) -> String {
+fn after_word(tokens: &[Token], hits: &[Hit], i: usize) -> String {
     hits.iter()
         .find(|h| h.token > i && h.weight < 0.0)
         .map(|h| tokens[h.token].text.clone())
         .or_else(|| {
             tokens[i + 1..]
                 .iter()
-                .find(|t| rules.again.contains(&t.text.as_str()))
+                .find(|t| t.role & role::AGAIN != 0)
                 .map(|t| t.text.clone())
         })
         .unwrap_or_default()
 }
 
 /// Contrast, questions and hedges, per sentence and clause.
-fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>], hits: &mut [Hit]) {
+fn sentence_rules(tokens: &[Token], clauses: &[Range<usize>], hits: &mut [Hit]) {
     let mut start = 0;
     let n = tokens.len();
     while start < n {
@@ -850,7 +885,7 @@ fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>],
                     .position(Token::is_word)
                     .map(|p| c.start + p)
             })
-            .rfind(|&j| rules.contrast.contains(&tokens[j].text.as_str()));
+            .rfind(|&j| tokens[j].role & role::CONTRAST != 0);
         for h in hits.iter_mut().filter(|h| (start..end).contains(&h.token)) {
             match contrast {
                 Some(c) if h.token < c => {
@@ -864,11 +899,8 @@ fn sentence_rules(rules: &LangRules, tokens: &[Token], clauses: &[Range<usize>],
                 _ => {}
             }
             let clause = clauses.iter().find(|c| c.contains(&h.token));
-            let hedged = clause.is_some_and(|c| {
-                tokens[c.clone()]
-                    .iter()
-                    .any(|t| t.is_word() && rules.hedges.contains(&t.text.as_str()))
-            });
+            let hedged =
+                clause.is_some_and(|c| tokens[c.clone()].iter().any(|t| t.role & role::HEDGE != 0));
             if is_question || hedged {
                 h.weight *= HEDGED;
                 h.cue.push_str(if is_question {
