@@ -207,11 +207,6 @@ impl Lexicon {
         self.phrases.get(word).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Whether `word` has an entry of its own (0 included).
-    pub fn contains(&self, word: &str) -> bool {
-        self.exact.contains_key(word)
-    }
-
     /// Resolves a lowercase word (see the module docs); `None` when it carries no
     /// sentiment.
     pub fn lookup(&self, word: &str) -> Option<Entry> {
