@@ -147,22 +147,14 @@ impl Scorer {
         if topics.is_empty() {
             return Vec::new();
         }
-        // One clause: every topic's clauses are the whole post.
-        if a.clauses.len() <= 1 {
-            return topics
-                .iter()
-                .map(|(_, id)| TargetSentiment {
-                    topic: (*id).to_owned(),
-                    score: scored.sentiment.score,
-                    label: scored.sentiment.label,
-                    explanation: scored.sentiment.explanation.clone(),
-                })
-                .collect();
-        }
-        // mentions[t][c]: whether topic t's rule matches clause c alone.
+        // mentions[t][c]: whether topic t's rule matches clause c alone. A post of one
+        // clause needs no matching: the topic matched it whole.
         let mentions: Vec<Vec<bool>> = topics
             .iter()
             .map(|(p, _)| {
+                if a.clauses.len() <= 1 {
+                    return vec![true; a.clauses.len()];
+                }
                 (0..a.clauses.len())
                     .map(|c| {
                         let fields = MentionFields {

@@ -374,9 +374,10 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The clause index of token `i`.
+    /// The clause index of token `i`; punctuation belongs to the clause it closes, so
+    /// a `!` hit counts for the clause before it.
     pub fn clause_of(&self, i: usize) -> Option<usize> {
-        self.clauses.iter().position(|c| c.contains(&i))
+        self.clauses.iter().rposition(|c| c.start <= i)
     }
 
     /// The text of clause `c`, as decoded.
