@@ -273,3 +273,100 @@ pub struct ScoredMention {
     /// 64-bit SimHash of the normalised text, for near-duplicate detection.
     pub simhash: u64,
 }
+
+/// What the alert router needs of a committed mention: small, cheap to clone, and
+/// rebuilt from the index's stored fields at start-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MentionSummary {
+    /// The mention id.
+    pub id: MentionId,
+    /// The source id.
+    pub source: String,
+    /// Who counts as the author: the account's folded name, else the URL's host (news
+    /// without a byline), else the source.
+    pub author_key: String,
+    /// Followers, when the source reports them.
+    pub reach: Option<u64>,
+    /// Event time.
+    pub published_at: DateTime<Utc>,
+    /// When it was fetched (imports set it to `published_at`).
+    pub fetched_at: DateTime<Utc>,
+    /// Language code.
+    pub lang: String,
+    /// Sentiment score in `[-1, 1]`.
+    pub score: f32,
+    /// Sentiment label.
+    pub label: Label,
+    /// Intent.
+    pub intent: Intent,
+    /// Matched topic ids.
+    pub topics: Vec<String>,
+    /// The URL, for links in alerts.
+    pub url: Option<String>,
+    /// The first 200 characters of the text, for samples in alerts.
+    pub snippet: String,
+}
+
+impl MentionSummary {
+    /// Longest snippet kept, in characters.
+    pub const SNIPPET_CHARS: usize = 200;
+
+    /// Summarises a scored mention.
+    pub fn of(s: &ScoredMention) -> MentionSummary {
+        let m = &s.mention;
+        MentionSummary {
+            id: m.id,
+            source: m.source.clone(),
+            author_key: author_key(
+                m.author.as_ref().map(|a| a.name.as_str()),
+                m.url.as_deref(),
+                &m.source,
+            ),
+            reach: m.author.as_ref().and_then(|a| a.reach),
+            published_at: m.published_at,
+            fetched_at: m.fetched_at,
+            lang: s.lang.clone(),
+            score: s.sentiment.score,
+            label: s.sentiment.label,
+            intent: s.intent.intent,
+            topics: s.topics.clone(),
+            url: m.url.clone(),
+            snippet: snippet(&m.text),
+        }
+    }
+}
+
+/// The key an author counts under: the folded account name, else the URL's host, else
+/// the source.
+pub fn author_key(name: Option<&str>, url: Option<&str>, source: &str) -> String {
+    if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        return n.trim_start_matches('@').to_lowercase();
+    }
+    if let Some(host) = url
+        .and_then(|u| u.split_once("://"))
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(rest))
+        .filter(|h| !h.is_empty())
+    {
+        return format!("site:{}", host.trim_start_matches("www.").to_lowercase());
+    }
+    format!("source:{source}")
+}
+
+/// The first [`MentionSummary::SNIPPET_CHARS`] characters of `text`, whitespace folded.
+pub fn snippet(text: &str) -> String {
+    let mut out = String::new();
+    for (n, word) in text.split_whitespace().enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.chars().count() >= MentionSummary::SNIPPET_CHARS {
+            let cut: String = out
+                .chars()
+                .take(MentionSummary::SNIPPET_CHARS - 1)
+                .collect();
+            return format!("{cut}…");
+        }
+    }
+    out
+}

@@ -43,6 +43,10 @@ pub struct Config {
     /// file's directory. Default: `[topics]`.
     #[serde(default = "default_rules")]
     pub rules: Vec<PathBuf>,
+    /// The alerting file (alert rules, routing, receivers; see
+    /// [`crate::alerting`]), relative to this file. None: no alerting.
+    #[serde(default)]
+    pub alerts: Option<PathBuf>,
     /// The directory of the config file, which relative paths start from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -265,6 +269,11 @@ impl Config {
         self.rules.iter().map(|p| self.base_dir.join(p)).collect()
     }
 
+    /// Returns the alerting file resolved against the config file's directory.
+    pub fn alerts_path(&self) -> Option<PathBuf> {
+        self.alerts.as_ref().map(|p| self.base_dir.join(p))
+    }
+
     /// Parses and validates `text`, naming it `file` in errors; `env` resolves `${NAME}`.
     pub fn from_str_named(
         text: &str,
@@ -425,7 +434,7 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
 }
 
 /// Replaces `${NAME}` by the variable's value.
-fn expand_env(
+pub(crate) fn expand_env(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -531,7 +540,7 @@ pub(crate) fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Loc
 
 /// Finds the `nth` line holding `key: value` (either part may be empty) and returns the
 /// 1-based line and the column of the value (or key). Falls back to 1:1.
-fn locate(text: &str, key: &str, value: &str, nth: usize) -> (usize, usize) {
+pub(crate) fn locate(text: &str, key: &str, value: &str, nth: usize) -> (usize, usize) {
     let mut hits = 0;
     for (i, line) in text.lines().enumerate() {
         let content = line.split(" #").next().unwrap_or(line);

@@ -6,11 +6,13 @@
 //! with a caret under the place.
 //!
 //! - [`config`]: the daemon config;
+//! - [`alerting`]: alert rules, routing, receivers and the incident policy;
 //! - [`lexicon`]: user sentiment lexicons merged over the bundled ones;
 //! - [`query`]: the topic query language (boolean, proximity, wildcards, fields);
 //! - [`ruleset`]: rule files with examples, references resolved, compiled;
 //! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter).
 
+pub mod alerting;
 pub mod config;
 pub mod error;
 pub mod lexicon;
@@ -19,6 +21,10 @@ pub mod query;
 pub mod ruleset;
 pub mod value;
 
+pub use alerting::{
+    AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, Escalation, IncidentPolicy, MatchOp,
+    Matcher, MuteInterval, ReceiverConfig, ReceiverKind, Route, RuleDefaults,
+};
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
 };

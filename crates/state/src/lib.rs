@@ -1,5 +1,6 @@
-//! The embedded state store: crawl cursors, the robots.txt cache and the seen set, in one
-//! SQLite file in the data directory.
+//! The embedded state store: crawl cursors, the robots.txt cache, the seen set, and
+//! incidents with their timeline, notification outbox and silences, in one SQLite file
+//! in the data directory.
 //!
 //! SQLite (bundled, WAL mode, `synchronous=FULL`) because one transaction must span the
 //! cursors and the seen rows of a commit, and later issues need relational queries over
@@ -15,6 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 use lauscher_model::MentionId;
 use lauscher_text::fingerprint::NearIndex;
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod incidents;
+
+pub use incidents::{IncidentRecord, OutboxRow, OutboxStatus, SilenceRow, TimelineRow};
 
 /// Why the state store failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,9 +91,10 @@ impl Duplicate {
 }
 
 /// The newest schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE crawl_state (
     source_id     TEXT PRIMARY KEY,
     etag          TEXT,
@@ -113,7 +119,57 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-"];
+",
+    "
+CREATE TABLE incidents (
+    id           INTEGER PRIMARY KEY,
+    rule_id      TEXT NOT NULL,
+    topic        TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    level        INTEGER NOT NULL,
+    version      INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    UNIQUE(rule_id, topic, window_start)
+);
+CREATE INDEX incidents_status ON incidents(status, updated_at);
+CREATE TABLE incident_timeline (
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    version     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX incident_timeline_incident ON incident_timeline(incident_id);
+CREATE TABLE alert_outbox (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER NOT NULL REFERENCES incidents(id),
+    version         INTEGER NOT NULL,
+    receiver        TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    event           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    last_error      TEXT
+);
+CREATE INDEX alert_outbox_due ON alert_outbox(status, next_attempt_at);
+CREATE TABLE silences (
+    id         INTEGER PRIMARY KEY,
+    matchers   TEXT NOT NULL,
+    starts_at  INTEGER NOT NULL,
+    ends_at    INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    comment    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+",
+];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
 pub struct StateStore {

@@ -44,6 +44,18 @@ pub struct Metrics {
     pub rule_reloads_total: IntCounterVec,
     /// Topic rules in force (packs included).
     pub rules_loaded: IntGauge,
+    /// Alert signals by rule and outcome (`opened`, `escalated`, `updated`, ...).
+    pub alerts_total: IntCounterVec,
+    /// Incidents open, by level.
+    pub incidents_open: IntGaugeVec,
+    /// Notification attempts by receiver and outcome (`sent`, `retry`, `failed`,
+    /// `expired`, `silenced`, `inhibited`).
+    pub notifications_total: IntCounterVec,
+    /// Notifications waiting for delivery, by receiver.
+    pub outbox_pending: IntGaugeVec,
+    /// From the index commit of the mention that tipped a window to the receiver's
+    /// answer.
+    pub alert_latency_seconds: Histogram,
 }
 
 /// Registers `metric` on `registry` and returns it.
@@ -155,6 +167,43 @@ impl Metrics {
             IntGauge::new("rules_loaded", "Topic rules in force, packs included")
                 .expect("valid gauge"),
         );
+        let alerts_total = counter(
+            "alerts_total",
+            "Alert rule signals by outcome",
+            &["rule", "outcome"],
+        );
+        let incidents_open = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("incidents_open", "Incidents open by level"),
+                &["level"],
+            )
+            .expect("valid gauge"),
+        );
+        let notifications_total = counter(
+            "notifications_total",
+            "Notification attempts by receiver and outcome",
+            &["receiver", "outcome"],
+        );
+        let outbox_pending = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("outbox_pending", "Notifications waiting for delivery"),
+                &["receiver"],
+            )
+            .expect("valid gauge"),
+        );
+        let alert_latency_seconds = register(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "alert_latency_seconds",
+                    "From the commit of the tipping mention to the receiver's answer",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 120.0]),
+            )
+            .expect("valid histogram"),
+        );
         #[cfg(target_os = "linux")]
         {
             let _ = registry.register(Box::new(
@@ -176,6 +225,11 @@ impl Metrics {
             commit_duration_seconds,
             rule_reloads_total,
             rules_loaded,
+            alerts_total,
+            incidents_open,
+            notifications_total,
+            outbox_pending,
+            alert_latency_seconds,
         }
     }
 

@@ -1,0 +1,40 @@
+//! Alerting: shitstorm detection, incidents, escalation, routing and delivery.
+//!
+//! ```text
+//! Committed mentions ─▶ AlertRouter ─▶ per stream (rule × topic):
+//!     SpikeDetector (window NB/Poisson test + CUSUM) | influencer | sentiment shift
+//!   ─▶ Incident state machine ─▶ routing tree, silences, mutes, inhibition
+//!   ─▶ state store: incident + timeline + outbox rows, one transaction
+//!   ─▶ Deliverer: webhook (HMAC), Slack, Teams, Mattermost, PagerDuty; retries
+//! ```
+//!
+//! - [`math`]: count distributions and thresholds;
+//! - [`baseline`]: the seasonal expected count;
+//! - [`detector`]: [`SpikeDetector`], one stream's counts and decisions;
+//! - [`cusum`]: slow build-ups; [`shift`]: sentiment shift;
+//! - [`incident`]: the incident state machine;
+//! - [`route`]: routing tree, silences and mutes; [`render`]: templates and bodies;
+//! - [`router`]: [`AlertRouter`], the glue; [`deliver`]: the outbox worker;
+//! - [`backtest`]: replay rules over history;
+//! - [`sim`]: seeded samplers shared by calibration and tests.
+
+pub mod backtest;
+pub mod baseline;
+pub mod cusum;
+pub mod deliver;
+pub mod detector;
+pub mod incident;
+pub mod math;
+pub mod phrases;
+pub mod render;
+pub mod route;
+pub mod router;
+pub mod shift;
+pub mod sim;
+
+pub use backtest::{BacktestReport, backtest};
+pub use deliver::Deliverer;
+pub use detector::{Evidence, Signal, SpikeDetector, SpikeParams};
+pub use incident::{Change, Incident, Input, Status};
+pub use render::Templates;
+pub use router::{AlertRouter, PlannedNotification, RouterError};

@@ -1,0 +1,301 @@
+//! Message texts and receiver bodies.
+//!
+//! The words come from templates (`rules/templates/<lang>.j2`, minijinja, strict
+//! undefined): the first rendered line is the title, the rest the body. A language
+//! without a file uses the bundled template. The JSON shape around them is fixed per
+//! receiver kind, so a template cannot break a PagerDuty event or a Slack block.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use lauscher_rules::{AlertRule, IncidentPolicy, ReceiverKind};
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Value, json};
+
+use crate::incident::Incident;
+
+const BUNDLED: [(&str, &str); 2] = [
+    ("de", include_str!("../../../rules/templates/de.j2")),
+    ("en", include_str!("../../../rules/templates/en.j2")),
+];
+
+/// Why templates could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// A template file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A template does not parse.
+    #[error("{file}:{line}: {msg}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The line.
+        line: usize,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// The message templates, per language.
+pub struct Templates {
+    env: Environment<'static>,
+    langs: Vec<String>,
+}
+
+/// A rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// One line.
+    pub title: String,
+    /// The body, plain text.
+    pub text: String,
+}
+
+impl Templates {
+    /// Loads `<lang>.j2` from `dir` (missing directory or files: the bundled ones).
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let mut langs = Vec::new();
+        let mut sources: HashMap<String, (String, String)> = BUNDLED
+            .iter()
+            .map(|(l, t)| (l.to_string(), (format!("bundled {l}.j2"), t.to_string())))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let (Some(stem), Some("j2")) = (
+                    path.file_stem().and_then(|s| s.to_str()),
+                    path.extension().and_then(|s| s.to_str()),
+                ) else {
+                    continue;
+                };
+                let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Io {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+                sources.insert(stem.to_owned(), (path.display().to_string(), text));
+            }
+        }
+        for (lang, (file, text)) in sources {
+            env.add_template_owned(lang.clone(), text)
+                .map_err(|e| TemplateError::Syntax {
+                    file,
+                    line: e.line().unwrap_or(1),
+                    msg: e.to_string(),
+                })?;
+            langs.push(lang);
+        }
+        Ok(Templates { env, langs })
+    }
+
+    /// Whether a template exists for `lang`.
+    pub fn has(&self, lang: &str) -> bool {
+        self.langs.iter().any(|l| l == lang)
+    }
+
+    /// Renders the message for `incident` after `event` in `lang` (English when there
+    /// is no template for it). A template that fails at run time falls back to a plain
+    /// line, so a typo never swallows an alert.
+    pub fn render(
+        &self,
+        lang: &str,
+        incident: &Incident,
+        event: &str,
+        rule: Option<&AlertRule>,
+        policy: &IncidentPolicy,
+        at: i64,
+    ) -> Message {
+        let lang = if self.has(lang) { lang } else { "en" };
+        let mut inc = serde_json::to_value(incident).unwrap_or(Value::Null);
+        if let Some(obj) = inc.as_object_mut() {
+            obj.insert(
+                "sla_minutes_left".into(),
+                json!(incident.sla_minutes_left(policy, at)),
+            );
+            if let Some(numbers) = obj.get_mut("evidence").and_then(Value::as_object_mut) {
+                numbers.insert(
+                    "p_value_text".into(),
+                    json!(format_p(incident.evidence.p_value)),
+                );
+            }
+            let numbers = obj.get("evidence").cloned().unwrap_or(Value::Null);
+            obj.insert("numbers".into(), numbers);
+        }
+        let rule_value = json!({
+            "id": incident.rule,
+            "kind": incident.kind,
+            "description": rule.and_then(|r| r.description.clone()),
+        });
+        let ctx = minijinja::context! {
+            incident => inc,
+            event => event,
+            rule => rule_value,
+        };
+        let rendered = self.env.get_template(lang).and_then(|t| t.render(ctx));
+        match rendered {
+            Ok(text) => {
+                let text = text.trim();
+                let (title, body) = text.split_once('\n').unwrap_or((text, ""));
+                Message {
+                    title: title.trim().to_owned(),
+                    text: body.trim().to_owned(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, lang, "alert template failed; sending a plain message");
+                Message {
+                    title: format!(
+                        "{} {}: {} (level {})",
+                        incident.rule, event, incident.topic, incident.level
+                    ),
+                    text: format!(
+                        "{} observed, {:.1} expected",
+                        incident.evidence.observed, incident.evidence.expected
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn format_p(p: f64) -> String {
+    if p >= 0.001 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
+/// The JSON body for a receiver of `kind`. Secrets (PagerDuty's routing key) are added
+/// at send time, so the outbox never stores them.
+pub fn body(
+    kind: ReceiverKind,
+    incident: &Incident,
+    event: &str,
+    message: &Message,
+    channel: Option<&str>,
+) -> Value {
+    match kind {
+        ReceiverKind::Webhook => json!({
+            "version": "lauscher.alert/v1",
+            "event": event,
+            "title": message.title,
+            "text": message.text,
+            "incident": {
+                "id": incident.id,
+                "rule": incident.rule,
+                "topic": incident.topic,
+                "kind": incident.kind,
+                "status": incident.status.as_str(),
+                "level": incident.level,
+                "version": incident.version,
+                "dedup_key": incident.dedup_key,
+                "opened_at": incident.opened_at,
+                "updated_at": incident.updated_at,
+                "sla_start": incident.sla_start,
+                "acknowledged_by": incident.acked_by,
+                "labels": incident.labels,
+                "evidence": incident.evidence,
+            },
+        }),
+        ReceiverKind::Slack => json!({
+            "text": message.title,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": truncate(&message.title, 150)}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&message.text, 2900)}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+                    "incident {} · level {} · {} · {}", incident.id, incident.level, incident.status.as_str(), incident.dedup_key)}]},
+            ],
+        }),
+        ReceiverKind::Teams => json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": true},
+                        {"type": "TextBlock", "text": message.text, "wrap": true},
+                        {"type": "FactSet", "facts": [
+                            {"title": "Level", "value": incident.level.to_string()},
+                            {"title": "Status", "value": incident.status.as_str()},
+                            {"title": "Incident", "value": incident.id.to_string()},
+                        ]},
+                    ],
+                },
+            }],
+        }),
+        ReceiverKind::Mattermost => {
+            let mut v = json!({
+                "text": format!("**{}**\n{}", message.title, message.text),
+                "username": "Lauscher",
+                "props": {"dedup_key": incident.dedup_key},
+            });
+            if let (Some(c), Some(obj)) = (channel, v.as_object_mut()) {
+                obj.insert("channel".into(), json!(c));
+            }
+            v
+        }
+        ReceiverKind::Pagerduty => {
+            let action = match event {
+                "resolved" => "resolve",
+                "acknowledged" => "acknowledge",
+                _ => "trigger",
+            };
+            let severity = match incident.level {
+                3 => "critical",
+                2 => "error",
+                _ => "warning",
+            };
+            let links: Vec<Value> = incident
+                .evidence
+                .samples
+                .iter()
+                .filter_map(|s| {
+                    s.url
+                        .as_ref()
+                        .map(|u| json!({"href": u, "text": truncate(&s.text, 80)}))
+                })
+                .collect();
+            json!({
+                "event_action": action,
+                "dedup_key": incident.dedup_key,
+                "payload": {
+                    "summary": truncate(&message.title, 1024),
+                    "source": "lauscher",
+                    "severity": severity,
+                    "timestamp": chrono::DateTime::from_timestamp(incident.updated_at, 0).map(|t| t.to_rfc3339()),
+                    "component": incident.topic,
+                    "group": incident.rule,
+                    "class": incident.kind,
+                    "custom_details": {
+                        "text": message.text,
+                        "observed": incident.evidence.observed,
+                        "expected": incident.evidence.expected,
+                        "p_value": incident.evidence.p_value,
+                        "level": incident.level,
+                    },
+                },
+                "links": links,
+            })
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

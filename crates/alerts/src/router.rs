@@ -1,0 +1,922 @@
+//! [`AlertRouter`]: committed mentions in, incidents and notifications out.
+//!
+//! It owns one detector per stream (alert rule × topic) and the live incidents. Every
+//! incident change is stored with its timeline row and outbox rows in one transaction
+//! (see `lauscher-state`), then the delivery worker is woken. At start-up the detectors
+//! are rebuilt by replaying the index's recent mentions with signals discarded, and
+//! open incidents are loaded from the store, so a restart neither re-fires nor forgets.
+//!
+//! Without a state store (a backtest) incidents and the notifications they would have
+//! sent are kept in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use lauscher_model::{Label, MentionSummary};
+use lauscher_rules::{AlertKind, AlertRule, AlertingConfig, Matcher, ReceiverKind};
+use lauscher_state::{IncidentRecord, OutboxRow, OutboxStatus, StateStore, TimelineRow};
+use lauscher_telemetry::METRICS;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::detector::{Evidence, Sample, Signal, SpikeDetector, SpikeParams};
+use crate::incident::{Change, Incident, Input, Status};
+use crate::render::{Templates, body};
+use crate::route::{Labels, matches, muted_until, route};
+use crate::shift::ShiftDetector;
+
+/// Why an incident operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// No incident with that id.
+    #[error("no incident {0}")]
+    NotFound(i64),
+    /// The operation does not apply in the incident's state.
+    #[error("incident {id} is {status}")]
+    Conflict {
+        /// The incident.
+        id: i64,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] lauscher_state::StateError),
+}
+
+/// A notification a backtest would have sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedNotification {
+    /// The incident key.
+    pub dedup_key: String,
+    /// The event.
+    pub event: String,
+    /// The receiver.
+    pub receiver: String,
+    /// When.
+    pub at: i64,
+}
+
+enum Detector {
+    Spike(Box<SpikeDetector>),
+    Influencer(ReachHistogram),
+    Shift(ShiftDetector),
+}
+
+struct Stream {
+    rule: usize,
+    topic: String,
+    detector: Detector,
+    /// Last step end evaluated for quiet windows (non-spike kinds).
+    last_step: i64,
+    last_fire: i64,
+}
+
+/// Per-source log₂ histogram of author reach, for the p99 of the influencer rule.
+#[derive(Default)]
+struct ReachHistogram {
+    per_source: HashMap<String, [u32; 64]>,
+}
+
+impl ReachHistogram {
+    fn p99(&self, source: &str) -> u64 {
+        let Some(h) = self.per_source.get(source) else {
+            return 0;
+        };
+        let n: u32 = h.iter().sum();
+        if n < 100 {
+            // Too few authors for a percentile: the absolute floor decides.
+            return 0;
+        }
+        let mut seen = 0;
+        for (i, c) in h.iter().enumerate() {
+            seen += c;
+            if seen as f64 >= 0.99 * n as f64 {
+                return 1u64 << i;
+            }
+        }
+        u64::MAX
+    }
+
+    fn add(&mut self, source: &str, reach: u64) {
+        let bucket = (64 - reach.leading_zeros()).min(63) as usize;
+        self.per_source.entry(source.to_owned()).or_insert([0; 64])[bucket] += 1;
+    }
+}
+
+/// Turns mentions into incidents and incidents into notifications.
+pub struct AlertRouter {
+    config: AlertingConfig,
+    templates: Templates,
+    state: Option<Arc<StateStore>>,
+    wake: Arc<Notify>,
+    streams: Vec<Stream>,
+    stream_index: HashMap<(usize, String), usize>,
+    /// The newest incident per (rule, topic).
+    incidents: HashMap<(String, String), Incident>,
+    /// Consecutive failed polls per source.
+    failures: HashMap<String, u32>,
+    /// While rebuilding, signals change detectors only.
+    replaying: bool,
+    /// What a backtest would have sent.
+    planned: Vec<PlannedNotification>,
+    /// Incidents closed in a backtest, in order.
+    history: Vec<Incident>,
+}
+
+impl AlertRouter {
+    /// A router for `config`. With a state store, loads the live incidents from it.
+    pub fn new(
+        config: AlertingConfig,
+        templates: Templates,
+        state: Option<Arc<StateStore>>,
+        wake: Arc<Notify>,
+        now: i64,
+    ) -> Result<AlertRouter, RouterError> {
+        let mut incidents = HashMap::new();
+        if let Some(state) = &state {
+            let since = now - config.incidents.reopen_within.0.as_secs() as i64;
+            for rec in state.live_incidents(since)? {
+                match serde_json::from_str::<Incident>(&rec.body) {
+                    Ok(mut i) => {
+                        i.id = rec.id;
+                        incidents.insert((i.rule.clone(), i.topic.clone()), i);
+                    }
+                    Err(e) => warn!(id = rec.id, error = %e, "stored incident unreadable; skipped"),
+                }
+            }
+            info!(incidents = incidents.len(), "incidents loaded");
+        }
+        let router = AlertRouter {
+            config,
+            templates,
+            state,
+            wake,
+            streams: Vec::new(),
+            stream_index: HashMap::new(),
+            incidents,
+            failures: HashMap::new(),
+            replaying: false,
+            planned: Vec::new(),
+            history: Vec::new(),
+        };
+        router.update_open_gauge();
+        Ok(router)
+    }
+
+    /// The alerting configuration.
+    pub fn config(&self) -> &AlertingConfig {
+        &self.config
+    }
+
+    /// Replays history (oldest `fetched_at` first) into the detectors without opening
+    /// incidents or notifying, then marks streams with open incidents.
+    pub fn rebuild<'a>(&mut self, mentions: impl Iterator<Item = &'a MentionSummary>, now: i64) {
+        self.replaying = true;
+        let mut n = 0usize;
+        for m in mentions {
+            self.observe(std::slice::from_ref(m), m.fetched_at.timestamp());
+            n += 1;
+        }
+        self.tick(now);
+        self.replaying = false;
+        for s in &mut self.streams {
+            let rule = &self.config.rules[s.rule].id;
+            let open = self
+                .incidents
+                .get(&(rule.clone(), s.topic.clone()))
+                .is_some_and(Incident::is_open);
+            if let Detector::Spike(d) = &mut s.detector {
+                d.set_incident_open(open);
+            }
+        }
+        info!(
+            mentions = n,
+            streams = self.streams.len(),
+            "alert detectors rebuilt"
+        );
+    }
+
+    fn passes(rule: &AlertRule, m: &MentionSummary) -> bool {
+        rule.label.as_deref().is_none_or(|l| l == m.label.as_str())
+            && (rule.intent.is_empty() || rule.intent.iter().any(|i| i == m.intent.as_str()))
+            && (rule.lang.is_empty() || rule.lang.contains(&m.lang))
+            && (rule.source.is_empty() || rule.source.contains(&m.source))
+    }
+
+    fn stream(&mut self, rule: usize, topic: &str, now: i64) -> usize {
+        if let Some(&i) = self.stream_index.get(&(rule, topic.to_owned())) {
+            return i;
+        }
+        let r = &self.config.rules[rule];
+        let detector = match r.kind {
+            AlertKind::Spike => {
+                let mut d = SpikeDetector::new(SpikeParams::of(r, &self.config.defaults));
+                d.advance(now);
+                Detector::Spike(Box::new(d))
+            }
+            AlertKind::Influencer => Detector::Influencer(ReachHistogram::default()),
+            _ => Detector::Shift(ShiftDetector::new(r.drop, r.min_mentions)),
+        };
+        self.streams.push(Stream {
+            rule,
+            topic: topic.to_owned(),
+            detector,
+            last_step: now,
+            last_fire: i64::MIN,
+        });
+        let i = self.streams.len() - 1;
+        self.stream_index.insert((rule, topic.to_owned()), i);
+        i
+    }
+
+    /// Counts committed mentions at `now` (unix seconds); fires, escalates and
+    /// notifies as they tip windows.
+    pub fn observe(&mut self, mentions: &[MentionSummary], now: i64) {
+        self.advance(now);
+        for m in mentions {
+            for ri in 0..self.config.rules.len() {
+                let rule = &self.config.rules[ri];
+                if matches!(rule.kind, AlertKind::SourceHealth) {
+                    continue;
+                }
+                let topics: Vec<String> = m
+                    .topics
+                    .iter()
+                    .filter(|t| rule.watches(t))
+                    .cloned()
+                    .collect();
+                for topic in topics {
+                    let rule = &self.config.rules[ri];
+                    let passes = Self::passes(rule, m);
+                    let (min_reach, kind) = (rule.min_reach, rule.kind);
+                    let si = self.stream(ri, &topic, now);
+                    let stream = &mut self.streams[si];
+                    let signal = match &mut stream.detector {
+                        Detector::Spike(d) if passes => d.observe(m),
+                        Detector::Spike(_) => None,
+                        Detector::Influencer(h) => {
+                            let reach = m.reach.unwrap_or(0);
+                            let p99 = h.p99(&m.source);
+                            h.add(&m.source, reach);
+                            let negative = m.label == Label::Negative
+                                || m.intent == lauscher_model::Intent::Complaint;
+                            (passes
+                                && negative
+                                && reach >= min_reach.max(p99)
+                                && kind == AlertKind::Influencer)
+                                .then(|| influencer_signal(m, p99))
+                        }
+                        Detector::Shift(d) => {
+                            let passes_but_label = {
+                                let r = &self.config.rules[ri];
+                                (r.lang.is_empty() || r.lang.contains(&m.lang))
+                                    && (r.source.is_empty() || r.source.contains(&m.source))
+                            };
+                            if passes_but_label {
+                                d.observe(m.label, m.published_at.timestamp())
+                                    .map(|s| shift_signal(&s, m.published_at.timestamp()))
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Some(signal) = signal {
+                        self.handle(si, signal, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves every detector's clock to `now` and handles what they report.
+    fn advance(&mut self, now: i64) {
+        for si in 0..self.streams.len() {
+            let step = self.config.rules[self.streams[si].rule]
+                .step
+                .0
+                .as_secs()
+                .max(1) as i64;
+            let signals = match &mut self.streams[si].detector {
+                Detector::Spike(d) => d.advance(now),
+                Detector::Shift(d) => d
+                    .advance(now)
+                    .map(|s| vec![shift_signal(&s, now)])
+                    .unwrap_or_default(),
+                Detector::Influencer(_) => Vec::new(),
+            };
+            for signal in signals {
+                self.handle(si, signal, now);
+            }
+            // Kinds without windows of their own are quiet in every step they do not fire.
+            if !matches!(self.streams[si].detector, Detector::Spike(_)) {
+                while self.streams[si].last_step + step <= now {
+                    let end = self.streams[si].last_step + step;
+                    self.streams[si].last_step = end;
+                    let quiet = end - self.streams[si].last_fire > step;
+                    self.handle(si, Signal::Evaluated { at: end, quiet }, now);
+                }
+            }
+        }
+    }
+
+    /// Advances the clock: windows, quiet periods, SLA clocks, re-notification,
+    /// escalation and acknowledgement timeouts.
+    pub fn tick(&mut self, now: i64) {
+        self.advance(now);
+        if self.replaying {
+            return;
+        }
+        let keys: Vec<(String, String)> = self
+            .incidents
+            .iter()
+            .filter(|(_, i)| i.is_open())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            // Each tick makes at most a few changes (SLA warning, then escalation...).
+            for _ in 0..4 {
+                let Some(incident) = self.incidents.get(&key) else {
+                    break;
+                };
+                let escalation = self.escalation_for(&incident.labels);
+                let mut next = incident.clone();
+                let change = next.apply(
+                    &Input::Tick { at: now },
+                    &self.config.incidents,
+                    escalation.as_ref(),
+                );
+                let Some(change) = change else { break };
+                self.commit(next, change, now);
+            }
+        }
+    }
+
+    fn escalation_for(&self, labels: &Labels) -> Option<lauscher_rules::Escalation> {
+        route(&self.config.routing, labels)
+            .into_iter()
+            .find_map(|r| r.escalation.cloned())
+    }
+
+    /// Records a poll of `source`: `Ok(())` or an error with its HTTP status, if any.
+    pub fn source_polled(
+        &mut self,
+        source: &str,
+        result: Result<(), (Option<u16>, String)>,
+        now: i64,
+    ) {
+        let Some(ri) = self
+            .config
+            .rules
+            .iter()
+            .position(|r| r.kind == AlertKind::SourceHealth)
+        else {
+            return;
+        };
+        let key = (self.config.rules[ri].id.clone(), source.to_owned());
+        match result {
+            Ok(()) => {
+                self.failures.remove(source);
+                if let Some(i) = self.incidents.get(&key).filter(|i| i.is_open()) {
+                    let mut next = i.clone();
+                    let policy = self.config.incidents.clone();
+                    // One good poll is enough: feed the quiet windows resolving needs.
+                    for _ in 0..policy.resolve_after_quiet {
+                        if let Some(change) = next.apply(
+                            &Input::Evaluated {
+                                quiet: true,
+                                at: now,
+                            },
+                            &policy,
+                            None,
+                        ) {
+                            self.commit(next.clone(), change, now);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err((status, error)) => {
+                let n = self.failures.entry(source.to_owned()).or_default();
+                *n += 1;
+                let broken = matches!(status, Some(401 | 403 | 410));
+                if *n >= self.config.rules[ri].failures || broken {
+                    let evidence = Evidence {
+                        observed: *n,
+                        window_start: now - now.rem_euclid(300),
+                        window_end: now,
+                        first_post: now,
+                        test: "source_health".into(),
+                        detail: Some(serde_json::json!({
+                            "source": source,
+                            "state": if broken { "broken" } else { "failing" },
+                            "status": status,
+                            "error": error,
+                        })),
+                        ..Evidence::default()
+                    };
+                    let si = self.stream(ri, source, now);
+                    self.handle(si, Signal::Fire { level: 1, evidence }, now);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, si: usize, signal: Signal, now: i64) {
+        let rule_i = self.streams[si].rule;
+        let rule = self.config.rules[rule_i].clone();
+        let topic = self.streams[si].topic.clone();
+        let key = (rule.id.clone(), topic.clone());
+        if let Signal::Fire { .. } = signal {
+            self.streams[si].last_fire = now;
+        }
+        if self.replaying {
+            return;
+        }
+        let policy = self.config.incidents.clone();
+        let existing = self.incidents.get(&key).cloned();
+        match signal {
+            Signal::Fire { level, evidence } => {
+                METRICS
+                    .alerts_total
+                    .with_label_values(&[&rule.id, "fired"])
+                    .inc();
+                if let Some(current) = existing {
+                    let mut next = current.clone();
+                    let escalation = self.escalation_for(&current.labels);
+                    let input = Input::Fire {
+                        level,
+                        evidence: evidence.clone(),
+                        at: now,
+                    };
+                    if let Some(change) = next.apply(&input, &policy, escalation.as_ref()) {
+                        self.commit(next, change, now);
+                        return;
+                    }
+                    if current.is_open() || current.hold {
+                        // Numbers only: keep the newest in memory and in the store.
+                        self.save_quietly(next);
+                        return;
+                    }
+                    if current
+                        .resolved_at
+                        .is_some_and(|r| now - r <= policy.reopen_within.0.as_secs() as i64)
+                    {
+                        return;
+                    }
+                    self.history.push(current);
+                }
+                let mut labels = BTreeMap::new();
+                labels.insert(
+                    "intent".to_owned(),
+                    if rule.intent.len() == 1 {
+                        rule.intent[0].clone()
+                    } else {
+                        String::new()
+                    },
+                );
+                labels.insert(
+                    "lang".to_owned(),
+                    rule.language(&self.config.defaults).to_owned(),
+                );
+                labels.insert(
+                    "source".to_owned(),
+                    if rule.kind == AlertKind::SourceHealth {
+                        topic.clone()
+                    } else {
+                        rule.source.join(",")
+                    },
+                );
+                let incident = Incident::open(
+                    &rule.id,
+                    &topic,
+                    rule.kind.as_str(),
+                    level,
+                    evidence,
+                    now,
+                    labels,
+                );
+                self.commit_open(rule_i, incident, now);
+            }
+            Signal::Evaluated { quiet, at } => {
+                if let Some(current) = existing {
+                    let mut next = current;
+                    let changed = next.apply(&Input::Evaluated { quiet, at }, &policy, None);
+                    match changed {
+                        Some(change) => self.commit(next, change, now),
+                        None => {
+                            self.incidents.insert(key, next);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_detector_open(&mut self, rule: &str, topic: &str, open: bool) {
+        if let Some(ri) = self.config.rules.iter().position(|r| r.id == rule)
+            && let Some(&si) = self.stream_index.get(&(ri, topic.to_owned()))
+            && let Detector::Spike(d) = &mut self.streams[si].detector
+        {
+            d.set_incident_open(open);
+        }
+    }
+
+    fn commit_open(&mut self, _rule: usize, incident: Incident, now: i64) {
+        info!(rule = %incident.rule, topic = %incident.topic, level = incident.level, observed = incident.evidence.observed, expected = incident.evidence.expected, "incident opened");
+        self.commit_event(incident, "opened", serde_json::json!({}), now);
+    }
+
+    fn commit(&mut self, incident: Incident, change: Change, now: i64) {
+        let detail = match &change {
+            Change::Escalated { from } => serde_json::json!({"from": from, "to": incident.level}),
+            Change::Resolved { by } => serde_json::json!({"by": by}),
+            Change::Acknowledged => serde_json::json!({"by": incident.acked_by}),
+            _ => serde_json::json!({}),
+        };
+        info!(rule = %incident.rule, topic = %incident.topic, event = change.event(), level = incident.level, "incident changed");
+        self.commit_event(incident, change.event(), detail, now);
+    }
+
+    fn save_quietly(&mut self, incident: Incident) {
+        let key = (incident.rule.clone(), incident.topic.clone());
+        let peak_rose = self
+            .incidents
+            .get(&key)
+            .is_none_or(|i| incident.evidence.observed > i.evidence.observed);
+        if peak_rose
+            && let Some(state) = &self.state
+            && incident.id != 0
+            && let Ok(body) = serde_json::to_string(&incident)
+            && let Err(e) = state.update_incident_body(incident.id, incident.version, &body)
+        {
+            warn!(error = %e, "incident numbers not saved");
+        }
+        self.incidents.insert(key, incident);
+    }
+
+    /// Receivers for `event` of `incident`, each with the time it may go out (mute).
+    fn recipients(&self, incident: &Incident, event: &str, tz: Tz, now: i64) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = Vec::new();
+        let mut push = |r: &str, at: i64| {
+            if !out.iter().any(|(x, _)| x == r) {
+                out.push((r.to_owned(), at));
+            }
+        };
+        for routed in route(&self.config.routing, &incident.labels) {
+            let not_before = muted_until(routed.mute, incident.level, tz, now).unwrap_or(now);
+            let escalation_receivers: Vec<String> = routed
+                .escalation
+                .map(|e| e.receivers.clone())
+                .unwrap_or_default();
+            match event {
+                "escalation_step" => {
+                    for r in &escalation_receivers {
+                        push(r, now);
+                    }
+                }
+                "resolved" | "acknowledged" => {
+                    if event == "acknowledged" || routed.send_resolved {
+                        for r in &routed.receivers {
+                            push(r, now);
+                        }
+                        if incident.escalated {
+                            for r in &escalation_receivers {
+                                push(r, now);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for r in &routed.receivers {
+                        push(r, not_before);
+                    }
+                    if incident.escalated {
+                        for r in &escalation_receivers {
+                            push(r, now);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a silence in force matches, or a stronger incident inhibits this one.
+    fn suppressed(&self, incident: &Incident, now: i64) -> Option<&'static str> {
+        if let Some(state) = &self.state
+            && let Ok(silences) = state.silences(now)
+        {
+            for s in silences.iter().filter(|s| s.starts_at <= now) {
+                let matchers: Vec<Matcher> = serde_json::from_str::<Vec<String>>(&s.matchers)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| m.parse().ok())
+                    .collect();
+                if !matchers.is_empty() && matchers.iter().all(|m| matches(m, &incident.labels)) {
+                    return Some("silenced");
+                }
+            }
+        }
+        for other in self
+            .incidents
+            .values()
+            .filter(|o| o.is_open() && o.topic == incident.topic && o.rule != incident.rule)
+        {
+            // A shitstorm on a topic mutes lesser incidents there; an open spike mutes
+            // the slower views of the same wave.
+            if other.level == 3 && incident.level < 3 {
+                return Some("inhibited");
+            }
+            if other.kind == "spike" && incident.kind == "sentiment_shift" {
+                return Some("inhibited");
+            }
+        }
+        None
+    }
+
+    fn commit_event(
+        &mut self,
+        mut incident: Incident,
+        event: &str,
+        detail: serde_json::Value,
+        now: i64,
+    ) {
+        let rule = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.id == incident.rule)
+            .cloned();
+        let lang = rule
+            .as_ref()
+            .map_or(self.config.defaults.language.clone(), |r| {
+                r.language(&self.config.defaults).to_owned()
+            });
+        let tz: Tz = rule
+            .as_ref()
+            .map_or(self.config.defaults.timezone.as_str(), |r| {
+                r.timezone(&self.config.defaults)
+            })
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Berlin);
+        let message = self.templates.render(
+            &lang,
+            &incident,
+            event,
+            rule.as_ref(),
+            &self.config.incidents,
+            now,
+        );
+        let suppressed = self.suppressed(&incident, now);
+        let recipients = self.recipients(&incident, event, tz, now);
+        let receivers: HashMap<&str, &lauscher_rules::ReceiverConfig> = self
+            .config
+            .receivers
+            .iter()
+            .map(|r| (r.id.as_str(), r))
+            .collect();
+        METRICS
+            .alerts_total
+            .with_label_values(&[&incident.rule, event])
+            .inc();
+        let outbox: Vec<OutboxRow> = recipients
+            .iter()
+            .filter_map(|(r, not_before)| {
+                let rc = receivers.get(r.as_str())?;
+                let status = if suppressed.is_some() {
+                    OutboxStatus::Silenced
+                } else {
+                    OutboxStatus::Pending
+                };
+                if let Some(why) = suppressed {
+                    METRICS
+                        .notifications_total
+                        .with_label_values(&[r, why])
+                        .inc();
+                }
+                Some(OutboxRow {
+                    id: 0,
+                    incident_id: incident.id,
+                    version: incident.version,
+                    receiver: r.clone(),
+                    idempotency_key: String::new(),
+                    event: event.to_owned(),
+                    body: body(rc.kind, &incident, event, &message, rc.channel.as_deref())
+                        .to_string(),
+                    status,
+                    attempts: 0,
+                    created_at: now,
+                    next_attempt_at: *not_before,
+                    expires_at: not_before + rc.ttl.0.as_secs() as i64,
+                    sent_at: None,
+                    last_error: None,
+                })
+            })
+            .collect();
+        let mut detail = detail;
+        if let (Some(why), Some(obj)) = (suppressed, detail.as_object_mut()) {
+            obj.insert("notifications".into(), serde_json::json!(why));
+        }
+        if let Some(obj) = detail.as_object_mut() {
+            obj.insert("level".into(), serde_json::json!(incident.level));
+            obj.insert(
+                "observed".into(),
+                serde_json::json!(incident.evidence.observed),
+            );
+            obj.insert(
+                "expected".into(),
+                serde_json::json!(incident.evidence.expected),
+            );
+            obj.insert(
+                "receivers".into(),
+                serde_json::json!(
+                    outbox
+                        .iter()
+                        .map(|o| o.receiver.as_str())
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        let timeline = TimelineRow {
+            version: incident.version,
+            at: now,
+            event: event.to_owned(),
+            detail: detail.to_string(),
+        };
+        match &self.state {
+            Some(state) => {
+                let record = IncidentRecord {
+                    id: incident.id,
+                    rule_id: incident.rule.clone(),
+                    topic: incident.topic.clone(),
+                    window_start: incident.window_start,
+                    status: incident.status.as_str().to_owned(),
+                    level: incident.level,
+                    version: incident.version,
+                    updated_at: now,
+                    body: serde_json::to_string(&incident).unwrap_or_default(),
+                };
+                let coalesce = |r: &str| {
+                    receivers.get(r).is_some_and(|rc| {
+                        !matches!(rc.kind, ReceiverKind::Pagerduty | ReceiverKind::Webhook)
+                    })
+                };
+                match state.record_transition(&record, &[timeline], &outbox, &coalesce) {
+                    Ok(Some(id)) => {
+                        if incident.id == 0 {
+                            incident.id = id;
+                            // The body names its own id from now on.
+                            if let Ok(body) = serde_json::to_string(&incident) {
+                                let _ = state.update_incident_body(id, incident.version, &body);
+                            }
+                        }
+                        self.wake.notify_one();
+                    }
+                    Ok(None) => {
+                        // The same key is already stored (a replay): load it instead.
+                        warn!(rule = %incident.rule, topic = %incident.topic, "incident already stored; not notifying again");
+                        return;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "incident transition not stored; it will fire again");
+                        return;
+                    }
+                }
+            }
+            None => {
+                if incident.id == 0 {
+                    incident.id = (self.history.len() + self.incidents.len() + 1) as i64;
+                }
+                for o in &outbox {
+                    self.planned.push(PlannedNotification {
+                        dedup_key: incident.dedup_key.clone(),
+                        event: event.to_owned(),
+                        receiver: o.receiver.clone(),
+                        at: now,
+                    });
+                }
+            }
+        }
+        let open = incident.is_open();
+        let (rule_id, topic) = (incident.rule.clone(), incident.topic.clone());
+        self.incidents
+            .insert((rule_id.clone(), topic.clone()), incident);
+        self.set_detector_open(&rule_id, &topic, open);
+        self.update_open_gauge();
+    }
+
+    fn update_open_gauge(&self) {
+        METRICS.incidents_open.reset();
+        for i in self.incidents.values().filter(|i| i.is_open()) {
+            METRICS
+                .incidents_open
+                .with_label_values(&[&i.level.to_string()])
+                .inc();
+        }
+    }
+
+    fn find(&self, id: i64) -> Result<Incident, RouterError> {
+        self.incidents
+            .values()
+            .find(|i| i.id == id)
+            .cloned()
+            .ok_or(RouterError::NotFound(id))
+    }
+
+    /// Acknowledges incident `id`.
+    pub fn ack(&mut self, id: i64, by: &str, now: i64) -> Result<Incident, RouterError> {
+        self.manual(
+            id,
+            Input::Ack {
+                by: by.to_owned(),
+                at: now,
+            },
+            now,
+        )
+    }
+
+    /// Resolves incident `id` by hand.
+    pub fn resolve(&mut self, id: i64, by: &str, now: i64) -> Result<Incident, RouterError> {
+        self.manual(
+            id,
+            Input::Resolve {
+                by: by.to_owned(),
+                at: now,
+            },
+            now,
+        )
+    }
+
+    fn manual(&mut self, id: i64, input: Input, now: i64) -> Result<Incident, RouterError> {
+        let current = self.find(id)?;
+        let mut next = current.clone();
+        match next.apply(&input, &self.config.incidents, None) {
+            Some(change) => {
+                self.commit(next.clone(), change, now);
+                Ok(self.find(id).unwrap_or(next))
+            }
+            None => Err(RouterError::Conflict {
+                id,
+                status: current.status.as_str(),
+            }),
+        }
+    }
+
+    /// Incidents a backtest opened, oldest first, with those still open at the end.
+    pub fn into_history(mut self) -> (Vec<Incident>, Vec<PlannedNotification>) {
+        let mut open: Vec<Incident> = self.incidents.into_values().collect();
+        open.sort_by_key(|i| i.opened_at);
+        self.history.extend(open);
+        self.history
+            .sort_by_key(|i| (i.opened_at, i.rule.clone(), i.topic.clone()));
+        (self.history, self.planned)
+    }
+
+    /// Open incidents, for status pages.
+    pub fn open_incidents(&self) -> Vec<&Incident> {
+        self.incidents
+            .values()
+            .filter(|i| i.status != Status::Resolved)
+            .collect()
+    }
+}
+
+fn influencer_signal(m: &MentionSummary, p99: u64) -> Signal {
+    let t = m.published_at.timestamp();
+    Signal::Fire {
+        level: 2,
+        evidence: Evidence {
+            observed: 1,
+            window_start: t - t.rem_euclid(300),
+            window_end: t,
+            authors: 1,
+            sources: 1,
+            samples: vec![Sample::of(m)],
+            first_post: t,
+            test: "influencer".into(),
+            detail: Some(serde_json::json!({"reach": m.reach, "source_p99": p99})),
+            ..Evidence::default()
+        },
+    }
+}
+
+fn shift_signal(s: &crate::shift::Shift, at: i64) -> Signal {
+    Signal::Fire {
+        level: 1,
+        evidence: Evidence {
+            observed: s.negative,
+            window_start: at - at.rem_euclid(3600) - 86_400,
+            window_end: at,
+            window_minutes: 24 * 60,
+            first_post: at - 86_400,
+            test: "sentiment_shift".into(),
+            detail: Some(
+                serde_json::json!({"nss": s.nss, "baseline": s.baseline, "z": s.z, "n": s.n}),
+            ),
+            ..Evidence::default()
+        },
+    }
+}

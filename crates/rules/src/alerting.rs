@@ -1,0 +1,965 @@
+//! Alerting configuration: alert rules, the routing tree, receivers and the incident
+//! policy, in one YAML file (`rules/alerts.yaml`, listed under `alerts:` in the config).
+//!
+//! ```yaml
+//! version: 1
+//! rules:
+//!   - id: acme-complaints          # a-z, 0-9, - and _
+//!     kind: spike                  # spike | influencer | sentiment_shift | source_health
+//!     topics: [acme]               # topic ids ("*": every topic); one stream per topic
+//!     label: negative              # filters: label, intent, lang, source
+//!     intent: [complaint]
+//!     budget: 1/90d                # false pages per stream and horizon; gives α
+//! routing:
+//!   receivers: [ops]               # the root route: everything not matched below
+//!   routes:
+//!     - matchers: ['intent="complaint"']
+//!       receivers: [service-slack]
+//!       escalation: {renotify: 15m, after: 15m, receivers: [duty-pagerduty]}
+//! receivers:
+//!   - {id: service-slack, kind: slack, url: "${SLACK_URL}"}
+//! ```
+//!
+//! `${NAME}` is replaced by the environment variable, so secrets stay out of the file.
+//! Every problem is reported at `file:line:col` with the offending line. The daemon
+//! loads it at start; `lauscher check` validates it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{check_id, expand_env, locate, yaml_error};
+use crate::error::{ConfigError, Located};
+use crate::value::HumanDuration;
+
+/// The whole alerting file, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// Settings every rule inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: RuleDefaults,
+    /// The alert rules.
+    #[serde(default)]
+    pub rules: Vec<AlertRule>,
+    /// Where incidents are sent.
+    #[serde(default)]
+    pub routing: Route,
+    /// The receivers routes name.
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// The incident lifecycle.
+    #[serde(default)]
+    pub incidents: IncidentPolicy,
+    /// Message templates directory, relative to this file. Default `templates`; the
+    /// bundled templates are used for languages without a file there.
+    #[serde(default = "default_templates")]
+    pub templates: PathBuf,
+    /// The file this came from (for errors at run time).
+    #[serde(skip)]
+    pub file: String,
+    /// The directory of the file.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_templates() -> PathBuf {
+    PathBuf::from("templates")
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            version: 1,
+            defaults: RuleDefaults::default(),
+            rules: Vec::new(),
+            routing: Route::default(),
+            receivers: Vec::new(),
+            incidents: IncidentPolicy::default(),
+            templates: default_templates(),
+            file: String::new(),
+            base_dir: PathBuf::new(),
+        }
+    }
+}
+
+/// Settings every rule inherits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDefaults {
+    /// IANA time zone for hour-of-week seasonality and mute intervals. Default
+    /// `Europe/Berlin`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Language of the messages (a template must exist for it). Default `de`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// False pages per stream the user accepts, as `N/<duration>`. Default `1/90d`.
+    #[serde(default = "default_budget")]
+    pub budget: Budget,
+}
+
+fn default_timezone() -> String {
+    "Europe/Berlin".into()
+}
+fn default_language() -> String {
+    "de".into()
+}
+fn default_budget() -> Budget {
+    Budget {
+        pages: 1.0,
+        per: Duration::from_secs(90 * 86_400),
+    }
+}
+
+impl Default for RuleDefaults {
+    fn default() -> Self {
+        RuleDefaults {
+            timezone: default_timezone(),
+            language: default_language(),
+            budget: default_budget(),
+        }
+    }
+}
+
+/// A false-alarm budget: `pages` false incidents per `per`, per stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// How many false incidents are acceptable...
+    pub pages: f64,
+    /// ...per this horizon.
+    pub per: Duration,
+}
+
+impl Budget {
+    /// Effective independent tests per day for a 60-minute window slid every 5 minutes
+    /// (simulated in design/alerting.md §3; not 24 and not 288).
+    pub const TESTS_PER_DAY: f64 = 96.0;
+
+    /// The per-test significance level: `pages / (days · 96)`.
+    pub fn alpha(&self) -> f64 {
+        let days = self.per.as_secs_f64() / 86_400.0;
+        (self.pages / (days * Self::TESTS_PER_DAY)).clamp(1e-12, 0.5)
+    }
+}
+
+impl FromStr for Budget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid budget {s:?}: expected pages/duration, e.g. 1/90d");
+        let (n, d) = s.split_once('/').ok_or_else(bad)?;
+        let pages: f64 = n.trim().parse().map_err(|_| bad())?;
+        let per = HumanDuration::parse(d.trim()).map_err(|_| bad())?.0;
+        if !(pages > 0.0) || per < Duration::from_secs(86_400) {
+            return Err(format!(
+                "invalid budget {s:?}: pages must be > 0 and the horizon at least 1d"
+            ));
+        }
+        Ok(Budget { pages, per })
+    }
+}
+
+impl<'de> Deserialize<'de> for Budget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What an alert rule detects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// More distinct authors in the window than the seasonal baseline explains
+    /// (negative binomial tail), with a CUSUM for slow build-ups beside it.
+    Spike,
+    /// One negative post by an author with large reach.
+    Influencer,
+    /// Net sentiment of a topic drops against its baseline.
+    SentimentShift,
+    /// A source failing, or silent far longer than its rhythm.
+    SourceHealth,
+}
+
+impl AlertKind {
+    /// The name used in labels, the API and templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Spike => "spike",
+            AlertKind::Influencer => "influencer",
+            AlertKind::SentimentShift => "sentiment_shift",
+            AlertKind::SourceHealth => "source_health",
+        }
+    }
+}
+
+/// What a spike counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountUnit {
+    /// Distinct authors: an author counts once per window (reposts collapse).
+    #[default]
+    Authors,
+    /// Every mention.
+    Mentions,
+}
+
+/// One alert rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// Unique id (`[a-z0-9_-]`).
+    pub id: String,
+    /// What it detects.
+    pub kind: AlertKind,
+    /// Topic ids it watches, one stream each; `*` watches every topic. Not used by
+    /// `source_health`.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Only mentions with this sentiment label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Only mentions with one of these intents.
+    #[serde(default)]
+    pub intent: Vec<String>,
+    /// Only mentions in one of these languages.
+    #[serde(default)]
+    pub lang: Vec<String>,
+    /// Only mentions from one of these sources.
+    #[serde(default)]
+    pub source: Vec<String>,
+    /// Sliding window. Default `60m`.
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+    /// Evaluation step and bucket width; divides the window. Default `5m`.
+    #[serde(default = "default_step")]
+    pub step: HumanDuration,
+    /// How long a window still accepts late mentions. Default `30m`.
+    #[serde(default = "default_lateness")]
+    pub lateness: HumanDuration,
+    /// Distinct authors or every mention. Default authors.
+    #[serde(default)]
+    pub count: CountUnit,
+    /// Fewest counted mentions that can fire. Default 5.
+    #[serde(default = "default_min_count")]
+    pub min_count: u32,
+    /// Fewest times the expected count that can fire. Default 3.
+    #[serde(default = "default_min_ratio")]
+    pub min_ratio: f64,
+    /// False-alarm budget (default from `defaults`).
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// Weight of the hour-of-day profile against each hour-of-week slot, in weeks.
+    /// Default 32; lower it for a real weekly rhythm (a weekly TV show).
+    #[serde(default = "default_kappa")]
+    pub seasonal_shrink: f64,
+    /// Run the slow build-up detector (Poisson CUSUM) beside the window test. Default true.
+    #[serde(default = "default_cusum")]
+    pub cusum: bool,
+    /// Influencer: least follower count, besides the source's p99. Default 10000.
+    #[serde(default = "default_min_reach")]
+    pub min_reach: u64,
+    /// Sentiment shift: drop in net sentiment that fires. Default 0.2.
+    #[serde(default = "default_drop")]
+    pub drop: f64,
+    /// Sentiment shift: fewest mentions in the 24 h window. Default 30.
+    #[serde(default = "default_min_mentions")]
+    pub min_mentions: u32,
+    /// Source health: consecutive failed polls that fire. Default 3.
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    /// IANA time zone (default from `defaults`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Language of the messages (default from `defaults`).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Free text shown in messages.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn default_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_step() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_lateness() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1800))
+}
+fn default_min_count() -> u32 {
+    5
+}
+fn default_min_ratio() -> f64 {
+    3.0
+}
+fn default_kappa() -> f64 {
+    32.0
+}
+fn default_cusum() -> bool {
+    true
+}
+fn default_min_reach() -> u64 {
+    10_000
+}
+fn default_drop() -> f64 {
+    0.2
+}
+fn default_min_mentions() -> u32 {
+    30
+}
+fn default_failures() -> u32 {
+    3
+}
+
+/// A node of the routing tree: matchers, receivers, children.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Label matchers, all of which must hold: `name="value"`, `name!="value"`,
+    /// `name=~"regex"`, `name!~"regex"`. Names: rule, topic, kind, level, intent, lang,
+    /// source, status.
+    #[serde(default)]
+    pub matchers: Vec<Matcher>,
+    /// Receivers for incidents this route catches.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    /// Keep looking at the next siblings after a match. Default false.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    /// Also notify when an incident resolves. Default true.
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+    /// Re-notify and escalate unacknowledged incidents.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+    /// Weekly times when this route's notifications for these levels wait (e.g.
+    /// nights for level 1); the incident still opens and records.
+    #[serde(default)]
+    pub mute: Vec<MuteInterval>,
+    /// Child routes, tried in order.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Re-notification and escalation of an unacknowledged incident (PagerDuty's escalation
+/// policy).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// Re-notify the route's receivers this often while unacknowledged. Default `15m`.
+    #[serde(default = "default_renotify")]
+    pub renotify: HumanDuration,
+    /// Notify `receivers` too when still unacknowledged this long after opening.
+    /// Default `15m`.
+    #[serde(default = "default_renotify")]
+    pub after: HumanDuration,
+    /// The next level's receivers.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    /// Re-notifications before it stops (per incident). Default 2.
+    #[serde(default = "default_loops")]
+    pub loops: u32,
+}
+
+fn default_renotify() -> HumanDuration {
+    HumanDuration(Duration::from_secs(900))
+}
+fn default_loops() -> u32 {
+    2
+}
+
+/// A weekly interval in the rule's time zone during which notifications wait.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteInterval {
+    /// `HH:MM-HH:MM`; may wrap midnight (`22:00-07:00`).
+    pub times: String,
+    /// Weekdays (`mon` … `sun`); empty means every day.
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    /// Levels it mutes; empty means every level.
+    #[serde(default)]
+    pub levels: Vec<u8>,
+}
+
+impl MuteInterval {
+    /// Minutes since local midnight where the interval starts and ends.
+    pub fn minutes(&self) -> Option<(u32, u32)> {
+        let (a, b) = self.times.split_once('-')?;
+        let hm = |s: &str| -> Option<u32> {
+            let (h, m) = s.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+        };
+        Some((hm(a)?, hm(b)?))
+    }
+
+    /// Weekday numbers, Monday = 0.
+    pub fn weekday_numbers(&self) -> Option<Vec<u32>> {
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        self.weekdays
+            .iter()
+            .map(|d| DAYS.iter().position(|x| x == d).map(|i| i as u32))
+            .collect()
+    }
+}
+
+/// One label matcher, written `name="value"` (`=`, `!=`, `=~`, `!~`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matcher {
+    /// The label name.
+    pub name: String,
+    /// How the value is compared.
+    pub op: MatchOp,
+    /// The value or regular expression (anchored).
+    pub value: String,
+}
+
+/// A matcher's comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// Equal.
+    Eq,
+    /// Not equal.
+    Ne,
+    /// Matches the regular expression (anchored).
+    Re,
+    /// Does not match the regular expression.
+    NotRe,
+}
+
+/// Label names a matcher may use.
+pub const MATCHER_LABELS: [&str; 8] = [
+    "rule", "topic", "kind", "level", "intent", "lang", "source", "status",
+];
+
+impl FromStr for Matcher {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("invalid matcher {s:?}: expected name=\"value\" (operators =, !=, =~, !~)");
+        let name_end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .ok_or_else(bad)?;
+        let name = s[..name_end].trim().to_owned();
+        let rest = &s[name_end..];
+        let (op, rest) = if let Some(r) = rest.strip_prefix("=~") {
+            (MatchOp::Re, r)
+        } else if let Some(r) = rest.strip_prefix("!~") {
+            (MatchOp::NotRe, r)
+        } else if let Some(r) = rest.strip_prefix("!=") {
+            (MatchOp::Ne, r)
+        } else if let Some(r) = rest.strip_prefix('=') {
+            (MatchOp::Eq, r)
+        } else {
+            return Err(bad());
+        };
+        let rest = rest.trim();
+        let value = rest
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(rest)
+            .to_owned();
+        if !MATCHER_LABELS.contains(&name.as_str()) {
+            return Err(format!(
+                "unknown label {name:?} in matcher {s:?}: expected one of {}",
+                MATCHER_LABELS.join(", ")
+            ));
+        }
+        if matches!(op, MatchOp::Re | MatchOp::NotRe) {
+            regex::Regex::new(&format!("^(?:{value})$"))
+                .map_err(|e| format!("invalid regular expression in matcher {s:?}: {e}"))?;
+        }
+        Ok(Matcher { name, op, value })
+    }
+}
+
+impl<'de> Deserialize<'de> for Matcher {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where notifications go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    /// Unique id, named by routes.
+    pub id: String,
+    /// The kind of endpoint.
+    pub kind: ReceiverKind,
+    /// Endpoint URL (webhook, slack, teams, mattermost; pagerduty to override the
+    /// Events API address).
+    #[serde(default)]
+    pub url: Option<url::Url>,
+    /// Webhook: HMAC-SHA256 signing secret (`Lauscher-Signature` header).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// PagerDuty: the integration's routing key.
+    #[serde(default)]
+    pub routing_key: Option<String>,
+    /// Mattermost: channel override; Slack ignores it (the URL names the channel).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Give up on a notification this long after it was queued. Default `24h`.
+    #[serde(default = "default_ttl")]
+    pub ttl: HumanDuration,
+    /// Extra HTTP headers (webhook).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(86_400))
+}
+
+/// Kinds of receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiverKind {
+    /// Generic JSON webhook (`lauscher.alert/v1`), optionally HMAC-signed.
+    Webhook,
+    /// Slack incoming webhook (blocks).
+    Slack,
+    /// Microsoft Teams Workflows webhook (Adaptive Card).
+    Teams,
+    /// Mattermost incoming webhook.
+    Mattermost,
+    /// PagerDuty Events API v2.
+    Pagerduty,
+}
+
+impl ReceiverKind {
+    /// The name used in metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiverKind::Webhook => "webhook",
+            ReceiverKind::Slack => "slack",
+            ReceiverKind::Teams => "teams",
+            ReceiverKind::Mattermost => "mattermost",
+            ReceiverKind::Pagerduty => "pagerduty",
+        }
+    }
+}
+
+/// The incident lifecycle settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPolicy {
+    /// Quiet evaluation windows in a row that resolve an incident. Default 3.
+    #[serde(default = "default_quiet")]
+    pub resolve_after_quiet: u32,
+    /// An incident firing again this soon after resolving reopens. Default `2h`.
+    #[serde(default = "default_reopen")]
+    pub reopen_within: HumanDuration,
+    /// An acknowledged incident fires again after this without resolving. Default `4h`.
+    #[serde(default = "default_ack_timeout")]
+    pub ack_timeout: HumanDuration,
+    /// Answer within this from the first post of the wave. Default `60m`.
+    #[serde(default = "default_sla")]
+    pub sla: HumanDuration,
+    /// Warn when the SLA clock reaches this unacknowledged. Default `45m`.
+    #[serde(default = "default_sla_warn")]
+    pub sla_warn: HumanDuration,
+}
+
+fn default_quiet() -> u32 {
+    3
+}
+fn default_reopen() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7200))
+}
+fn default_ack_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(4 * 3600))
+}
+fn default_sla() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_sla_warn() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2700))
+}
+
+impl Default for IncidentPolicy {
+    fn default() -> Self {
+        IncidentPolicy {
+            resolve_after_quiet: default_quiet(),
+            reopen_within: default_reopen(),
+            ack_timeout: default_ack_timeout(),
+            sla: default_sla(),
+            sla_warn: default_sla_warn(),
+        }
+    }
+}
+
+/// Receivers that have no business receiving secrets in their URLs being logged: the
+/// part of a URL printed in errors and the API.
+pub fn redact_url(url: &url::Url) -> String {
+    match url.host_str() {
+        Some(h) => format!("{}://{h}/…", url.scheme()),
+        None => "(url)".into(),
+    }
+}
+
+impl AlertRule {
+    /// The rule's false-alarm budget.
+    pub fn budget(&self, defaults: &RuleDefaults) -> Budget {
+        self.budget.unwrap_or(defaults.budget)
+    }
+
+    /// The rule's time zone name.
+    pub fn timezone<'a>(&'a self, defaults: &'a RuleDefaults) -> &'a str {
+        self.timezone.as_deref().unwrap_or(&defaults.timezone)
+    }
+
+    /// The rule's message language.
+    pub fn language<'a>(&'a self, defaults: &'a RuleDefaults) -> &'a str {
+        self.language.as_deref().unwrap_or(&defaults.language)
+    }
+
+    /// Whether the rule watches `topic`.
+    pub fn watches(&self, topic: &str) -> bool {
+        self.topics.iter().any(|t| t == "*" || t == topic)
+    }
+}
+
+impl AlertingConfig {
+    /// Reads and validates the file at `path`; `topics` are the known topic ids (empty:
+    /// not checked) and `langs` the configured languages.
+    pub fn load(path: &Path, topics: &[String]) -> Result<AlertingConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
+        let mut config =
+            AlertingConfig::parse(&text, &path.display().to_string(), topics, &|name| {
+                std::env::var(name).ok()
+            })?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Parses and validates `text`, naming it `file` in errors.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        topics: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<AlertingConfig, Located> {
+        let expanded = expand_env(text, file, env)?;
+        let mut config: AlertingConfig =
+            serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
+        config.file = file.to_owned();
+        config.validate(file, text, topics)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str, text: &str, topics: &[String]) -> Result<(), Located> {
+        let at = |key: &str, value: &str, msg: String| {
+            let (line, col) = locate(text, key, value, 0);
+            Located::new(file, text, line, col, msg)
+        };
+        if self.version != 1 {
+            return Err(at(
+                "version",
+                "",
+                format!("unsupported version {}: expected 1", self.version),
+            ));
+        }
+        check_timezone(&self.defaults.timezone).map_err(|m| at("timezone", "", m))?;
+        let mut ids = HashSet::new();
+        for rule in &self.rules {
+            let in_rule = |key: &str, msg: String| {
+                let (line, col) = locate_in_block(text, &rule.id, key);
+                Located::new(file, text, line, col, msg)
+            };
+            check_id(&rule.id).map_err(|m| at("id", &rule.id, m))?;
+            if !ids.insert(rule.id.clone()) {
+                return Err(at(
+                    "id",
+                    &rule.id,
+                    format!("duplicate alert rule id {:?}", rule.id),
+                ));
+            }
+            if rule.kind != AlertKind::SourceHealth && rule.topics.is_empty() {
+                return Err(in_rule(
+                    "kind",
+                    format!(
+                        "alert rule {:?} watches no topic: add topics: [<topic id>] or [\"*\"]",
+                        rule.id
+                    ),
+                ));
+            }
+            for t in &rule.topics {
+                if t != "*" && !topics.is_empty() && !topics.contains(t) {
+                    return Err(in_rule(
+                        "topics",
+                        format!("alert rule {:?}: unknown topic {t:?}", rule.id),
+                    ));
+                }
+            }
+            if let Some(l) = &rule.label
+                && !matches!(l.as_str(), "negative" | "neutral" | "positive")
+            {
+                return Err(in_rule(
+                    "label",
+                    format!("invalid label {l:?}: expected negative, neutral or positive"),
+                ));
+            }
+            for i in &rule.intent {
+                if !matches!(i.as_str(), "complaint" | "question" | "praise" | "other") {
+                    return Err(in_rule(
+                        "intent",
+                        format!(
+                            "invalid intent {i:?}: expected complaint, question, praise or other"
+                        ),
+                    ));
+                }
+            }
+            let (w, s) = (rule.window.0, rule.step.0);
+            if s < Duration::from_secs(1)
+                || w < s
+                || !w.as_millis().is_multiple_of(s.as_millis())
+                || w.as_millis() / s.as_millis() > 288
+            {
+                return Err(in_rule(
+                    "window",
+                    format!(
+                        "alert rule {:?}: the window ({}) must be a multiple of the step ({}), at most 288 steps",
+                        rule.id, rule.window, rule.step
+                    ),
+                ));
+            }
+            if !(1.0..=100.0).contains(&rule.min_ratio) {
+                return Err(in_rule(
+                    "min_ratio",
+                    "min_ratio must be between 1 and 100".into(),
+                ));
+            }
+            if !(0.01..=1.0).contains(&rule.drop) {
+                return Err(in_rule("drop", "drop must be between 0.01 and 1".into()));
+            }
+            if !(0.0..=1000.0).contains(&rule.seasonal_shrink) {
+                return Err(in_rule(
+                    "seasonal_shrink",
+                    "seasonal_shrink must be between 0 and 1000 weeks".into(),
+                ));
+            }
+            if let Some(tz) = &rule.timezone {
+                check_timezone(tz).map_err(|m| in_rule("timezone", m))?;
+            }
+        }
+        let receivers: HashSet<&str> = self.receivers.iter().map(|r| r.id.as_str()).collect();
+        let mut seen = HashSet::new();
+        for r in &self.receivers {
+            let in_recv = |key: &str, msg: String| {
+                let (line, col) = locate_in_block(text, &r.id, key);
+                Located::new(file, text, line, col, msg)
+            };
+            check_id(&r.id).map_err(|m| at("id", &r.id, m))?;
+            if !seen.insert(r.id.as_str()) {
+                return Err(at("id", &r.id, format!("duplicate receiver id {:?}", r.id)));
+            }
+            match r.kind {
+                ReceiverKind::Pagerduty => {
+                    if r.routing_key.as_deref().unwrap_or("").is_empty() {
+                        return Err(in_recv(
+                            "kind",
+                            format!("receiver {:?}: pagerduty needs routing_key", r.id),
+                        ));
+                    }
+                }
+                _ => {
+                    let Some(url) = &r.url else {
+                        return Err(in_recv(
+                            "kind",
+                            format!("receiver {:?}: {} needs url", r.id, r.kind.as_str()),
+                        ));
+                    };
+                    if !matches!(url.scheme(), "http" | "https") {
+                        return Err(in_recv(
+                            "url",
+                            format!("receiver {:?}: url must be http or https", r.id),
+                        ));
+                    }
+                    if r.kind == ReceiverKind::Teams
+                        && url
+                            .host_str()
+                            .is_some_and(|h| h.ends_with("webhook.office.com"))
+                    {
+                        return Err(in_recv(
+                            "url",
+                            format!(
+                                "receiver {:?}: Office 365 connector URLs (webhook.office.com) were retired in 2026; create a Teams Workflows webhook instead",
+                                r.id
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        check_route(&self.routing, &receivers, &|name: &str, msg: String| {
+            at("", name, msg)
+        })?;
+        let p = &self.incidents;
+        if p.sla_warn.0 > p.sla.0 {
+            return Err(at(
+                "sla_warn",
+                "",
+                "sla_warn must not be later than sla".into(),
+            ));
+        }
+        if p.resolve_after_quiet == 0 {
+            return Err(at(
+                "resolve_after_quiet",
+                "",
+                "resolve_after_quiet must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_route(
+    route: &Route,
+    receivers: &HashSet<&str>,
+    at: &dyn Fn(&str, String) -> Located,
+) -> Result<(), Located> {
+    let names = route
+        .receivers
+        .iter()
+        .chain(route.escalation.iter().flat_map(|e| e.receivers.iter()));
+    for name in names {
+        if !receivers.contains(name.as_str()) {
+            return Err(at(
+                name,
+                format!("unknown receiver {name:?}: define it under receivers:"),
+            ));
+        }
+    }
+    for m in &route.mute {
+        if m.minutes().is_none() {
+            return Err(at(
+                &m.times,
+                format!("invalid mute times {:?}: expected HH:MM-HH:MM", m.times),
+            ));
+        }
+        if m.weekday_numbers().is_none() {
+            return Err(at(
+                "weekdays",
+                "invalid weekday: expected mon, tue, wed, thu, fri, sat or sun".into(),
+            ));
+        }
+    }
+    for child in &route.routes {
+        check_route(child, receivers, at)?;
+    }
+    Ok(())
+}
+
+fn check_timezone(tz: &str) -> Result<(), String> {
+    tz.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| format!("unknown time zone {tz:?}: expected an IANA name like Europe/Berlin"))
+}
+
+/// Finds `key:` in the block that starts at the line holding `id: <id>`; falls back to
+/// the id's line.
+fn locate_in_block(text: &str, id: &str, key: &str) -> (usize, usize) {
+    let (id_line, id_col) = locate(text, "id", id, 0);
+    let lines: Vec<&str> = text.lines().collect();
+    let key_indent = lines
+        .get(id_line.saturating_sub(1))
+        .and_then(|l| l.find("id:"))
+        .unwrap_or(0);
+    for (i, line) in lines.iter().enumerate().skip(id_line.saturating_sub(1)) {
+        let content = line.split(" #").next().unwrap_or(line);
+        if i + 1 > id_line && !content.trim().is_empty() {
+            let lead = content.len() - content.trim_start().len();
+            if lead < key_indent {
+                break;
+            }
+        }
+        if let Some(p) = content.find(&format!("{key}:")) {
+            let after = p + key.len() + 1;
+            let value_at = content[after..]
+                .find(|c: char| !c.is_whitespace())
+                .map_or(p, |v| after + v);
+            return (i + 1, content[..value_at].chars().count() + 1);
+        }
+    }
+    (id_line, id_col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AlertingConfig, Located> {
+        AlertingConfig::parse(text, "alerts.yaml", &["acme".into()], &|_| None)
+    }
+
+    #[test]
+    fn budget_gives_alpha() {
+        let b: Budget = "1/90d".parse().expect("budget");
+        assert!((b.alpha() - 1.157e-4).abs() < 1e-6, "{}", b.alpha());
+        assert!("0/90d".parse::<Budget>().is_err());
+        assert!("1/1h".parse::<Budget>().is_err());
+    }
+
+    #[test]
+    fn matchers_parse_and_reject() {
+        let m: Matcher = r#"intent="complaint""#.parse().expect("matcher");
+        assert_eq!(
+            (m.name.as_str(), m.op, m.value.as_str()),
+            ("intent", MatchOp::Eq, "complaint")
+        );
+        let m: Matcher = r#"level=~"2|3""#.parse().expect("matcher");
+        assert_eq!(m.op, MatchOp::Re);
+        assert!("colour=\"red\"".parse::<Matcher>().is_err());
+        assert!("level=~\"(\"".parse::<Matcher>().is_err());
+    }
+
+    #[test]
+    fn unknown_receiver_is_located() {
+        let text = "version: 1\nrouting:\n  receivers: [nobody]\n";
+        let e = parse(text).expect_err("unknown receiver");
+        assert_eq!((e.line, e.col), (3, 15), "{e}");
+        assert!(e.msg.contains("unknown receiver"), "{e}");
+    }
+
+    #[test]
+    fn rule_errors_point_into_the_rule() {
+        let text = "version: 1\nrules:\n  - id: a\n    kind: spike\n    topics: [acme]\n  - id: b\n    kind: spike\n    topics: [acme]\n    window: 7m\n";
+        let e = parse(text).expect_err("window not a multiple of step");
+        assert_eq!(e.line, 9, "{e}");
+        let text = "version: 1\nrules:\n  - id: a\n    kind: spike\n    topics: [nope]\n";
+        let e = parse(text).expect_err("unknown topic");
+        assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn teams_connectors_are_rejected() {
+        let text = "version: 1\nreceivers:\n  - id: t\n    kind: teams\n    url: https://acme.webhook.office.com/x\n";
+        let e = parse(text).expect_err("retired connector");
+        assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../../rules/alerts.yaml");
+        let env = |_: &str| Some("https://hooks.example.org/x".to_owned());
+        AlertingConfig::parse(text, "alerts.yaml", &[], &env).expect("example parses");
+    }
+}
