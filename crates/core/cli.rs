@@ -57,6 +57,13 @@ pub enum Command {
     /// matrix, overall and per language, and posts/s. Bad rows are reported by line and
     /// skipped.
     Eval(EvalArgs),
+    /// Replay alert rules over the indexed history and list the incidents they would
+    /// have opened (start, level, numbers), to tune thresholds before going live.
+    Backtest(BacktestArgs),
+    /// List, show, acknowledge and resolve incidents of the running daemon.
+    Incidents(IncidentsArgs),
+    /// List, add and expire silences of the running daemon.
+    Silences(SilencesArgs),
 }
 
 /// Where the config and data live.
@@ -213,4 +220,123 @@ pub struct EvalArgs {
     /// Also print up to this many misclassified posts with their explanations.
     #[arg(long, default_value_t = 0)]
     pub mistakes: usize,
+}
+
+/// `lauscher backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Only this alert rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Start of the replay: an age (`90d`), RFC 3339 time or date; the 8 weeks before
+    /// warm the baselines.
+    #[arg(long, default_value = "90d")]
+    pub since: String,
+    /// End of the replay (default now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Print JSON: incidents with their numbers and the notifications routing would
+    /// have sent.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the daemon's API is.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The API's base URL (default: `server.listen` of the config).
+    #[arg(long, env = "LAUSCHER_API")]
+    pub api: Option<String>,
+}
+
+/// `lauscher incidents`.
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The API's base URL (default: `server.listen` of the config).
+    #[arg(long, env = "LAUSCHER_API", global = true)]
+    pub api: Option<String>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Incident subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// Newest first.
+    List {
+        /// Only firing, acknowledged or resolved ones.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// One incident with its timeline and notifications.
+    Show {
+        /// The incident id.
+        id: i64,
+    },
+    /// Acknowledge: stops re-notification and escalation.
+    Ack {
+        /// The incident id.
+        id: i64,
+        /// Who (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Resolve by hand; it stays resolved until the stream has been quiet.
+    Resolve {
+        /// The incident id.
+        id: i64,
+        /// Who (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+/// `lauscher silences`.
+#[derive(Debug, Args)]
+pub struct SilencesArgs {
+    #[command(subcommand)]
+    pub command: SilencesCommand,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The API's base URL (default: `server.listen` of the config).
+    #[arg(long, env = "LAUSCHER_API", global = true)]
+    pub api: Option<String>,
+}
+
+/// Silence subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SilencesCommand {
+    /// Silences in force or upcoming.
+    List,
+    /// Silence matching incidents for a while (they still open and record).
+    Add {
+        /// Matchers like `topic="acme"` (all must hold).
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// For how long (`2h`).
+        #[arg(long, default_value = "2h")]
+        duration: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Who (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// End a silence now.
+    Expire {
+        /// The silence id.
+        id: i64,
+    },
 }

@@ -8,10 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
+use lauscher_alerts::AlertService;
 use lauscher_index::MentionIndex;
-use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl, run_sources};
+use lauscher_pipeline::{
+    CommitHook, ImportSummary, Pipeline, PollObserver, import_jsonl, run_sources_observed,
+};
 use lauscher_rules::{ActiveRules, Config, RuleKind, RuleSet};
-use lauscher_server::{ApiState, SearchParams};
+use lauscher_server::{AlertsApi, ApiState, SearchParams};
+
+use crate::alerting::RunningAlerts;
 use lauscher_telemetry::METRICS;
 use lauscher_text::Lang;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +39,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(args),
         Command::Score(args) => crate::score::score(args),
         Command::Eval(args) => crate::score::eval(args),
+        Command::Backtest(args) => crate::alerting::backtest(args),
+        Command::Incidents(args) => crate::alerting::incidents(args).await,
+        Command::Silences(args) => crate::alerting::silences(args).await,
     }
 }
 
@@ -123,9 +131,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The daemon's parts: the pipeline and the API server beside it.
+/// The daemon's parts: the pipeline, alerting and the API server beside it.
 pub struct Daemon {
     pipeline: Pipeline,
+    alerts: Option<RunningAlerts>,
     rules: Arc<ActiveRules>,
     /// Whether `/readyz` answers 200: while sources run, not while starting or draining.
     ready: Arc<AtomicBool>,
@@ -152,8 +161,25 @@ impl Daemon {
             rules: rules.clone(),
         };
         spawn_reload_handler(reloader.clone());
-        let pipeline = Pipeline::start(config, data_dir, rules.clone())
+        let alerting = crate::alerting::load(config, &rules.get())?;
+        let (alert_handle, alert_inbox) = AlertService::channel();
+        let hook: Option<CommitHook> = alerting.as_ref().map(|_| {
+            let h = alert_handle.clone();
+            Box::new(move |mentions| h.committed(mentions)) as CommitHook
+        });
+        let pipeline = Pipeline::start_with_hook(config, data_dir, rules.clone(), hook)
             .with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
+        let alerts = match alerting {
+            Some((alerting, templates)) => Some(RunningAlerts::start(
+                alerting,
+                templates,
+                pipeline.state(),
+                &pipeline.index(),
+                alert_handle,
+                alert_inbox,
+            )?),
+            None => None,
+        };
         let (listener, addr) = lauscher_server::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -165,6 +191,10 @@ impl Daemon {
             ready: ready.clone(),
             rules: rules.clone(),
             reload: Arc::new(move || reloader.reload_logged("api")),
+            alerts: alerts.as_ref().map(|a| AlertsApi {
+                state: pipeline.state(),
+                handle: a.handle(),
+            }),
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,
@@ -175,12 +205,20 @@ impl Daemon {
         println!("lauscher: api listening on http://{addr}");
         Ok(Daemon {
             pipeline,
+            alerts,
             rules: rules_handle,
             ready,
             server,
             server_cancel,
             addr,
         })
+    }
+
+    fn poll_observer(&self) -> Option<PollObserver> {
+        let handle = self.alerts.as_ref()?.handle();
+        Some(Arc::new(move |source: &str, result| {
+            handle.polled(source, result)
+        }))
     }
 
     /// The rules in force.
@@ -196,12 +234,13 @@ impl Daemon {
     /// Polls every source once and commits.
     pub async fn poll_once(&self, config: &Config) -> Result<()> {
         self.ready.store(true, Ordering::Release);
-        run_sources(
+        run_sources_observed(
             config,
             self.pipeline.state(),
             self.pipeline.sender(),
             CancellationToken::new(),
             true,
+            self.poll_observer(),
         )
         .await?;
         self.pipeline.flush().await?;
@@ -215,18 +254,22 @@ impl Daemon {
             Ok(())
         } else {
             self.ready.store(true, Ordering::Release);
-            run_sources(
+            run_sources_observed(
                 config,
                 self.pipeline.state(),
                 self.pipeline.sender(),
                 cancel,
                 once,
+                self.poll_observer(),
             )
             .await
         };
         self.ready.store(false, Ordering::Release);
         info!("draining");
         let drained = self.pipeline.shutdown().await;
+        if let Some(alerts) = self.alerts {
+            alerts.stop().await;
+        }
         self.server_cancel.cancel();
         let served = self.server.await;
         sources?;

@@ -4,6 +4,7 @@
 //! crates together. Errors from libraries are typed; here they become `anyhow` chains
 //! printed one cause per line, with exit code 2 (1 for failed checks).
 
+mod alerting;
 mod cli;
 mod commands;
 mod demo;

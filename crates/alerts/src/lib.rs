@@ -29,6 +29,7 @@ pub mod phrases;
 pub mod render;
 pub mod route;
 pub mod router;
+pub mod service;
 pub mod shift;
 pub mod sim;
 
@@ -38,3 +39,4 @@ pub use detector::{Evidence, Signal, SpikeDetector, SpikeParams};
 pub use incident::{Change, Incident, Input, Status};
 pub use render::Templates;
 pub use router::{AlertRouter, PlannedNotification, RouterError};
+pub use service::{AlertHandle, AlertInbox, AlertService};

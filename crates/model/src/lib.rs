@@ -188,6 +188,19 @@ pub struct Sentiment {
     pub explanation: Vec<Contribution>,
 }
 
+impl FromStr for Intent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "complaint" => Ok(Intent::Complaint),
+            "question" => Ok(Intent::Question),
+            "praise" => Ok(Intent::Praise),
+            "other" => Ok(Intent::Other),
+            _ => Err(format!("unknown intent {s:?}")),
+        }
+    }
+}
+
 /// What the author wants, as far as the words tell; service leads route on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -27,8 +27,13 @@ pub fn user_agent(contact: Option<&url::Url>) -> String {
     }
 }
 
+/// Told the outcome of every poll: the source id and `Ok(())`, or the HTTP status (if
+/// any) and the error. The alert router's source-health rule listens here.
+pub type PollObserver = Arc<dyn Fn(&str, Result<(), (Option<u16>, String)>) + Send + Sync>;
+
 /// Polls one source on its schedule until cancelled.
 struct SourceRunner {
+    observer: Option<PollObserver>,
     config: SourceConfig,
     source: FeedSource,
     crawler: Arc<Crawler>,
@@ -64,6 +69,9 @@ impl SourceRunner {
             let delay = match outcome {
                 Ok((Poll::NotModified, elapsed)) => {
                     failures = 0;
+                    if let Some(o) = &self.observer {
+                        o(id, Ok(()));
+                    }
                     SourcePolled {
                         source: id,
                         mentions: 0,
@@ -85,6 +93,9 @@ impl SourceRunner {
                     elapsed,
                 )) => {
                     failures = 0;
+                    if let Some(o) = &self.observer {
+                        o(id, Ok(()));
+                    }
                     if let Some(err) = &recovered_from {
                         warn!(source = id, recovered = mentions.len(), error = %err, "malformed feed partially recovered");
                         METRICS
@@ -121,6 +132,13 @@ impl SourceRunner {
                 }
                 Err(err) => {
                     failures += 1;
+                    if let Some(o) = &self.observer {
+                        let status = match &err {
+                            FetchError::Status { status, .. } => Some(*status),
+                            _ => None,
+                        };
+                        o(id, Err((status, err.to_string())));
+                    }
                     let delay = schedule::failure_delay(
                         failures,
                         self.backoff.0,
@@ -163,6 +181,18 @@ pub async fn run_sources(
     cancel: CancellationToken,
     once: bool,
 ) -> Result<(), PipelineError> {
+    run_sources_observed(config, state, sender, cancel, once, None).await
+}
+
+/// As [`run_sources`], telling `observer` every poll's outcome.
+pub async fn run_sources_observed(
+    config: &Config,
+    state: Arc<StateStore>,
+    sender: BatchSender,
+    cancel: CancellationToken,
+    once: bool,
+    observer: Option<PollObserver>,
+) -> Result<(), PipelineError> {
     if config.sources.is_empty() {
         if !once {
             cancel.cancelled().await;
@@ -191,6 +221,7 @@ pub async fn run_sources(
     for sc in &config.sources {
         let SourceKind::Feed = sc.kind;
         let runner = SourceRunner {
+            observer: observer.clone(),
             source: FeedSource {
                 id: sc.id.clone(),
                 url: sc.url.clone(),

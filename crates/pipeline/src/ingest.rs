@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lauscher_index::{MentionIndex, MentionWriter};
-use lauscher_model::{Mention, ScoredMention};
+use lauscher_model::{Mention, MentionSummary, ScoredMention};
 use lauscher_rules::{ActiveRules, Config};
 use lauscher_scorer::Scorer;
 use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
@@ -68,6 +68,9 @@ pub enum PipelineError {
 mod tantivy_error {
     pub use lauscher_index::writer::TantivyError;
 }
+
+/// Called after each commit with the summaries of the mentions it made durable.
+pub type CommitHook = Box<dyn FnMut(Vec<MentionSummary>) + Send>;
 
 /// Mentions from one poll or one slice of an import, with what to record once they are
 /// committed.
@@ -133,6 +136,17 @@ impl Pipeline {
         data_dir: &Path,
         rules: Arc<ActiveRules>,
     ) -> Result<Pipeline, PipelineError> {
+        Pipeline::start_with_hook(config, data_dir, rules, None)
+    }
+
+    /// As [`start`](Self::start), calling `on_commit` with the summaries of the
+    /// mentions each commit made durable and searchable (the alert router's input).
+    pub fn start_with_hook(
+        config: &Config,
+        data_dir: &Path,
+        rules: Arc<ActiveRules>,
+        on_commit: Option<CommitHook>,
+    ) -> Result<Pipeline, PipelineError> {
         let dir_error = |source| PipelineError::DataDir {
             path: data_dir.display().to_string(),
             source,
@@ -182,6 +196,7 @@ impl Pipeline {
             commit_docs: config.index.commit_docs,
             pending: Pending::default(),
             first_uncommitted: None,
+            on_commit,
         };
         let analyser = std::thread::Builder::new()
             .name("lauscher-analyse".into())
@@ -476,6 +491,7 @@ struct Pending {
     acks: Vec<(oneshot::Sender<BatchReport>, BatchReport)>,
     indexed: HashMap<(String, String), u64>,
     added: usize,
+    summaries: Vec<MentionSummary>,
 }
 
 /// The second ingest thread: the index writer and the commits.
@@ -495,6 +511,7 @@ struct Indexer {
     commit_docs: usize,
     pending: Pending,
     first_uncommitted: Option<Instant>,
+    on_commit: Option<CommitHook>,
 }
 
 impl Indexer {
@@ -571,6 +588,9 @@ impl Indexer {
         let mut by_topic: HashMap<&str, u64> = HashMap::new();
         for s in &mentions {
             writer.add(s, self.replace_existing)?;
+            if self.on_commit.is_some() {
+                self.pending.summaries.push(MentionSummary::of(s));
+            }
             if s.topics.is_empty() {
                 *by_topic.entry("none").or_default() += 1;
             }
@@ -628,6 +648,11 @@ impl Indexer {
             elapsed: started.elapsed(),
         }
         .emit();
+        if let Some(hook) = self.on_commit.as_mut()
+            && !p.summaries.is_empty()
+        {
+            hook(p.summaries);
+        }
         for (ack, report) in p.acks {
             let _ = ack.send(report);
         }

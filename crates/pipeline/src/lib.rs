@@ -19,6 +19,6 @@ pub mod import;
 pub mod ingest;
 pub mod robots_store;
 
-pub use daemon::run_sources;
+pub use daemon::{PollObserver, run_sources, run_sources_observed};
 pub use import::{ImportRecord, ImportSummary, import_jsonl};
-pub use ingest::{Batch, BatchReport, BatchSender, Pipeline, PipelineError};
+pub use ingest::{Batch, BatchReport, BatchSender, CommitHook, Pipeline, PipelineError};

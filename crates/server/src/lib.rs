@@ -9,9 +9,14 @@
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | the index is open and sources are scheduled (503 before) |
 //! | `GET /metrics` | Prometheus text format |
+//! | `/api/v1/incidents`, `/api/v1/silences` | see [`incidents`] |
 //!
 //! Errors are JSON `{"error": "..."}` with 400 for bad parameters, 404 for unknown ids
 //! and 500 for index failures. Searches run on the blocking pool.
+
+mod incidents;
+
+pub use incidents::AlertsApi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use chrono::Utc;
 use lauscher_index::{MentionIndex, SearchRequest, parse_time};
 use lauscher_model::MentionId;
@@ -46,6 +51,8 @@ pub struct ApiState {
     pub rules: Arc<ActiveRules>,
     /// What `POST /api/v1/reload` runs.
     pub reload: Reload,
+    /// Incidents and silences, when alerting is configured.
+    pub alerts: Option<AlertsApi>,
 }
 
 /// Search parameters, as in the CLI.
@@ -128,6 +135,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/mentions/{id}", get(mention))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/reload", post(reload))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
+        .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
+        .route(
+            "/api/v1/silences",
+            get(incidents::silences).post(incidents::add_silence),
+        )
+        .route("/api/v1/silences/{id}", delete(incidents::expire_silence))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

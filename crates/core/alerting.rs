@@ -1,0 +1,346 @@
+//! Alerting in the daemon, and the `incidents`, `silences` and `backtest` commands.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use lauscher_alerts::{AlertHandle, AlertInbox, AlertRouter, AlertService, Deliverer, Templates};
+use lauscher_index::MentionIndex;
+use lauscher_rules::{AlertingConfig, Config, RuleKind, RuleSet};
+use lauscher_state::StateStore;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{BacktestArgs, IncidentsArgs, IncidentsCommand, SilencesArgs, SilencesCommand};
+use crate::commands::load_config;
+
+/// History replayed into the detectors at start-up: 8 weeks (the seasonal baseline's).
+const REBUILD_DAYS: i64 = 56;
+
+/// Loads the alerting file the config names, checking topic ids against `rules`.
+pub fn load(config: &Config, rules: &RuleSet) -> Result<Option<(AlertingConfig, Templates)>> {
+    let Some(path) = config.alerts_path() else {
+        return Ok(None);
+    };
+    let topics: Vec<String> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.kind != RuleKind::Pack)
+        .map(|r| r.id.clone())
+        .collect();
+    let alerting = AlertingConfig::load(&path, &topics).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let templates = Templates::load(&alerting.base_dir.join(&alerting.templates))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for rule in &alerting.rules {
+        let lang = rule.language(&alerting.defaults);
+        if !templates.has(lang) {
+            bail!(
+                "{}: alert rule {:?}: no message template for language {lang:?} (add {lang}.j2 to the templates directory)",
+                path.display(),
+                rule.id
+            );
+        }
+    }
+    Ok(Some((alerting, templates)))
+}
+
+/// Alerting while the daemon runs: the router thread and the delivery task.
+pub struct RunningAlerts {
+    service: AlertService,
+    deliverer: JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+impl RunningAlerts {
+    /// Rebuilds the detectors from the index, loads open incidents and starts the
+    /// router thread and the delivery worker.
+    pub fn start(
+        alerting: AlertingConfig,
+        templates: Templates,
+        state: Arc<StateStore>,
+        index: &MentionIndex,
+        handle: AlertHandle,
+        inbox: AlertInbox,
+    ) -> Result<RunningAlerts> {
+        let now = Utc::now();
+        let wake = Arc::new(Notify::new());
+        let receivers = alerting.receivers.clone();
+        let mut router = AlertRouter::new(
+            alerting,
+            templates,
+            Some(state.clone()),
+            wake.clone(),
+            now.timestamp(),
+        )
+        .context("cannot load incidents")?;
+        let mut history = index
+            .summaries(
+                now - chrono::Duration::days(REBUILD_DAYS),
+                now + chrono::Duration::days(1),
+            )
+            .context("cannot read recent mentions to rebuild alert counters")?;
+        history.sort_by_key(|m| (m.fetched_at, m.published_at));
+        router.rebuild(history.iter(), now.timestamp());
+        let service =
+            AlertService::start(router, handle, inbox).context("cannot start the alert router")?;
+        let cancel = CancellationToken::new();
+        let deliverer = tokio::spawn(Deliverer::new(state, &receivers, wake).run(cancel.clone()));
+        Ok(RunningAlerts {
+            service,
+            deliverer,
+            cancel,
+        })
+    }
+
+    /// A handle for the pipeline, crawler and API.
+    pub fn handle(&self) -> AlertHandle {
+        self.service.handle()
+    }
+
+    /// Stops the router after the queued work and the delivery worker; notifications
+    /// not yet sent stay in the outbox for the next start.
+    pub async fn stop(self) {
+        let service = self.service;
+        let _ = tokio::task::spawn_blocking(move || service.stop()).await;
+        // Give due notifications of the last commit a moment to go out.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.cancel.cancel();
+        let _ = self.deliverer.await;
+    }
+}
+
+/// `lauscher backtest`.
+pub fn backtest(args: BacktestArgs) -> Result<ExitCode> {
+    let config = load_config(&args.config.config)?;
+    let rules = RuleSet::load(&config.rule_paths(), &config.langs())
+        .map_err(|e| anyhow::anyhow!("rules rejected:\n{e}"))?;
+    let Some((alerting, templates)) = load(&config, &rules)? else {
+        bail!("the config names no alerting file (alerts: alerts.yaml)");
+    };
+    if let Some(rule) = &args.rule
+        && !alerting.rules.iter().any(|r| &r.id == rule)
+    {
+        bail!("no alert rule {rule:?}");
+    }
+    let now = Utc::now();
+    let since = lauscher_index::parse_time(&args.since, now).map_err(|e| anyhow::anyhow!(e))?;
+    let until = match &args.until {
+        Some(u) => lauscher_index::parse_time(u, now).map_err(|e| anyhow::anyhow!(e))?,
+        None => now,
+    };
+    let dir = args.data.data_dir.join("index");
+    if !dir.join("meta.json").exists() {
+        bail!(
+            "no index in {}: run `lauscher run` or `lauscher import` first",
+            args.data.data_dir.display()
+        );
+    }
+    let index = MentionIndex::open(&dir, &[])
+        .with_context(|| format!("cannot open the index in {}", args.data.data_dir.display()))?;
+    let warmup = since - chrono::Duration::days(REBUILD_DAYS);
+    let mentions = index.summaries(warmup, until)?;
+    let report = lauscher_alerts::backtest(
+        alerting,
+        templates,
+        mentions,
+        args.rule.as_deref(),
+        since.timestamp(),
+        until.timestamp(),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let days = ((until - since).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
+    println!(
+        "{} mentions replayed; {} incidents from {} to {} ({:.2} per 90 days)",
+        report.mentions,
+        report.incidents.len(),
+        since.format("%Y-%m-%d %H:%M"),
+        until.format("%Y-%m-%d %H:%M"),
+        report.incidents.len() as f64 * 90.0 / days
+    );
+    for i in &report.incidents {
+        let at = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string())
+        };
+        println!(
+            "{}  {:<24} {:<24} level {}  peak {:>4}  observed {:>4} expected {:>7.2}  p {:.1e}  {}{}",
+            at(i.opened_at),
+            i.rule,
+            i.topic,
+            i.level,
+            i.peak,
+            i.evidence.observed,
+            i.evidence.expected,
+            i.evidence.p_value,
+            i.status.as_str(),
+            i.resolved_at
+                .map_or_else(String::new, |r| format!(" at {}", at(r))),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn api_base(config_path: &Path, api: Option<&str>) -> Result<String> {
+    if let Some(a) = api {
+        return Ok(a.trim_end_matches('/').to_owned());
+    }
+    let listen = load_config(config_path)
+        .map(|c| c.server.listen)
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 7700)));
+    Ok(format!("http://{listen}"))
+}
+
+async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
+    let resp = req
+        .send()
+        .await
+        .context("cannot reach the daemon's API (is `lauscher run` up?)")?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let msg = body
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("request failed");
+        bail!("{msg} (HTTP {})", status.as_u16());
+    }
+    Ok(body)
+}
+
+fn who() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "cli".into())
+}
+
+/// `lauscher incidents ...`: talks to the running daemon's API.
+pub async fn incidents(args: IncidentsArgs) -> Result<ExitCode> {
+    let base = api_base(&args.config.config, args.api.as_deref())?;
+    let client = reqwest::Client::new();
+    let body = match &args.command {
+        IncidentsCommand::List { status } => {
+            let query = status
+                .as_ref()
+                .map_or_else(String::new, |s| format!("?status={s}"));
+            call(client.get(format!("{base}/api/v1/incidents{query}"))).await?
+        }
+        IncidentsCommand::Show { id } => {
+            call(client.get(format!("{base}/api/v1/incidents/{id}"))).await?
+        }
+        IncidentsCommand::Ack { id, by } => {
+            call(
+                client
+                    .post(format!("{base}/api/v1/incidents/{id}/ack"))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(serde_json::json!({"by": by.clone().unwrap_or_else(who)}).to_string()),
+            )
+            .await?
+        }
+        IncidentsCommand::Resolve { id, by } => {
+            call(
+                client
+                    .post(format!("{base}/api/v1/incidents/{id}/resolve"))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(serde_json::json!({"by": by.clone().unwrap_or_else(who)}).to_string()),
+            )
+            .await?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let line = |i: &serde_json::Value| {
+        format!(
+            "#{:<4} {:<12} level {}  {:<24} {:<24} observed {} expected {:.1}",
+            i["id"],
+            i["status"].as_str().unwrap_or(""),
+            i["level"],
+            i["rule"].as_str().unwrap_or(""),
+            i["topic"].as_str().unwrap_or(""),
+            i["evidence"]["observed"],
+            i["evidence"]["expected"].as_f64().unwrap_or(0.0),
+        )
+    };
+    match &args.command {
+        IncidentsCommand::List { .. } => {
+            let list = body["incidents"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no incidents");
+            }
+            for i in &list {
+                println!("{}", line(i));
+            }
+        }
+        IncidentsCommand::Show { .. } => {
+            println!("{}", line(&body));
+            for t in body["timeline"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "  {}  v{}  {:<16} {}",
+                    t["at"].as_str().unwrap_or(""),
+                    t["version"],
+                    t["event"].as_str().unwrap_or(""),
+                    t["detail"]
+                );
+            }
+            for n in body["notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                println!(
+                    "  -> {:<16} v{} {:<14} {:<10} attempts {} {}",
+                    n["receiver"].as_str().unwrap_or(""),
+                    n["version"],
+                    n["event"].as_str().unwrap_or(""),
+                    n["status"].as_str().unwrap_or(""),
+                    n["attempts"],
+                    n["last_error"].as_str().unwrap_or("")
+                );
+            }
+        }
+        _ => println!("{}", line(&body)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lauscher silences ...`.
+pub async fn silences(args: SilencesArgs) -> Result<ExitCode> {
+    let base = api_base(&args.config.config, args.api.as_deref())?;
+    let client = reqwest::Client::new();
+    let body = match &args.command {
+        SilencesCommand::List => call(client.get(format!("{base}/api/v1/silences"))).await?,
+        SilencesCommand::Add {
+            matchers,
+            duration,
+            comment,
+            by,
+        } => {
+            call(
+                client
+                    .post(format!("{base}/api/v1/silences"))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(
+                        serde_json::json!({
+                            "matchers": matchers,
+                            "duration": duration,
+                            "comment": comment.clone().unwrap_or_default(),
+                            "created_by": by.clone().unwrap_or_else(who),
+                        })
+                        .to_string(),
+                    ),
+            )
+            .await?
+        }
+        SilencesCommand::Expire { id } => {
+            call(client.delete(format!("{base}/api/v1/silences/{id}"))).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    Ok(ExitCode::SUCCESS)
+}
