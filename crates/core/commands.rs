@@ -558,5 +558,22 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             untested.join(", ")
         );
     }
+    if let Ok(config) = Config::load(config_path)
+        && let Some(path) = config.alerts_path()
+    {
+        match crate::alerting::load(&config, &set) {
+            Ok(Some((a, _))) => println!(
+                "{}: ok ({} alert rules, {} receivers)",
+                path.display(),
+                a.rules.len(),
+                a.receivers.len()
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

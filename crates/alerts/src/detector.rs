@@ -283,8 +283,11 @@ impl SpikeDetector {
             .threshold(self.p.alpha)
             .max(self.p.min_count)
             .max((self.p.min_ratio * model.mu).ceil() as u32);
-        let t2 = t1.max((5.0 * model.mu).ceil() as u32);
-        let t3 = t2.max((10.0 * model.mu).ceil() as u32).max(20);
+        // Levels 2 and 3 need 5× and 10× the expected count (design/alerting.md §8)
+        // and, on quiet streams where that is trivially met, twice and four times the
+        // firing count: five complaints on a silent topic are a watch, not a page.
+        let t2 = t1.max((5.0 * model.mu).ceil() as u32).max(2 * t1);
+        let t3 = t2.max((10.0 * model.mu).ceil() as u32).max(4 * t1).max(20);
         [t1, t2, t3]
     }
 
