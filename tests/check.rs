@@ -10,7 +10,10 @@ fn the_example_config_is_valid() {
         .cmd(&["check", "--config", example])
         .env("LAUSCHER_WEBHOOK_URL", "https://hooks.example.org/lauscher")
         .env("LAUSCHER_WEBHOOK_SECRET", "s3cret")
-        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X")
+        .env(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/X",
+        )
         .env("TEAMS_WORKFLOW_URL", "https://prod.api.powerplatform.com/x")
         .env("PAGERDUTY_ROUTING_KEY", "R0UT1NGKEY")
         .output()
@@ -27,7 +30,10 @@ fn the_example_config_is_valid() {
     );
     // The starter rules load and every example in them passes.
     assert!(stdout.contains("examples pass"), "{stdout}");
-    assert!(stdout.contains("alerts.yaml: ok (4 alert rules, 4 receivers)"), "{stdout}");
+    assert!(
+        stdout.contains("alerts.yaml: ok (4 alert rules, 4 receivers)"),
+        "{stdout}"
+    );
 }
 
 #[test]

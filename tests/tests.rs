@@ -7,6 +7,7 @@
 
 mod util;
 
+mod alerts;
 mod api;
 mod check;
 mod crash;

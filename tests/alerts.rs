@@ -1,0 +1,432 @@
+//! Shitstorm alerts end to end: a feed with a negative burst, the real daemon, and
+//! webhook-, Slack- and PagerDuty-shaped receivers on 127.0.0.1.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::util::{Dir, TOPICS};
+
+const SECRET: &str = "t0p-s3cret";
+
+/// Eight authors complain about Acme within a minute; each text differs enough not to
+/// be a near-duplicate.
+fn burst_feed(now: chrono::DateTime<chrono::Utc>) -> String {
+    let posts = [
+        "Acme ist eine Katastrophe, der Zug ist schon wieder ausgefallen",
+        "Schon wieder Verspätung bei Acme, ich bin so wütend und genervt",
+        "Acme Kundenservice ist furchtbar, niemand antwortet seit Stunden",
+        "Die Acme App stürzt beim Login ständig ab, absolut unbrauchbar",
+        "Nie wieder Acme. Ticket bezahlt, Zug gestrichen, Erstattung abgelehnt",
+        "Acme hat mein Gepäck verloren und die Hotline legt einfach auf",
+        "Wie schlecht kann man sein, Acme? Klimaanlage kaputt, Toiletten gesperrt",
+        "Mies, mieser, Acme: drei Stunden im Tunnel ohne jede Information",
+    ];
+    let updated = now.to_rfc3339();
+    let entries: String = posts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            format!(
+                "<entry><id>urn:post:{i}</id><title>{text}</title><link href=\"https://social.example/p/{i}\"/>\
+                 <author><name>user{i}</name></author><updated>{updated}</updated><content>{text}</content></entry>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>social</title><id>urn:feed</id><updated>{updated}</updated>{entries}</feed>"
+    )
+}
+
+fn alerts_yaml(receivers: &str) -> String {
+    format!(
+        "version: 1
+defaults:
+  language: en
+rules:
+  - id: acme-storm
+    kind: spike
+    topics: [acme]
+    label: negative
+    window: 10s
+    step: 2s
+    lateness: 2s
+    description: Complaints about Acme spike
+routing:
+  receivers: [hook, slack, pd]
+  escalation:
+    renotify: 1h
+    after: 4s
+    receivers: [duty]
+receivers:
+  - id: hook
+    kind: webhook
+    url: {receivers}/hook
+    secret: {SECRET}
+  - id: slack
+    kind: slack
+    url: {receivers}/slack
+  - id: pd
+    kind: pagerduty
+    routing_key: R0UT1NG
+    url: {receivers}/pd
+  - id: duty
+    kind: pagerduty
+    routing_key: DUTY
+    url: {receivers}/duty
+incidents:
+  resolve_after_quiet: 2
+"
+    )
+}
+
+fn bodies(requests: &[Request], route: &str) -> Vec<Value> {
+    requests
+        .iter()
+        .filter(|r| r.url.path() == route)
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect()
+}
+
+fn events(requests: &[Request], route: &str) -> Vec<String> {
+    bodies(requests, route)
+        .iter()
+        .map(|b| {
+            b["event"]
+                .as_str()
+                .or(b["event_action"].as_str())
+                .unwrap_or("?")
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kill_9() {
+    let feeds = MockServer::start().await;
+    let receivers = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/social.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
+        )
+        .mount(&feeds)
+        .await;
+    // Slack is down for the first two attempts.
+    Mock::given(method("POST"))
+        .and(path("/slack"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(2)
+        .mount(&receivers)
+        .await;
+    for route in ["/hook", "/slack", "/pd", "/duty"] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(202))
+            .mount(&receivers)
+            .await;
+    }
+    let dir = Dir::new();
+    dir.write("topics.yaml", TOPICS);
+    dir.write("alerts.yaml", &alerts_yaml(&receivers.uri()));
+    dir.write(
+        "lauscher.yaml",
+        &format!(
+            "version: 1
+crawler:
+  contact: https://example.org/test
+  host_interval: 10ms
+index:
+  commit_interval: 200ms
+  writer_memory: 32MiB
+sources:
+  - id: social
+    kind: feed
+    url: {}/social.xml
+    interval: 1s
+rules: [topics.yaml]
+alerts: alerts.yaml
+",
+            feeds.uri()
+        ),
+    );
+    let started = Instant::now();
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    wait_until("the opened webhook", Duration::from_secs(20), async || {
+        let r = receivers.received_requests().await.unwrap_or_default();
+        events(&r, "/hook").iter().any(|e| e == "opened")
+    })
+    .await;
+    let latency = started.elapsed();
+    let first_feed = feeds.received_requests().await.unwrap_or_default().len();
+    eprintln!("daemon start → opened webhook: {latency:?} ({first_feed} feed requests)");
+
+    // kill -9 right after the transition was sent; the restart must not page again.
+    tokio::task::block_in_place(|| daemon.kill9());
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+
+    wait_until(
+        "the escalation to duty",
+        Duration::from_secs(20),
+        async || {
+            let r = receivers.received_requests().await.unwrap_or_default();
+            !events(&r, "/duty").is_empty()
+        },
+    )
+    .await;
+    wait_until(
+        "the resolved webhook",
+        Duration::from_secs(40),
+        async || {
+            let r = receivers.received_requests().await.unwrap_or_default();
+            events(&r, "/hook").iter().any(|e| e == "resolved")
+        },
+    )
+    .await;
+    wait_until(
+        "slack after its outage",
+        Duration::from_secs(30),
+        async || {
+            let r = receivers.received_requests().await.unwrap_or_default();
+            r.iter().filter(|r| r.url.path() == "/slack").count() >= 4
+        },
+    )
+    .await;
+    // Let anything that would be a duplicate arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let r = receivers.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        events(&r, "/hook"),
+        ["opened", "resolved"],
+        "one webhook per state change"
+    );
+    assert_eq!(events(&r, "/pd"), ["trigger", "resolve"]);
+    assert_eq!(
+        events(&r, "/duty"),
+        ["trigger", "resolve"],
+        "escalated, then told of the end"
+    );
+    let slack: Vec<u16> = r
+        .iter()
+        .filter(|r| r.url.path() == "/slack")
+        .map(|_| 0)
+        .collect();
+    assert_eq!(
+        slack.len(),
+        4,
+        "two failed attempts, then opened and resolved"
+    );
+
+    // The webhook is signed: t=<unix>,v1=HMAC-SHA256(secret, "t.body").
+    let hook = r.iter().find(|r| r.url.path() == "/hook").expect("webhook");
+    let sig = hook
+        .headers
+        .get("lauscher-signature")
+        .and_then(|v| v.to_str().ok())
+        .expect("signature header");
+    let t: i64 = sig
+        .split(',')
+        .find_map(|p| p.strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .expect("timestamp");
+    let body = String::from_utf8_lossy(&hook.body);
+    assert_eq!(sig, lauscher_alerts::deliver::signature(SECRET, t, &body));
+    assert!(hook.headers.get("idempotency-key").is_some());
+    let opened: Value = serde_json::from_slice(&hook.body).expect("json");
+    assert_eq!(opened["version"], "lauscher.alert/v1");
+    assert_eq!(opened["incident"]["rule"], "acme-storm");
+    assert_eq!(opened["incident"]["level"], 1);
+    assert!(
+        opened["incident"]["evidence"]["observed"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 5
+    );
+    assert!(
+        opened["title"].as_str().unwrap_or("").contains("Acme"),
+        "{opened}"
+    );
+    let pd = bodies(&r, "/pd");
+    assert_eq!(pd[0]["routing_key"], "R0UT1NG");
+    assert_eq!(pd[0]["dedup_key"], pd[1]["dedup_key"]);
+
+    // One incident, its whole story in the API.
+    let list = tokio::task::block_in_place(|| daemon.get_json("/api/v1/incidents"));
+    let incidents = list["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 1, "{list}");
+    let id = incidents[0]["id"].as_i64().expect("id");
+    let one = tokio::task::block_in_place(|| daemon.get_json(&format!("/api/v1/incidents/{id}")));
+    assert_eq!(one["status"], "resolved");
+    let timeline: Vec<&str> = one["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|t| t["event"].as_str())
+        .filter(|e| *e != "notification")
+        .collect();
+    assert_eq!(timeline, ["opened", "escalation_step", "resolved"], "{one}");
+    let slack_opened = one["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .find(|n| n["receiver"] == "slack" && n["event"] == "opened")
+        .expect("slack notification")
+        .clone();
+    assert_eq!(slack_opened["status"], "sent");
+    assert_eq!(slack_opened["attempts"], 3, "{slack_opened}");
+
+    // The CLI mirrors the API.
+    let out = tokio::task::block_in_place(|| {
+        dir.cmd(&["incidents", "list", "--api", &daemon.base])
+            .output()
+            .expect("incidents list")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("acme-storm") && stdout.contains("resolved"),
+        "{stdout}"
+    );
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ack_stops_escalation_and_silences_keep_notifications_back() {
+    let feeds = MockServer::start().await;
+    let receivers = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/social.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
+        )
+        .mount(&feeds)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receivers)
+        .await;
+    let dir = Dir::new();
+    dir.write("topics.yaml", TOPICS);
+    // Escalation after 3s; the window is long enough that the incident stays open.
+    let yaml = alerts_yaml(&receivers.uri())
+        .replace("window: 10s", "window: 60s")
+        .replace("after: 4s", "after: 3s");
+    dir.write("alerts.yaml", &yaml);
+    dir.write(
+        "lauscher.yaml",
+        &format!(
+            "version: 1
+crawler:
+  contact: https://example.org/test
+  host_interval: 10ms
+index:
+  commit_interval: 200ms
+  writer_memory: 32MiB
+sources:
+  - id: social
+    kind: feed
+    url: {}/social.xml
+    interval: 1s
+rules: [topics.yaml]
+alerts: alerts.yaml
+",
+            feeds.uri()
+        ),
+    );
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    let base = daemon.base.clone();
+    let client = reqwest::Client::new();
+    let mut id = 0;
+    wait_until("an incident", Duration::from_secs(20), async || {
+        let body = client
+            .get(format!("{base}/api/v1/incidents"))
+            .send()
+            .await
+            .expect("list");
+        let v: Value =
+            serde_json::from_str(&body.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        id = v["incidents"][0]["id"].as_i64().unwrap_or(0);
+        id > 0
+    })
+    .await;
+    let ack = client
+        .post(format!("{base}/api/v1/incidents/{id}/ack"))
+        .header("content-type", "application/json")
+        .body(r#"{"by": "ana"}"#)
+        .send()
+        .await
+        .expect("ack");
+    assert_eq!(ack.status().as_u16(), 200);
+    let again = client
+        .post(format!("{base}/api/v1/incidents/{id}/ack"))
+        .send()
+        .await
+        .expect("ack again");
+    assert_eq!(
+        again.status().as_u16(),
+        409,
+        "acknowledging twice is a conflict"
+    );
+    let missing = client
+        .post(format!("{base}/api/v1/incidents/999/ack"))
+        .send()
+        .await
+        .expect("ack missing");
+    assert_eq!(missing.status().as_u16(), 404);
+    // Past the escalation delay: nobody is paged, because someone is on it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = receivers.received_requests().await.unwrap_or_default();
+    assert!(
+        events(&r, "/duty").is_empty(),
+        "acknowledged incidents do not escalate"
+    );
+    assert_eq!(events(&r, "/pd"), ["trigger", "acknowledge"]);
+
+    // A silence on the topic: the manual resolve is recorded but not sent.
+    let silence = client
+        .post(format!("{base}/api/v1/silences"))
+        .header("content-type", "application/json")
+        .body(r#"{"matchers": ["topic=\"acme\""], "duration": "1h", "comment": "maintenance"}"#)
+        .send()
+        .await
+        .expect("silence");
+    assert_eq!(silence.status().as_u16(), 201);
+    let bad = client
+        .post(format!("{base}/api/v1/silences"))
+        .header("content-type", "application/json")
+        .body(r#"{"matchers": ["colour=\"red\""], "duration": "1h"}"#)
+        .send()
+        .await
+        .expect("bad silence");
+    assert_eq!(bad.status().as_u16(), 400);
+    let resolved = client
+        .post(format!("{base}/api/v1/incidents/{id}/resolve"))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = receivers.received_requests().await.unwrap_or_default();
+    assert_eq!(events(&r, "/pd"), ["trigger", "acknowledge"], "silenced");
+    let one = tokio::task::block_in_place(|| daemon.get_json(&format!("/api/v1/incidents/{id}")));
+    let silenced = one["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .filter(|n| n["status"] == "silenced")
+        .count();
+    assert!(silenced >= 3, "{one}");
+}
