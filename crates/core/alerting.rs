@@ -202,7 +202,16 @@ async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
         .await
         .context("cannot reach the daemon's API (is `lauscher run` up?)")?;
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    // Our own API, but read bounded anyway (16 MiB is far above any answer).
+    let mut resp = resp;
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.context("reading the API's answer")? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > 16 << 20 {
+            bail!("the API's answer is too large");
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
     let body: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     if !status.is_success() {
         let msg = body

@@ -55,8 +55,11 @@ impl Cusum {
     }
 }
 
-fn cache() -> &'static Mutex<HashMap<(u32, u32, u32), f64>> {
-    static CACHE: OnceLock<Mutex<HashMap<(u32, u32, u32), f64>>> = OnceLock::new();
+/// Fitted `h` by (rounded log mean, rounded log dispersion, ARL hours).
+type Fits = Mutex<HashMap<(u32, u32, u32), f64>>;
+
+fn cache() -> &'static Fits {
+    static CACHE: OnceLock<Fits> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -74,7 +77,7 @@ pub fn calibrate(mu: f64, r: Option<f64>, arl_hours: f64) -> f64 {
         return *h;
     }
     let hours = (arl_hours * 20.0).clamp(20_000.0, 200_000.0) as usize;
-    let mut rng = StdRng::seed_from_u64(0x5eed_c05u64);
+    let mut rng = StdRng::seed_from_u64(0x05ee_dc05_u64);
     let draws: Vec<f64> = (0..hours)
         .map(|_| sim::count(&mut rng, mu, r) as f64)
         .collect();

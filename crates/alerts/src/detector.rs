@@ -249,10 +249,14 @@ impl SpikeDetector {
 
     fn start(&mut self, now_bucket: i64) {
         self.current = Some(now_bucket);
-        self.first = now_bucket;
-        self.counts = VecDeque::from([0]);
-        self.first_post = VecDeque::from([i64::MAX]);
-        self.next_hour = (now_bucket * self.p.step).div_euclid(3600);
+        // Mentions published up to a window plus the lateness before the first call
+        // still count (a stream starts with the mention that creates it).
+        let lookback = self.p.window_steps + self.p.lateness / self.p.step;
+        self.first = now_bucket - lookback;
+        let len = lookback as usize + 1;
+        self.counts = VecDeque::from(vec![0; len]);
+        self.first_post = VecDeque::from(vec![i64::MAX; len]);
+        self.next_hour = (self.first * self.p.step).div_euclid(3600);
         self.prepare_window(now_bucket);
     }
 

@@ -155,7 +155,7 @@ impl FromStr for Budget {
         let (n, d) = s.split_once('/').ok_or_else(bad)?;
         let pages: f64 = n.trim().parse().map_err(|_| bad())?;
         let per = HumanDuration::parse(d.trim()).map_err(|_| bad())?.0;
-        if !(pages > 0.0) || per < Duration::from_secs(86_400) {
+        if pages.is_nan() || pages <= 0.0 || per < Duration::from_secs(86_400) {
             return Err(format!(
                 "invalid budget {s:?}: pages must be > 0 and the horizon at least 1d"
             ));

@@ -34,13 +34,11 @@ pub struct AlertsApi {
     pub handle: AlertHandle,
 }
 
-fn alerts(state: &ApiState) -> Result<&AlertsApi, Response> {
-    state.alerts.as_ref().ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            "alerting is not configured (alerts: in the config)",
-        )
-    })
+fn not_configured() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "alerting is not configured (alerts: in the config)",
+    )
 }
 
 fn incident_json(rec: &IncidentRecord) -> Value {
@@ -65,9 +63,8 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let Query(p) = match params {
         Ok(p) => p,
@@ -95,9 +92,8 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn get(State(state): State<ApiState>, Path(id): Path<i64>) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let found = tokio::task::spawn_blocking(
         move || -> Result<Option<Value>, lauscher_state::StateError> {
@@ -162,9 +158,8 @@ pub struct ActBody {
 }
 
 async fn act(state: ApiState, id: i64, body: Option<Json<ActBody>>, resolve: bool) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let by = body
         .and_then(|Json(b)| b.by)
@@ -228,9 +223,8 @@ fn silence_json(s: &SilenceRow) -> Value {
 }
 
 pub(crate) async fn silences(State(state): State<ApiState>) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let now = Utc::now().timestamp();
     match tokio::task::spawn_blocking(move || api.state.silences(now)).await {
@@ -247,9 +241,8 @@ pub(crate) async fn add_silence(
     State(state): State<ApiState>,
     body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let Json(s) = match body {
         Ok(b) => b,
@@ -304,9 +297,8 @@ pub(crate) async fn add_silence(
 }
 
 pub(crate) async fn expire_silence(State(state): State<ApiState>, Path(id): Path<i64>) -> Response {
-    let api = match alerts(&state) {
-        Ok(a) => a.clone(),
-        Err(r) => return r,
+    let Some(api) = state.alerts.clone() else {
+        return not_configured();
     };
     let now = Utc::now().timestamp();
     match tokio::task::spawn_blocking(move || api.state.expire_silence(id, now)).await {
