@@ -430,3 +430,91 @@ alerts: alerts.yaml
         .count();
     assert!(silenced >= 3, "{one}");
 }
+
+/// A month of calm history with one burst, imported: the backtest finds exactly the
+/// burst, with its numbers, and nothing in the calm weeks.
+#[test]
+fn import_then_backtest_finds_the_burst_and_only_the_burst() {
+    let dir = Dir::new();
+    dir.write("topics.yaml", TOPICS);
+    dir.write(
+        "alerts.yaml",
+        "version: 1
+defaults:
+  language: en
+rules:
+  - id: acme-storm
+    kind: spike
+    topics: [acme]
+    label: negative
+routing:
+  receivers: [hook]
+receivers:
+  - id: hook
+    kind: webhook
+    url: http://127.0.0.1:9/hook
+",
+    );
+    dir.write(
+        "lauscher.yaml",
+        "version: 1
+rules: [topics.yaml]
+alerts: alerts.yaml
+index:
+  commit_interval: 200ms
+  writer_memory: 32MiB
+",
+    );
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let start = start.timestamp() - start.timestamp().rem_euclid(3600);
+    let complaints = [
+        "Acme ist furchtbar, schon wieder verspätet",
+        "Acme Zug ausgefallen, total genervt",
+        "Acme Service ist eine Katastrophe",
+        "Acme hat mein Ticket storniert, unverschämt",
+        "Acme App kaputt, nichts geht mehr",
+    ];
+    let mut lines = Vec::new();
+    let mut n = 0;
+    // Two calm complaints a day by different people for 30 days ...
+    for day in 0..30 {
+        for k in 0..2 {
+            n += 1;
+            let t = start + day * 86_400 + 9 * 3600 + k * 5 * 3600;
+            let text = format!("{} (Fall {n})", complaints[n % complaints.len()]);
+            lines.push(serde_json::json!({"id": format!("calm{n}"), "text": text, "author": format!("calm{n}"), "published_at": t, "lang": "de"}));
+        }
+    }
+    // ... and 25 authors within 40 minutes on day 20.
+    let burst = start + 20 * 86_400 + 14 * 3600;
+    for k in 0..25 {
+        n += 1;
+        let text = format!("{} – Beschwerde Nummer {k} von Person {n}", complaints[k % complaints.len()]);
+        lines.push(serde_json::json!({"id": format!("burst{k}"), "text": text, "author": format!("angry{k}"), "published_at": burst + k as i64 * 96, "lang": "de"}));
+    }
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let file = dir.write("history.jsonl", &body);
+    let summary = dir.import(&file);
+    assert_eq!(summary["indexed"], lines.len() as u64, "{summary}");
+    let out = dir
+        .cmd(&["backtest", "--json", "--since", "28d", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .expect("backtest");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let incidents = report["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 1, "{report:#}");
+    let i = &incidents[0];
+    let opened = i["opened_at"].as_i64().expect("opened_at");
+    assert!(
+        (burst..burst + 2400).contains(&opened),
+        "opened {} s after the burst began",
+        opened - burst
+    );
+    assert!(i["evidence"]["observed"].as_u64().unwrap_or(0) >= 5, "{i}");
+    assert!(i["evidence"]["p_value"].as_f64().unwrap_or(1.0) < 1e-4, "{i}");
+    assert_eq!(report["notifications"][0]["receiver"], "hook");
+}
