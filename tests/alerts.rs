@@ -489,7 +489,10 @@ index:
     let burst = start + 20 * 86_400 + 14 * 3600;
     for k in 0..25 {
         n += 1;
-        let text = format!("{} – Beschwerde Nummer {k} von Person {n}", complaints[k % complaints.len()]);
+        let text = format!(
+            "{} – Beschwerde Nummer {k} von Person {n}",
+            complaints[k % complaints.len()]
+        );
         lines.push(serde_json::json!({"id": format!("burst{k}"), "text": text, "author": format!("angry{k}"), "published_at": burst + k as i64 * 96, "lang": "de"}));
     }
     let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
@@ -503,7 +506,11 @@ index:
         .arg(dir.data())
         .output()
         .expect("backtest");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
     let incidents = report["incidents"].as_array().expect("incidents");
     assert_eq!(incidents.len(), 1, "{report:#}");
@@ -515,6 +522,9 @@ index:
         opened - burst
     );
     assert!(i["evidence"]["observed"].as_u64().unwrap_or(0) >= 5, "{i}");
-    assert!(i["evidence"]["p_value"].as_f64().unwrap_or(1.0) < 1e-4, "{i}");
+    assert!(
+        i["evidence"]["p_value"].as_f64().unwrap_or(1.0) < 1e-4,
+        "{i}"
+    );
     assert_eq!(report["notifications"][0]["receiver"], "hook");
 }
