@@ -11,6 +11,7 @@
 //! threshold) once per step, and the baseline refits once a day.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -164,6 +165,32 @@ pub enum Signal {
     },
 }
 
+/// Author and source keys by their 64-bit hash: the per-mention lookup hashes a string
+/// once (xxh3) instead of SipHash over it on every probe.
+type KeyMap = HashMap<u64, i64, BuildHasherDefault<PassThrough>>;
+
+fn key_hash(key: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// A hasher for keys that already are well-mixed 64-bit hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Most counted mentions kept for samples and phrases.
 const RECENT: usize = 200;
 
@@ -180,10 +207,10 @@ pub struct SpikeDetector {
     first: i64,
     /// The in-progress bucket; `None` before the first call.
     current: Option<i64>,
-    /// Author key → last bucket it was counted in.
-    authors: HashMap<String, i64>,
-    /// Source → last bucket it had a counted mention in.
-    sources: HashMap<String, i64>,
+    /// Hash of the author key → last bucket it was counted in.
+    authors: KeyMap,
+    /// Hash of the source → last bucket it had a counted mention in.
+    sources: KeyMap,
     recent: VecDeque<(i64, Sample)>,
     /// The next hour (index) to close into the baseline.
     next_hour: i64,
@@ -207,8 +234,8 @@ impl SpikeDetector {
             first_post: VecDeque::new(),
             first: 0,
             current: None,
-            authors: HashMap::new(),
-            sources: HashMap::new(),
+            authors: KeyMap::default(),
+            sources: KeyMap::default(),
             recent: VecDeque::new(),
             next_hour: 0,
             x: 0,
@@ -447,16 +474,17 @@ impl SpikeDetector {
         if b < self.first {
             return None;
         }
+        let author = key_hash(&m.author_key);
         if self.p.unit == CountUnit::Authors {
-            match self.authors.get_mut(&m.author_key) {
+            match self.authors.get_mut(&author) {
                 Some(last) if (b - *last).abs() < self.p.window_steps => return None,
                 Some(last) => *last = (*last).max(b),
                 None => {
-                    self.authors.insert(m.author_key.clone(), b);
+                    self.authors.insert(author, b);
                 }
             }
         } else {
-            let last = self.authors.entry(m.author_key.clone()).or_insert(b);
+            let last = self.authors.entry(author).or_insert(b);
             *last = (*last).max(b);
         }
         let i = (b - self.first) as usize;
@@ -466,16 +494,16 @@ impl SpikeDetector {
         if let Some(f) = self.first_post.get_mut(i) {
             *f = (*f).min(m.published_at.timestamp());
         }
-        match self.sources.get_mut(&m.source) {
-            Some(last) => *last = (*last).max(b),
-            None => {
-                self.sources.insert(m.source.clone(), b);
+        let last = self.sources.entry(key_hash(&m.source)).or_insert(b);
+        *last = (*last).max(b);
+        // Samples are only needed when a window fires: copy posts once the window is
+        // at least half way to firing, so quiet streams stay allocation-free.
+        if 2 * (self.x + 1) >= self.thresholds[0] || b <= current - self.p.window_steps {
+            if self.recent.len() == RECENT {
+                self.recent.pop_front();
             }
+            self.recent.push_back((b, Sample::of(m)));
         }
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((b, Sample::of(m)));
         let lateness_steps = self.p.lateness / self.p.step;
         if b > current - self.p.window_steps {
             self.x += 1;
@@ -575,7 +603,11 @@ impl SpikeDetector {
             window_end,
             authors,
             sources: self.sources_in(end_bucket),
-            phrases: crate::phrases::top(in_window.iter().map(|s| s.text.as_str()), 5),
+            // The newest 60 posts tell what a wave is about; more only costs.
+            phrases: crate::phrases::top(
+                in_window.iter().rev().take(60).map(|s| s.text.as_str()),
+                5,
+            ),
             samples,
             first_post,
             test: test.into(),

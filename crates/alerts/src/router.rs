@@ -113,7 +113,8 @@ pub struct AlertRouter {
     state: Option<Arc<StateStore>>,
     wake: Arc<Notify>,
     streams: Vec<Stream>,
-    stream_index: HashMap<(usize, String), usize>,
+    /// Topic → stream index per rule.
+    stream_index: HashMap<String, Vec<Option<usize>>>,
     /// The newest incident per (rule, topic).
     incidents: HashMap<(String, String), Incident>,
     /// Consecutive failed polls per source.
@@ -207,8 +208,8 @@ impl AlertRouter {
     }
 
     fn stream(&mut self, rule: usize, topic: &str, now: i64) -> usize {
-        if let Some(&i) = self.stream_index.get(&(rule, topic.to_owned())) {
-            return i;
+        if let Some(Some(i)) = self.stream_index.get(topic).and_then(|v| v.get(rule)) {
+            return *i;
         }
         let r = &self.config.rules[rule];
         let detector = match r.kind {
@@ -228,7 +229,12 @@ impl AlertRouter {
             last_fire: i64::MIN,
         });
         let i = self.streams.len() - 1;
-        self.stream_index.insert((rule, topic.to_owned()), i);
+        let n = self.config.rules.len();
+        let slots = self
+            .stream_index
+            .entry(topic.to_owned())
+            .or_insert_with(|| vec![None; n]);
+        slots[rule] = Some(i);
         i
     }
 
@@ -242,17 +248,14 @@ impl AlertRouter {
                 if matches!(rule.kind, AlertKind::SourceHealth) {
                     continue;
                 }
-                let topics: Vec<String> = m
-                    .topics
-                    .iter()
-                    .filter(|t| rule.watches(t))
-                    .cloned()
-                    .collect();
-                for topic in topics {
+                for topic in &m.topics {
                     let rule = &self.config.rules[ri];
+                    if !rule.watches(topic) {
+                        continue;
+                    }
                     let passes = Self::passes(rule, m);
                     let (min_reach, kind) = (rule.min_reach, rule.kind);
-                    let si = self.stream(ri, &topic, now);
+                    let si = self.stream(ri, topic, now);
                     let stream = &mut self.streams[si];
                     let signal = match &mut stream.detector {
                         Detector::Spike(d) if passes => d.observe(m),
@@ -517,7 +520,11 @@ impl AlertRouter {
 
     fn set_detector_open(&mut self, rule: &str, topic: &str, open: bool) {
         if let Some(ri) = self.config.rules.iter().position(|r| r.id == rule)
-            && let Some(&si) = self.stream_index.get(&(ri, topic.to_owned()))
+            && let Some(Some(si)) = self
+                .stream_index
+                .get(topic)
+                .and_then(|v| v.get(ri))
+                .copied()
             && let Detector::Spike(d) = &mut self.streams[si].detector
         {
             d.set_incident_open(open);
