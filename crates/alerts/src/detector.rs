@@ -167,15 +167,15 @@ pub enum Signal {
 
 /// Author and source keys by their 64-bit hash: the per-mention lookup hashes a string
 /// once (xxh3) instead of SipHash over it on every probe.
-type KeyMap = HashMap<u64, i64, BuildHasherDefault<PassThrough>>;
+pub(crate) type KeyMap<V = i64> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
-fn key_hash(key: &str) -> u64 {
+pub(crate) fn key_hash(key: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key.as_bytes())
 }
 
 /// A hasher for keys that already are well-mixed 64-bit hashes.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 
 impl std::hash::Hasher for PassThrough {
     fn finish(&self) -> u64 {

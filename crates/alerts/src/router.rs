@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::detector::{Evidence, Sample, Signal, SpikeDetector, SpikeParams};
+use crate::detector::{Evidence, KeyMap, Sample, Signal, SpikeDetector, SpikeParams, key_hash};
 use crate::incident::{Change, Incident, Input, Status};
 use crate::render::{Templates, body};
 use crate::route::{Labels, matches, muted_until, route};
@@ -77,12 +77,12 @@ struct Stream {
 /// Per-source log₂ histogram of author reach, for the p99 of the influencer rule.
 #[derive(Default)]
 struct ReachHistogram {
-    per_source: HashMap<String, [u32; 64]>,
+    per_source: KeyMap<[u32; 64]>,
 }
 
 impl ReachHistogram {
     fn p99(&self, source: &str) -> u64 {
-        let Some(h) = self.per_source.get(source) else {
+        let Some(h) = self.per_source.get(&key_hash(source)) else {
             return 0;
         };
         let n: u32 = h.iter().sum();
@@ -102,7 +102,7 @@ impl ReachHistogram {
 
     fn add(&mut self, source: &str, reach: u64) {
         let bucket = (64 - reach.leading_zeros()).min(63) as usize;
-        self.per_source.entry(source.to_owned()).or_insert([0; 64])[bucket] += 1;
+        self.per_source.entry(key_hash(source)).or_insert([0; 64])[bucket] += 1;
     }
 }
 
@@ -113,8 +113,8 @@ pub struct AlertRouter {
     state: Option<Arc<StateStore>>,
     wake: Arc<Notify>,
     streams: Vec<Stream>,
-    /// Topic → stream index per rule.
-    stream_index: HashMap<String, Vec<Option<usize>>>,
+    /// Topic (hashed) → stream index per rule.
+    stream_index: KeyMap<Vec<Option<usize>>>,
     /// The newest incident per (rule, topic).
     incidents: HashMap<(String, String), Incident>,
     /// Consecutive failed polls per source.
@@ -156,7 +156,7 @@ impl AlertRouter {
             state,
             wake,
             streams: Vec::new(),
-            stream_index: HashMap::new(),
+            stream_index: KeyMap::default(),
             incidents,
             failures: HashMap::new(),
             replaying: false,
@@ -208,7 +208,11 @@ impl AlertRouter {
     }
 
     fn stream(&mut self, rule: usize, topic: &str, now: i64) -> usize {
-        if let Some(Some(i)) = self.stream_index.get(topic).and_then(|v| v.get(rule)) {
+        if let Some(Some(i)) = self
+            .stream_index
+            .get(&key_hash(topic))
+            .and_then(|v| v.get(rule))
+        {
             return *i;
         }
         let r = &self.config.rules[rule];
@@ -232,7 +236,7 @@ impl AlertRouter {
         let n = self.config.rules.len();
         let slots = self
             .stream_index
-            .entry(topic.to_owned())
+            .entry(key_hash(topic))
             .or_insert_with(|| vec![None; n]);
         slots[rule] = Some(i);
         i
@@ -243,19 +247,23 @@ impl AlertRouter {
     pub fn observe(&mut self, mentions: &[MentionSummary], now: i64) {
         self.advance(now);
         for m in mentions {
-            for ri in 0..self.config.rules.len() {
-                let rule = &self.config.rules[ri];
-                if matches!(rule.kind, AlertKind::SourceHealth) {
-                    continue;
-                }
-                for topic in &m.topics {
+            for topic in &m.topics {
+                let topic_key = key_hash(topic);
+                for ri in 0..self.config.rules.len() {
                     let rule = &self.config.rules[ri];
-                    if !rule.watches(topic) {
+                    if matches!(rule.kind, AlertKind::SourceHealth) || !rule.watches(topic) {
                         continue;
                     }
                     let passes = Self::passes(rule, m);
                     let (min_reach, kind) = (rule.min_reach, rule.kind);
-                    let si = self.stream(ri, topic, now);
+                    let known = self
+                        .stream_index
+                        .get(&topic_key)
+                        .and_then(|v| v.get(ri).copied().flatten());
+                    let si = match known {
+                        Some(si) => si,
+                        None => self.stream(ri, topic, now),
+                    };
                     let stream = &mut self.streams[si];
                     let signal = match &mut stream.detector {
                         Detector::Spike(d) if passes => d.observe(m),
@@ -522,7 +530,7 @@ impl AlertRouter {
         if let Some(ri) = self.config.rules.iter().position(|r| r.id == rule)
             && let Some(Some(si)) = self
                 .stream_index
-                .get(topic)
+                .get(&key_hash(topic))
                 .and_then(|v| v.get(ri))
                 .copied()
             && let Detector::Spike(d) = &mut self.streams[si].detector
