@@ -364,10 +364,15 @@ impl SpikeDetector {
             let thresholds = self.thresholds_for(&model);
             if x >= thresholds[0] {
                 let level = self.level_of(x, current);
-                out.push(Signal::Fire {
-                    level,
-                    evidence: self.evidence(current, x, &model, thresholds[0], "window"),
-                });
+                // A window still firing at a level already signalled only updates the
+                // numbers: no quoting posts or counting phrases (the incident keeps
+                // those of its last notification).
+                let evidence = if level > self.signalled {
+                    self.evidence(current, x, &model, thresholds[0], "window")
+                } else {
+                    self.numbers(current, x, &model, thresholds[0])
+                };
+                out.push(Signal::Fire { level, evidence });
             }
             out.push(Signal::Evaluated {
                 at: (current + 1) * self.p.step,
@@ -546,6 +551,25 @@ impl SpikeDetector {
             None
         } else {
             None
+        }
+    }
+
+    /// The numbers of a window, without posts and phrases.
+    fn numbers(&self, end_bucket: i64, x: u32, model: &CountModel, threshold: u32) -> Evidence {
+        let start_bucket = end_bucket - self.p.window_steps + 1;
+        Evidence {
+            observed: x,
+            expected: model.mu,
+            dispersion: model.r,
+            p_value: model.tail(x),
+            threshold,
+            window_minutes: (self.p.window() / 60) as u32,
+            window_start: start_bucket * self.p.step,
+            window_end: (end_bucket + 1) * self.p.step,
+            sources: self.sources_in(end_bucket),
+            first_post: start_bucket * self.p.step,
+            test: "window".into(),
+            ..Evidence::default()
         }
     }
 

@@ -312,7 +312,15 @@ impl Incident {
                         if evidence.observed >= self.evidence.observed
                             || evidence.window_end > self.evidence.window_end
                         {
-                            self.evidence = evidence.clone();
+                            let mut e = evidence.clone();
+                            // Numbers-only updates keep the posts and phrases quoted last.
+                            if e.samples.is_empty() {
+                                e.samples = std::mem::take(&mut self.evidence.samples);
+                                e.phrases = std::mem::take(&mut self.evidence.phrases);
+                                e.authors = e.authors.max(self.evidence.authors);
+                                e.first_post = self.evidence.first_post;
+                            }
+                            self.evidence = e;
                         }
                         if *level > self.level {
                             let from = self.level;
