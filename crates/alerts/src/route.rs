@@ -162,9 +162,12 @@ routes:
             serde_norway::from_str("times: \"22:00-07:00\"\nlevels: [1]").expect("mute");
         // 2026-01-05 23:30 UTC (Monday).
         let at = 1_767_655_800;
-        let until = muted_until(&[m.clone()], 1, chrono_tz::UTC, at).expect("muted");
+        let until = muted_until(std::slice::from_ref(&m), 1, chrono_tz::UTC, at).expect("muted");
         assert_eq!(until - at, 7 * 3600 + 30 * 60);
-        assert_eq!(muted_until(&[m.clone()], 2, chrono_tz::UTC, at), None);
+        assert_eq!(
+            muted_until(std::slice::from_ref(&m), 2, chrono_tz::UTC, at),
+            None
+        );
         assert_eq!(muted_until(&[m], 1, chrono_tz::UTC, at + 9 * 3600), None);
     }
 }

@@ -42,7 +42,11 @@ fn mention(n: u64, t: i64) -> MentionSummary {
     let at = Utc.timestamp_opt(t, 0).single().expect("time");
     MentionSummary {
         id: MentionId(n as u128),
-        source: if n % 2 == 0 { "a".into() } else { "b".into() },
+        source: if n.is_multiple_of(2) {
+            "a".into()
+        } else {
+            "b".into()
+        },
         author_key: format!("author{n}"),
         reach: None,
         published_at: at,
