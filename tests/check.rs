@@ -93,3 +93,33 @@ fn the_demo_runs_offline_and_finds_the_complaint_burst() {
     assert!(stdout.contains("acme-bahn"), "{stdout}");
     assert!(stdout.contains("(a complaint burst)"), "{stdout}");
 }
+
+#[test]
+fn a_broken_alerting_file_names_file_line_and_column() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    std::fs::write(dir.config(), format!("{config}alerts: alerts.yaml\n")).expect("write");
+    dir.write(
+        "alerts.yaml",
+        "version: 1
+rules:
+  - id: storm
+    kind: spike
+    topics: [acme]
+routing:
+  receivers: [pager]
+",
+    );
+    let out = dir
+        .cmd(&["check", "--config"])
+        .arg(dir.config())
+        .output()
+        .expect("run check");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("alerts.yaml:7:15: unknown receiver \"pager\""),
+        "{stderr}"
+    );
+}
