@@ -119,6 +119,8 @@ pub struct AlertRouter {
     incidents: HashMap<(String, String), Incident>,
     /// Consecutive failed polls per source.
     failures: HashMap<String, u32>,
+    /// Per source: first mention, last mention, mentions seen (for "silent").
+    rhythm: HashMap<String, (i64, i64, u64)>,
     /// While rebuilding, signals change detectors only.
     replaying: bool,
     /// What a backtest would have sent.
@@ -159,6 +161,7 @@ impl AlertRouter {
             stream_index: KeyMap::default(),
             incidents,
             failures: HashMap::new(),
+            rhythm: HashMap::new(),
             replaying: false,
             planned: Vec::new(),
             history: Vec::new(),
@@ -247,6 +250,22 @@ impl AlertRouter {
     pub fn observe(&mut self, mentions: &[MentionSummary], now: i64) {
         self.advance(now);
         for m in mentions {
+            let t = m.fetched_at.timestamp();
+            match self.rhythm.get_mut(&m.source) {
+                Some(r) => {
+                    // A mention after a long gap: a silent incident ends.
+                    if t - r.1 > 3600 && !self.replaying {
+                        self.source_spoke(&m.source, now);
+                    }
+                    if let Some(r) = self.rhythm.get_mut(&m.source) {
+                        r.1 = r.1.max(t);
+                        r.2 += 1;
+                    }
+                }
+                None => {
+                    self.rhythm.insert(m.source.clone(), (t, t, 1));
+                }
+            }
             for topic in &m.topics {
                 let topic_key = key_hash(topic);
                 for ri in 0..self.config.rules.len() {
@@ -322,7 +341,12 @@ impl AlertRouter {
                 self.handle(si, signal, now);
             }
             // Kinds without windows of their own are quiet in every step they do not fire.
-            if !matches!(self.streams[si].detector, Detector::Spike(_)) {
+            // Source health resolves on evidence (a good poll, a new mention), not on
+            // time: a failing source polled every few hours would flap otherwise.
+            let kind = self.config.rules[self.streams[si].rule].kind;
+            if !matches!(self.streams[si].detector, Detector::Spike(_))
+                && kind != AlertKind::SourceHealth
+            {
                 while self.streams[si].last_step + step <= now {
                     let end = self.streams[si].last_step + step;
                     self.streams[si].last_step = end;
@@ -340,6 +364,7 @@ impl AlertRouter {
         if self.replaying {
             return;
         }
+        self.check_silent(now);
         let keys: Vec<(String, String)> = self
             .incidents
             .iter()
@@ -362,6 +387,92 @@ impl AlertRouter {
                 let Some(change) = change else { break };
                 self.commit(next, change, now);
             }
+        }
+    }
+
+    /// Resolves the open incident at `key` now (one piece of evidence is enough: it
+    /// feeds the quiet windows resolving needs).
+    fn resolve_by_evidence(&mut self, key: &(String, String), now: i64) {
+        let Some(i) = self.incidents.get(key).filter(|i| i.is_open()) else {
+            return;
+        };
+        let mut next = i.clone();
+        let policy = self.config.incidents.clone();
+        for _ in 0..policy.resolve_after_quiet {
+            let quiet = Input::Evaluated {
+                quiet: true,
+                at: now,
+            };
+            if let Some(change) = next.apply(&quiet, &policy, None) {
+                self.commit(next, change, now);
+                return;
+            }
+        }
+    }
+
+    fn source_spoke(&mut self, source: &str, now: i64) {
+        if let Some(rule) = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.kind == AlertKind::SourceHealth)
+        {
+            let key = (rule.id.clone(), source.to_owned());
+            self.resolve_by_evidence(&key, now);
+        }
+    }
+
+    /// A source whose expected mentions since its last one exceed `ln(1/α)` is silent:
+    /// `P(0 | μ) = e^(−μ) < α`. A 3-per-hour feed is silent after about 3 hours, a blog
+    /// posting twice a day after about 4.5 days. Needs a day and 10 mentions of rhythm.
+    fn check_silent(&mut self, now: i64) {
+        let Some(ri) = self
+            .config
+            .rules
+            .iter()
+            .position(|r| r.kind == AlertKind::SourceHealth)
+        else {
+            return;
+        };
+        let alpha = self.config.rules[ri].budget(&self.config.defaults).alpha();
+        let limit = (1.0 / alpha).ln();
+        let silent: Vec<(String, f64, i64)> = self
+            .rhythm
+            .iter()
+            .filter_map(|(source, &(first, last, n))| {
+                let span_h = (last - first) as f64 / 3600.0;
+                if n < 10 || span_h < 24.0 {
+                    return None;
+                }
+                let rate = n as f64 / span_h;
+                let expected = rate * (now - last) as f64 / 3600.0;
+                (expected > limit).then(|| (source.clone(), expected, last))
+            })
+            .collect();
+        let rule_id = self.config.rules[ri].id.clone();
+        for (source, expected, last) in silent {
+            let open = self
+                .incidents
+                .get(&(rule_id.clone(), source.clone()))
+                .is_some_and(Incident::is_open);
+            if open {
+                continue;
+            }
+            let evidence = Evidence {
+                observed: 0,
+                expected,
+                p_value: (-expected).exp(),
+                window_start: last - last.rem_euclid(300),
+                window_end: now,
+                first_post: last,
+                test: "source_health".into(),
+                detail: Some(
+                    serde_json::json!({"source": source, "state": "silent", "last_mention": last}),
+                ),
+                ..Evidence::default()
+            };
+            let si = self.stream(ri, &source, now);
+            self.handle(si, Signal::Fire { level: 1, evidence }, now);
         }
     }
 
@@ -390,23 +501,17 @@ impl AlertRouter {
         match result {
             Ok(()) => {
                 self.failures.remove(source);
-                if let Some(i) = self.incidents.get(&key).filter(|i| i.is_open()) {
-                    let mut next = i.clone();
-                    let policy = self.config.incidents.clone();
-                    // One good poll is enough: feed the quiet windows resolving needs.
-                    for _ in 0..policy.resolve_after_quiet {
-                        if let Some(change) = next.apply(
-                            &Input::Evaluated {
-                                quiet: true,
-                                at: now,
-                            },
-                            &policy,
-                            None,
-                        ) {
-                            self.commit(next.clone(), change, now);
-                            break;
-                        }
-                    }
+                // A good poll ends "failing" and "broken", not "silent" (a silent feed
+                // answers fine, with nothing new).
+                let failing = self.incidents.get(&key).is_some_and(|i| {
+                    i.is_open()
+                        && i.evidence
+                            .detail
+                            .as_ref()
+                            .is_none_or(|d| d["state"] != "silent")
+                });
+                if failing {
+                    self.resolve_by_evidence(&key, now);
                 }
             }
             Err((status, error)) => {
@@ -933,5 +1038,70 @@ fn shift_signal(s: &crate::shift::Shift, at: i64) -> Signal {
             ),
             ..Evidence::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use lauscher_model::{Intent, MentionId};
+
+    fn mention(source: &str, n: u64, t: i64) -> MentionSummary {
+        let at = chrono::Utc.timestamp_opt(t, 0).single().expect("time");
+        MentionSummary {
+            id: MentionId(n as u128),
+            source: source.into(),
+            author_key: format!("a{n}"),
+            reach: None,
+            published_at: at,
+            fetched_at: at,
+            lang: "de".into(),
+            score: 0.0,
+            label: Label::Neutral,
+            intent: Intent::Other,
+            topics: vec!["acme".into()],
+            url: None,
+            snippet: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_source_silent_far_beyond_its_rhythm_opens_and_a_new_post_resolves() {
+        let text = "version: 1\nrules:\n  - {id: sources, kind: source_health}\n";
+        let config = AlertingConfig::parse(text, "t", &[], &|_| None).expect("config");
+        let templates = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
+        let t0 = 1_767_571_200;
+        let mut r =
+            AlertRouter::new(config, templates, None, Arc::new(Notify::new()), t0).expect("router");
+        // Hourly for two days.
+        for h in 0..48 {
+            let t = t0 + h * 3600;
+            r.observe(&[mention("blog", h as u64, t)], t);
+        }
+        let last = t0 + 47 * 3600;
+        r.tick(last + 5 * 3600);
+        assert!(
+            r.open_incidents().is_empty(),
+            "5 h of silence is not yet unusual at 1/h"
+        );
+        r.tick(last + 10 * 3600);
+        assert_eq!(
+            r.open_incidents().len(),
+            1,
+            "10 h silent at 1/h: P(0) = e^-10"
+        );
+        r.tick(last + 11 * 3600);
+        assert_eq!(
+            r.open_incidents().len(),
+            1,
+            "one incident, not one per tick"
+        );
+        let t = last + 12 * 3600;
+        r.observe(&[mention("blog", 99, t)], t);
+        assert!(r.open_incidents().is_empty(), "speaking again resolves it");
+        let (history, planned) = r.into_history();
+        assert_eq!(history.len(), 1);
+        assert!(planned.is_empty(), "no receivers configured");
     }
 }
