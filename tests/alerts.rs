@@ -83,6 +83,33 @@ incidents:
     )
 }
 
+/// Writes the topics, `alerts` as `alerts.yaml`, and a config polling the feed server's
+/// `/social.xml` every second with fast commits.
+fn write_daemon_config(dir: &Dir, feeds: &str, alerts: &str) {
+    dir.write("topics.yaml", TOPICS);
+    dir.write("alerts.yaml", alerts);
+    dir.write(
+        "lauscher.yaml",
+        &format!(
+            "version: 1
+crawler:
+  contact: https://example.org/test
+  host_interval: 10ms
+index:
+  commit_interval: 200ms
+  writer_memory: 32MiB
+sources:
+  - id: social
+    kind: feed
+    url: {feeds}/social.xml
+    interval: 1s
+rules: [topics.yaml]
+alerts: alerts.yaml
+"
+        ),
+    );
+}
+
 fn bodies(requests: &[Request], route: &str) -> Vec<Value> {
     requests
         .iter()
@@ -139,29 +166,7 @@ async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kil
             .await;
     }
     let dir = Dir::new();
-    dir.write("topics.yaml", TOPICS);
-    dir.write("alerts.yaml", &alerts_yaml(&receivers.uri()));
-    dir.write(
-        "lauscher.yaml",
-        &format!(
-            "version: 1
-crawler:
-  contact: https://example.org/test
-  host_interval: 10ms
-index:
-  commit_interval: 200ms
-  writer_memory: 32MiB
-sources:
-  - id: social
-    kind: feed
-    url: {}/social.xml
-    interval: 1s
-rules: [topics.yaml]
-alerts: alerts.yaml
-",
-            feeds.uri()
-        ),
-    );
+    write_daemon_config(&dir, &feeds.uri(), &alerts_yaml(&receivers.uri()));
     let started = Instant::now();
     let daemon = tokio::task::block_in_place(|| dir.start_daemon());
     wait_until("the opened webhook", Duration::from_secs(20), async || {
@@ -319,33 +324,11 @@ async fn ack_stops_escalation_and_silences_keep_notifications_back() {
         .mount(&receivers)
         .await;
     let dir = Dir::new();
-    dir.write("topics.yaml", TOPICS);
     // Escalation after 3s; the window is long enough that the incident stays open.
     let yaml = alerts_yaml(&receivers.uri())
         .replace("window: 10s", "window: 60s")
         .replace("after: 4s", "after: 3s");
-    dir.write("alerts.yaml", &yaml);
-    dir.write(
-        "lauscher.yaml",
-        &format!(
-            "version: 1
-crawler:
-  contact: https://example.org/test
-  host_interval: 10ms
-index:
-  commit_interval: 200ms
-  writer_memory: 32MiB
-sources:
-  - id: social
-    kind: feed
-    url: {}/social.xml
-    interval: 1s
-rules: [topics.yaml]
-alerts: alerts.yaml
-",
-            feeds.uri()
-        ),
-    );
+    write_daemon_config(&dir, &feeds.uri(), &yaml);
     let daemon = tokio::task::block_in_place(|| dir.start_daemon());
     let base = daemon.base.clone();
     let client = reqwest::Client::new();

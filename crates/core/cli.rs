@@ -245,16 +245,6 @@ pub struct BacktestArgs {
     pub json: bool,
 }
 
-/// Where the daemon's API is.
-#[derive(Debug, Args)]
-pub struct ApiArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// The API's base URL (default: `server.listen` of the config).
-    #[arg(long, env = "LAUSCHER_API")]
-    pub api: Option<String>,
-}
-
 /// `lauscher incidents`.
 #[derive(Debug, Args)]
 pub struct IncidentsArgs {

@@ -370,7 +370,7 @@ impl SpikeDetector {
                 let evidence = if level > self.signalled {
                     self.evidence(current, x, &model, thresholds[0], "window")
                 } else {
-                    self.numbers(current, x, &model, thresholds[0])
+                    self.numbers(current, x, &model, thresholds[0], "window")
                 };
                 out.push(Signal::Fire { level, evidence });
             }
@@ -555,7 +555,14 @@ impl SpikeDetector {
     }
 
     /// The numbers of a window, without posts and phrases.
-    fn numbers(&self, end_bucket: i64, x: u32, model: &CountModel, threshold: u32) -> Evidence {
+    fn numbers(
+        &self,
+        end_bucket: i64,
+        x: u32,
+        model: &CountModel,
+        threshold: u32,
+        test: &str,
+    ) -> Evidence {
         let start_bucket = end_bucket - self.p.window_steps + 1;
         Evidence {
             observed: x,
@@ -568,7 +575,7 @@ impl SpikeDetector {
             window_end: (end_bucket + 1) * self.p.step,
             sources: self.sources_in(end_bucket),
             first_post: start_bucket * self.p.step,
-            test: "window".into(),
+            test: test.into(),
             ..Evidence::default()
         }
     }
@@ -581,9 +588,8 @@ impl SpikeDetector {
         threshold: u32,
         test: &str,
     ) -> Evidence {
+        let mut evidence = self.numbers(end_bucket, x, model, threshold, test);
         let start_bucket = end_bucket - self.p.window_steps + 1;
-        let window_start = start_bucket * self.p.step;
-        let window_end = (end_bucket + 1) * self.p.step;
         let in_window: Vec<&Sample> = self
             .recent
             .iter()
@@ -610,33 +616,18 @@ impl SpikeDetector {
             .and_then(|w| self.first_post.get((w - self.first) as usize).copied())
             .filter(|&t| t != i64::MAX)
             .or_else(|| in_window.iter().map(|s| s.published_at.timestamp()).min())
-            .unwrap_or(window_start);
-        let authors = self
+            .unwrap_or(evidence.window_start);
+        evidence.authors = self
             .authors
             .values()
             .filter(|&&b| (start_bucket..=end_bucket).contains(&b))
             .count() as u32;
-        Evidence {
-            observed: x,
-            expected: model.mu,
-            dispersion: model.r,
-            p_value: model.tail(x),
-            threshold,
-            window_minutes: (self.p.window() / 60) as u32,
-            window_start,
-            window_end,
-            authors,
-            sources: self.sources_in(end_bucket),
-            // The newest 60 posts tell what a wave is about; more only costs.
-            phrases: crate::phrases::top(
-                in_window.iter().rev().take(60).map(|s| s.text.as_str()),
-                5,
-            ),
-            samples,
-            first_post,
-            test: test.into(),
-            detail: None,
-        }
+        // The newest 60 posts tell what a wave is about; more only costs.
+        evidence.phrases =
+            crate::phrases::top(in_window.iter().rev().take(60).map(|s| s.text.as_str()), 5);
+        evidence.samples = samples;
+        evidence.first_post = first_post;
+        evidence
     }
 }
 

@@ -411,27 +411,25 @@ impl AlertRouter {
     }
 
     fn source_spoke(&mut self, source: &str, now: i64) {
-        if let Some(rule) = self
-            .config
-            .rules
-            .iter()
-            .find(|r| r.kind == AlertKind::SourceHealth)
-        {
-            let key = (rule.id.clone(), source.to_owned());
+        if let Some(ri) = self.source_health_rule() {
+            let key = (self.config.rules[ri].id.clone(), source.to_owned());
             self.resolve_by_evidence(&key, now);
         }
+    }
+
+    /// The source-health rule, if any (sources are its topics).
+    fn source_health_rule(&self) -> Option<usize> {
+        self.config
+            .rules
+            .iter()
+            .position(|r| r.kind == AlertKind::SourceHealth)
     }
 
     /// A source whose expected mentions since its last one exceed `ln(1/α)` is silent:
     /// `P(0 | μ) = e^(−μ) < α`. A 3-per-hour feed is silent after about 3 hours, a blog
     /// posting twice a day after about 4.5 days. Needs a day and 10 mentions of rhythm.
     fn check_silent(&mut self, now: i64) {
-        let Some(ri) = self
-            .config
-            .rules
-            .iter()
-            .position(|r| r.kind == AlertKind::SourceHealth)
-        else {
+        let Some(ri) = self.source_health_rule() else {
             return;
         };
         let alpha = self.config.rules[ri].budget(&self.config.defaults).alpha();
@@ -489,12 +487,7 @@ impl AlertRouter {
         result: Result<(), (Option<u16>, String)>,
         now: i64,
     ) {
-        let Some(ri) = self
-            .config
-            .rules
-            .iter()
-            .position(|r| r.kind == AlertKind::SourceHealth)
-        else {
+        let Some(ri) = self.source_health_rule() else {
             return;
         };
         let key = (self.config.rules[ri].id.clone(), source.to_owned());
@@ -541,20 +534,20 @@ impl AlertRouter {
     }
 
     fn handle(&mut self, si: usize, signal: Signal, now: i64) {
-        let rule_i = self.streams[si].rule;
-        let rule = self.config.rules[rule_i].clone();
-        let topic = self.streams[si].topic.clone();
-        let key = (rule.id.clone(), topic.clone());
         if let Signal::Fire { .. } = signal {
             self.streams[si].last_fire = now;
         }
         if self.replaying {
             return;
         }
+        let rule_i = self.streams[si].rule;
+        let topic = self.streams[si].topic.clone();
+        let key = (self.config.rules[rule_i].id.clone(), topic.clone());
         let policy = self.config.incidents.clone();
         let existing = self.incidents.get(&key).cloned();
         match signal {
             Signal::Fire { level, evidence } => {
+                let rule = self.config.rules[rule_i].clone();
                 METRICS
                     .alerts_total
                     .with_label_values(&[&rule.id, "fired"])
@@ -614,7 +607,7 @@ impl AlertRouter {
                     now,
                     labels,
                 );
-                self.commit_open(rule_i, incident, now);
+                self.commit_open(incident, now);
             }
             Signal::Evaluated { quiet, at } => {
                 if let Some(current) = existing {
@@ -644,7 +637,7 @@ impl AlertRouter {
         }
     }
 
-    fn commit_open(&mut self, _rule: usize, incident: Incident, now: i64) {
+    fn commit_open(&mut self, incident: Incident, now: i64) {
         info!(rule = %incident.rule, topic = %incident.topic, level = incident.level, observed = incident.evidence.observed, expected = incident.evidence.expected, "incident opened");
         self.commit_event(incident, "opened", serde_json::json!({}), now);
     }

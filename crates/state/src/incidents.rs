@@ -190,6 +190,20 @@ fn silence_row(r: &Row<'_>) -> rusqlite::Result<SilenceRow> {
 }
 
 impl StateStore {
+    /// Runs `sql` with `params` and maps every row with `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StateError> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<T>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            stmt.query_map(params, row)?.collect()
+        };
+        run().map_err(|e| self.err(e))
+    }
     /// Stores an incident transition atomically: the incident (inserted when `id` is 0,
     /// else updated only if the stored version is older), its timeline rows and its
     /// outbox rows. Returns the incident id, or `None` when the stored version is
@@ -311,14 +325,10 @@ impl StateStore {
     /// Incidents not resolved, or resolved at or after `resolved_since` (unix seconds),
     /// oldest first: what the router loads at start-up.
     pub fn live_incidents(&self, resolved_since: i64) -> Result<Vec<IncidentRecord>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<IncidentRecord>> {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status != 'resolved' OR updated_at >= ?1 ORDER BY id"
-            ))?;
-            stmt.query_map([resolved_since], incident_row)?.collect()
-        };
-        run().map_err(|e| self.err(e))
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status != 'resolved' OR updated_at >= ?1 ORDER BY id"
+        );
+        self.rows(&sql, [resolved_since], incident_row)
     }
 
     /// Incidents, newest first, optionally only those with `status`.
@@ -327,15 +337,10 @@ impl StateStore {
         status: Option<&str>,
         limit: usize,
     ) -> Result<Vec<IncidentRecord>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<IncidentRecord>> {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ?1 IS NULL OR status = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2"
-            ))?;
-            stmt.query_map(params![status, limit as i64], incident_row)?
-                .collect()
-        };
-        run().map_err(|e| self.err(e))
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ?1 IS NULL OR status = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2"
+        );
+        self.rows(&sql, params![status, limit as i64], incident_row)
     }
 
     /// One incident.
@@ -352,22 +357,15 @@ impl StateStore {
 
     /// An incident's timeline, oldest first.
     pub fn timeline(&self, incident_id: i64) -> Result<Vec<TimelineRow>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<TimelineRow>> {
-            let mut stmt = conn.prepare(
-                "SELECT version, at, event, detail FROM incident_timeline WHERE incident_id = ?1 ORDER BY rowid",
-            )?;
-            stmt.query_map([incident_id], |r| {
-                Ok(TimelineRow {
-                    version: r.get::<_, i64>(0)? as u32,
-                    at: r.get(1)?,
-                    event: r.get(2)?,
-                    detail: r.get(3)?,
-                })
-            })?
-            .collect()
-        };
-        run().map_err(|e| self.err(e))
+        let sql = "SELECT version, at, event, detail FROM incident_timeline WHERE incident_id = ?1 ORDER BY rowid";
+        self.rows(sql, [incident_id], |r| {
+            Ok(TimelineRow {
+                version: r.get::<_, i64>(0)? as u32,
+                at: r.get(1)?,
+                event: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })
     }
 
     /// Appends a timeline row outside a transition (delivery outcomes, inhibitions).
@@ -384,18 +382,13 @@ impl StateStore {
     /// Pending notifications due at `now`, oldest version first, at most one per
     /// (incident, receiver) so that each pair is delivered in order.
     pub fn due_notifications(&self, now: i64, limit: usize) -> Result<Vec<OutboxRow>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<OutboxRow>> {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {OUTBOX_COLUMNS} FROM alert_outbox o WHERE status = 'pending'
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM alert_outbox o WHERE status = 'pending'
                    AND id = (SELECT MIN(id) FROM alert_outbox p WHERE p.incident_id = o.incident_id AND p.receiver = o.receiver AND p.status = 'pending')
                    AND next_attempt_at <= ?1
                  ORDER BY id LIMIT ?2"
-            ))?;
-            stmt.query_map(params![now, limit as i64], outbox_row)?
-                .collect()
-        };
-        run().map_err(|e| self.err(e))
+        );
+        self.rows(&sql, params![now, limit as i64], outbox_row)
     }
 
     /// The earliest pending attempt time, for the worker's sleep.
@@ -431,27 +424,19 @@ impl StateStore {
 
     /// An incident's notifications, oldest first.
     pub fn notifications(&self, incident_id: i64) -> Result<Vec<OutboxRow>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<OutboxRow>> {
-            let mut stmt = conn.prepare(&format!(
+        self.rows(
+            &format!(
                 "SELECT {OUTBOX_COLUMNS} FROM alert_outbox WHERE incident_id = ?1 ORDER BY id"
-            ))?;
-            stmt.query_map([incident_id], outbox_row)?.collect()
-        };
-        run().map_err(|e| self.err(e))
+            ),
+            [incident_id],
+            outbox_row,
+        )
     }
 
     /// Pending notifications per receiver, for the gauge.
     pub fn pending_per_receiver(&self) -> Result<Vec<(String, u64)>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<(String, u64)>> {
-            let mut stmt = conn.prepare(
-                "SELECT receiver, COUNT(*) FROM alert_outbox WHERE status = 'pending' GROUP BY receiver",
-            )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect()
-        };
-        run().map_err(|e| self.err(e))
+        let sql = "SELECT receiver, COUNT(*) FROM alert_outbox WHERE status = 'pending' GROUP BY receiver";
+        self.rows(sql, [], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
     }
 
     /// Stores a silence; returns its id.
@@ -478,14 +463,8 @@ impl StateStore {
 
     /// Silences that have not ended at `now`, oldest first.
     pub fn silences(&self, now: i64) -> Result<Vec<SilenceRow>, StateError> {
-        let conn = self.conn();
-        let run = || -> rusqlite::Result<Vec<SilenceRow>> {
-            let mut stmt = conn.prepare(
-                "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM silences WHERE ends_at > ?1 ORDER BY id",
-            )?;
-            stmt.query_map([now], silence_row)?.collect()
-        };
-        run().map_err(|e| self.err(e))
+        let sql = "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM silences WHERE ends_at > ?1 ORDER BY id";
+        self.rows(sql, [now], silence_row)
     }
 
     /// A key-value integer in the meta table (for example the first time alerting ran).
