@@ -67,7 +67,7 @@ impl RunningAlerts {
     ) -> Result<RunningAlerts> {
         let now = Utc::now();
         let wake = Arc::new(Notify::new());
-        let receivers = alerting.receivers.clone();
+        let deliverer = Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
         let mut router = AlertRouter::new(
             alerting,
             templates,
@@ -87,7 +87,7 @@ impl RunningAlerts {
         let service =
             AlertService::start(router, handle, inbox).context("cannot start the alert router")?;
         let cancel = CancellationToken::new();
-        let deliverer = tokio::spawn(Deliverer::new(state, &receivers, wake).run(cancel.clone()));
+        let deliverer = tokio::spawn(deliverer.run(cancel.clone()));
         Ok(RunningAlerts {
             service,
             deliverer,

@@ -15,14 +15,29 @@
 //! once. PagerDuty absorbs it by `dedup_key`, webhook consumers by the
 //! `Idempotency-Key` header; chat may show a duplicate. Every attempt is counted in
 //! `lauscher_notifications_total` and visible in the incident's notifications.
+//!
+//! - **Groups:** due notifications of one route group and receiver go to chat and
+//!   email as one message ([`render::merge`]); webhook and PagerDuty get one request
+//!   per incident (their consumers key on it).
+//! - **Rate limits:** each receiver has a GCRA limit (Slack and Teams 1/s, PagerDuty
+//!   2/s, email 1/s, burst 3 by default). A send over the limit is deferred to its
+//!   slot, not counted as an attempt and never dropped. GCRA is a dozen lines of
+//!   arithmetic per receiver; a rate-limiting crate would bring a clock and a
+//!   concurrent map we do not need.
+//! - **Receiver health:** a notification a receiver rejects for good or lets expire
+//!   queues a `receiver_health` notice to the configured `fallback` receiver, so a
+//!   revoked webhook or a wrong key never fails silently.
+//! - **Email** goes over SMTP (lettre) as HTML with a text part; `Message-ID` comes
+//!   from the idempotency key, and later messages of an incident reply to its first
+//!   (`In-Reply-To`, `References`), so mail clients thread them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use chrono::Utc;
-use lauscher_rules::{ReceiverConfig, ReceiverKind, alerting::redact_url};
+use lauscher_rules::{AlertingConfig, ReceiverConfig, ReceiverKind, alerting::redact_url};
 use lauscher_state::{OutboxRow, OutboxStatus, StateStore, TimelineRow};
 use lauscher_telemetry::METRICS;
 use rand::rngs::StdRng;
@@ -32,6 +47,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::incident::Incident;
+use crate::render::{self, Templates};
+
+type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
+
 /// The PagerDuty Events API v2 endpoint.
 pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// Longest wait between retries.
@@ -40,7 +60,7 @@ const MAX_BACKOFF_SECS: f64 = 600.0;
 const BATCH: usize = 32;
 
 /// What one attempt came to.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Outcome {
     Sent,
     Retry { after: Option<i64>, error: String },
@@ -54,19 +74,65 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", hex::encode(tag.as_ref()))
 }
 
+/// A generic cell rate algorithm limit: the theoretical arrival time of the next send.
+/// O(1) per send, no timers.
+#[derive(Debug, Clone, Copy)]
+struct Gcra {
+    /// Milliseconds between sends at the sustained rate.
+    interval: i64,
+    /// How far ahead of the sustained rate a burst may run (`interval · (burst − 1)`).
+    tolerance: i64,
+    /// Theoretical arrival time, unix milliseconds.
+    tat: i64,
+}
+
+impl Gcra {
+    fn new(r: &ReceiverConfig) -> Option<Gcra> {
+        let rate = r.rate_limit()?;
+        let interval = rate.interval().as_millis().max(1) as i64;
+        Some(Gcra {
+            interval,
+            tolerance: interval * (r.burst.max(1) as i64 - 1),
+            tat: 0,
+        })
+    }
+
+    /// Takes a slot at `now` (ms), or says when the next one opens.
+    fn claim(&mut self, now: i64) -> Result<(), i64> {
+        let tat = self.tat.max(now);
+        if tat - now > self.tolerance {
+            return Err(tat - self.tolerance);
+        }
+        self.tat = tat + self.interval;
+        Ok(())
+    }
+}
+
+/// What the fallback notice needs to render.
+struct Fallback {
+    receiver: String,
+    config: AlertingConfig,
+    templates: Templates,
+}
+
 /// Delivers outbox notifications until cancelled.
 pub struct Deliverer {
     state: Arc<StateStore>,
     receivers: HashMap<String, ReceiverConfig>,
     client: reqwest::Client,
+    mailers: HashMap<String, Result<Mailer, String>>,
+    limits: Mutex<HashMap<String, Gcra>>,
+    fallback: Option<Fallback>,
     wake: Arc<Notify>,
 }
 
 impl Deliverer {
-    /// A worker for `receivers`, woken through `wake`.
+    /// A worker for the receivers of `config`, woken through `wake`; `templates`
+    /// render receiver-health notices.
     pub fn new(
         state: Arc<StateStore>,
-        receivers: &[ReceiverConfig],
+        config: &AlertingConfig,
+        templates: Templates,
         wake: Arc<Notify>,
     ) -> Deliverer {
         let client = reqwest::Client::builder()
@@ -75,13 +141,38 @@ impl Deliverer {
             .user_agent(concat!("Lauscher/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let mailers = config
+            .receivers
+            .iter()
+            .filter(|r| r.kind == ReceiverKind::Email)
+            .filter_map(|r| {
+                let url = r.url.as_ref()?;
+                let mailer = Mailer::from_url(url.as_str())
+                    .map(|b| b.timeout(Some(Duration::from_secs(20))).build())
+                    .map_err(|e| format!("{}: {e}", redact_url(url)));
+                Some((r.id.clone(), mailer))
+            })
+            .collect();
+        let limits = config
+            .receivers
+            .iter()
+            .filter_map(|r| Some((r.id.clone(), Gcra::new(r)?)))
+            .collect();
         Deliverer {
             state,
-            receivers: receivers
+            receivers: config
+                .receivers
                 .iter()
                 .map(|r| (r.id.clone(), r.clone()))
                 .collect(),
             client,
+            mailers,
+            limits: Mutex::new(limits),
+            fallback: config.fallback.clone().map(|receiver| Fallback {
+                receiver,
+                config: config.clone(),
+                templates,
+            }),
             wake,
         }
     }
@@ -100,9 +191,22 @@ impl Deliverer {
             };
             if !due.is_empty() {
                 let mut tasks = JoinSet::new();
-                for row in due {
+                for batch in this.batches(due) {
+                    if let Err(at) = this.claim(&batch[0].receiver) {
+                        this.defer(&batch, at);
+                        continue;
+                    }
                     let this = this.clone();
-                    tasks.spawn(async move { this.deliver(row).await });
+                    tasks.spawn(async move { this.deliver(batch).await });
+                }
+                if tasks.is_empty() {
+                    // Everything due is rate-limited: sleep until the first slot.
+                    this.update_gauges();
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                    continue;
                 }
                 while tasks.join_next().await.is_some() {}
                 this.update_gauges();
@@ -133,15 +237,75 @@ impl Deliverer {
         }
     }
 
-    async fn deliver(&self, row: OutboxRow) {
+    /// Splits due rows into requests: rows of one receiver and group become one
+    /// message where the receiver kind allows it.
+    fn batches(&self, due: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
+        let mut out: Vec<Vec<OutboxRow>> = Vec::new();
+        let mut slot: HashMap<(String, String), usize> = HashMap::new();
+        for row in due {
+            let mergeable = !row.group_key.is_empty()
+                && self.receivers.get(&row.receiver).is_some_and(|r| {
+                    !matches!(r.kind, ReceiverKind::Webhook | ReceiverKind::Pagerduty)
+                });
+            if mergeable {
+                let key = (row.receiver.clone(), row.group_key.clone());
+                if let Some(&i) = slot.get(&key) {
+                    out[i].push(row);
+                    continue;
+                }
+                slot.insert(key, out.len());
+            }
+            out.push(vec![row]);
+        }
+        out
+    }
+
+    /// Takes a rate-limit slot for `receiver`, or says when (unix ms) one opens.
+    fn claim(&self, receiver: &str) -> Result<(), i64> {
+        let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        match limits.get_mut(receiver) {
+            Some(g) => g.claim(Utc::now().timestamp_millis()),
+            None => Ok(()),
+        }
+    }
+
+    fn defer(&self, batch: &[OutboxRow], at_ms: i64) {
+        let at = (at_ms + 999).div_euclid(1000);
+        for row in batch {
+            METRICS
+                .notifications_total
+                .with_label_values(&[&row.receiver, "rate_limited"])
+                .inc();
+            if let Err(e) = self.state.defer_notification(row.id, at) {
+                warn!(error = %e, "outbox write failed");
+            }
+        }
+    }
+
+    async fn deliver(&self, batch: Vec<OutboxRow>) {
         let now = Utc::now().timestamp();
-        let attempts = row.attempts + 1;
-        let outcome = match self.receivers.get(&row.receiver) {
-            None => Outcome::Failed(format!("receiver {:?} is not configured", row.receiver)),
-            Some(r) => self.send(r, &row).await,
+        let outcome = match self.receivers.get(&batch[0].receiver) {
+            None => Outcome::Failed(format!(
+                "receiver {:?} is not configured",
+                batch[0].receiver
+            )),
+            Some(r) => self.send(r, &batch).await,
         };
         let done = Utc::now();
-        let (status, next, error, label) = match outcome {
+        for row in batch {
+            self.record(row, &outcome, now, done).await;
+        }
+    }
+
+    async fn record(
+        &self,
+        row: OutboxRow,
+        outcome: &Outcome,
+        now: i64,
+        done: chrono::DateTime<Utc>,
+    ) {
+        let attempts = row.attempts + 1;
+        let (status, next, error, label) = match outcome.clone() {
             Outcome::Sent => (OutboxStatus::Sent, now, None, "sent"),
             Outcome::Failed(e) => (OutboxStatus::Failed, now, Some(e), "failed"),
             Outcome::Retry { after, error } => {
@@ -172,6 +336,9 @@ impl Deliverer {
         {
             warn!(error = %e, "outbox write failed; the notification will be retried");
         }
+        if matches!(status, OutboxStatus::Failed | OutboxStatus::Expired) {
+            self.tell_fallback(&row, error.as_deref().unwrap_or(""), now);
+        }
         if status != OutboxStatus::Pending {
             let detail = serde_json::json!({
                 "receiver": row.receiver,
@@ -192,8 +359,101 @@ impl Deliverer {
         }
     }
 
-    async fn send(&self, r: &ReceiverConfig, row: &OutboxRow) -> Outcome {
+    /// Queues a `receiver_health` notice about `row` to the fallback receiver (never
+    /// about the fallback itself, nor about a notice).
+    fn tell_fallback(&self, row: &OutboxRow, error: &str, now: i64) {
+        let Some(f) = &self.fallback else {
+            return;
+        };
+        if row.receiver == f.receiver || row.event == "receiver_health" {
+            return;
+        }
+        let Some(rc) = self.receivers.get(&f.receiver) else {
+            return;
+        };
+        let incident = match self.state.incident(row.incident_id) {
+            Ok(Some(rec)) => match serde_json::from_str::<Incident>(&rec.body) {
+                Ok(mut i) => {
+                    i.id = rec.id;
+                    i
+                }
+                Err(_) => return,
+            },
+            _ => return,
+        };
+        let rule = f.config.rules.iter().find(|r| r.id == incident.rule);
+        let lang = rule.map_or(f.config.defaults.language.as_str(), |r| {
+            r.language(&f.config.defaults)
+        });
+        let failure = serde_json::json!({
+            "receiver": row.receiver,
+            "event": row.event,
+            "error": error,
+        });
+        let message = f.templates.render(
+            lang,
+            &incident,
+            "receiver_health",
+            rule,
+            &f.config.incidents,
+            now,
+            Some(&failure),
+        );
+        let mut body = render::body(
+            rc.kind,
+            &incident,
+            "receiver_health",
+            &message,
+            rc.channel.as_deref(),
+        );
+        if rc.kind == ReceiverKind::Pagerduty {
+            // Its own PagerDuty incident, not the listening incident's.
+            body["dedup_key"] = serde_json::json!(format!("lauscher-receiver:{}", row.receiver));
+            body["event_action"] = serde_json::json!("trigger");
+        }
+        let notice = OutboxRow {
+            id: 0,
+            incident_id: row.incident_id,
+            version: row.version,
+            receiver: f.receiver.clone(),
+            idempotency_key: format!("{}:health", row.idempotency_key),
+            event: "receiver_health".into(),
+            body: body.to_string(),
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            expires_at: now + rc.ttl.0.as_secs() as i64,
+            sent_at: None,
+            last_error: None,
+            group_key: String::new(),
+        };
+        METRICS
+            .notifications_total
+            .with_label_values(&[&row.receiver, "receiver_health"])
+            .inc();
+        warn!(receiver = %row.receiver, fallback = %f.receiver, error, "receiver rejected a notification; telling the fallback");
+        if let Err(e) = self.state.enqueue_notification(&notice) {
+            warn!(error = %e, "receiver-health notice not queued");
+        }
+        self.wake.notify_one();
+    }
+
+    async fn send(&self, r: &ReceiverConfig, batch: &[OutboxRow]) -> Outcome {
+        let row = &batch[0];
         let mut body = row.body.clone();
+        if batch.len() > 1 {
+            let bodies: Vec<serde_json::Value> = batch
+                .iter()
+                .filter_map(|b| serde_json::from_str(&b.body).ok())
+                .collect();
+            if let Some(merged) = render::merge(r.kind, &bodies) {
+                body = merged.to_string();
+            }
+        }
+        if r.kind == ReceiverKind::Email {
+            return self.send_email(r, batch, &body).await;
+        }
         let url = match r.kind {
             ReceiverKind::Pagerduty => {
                 // The routing key is a secret: added here, never stored in the outbox.
@@ -259,6 +519,66 @@ impl Deliverer {
     }
 }
 
+impl Deliverer {
+    async fn send_email(&self, r: &ReceiverConfig, batch: &[OutboxRow], body: &str) -> Outcome {
+        use lettre::AsyncTransport;
+        use lettre::message::{Mailbox, MultiPart};
+
+        let mailer = match self.mailers.get(&r.id) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Outcome::Failed(e.clone()),
+            None => return Outcome::Failed("no smtp url".into()),
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+            return Outcome::Failed("unreadable email body".into());
+        };
+        let from: Mailbox = match r.from.as_deref().unwrap_or("").parse() {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("from: {e}")),
+        };
+        let domain = from.email.domain().to_owned();
+        let row = &batch[0];
+        // `<incident>.<version>.<receiver>@domain`: the idempotency key, so a resend
+        // after a crash carries the same Message-ID and clients drop it.
+        let id_of = |version: u32| {
+            format!(
+                "<lauscher.{}.{version}.{}@{domain}>",
+                row.incident_id, row.receiver
+            )
+        };
+        let subject = v["subject"].as_str().unwrap_or("Lauscher");
+        let mut builder = lettre::Message::builder()
+            .from(from)
+            .subject(subject)
+            .message_id(Some(id_of(row.version)))
+            .user_agent(concat!("Lauscher/", env!("CARGO_PKG_VERSION")).to_owned());
+        if row.version > 1 {
+            builder = builder.in_reply_to(id_of(1)).references(id_of(1));
+        }
+        for to in &r.to {
+            match to.parse::<Mailbox>() {
+                Ok(m) => builder = builder.to(m),
+                Err(e) => return Outcome::Failed(format!("to {to:?}: {e}")),
+            }
+        }
+        let text = v["text"].as_str().unwrap_or("").to_owned();
+        let html = render::html_document(subject, v["html"].as_str().unwrap_or(""));
+        let message = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("email not built: {e}")),
+        };
+        let shown = r.url.as_ref().map_or_else(String::new, redact_url);
+        match mailer.send(message).await {
+            Ok(_) => Outcome::Sent,
+            Err(e) if e.is_permanent() => Outcome::Failed(format!("{shown}: {e}")),
+            Err(e) => Outcome::Retry {
+                after: None,
+                error: format!("{shown}: {e}"),
+            },
+        }
+    }
+}
+
 /// `Retry-After` as seconds from now: delta-seconds or an HTTP date.
 fn retry_after_secs(v: &str) -> Option<i64> {
     if let Ok(s) = v.trim().parse::<i64>() {
@@ -301,6 +621,26 @@ mod tests {
             s,
             "t=1700000000,v1=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
         );
+    }
+
+    #[test]
+    fn gcra_allows_a_burst_then_spaces_sends() {
+        let mut g = super::Gcra {
+            interval: 1000,
+            tolerance: 2000,
+            tat: 0,
+        };
+        let t = 1_000_000;
+        assert!(g.claim(t).is_ok());
+        assert!(g.claim(t).is_ok());
+        assert!(g.claim(t).is_ok());
+        assert_eq!(g.claim(t), Err(t + 1000), "burst of 3, then one a second");
+        assert!(g.claim(t + 1000).is_ok());
+        assert!(g.claim(t + 1000).is_err());
+        // After a quiet spell the whole burst is back.
+        assert!(g.claim(t + 10_000).is_ok());
+        assert!(g.claim(t + 10_000).is_ok());
+        assert!(g.claim(t + 10_000).is_ok());
     }
 
     #[test]

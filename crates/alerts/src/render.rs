@@ -14,10 +14,14 @@ use serde_json::{Value, json};
 
 use crate::incident::Incident;
 
-const BUNDLED: [(&str, &str); 2] = [
+const BUNDLED: [(&str, &str); 3] = [
     ("de", include_str!("../../../rules/templates/de.j2")),
     ("en", include_str!("../../../rules/templates/en.j2")),
+    (HTML, include_str!("../../../rules/templates/email.html.j2")),
 ];
+
+/// The template of an incident's part of an HTML email (`email.html.j2`).
+const HTML: &str = "email.html";
 
 /// Why templates could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,7 @@ pub enum TemplateError {
 }
 
 /// The message templates, per language.
+#[derive(Clone)]
 pub struct Templates {
     env: Environment<'static>,
     langs: Vec<String>,
@@ -55,6 +60,8 @@ pub struct Message {
     pub title: String,
     /// The body, plain text.
     pub text: String,
+    /// The body as an HTML fragment, for email.
+    pub html: String,
 }
 
 impl Templates {
@@ -62,6 +69,13 @@ impl Templates {
     pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name == HTML {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
         let mut langs = Vec::new();
         let mut sources: HashMap<String, (String, String)> = BUNDLED
             .iter()
@@ -90,7 +104,10 @@ impl Templates {
                     line: e.line().unwrap_or(1),
                     msg: e.to_string(),
                 })?;
-            langs.push(lang);
+            // `email.html` is a layout, not a language.
+            if !lang.contains('.') {
+                langs.push(lang);
+            }
         }
         Ok(Templates { env, langs })
     }
@@ -101,8 +118,10 @@ impl Templates {
     }
 
     /// Renders the message for `incident` after `event` in `lang` (English when there
-    /// is no template for it). A template that fails at run time falls back to a plain
+    /// is no template for it). `failure` describes a rejected notification for the
+    /// `receiver_health` event. A template that fails at run time falls back to a plain
     /// line, so a typo never swallows an alert.
+    #[allow(clippy::too_many_arguments)]
     pub fn render(
         &self,
         lang: &str,
@@ -111,6 +130,7 @@ impl Templates {
         rule: Option<&AlertRule>,
         policy: &IncidentPolicy,
         at: i64,
+        failure: Option<&Value>,
     ) -> Message {
         let lang = if self.has(lang) { lang } else { "en" };
         let mut inc = serde_json::to_value(incident).unwrap_or(Value::Null);
@@ -137,15 +157,17 @@ impl Templates {
             incident => inc,
             event => event,
             rule => rule_value,
+            failure => failure.cloned().unwrap_or(Value::Null),
         };
-        let rendered = self.env.get_template(lang).and_then(|t| t.render(ctx));
-        match rendered {
+        let rendered = self.env.get_template(lang).and_then(|t| t.render(&ctx));
+        let mut message = match rendered {
             Ok(text) => {
                 let text = text.trim();
                 let (title, body) = text.split_once('\n').unwrap_or((text, ""));
                 Message {
                     title: title.trim().to_owned(),
                     text: body.trim().to_owned(),
+                    html: String::new(),
                 }
             }
             Err(e) => {
@@ -159,10 +181,37 @@ impl Templates {
                         "{} observed, {:.1} expected",
                         incident.evidence.observed, incident.evidence.expected
                     ),
+                    html: String::new(),
                 }
             }
-        }
+        };
+        let lines: Vec<&str> = message.text.lines().collect();
+        let html_ctx = minijinja::context! {
+            title => message.title,
+            lines => lines,
+            lang => lang,
+            ..ctx
+        };
+        message.html = match self.env.get_template(HTML).and_then(|t| t.render(html_ctx)) {
+            Ok(html) => html.trim().to_owned(),
+            Err(e) => {
+                tracing::warn!(error = %e, "email template failed; sending plain text as HTML");
+                format!(
+                    "<h2>{}</h2><pre>{}</pre>",
+                    html_escape(&message.title),
+                    html_escape(&message.text)
+                )
+            }
+        };
+        message
     }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn format_p(p: f64) -> String {
@@ -245,6 +294,12 @@ pub fn body(
             }
             v
         }
+        ReceiverKind::Email => json!({
+            "subject": format!("[Lauscher] {}", message.title),
+            "text": message.text,
+            "html": message.html,
+            "thread": incident.dedup_key,
+        }),
         ReceiverKind::Pagerduty => {
             let action = match event {
                 "resolved" => "resolve",
@@ -298,4 +353,79 @@ fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// One message for a group of notifications to a chat or email receiver (`bodies` as
+/// [`body`] made them, oldest first); `None` for kinds that take one request per
+/// incident (webhook consumers and PagerDuty key on the incident).
+pub fn merge(kind: ReceiverKind, bodies: &[Value]) -> Option<Value> {
+    if bodies.len() < 2 {
+        return bodies.first().cloned();
+    }
+    let n = bodies.len();
+    let titles: Vec<&str> = bodies
+        .iter()
+        .filter_map(|b| b["text"].as_str().or(b["subject"].as_str()))
+        .collect();
+    match kind {
+        ReceiverKind::Webhook | ReceiverKind::Pagerduty => None,
+        ReceiverKind::Slack => {
+            let mut blocks = Vec::new();
+            for b in bodies {
+                if !blocks.is_empty() {
+                    blocks.push(json!({"type": "divider"}));
+                }
+                blocks.extend(b["blocks"].as_array().into_iter().flatten().cloned());
+            }
+            // Slack takes at most 50 blocks a message.
+            blocks.truncate(50);
+            Some(json!({"text": format!("{n}: {}", titles.join(" · ")), "blocks": blocks}))
+        }
+        ReceiverKind::Teams => {
+            let mut first = bodies[0].clone();
+            let mut cards = Vec::new();
+            for b in bodies {
+                let parts = b["attachments"][0]["content"]["body"].as_array();
+                cards.extend(parts.into_iter().flatten().cloned());
+            }
+            first["attachments"][0]["content"]["body"] = Value::Array(cards);
+            Some(first)
+        }
+        ReceiverKind::Mattermost => {
+            let mut first = bodies[0].clone();
+            let texts: Vec<&str> = bodies.iter().filter_map(|b| b["text"].as_str()).collect();
+            first["text"] = json!(texts.join("\n\n---\n\n"));
+            Some(first)
+        }
+        ReceiverKind::Email => {
+            let subjects: Vec<&str> = bodies
+                .iter()
+                .filter_map(|b| b["subject"].as_str())
+                .map(|s| s.trim_start_matches("[Lauscher] "))
+                .collect();
+            let text: Vec<&str> = bodies.iter().filter_map(|b| b["text"].as_str()).collect();
+            let html: Vec<&str> = bodies.iter().filter_map(|b| b["html"].as_str()).collect();
+            let text = bodies
+                .iter()
+                .zip(&text)
+                .map(|(b, t)| format!("{}\n{t}", b["subject"].as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            Some(json!({
+                "subject": format!("[Lauscher] {n}: {}", subjects.join(" · ")),
+                "text": text,
+                "html": html.join("\n"),
+                "thread": bodies[0]["thread"],
+            }))
+        }
+    }
+}
+
+/// The HTML document around an email's parts.
+pub fn html_document(title: &str, parts: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n\
+         <body style=\"margin:0;padding:16px;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;color:#1f2328;max-width:680px\">\n{parts}\n</body></html>\n",
+        html_escape(title)
+    )
 }

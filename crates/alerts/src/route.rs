@@ -5,6 +5,7 @@
 //! matching children take over from it; a node without receivers uses its parent's.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -38,6 +39,61 @@ pub struct Routed<'a> {
     pub send_resolved: bool,
     /// Mute intervals of the route.
     pub mute: &'a [MuteInterval],
+    /// Grouping, the route's own or inherited.
+    pub group: Grouping<'a>,
+    /// Where the route sits in the tree (`0.2.1`), naming its groups.
+    pub path: String,
+}
+
+/// Alertmanager's grouping settings of a route.
+#[derive(Clone, Copy, Debug)]
+pub struct Grouping<'a> {
+    /// Labels whose values make a group; `None`: `[topic]`.
+    pub by: Option<&'a [String]>,
+    /// Wait of a new group before its first message.
+    pub wait: Duration,
+    /// Wait of a group that notified before news of other incidents.
+    pub interval: Duration,
+    /// Re-send pace of unacknowledged incidents without an escalation policy.
+    pub repeat: Duration,
+}
+
+impl<'a> Grouping<'a> {
+    fn of(route: &'a Route, parent: Option<&Grouping<'a>>) -> Grouping<'a> {
+        let d = |v: Option<lauscher_rules::HumanDuration>, inherited: Option<Duration>, default| {
+            v.map(|d| d.0).or(inherited).unwrap_or(default)
+        };
+        Grouping {
+            by: route.group_by.as_deref().or(parent.and_then(|p| p.by)),
+            wait: d(route.group_wait, parent.map(|p| p.wait), Duration::ZERO),
+            interval: d(
+                route.group_interval,
+                parent.map(|p| p.interval),
+                Duration::from_secs(300),
+            ),
+            repeat: d(
+                route.repeat_interval,
+                parent.map(|p| p.repeat),
+                Duration::from_secs(4 * 3600),
+            ),
+        }
+    }
+
+    /// The group `labels` fall in on the route at `path`: the path and the values of
+    /// the grouping labels (`topic` when the root sets none).
+    pub fn key(&self, path: &str, labels: &Labels) -> String {
+        let mut key = path.to_owned();
+        let value = |name: &str| labels.get(name).map_or("", String::as_str).to_owned();
+        let values: Vec<String> = match self.by {
+            Some(by) => by.iter().map(|n| value(n)).collect(),
+            None => vec![value("topic")],
+        };
+        for v in values {
+            key.push('|');
+            key.push_str(&v);
+        }
+        key
+    }
 }
 
 /// Routes `labels` through the tree at `root`; returns every route it reached.
@@ -48,6 +104,8 @@ pub fn route<'a>(root: &'a Route, labels: &Labels) -> Vec<Routed<'a>> {
         escalation: root.escalation.as_ref(),
         send_resolved: root.send_resolved,
         mute: &root.mute,
+        group: Grouping::of(root, None),
+        path: "0".into(),
     };
     walk(root, labels, inherited, &mut out);
     out
@@ -55,7 +113,7 @@ pub fn route<'a>(root: &'a Route, labels: &Labels) -> Vec<Routed<'a>> {
 
 fn walk<'a>(node: &'a Route, labels: &Labels, here: Routed<'a>, out: &mut Vec<Routed<'a>>) {
     let mut matched_child = false;
-    for child in &node.routes {
+    for (i, child) in node.routes.iter().enumerate() {
         if !child.matchers.iter().all(|m| matches(m, labels)) {
             continue;
         }
@@ -69,6 +127,8 @@ fn walk<'a>(node: &'a Route, labels: &Labels, here: Routed<'a>, out: &mut Vec<Ro
             escalation: child.escalation.as_ref().or(here.escalation),
             send_resolved: child.send_resolved,
             mute: &child.mute,
+            group: Grouping::of(child, Some(&here.group)),
+            path: format!("{}.{i}", here.path),
         };
         walk(child, labels, inherited, out);
         if !child.continue_ {

@@ -106,6 +106,43 @@ impl ReachHistogram {
     }
 }
 
+/// One receiver of a notification and when it may go out.
+#[derive(Debug)]
+struct Recipient {
+    receiver: String,
+    not_before: i64,
+    group_key: String,
+    wait: i64,
+    interval: i64,
+}
+
+/// When each (receiver, group) last sent or will next send: Alertmanager's group
+/// timers, kept per receiver so a slow receiver does not hold back a fast one.
+#[derive(Default)]
+struct GroupClock {
+    flush_at: HashMap<(String, String), i64>,
+}
+
+impl GroupClock {
+    /// The time `r` may go out at, and books it.
+    fn schedule(&mut self, r: &Recipient, batched: bool, now: i64) -> i64 {
+        let key = (r.receiver.clone(), r.group_key.clone());
+        let last = self.flush_at.get(&key).copied();
+        let at = match last {
+            _ if !batched => now,
+            // A batch is still waiting: join it.
+            Some(last) if last >= now => last,
+            // The group notified recently: its next slot.
+            Some(last) if now - last < r.interval => last + r.interval,
+            // A new group, or one quiet for longer than its interval.
+            _ => now + r.wait,
+        }
+        .max(r.not_before);
+        self.flush_at.insert(key, last.map_or(at, |l| l.max(at)));
+        at
+    }
+}
+
 /// Turns mentions into incidents and incidents into notifications.
 pub struct AlertRouter {
     config: AlertingConfig,
@@ -127,6 +164,8 @@ pub struct AlertRouter {
     planned: Vec<PlannedNotification>,
     /// Incidents closed in a backtest, in order.
     history: Vec<Incident>,
+    /// Grouping timers.
+    groups: GroupClock,
 }
 
 impl AlertRouter {
@@ -139,6 +178,7 @@ impl AlertRouter {
         now: i64,
     ) -> Result<AlertRouter, RouterError> {
         let mut incidents = HashMap::new();
+        let mut groups = GroupClock::default();
         if let Some(state) = &state {
             let since = now - config.incidents.reopen_within.0.as_secs() as i64;
             for rec in state.live_incidents(since)? {
@@ -151,6 +191,9 @@ impl AlertRouter {
                 }
             }
             info!(incidents = incidents.len(), "incidents loaded");
+            for (receiver, group, at) in state.group_flushes(now - 86_400)? {
+                groups.flush_at.insert((receiver, group), at);
+            }
         }
         let router = AlertRouter {
             config,
@@ -165,6 +208,7 @@ impl AlertRouter {
             replaying: false,
             planned: Vec::new(),
             history: Vec::new(),
+            groups,
         };
         router.update_open_gauge();
         Ok(router)
@@ -474,10 +518,20 @@ impl AlertRouter {
         }
     }
 
+    /// The escalation policy of the routes `labels` reach; without one, Alertmanager's
+    /// `repeat_interval`: the same receivers again at that pace while unacknowledged.
     fn escalation_for(&self, labels: &Labels) -> Option<lauscher_rules::Escalation> {
-        route(&self.config.routing, labels)
-            .into_iter()
-            .find_map(|r| r.escalation.cloned())
+        let routed = route(&self.config.routing, labels);
+        if let Some(e) = routed.iter().find_map(|r| r.escalation.cloned()) {
+            return Some(e);
+        }
+        let repeat = routed.iter().map(|r| r.group.repeat).min()?;
+        Some(lauscher_rules::Escalation {
+            renotify: lauscher_rules::HumanDuration(repeat),
+            after: lauscher_rules::HumanDuration(repeat),
+            receivers: Vec::new(),
+            loops: u32::MAX,
+        })
     }
 
     /// Records a poll of `source`: `Ok(())` or an error with its HTTP status, if any.
@@ -670,15 +724,29 @@ impl AlertRouter {
         self.incidents.insert(key, incident);
     }
 
-    /// Receivers for `event` of `incident`, each with the time it may go out (mute).
-    fn recipients(&self, incident: &Incident, event: &str, tz: Tz, now: i64) -> Vec<(String, i64)> {
-        let mut out: Vec<(String, i64)> = Vec::new();
-        let mut push = |r: &str, at: i64| {
-            if !out.iter().any(|(x, _)| x == r) {
-                out.push((r.to_owned(), at));
-            }
-        };
+    /// Receivers for `event` of `incident`, each with the time it may go out (mute,
+    /// then grouping).
+    ///
+    /// Grouping holds back only news of *new* incidents (opened, reopened, repeats)
+    /// below level 3 in a group that notified within `group_interval`: they go out
+    /// together at the group's next slot. Updates of an incident the receiver already
+    /// knows (escalated, acknowledged, resolved, SLA) and shitstorms go at once: a late
+    /// page is worse than a second message.
+    fn recipients(&mut self, incident: &Incident, event: &str, tz: Tz, now: i64) -> Vec<Recipient> {
+        let batched = matches!(event, "opened" | "reopened" | "renotified") && incident.level < 3;
+        let mut out: Vec<Recipient> = Vec::new();
         for routed in route(&self.config.routing, &incident.labels) {
+            let mut push = |r: &str, at: i64| {
+                if !out.iter().any(|x| x.receiver == r) {
+                    out.push(Recipient {
+                        receiver: r.to_owned(),
+                        not_before: at,
+                        group_key: routed.group.key(&routed.path, &incident.labels),
+                        wait: routed.group.wait.as_secs() as i64,
+                        interval: routed.group.interval.as_secs() as i64,
+                    });
+                }
+            };
             let not_before = muted_until(routed.mute, incident.level, tz, now).unwrap_or(now);
             let escalation_receivers: Vec<String> = routed
                 .escalation
@@ -690,6 +758,7 @@ impl AlertRouter {
                         push(r, now);
                     }
                 }
+                "receiver_health" => {}
                 "resolved" | "acknowledged" => {
                     if event == "acknowledged" || routed.send_resolved {
                         for r in &routed.receivers {
@@ -713,6 +782,9 @@ impl AlertRouter {
                     }
                 }
             }
+        }
+        for r in &mut out {
+            r.not_before = self.groups.schedule(r, batched, now);
         }
         out
     }
@@ -782,9 +854,14 @@ impl AlertRouter {
             rule.as_ref(),
             &self.config.incidents,
             now,
+            None,
         );
         let suppressed = self.suppressed(&incident, now);
-        let recipients = self.recipients(&incident, event, tz, now);
+        let recipients = if self.replaying {
+            Vec::new()
+        } else {
+            self.recipients(&incident, event, tz, now)
+        };
         let receivers: HashMap<&str, &lauscher_rules::ReceiverConfig> = self
             .config
             .receivers
@@ -797,7 +874,8 @@ impl AlertRouter {
             .inc();
         let outbox: Vec<OutboxRow> = recipients
             .iter()
-            .filter_map(|(r, not_before)| {
+            .filter_map(|recipient| {
+                let (r, not_before) = (&recipient.receiver, &recipient.not_before);
                 let rc = receivers.get(r.as_str())?;
                 let status = if suppressed.is_some() {
                     OutboxStatus::Silenced
@@ -826,6 +904,7 @@ impl AlertRouter {
                     expires_at: not_before + rc.ttl.0.as_secs() as i64,
                     sent_at: None,
                     last_error: None,
+                    group_key: recipient.group_key.clone(),
                 })
             })
             .collect();
@@ -908,7 +987,7 @@ impl AlertRouter {
                         dedup_key: incident.dedup_key.clone(),
                         event: event.to_owned(),
                         receiver: o.receiver.clone(),
-                        at: now,
+                        at: o.next_attempt_at,
                     });
                 }
             }

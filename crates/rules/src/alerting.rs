@@ -53,6 +53,11 @@ pub struct AlertingConfig {
     /// The receivers routes name.
     #[serde(default)]
     pub receivers: Vec<ReceiverConfig>,
+    /// Receiver told when another receiver rejects a notification for good (a 4xx
+    /// other than 408/425/429: a revoked webhook, a wrong key) or lets one expire, so
+    /// a broken receiver never fails silently. Optional.
+    #[serde(default)]
+    pub fallback: Option<String>,
     /// The incident lifecycle.
     #[serde(default)]
     pub incidents: IncidentPolicy,
@@ -80,6 +85,7 @@ impl Default for AlertingConfig {
             rules: Vec::new(),
             routing: Route::default(),
             receivers: Vec::new(),
+            fallback: None,
             incidents: IncidentPolicy::default(),
             templates: default_templates(),
             file: String::new(),
@@ -343,6 +349,23 @@ pub struct Route {
     /// nights for level 1); the incident still opens and records.
     #[serde(default)]
     pub mute: Vec<MuteInterval>,
+    /// Labels whose values make a group: incidents of a group that change close
+    /// together reach a chat or email receiver as one message. Inherited; the root's
+    /// default is `[topic]`. `[]` puts everything in one group per route.
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
+    /// How long a new group waits for more incidents before its first message.
+    /// Inherited; default `0s` (a shitstorm must not wait). Use `30s` on chatty routes.
+    #[serde(default)]
+    pub group_wait: Option<HumanDuration>,
+    /// How long a group that has notified waits before it sends news of *other*
+    /// incidents (they are batched). Inherited; default `5m`.
+    #[serde(default)]
+    pub group_interval: Option<HumanDuration>,
+    /// Re-send an unacknowledged open incident this often, on routes without an
+    /// escalation policy (which sets its own pace). Inherited; default `4h`.
+    #[serde(default)]
+    pub repeat_interval: Option<HumanDuration>,
     /// Child routes, tried in order.
     #[serde(default)]
     pub routes: Vec<Route>,
@@ -519,6 +542,83 @@ pub struct ReceiverConfig {
     /// Extra HTTP headers (webhook).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Email: the sender, `Name <addr@example.org>` or `addr@example.org`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Email: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Most notifications per time, as `N/s`, `N/m` or `N/h` (a GCRA limit: sends
+    /// are spaced, never dropped). Defaults: slack and teams `1/s`, pagerduty `2/s`,
+    /// email `1/s`, webhook and mattermost unlimited.
+    #[serde(default)]
+    pub rate: Option<Rate>,
+    /// Notifications that may go out at once before `rate` spaces them. Default 3.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_burst() -> u32 {
+    3
+}
+
+/// A rate: `count` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// How many.
+    pub count: u32,
+    /// Per this long.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The spacing between two sends at this rate.
+    pub fn interval(&self) -> Duration {
+        self.per / self.count.max(1)
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid rate {s:?}: expected N/s, N/m or N/h, e.g. 1/s");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(bad());
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl ReceiverConfig {
+    /// The rate limit in force: the configured one or the kind's default.
+    pub fn rate_limit(&self) -> Option<Rate> {
+        let per_second = |count| {
+            Some(Rate {
+                count,
+                per: Duration::from_secs(1),
+            })
+        };
+        self.rate.or(match self.kind {
+            ReceiverKind::Slack | ReceiverKind::Teams | ReceiverKind::Email => per_second(1),
+            ReceiverKind::Pagerduty => per_second(2),
+            ReceiverKind::Webhook | ReceiverKind::Mattermost => None,
+        })
+    }
 }
 
 fn default_ttl() -> HumanDuration {
@@ -539,6 +639,8 @@ pub enum ReceiverKind {
     Mattermost,
     /// PagerDuty Events API v2.
     Pagerduty,
+    /// Email over SMTP: HTML with a text part.
+    Email,
 }
 
 impl ReceiverKind {
@@ -549,6 +651,7 @@ impl ReceiverKind {
             ReceiverKind::Slack => "slack",
             ReceiverKind::Teams => "teams",
             ReceiverKind::Mattermost => "mattermost",
+            ReceiverKind::Email => "email",
             ReceiverKind::Pagerduty => "pagerduty",
         }
     }
@@ -772,6 +875,41 @@ impl AlertingConfig {
                 return Err(at("id", &r.id, format!("duplicate receiver id {:?}", r.id)));
             }
             match r.kind {
+                ReceiverKind::Email => {
+                    let scheme = r.url.as_ref().map(url::Url::scheme);
+                    let tls = r.url.as_ref().and_then(|u| {
+                        u.query_pairs()
+                            .find(|(k, _)| k == "tls")
+                            .map(|(_, v)| v.into_owned())
+                    });
+                    let tls_ok =
+                        matches!(tls.as_deref(), None | Some("required" | "opportunistic"));
+                    if !matches!(scheme, Some("smtp" | "smtps")) || !tls_ok {
+                        return Err(in_recv(
+                            "kind",
+                            format!(
+                                "receiver {:?}: email needs url: smtps://user:pass@host:465 (TLS), smtp://user:pass@host:587?tls=required (STARTTLS) or smtp://host:25 (plain: a local relay only)",
+                                r.id
+                            ),
+                        ));
+                    }
+                    let Some(from) = &r.from else {
+                        return Err(in_recv(
+                            "kind",
+                            format!("receiver {:?}: email needs from:", r.id),
+                        ));
+                    };
+                    check_mailbox(from).map_err(|m| in_recv("from", m))?;
+                    if r.to.is_empty() {
+                        return Err(in_recv(
+                            "kind",
+                            format!("receiver {:?}: email needs to: [address, ...]", r.id),
+                        ));
+                    }
+                    for to in &r.to {
+                        check_mailbox(to).map_err(|m| in_recv("to", m))?;
+                    }
+                }
                 ReceiverKind::Pagerduty => {
                     if r.routing_key.as_deref().unwrap_or("").is_empty() {
                         return Err(in_recv(
@@ -808,6 +946,15 @@ impl AlertingConfig {
                     }
                 }
             }
+        }
+        if let Some(f) = &self.fallback
+            && !receivers.contains(f.as_str())
+        {
+            return Err(at(
+                "fallback",
+                "",
+                format!("unknown fallback receiver {f:?}: define it under receivers:"),
+            ));
         }
         check_route(&self.routing, &receivers, &|name: &str, msg: String| {
             at("", name, msg)
@@ -862,10 +1009,40 @@ fn check_route(
             ));
         }
     }
+    for label in route.group_by.iter().flatten() {
+        if !LABELS.contains(&label.as_str()) {
+            return Err(at(
+                label,
+                format!(
+                    "invalid group_by label {label:?}: expected one of {}",
+                    LABELS.join(", ")
+                ),
+            ));
+        }
+    }
+    if let (Some(g), Some(r)) = (route.group_interval, route.repeat_interval)
+        && r.0 < g.0
+    {
+        return Err(at(
+            "repeat_interval",
+            "repeat_interval must not be shorter than group_interval".into(),
+        ));
+    }
     for child in &route.routes {
         check_route(child, receivers, at)?;
     }
     Ok(())
+}
+
+/// Labels an incident carries, for matchers and `group_by`.
+pub const LABELS: [&str; 8] = [
+    "rule", "topic", "kind", "level", "intent", "lang", "source", "status",
+];
+
+fn check_mailbox(s: &str) -> Result<(), String> {
+    s.parse::<lettre::message::Mailbox>()
+        .map(|_| ())
+        .map_err(|e| format!("invalid email address {s:?}: {e}"))
 }
 
 fn check_timezone(tz: &str) -> Result<(), String> {

@@ -23,7 +23,7 @@ pub mod value;
 
 pub use alerting::{
     AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, Escalation, IncidentPolicy, MatchOp,
-    Matcher, MuteInterval, ReceiverConfig, ReceiverKind, Route, RuleDefaults,
+    Matcher, MuteInterval, Rate, ReceiverConfig, ReceiverKind, Route, RuleDefaults,
 };
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,

@@ -119,6 +119,9 @@ pub struct OutboxRow {
     pub sent_at: Option<i64>,
     /// The last failure.
     pub last_error: Option<String>,
+    /// The route group (route path and grouping label values); rows of one group and
+    /// receiver due together are sent as one message where the receiver allows it.
+    pub group_key: String,
 }
 
 /// A silence: notifications of matching incidents are kept, not sent, in its time.
@@ -142,7 +145,7 @@ pub struct SilenceRow {
 
 const INCIDENT_COLUMNS: &str =
     "id, rule_id, topic, window_start, status, level, version, updated_at, body";
-const OUTBOX_COLUMNS: &str = "id, incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, sent_at, last_error";
+const OUTBOX_COLUMNS: &str = "id, incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, sent_at, last_error, group_key";
 
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
     Ok(IncidentRecord {
@@ -174,6 +177,7 @@ fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
         expires_at: r.get(11)?,
         sent_at: r.get(12)?,
         last_error: r.get(13)?,
+        group_key: r.get(14)?,
     })
 }
 
@@ -274,7 +278,7 @@ impl StateStore {
                     "UPDATE alert_outbox SET status = 'superseded' WHERE incident_id = ?1 AND receiver = ?2 AND status = 'pending' AND attempts = 0",
                 )?;
                 let mut put = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)",
+                    "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
                 )?;
                 for o in outbox {
                     if o.status == OutboxStatus::Pending && coalesce(&o.receiver) {
@@ -295,7 +299,8 @@ impl StateStore {
                         o.status.as_str(),
                         o.created_at,
                         o.next_attempt_at,
-                        o.expires_at
+                        o.expires_at,
+                        o.group_key
                     ])?;
                 }
             }
@@ -389,6 +394,55 @@ impl StateStore {
                  ORDER BY id LIMIT ?2"
         );
         self.rows(&sql, params![now, limit as i64], outbox_row)
+    }
+
+    /// Queues one notification outside an incident transition (a receiver-health
+    /// notice to the fallback). A row with the same idempotency key is kept as it is.
+    pub fn enqueue_notification(&self, o: &OutboxRow) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
+                params![
+                    o.incident_id,
+                    o.version as i64,
+                    o.receiver,
+                    o.idempotency_key,
+                    o.event,
+                    o.body,
+                    o.status.as_str(),
+                    o.created_at,
+                    o.next_attempt_at,
+                    o.expires_at,
+                    o.group_key
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Moves a pending notification's next attempt to `at` without counting an
+    /// attempt (a rate limit spaced it).
+    pub fn defer_notification(&self, id: i64, at: i64) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "UPDATE alert_outbox SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, at],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Per (receiver, group): when its latest message went or goes out, for groups
+    /// active since `since`: the grouping clock survives a restart.
+    pub fn group_flushes(&self, since: i64) -> Result<Vec<(String, String, i64)>, StateError> {
+        self.rows(
+            "SELECT receiver, group_key, MAX(CASE status WHEN 'sent' THEN sent_at ELSE next_attempt_at END)
+               FROM alert_outbox
+              WHERE group_key != '' AND status IN ('sent', 'pending') AND created_at >= ?1
+              GROUP BY receiver, group_key",
+            [since],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// The earliest pending attempt time, for the worker's sleep.

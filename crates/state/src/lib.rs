@@ -91,7 +91,7 @@ impl Duplicate {
 }
 
 /// The newest schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const MIGRATIONS: &[&str] = &[
     "
@@ -168,6 +168,11 @@ CREATE TABLE silences (
     comment    TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+",
+    // Grouping: notifications of one route group and receiver go out together.
+    "
+ALTER TABLE alert_outbox ADD COLUMN group_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX alert_outbox_group ON alert_outbox(receiver, group_key, id);
 ",
 ];
 
