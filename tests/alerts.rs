@@ -511,3 +511,143 @@ index:
     );
     assert_eq!(report["notifications"][0]["receiver"], "hook");
 }
+
+/// Two rules fire on one burst; the route groups them, email goes to an SMTP sink, and
+/// a receiver that answers 404 is reported to the fallback.
+#[tokio::test(flavor = "multi_thread")]
+async fn grouped_chat_and_email_and_a_broken_receiver_reported_to_the_fallback() {
+    let feeds = MockServer::start().await;
+    let receivers = MockServer::start().await;
+    let smtp = crate::util::SmtpSink::start().await;
+    Mock::given(method("GET"))
+        .and(path("/social.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
+        )
+        .mount(&feeds)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/broken"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&receivers)
+        .await;
+    for route in ["/chat", "/ops"] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&receivers)
+            .await;
+    }
+    let uri = receivers.uri();
+    let port = smtp.port;
+    let alerts = format!(
+        "version: 1
+defaults:
+  language: en
+rules:
+  - id: acme-storm
+    kind: spike
+    topics: [acme]
+    label: negative
+    window: 10s
+    step: 2s
+    lateness: 2s
+    description: Complaints about Acme spike
+  - id: acme-volume
+    kind: spike
+    topics: [acme]
+    window: 10s
+    step: 2s
+    lateness: 2s
+    description: Talk about Acme spikes
+routing:
+  receivers: [chat, mail, broken]
+  group_wait: 1s
+fallback: ops
+receivers:
+  - id: chat
+    kind: slack
+    url: {uri}/chat
+  - id: mail
+    kind: email
+    url: smtp://127.0.0.1:{port}
+    from: Lauscher <lauscher@acme.example>
+    to: [service@acme.example]
+  - id: broken
+    kind: webhook
+    url: {uri}/broken
+  - id: ops
+    kind: webhook
+    url: {uri}/ops
+incidents:
+  resolve_after_quiet: 2
+"
+    );
+    let dir = Dir::new();
+    write_daemon_config(&dir, &feeds.uri(), &alerts);
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+
+    wait_until("the resolved emails", Duration::from_secs(60), async || {
+        smtp.messages().len() >= 2
+    })
+    .await;
+    // Let anything that would be a duplicate arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = receivers.received_requests().await.unwrap_or_default();
+
+    // One chat message for the two new incidents of the group.
+    let chat = bodies(&r, "/chat");
+    let first = chat.first().expect("a chat message").to_string();
+    assert!(
+        first.contains("Complaints about Acme spike") && first.contains("Talk about Acme spikes"),
+        "both incidents in the first message: {first}"
+    );
+    assert!(first.contains("divider"), "{first}");
+
+    // The email: HTML with a text part, Message-ID from the idempotency key, and the
+    // resolution threaded under the first message.
+    let mails = smtp.messages();
+    let opened = mails[0].replace("=\n", "").replace("=3D", "=");
+    assert!(opened.contains("multipart/alternative"), "{opened}");
+    assert!(opened.contains("text/plain") && opened.contains("text/html"));
+    assert!(opened.contains("<!DOCTYPE html>"), "{opened}");
+    assert!(
+        opened.contains("Talk about Acme spikes") && opened.contains("Complaints about Acme spike"),
+        "{opened}"
+    );
+    let header = |mail: &str, name: &str| {
+        mail.lines()
+            .find_map(|l| l.strip_prefix(name).map(str::trim).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let id = header(&opened, "Message-ID:");
+    assert!(
+        id.starts_with("<lauscher.") && id.ends_with(".1.mail@acme.example>"),
+        "{id}"
+    );
+    let resolved = &mails[mails.len() - 1];
+    assert!(
+        header(resolved, "In-Reply-To:").ends_with(".1.mail@acme.example>"),
+        "{resolved}"
+    );
+
+    // The broken receiver: each notification tried once (404 is final), and the
+    // fallback told once.
+    let broken = r.iter().filter(|r| r.url.path() == "/broken").count();
+    assert!(broken >= 2, "one request per incident: {broken}");
+    let ops = bodies(&r, "/ops");
+    assert_eq!(ops.len(), 1, "the fallback hears once: {ops:?}");
+    assert_eq!(ops[0]["event"], "receiver_health");
+    assert!(
+        ops[0]["title"].as_str().unwrap_or("").contains("broken"),
+        "{}",
+        ops[0]
+    );
+    assert!(
+        ops[0]["text"].as_str().unwrap_or("").contains("HTTP 404"),
+        "{}",
+        ops[0]
+    );
+    drop(daemon);
+}

@@ -16,6 +16,10 @@ fn the_example_config_is_valid() {
         )
         .env("TEAMS_WORKFLOW_URL", "https://prod.api.powerplatform.com/x")
         .env("PAGERDUTY_ROUTING_KEY", "R0UT1NGKEY")
+        .env(
+            "LAUSCHER_SMTP_URL",
+            "smtps://lauscher:pw@mail.example.org:465",
+        )
         .output()
         .expect("run check");
     assert!(
@@ -31,7 +35,7 @@ fn the_example_config_is_valid() {
     // The starter rules load and every example in them passes.
     assert!(stdout.contains("examples pass"), "{stdout}");
     assert!(
-        stdout.contains("alerts.yaml: ok (4 alert rules, 4 receivers)"),
+        stdout.contains("alerts.yaml: ok (4 alert rules, 5 receivers)"),
         "{stdout}"
     );
 }

@@ -330,3 +330,68 @@ pub fn texts(page: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A mail server on 127.0.0.1 that accepts everything and keeps each message's DATA.
+/// Just enough SMTP for a client: greeting, EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+pub struct SmtpSink {
+    pub port: u16,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind smtp sink");
+        let port = listener.local_addr().expect("addr").port();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(body) = &mut data {
+                            if line == "." {
+                                if let Ok(mut m) = store.lock() {
+                                    m.push(std::mem::take(body));
+                                }
+                                data = None;
+                                let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                            } else {
+                                body.push_str(line.strip_prefix('.').unwrap_or(&line));
+                                body.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "DATA" => {
+                                data = Some(String::new());
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 OK\r\n",
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { port, messages }
+    }
+
+    /// The messages received so far, raw.
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}

@@ -123,8 +123,13 @@ pub struct Deliverer {
     mailers: HashMap<String, Result<Mailer, String>>,
     limits: Mutex<HashMap<String, Gcra>>,
     fallback: Option<Fallback>,
+    /// When the fallback last heard of each failing receiver: one notice an hour.
+    told: Mutex<HashMap<String, i64>>,
     wake: Arc<Notify>,
 }
+
+/// A failing receiver is reported to the fallback at most this often.
+const TELL_EVERY_SECS: i64 = 3600;
 
 impl Deliverer {
     /// A worker for the receivers of `config`, woken through `wake`; `templates`
@@ -173,6 +178,7 @@ impl Deliverer {
                 config: config.clone(),
                 templates,
             }),
+            told: Mutex::new(HashMap::new()),
             wake,
         }
     }
@@ -360,7 +366,7 @@ impl Deliverer {
     }
 
     /// Queues a `receiver_health` notice about `row` to the fallback receiver (never
-    /// about the fallback itself, nor about a notice).
+    /// about the fallback itself, nor about a notice; once an hour per receiver).
     fn tell_fallback(&self, row: &OutboxRow, error: &str, now: i64) {
         let Some(f) = &self.fallback else {
             return;
@@ -371,6 +377,16 @@ impl Deliverer {
         let Some(rc) = self.receivers.get(&f.receiver) else {
             return;
         };
+        {
+            let mut told = self.told.lock().unwrap_or_else(|p| p.into_inner());
+            if told
+                .get(&row.receiver)
+                .is_some_and(|t| now - t < TELL_EVERY_SECS)
+            {
+                return;
+            }
+            told.insert(row.receiver.clone(), now);
+        }
         let incident = match self.state.incident(row.incident_id) {
             Ok(Some(rec)) => match serde_json::from_str::<Incident>(&rec.body) {
                 Ok(mut i) => {

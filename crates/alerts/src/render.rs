@@ -429,3 +429,119 @@ pub fn html_document(title: &str, parts: &str) -> String {
         html_escape(title)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lauscher_rules::{IncidentPolicy, ReceiverKind};
+
+    use super::{Templates, body, merge};
+    use crate::detector::{Evidence, Sample};
+    use crate::incident::Incident;
+
+    fn incident(rule: &str) -> Incident {
+        let evidence = Evidence {
+            observed: 18,
+            expected: 2.5,
+            p_value: 1e-9,
+            window_start: 1_800_000_000,
+            window_end: 1_800_003_600,
+            samples: vec![Sample {
+                id: "m1".into(),
+                url: Some("https://social.example/p/1?a=1&b=<2>".into()),
+                text: "App <crashes> at login & nobody answers".into(),
+                author: "a".into(),
+                reach: None,
+                published_at: chrono::DateTime::from_timestamp(1_800_000_100, 0)
+                    .unwrap_or_default(),
+            }],
+            ..Evidence::default()
+        };
+        let mut i = Incident::open(
+            rule,
+            "acme",
+            "spike",
+            2,
+            evidence,
+            1_800_003_600,
+            BTreeMap::new(),
+        );
+        i.id = 7;
+        i
+    }
+
+    #[test]
+    fn bundled_templates_render_text_and_escaped_html_in_both_languages() {
+        let t = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
+        for (lang, word) in [("en", "Escalate"), ("de", "Eskalation")] {
+            let m = t.render(
+                lang,
+                &incident("acme-storm"),
+                "opened",
+                None,
+                &IncidentPolicy::default(),
+                1_800_003_600,
+                None,
+            );
+            assert!(m.title.starts_with(word), "{lang}: {}", m.title);
+            assert!(m.text.contains("18"), "{}", m.text);
+            // The template, not the plain fallback; markup in posts is escaped.
+            assert!(m.html.contains("<ul"), "{}", m.html);
+            assert!(!m.html.contains("<pre>"), "{}", m.html);
+            assert!(m.html.contains("&lt;crashes&gt;"), "{}", m.html);
+            assert!(!m.html.contains("<crashes>"), "{}", m.html);
+            assert!(m.html.contains("<a href="), "{}", m.html);
+        }
+        let failure =
+            serde_json::json!({"receiver": "slack", "event": "opened", "error": "HTTP 404"});
+        let m = t.render(
+            "en",
+            &incident("acme-storm"),
+            "receiver_health",
+            None,
+            &IncidentPolicy::default(),
+            1_800_003_600,
+            Some(&failure),
+        );
+        assert!(m.title.contains("slack"), "{}", m.title);
+        assert!(m.text.contains("HTTP 404"), "{}", m.text);
+    }
+
+    #[test]
+    fn a_group_merges_into_one_chat_or_email_message_but_not_a_page() {
+        let t = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
+        let policy = IncidentPolicy::default();
+        let parts: Vec<(Incident, super::Message)> = ["acme-storm", "acme-volume"]
+            .iter()
+            .map(|r| {
+                let i = incident(r);
+                let m = t.render("en", &i, "opened", None, &policy, 0, None);
+                (i, m)
+            })
+            .collect();
+        let of = |kind| -> Vec<serde_json::Value> {
+            parts
+                .iter()
+                .map(|(i, m)| body(kind, i, "opened", m, None))
+                .collect()
+        };
+        let slack = merge(ReceiverKind::Slack, &of(ReceiverKind::Slack)).expect("slack");
+        let blocks = slack["blocks"].as_array().expect("blocks");
+        assert_eq!(blocks.iter().filter(|b| b["type"] == "header").count(), 2);
+        assert_eq!(blocks.iter().filter(|b| b["type"] == "divider").count(), 1);
+        let email = merge(ReceiverKind::Email, &of(ReceiverKind::Email)).expect("email");
+        let subject = email["subject"].as_str().unwrap_or("");
+        assert!(subject.starts_with("[Lauscher] 2: "), "{subject}");
+        assert!(email["html"].as_str().unwrap_or("").matches("<h2").count() == 2);
+        let teams = merge(ReceiverKind::Teams, &of(ReceiverKind::Teams)).expect("teams");
+        assert_eq!(
+            teams["attachments"][0]["content"]["body"]
+                .as_array()
+                .map(Vec::len),
+            Some(6)
+        );
+        assert!(merge(ReceiverKind::Pagerduty, &of(ReceiverKind::Pagerduty)).is_none());
+        assert!(merge(ReceiverKind::Webhook, &of(ReceiverKind::Webhook)).is_none());
+    }
+}

@@ -829,6 +829,13 @@ impl AlertRouter {
         detail: serde_json::Value,
         now: i64,
     ) {
+        if incident.id == 0 {
+            // Reserve the id, so the first messages name the incident users ack.
+            incident.id = match &self.state {
+                Some(state) => state.next_incident_id().unwrap_or(0),
+                None => (self.history.len() + self.incidents.len() + 1) as i64,
+            };
+        }
         let rule = self
             .config
             .rules
@@ -958,7 +965,7 @@ impl AlertRouter {
                 };
                 match state.record_transition(&record, &[timeline], &outbox, &coalesce) {
                     Ok(Some(id)) => {
-                        if incident.id == 0 {
+                        if incident.id != id {
                             incident.id = id;
                             // The body names its own id from now on.
                             if let Ok(body) = serde_json::to_string(&incident) {
@@ -979,9 +986,6 @@ impl AlertRouter {
                 }
             }
             None => {
-                if incident.id == 0 {
-                    incident.id = (self.history.len() + self.incidents.len() + 1) as i64;
-                }
                 for o in &outbox {
                     self.planned.push(PlannedNotification {
                         dedup_key: incident.dedup_key.clone(),
@@ -1136,6 +1140,70 @@ mod tests {
             url: None,
             snippet: String::new(),
         }
+    }
+
+    #[test]
+    fn group_clock_batches_new_incidents_and_lets_updates_through() {
+        let mut clock = GroupClock::default();
+        let r = |not_before| Recipient {
+            receiver: "chat".into(),
+            not_before,
+            group_key: "0|acme".into(),
+            wait: 30,
+            interval: 300,
+        };
+        let t = 1_000_000;
+        assert_eq!(clock.schedule(&r(t), true, t), t + 30, "a new group waits");
+        assert_eq!(
+            clock.schedule(&r(t), true, t + 10),
+            t + 30,
+            "joins the batch"
+        );
+        assert_eq!(
+            clock.schedule(&r(t), true, t + 100),
+            t + 330,
+            "after the group notified: its next slot"
+        );
+        assert_eq!(
+            clock.schedule(&r(t), false, t + 101),
+            t + 101,
+            "updates go at once"
+        );
+        assert_eq!(
+            clock.schedule(&r(t + 5000), false, t + 102),
+            t + 5000,
+            "a mute still holds"
+        );
+        assert_eq!(
+            clock.schedule(&r(t), true, t + 10_000),
+            t + 10_030,
+            "a group quiet for longer than its interval starts anew"
+        );
+    }
+
+    #[test]
+    fn a_route_without_escalation_repeats_at_its_repeat_interval() {
+        let text = "version: 1
+rules:
+  - {id: s, kind: spike, topics: [acme]}
+routing:
+  repeat_interval: 2h
+  routes:
+    - matchers: ['level=\"3\"']
+      escalation: {renotify: 10m, after: 10m}
+";
+        let config = AlertingConfig::parse(text, "t", &[], &|_| None).expect("config");
+        let templates = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
+        let router =
+            AlertRouter::new(config, templates, None, Arc::new(Notify::new()), 0).expect("router");
+        let mut labels = Labels::new();
+        labels.insert("level".into(), "1".into());
+        let e = router.escalation_for(&labels).expect("repeat");
+        assert_eq!(e.renotify.0.as_secs(), 7200);
+        assert!(e.receivers.is_empty());
+        labels.insert("level".into(), "3".into());
+        let e = router.escalation_for(&labels).expect("escalation");
+        assert_eq!(e.renotify.0.as_secs(), 600);
     }
 
     #[test]

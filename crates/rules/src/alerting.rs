@@ -1127,6 +1127,44 @@ mod tests {
     }
 
     #[test]
+    fn email_grouping_rates_and_fallback_are_validated() {
+        let ok = "version: 1
+routing:
+  receivers: [mail]
+  group_by: [topic, level]
+  group_wait: 30s
+fallback: mail
+receivers:
+  - id: mail
+    kind: email
+    url: smtps://user:pw@mail.example.org:465
+    from: Lauscher <lauscher@example.org>
+    to: [service@example.org]
+    rate: 10/m
+    burst: 5
+";
+        let c = parse(ok).expect("valid");
+        let r = &c.receivers[0];
+        assert_eq!(
+            r.rate_limit().map(|r| r.interval()),
+            Some(Duration::from_secs(6))
+        );
+        let e = parse(&ok.replace("to: [service@example.org]", "to: [not an address]"))
+            .expect_err("bad address");
+        assert_eq!(e.line, 12, "{e}");
+        assert!(e.msg.contains("invalid email address"), "{e}");
+        let e = parse(&ok.replace("smtps://", "https://")).expect_err("not smtp");
+        assert!(e.msg.contains("smtps://"), "{e}");
+        let e = parse(&ok.replace("[topic, level]", "[topic, colour]")).expect_err("label");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.msg.contains("group_by"), "{e}");
+        let e = parse(&ok.replace("fallback: mail", "fallback: nobody")).expect_err("fallback");
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse(&ok.replace("10/m", "10/week")).expect_err("rate");
+        assert!(e.msg.contains("invalid rate"), "{e}");
+    }
+
+    #[test]
     fn teams_connectors_are_rejected() {
         let text = "version: 1\nreceivers:\n  - id: t\n    kind: teams\n    url: https://acme.webhook.office.com/x\n";
         let e = parse(text).expect_err("retired connector");
@@ -1136,7 +1174,13 @@ mod tests {
     #[test]
     fn the_example_file_is_valid() {
         let text = include_str!("../../../rules/alerts.yaml");
-        let env = |_: &str| Some("https://hooks.example.org/x".to_owned());
+        let env = |name: &str| {
+            Some(if name.contains("SMTP") {
+                "smtps://u:p@mail.example.org:465".to_owned()
+            } else {
+                "https://hooks.example.org/x".to_owned()
+            })
+        };
         AlertingConfig::parse(text, "alerts.yaml", &[], &env).expect("example parses");
     }
 }

@@ -225,7 +225,9 @@ impl StateStore {
         let mut conn = self.conn();
         let run = |conn: &mut rusqlite::Connection| -> rusqlite::Result<Option<i64>> {
             let tx = conn.transaction()?;
-            let id = if incident.id == 0 {
+            // Version 1 is the opening: a new row (with the id the caller reserved, if
+            // any), unless the same wave is stored already.
+            let id = if incident.version == 1 {
                 let existing: Option<i64> = tx
                     .query_row(
                         "SELECT id FROM incidents WHERE rule_id = ?1 AND topic = ?2 AND window_start = ?3",
@@ -237,7 +239,7 @@ impl StateStore {
                     return Ok(None);
                 }
                 tx.execute(
-                    "INSERT INTO incidents (rule_id, topic, window_start, status, level, version, updated_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO incidents (id, rule_id, topic, window_start, status, level, version, updated_at, body) VALUES (NULLIF(?9, 0), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         incident.rule_id,
                         incident.topic,
@@ -246,7 +248,8 @@ impl StateStore {
                         incident.level as i64,
                         incident.version as i64,
                         incident.updated_at,
-                        incident.body
+                        incident.body,
+                        incident.id
                     ],
                 )?;
                 tx.last_insert_rowid()
@@ -394,6 +397,16 @@ impl StateStore {
                  ORDER BY id LIMIT ?2"
         );
         self.rows(&sql, params![now, limit as i64], outbox_row)
+    }
+
+    /// The id the next new incident will get, so its first messages can name it. The
+    /// router is the only writer of incidents, so the reservation holds.
+    pub fn next_incident_id(&self) -> Result<i64, StateError> {
+        self.conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM incidents", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
     }
 
     /// Queues one notification outside an incident transition (a receiver-health
