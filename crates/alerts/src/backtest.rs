@@ -18,6 +18,9 @@ use crate::incident::Incident;
 use crate::render::Templates;
 use crate::router::{AlertRouter, PlannedNotification, RouterError};
 
+/// The backtest clock's tick while incidents are open (seconds).
+const TICK: i64 = 60;
+
 /// What a backtest found.
 #[derive(Debug, Serialize)]
 pub struct BacktestReport {
@@ -52,9 +55,23 @@ pub fn backtest(
     let mut router = AlertRouter::new(config, templates, None, Arc::new(Notify::new()), first)?;
     let split = mentions.partition_point(|m| m.fetched_at.timestamp() < since);
     router.rebuild(mentions[..split].iter(), since.max(first));
+    // The live router ticks every second; here the clock ticks each minute while an
+    // incident is open (SLA, re-notification, escalation), and jumps otherwise.
+    let mut clock = since.max(first);
+    let mut run_clock = |router: &mut AlertRouter, to: i64| {
+        while clock + TICK <= to {
+            clock += TICK;
+            if !router.open_incidents().is_empty() {
+                router.tick(clock);
+            }
+        }
+    };
     for m in &mentions[split..] {
-        router.observe(std::slice::from_ref(m), m.fetched_at.timestamp());
+        let t = m.fetched_at.timestamp();
+        run_clock(&mut router, t);
+        router.observe(std::slice::from_ref(m), t);
     }
+    run_clock(&mut router, until);
     router.tick(until);
     let (incidents, notifications) = router.into_history();
     Ok(BacktestReport {

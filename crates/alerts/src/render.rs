@@ -54,7 +54,7 @@ pub struct Templates {
 }
 
 /// A rendered message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Message {
     /// One line.
     pub title: String,

@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::detector::{Evidence, KeyMap, Sample, Signal, SpikeDetector, SpikeParams, key_hash};
 use crate::incident::{Change, Incident, Input, Status};
-use crate::render::{Templates, body};
+use crate::render::{Message, Templates, body};
 use crate::route::{Labels, matches, muted_until, route};
 use crate::shift::ShiftDetector;
 
@@ -221,7 +221,17 @@ impl AlertRouter {
 
     /// Replays history (oldest `fetched_at` first) into the detectors without opening
     /// incidents or notifying, then marks streams with open incidents.
+    ///
+    /// The replay runs the incident machine on shadow incidents (no store, no
+    /// notifications) so the detectors see the waves of the past as a live run did:
+    /// an open incident keeps its wave out of the baseline. Without that, a restart
+    /// would leave the baseline inflated by past bursts, and the router would be less
+    /// sensitive than the one that ran through them.
     pub fn rebuild<'a>(&mut self, mentions: impl Iterator<Item = &'a MentionSummary>, now: i64) {
+        let incidents = std::mem::take(&mut self.incidents);
+        let state = self.state.take();
+        let history = std::mem::take(&mut self.history);
+        let planned = std::mem::take(&mut self.planned);
         self.replaying = true;
         let mut n = 0usize;
         for m in mentions {
@@ -230,6 +240,11 @@ impl AlertRouter {
         }
         self.tick(now);
         self.replaying = false;
+        self.incidents = incidents;
+        self.state = state;
+        self.history = history;
+        self.planned = planned;
+        self.update_open_gauge();
         for s in &mut self.streams {
             let rule = &self.config.rules[s.rule].id;
             let open = self
@@ -591,9 +606,6 @@ impl AlertRouter {
         if let Signal::Fire { .. } = signal {
             self.streams[si].last_fire = now;
         }
-        if self.replaying {
-            return;
-        }
         let rule_i = self.streams[si].rule;
         let topic = self.streams[si].topic.clone();
         let key = (self.config.rules[rule_i].id.clone(), topic.clone());
@@ -602,10 +614,12 @@ impl AlertRouter {
         match signal {
             Signal::Fire { level, evidence } => {
                 let rule = self.config.rules[rule_i].clone();
-                METRICS
-                    .alerts_total
-                    .with_label_values(&[&rule.id, "fired"])
-                    .inc();
+                if !self.replaying {
+                    METRICS
+                        .alerts_total
+                        .with_label_values(&[&rule.id, "fired"])
+                        .inc();
+                }
                 if let Some(current) = existing {
                     let mut next = current.clone();
                     let escalation = self.escalation_for(&current.labels);
@@ -692,7 +706,9 @@ impl AlertRouter {
     }
 
     fn commit_open(&mut self, incident: Incident, now: i64) {
-        info!(rule = %incident.rule, topic = %incident.topic, level = incident.level, observed = incident.evidence.observed, expected = incident.evidence.expected, "incident opened");
+        if !self.replaying {
+            info!(rule = %incident.rule, topic = %incident.topic, level = incident.level, observed = incident.evidence.observed, expected = incident.evidence.expected, "incident opened");
+        }
         self.commit_event(incident, "opened", serde_json::json!({}), now);
     }
 
@@ -703,7 +719,9 @@ impl AlertRouter {
             Change::Acknowledged => serde_json::json!({"by": incident.acked_by}),
             _ => serde_json::json!({}),
         };
-        info!(rule = %incident.rule, topic = %incident.topic, event = change.event(), level = incident.level, "incident changed");
+        if !self.replaying {
+            info!(rule = %incident.rule, topic = %incident.topic, event = change.event(), level = incident.level, "incident changed");
+        }
         self.commit_event(incident, change.event(), detail, now);
     }
 
@@ -854,15 +872,19 @@ impl AlertRouter {
             })
             .parse()
             .unwrap_or(chrono_tz::Europe::Berlin);
-        let message = self.templates.render(
-            &lang,
-            &incident,
-            event,
-            rule.as_ref(),
-            &self.config.incidents,
-            now,
-            None,
-        );
+        let message = if self.replaying {
+            Message::default()
+        } else {
+            self.templates.render(
+                &lang,
+                &incident,
+                event,
+                rule.as_ref(),
+                &self.config.incidents,
+                now,
+                None,
+            )
+        };
         let suppressed = self.suppressed(&incident, now);
         let recipients = if self.replaying {
             Vec::new()
@@ -875,10 +897,12 @@ impl AlertRouter {
             .iter()
             .map(|r| (r.id.as_str(), r))
             .collect();
-        METRICS
-            .alerts_total
-            .with_label_values(&[&incident.rule, event])
-            .inc();
+        if !self.replaying {
+            METRICS
+                .alerts_total
+                .with_label_values(&[&incident.rule, event])
+                .inc();
+        }
         let outbox: Vec<OutboxRow> = recipients
             .iter()
             .filter_map(|recipient| {
