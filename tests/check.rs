@@ -96,6 +96,11 @@ fn the_demo_runs_offline_and_finds_the_complaint_burst() {
     assert!(stdout.contains("mentions indexed"), "{stdout}");
     assert!(stdout.contains("acme-bahn"), "{stdout}");
     assert!(stdout.contains("(a complaint burst)"), "{stdout}");
+    // The fresh burst of complaints opens an incident, delivered through the outbox.
+    assert!(
+        stdout.contains("incident 1 opened → service-team"),
+        "{stdout}"
+    );
 }
 
 #[test]

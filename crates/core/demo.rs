@@ -23,6 +23,10 @@ use crate::commands::Daemon;
 const POSTS: &str = include_str!("demo/posts.tsv");
 const CONFIG: &str = include_str!("demo/demo.yaml");
 const TOPICS: &str = include_str!("demo/topics.yaml");
+const ALERTS: &str = include_str!("demo/alerts.yaml");
+
+/// Notifications the demo's webhook receiver got: (receiver, body).
+type Hooks = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
 
 struct Post<'a> {
     feed: &'a str,
@@ -152,8 +156,23 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         .context("cannot start the demo feed server")?;
     let base = format!("http://{feed_addr}");
     let feeds: Feeds = Arc::new(render(Utc::now(), &base));
+    let hooks: Hooks = Arc::default();
+    let received = hooks.clone();
     let app = Router::new()
         .route("/feeds/{name}", get(feed))
+        .route(
+            "/hooks/{name}",
+            axum::routing::post(move |Path(name): Path<String>, body: String| {
+                let hooks = received.clone();
+                async move {
+                    let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+                    if let Ok(mut h) = hooks.lock() {
+                        h.push((name, v));
+                    }
+                    StatusCode::OK
+                }
+            }),
+        )
         .route("/robots.txt", get(|| async { "User-agent: *\nAllow: /\n" }))
         .with_state(feeds.clone());
     let feed_cancel = CancellationToken::new();
@@ -173,6 +192,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(data.path().join("topics"))
         .and_then(|()| std::fs::write(&config_path, CONFIG.replace("${LAUSCHER_DEMO_BASE}", &base)))
         .and_then(|()| std::fs::write(data.path().join("topics/demo.yaml"), TOPICS))
+        .and_then(|()| {
+            std::fs::write(
+                data.path().join("alerts.yaml"),
+                ALERTS.replace("${LAUSCHER_DEMO_BASE}", &base),
+            )
+        })
         .context("cannot write the demo configuration")?;
     let config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
@@ -198,6 +223,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         tokio::task::spawn_blocking(move || summary(&index, &summary_config, &rules, elapsed))
             .await??;
     print!("{summary}");
+    print!("{}", alerts_summary(&hooks).await);
     let cancel = CancellationToken::new();
     if args.once {
         cancel.cancel();
@@ -216,6 +242,45 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     feed_cancel.cancel();
     let _ = feed_server.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the demo's webhook receiver got: the router opens an incident on the burst
+/// of complaints and delivers it through the outbox, within a second or two.
+async fn alerts_summary(hooks: &Hooks) -> String {
+    use std::fmt::Write;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while hooks.lock().map(|h| h.is_empty()).unwrap_or(true) && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut s = String::from(
+        "
+alerts (alerts.yaml; delivered to the demo's webhook receiver)
+",
+    );
+    let got = hooks.lock().map(|h| h.clone()).unwrap_or_default();
+    if got.is_empty() {
+        s.push_str("  no incident\n");
+    }
+    for (receiver, body) in got {
+        let i = &body["incident"];
+        let _ = writeln!(
+            s,
+            "  incident {} {} → {receiver}: {}",
+            i["id"],
+            body["event"].as_str().unwrap_or("?"),
+            body["title"].as_str().unwrap_or("")
+        );
+        let _ = writeln!(
+            s,
+            "    {} authors in the last hour, {:.1} expected, p = {:.1e}, level {}",
+            i["evidence"]["observed"],
+            i["evidence"]["expected"].as_f64().unwrap_or(0.0),
+            i["evidence"]["p_value"].as_f64().unwrap_or(1.0),
+            i["level"]
+        );
+    }
+    s
 }
 
 fn count(index: &MentionIndex, req: SearchRequest) -> Result<usize> {
