@@ -161,6 +161,33 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
     })
 }
 
+/// Inserts `o` for incident `id`; an empty idempotency key becomes
+/// `<incident>:<version>:<receiver>`. A row with the same key is kept as it is.
+fn put_outbox(conn: &rusqlite::Connection, id: i64, o: &OutboxRow) -> rusqlite::Result<()> {
+    let key = if o.idempotency_key.is_empty() {
+        format!("{id}:{}:{}", o.version, o.receiver)
+    } else {
+        o.idempotency_key.clone()
+    };
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        id,
+        o.version as i64,
+        o.receiver,
+        key,
+        o.event,
+        o.body,
+        o.status.as_str(),
+        o.created_at,
+        o.next_attempt_at,
+        o.expires_at,
+        o.group_key
+    ])
+    .map(|_| ())
+}
+
 fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     Ok(OutboxRow {
         id: r.get(0)?,
@@ -280,31 +307,11 @@ impl StateStore {
                 let mut supersede = tx.prepare_cached(
                     "UPDATE alert_outbox SET status = 'superseded' WHERE incident_id = ?1 AND receiver = ?2 AND status = 'pending' AND attempts = 0",
                 )?;
-                let mut put = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
-                )?;
                 for o in outbox {
                     if o.status == OutboxStatus::Pending && coalesce(&o.receiver) {
                         supersede.execute(params![id, o.receiver])?;
                     }
-                    let key = if o.idempotency_key.is_empty() {
-                        format!("{id}:{}:{}", o.version, o.receiver)
-                    } else {
-                        o.idempotency_key.clone()
-                    };
-                    put.execute(params![
-                        id,
-                        o.version as i64,
-                        o.receiver,
-                        key,
-                        o.event,
-                        o.body,
-                        o.status.as_str(),
-                        o.created_at,
-                        o.next_attempt_at,
-                        o.expires_at,
-                        o.group_key
-                    ])?;
+                    put_outbox(&tx, id, o)?;
                 }
             }
             tx.commit()?;
@@ -412,25 +419,7 @@ impl StateStore {
     /// Queues one notification outside an incident transition (a receiver-health
     /// notice to the fallback). A row with the same idempotency key is kept as it is.
     pub fn enqueue_notification(&self, o: &OutboxRow) -> Result<(), StateError> {
-        self.conn()
-            .execute(
-                "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
-                params![
-                    o.incident_id,
-                    o.version as i64,
-                    o.receiver,
-                    o.idempotency_key,
-                    o.event,
-                    o.body,
-                    o.status.as_str(),
-                    o.created_at,
-                    o.next_attempt_at,
-                    o.expires_at,
-                    o.group_key
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        put_outbox(&self.conn(), o.incident_id, o).map_err(|e| self.err(e))
     }
 
     /// Moves a pending notification's next attempt to `at` without counting an
