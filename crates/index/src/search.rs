@@ -147,6 +147,49 @@ impl MentionIndex {
         Ok(SearchPage { total, hits })
     }
 
+    /// Runs tantivy aggregations (`aggs`, in the Elasticsearch JSON form tantivy takes)
+    /// over the mentions `req` filters (its query, limit and offset aside from the
+    /// filters are ignored), and returns the results as JSON. Reads fast fields only:
+    /// no stored document is loaded, so it costs a column scan of the matching docs.
+    ///
+    /// A rule filter uses the rule's index translation; for the few rules whose
+    /// translation is a superset (proximity, `raw:`, `url:`), the counts include the
+    /// superset's extra mentions.
+    pub fn aggregate(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        aggs: serde_json::Value,
+    ) -> Result<serde_json::Value, IndexError> {
+        use tantivy::aggregation::agg_req::Aggregations;
+        use tantivy::aggregation::{AggContextParams, AggregationCollector};
+
+        let mut query = self.build_query(req)?;
+        if let Some(id) = &req.rule {
+            let (set, pos) = rules
+                .and_then(|set| set.position(id).map(|p| (set, p)))
+                .ok_or_else(|| IndexError::UnknownRule(id.clone()))?;
+            let translated = rule::translate(&set.rules()[pos].expr, &self.fields);
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, translated.query),
+            ]));
+        }
+        let aggs: Aggregations = serde_json::from_value(aggs).map_err(|e| IndexError::Query {
+            query: "aggregation".into(),
+            detail: e.to_string(),
+        })?;
+        let collector = AggregationCollector::from_aggs(aggs, AggContextParams::default());
+        let searcher = self.reader.searcher();
+        let results = searcher
+            .search(&query, &collector)
+            .map_err(|e| self.tantivy(e))?;
+        serde_json::to_value(results).map_err(|e| IndexError::Query {
+            query: "aggregation".into(),
+            detail: e.to_string(),
+        })
+    }
+
     /// Retro-search for rules that need the live matcher: reads every candidate newest
     /// first, keeps those the rule matches, and pages over them.
     fn search_checked(
