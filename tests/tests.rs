@@ -14,5 +14,6 @@ mod crash;
 mod faults;
 mod feeds;
 mod import;
+mod insights;
 mod rules;
 mod score;

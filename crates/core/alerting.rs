@@ -47,6 +47,14 @@ pub fn load(config: &Config, rules: &RuleSet) -> Result<Option<(AlertingConfig, 
     Ok(Some((alerting, templates)))
 }
 
+/// The user's time zone for insight timelines: the alerting file's `defaults.timezone`
+/// (the zone the user stated for seasonality and mute times), else UTC.
+pub fn timezone(alerting: Option<&AlertingConfig>) -> chrono_tz::Tz {
+    alerting
+        .and_then(|a| a.defaults.timezone.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
 /// Alerting while the daemon runs: the router thread and the delivery task.
 pub struct RunningAlerts {
     service: AlertService,

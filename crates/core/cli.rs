@@ -64,6 +64,9 @@ pub enum Command {
     Incidents(IncidentsArgs),
     /// List, add and expire silences of the running daemon.
     Silences(SilencesArgs),
+    /// Timelines, share of voice and top lists from the index (the API's
+    /// `/api/v1/insights/...` computed locally): an aligned table, `--json` or `--csv`.
+    Insights(InsightsArgs),
 }
 
 /// Where the config and data live.
@@ -220,6 +223,56 @@ pub struct EvalArgs {
     /// Also print up to this many misclassified posts with their explanations.
     #[arg(long, default_value_t = 0)]
     pub mistakes: usize,
+}
+
+/// `lauscher insights`.
+#[derive(Debug, Args)]
+pub struct InsightsArgs {
+    /// The view: timeline, sov (share of voice) or top.
+    pub view: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Topic ids, comma-separated (share of voice: default every brand and competitor).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Only mentions the topic rule with this id matches now.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Window start: an age (`7d`), RFC 3339 time or date. Default 7 days ago.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Window end. Default now.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only mentions in this language.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Only mentions from this source id.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only mentions with this sentiment label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Only mentions with this intent.
+    #[arg(long)]
+    pub intent: Option<String>,
+    /// Timeline interval: 5m … 12h, 1d, 1w. Default 1h up to 3 days, else 1d.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Time zone of timeline buckets. Default: the alerting file's, else UTC.
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Entries per top list.
+    #[arg(long, default_value_t = 10)]
+    pub n: usize,
+    /// Print JSON (what the API answers).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// `lauscher backtest`.

@@ -40,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Score(args) => crate::score::score(args),
         Command::Eval(args) => crate::score::eval(args),
         Command::Backtest(args) => crate::alerting::backtest(args),
+        Command::Insights(args) => crate::insights::run(args).await,
         Command::Incidents(args) => crate::alerting::incidents(args).await,
         Command::Silences(args) => crate::alerting::silences(args).await,
     }
@@ -61,7 +62,7 @@ pub fn load_config(path: &Path) -> Result<Config> {
 }
 
 /// Loads the config's rule files and runs their examples, as the daemon accepts them.
-fn load_rules(config: &Config) -> Result<RuleSet> {
+pub fn load_rules(config: &Config) -> Result<RuleSet> {
     RuleSet::load_checked(&config.rule_paths(), &config.langs())
         .map_err(|e| anyhow::anyhow!("rules rejected:\n{e}"))
 }
@@ -162,6 +163,7 @@ impl Daemon {
         };
         spawn_reload_handler(reloader.clone());
         let alerting = crate::alerting::load(config, &rules.get())?;
+        let timezone = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
         let (alert_handle, alert_inbox) = AlertService::channel();
         let hook: Option<CommitHook> = alerting.as_ref().map(|_| {
             let h = alert_handle.clone();
@@ -195,6 +197,7 @@ impl Daemon {
                 state: pipeline.state(),
                 handle: a.handle(),
             }),
+            timezone,
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,

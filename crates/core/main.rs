@@ -8,6 +8,7 @@ mod alerting;
 mod cli;
 mod commands;
 mod demo;
+mod insights;
 mod score;
 
 use std::process::ExitCode;

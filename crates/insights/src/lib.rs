@@ -11,6 +11,7 @@
 //! lists the mentions behind it, which `lauscher search` and `GET /api/v1/search`
 //! accept as they are.
 
+pub mod params;
 pub mod share;
 pub mod timeline;
 pub mod top;
@@ -20,6 +21,7 @@ use lauscher_index::{IndexError, MentionIndex, SearchRequest};
 use lauscher_rules::RuleSet;
 use serde::Serialize;
 
+pub use params::Params;
 pub use share::{ShareOfVoice, share_of_voice};
 pub use timeline::{Interval, Timeline, timeline};
 pub use top::{Top, top};
@@ -334,4 +336,58 @@ impl LabelCounts {
 /// The terms sub-aggregation that splits by label.
 fn labels_agg() -> serde_json::Value {
     serde_json::json!({"terms": {"field": "sentiment_label", "size": 8}})
+}
+
+/// A view, by the name the API path and the CLI use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// `timeline`.
+    Timeline,
+    /// `share-of-voice` (CLI: `sov`).
+    ShareOfVoice,
+    /// `top`.
+    Top,
+}
+
+impl std::str::FromStr for View {
+    type Err = InsightsError;
+    fn from_str(s: &str) -> Result<View, InsightsError> {
+        match s {
+            "timeline" => Ok(View::Timeline),
+            "share-of-voice" | "sov" => Ok(View::ShareOfVoice),
+            "top" => Ok(View::Top),
+            _ => Err(InsightsError::Invalid(format!(
+                "unknown view {s:?}: expected timeline, share-of-voice or top"
+            ))),
+        }
+    }
+}
+
+/// Computes `view` for `params` at `now`: what `GET /api/v1/insights/<view>` answers
+/// and `lauscher insights <view> --json` prints.
+pub fn run(
+    view: View,
+    index: &MentionIndex,
+    rules: &RuleSet,
+    params: &Params,
+    default_tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, InsightsError> {
+    let filters = params.filters(now)?;
+    filters.check(rules, None)?;
+    let value = match view {
+        View::Timeline => {
+            let interval = params.interval(&filters)?;
+            serde_json::to_value(timeline(
+                index,
+                rules,
+                &filters,
+                interval,
+                params.tz(default_tz)?,
+            )?)
+        }
+        View::ShareOfVoice => serde_json::to_value(share_of_voice(index, rules, &filters)?),
+        View::Top => serde_json::to_value(top(index, rules, &filters, params.n.unwrap_or(10))?),
+    };
+    value.map_err(|e| InsightsError::Invalid(e.to_string()))
 }

@@ -53,6 +53,8 @@ pub struct ApiState {
     pub reload: Reload,
     /// Incidents and silences, when alerting is configured.
     pub alerts: Option<AlertsApi>,
+    /// Time zone of insight timelines when the request names none.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// Search parameters, as in the CLI.
@@ -134,6 +136,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/search", get(search))
         .route("/api/v1/mentions/{id}", get(mention))
         .route("/api/v1/rules", get(rules))
+        .route("/api/v1/insights/{view}", get(insights))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
@@ -196,6 +199,33 @@ async fn search(
             e @ (lauscher_index::IndexError::Query { .. }
             | lauscher_index::IndexError::UnknownRule(_)),
         )) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /api/v1/insights/{timeline,share-of-voice,top}` with the search filters plus
+/// `interval`, `tz` and `n`: the same computation as `lauscher insights`.
+async fn insights(
+    State(state): State<ApiState>,
+    Path(view): Path<String>,
+    params: Result<Query<lauscher_insights::Params>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let params = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let view: lauscher_insights::View = match view.parse() {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
+    };
+    let index = state.index.clone();
+    let rules = state.rules.get();
+    let tz = state.timezone;
+    let run = move || lauscher_insights::run(view, &index, &rules, &params, tz, Utc::now());
+    match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(v)) => axum::Json(v).into_response(),
+        Ok(Err(e)) if e.is_bad_request() => error(StatusCode::BAD_REQUEST, e.to_string()),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

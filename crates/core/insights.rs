@@ -1,0 +1,206 @@
+//! `lauscher insights`: the API's insight views, computed locally on the index (a
+//! reader only, so it runs beside the daemon), printed as a table, JSON or CSV.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use lauscher_index::MentionIndex;
+use lauscher_insights::{Params, View};
+use serde_json::Value;
+
+use crate::cli::InsightsArgs;
+use crate::commands::{load_config, load_rules};
+
+/// Runs `lauscher insights`.
+pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
+    let view: View = args.view.parse().map_err(anyhow::Error::msg)?;
+    let dir = args.data.data_dir.join("index");
+    if !dir.join("meta.json").exists() {
+        bail!(
+            "no index in {}: run `lauscher run` or `lauscher import` first",
+            args.data.data_dir.display()
+        );
+    }
+    let config = load_config(&args.config.config)?;
+    let rules = load_rules(&config)?;
+    let alerting = crate::alerting::load(&config, &rules)?;
+    let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
+    let params = Params {
+        topic: args.topic,
+        rule: args.rule,
+        lang: args.lang,
+        source: args.source,
+        since: args.since,
+        until: args.until,
+        label: args.label,
+        intent: args.intent,
+        interval: args.interval,
+        tz: args.tz,
+        n: Some(args.n),
+    };
+    let value = tokio::task::spawn_blocking(move || -> Result<Value> {
+        let index = MentionIndex::open(&dir, &[])
+            .with_context(|| format!("cannot open index {}", dir.display()))?;
+        lauscher_insights::run(view, &index, &rules, &params, tz, Utc::now())
+            .map_err(anyhow::Error::msg)
+    })
+    .await??;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = table(view, &value);
+    if args.csv {
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+            writeln!(out, "{}", cells.join(","))?;
+        }
+    } else {
+        print_aligned(&mut out, &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn num(v: &Value) -> String {
+    match v {
+        Value::Number(n) if n.is_f64() => format!("{:.3}", n.as_f64().unwrap_or(0.0)),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The header and rows of a view.
+fn table(view: View, v: &Value) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    match view {
+        View::Timeline => {
+            rows.push(
+                [
+                    "topic",
+                    "start",
+                    "total",
+                    "negative",
+                    "neutral",
+                    "positive",
+                    "avg_score",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for s in v["series"].as_array().into_iter().flatten() {
+                let topic = s["topic"].as_str().unwrap_or("*");
+                for b in s["buckets"].as_array().into_iter().flatten() {
+                    rows.push(vec![
+                        topic.to_owned(),
+                        num(&b["start"]),
+                        num(&b["total"]),
+                        num(&b["negative"]),
+                        num(&b["neutral"]),
+                        num(&b["positive"]),
+                        num(&b["avg_score"]),
+                    ]);
+                }
+            }
+        }
+        View::ShareOfVoice => {
+            rows.push(
+                [
+                    "topic",
+                    "kind",
+                    "mentions",
+                    "authors",
+                    "share",
+                    "net",
+                    "negative",
+                    "Δmentions",
+                    "Δshare_pp",
+                    "Δnet",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for t in v["topics"].as_array().into_iter().flatten() {
+                let c = &t["current"];
+                rows.push(vec![
+                    num(&t["topic"]),
+                    num(&t["kind"]),
+                    num(&c["mentions"]),
+                    num(&c["authors"]),
+                    num(&c["share"]),
+                    num(&c["net_sentiment"]),
+                    num(&c["negative_share"]),
+                    num(&t["mentions_change"]),
+                    num(&t["share_change_pp"]),
+                    num(&t["net_sentiment_change"]),
+                ]);
+            }
+        }
+        View::Top => {
+            rows.push(
+                ["list", "key", "mentions", "reach"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            for list in [
+                "authors_by_volume",
+                "authors_by_reach",
+                "sources",
+                "hashtags",
+                "sites",
+            ] {
+                for e in v[list].as_array().into_iter().flatten() {
+                    rows.push(vec![
+                        list.to_owned(),
+                        num(&e["key"]),
+                        num(&e["mentions"]),
+                        num(&e["reach"]),
+                    ]);
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn csv_cell(c: &str) -> String {
+    if c.contains([',', '"', '\n']) {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    } else {
+        c.to_owned()
+    }
+}
+
+/// Left-aligned text, right-aligned numbers, two spaces between columns.
+fn print_aligned(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let cols = rows.first().map_or(0, Vec::len);
+    let width: Vec<usize> = (0..cols)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (n, row) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let numeric = n > 0 && cell.parse::<f64>().is_ok();
+            let pad = width[i] - cell.chars().count();
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if numeric {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}

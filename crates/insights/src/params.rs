@@ -1,0 +1,101 @@
+//! The parameters of every view, as the API's query string and the CLI's flags give
+//! them: one parser, so the CLI and the API answer the same query the same way.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::{Filters, InsightsError, Interval};
+
+/// View parameters, all text (query string or flags).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Topic ids, comma-separated.
+    pub topic: Option<String>,
+    /// Topic rule id (retro-search).
+    pub rule: Option<String>,
+    /// Language.
+    pub lang: Option<String>,
+    /// Source id.
+    pub source: Option<String>,
+    /// Window start: an age (`7d`), RFC 3339 time or date. Default: 7 days ago.
+    pub since: Option<String>,
+    /// Window end. Default: now.
+    pub until: Option<String>,
+    /// Sentiment label.
+    pub label: Option<String>,
+    /// Intent.
+    pub intent: Option<String>,
+    /// Timeline interval (`5m` … `1d`, `1w`). Default: `1h` up to 3 days, else `1d`.
+    pub interval: Option<String>,
+    /// IANA time zone of the buckets. Default: the configured one.
+    pub tz: Option<String>,
+    /// Entries per top list. Default 10.
+    pub n: Option<usize>,
+}
+
+impl Params {
+    /// The filters, at `now`.
+    pub fn filters(&self, now: DateTime<Utc>) -> Result<Filters, InsightsError> {
+        let time =
+            |s: &Option<String>, default: DateTime<Utc>| -> Result<DateTime<Utc>, InsightsError> {
+                match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    Some(s) => lauscher_index::parse_time(s, now).map_err(InsightsError::Invalid),
+                    None => Ok(default),
+                }
+            };
+        if let Some(l) = &self.label
+            && !matches!(l.as_str(), "negative" | "neutral" | "positive")
+        {
+            return Err(InsightsError::Invalid(format!(
+                "invalid label {l:?}: expected negative, neutral or positive"
+            )));
+        }
+        if let Some(i) = &self.intent
+            && !matches!(i.as_str(), "complaint" | "question" | "praise" | "other")
+        {
+            return Err(InsightsError::Invalid(format!(
+                "invalid intent {i:?}: expected complaint, question, praise or other"
+            )));
+        }
+        Ok(Filters {
+            topics: self
+                .topic
+                .iter()
+                .flat_map(|t| t.split(','))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            rule: self.rule.clone(),
+            lang: self.lang.clone(),
+            source: self.source.clone(),
+            label: self.label.clone(),
+            intent: self.intent.clone(),
+            since: time(&self.since, now - Duration::days(7))?,
+            until: time(&self.until, now)?,
+        })
+    }
+
+    /// The timeline interval for `filters`' window.
+    pub fn interval(&self, filters: &Filters) -> Result<Interval, InsightsError> {
+        match self.interval.as_deref() {
+            Some(i) => i.parse(),
+            None if filters.until - filters.since <= Duration::days(3) => "1h".parse(),
+            None => "1d".parse(),
+        }
+    }
+
+    /// The time zone, or `default`.
+    pub fn tz(&self, default: Tz) -> Result<Tz, InsightsError> {
+        match self.tz.as_deref() {
+            Some(t) => t.parse().map_err(|_| {
+                InsightsError::Invalid(format!(
+                    "unknown time zone {t:?}: expected an IANA name like Europe/Berlin"
+                ))
+            }),
+            None => Ok(default),
+        }
+    }
+}
