@@ -78,6 +78,8 @@ fn cli_and_api_answer_the_same_and_refuse_bad_requests() {
     ]);
     let sov = cli(&["sov"]);
     let top = cli(&["top", "--topic", "acme", "--n", "3"]);
+    let complaints = cli(&["complaints", "--topic", "acme"]);
+    assert!(complaints["phrases"].is_array(), "{complaints}");
 
     let series = timeline["series"].as_array().expect("series");
     assert_eq!(series.len(), 2);
@@ -145,6 +147,10 @@ fn cli_and_api_answer_the_same_and_refuse_bad_requests() {
     assert_eq!(
         api(&format!("/api/v1/insights/top?topic=acme&n=3&{q}")),
         top
+    );
+    assert_eq!(
+        api(&format!("/api/v1/insights/complaints?topic=acme&{q}")),
+        complaints
     );
     // Every number links to its mentions, and the search API takes the link as it is.
     let href = timeline["series"][0]["buckets"][0]["search"]

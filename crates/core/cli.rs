@@ -228,7 +228,7 @@ pub struct EvalArgs {
 /// `lauscher insights`.
 #[derive(Debug, Args)]
 pub struct InsightsArgs {
-    /// The view: timeline, sov (share of voice) or top.
+    /// The view: complaints, timeline, sov (share of voice) or top.
     pub view: String,
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -264,9 +264,18 @@ pub struct InsightsArgs {
     /// Time zone of timeline buckets. Default: the alerting file's, else UTC.
     #[arg(long)]
     pub tz: Option<String>,
-    /// Entries per top list.
-    #[arg(long, default_value_t = 10)]
-    pub n: usize,
+    /// Entries per list (default 10; complaints 20).
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Complaints: weeks looked back for recurrence (default 6).
+    #[arg(long)]
+    pub weeks: Option<usize>,
+    /// Complaints: a week's top list length (default 20).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Complaints: weeks in the top list that make a phrase recurring (default 3).
+    #[arg(long)]
+    pub recur: Option<usize>,
     /// Print JSON (what the API answers).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,

@@ -38,7 +38,10 @@ pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
         intent: args.intent,
         interval: args.interval,
         tz: args.tz,
-        n: Some(args.n),
+        n: args.n,
+        weeks: args.weeks,
+        rank: args.rank,
+        recur: args.recur,
     };
     let value = tokio::task::spawn_blocking(move || -> Result<Value> {
         let index = MentionIndex::open(&dir, &[])
@@ -138,6 +141,47 @@ fn table(view: View, v: &Value) -> Vec<Vec<String>> {
                     num(&t["mentions_change"]),
                     num(&t["share_change_pp"]),
                     num(&t["net_sentiment_change"]),
+                ]);
+            }
+        }
+        View::Complaints => {
+            rows.push(
+                [
+                    "phrase",
+                    "status",
+                    "count",
+                    "share",
+                    "lift",
+                    "weeks",
+                    "weekly",
+                    "first_seen",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for p in v["phrases"]
+                .as_array()
+                .into_iter()
+                .chain(v["fading"].as_array())
+                .flatten()
+            {
+                let weekly: Vec<String> = p["weekly"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(num)
+                    .collect();
+                rows.push(vec![
+                    num(&p["phrase"]),
+                    num(&p["status"]),
+                    num(&p["count"]),
+                    num(&p["share"]),
+                    num(&p["lift"]),
+                    num(&p["weeks_in_top"]),
+                    weekly.join(" "),
+                    p["first_seen"]
+                        .as_str()
+                        .map_or(String::new(), |s| s.chars().take(10).collect()),
                 ]);
             }
         }

@@ -34,6 +34,9 @@ pub fn build(langs: &[Lang]) -> Schema {
     sb.add_text_field("tags", STRING | FAST);
     sb.add_text_field("author_key", STRING);
     sb.add_text_field("site", STRING | FAST);
+    // Stemmed uni- and bigrams for recurring complaints (lauscher_text::phrases):
+    // counted through the fast column, searched through the term index.
+    sb.add_text_field("phrases", STRING | FAST);
     sb.add_f64_field("sentiment", FAST | STORED);
     sb.add_u64_field("author_reach", FAST | STORED);
     sb.add_u64_field("simhash", FAST | STORED);
@@ -76,6 +79,7 @@ pub struct Fields {
     pub tags: Field,
     pub author_key: Field,
     pub site: Field,
+    pub phrases: Field,
     pub sentiment: Field,
     pub author_reach: Field,
     pub simhash: Field,
@@ -122,6 +126,7 @@ impl Fields {
             tags: f("tags"),
             author_key: f("author_key"),
             site: f("site"),
+            phrases: f("phrases"),
             sentiment: f("sentiment"),
             author_reach: f("author_reach"),
             simhash: f("simhash"),

@@ -86,6 +86,18 @@ impl MentionWriter {
         for tag in tags(&m.mention.text).chain(tags(title)) {
             doc.add_text(f.tags, tag);
         }
+        let lang = m.lang.parse::<Lang>().ok();
+        let mut phrases = lauscher_text::phrases::phrases(&m.mention.text, lang);
+        if !title.is_empty() {
+            for p in lauscher_text::phrases::phrases(title, lang) {
+                if phrases.len() < lauscher_text::phrases::MAX_PHRASES && !phrases.contains(&p) {
+                    phrases.push(p);
+                }
+            }
+        }
+        for p in phrases {
+            doc.add_text(f.phrases, p);
+        }
         let explanation = StoredExplanation {
             sentiment: m.sentiment.explanation.clone(),
             intent: m.intent.cues.clone(),

@@ -4,13 +4,16 @@
 //!   score, empty intervals present, in the user's time zone;
 //! - [`share`]: share of voice of brand and competitor topics against the previous
 //!   period;
-//! - [`top`]: top authors (by volume and by reach), sources, hashtags and linked sites.
+//! - [`top`]: top authors (by volume and by reach), sources, hashtags and linked sites;
+//! - [`complaints`]: recurring complaint topics, significant phrases of the negative
+//!   mentions against the topic's own background, new / recurring / fading.
 //!
 //! Every view runs tantivy aggregations over fast fields ([`MentionIndex::aggregate`]):
 //! no view loads the matching documents. Every figure carries the [`Search`] that
 //! lists the mentions behind it, which `lauscher search` and `GET /api/v1/search`
 //! accept as they are.
 
+pub mod complaints;
 pub mod params;
 pub mod share;
 pub mod timeline;
@@ -21,6 +24,7 @@ use lauscher_index::{IndexError, MentionIndex, SearchRequest};
 use lauscher_rules::RuleSet;
 use serde::Serialize;
 
+pub use complaints::{Complaints, Recurrence, complaints};
 pub use params::Params;
 pub use share::{ShareOfVoice, share_of_voice};
 pub use timeline::{Interval, Timeline, timeline};
@@ -347,6 +351,8 @@ pub enum View {
     ShareOfVoice,
     /// `top`.
     Top,
+    /// `complaints`.
+    Complaints,
 }
 
 impl std::str::FromStr for View {
@@ -356,8 +362,9 @@ impl std::str::FromStr for View {
             "timeline" => Ok(View::Timeline),
             "share-of-voice" | "sov" => Ok(View::ShareOfVoice),
             "top" => Ok(View::Top),
+            "complaints" => Ok(View::Complaints),
             _ => Err(InsightsError::Invalid(format!(
-                "unknown view {s:?}: expected timeline, share-of-voice or top"
+                "unknown view {s:?}: expected complaints, timeline, share-of-voice or top"
             ))),
         }
     }
@@ -388,6 +395,21 @@ pub fn run(
         }
         View::ShareOfVoice => serde_json::to_value(share_of_voice(index, rules, &filters)?),
         View::Top => serde_json::to_value(top(index, rules, &filters, params.n.unwrap_or(10))?),
+        View::Complaints => {
+            let d = Recurrence::default();
+            let recurrence = Recurrence {
+                weeks: params.weeks.unwrap_or(d.weeks),
+                rank: params.rank.unwrap_or(d.rank),
+                min_weeks: params.recur.unwrap_or(d.min_weeks),
+            };
+            serde_json::to_value(complaints(
+                index,
+                rules,
+                &filters,
+                params.n.unwrap_or(20),
+                recurrence,
+            )?)
+        }
     };
     value.map_err(|e| InsightsError::Invalid(e.to_string()))
 }

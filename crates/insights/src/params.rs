@@ -31,8 +31,14 @@ pub struct Params {
     pub interval: Option<String>,
     /// IANA time zone of the buckets. Default: the configured one.
     pub tz: Option<String>,
-    /// Entries per top list. Default 10.
+    /// Entries per list. Default 10 (complaints: 20).
     pub n: Option<usize>,
+    /// Complaints: weeks looked back for recurrence. Default 6.
+    pub weeks: Option<usize>,
+    /// Complaints: a week's top list length. Default 20.
+    pub rank: Option<usize>,
+    /// Complaints: weeks in the top list that make a phrase recurring. Default 3.
+    pub recur: Option<usize>,
 }
 
 impl Params {

@@ -13,6 +13,7 @@
 pub mod fingerprint;
 pub mod lang;
 pub mod normalize;
+pub mod phrases;
 pub mod stem;
 pub mod stopwords;
 pub mod token;

@@ -1,0 +1,487 @@
+//! Recurring complaint topics: the phrases significantly more frequent among a topic's
+//! negative mentions in a window than in its own background, and whether they are new,
+//! recurring or fading.
+//!
+//! tantivy has no significant-terms aggregation, so the score is computed here: JLH,
+//! `(fg% − bg%) · fg% / bg%` with `fg% = fg / fg_total` over the window's negative
+//! mentions and `bg% = (bg + 1) / (bg_total + 1)` over all of the topic's mentions in
+//! the 28 days before the window. Listed are only phrases whose foreground count stands
+//! 3 Poisson standard deviations above what the background rate predicts (and 1.5×
+//! it): a phrase found everywhere ("new app") or an ordinary word's chance bump never
+//! is; one that appears with the complaints is.
+//!
+//! Cost: two aggregation passes over the window (foreground phrases, their background
+//! counts) and two over the last `weeks` weeks (per-week rankings for recurrence), each
+//! reading the `phrases` fast column of the matching mentions only; then one pass for
+//! first-seen dates and three stored samples per listed phrase.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use lauscher_index::MentionIndex;
+use lauscher_rules::RuleSet;
+use lauscher_text::Lang;
+use lauscher_text::phrases::{merge_key, phrases};
+use serde::Serialize;
+
+use crate::{Filters, InsightsError, Search, aggregate, term_counts};
+
+/// Foreground phrases considered per ranking.
+const CANDIDATES: u32 = 300;
+/// A phrase needs this many foreground mentions to be ranked.
+const MIN_COUNT: u64 = 3;
+/// Background length before each window.
+const BACKGROUND_DAYS: i64 = 28;
+
+/// How recurrence is judged.
+#[derive(Clone, Copy, Debug)]
+pub struct Recurrence {
+    /// Weeks looked back, this one included. Default 6.
+    pub weeks: usize,
+    /// A week's top list length. Default 20.
+    pub rank: usize,
+    /// Weeks in the top list that make a phrase recurring. Default 3.
+    pub min_weeks: usize,
+}
+
+impl Default for Recurrence {
+    fn default() -> Self {
+        Recurrence {
+            weeks: 6,
+            rank: 20,
+            min_weeks: 3,
+        }
+    }
+}
+
+/// A mention quoted as an example.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sample {
+    /// Mention id.
+    pub id: String,
+    /// Published (RFC 3339).
+    pub published_at: String,
+    /// Link.
+    pub url: Option<String>,
+    /// The text, up to 280 characters.
+    pub text: String,
+}
+
+/// One complaint phrase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Phrase {
+    /// The most frequent form.
+    pub phrase: String,
+    /// Near-identical forms merged into it.
+    pub variants: Vec<String>,
+    /// Foreground mentions with it (merged forms summed).
+    pub count: u64,
+    /// count / foreground mentions.
+    pub share: f64,
+    /// fg% / bg%.
+    pub lift: f64,
+    /// The JLH score.
+    pub score: f64,
+    /// `new` (top list this week only), `recurring` (top list in ≥ min_weeks weeks),
+    /// `fading` (recurring before, not this week) or `""`.
+    pub status: String,
+    /// Weeks (of the last `weeks`) in whose top list it was.
+    pub weeks_in_top: usize,
+    /// Foreground mentions per week, oldest first (the last is the week ending at
+    /// `until`).
+    pub weekly: Vec<u64>,
+    /// First mention of the topic with it, as far as the index goes back.
+    pub first_seen: Option<String>,
+    /// Up to three foreground mentions with it, newest first.
+    pub samples: Vec<Sample>,
+    /// The foreground mentions with it.
+    pub search: Search,
+}
+
+/// The complaints view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Complaints {
+    /// The topic (or every topic).
+    pub topic: Option<String>,
+    /// Negative (or the asked label / intent) mentions in the window.
+    pub foreground: u64,
+    /// The topic's mentions in the 28 days before.
+    pub background: u64,
+    /// The foreground search.
+    pub search: Search,
+    /// Ranked phrases.
+    pub phrases: Vec<Phrase>,
+    /// Phrases that are new this week.
+    pub new: Vec<String>,
+    /// Phrases that recur.
+    pub recurring: Vec<String>,
+    /// Phrases that recurred and are gone from this week's list.
+    pub fading: Vec<Phrase>,
+}
+
+/// Near-identical phrases counted together.
+struct Group {
+    /// Their merge key.
+    key: String,
+    /// The forms with their foreground counts, most frequent first.
+    forms: Vec<(String, u64)>,
+    /// Foreground count (forms summed).
+    fg: u64,
+    /// Background count.
+    bg: u64,
+}
+
+/// Counts of phrases in a foreground and its background.
+struct Ranking {
+    fg_total: u64,
+    bg_total: u64,
+    /// (merge key) → (phrase forms with fg counts, fg sum, bg sum).
+    groups: Vec<Group>,
+}
+
+impl Ranking {
+    /// JLH score of a group.
+    fn jlh(&self, fg: u64, bg: u64) -> Option<(f64, f64)> {
+        if self.fg_total == 0 || fg < MIN_COUNT {
+            return None;
+        }
+        let fg_p = fg as f64 / self.fg_total as f64;
+        let bg_p = (bg as f64 + 1.0) / (self.bg_total as f64 + 1.0);
+        let lift = fg_p / bg_p;
+        // JLH ranks; significance decides what is listed at all: the foreground count
+        // must stand 3 Poisson standard deviations above what the background rate
+        // predicts, and 1.5× it, so chance fluctuations of ordinary words stay out.
+        let expected = self.fg_total as f64 * bg_p;
+        let z = (fg as f64 - expected) / expected.max(1.0).sqrt();
+        (z >= 3.0 && lift >= 1.5).then_some(((fg_p - bg_p) * lift, lift))
+    }
+
+    /// Merge keys, best first, with score and lift.
+    fn ranked(&self) -> Vec<(usize, f64, f64)> {
+        let mut out: Vec<(usize, f64, f64)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| self.jlh(g.fg, g.bg).map(|(s, l)| (i, s, l)))
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+}
+
+/// Words of the topic's own name (stemmed in German and English): never a complaint.
+fn brand_words(rules: &RuleSet, topic: Option<&str>) -> HashSet<String> {
+    let mut out = HashSet::new();
+    if let Some(t) = topic.and_then(|t| rules.position(t).map(|p| &rules.rules()[p])) {
+        for text in [t.name.as_str(), t.id.as_str()] {
+            let text = text.replace(['-', '_'], " ");
+            for lang in [Lang::De, Lang::En] {
+                out.extend(
+                    phrases(&text, Some(lang))
+                        .into_iter()
+                        .filter(|p| !p.contains(' ')),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn groups_of(
+    fg: &[(String, u64)],
+    bg: &HashMap<String, u64>,
+    brand: &HashSet<String>,
+) -> Vec<Group> {
+    let mut by_key: BTreeMap<String, Group> = BTreeMap::new();
+    for (p, n) in fg {
+        if p.split(' ').any(|w| brand.contains(w)) {
+            continue;
+        }
+        let key = merge_key(p);
+        let g = by_key.entry(key.clone()).or_insert_with(|| Group {
+            key,
+            forms: Vec::new(),
+            fg: 0,
+            bg: 0,
+        });
+        g.forms.push((p.clone(), *n));
+        g.fg += n;
+        g.bg += bg.get(p).copied().unwrap_or(0);
+    }
+    by_key
+        .into_values()
+        .map(|mut g| {
+            g.forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            g
+        })
+        .collect()
+}
+
+/// The foreground search: the filters, negative unless a label or intent is given.
+fn foreground(
+    filters: &Filters,
+    topic: Option<&str>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Search {
+    let mut s = filters.search(topic, since, until);
+    if s.label.is_none() && s.intent.is_none() {
+        s.label = Some("negative".into());
+    }
+    s
+}
+
+/// Ranks the phrases of `[since, until)` against the 28 days before.
+fn rank(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    filters: &Filters,
+    topic: Option<&str>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    brand: &HashSet<String>,
+) -> Result<Ranking, InsightsError> {
+    let fg_search = foreground(filters, topic, since, until);
+    let fg = aggregate(
+        index,
+        rules,
+        &fg_search,
+        serde_json::json!({
+            "phrases": {"terms": {"field": "phrases", "size": CANDIDATES, "min_doc_count": MIN_COUNT}},
+            "total": {"value_count": {"field": "ts"}},
+        }),
+    )?;
+    let fg_counts: Vec<(String, u64)> = term_counts(&fg["phrases"])
+        .into_iter()
+        .map(|(k, n, _)| (k, n))
+        .collect();
+    let fg_total = fg["total"]["value"].as_f64().unwrap_or(0.0) as u64;
+    // The background: all of the topic's mentions before, whatever their label.
+    let mut bg_search = filters.search(topic, since - Duration::days(BACKGROUND_DAYS), since);
+    bg_search.label = None;
+    bg_search.intent = None;
+    let include: Vec<&str> = fg_counts.iter().map(|(k, _)| k.as_str()).collect();
+    let (bg_counts, bg_total) = if include.is_empty() {
+        (HashMap::new(), 0)
+    } else {
+        let bg = aggregate(
+            index,
+            rules,
+            &bg_search,
+            serde_json::json!({
+                "phrases": {"terms": {"field": "phrases", "size": include.len(), "include": include}},
+                "total": {"value_count": {"field": "ts"}},
+            }),
+        )?;
+        let counts: HashMap<String, u64> = term_counts(&bg["phrases"])
+            .into_iter()
+            .map(|(k, n, _)| (k, n))
+            .collect();
+        (counts, bg["total"]["value"].as_f64().unwrap_or(0.0) as u64)
+    };
+    Ok(Ranking {
+        fg_total,
+        bg_total,
+        groups: groups_of(&fg_counts, &bg_counts, brand),
+    })
+}
+
+/// Recurring complaint topics of the first of `filters.topics` (or of every mention)
+/// in the window, with `n` phrases listed.
+pub fn complaints(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    filters: &Filters,
+    n: usize,
+    recurrence: Recurrence,
+) -> Result<Complaints, InsightsError> {
+    let topic = filters.topics.first().map(String::as_str);
+    let brand = brand_words(rules, topic);
+    let current = rank(
+        index,
+        rules,
+        filters,
+        topic,
+        filters.since,
+        filters.until,
+        &brand,
+    )?;
+    // Week k ends k weeks before `until`; week 0 is the current week.
+    let weeks = recurrence.weeks.clamp(1, 52);
+    let mut tops: Vec<HashSet<String>> = Vec::with_capacity(weeks);
+    let mut weekly: HashMap<String, Vec<u64>> = HashMap::new();
+    for k in 0..weeks {
+        let end = filters.until - Duration::weeks(k as i64);
+        let r = rank(
+            index,
+            rules,
+            filters,
+            topic,
+            end - Duration::weeks(1),
+            end,
+            &brand,
+        )?;
+        for g in &r.groups {
+            weekly
+                .entry(g.key.clone())
+                .or_insert_with(|| vec![0; weeks])[weeks - 1 - k] = g.fg;
+        }
+        tops.push(
+            r.ranked()
+                .into_iter()
+                .take(recurrence.rank)
+                .map(|(i, _, _)| r.groups[i].key.clone())
+                .collect(),
+        );
+    }
+    let status_of = |key: &str| -> (String, usize) {
+        let in_top = tops.iter().filter(|t| t.contains(key)).count();
+        let this_week = tops[0].contains(key);
+        let status = if in_top >= recurrence.min_weeks && this_week {
+            "recurring"
+        } else if this_week && in_top == 1 {
+            "new"
+        } else if !this_week && in_top >= recurrence.min_weeks.saturating_sub(1).max(2) {
+            "fading"
+        } else {
+            ""
+        };
+        (status.to_owned(), in_top)
+    };
+    let phrase = |key: &str,
+                  forms: &[(String, u64)],
+                  fg: u64,
+                  score: f64,
+                  lift: f64|
+     -> Result<Phrase, InsightsError> {
+        let (status, weeks_in_top) = status_of(key);
+        let mut search = foreground(filters, topic, filters.since, filters.until);
+        search.q = forms
+            .iter()
+            .map(|(f, _)| format!("phrases:\"{f}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        Ok(Phrase {
+            phrase: forms.first().map(|f| f.0.clone()).unwrap_or_default(),
+            variants: forms.iter().skip(1).map(|f| f.0.clone()).collect(),
+            count: fg,
+            share: if current.fg_total == 0 {
+                0.0
+            } else {
+                fg as f64 / current.fg_total as f64
+            },
+            lift,
+            score,
+            status,
+            weeks_in_top,
+            weekly: weekly.get(key).cloned().unwrap_or_else(|| vec![0; weeks]),
+            first_seen: None,
+            samples: samples(index, rules, &search)?,
+            search,
+        })
+    };
+    let mut listed = Vec::new();
+    for (i, score, lift) in current.ranked().into_iter().take(n.clamp(1, 100)) {
+        let g = &current.groups[i];
+        listed.push(phrase(&g.key, &g.forms, g.fg, score, lift)?);
+    }
+    // Fading: recurred in earlier weeks, out of this week's list.
+    let mut fading = Vec::new();
+    let mut seen: HashSet<&String> = HashSet::new();
+    for top in tops.iter().skip(1) {
+        for key in top {
+            if !seen.insert(key) || tops[0].contains(key) {
+                continue;
+            }
+            if status_of(key).0 == "fading" {
+                let forms = vec![(key.clone(), 0)];
+                fading.push(phrase(key, &forms, 0, 0.0, 0.0)?);
+            }
+        }
+    }
+    first_seen(index, rules, filters, topic, &mut listed)?;
+    let pick = |status: &str| -> Vec<String> {
+        listed
+            .iter()
+            .filter(|p| p.status == status)
+            .map(|p| p.phrase.clone())
+            .collect()
+    };
+    Ok(Complaints {
+        topic: topic.map(str::to_owned),
+        foreground: current.fg_total,
+        background: current.bg_total,
+        search: foreground(filters, topic, filters.since, filters.until),
+        new: pick("new"),
+        recurring: pick("recurring"),
+        phrases: listed,
+        fading,
+    })
+}
+
+/// Three foreground mentions with the phrase, newest first.
+fn samples(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    search: &Search,
+) -> Result<Vec<Sample>, InsightsError> {
+    let mut req = search.request();
+    req.limit = 3;
+    let page = index.search(&req, Some(rules))?;
+    Ok(page
+        .hits
+        .into_iter()
+        .map(|m| Sample {
+            id: m.id.to_string(),
+            published_at: m.published_at.to_rfc3339(),
+            url: m.url,
+            text: m.text.chars().take(280).collect(),
+        })
+        .collect())
+}
+
+/// Fills `first_seen`: the earliest mention of the topic with any form of the phrase.
+fn first_seen(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    filters: &Filters,
+    topic: Option<&str>,
+    listed: &mut [Phrase],
+) -> Result<(), InsightsError> {
+    let forms: Vec<String> = listed
+        .iter()
+        .flat_map(|p| std::iter::once(p.phrase.clone()).chain(p.variants.iter().cloned()))
+        .collect();
+    if forms.is_empty() {
+        return Ok(());
+    }
+    let mut all = filters.search(topic, DateTime::<Utc>::MIN_UTC, filters.until);
+    all.since = String::new();
+    let mut req = all.request();
+    req.since = None;
+    let r = index.aggregate(
+        &req,
+        Some(rules),
+        serde_json::json!({
+            "phrases": {
+                "terms": {"field": "phrases", "size": forms.len(), "include": forms},
+                "aggs": {"first": {"min": {"field": "ts"}}},
+            }
+        }),
+    )?;
+    let first: HashMap<String, f64> = term_counts(&r["phrases"])
+        .into_iter()
+        .filter_map(|(k, _, b)| Some((k, b["first"]["value"].as_f64()?)))
+        .collect();
+    for p in listed {
+        let earliest = std::iter::once(&p.phrase)
+            .chain(&p.variants)
+            .filter_map(|f| first.get(f))
+            .fold(f64::INFINITY, |a, b| a.min(*b));
+        if earliest.is_finite() {
+            // Date columns aggregate in nanoseconds.
+            p.first_seen = Some(DateTime::from_timestamp_nanos(earliest as i64).to_rfc3339());
+        }
+    }
+    Ok(())
+}

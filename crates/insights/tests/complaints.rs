@@ -1,0 +1,217 @@
+//! Recurring complaints on a generated corpus: a complaint that recurs in four of six
+//! weeks ranks recurring, one that appears only this week ranks new, and a phrase that
+//! is frequent everywhere ("new app") is not listed at all.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lauscher_index::MentionIndex;
+use lauscher_insights::{Filters, Recurrence, complaints};
+use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_rules::RuleSet;
+use lauscher_text::Lang;
+
+const RULES: &str = "version: 1
+rules:
+  - {id: acme, kind: brand, name: Acme Bahn, query: acme}
+";
+
+fn until() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+const VOCAB: [&str; 40] = [
+    "window",
+    "seat",
+    "coffee",
+    "station",
+    "morning",
+    "evening",
+    "weekend",
+    "ticket",
+    "platform",
+    "bicycle",
+    "luggage",
+    "conductor",
+    "announcement",
+    "tunnel",
+    "bridge",
+    "river",
+    "village",
+    "city",
+    "airport",
+    "holiday",
+    "family",
+    "office",
+    "meeting",
+    "school",
+    "concert",
+    "museum",
+    "market",
+    "garden",
+    "winter",
+    "summer",
+    "rain",
+    "snow",
+    "sunshine",
+    "lunch",
+    "dinner",
+    "breakfast",
+    "newspaper",
+    "podcast",
+    "music",
+    "friend",
+];
+
+/// (hours before `until`, label, text)
+fn corpus() -> Vec<(i64, Label, String)> {
+    let mut seed: u64 = 42;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    // Ten weeks of chatter (six ranked, four more of background), two posts an hour.
+    for h in 0..10 * 7 * 24 {
+        let w = |next: &mut dyn FnMut(usize) -> usize| VOCAB[next(VOCAB.len())];
+        let app = if next(10) < 3 { "the new app " } else { "" };
+        let (a, b) = (w(&mut next), w(&mut next));
+        out.push((h, Label::Neutral, format!("Acme Bahn {app}today {a} {b}")));
+        let (a, b) = (w(&mut next), w(&mut next));
+        let app = if next(10) < 3 { "the new app " } else { "" };
+        out.push((h, Label::Negative, format!("Acme Bahn {app}today {a} {b}")));
+    }
+    // The recurring complaint: weeks 0, 1, 3 and 5 (week 0 ends at `until`).
+    for week in [0, 1, 3, 5] {
+        for i in 0..15 {
+            let h = week * 168 + 3 + i * 10;
+            let a = VOCAB[(i as usize * 7) % VOCAB.len()];
+            out.push((
+                h,
+                Label::Negative,
+                format!("Acme Bahn login fails after update again {a}"),
+            ));
+        }
+    }
+    // New this week only.
+    for i in 0..12 {
+        let a = VOCAB[(i as usize * 3) % VOCAB.len()];
+        out.push((
+            5 + i * 12,
+            Label::Negative,
+            format!("Acme Bahn refund form broken {a}"),
+        ));
+    }
+    out
+}
+
+fn index() -> (tempfile::TempDir, MentionIndex) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
+    let mut w = index.writer(64 << 20, 1).expect("writer");
+    for (i, (h, label, text)) in corpus().into_iter().enumerate() {
+        let at = until() - Duration::hours(h) - Duration::minutes(1 + (i % 50) as i64);
+        let m = ScoredMention {
+            mention: Mention {
+                id: MentionId(i as u128 + 1),
+                source: "social".into(),
+                url: Some(format!("https://social.example/p/{i}")),
+                author: Some(Author {
+                    name: format!("user{}", i % 97),
+                    reach: None,
+                }),
+                published_at: at,
+                fetched_at: at,
+                title: None,
+                text,
+                lang_hint: None,
+            },
+            lang: "en".into(),
+            sentiment: Sentiment {
+                score: if label == Label::Negative { -0.5 } else { 0.0 },
+                label,
+                explanation: Vec::new(),
+            },
+            intent: Default::default(),
+            topics: vec!["acme".into()],
+            targets: Vec::new(),
+            topic_kinds: Vec::new(),
+            simhash: 0,
+        };
+        w.add(&m, false).expect("add");
+    }
+    w.commit("{}").expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    (dir, index)
+}
+
+#[test]
+fn recurring_new_and_everywhere_phrases_are_told_apart() {
+    let (_dir, index) = index();
+    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
+        .expect("rules");
+    let filters = Filters {
+        topics: vec!["acme".into()],
+        since: until() - Duration::weeks(1),
+        until: until(),
+        ..Filters::default()
+    };
+    let c = complaints(&index, &rules, &filters, 20, Recurrence::default()).expect("complaints");
+    let listed: Vec<(&str, &str)> = c
+        .phrases
+        .iter()
+        .map(|p| (p.phrase.as_str(), p.status.as_str()))
+        .collect();
+    let status = |needle: &str| {
+        c.phrases
+            .iter()
+            .find(|p| p.phrase == needle || p.variants.iter().any(|v| v == needle))
+            .map(|p| p.status.as_str())
+    };
+    assert_eq!(status("login fail"), Some("recurring"), "{listed:?}");
+    assert_eq!(status("refund form"), Some("new"), "{listed:?}");
+    assert!(
+        !c.phrases.iter().any(|p| p.phrase.contains("app")),
+        "\"new app\" is everywhere, never a complaint: {listed:?}"
+    );
+    assert!(
+        !c.phrases.iter().any(|p| p
+            .phrase
+            .split(' ')
+            .any(|w| w == "acm" || w == "acme" || w == "bahn")),
+        "the brand's name is no complaint: {listed:?}"
+    );
+    let login = c
+        .phrases
+        .iter()
+        .find(|p| p.phrase == "login fail")
+        .expect("login");
+    assert_eq!(login.count, 15);
+    assert_eq!(login.weekly, [15, 0, 15, 0, 15, 15], "oldest week first");
+    assert_eq!(login.samples.len(), 3);
+    assert!(login.samples.iter().all(|s| s.text.contains("login fails")));
+    assert!(login.first_seen.is_some());
+    let page = index
+        .search(&login.search.request(), Some(&rules))
+        .expect("search");
+    assert_eq!(
+        page.total as u64, login.count,
+        "the phrase's search lists its mentions"
+    );
+    assert!(c.recurring.contains(&"login fail".to_owned()));
+    // Chatter words that come and go by chance are not complaints.
+    for p in &c.phrases {
+        assert!(
+            [
+                "login", "fail", "updat", "again", "refund", "form", "broken"
+            ]
+            .iter()
+            .any(|w| p.phrase.contains(w)),
+            "{listed:?}"
+        );
+    }
+    assert!(c.new.iter().any(|p| p.starts_with("refund")), "{:?}", c.new);
+}
