@@ -32,6 +32,8 @@ const CANDIDATES: u32 = 300;
 const MIN_COUNT: u64 = 3;
 /// Background length before each window.
 const BACKGROUND_DAYS: i64 = 28;
+/// A background with fewer mentions is joined by the window's own mentions.
+const MIN_BACKGROUND: u64 = 200;
 
 /// How recurrence is judged.
 #[derive(Clone, Copy, Debug)]
@@ -261,24 +263,39 @@ fn rank(
     bg_search.label = None;
     bg_search.intent = None;
     let include: Vec<&str> = fg_counts.iter().map(|(k, _)| k.as_str()).collect();
-    let (bg_counts, bg_total) = if include.is_empty() {
-        (HashMap::new(), 0)
-    } else {
+    let background = |search: &Search| -> Result<(HashMap<String, u64>, u64), InsightsError> {
+        if include.is_empty() {
+            return Ok((HashMap::new(), 0));
+        }
         let bg = aggregate(
             index,
             rules,
-            &bg_search,
+            search,
             serde_json::json!({
                 "phrases": {"terms": {"field": "phrases", "size": include.len(), "include": include}},
                 "total": {"value_count": {"field": "ts"}},
             }),
         )?;
-        let counts: HashMap<String, u64> = term_counts(&bg["phrases"])
+        let counts = term_counts(&bg["phrases"])
             .into_iter()
             .map(|(k, n, _)| (k, n))
             .collect();
-        (counts, bg["total"]["value"].as_f64().unwrap_or(0.0) as u64)
+        Ok((counts, bg["total"]["value"].as_f64().unwrap_or(0.0) as u64))
     };
+    let (mut bg_counts, mut bg_total) = background(&bg_search)?;
+    if bg_total < MIN_BACKGROUND {
+        // A topic too young for a background of its own: the window's mentions of every
+        // label join it (Elasticsearch's default, the foreground inside its background),
+        // so a complaint still stands out against the topic's other talk.
+        let mut window = filters.search(topic, since, until);
+        window.label = None;
+        window.intent = None;
+        let (counts, total) = background(&window)?;
+        for (k, n) in counts {
+            *bg_counts.entry(k).or_default() += n;
+        }
+        bg_total += total;
+    }
     Ok(Ranking {
         fg_total,
         bg_total,

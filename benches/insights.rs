@@ -1,0 +1,203 @@
+//! Insight views over an index of 1 million generated posts, next to a plain pass.
+//!
+//! R = `text.to_lowercase().split_whitespace().count()` over all 1M posts (one thread).
+//! Posts span 90 days, three topics (brand, competitor, industry), 50,000 authors.
+//! Each view is run warm 30 times; p50 and p99 are printed with their ratio to R.
+//!
+//! Targets (issue 8): timeline and share of voice p99 ≤ R/50; complaints over a
+//! one-week window ≤ R/5.
+//!
+//! Run: `cargo bench --bench insights` (building the index takes about a minute).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use criterion::Criterion;
+use lauscher_index::MentionIndex;
+use lauscher_insights::{Filters, Recurrence, complaints, share_of_voice, timeline, top};
+use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_rules::RuleSet;
+use lauscher_text::Lang;
+
+#[allow(dead_code)]
+mod corpus;
+
+use corpus::{best_of, corpus, raw_pass};
+
+const POSTS: usize = 1_000_000;
+const RULES: &str = "version: 1
+rules:
+  - {id: acme, kind: brand, name: Acme Bahn, query: acme}
+  - {id: blitzbus, kind: competitor, name: Blitzbus, query: blitzbus}
+  - {id: rail, kind: industry, name: Rail, query: zug}
+";
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let posts = corpus(POSTS, 11);
+    let langs = [Lang::De, Lang::En];
+    let rules = match RuleSet::from_texts(&[("bench.yaml".into(), RULES.into())], &langs) {
+        Ok(r) => r,
+        Err(e) => panic!("rules: {e}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let index = match MentionIndex::open(dir.path(), &langs) {
+        Ok(i) => i,
+        Err(e) => panic!("index: {e}"),
+    };
+    let until = Utc
+        .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let span = 90 * 86_400i64;
+    let built = Instant::now();
+    {
+        let mut w = match index.writer(256 << 20, 2) {
+            Ok(w) => w,
+            Err(e) => panic!("writer: {e}"),
+        };
+        for (i, (text, lang)) in posts.iter().enumerate() {
+            let at = until - chrono::Duration::seconds(span - (i as i64 * span) / POSTS as i64);
+            let label = [
+                Label::Negative,
+                Label::Neutral,
+                Label::Positive,
+                Label::Neutral,
+            ][i % 4];
+            let m = ScoredMention {
+                mention: Mention {
+                    id: MentionId(i as u128 + 1),
+                    source: format!("source{}", i % 4),
+                    url: Some(format!("https://site{}.example/p/{i}", i % 50)),
+                    author: Some(Author {
+                        name: format!("user{}", (i * 7919) % 50_000),
+                        reach: Some((i as u64 * 31) % 20_000),
+                    }),
+                    published_at: at,
+                    fetched_at: at,
+                    title: None,
+                    text: text.clone(),
+                    lang_hint: None,
+                },
+                lang: (*lang).into(),
+                sentiment: Sentiment {
+                    score: match label {
+                        Label::Negative => -0.5,
+                        Label::Positive => 0.5,
+                        Label::Neutral => 0.0,
+                    },
+                    label,
+                    explanation: Vec::new(),
+                },
+                intent: Default::default(),
+                topics: vec![["acme", "blitzbus", "rail"][i % 3].into()],
+                targets: Vec::new(),
+                topic_kinds: Vec::new(),
+                simhash: 0,
+            };
+            if let Err(e) = w.add(&m, false) {
+                panic!("add: {e}");
+            }
+        }
+        if let Err(e) = w.commit("{}").and_then(|_| w.close()) {
+            panic!("commit: {e}");
+        }
+    }
+    if let Err(e) = index.reload() {
+        panic!("reload: {e}");
+    }
+    println!("index of {POSTS} posts built in {:.1?}", built.elapsed());
+
+    let days = |d: i64| chrono::Duration::days(d);
+    let all = Filters {
+        since: until - days(90),
+        until,
+        ..Filters::default()
+    };
+    let month = Filters {
+        since: until - days(30),
+        until,
+        ..Filters::default()
+    };
+    let acme_month = Filters {
+        topics: vec!["acme".into()],
+        ..month.clone()
+    };
+    let acme_week = Filters {
+        topics: vec!["acme".into()],
+        since: until - days(7),
+        until,
+        ..Filters::default()
+    };
+    let berlin: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+    let run = |name: &str| -> usize {
+        let r = match name {
+            "timeline" => timeline(
+                &index,
+                &rules,
+                &all,
+                "1d".parse().unwrap_or_else(|e| panic!("{e}")),
+                berlin,
+            )
+            .map(|t| t.series.len()),
+            "share_of_voice" => share_of_voice(&index, &rules, &month).map(|s| s.topics.len()),
+            "top" => top(&index, &rules, &acme_month, 10).map(|t| t.sources.len()),
+            _ => complaints(&index, &rules, &acme_week, 20, Recurrence::default())
+                .map(|c| c.phrases.len()),
+        };
+        match r {
+            Ok(n) => n,
+            Err(e) => panic!("{name}: {e}"),
+        }
+    };
+    let views = ["timeline", "share_of_voice", "top", "complaints"];
+    let mut c = Criterion::default().configure_from_args();
+    {
+        let mut g = c.benchmark_group("insights");
+        g.sample_size(10);
+        g.bench_function("raw_pass_1m", |b| b.iter(|| black_box(raw_pass(&posts))));
+        for v in views {
+            g.bench_function(v, |b| b.iter(|| black_box(run(v))));
+        }
+        g.finish();
+    }
+    c.final_summary();
+
+    let r = best_of(5, || {
+        let t = Instant::now();
+        black_box(raw_pass(&posts));
+        t.elapsed()
+    });
+    println!("\nR (raw pass over {POSTS} posts): {r:.1?}\n");
+    println!("| view | p50 | p99 | p99 / R | target |");
+    println!("|---|---|---|---|---|");
+    for (v, target) in [
+        ("timeline", "≤ R/50"),
+        ("share_of_voice", "≤ R/50"),
+        ("top", "-"),
+        ("complaints", "≤ R/5"),
+    ] {
+        let mut times: Vec<Duration> = (0..30)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(run(v));
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        let p99 = percentile(&times, 0.99);
+        println!(
+            "| {v} | {:.1?} | {p99:.1?} | R/{:.0} | {target} |",
+            percentile(&times, 0.5),
+            r.as_secs_f64() / p99.as_secs_f64()
+        );
+    }
+}
