@@ -103,6 +103,12 @@ impl MentionIndex {
             )
             .map_err(tantivy_err)?
         };
+        let mut index = index;
+        // Searches and aggregations read segments in parallel (one thread per core):
+        // the insight views scan columns of many documents.
+        index
+            .set_default_multithread_executor()
+            .map_err(tantivy_err)?;
         analyzer::register(&index);
         let fields = Fields::from_schema(&index.schema()).map_err(|missing| {
             IndexError::Directory {

@@ -303,6 +303,112 @@ fn rank(
     })
 }
 
+/// The rankings of the last `weeks` weeks (index 0: the week ending at `until`) in two
+/// passes: the foreground phrases per week, then their background counts per week,
+/// each week's background being the four weeks before it.
+fn weekly_rankings(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    filters: &Filters,
+    topic: Option<&str>,
+    weeks: usize,
+    brand: &HashSet<String>,
+) -> Result<Vec<Ranking>, InsightsError> {
+    const WEEK_MS: i64 = 7 * 86_400_000;
+    let bg_weeks = (BACKGROUND_DAYS / 7) as usize;
+    let until = filters.until;
+    let offset = until.timestamp_millis().rem_euclid(WEEK_MS);
+    let week_of = |key_ms: f64| -> Option<usize> {
+        let k = (until.timestamp_millis() - key_ms as i64) / WEEK_MS - 1;
+        usize::try_from(k).ok()
+    };
+    let histogram = serde_json::json!({
+        "field": "ts", "fixed_interval": "7d", "offset": format!("{offset}ms"), "min_doc_count": 1,
+    });
+    let fg_search = foreground(filters, topic, until - Duration::weeks(weeks as i64), until);
+    let fg = aggregate(
+        index,
+        rules,
+        &fg_search,
+        serde_json::json!({
+            "weeks": {
+                "date_histogram": histogram,
+                "aggs": {"phrases": {"terms": {"field": "phrases", "size": CANDIDATES, "min_doc_count": MIN_COUNT}}},
+            }
+        }),
+    )?;
+    let mut fg_weeks: Vec<(u64, Vec<(String, u64)>)> = vec![(0, Vec::new()); weeks];
+    for b in fg["weeks"]["buckets"].as_array().into_iter().flatten() {
+        let Some(k) = b["key"].as_f64().and_then(week_of).filter(|k| *k < weeks) else {
+            continue;
+        };
+        fg_weeks[k] = (
+            b["doc_count"].as_u64().unwrap_or(0),
+            term_counts(&b["phrases"])
+                .into_iter()
+                .map(|(p, n, _)| (p, n))
+                .collect(),
+        );
+    }
+    let mut include: Vec<&str> = fg_weeks
+        .iter()
+        .flat_map(|(_, ps)| ps.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    include.sort_unstable();
+    include.dedup();
+    // Background counts per week over every label, `bg_weeks` more weeks back.
+    let all = bg_weeks + weeks;
+    let mut bg_search = filters.search(topic, until - Duration::weeks(all as i64), until);
+    bg_search.label = None;
+    bg_search.intent = None;
+    let mut bg_totals = vec![0u64; all];
+    let mut bg_counts: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut aggs = serde_json::json!({"weeks": {"date_histogram": histogram}});
+    if !include.is_empty() {
+        aggs["phrases"] = serde_json::json!({
+            "terms": {"field": "phrases", "size": include.len(), "include": include},
+            "aggs": {"weeks": {"date_histogram": histogram}},
+        });
+    }
+    let bg = aggregate(index, rules, &bg_search, aggs)?;
+    for b in bg["weeks"]["buckets"].as_array().into_iter().flatten() {
+        if let Some(k) = b["key"].as_f64().and_then(week_of).filter(|k| *k < all) {
+            bg_totals[k] = b["doc_count"].as_u64().unwrap_or(0);
+        }
+    }
+    for (p, _, b) in term_counts(&bg["phrases"]) {
+        let counts = bg_counts.entry(p).or_insert_with(|| vec![0; all]);
+        for w in b["weeks"]["buckets"].as_array().into_iter().flatten() {
+            if let Some(k) = w["key"].as_f64().and_then(week_of).filter(|k| *k < all) {
+                counts[k] = w["doc_count"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(weeks);
+    for (k, (fg_total, fg_counts)) in fg_weeks.into_iter().enumerate() {
+        let mut span = k + 1..k + 1 + bg_weeks;
+        let mut bg_total: u64 = bg_totals[span.clone()].iter().sum();
+        if bg_total < MIN_BACKGROUND {
+            // As in `rank`: a young topic's own week joins its background.
+            span = k..k + 1 + bg_weeks;
+            bg_total = bg_totals[span.clone()].iter().sum();
+        }
+        let bg: HashMap<String, u64> = fg_counts
+            .iter()
+            .map(|(p, _)| {
+                let n = bg_counts.get(p).map_or(0, |c| c[span.clone()].iter().sum());
+                (p.clone(), n)
+            })
+            .collect();
+        out.push(Ranking {
+            fg_total,
+            bg_total,
+            groups: groups_of(&fg_counts, &bg, brand),
+        });
+    }
+    Ok(out)
+}
+
 /// Recurring complaint topics of the first of `filters.topics` (or of every mention)
 /// in the window, with `n` phrases listed.
 pub fn complaints(
@@ -314,30 +420,26 @@ pub fn complaints(
 ) -> Result<Complaints, InsightsError> {
     let topic = filters.topics.first().map(String::as_str);
     let brand = brand_words(rules, topic);
-    let current = rank(
-        index,
-        rules,
-        filters,
-        topic,
-        filters.since,
-        filters.until,
-        &brand,
-    )?;
-    // Week k ends k weeks before `until`; week 0 is the current week.
+    // Week k is [until − (k+1)·7d, until − k·7d); week 0 is the current week.
     let weeks = recurrence.weeks.clamp(1, 52);
-    let mut tops: Vec<HashSet<String>> = Vec::with_capacity(weeks);
-    let mut weekly: HashMap<String, Vec<u64>> = HashMap::new();
-    for k in 0..weeks {
-        let end = filters.until - Duration::weeks(k as i64);
-        let r = rank(
+    let week_ranks = weekly_rankings(index, rules, filters, topic, weeks, &brand)?;
+    let current = if filters.until - filters.since == Duration::weeks(1) {
+        None
+    } else {
+        Some(rank(
             index,
             rules,
             filters,
             topic,
-            end - Duration::weeks(1),
-            end,
+            filters.since,
+            filters.until,
             &brand,
-        )?;
+        )?)
+    };
+    let current = current.as_ref().unwrap_or(&week_ranks[0]);
+    let mut tops: Vec<HashSet<String>> = Vec::with_capacity(weeks);
+    let mut weekly: HashMap<String, Vec<u64>> = HashMap::new();
+    for (k, r) in week_ranks.iter().enumerate() {
         for g in &r.groups {
             weekly
                 .entry(g.key.clone())

@@ -163,6 +163,20 @@ fn boundaries(
     }
 }
 
+/// Whether `tz`'s UTC offset is a whole number of hours at both ends of the window
+/// (and so, for real zones, in between: DST moves by whole hours).
+fn whole_hour_offsets(tz: Tz, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    use chrono::Offset;
+    [since, until].iter().all(|t| {
+        t.with_timezone(&tz)
+            .offset()
+            .fix()
+            .local_minus_utc()
+            .rem_euclid(3600)
+            == 0
+    })
+}
+
 /// Volume per `interval` in `tz` for each of `filters.topics` (or all mentions).
 pub fn timeline(
     index: &MentionIndex,
@@ -182,7 +196,14 @@ pub fn timeline(
     }
     // The fine UTC grid the local intervals are folded from.
     let base = if interval.minutes() % 15 == 0 { 15 } else { 5 };
-    let base = if span / base > 60_000 { 60 } else { base };
+    // Whole-hour zones (most) can use an hourly grid for hourly and longer intervals:
+    // fewer buckets to merge and return.
+    let whole_hours = whole_hour_offsets(tz, filters.since, filters.until);
+    let base = if (interval.minutes() % 60 == 0 && whole_hours) || span / base > 60_000 {
+        60
+    } else {
+        base
+    };
     let edges = boundaries(filters.since, filters.until, interval, tz);
     let topics: Vec<Option<&str>> = if filters.topics.is_empty() {
         vec![None]
