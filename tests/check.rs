@@ -96,6 +96,12 @@ fn the_demo_runs_offline_and_finds_the_complaint_burst() {
     assert!(stdout.contains("mentions indexed"), "{stdout}");
     assert!(stdout.contains("acme-bahn"), "{stdout}");
     assert!(stdout.contains("(a complaint burst)"), "{stdout}");
+    // The app-login complaint recurs (weeks 0, 2 and 4 of the bundled history).
+    let login = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("login "))
+        .unwrap_or("");
+    assert!(login.contains("recurring"), "{stdout}");
     // The fresh burst of complaints opens an incident, delivered through the outbox.
     assert!(
         stdout.contains("incident 1 opened → service-team"),

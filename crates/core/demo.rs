@@ -28,32 +28,112 @@ const ALERTS: &str = include_str!("demo/alerts.yaml");
 /// Notifications the demo's webhook receiver got: (receiver, body).
 type Hooks = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
 
-struct Post<'a> {
-    feed: &'a str,
+struct Post {
+    feed: &'static str,
     at: DateTime<Utc>,
-    author: &'a str,
-    title: &'a str,
-    text: &'a str,
+    author: String,
+    title: String,
+    text: String,
 }
 
-fn posts(now: DateTime<Utc>) -> Vec<Post<'static>> {
-    POSTS
+fn posts(now: DateTime<Utc>) -> Vec<Post> {
+    let mut out: Vec<Post> = POSTS
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
+            let f: Vec<&'static str> = l.split('\t').collect();
             let [feed, minutes, author, title, text] = f[..] else {
                 return None;
             };
             Some(Post {
                 feed,
                 at: now - Duration::minutes(minutes.parse().ok()?),
-                author,
-                title,
-                text,
+                author: author.to_owned(),
+                title: title.to_owned(),
+                text: text.to_owned(),
             })
         })
-        .collect()
+        .collect();
+    out.extend(history(now));
+    out
+}
+
+/// Five weeks of everyday talk about Acme Bahn before the bundled posts (7 a day,
+/// generated), with the app-login complaint in weeks 2 and 4: the background the
+/// complaints view measures against, and what makes the login complaint recurring.
+fn history(now: DateTime<Utc>) -> Vec<Post> {
+    const OPENERS: [&str; 8] = [
+        "Mit der Acme Bahn entspannt nach",
+        "Acme Bahn heute pünktlich angekommen in",
+        "Took the Acme Bahn intercity to",
+        "Acme Bahn Fernzug mit neuen Sitzen Richtung",
+        "Booked an Acme Bahn weekend trip to",
+        "Im Acme Bahn Bordbistro Kaffee getrunken auf dem Weg nach",
+        "Quiet Acme Bahn morning train to",
+        "Acme Bahn Sparpreis gefunden für die Fahrt nach",
+    ];
+    const CITIES: [&str; 8] = [
+        "Hamburg",
+        "Kiel",
+        "Lübeck",
+        "Bremen",
+        "Hannover",
+        "Berlin",
+        "Rostock",
+        "Flensburg",
+    ];
+    const CLOSERS: [&str; 5] = [
+        "Aussicht auf die Elbe genossen.",
+        "window seat and a good book.",
+        "Kinder haben die ganze Fahrt gemalt.",
+        "podcast episode finished right on arrival.",
+        "Zeitung gelesen und Kreuzworträtsel gelöst.",
+    ];
+    const LOGIN: [&str; 5] = [
+        "Acme Bahn App: Login geht nach dem Update wieder nicht, Ticket weg. Ärgerlich!",
+        "Acme Bahn app login fails after the update, again. Terrible.",
+        "Schon wieder kein Login in der Acme Bahn App, furchtbar.",
+        "The Acme Bahn app login is broken again after the update, awful.",
+        "Login bei der Acme Bahn App kaputt, Fahrkarte nicht abrufbar. Schlimm.",
+    ];
+    // Four weeks ago, in other words (identical texts would be dropped as duplicates).
+    const LOGIN_EARLIER: [&str; 5] = [
+        "Nach dem App-Update der Acme Bahn kein Login möglich, Support ratlos. Nervig!",
+        "Acme Bahn, your app update broke the login. I missed my train, horrible.",
+        "Login-Fehler in der Acme Bahn App seit dem Update, total frustrierend.",
+        "Cannot log in to the Acme Bahn app since the update, login error every time. Awful.",
+        "Die Acme Bahn App lässt mich nach dem Update nicht einloggen, Login scheitert. Mies.",
+    ];
+    let mut out = Vec::new();
+    for day in 7..42i64 {
+        for slot in 0..7i64 {
+            let i = (day * 7 + slot) as usize;
+            out.push(Post {
+                feed: "social",
+                at: now - Duration::days(day) + Duration::hours(7 + slot * 2),
+                author: format!("@reisende_{}", i % 150),
+                title: String::new(),
+                text: format!(
+                    "{} {}, {}",
+                    OPENERS[i % 8],
+                    CITIES[(i / 8) % 8],
+                    CLOSERS[(i / 3) % 5]
+                ),
+            });
+        }
+    }
+    for (week, texts) in [(2i64, LOGIN), (4, LOGIN_EARLIER)] {
+        for (n, text) in texts.iter().enumerate() {
+            out.push(Post {
+                feed: "social",
+                at: now - Duration::days(week * 7 + 1) - Duration::hours(n as i64 * 5),
+                author: format!("@pendler_{week}_{n}"),
+                title: String::new(),
+                text: (*text).to_owned(),
+            });
+        }
+    }
+    out
 }
 
 fn xml_escape(s: &str) -> String {
@@ -84,27 +164,27 @@ fn render(now: DateTime<Utc>, base: &str) -> Vec<(&'static str, &'static str, St
             "news" => news.push_str(&format!(
                 "<item><title>{}</title><link>{base}/news/{n}?utm_source=rss</link><guid>{base}/news/{n}</guid>\
                  <pubDate>{}</pubDate><dc:creator>{}</dc:creator><description>{}</description></item>\n",
-                xml_escape(p.title),
+                xml_escape(&p.title),
                 p.at.to_rfc2822(),
-                xml_escape(p.author),
-                xml_escape(p.text)
+                xml_escape(&p.author),
+                xml_escape(&p.text)
             )),
             "social" => social.push_str(&format!(
                 "<entry><id>tag:lauscher.demo,2026:social-{n}</id><link href=\"{base}/social/{n}\"/><title></title>\
                  <author><name>{}</name></author><published>{}</published><updated>{}</updated>\
                  <content type=\"text\">{}</content></entry>\n",
-                xml_escape(p.author),
+                xml_escape(&p.author),
                 p.at.to_rfc3339(),
                 p.at.to_rfc3339(),
-                xml_escape(p.text)
+                xml_escape(&p.text)
             )),
             _ => forum.push_str(&format!(
                 "<item><title>{}</title><link>{base}/forum/{n}</link><pubDate>{}</pubDate><dc:creator>{}</dc:creator>\
                  <description><![CDATA[{}]]></description></item>\n",
-                xml_escape(p.title),
+                xml_escape(&p.title),
                 p.at.to_rfc2822(),
-                xml_escape(p.author),
-                p.text
+                xml_escape(&p.author),
+                &p.text
             )),
         }
     }
@@ -404,6 +484,34 @@ fn summary(
             h.published_at.format("%a %H:%M"),
             h.sentiment,
             h.text
+        );
+    }
+    // Recurring complaint topics of the last week (`lauscher insights complaints`).
+    let now = Utc::now();
+    let filters = lauscher_insights::Filters {
+        topics: vec!["acme-bahn".into()],
+        since: now - Duration::days(7),
+        until: now,
+        ..Default::default()
+    };
+    let c = lauscher_insights::complaints(index, rules, &filters, 5, Default::default())
+        .map_err(anyhow::Error::msg)?;
+    let _ = writeln!(
+        s,
+        "
+complaint topics of Acme Bahn, last 7 days ({} negative mentions; weekly counts oldest first):",
+        c.foreground
+    );
+    for p in &c.phrases {
+        let weekly: Vec<String> = p.weekly.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            s,
+            "  {:<22} {:<9} {:>3} mentions, {:>4.1}× background, weeks [{}]",
+            p.phrase,
+            if p.status.is_empty() { "-" } else { &p.status },
+            p.count,
+            p.lift,
+            weekly.join(" ")
         );
     }
     Ok(s)

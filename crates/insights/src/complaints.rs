@@ -560,6 +560,8 @@ fn samples(
 }
 
 /// Fills `first_seen`: the earliest mention of the topic with any form of the phrase.
+/// One small aggregation per phrase over its postings only (the phrase's documents),
+/// not a scan of the topic's history.
 fn first_seen(
     index: &MentionIndex,
     rules: &RuleSet,
@@ -567,40 +569,20 @@ fn first_seen(
     topic: Option<&str>,
     listed: &mut [Phrase],
 ) -> Result<(), InsightsError> {
-    let forms: Vec<String> = listed
-        .iter()
-        .flat_map(|p| std::iter::once(p.phrase.clone()).chain(p.variants.iter().cloned()))
-        .collect();
-    if forms.is_empty() {
-        return Ok(());
-    }
-    let mut all = filters.search(topic, DateTime::<Utc>::MIN_UTC, filters.until);
-    all.since = String::new();
-    let mut req = all.request();
-    req.since = None;
-    let r = index.aggregate(
-        &req,
-        Some(rules),
-        serde_json::json!({
-            "phrases": {
-                "terms": {"field": "phrases", "size": forms.len(), "include": forms},
-                "aggs": {"first": {"min": {"field": "ts"}}},
-            }
-        }),
-    )?;
-    let first: HashMap<String, f64> = term_counts(&r["phrases"])
-        .into_iter()
-        .filter_map(|(k, _, b)| Some((k, b["first"]["value"].as_f64()?)))
-        .collect();
     for p in listed {
-        let earliest = std::iter::once(&p.phrase)
-            .chain(&p.variants)
-            .filter_map(|f| first.get(f))
-            .fold(f64::INFINITY, |a, b| a.min(*b));
-        if earliest.is_finite() {
-            // Date columns aggregate in nanoseconds.
-            p.first_seen = Some(DateTime::from_timestamp_nanos(earliest as i64).to_rfc3339());
-        }
+        let mut search = filters.search(topic, filters.since, filters.until);
+        search.q = p.search.q.clone();
+        let mut req = search.request();
+        req.since = None;
+        let r = index.aggregate(
+            &req,
+            Some(rules),
+            serde_json::json!({"first": {"min": {"field": "ts"}}}),
+        )?;
+        // Date columns aggregate in nanoseconds.
+        p.first_seen = r["first"]["value"]
+            .as_f64()
+            .map(|ns| DateTime::from_timestamp_nanos(ns as i64).to_rfc3339());
     }
     Ok(())
 }
