@@ -121,18 +121,8 @@ impl MentionIndex {
         } else {
             req.limit.min(10_000)
         };
-        if let Some(id) = &req.rule {
-            let (set, pos) = rules
-                .and_then(|set| set.position(id).map(|p| (set, p)))
-                .ok_or_else(|| IndexError::UnknownRule(id.clone()))?;
-            let translated = rule::translate(&set.rules()[pos].expr, &self.fields);
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, translated.query),
-            ]));
-            if !translated.exact {
-                return self.search_checked(&searcher, query.as_ref(), set, pos, req, limit);
-            }
+        if let Some((set, pos, false)) = self.add_rule(&mut query, req, rules)? {
+            return self.search_checked(&searcher, query.as_ref(), set, pos, req, limit);
         }
         let top = TopDocs::with_limit(limit)
             .and_offset(req.offset)
@@ -145,6 +135,29 @@ impl MentionIndex {
             .map(|(_, addr)| self.load(&searcher, addr))
             .collect::<Result<_, _>>()?;
         Ok(SearchPage { total, hits })
+    }
+
+    /// Narrows `query` to `req.rule`'s index translation; returns the rule set, the
+    /// rule's position and whether the translation is exact (`None` without a rule).
+    fn add_rule<'r>(
+        &self,
+        query: &mut Box<dyn Query>,
+        req: &SearchRequest,
+        rules: Option<&'r RuleSet>,
+    ) -> Result<Option<(&'r RuleSet, usize, bool)>, IndexError> {
+        let Some(id) = &req.rule else {
+            return Ok(None);
+        };
+        let (set, pos) = rules
+            .and_then(|set| set.position(id).map(|p| (set, p)))
+            .ok_or_else(|| IndexError::UnknownRule(id.clone()))?;
+        let translated = rule::translate(&set.rules()[pos].expr, &self.fields);
+        let base = std::mem::replace(query, Box::new(AllQuery));
+        *query = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, base),
+            (Occur::Must, translated.query),
+        ]));
+        Ok(Some((set, pos, translated.exact)))
     }
 
     /// Runs tantivy aggregations (`aggs`, in the Elasticsearch JSON form tantivy takes)
@@ -165,16 +178,7 @@ impl MentionIndex {
         use tantivy::aggregation::{AggContextParams, AggregationCollector};
 
         let mut query = self.build_query(req)?;
-        if let Some(id) = &req.rule {
-            let (set, pos) = rules
-                .and_then(|set| set.position(id).map(|p| (set, p)))
-                .ok_or_else(|| IndexError::UnknownRule(id.clone()))?;
-            let translated = rule::translate(&set.rules()[pos].expr, &self.fields);
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, translated.query),
-            ]));
-        }
+        self.add_rule(&mut query, req, rules)?;
         let aggs: Aggregations = serde_json::from_value(aggs).map_err(|e| IndexError::Query {
             query: "aggregation".into(),
             detail: e.to_string(),
