@@ -184,3 +184,53 @@ fn cli_and_api_answer_the_same_and_refuse_bad_requests() {
     let (status, _) = daemon.get("/api/v1/insights/nothing");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn the_weekly_report_is_markdown_or_one_self_contained_html_file() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let file = dir.write("posts.jsonl", &posts());
+    dir.import(&file);
+    let run = |format: &str| -> String {
+        let out = dir
+            .cmd(&[
+                "report", "--week", "2026-W47", "--tz", "UTC", "--format", format, "--config",
+            ])
+            .arg(dir.config())
+            .arg("--data-dir")
+            .arg(dir.data())
+            .output()
+            .expect("report");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let md = run("md");
+    assert!(md.starts_with("# Lauscher weekly report 2026-W47"), "{md}");
+    assert!(
+        md.contains("## Share of voice") && md.contains("| Acme |"),
+        "{md}"
+    );
+    assert!(md.contains("## Acme: complaints"), "{md}");
+    let html = run("html");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.matches("<svg").count() >= 2,
+        "share of voice and daily volume charts"
+    );
+    for external in ["<script", "<link", "src=\"http", "@import"] {
+        assert!(!html.contains(external), "no external assets: {external}");
+    }
+    let out = dir
+        .cmd(&["report", "--week", "2026-W99", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .expect("bad week");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected YYYY-Www"));
+}

@@ -67,6 +67,9 @@ pub enum Command {
     /// Timelines, share of voice and top lists from the index (the API's
     /// `/api/v1/insights/...` computed locally): an aligned table, `--json` or `--csv`.
     Insights(InsightsArgs),
+    /// Write the weekly digest (share of voice, biggest movers, recurring and new
+    /// complaint topics with samples, daily volume) as Markdown or self-contained HTML.
+    Report(ReportArgs),
 }
 
 /// Where the config and data live.
@@ -282,6 +285,27 @@ pub struct InsightsArgs {
     /// Print CSV.
     #[arg(long)]
     pub csv: bool,
+}
+
+/// `lauscher report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The ISO week (`2026-W47`). Default: the last complete week.
+    #[arg(long)]
+    pub week: Option<String>,
+    /// `md` or `html` (one file, inline SVG charts, no external assets).
+    #[arg(long, default_value = "md")]
+    pub format: String,
+    /// Time zone of the week and its days. Default: the alerting file's, else UTC.
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
 }
 
 /// `lauscher backtest`.

@@ -41,6 +41,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => crate::score::eval(args),
         Command::Backtest(args) => crate::alerting::backtest(args),
         Command::Insights(args) => crate::insights::run(args).await,
+        Command::Report(args) => crate::insights::report(args).await,
         Command::Incidents(args) => crate::alerting::incidents(args).await,
         Command::Silences(args) => crate::alerting::silences(args).await,
     }

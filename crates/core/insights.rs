@@ -10,8 +10,49 @@ use lauscher_index::MentionIndex;
 use lauscher_insights::{Params, View};
 use serde_json::Value;
 
-use crate::cli::InsightsArgs;
+use crate::cli::{InsightsArgs, ReportArgs};
 use crate::commands::{load_config, load_rules};
+
+/// Runs `lauscher report`.
+pub async fn report(args: ReportArgs) -> Result<ExitCode> {
+    let format = match args.format.as_str() {
+        "md" | "markdown" => lauscher_insights::Format::Markdown,
+        "html" => lauscher_insights::Format::Html,
+        other => bail!("invalid format {other:?}: expected md or html"),
+    };
+    let dir = args.data.data_dir.join("index");
+    if !dir.join("meta.json").exists() {
+        bail!(
+            "no index in {}: run `lauscher run` or `lauscher import` first",
+            args.data.data_dir.display()
+        );
+    }
+    let config = load_config(&args.config.config)?;
+    let rules = load_rules(&config)?;
+    let alerting = crate::alerting::load(&config, &rules)?;
+    let tz = match &args.tz {
+        Some(t) => t.parse().map_err(|_| {
+            anyhow::anyhow!("unknown time zone {t:?}: expected an IANA name like Europe/Berlin")
+        })?,
+        None => crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a)),
+    };
+    let week = match &args.week {
+        Some(w) => w.parse().map_err(anyhow::Error::msg)?,
+        None => lauscher_insights::Week::last_complete(Utc::now(), tz),
+    };
+    let text = tokio::task::spawn_blocking(move || -> Result<String> {
+        let index = MentionIndex::open(&dir, &[])
+            .with_context(|| format!("cannot open index {}", dir.display()))?;
+        lauscher_insights::report(&index, &rules, week, tz, format).map_err(anyhow::Error::msg)
+    })
+    .await??;
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Runs `lauscher insights`.
 pub async fn run(args: InsightsArgs) -> Result<ExitCode> {

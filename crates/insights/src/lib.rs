@@ -5,6 +5,7 @@
 //! - [`share`]: share of voice of brand and competitor topics against the previous
 //!   period;
 //! - [`top`]: top authors (by volume and by reach), sources, hashtags and linked sites;
+//! - [`report`]: the weekly digest of all of them, Markdown or self-contained HTML;
 //! - [`complaints`]: recurring complaint topics, significant phrases of the negative
 //!   mentions against the topic's own background, new / recurring / fading.
 //!
@@ -15,6 +16,7 @@
 
 pub mod complaints;
 pub mod params;
+pub mod report;
 pub mod share;
 pub mod timeline;
 pub mod top;
@@ -26,6 +28,7 @@ use serde::Serialize;
 
 pub use complaints::{Complaints, Recurrence, complaints};
 pub use params::Params;
+pub use report::{Format, Week, report};
 pub use share::{ShareOfVoice, share_of_voice};
 pub use timeline::{Interval, Timeline, timeline};
 pub use top::{Top, top};

@@ -1,0 +1,481 @@
+//! The weekly digest: share of voice, biggest movers, recurring and new complaint
+//! topics with samples, and each brand's daily volume, as Markdown or as one HTML file
+//! with inline SVG charts and no external assets, ready to forward as it is.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use lauscher_index::MentionIndex;
+use lauscher_rules::{RuleKind, RuleSet};
+
+use crate::complaints::{Complaints, Recurrence, complaints};
+use crate::share::{ShareOfVoice, share_of_voice};
+use crate::timeline::{Timeline, timeline};
+use crate::{Filters, InsightsError};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Markdown.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+}
+
+/// An ISO week (`2026-W47`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Week {
+    /// ISO year.
+    pub year: i32,
+    /// ISO week number.
+    pub week: u32,
+}
+
+impl std::str::FromStr for Week {
+    type Err = InsightsError;
+    fn from_str(s: &str) -> Result<Week, InsightsError> {
+        let bad = || {
+            InsightsError::Invalid(format!(
+                "invalid week {s:?}: expected YYYY-Www, e.g. 2026-W47"
+            ))
+        };
+        let (y, w) = s.trim().split_once("-W").ok_or_else(bad)?;
+        let week = Week {
+            year: y.parse().map_err(|_| bad())?,
+            week: w.parse().map_err(|_| bad())?,
+        };
+        NaiveDate::from_isoywd_opt(week.year, week.week, Weekday::Mon).ok_or_else(bad)?;
+        Ok(week)
+    }
+}
+
+impl std::fmt::Display for Week {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-W{:02}", self.year, self.week)
+    }
+}
+
+impl Week {
+    /// The last complete week before `now` in `tz`.
+    pub fn last_complete(now: DateTime<Utc>, tz: Tz) -> Week {
+        let d = (now.with_timezone(&tz) - Duration::days(7)).iso_week();
+        Week {
+            year: d.year(),
+            week: d.week(),
+        }
+    }
+
+    /// Monday 00:00 to the next Monday 00:00, local time, as UTC instants.
+    pub fn bounds(&self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        let monday =
+            NaiveDate::from_isoywd_opt(self.year, self.week, Weekday::Mon).unwrap_or_default();
+        let at = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                .earliest()
+                .map_or_else(
+                    || d.and_time(chrono::NaiveTime::MIN).and_utc(),
+                    |t| t.with_timezone(&Utc),
+                )
+        };
+        (at(monday), at(monday + Duration::days(7)))
+    }
+}
+
+/// What the digest is made of.
+struct Parts {
+    week: Week,
+    tz: Tz,
+    sov: ShareOfVoice,
+    brands: Vec<(String, String, Complaints, Timeline)>,
+}
+
+fn gather(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    week: Week,
+    tz: Tz,
+) -> Result<Parts, InsightsError> {
+    let (since, until) = week.bounds(tz);
+    let filters = Filters {
+        since,
+        until,
+        ..Filters::default()
+    };
+    let sov = share_of_voice(index, rules, &filters)?;
+    let mut brands = Vec::new();
+    for r in rules.rules().iter().filter(|r| r.kind == RuleKind::Brand) {
+        let f = Filters {
+            topics: vec![r.id.clone()],
+            ..filters.clone()
+        };
+        let c = complaints(index, rules, &f, 10, Recurrence::default())?;
+        let t = timeline(index, rules, &f, "1d".parse()?, tz)?;
+        brands.push((r.id.clone(), r.name.clone(), c, t));
+    }
+    Ok(Parts {
+        week,
+        tz,
+        sov,
+        brands,
+    })
+}
+
+/// The digest for `week` in `tz`.
+pub fn report(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    week: Week,
+    tz: Tz,
+    format: Format,
+) -> Result<String, InsightsError> {
+    let parts = gather(index, rules, week, tz)?;
+    Ok(match format {
+        Format::Markdown => markdown(&parts),
+        Format::Html => html(&parts),
+    })
+}
+
+fn signed(v: i64) -> String {
+    if v > 0 {
+        format!("+{v}")
+    } else {
+        v.to_string()
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1} %", v * 100.0)
+}
+
+/// Sentences on the topics that moved most: volume and mood.
+fn movers(sov: &ShareOfVoice) -> Vec<String> {
+    let mut by: Vec<&crate::share::TopicVoice> = sov.topics.iter().collect();
+    by.sort_by_key(|t| std::cmp::Reverse(t.mentions_change.unsigned_abs()));
+    by.iter()
+        .take(3)
+        .filter(|t| t.mentions_change != 0 || t.net_sentiment_change.abs() >= 0.05)
+        .map(|t| {
+            let rel = if t.previous.mentions > 0 {
+                format!(
+                    " ({:+.0} %)",
+                    t.mentions_change as f64 * 100.0 / t.previous.mentions as f64
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: {} mentions{rel}, share {:+.1} pp, net sentiment {:+.2}",
+                t.name,
+                signed(t.mentions_change),
+                t.share_change_pp,
+                t.net_sentiment_change
+            )
+        })
+        .collect()
+}
+
+fn days_label(parts: &Parts) -> String {
+    let (since, until) = parts.week.bounds(parts.tz);
+    let last = until - Duration::days(1);
+    format!(
+        "{} – {}",
+        since.with_timezone(&parts.tz).format("%a %d %b"),
+        last.with_timezone(&parts.tz).format("%a %d %b %Y")
+    )
+}
+
+fn markdown(p: &Parts) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Lauscher weekly report {} ({})\n",
+        p.week,
+        days_label(p)
+    );
+    let _ = writeln!(s, "## Share of voice\n");
+    let _ = writeln!(
+        s,
+        "| topic | mentions | Δ | share | Δ pp | net sentiment | Δ | negative |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for t in &p.sov.topics {
+        let c = &t.current;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:+.1} | {:+.2} | {:+.2} | {} |",
+            t.name,
+            c.mentions,
+            signed(t.mentions_change),
+            pct(c.share),
+            t.share_change_pp,
+            c.net_sentiment,
+            t.net_sentiment_change,
+            pct(c.negative_share)
+        );
+    }
+    let movers = movers(&p.sov);
+    if !movers.is_empty() {
+        let _ = writeln!(s, "\n## Biggest movers\n");
+        for m in movers {
+            let _ = writeln!(s, "- {m}");
+        }
+    }
+    for (_, name, c, t) in &p.brands {
+        let _ = writeln!(s, "\n## {name}: complaints\n");
+        let _ = writeln!(s, "{} negative mentions this week.\n", c.foreground);
+        if c.phrases.is_empty() {
+            let _ = writeln!(s, "No complaint topic stands out.");
+        }
+        for ph in &c.phrases {
+            let status = if ph.status.is_empty() { "" } else { &ph.status };
+            let _ = writeln!(
+                s,
+                "- **{}** {status} · {} mentions ({}), {:.1}× the usual rate, weeks {}",
+                ph.phrase,
+                ph.count,
+                pct(ph.share),
+                ph.lift,
+                ph.weekly
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            if let Some(sample) = ph.samples.first() {
+                let link = sample
+                    .url
+                    .as_deref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default();
+                let _ = writeln!(s, "  > {}{link}", sample.text.replace('\n', " "));
+            }
+        }
+        if !c.fading.is_empty() {
+            let fading: Vec<&str> = c.fading.iter().map(|f| f.phrase.as_str()).collect();
+            let _ = writeln!(s, "\nFading: {}.", fading.join(", "));
+        }
+        if let Some(series) = t.series.first() {
+            let _ = writeln!(s, "\n| day | mentions | negative | neutral | positive |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+            for b in &series.buckets {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |",
+                    &b.start[..10],
+                    b.total,
+                    b.labels.negative,
+                    b.labels.neutral,
+                    b.labels.positive
+                );
+            }
+        }
+    }
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Horizontal bars of the share of voice.
+fn share_svg(sov: &ShareOfVoice) -> String {
+    let row = 26;
+    let h = row * sov.topics.len().max(1) + 8;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"{h}\" role=\"img\" aria-label=\"share of voice\">"
+    );
+    for (i, t) in sov.topics.iter().enumerate() {
+        let y = i * row + 4;
+        let w = (t.current.share * 360.0).round();
+        let _ = write!(
+            s,
+            "<text x=\"0\" y=\"{}\" font-size=\"13\">{}</text><rect x=\"150\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"#2563eb\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            y + 14,
+            esc(&t.name),
+            150.0 + w + 6.0,
+            y + 14,
+            pct(t.current.share)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Stacked daily bars by label.
+fn timeline_svg(t: &Timeline) -> String {
+    let Some(series) = t.series.first() else {
+        return String::new();
+    };
+    let max = series
+        .buckets
+        .iter()
+        .map(|b| b.total)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let (bar, gap, height) = (56.0, 12.0, 140.0);
+    let width = series.buckets.len() as f64 * (bar + gap);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"mentions per day\">",
+        height + 36.0
+    );
+    for (i, b) in series.buckets.iter().enumerate() {
+        let x = i as f64 * (bar + gap);
+        let mut y = height;
+        for (n, colour) in [
+            (b.labels.negative, "#dc2626"),
+            (b.labels.neutral, "#9ca3af"),
+            (b.labels.positive, "#16a34a"),
+        ] {
+            let h = n as f64 / max * (height - 16.0);
+            y -= h;
+            let _ = write!(
+                s,
+                "<rect x=\"{x}\" y=\"{y:.1}\" width=\"{bar}\" height=\"{h:.1}\" fill=\"{colour}\"/>"
+            );
+        }
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            x + bar / 2.0,
+            y - 3.0,
+            b.total,
+            x + bar / 2.0,
+            height + 16.0,
+            esc(b.start.get(5..10).unwrap_or(""))
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn html(p: &Parts) -> String {
+    let mut s = String::new();
+    let title = format!("Lauscher weekly report {} ({})", p.week, days_label(p));
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n\
+         <body style=\"margin:0 auto;padding:24px;max-width:760px;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;line-height:1.5;color:#1f2328\">\n<h1 style=\"font-size:22px\">{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    let _ = write!(
+        s,
+        "<h2 style=\"font-size:18px\">Share of voice</h2>\n{}\n",
+        share_svg(&p.sov)
+    );
+    let _ = write!(
+        s,
+        "<table style=\"border-collapse:collapse;margin:12px 0;font-size:13px\"><tr>{}</tr>",
+        ["topic", "mentions", "Δ", "share", "Δ pp", "net", "Δ net", "negative"]
+            .iter()
+            .map(|h| format!("<th style=\"text-align:left;padding:4px 10px 4px 0;border-bottom:1px solid #ddd\">{h}</th>"))
+            .collect::<String>()
+    );
+    for t in &p.sov.topics {
+        let c = &t.current;
+        let cells = [
+            esc(&t.name),
+            c.mentions.to_string(),
+            signed(t.mentions_change),
+            pct(c.share),
+            format!("{:+.1}", t.share_change_pp),
+            format!("{:+.2}", c.net_sentiment),
+            format!("{:+.2}", t.net_sentiment_change),
+            pct(c.negative_share),
+        ];
+        let _ = write!(
+            s,
+            "<tr>{}</tr>",
+            cells
+                .iter()
+                .map(|c| format!("<td style=\"padding:4px 10px 4px 0\">{c}</td>"))
+                .collect::<String>()
+        );
+    }
+    s.push_str("</table>\n");
+    let movers = movers(&p.sov);
+    if !movers.is_empty() {
+        s.push_str("<h2 style=\"font-size:18px\">Biggest movers</h2><ul>");
+        for m in movers {
+            let _ = write!(s, "<li>{}</li>", esc(&m));
+        }
+        s.push_str("</ul>\n");
+    }
+    for (_, name, c, t) in &p.brands {
+        let _ = writeln!(
+            s,
+            "<h2 style=\"font-size:18px\">{}: complaints</h2><p>{} negative mentions this week.</p>",
+            esc(name),
+            c.foreground
+        );
+        if c.phrases.is_empty() {
+            s.push_str("<p>No complaint topic stands out.</p>");
+        }
+        s.push_str("<ul>");
+        for ph in &c.phrases {
+            let badge = match ph.status.as_str() {
+                "recurring" => {
+                    "<span style=\"background:#fee2e2;color:#991b1b;padding:1px 6px;border-radius:8px;font-size:12px\">recurring</span>"
+                }
+                "new" => {
+                    "<span style=\"background:#dbeafe;color:#1e40af;padding:1px 6px;border-radius:8px;font-size:12px\">new</span>"
+                }
+                _ => "",
+            };
+            let _ = write!(
+                s,
+                "<li><b>{}</b> {badge} · {} mentions ({}), {:.1}× the usual rate",
+                esc(&ph.phrase),
+                ph.count,
+                pct(ph.share),
+                ph.lift
+            );
+            if let Some(sample) = ph.samples.first() {
+                let text = esc(&sample.text);
+                match &sample.url {
+                    Some(u) => {
+                        let _ = write!(
+                            s,
+                            "<br><span style=\"color:#555\">“{text}” <a href=\"{}\">post</a></span>",
+                            esc(u)
+                        );
+                    }
+                    None => {
+                        let _ = write!(s, "<br><span style=\"color:#555\">“{text}”</span>");
+                    }
+                }
+            }
+            s.push_str("</li>");
+        }
+        s.push_str("</ul>\n");
+        let _ = write!(
+            s,
+            "<h3 style=\"font-size:15px\">{} per day <span style=\"color:#dc2626\">negative</span> · <span style=\"color:#6b7280\">neutral</span> · <span style=\"color:#16a34a\">positive</span></h3>\n{}\n",
+            esc(name),
+            timeline_svg(t)
+        );
+    }
+    s.push_str("<p style=\"color:#777;font-size:12px\">Made by Lauscher. Every number comes from the index; `lauscher insights` lists the mentions behind it.</p>\n</body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_parse_and_bound_in_local_time() {
+        let w: Week = "2026-W47".parse().expect("week");
+        let tz: Tz = "Europe/Berlin".parse().expect("tz");
+        let (since, until) = w.bounds(tz);
+        assert_eq!(since.to_rfc3339(), "2026-11-15T23:00:00+00:00");
+        assert_eq!(until - since, Duration::days(7));
+        assert!("2026-W54".parse::<Week>().is_err());
+        assert!("47".parse::<Week>().is_err());
+    }
+}
