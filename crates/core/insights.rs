@@ -13,6 +13,26 @@ use serde_json::Value;
 use crate::cli::{InsightsArgs, ReportArgs};
 use crate::commands::{load_config, load_rules};
 
+/// The index directory (which must exist), the rules in force and the user's time
+/// zone, as both commands need them.
+fn prepare(
+    config: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, lauscher_rules::RuleSet, chrono_tz::Tz)> {
+    let dir = data_dir.join("index");
+    if !dir.join("meta.json").exists() {
+        bail!(
+            "no index in {}: run `lauscher run` or `lauscher import` first",
+            data_dir.display()
+        );
+    }
+    let config = load_config(config)?;
+    let rules = load_rules(&config)?;
+    let alerting = crate::alerting::load(&config, &rules)?;
+    let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
+    Ok((dir, rules, tz))
+}
+
 /// Runs `lauscher report`.
 pub async fn report(args: ReportArgs) -> Result<ExitCode> {
     let format = match args.format.as_str() {
@@ -20,21 +40,12 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
         "html" => lauscher_insights::Format::Html,
         other => bail!("invalid format {other:?}: expected md or html"),
     };
-    let dir = args.data.data_dir.join("index");
-    if !dir.join("meta.json").exists() {
-        bail!(
-            "no index in {}: run `lauscher run` or `lauscher import` first",
-            args.data.data_dir.display()
-        );
-    }
-    let config = load_config(&args.config.config)?;
-    let rules = load_rules(&config)?;
-    let alerting = crate::alerting::load(&config, &rules)?;
+    let (dir, rules, default_tz) = prepare(&args.config.config, &args.data.data_dir)?;
     let tz = match &args.tz {
         Some(t) => t.parse().map_err(|_| {
             anyhow::anyhow!("unknown time zone {t:?}: expected an IANA name like Europe/Berlin")
         })?,
-        None => crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a)),
+        None => default_tz,
     };
     let week = match &args.week {
         Some(w) => w.parse().map_err(anyhow::Error::msg)?,
@@ -57,17 +68,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
 /// Runs `lauscher insights`.
 pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
     let view: View = args.view.parse().map_err(anyhow::Error::msg)?;
-    let dir = args.data.data_dir.join("index");
-    if !dir.join("meta.json").exists() {
-        bail!(
-            "no index in {}: run `lauscher run` or `lauscher import` first",
-            args.data.data_dir.display()
-        );
-    }
-    let config = load_config(&args.config.config)?;
-    let rules = load_rules(&config)?;
-    let alerting = crate::alerting::load(&config, &rules)?;
-    let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
+    let (dir, rules, tz) = prepare(&args.config.config, &args.data.data_dir)?;
     let params = Params {
         topic: args.topic,
         rule: args.rule,
