@@ -209,7 +209,7 @@ fn the_weekly_report_is_markdown_or_one_self_contained_html_file() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let md = run("md");
-    assert!(md.starts_with("# Lauscher weekly report 2026-W47"), "{md}");
+    assert!(md.starts_with("# Lauscher report 2026-W47"), "{md}");
     assert!(
         md.contains("## Share of voice") && md.contains("| Acme |"),
         "{md}"
@@ -233,4 +233,91 @@ fn the_weekly_report_is_markdown_or_one_self_contained_html_file() {
         .expect("bad week");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected YYYY-Www"));
+}
+
+/// A daily digest in German goes to an SMTP sink and a Slack-shaped receiver once,
+/// and a restart does not send it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_digest_goes_out_once_per_period_across_restarts() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let smtp = crate::util::SmtpSink::start().await;
+    let chat = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&chat)
+        .await;
+    let dir = Dir::new();
+    dir.write_config("");
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    std::fs::write(dir.config(), format!("{config}alerts: alerts.yaml\n")).expect("write");
+    dir.write(
+        "alerts.yaml",
+        &format!(
+            "version: 1
+defaults: {{timezone: UTC, language: en}}
+receivers:
+  - id: mail
+    kind: email
+    url: smtp://127.0.0.1:{}
+    from: Lauscher <lauscher@acme.example>
+    to: [team@acme.example]
+  - id: chat
+    kind: slack
+    url: {}/chat
+digests:
+  - id: service-daily
+    every: day
+    at: '00:00'
+    language: de
+    receivers: [mail, chat]
+    link: https://lauscher.acme.example
+",
+            smtp.port,
+            chat.uri()
+        ),
+    );
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while smtp.messages().is_empty()
+        || chat
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "no digest arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mail = smtp.messages()[0].replace("=\n", "").replace("=3D", "=");
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(mail.contains("<!DOCTYPE html>"), "{mail}");
+    assert!(
+        mail.contains("Lauscher-Bericht") || mail.contains("Lauscher-Berich"),
+        "{mail}"
+    );
+    let slack: serde_json::Value =
+        serde_json::from_slice(&chat.received_requests().await.unwrap_or_default()[0].body)
+            .expect("slack json");
+    let text = slack.to_string();
+    assert!(text.contains("Lauscher-Bericht"), "{text}");
+    assert!(
+        text.contains("https://lauscher.acme.example/api/v1/report?day="),
+        "the summary links to the full report: {text}"
+    );
+
+    // A restart within the same period sends nothing again.
+    drop(daemon);
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 1, "once per period");
+    assert_eq!(chat.received_requests().await.unwrap_or_default().len(), 1);
+    // The link works: the report as HTML from the API.
+    let (status, body) =
+        tokio::task::block_in_place(|| daemon.get("/api/v1/report?format=html&lang=de"));
+    assert_eq!(status, 200);
+    assert!(body.contains("Lauscher-Bericht"), "{body}");
+    drop(daemon);
 }

@@ -59,6 +59,7 @@ pub fn timezone(alerting: Option<&AlertingConfig>) -> chrono_tz::Tz {
 pub struct RunningAlerts {
     service: AlertService,
     deliverer: JoinHandle<()>,
+    digests: Option<JoinHandle<()>>,
     cancel: CancellationToken,
 }
 
@@ -69,12 +70,20 @@ impl RunningAlerts {
         alerting: AlertingConfig,
         templates: Templates,
         state: Arc<StateStore>,
-        index: &MentionIndex,
+        index: Arc<MentionIndex>,
+        rules: Arc<lauscher_rules::ActiveRules>,
         handle: AlertHandle,
         inbox: AlertInbox,
     ) -> Result<RunningAlerts> {
         let now = Utc::now();
         let wake = Arc::new(Notify::new());
+        let digests = crate::digest::DigestScheduler {
+            alerting: alerting.clone(),
+            index: index.clone(),
+            rules,
+            state: state.clone(),
+            wake: wake.clone(),
+        };
         let deliverer = Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
         let mut router = AlertRouter::new(
             alerting,
@@ -96,9 +105,11 @@ impl RunningAlerts {
             AlertService::start(router, handle, inbox).context("cannot start the alert router")?;
         let cancel = CancellationToken::new();
         let deliverer = tokio::spawn(deliverer.run(cancel.clone()));
+        let digests = digests.spawn(cancel.clone());
         Ok(RunningAlerts {
             service,
             deliverer,
+            digests,
             cancel,
         })
     }
@@ -117,6 +128,9 @@ impl RunningAlerts {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         self.cancel.cancel();
         let _ = self.deliverer.await;
+        if let Some(d) = self.digests {
+            let _ = d.await;
+        }
     }
 }
 

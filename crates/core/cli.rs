@@ -303,6 +303,9 @@ pub struct ReportArgs {
     /// Time zone of the week and its days. Default: the alerting file's, else UTC.
     #[arg(long)]
     pub tz: Option<String>,
+    /// Language of the report: `de` or `en`. Default: the alerting file's, else en.
+    #[arg(long)]
+    pub lang: Option<String>,
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,

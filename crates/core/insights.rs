@@ -18,7 +18,12 @@ use crate::commands::{load_config, load_rules};
 fn prepare(
     config: &std::path::Path,
     data_dir: &std::path::Path,
-) -> Result<(std::path::PathBuf, lauscher_rules::RuleSet, chrono_tz::Tz)> {
+) -> Result<(
+    std::path::PathBuf,
+    lauscher_rules::RuleSet,
+    chrono_tz::Tz,
+    String,
+)> {
     let dir = data_dir.join("index");
     if !dir.join("meta.json").exists() {
         bail!(
@@ -30,7 +35,12 @@ fn prepare(
     let rules = load_rules(&config)?;
     let alerting = crate::alerting::load(&config, &rules)?;
     let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
-    Ok((dir, rules, tz))
+    let lang = alerting
+        .as_ref()
+        .map(|(a, _)| a.defaults.language.clone())
+        .filter(|l| l == "de" || l == "en")
+        .unwrap_or_else(|| "en".into());
+    Ok((dir, rules, tz, lang))
 }
 
 /// Runs `lauscher report`.
@@ -40,7 +50,11 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
         "html" => lauscher_insights::Format::Html,
         other => bail!("invalid format {other:?}: expected md or html"),
     };
-    let (dir, rules, default_tz) = prepare(&args.config.config, &args.data.data_dir)?;
+    let (dir, rules, default_tz, default_lang) = prepare(&args.config.config, &args.data.data_dir)?;
+    let lang = args.lang.clone().unwrap_or(default_lang);
+    if !matches!(lang.as_str(), "de" | "en") {
+        bail!("invalid language {lang:?}: expected de or en");
+    }
     let tz = match &args.tz {
         Some(t) => t.parse().map_err(|_| {
             anyhow::anyhow!("unknown time zone {t:?}: expected an IANA name like Europe/Berlin")
@@ -54,7 +68,15 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
     let text = tokio::task::spawn_blocking(move || -> Result<String> {
         let index = MentionIndex::open(&dir, &[])
             .with_context(|| format!("cannot open index {}", dir.display()))?;
-        lauscher_insights::report(&index, &rules, week, tz, format).map_err(anyhow::Error::msg)
+        lauscher_insights::report(
+            &index,
+            &rules,
+            lauscher_insights::Period::Week(week),
+            tz,
+            format,
+            &lang,
+        )
+        .map_err(anyhow::Error::msg)
     })
     .await??;
     match &args.out {
@@ -68,7 +90,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
 /// Runs `lauscher insights`.
 pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
     let view: View = args.view.parse().map_err(anyhow::Error::msg)?;
-    let (dir, rules, tz) = prepare(&args.config.config, &args.data.data_dir)?;
+    let (dir, rules, tz, _) = prepare(&args.config.config, &args.data.data_dir)?;
     let params = Params {
         topic: args.topic,
         rule: args.rule,

@@ -8,6 +8,7 @@ mod alerting;
 mod cli;
 mod commands;
 mod demo;
+mod digest;
 mod insights;
 mod score;
 

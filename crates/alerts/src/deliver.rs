@@ -345,7 +345,8 @@ impl Deliverer {
         if matches!(status, OutboxStatus::Failed | OutboxStatus::Expired) {
             self.tell_fallback(&row, error.as_deref().unwrap_or(""), now);
         }
-        if status != OutboxStatus::Pending {
+        // Digests (incident 0) have no timeline.
+        if status != OutboxStatus::Pending && row.incident_id > 0 {
             let detail = serde_json::json!({
                 "receiver": row.receiver,
                 "event": row.event,
@@ -556,20 +557,17 @@ impl Deliverer {
         let row = &batch[0];
         // `<incident>.<version>.<receiver>@domain`: the idempotency key, so a resend
         // after a crash carries the same Message-ID and clients drop it.
-        let id_of = |version: u32| {
-            format!(
-                "<lauscher.{}.{version}.{}@{domain}>",
-                row.incident_id, row.receiver
-            )
-        };
+        let id_of = |key: &str| format!("<lauscher.{}@{domain}>", key.replace(':', "."));
         let subject = v["subject"].as_str().unwrap_or("Lauscher");
         let mut builder = lettre::Message::builder()
             .from(from)
             .subject(subject)
-            .message_id(Some(id_of(row.version)))
+            .message_id(Some(id_of(&row.idempotency_key)))
             .user_agent(concat!("Lauscher/", env!("CARGO_PKG_VERSION")).to_owned());
-        if row.version > 1 {
-            builder = builder.in_reply_to(id_of(1)).references(id_of(1));
+        if row.incident_id > 0 && row.version > 1 {
+            // The thread's first message: version 1 of the incident to this receiver.
+            let first = id_of(&format!("{}:1:{}", row.incident_id, row.receiver));
+            builder = builder.in_reply_to(first.clone()).references(first);
         }
         for to in &r.to {
             match to.parse::<Mailbox>() {
@@ -578,7 +576,11 @@ impl Deliverer {
             }
         }
         let text = v["text"].as_str().unwrap_or("").to_owned();
-        let html = render::html_document(subject, v["html"].as_str().unwrap_or(""));
+        // Digests bring their own document; incidents are parts in our layout.
+        let html = match v["document"].as_str() {
+            Some(doc) => doc.to_owned(),
+            None => render::html_document(subject, v["html"].as_str().unwrap_or("")),
+        };
         let message = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
             Ok(m) => m,
             Err(e) => return Outcome::Failed(format!("email not built: {e}")),

@@ -421,6 +421,77 @@ pub fn merge(kind: ReceiverKind, bodies: &[Value]) -> Option<Value> {
     }
 }
 
+/// A scheduled digest as it goes to a receiver.
+pub struct DigestMessage<'a> {
+    /// The digest's id in the config.
+    pub id: &'a str,
+    /// The period (`2026-W47`, `2026-11-22`).
+    pub period: &'a str,
+    /// One line.
+    pub title: &'a str,
+    /// A line per brand.
+    pub summary: &'a str,
+    /// The whole report, Markdown.
+    pub markdown: &'a str,
+    /// The whole report, one HTML document.
+    pub html: &'a str,
+    /// Where the full report can be read, if the API is reachable for the team.
+    pub link: Option<&'a str>,
+}
+
+/// The body of a digest for a receiver of `kind`: email gets the whole report (HTML
+/// with the Markdown as its text part), chat a short summary with the link, webhooks
+/// everything (`lauscher.digest/v1`). PagerDuty takes no digests (the config refuses).
+pub fn digest_body(kind: ReceiverKind, d: &DigestMessage<'_>) -> Value {
+    let summary = match d.link {
+        Some(l) => format!("{}\n{l}", d.summary),
+        None => d.summary.to_owned(),
+    };
+    match kind {
+        ReceiverKind::Email => json!({
+            "subject": d.title,
+            "text": d.markdown,
+            "document": d.html,
+        }),
+        ReceiverKind::Slack => json!({
+            "text": d.title,
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": truncate(d.title, 150)}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&summary, 2900)}},
+            ],
+        }),
+        ReceiverKind::Teams => json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": d.title, "weight": "Bolder", "size": "Medium", "wrap": true},
+                        {"type": "TextBlock", "text": summary, "wrap": true},
+                    ],
+                },
+            }],
+        }),
+        ReceiverKind::Mattermost => json!({
+            "text": format!("**{}**\n{summary}", d.title),
+            "username": "Lauscher",
+        }),
+        ReceiverKind::Webhook | ReceiverKind::Pagerduty => json!({
+            "version": "lauscher.digest/v1",
+            "event": "digest",
+            "digest": d.id,
+            "period": d.period,
+            "title": d.title,
+            "text": d.summary,
+            "markdown": d.markdown,
+            "link": d.link,
+        }),
+    }
+}
+
 /// The HTML document around an email's parts.
 pub fn html_document(title: &str, parts: &str) -> String {
     format!(

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 pub use complaints::{Complaints, Recurrence, complaints};
 pub use params::Params;
-pub use report::{Format, Week, report};
+pub use report::{Digest, Format, Period, Week, digest, report};
 pub use share::{ShareOfVoice, share_of_voice};
 pub use timeline::{Interval, Timeline, timeline};
 pub use top::{Top, top};

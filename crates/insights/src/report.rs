@@ -82,9 +82,202 @@ impl Week {
     }
 }
 
+/// A report period: an ISO week or a day, in the user's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    /// Monday to Monday.
+    Week(Week),
+    /// Midnight to midnight.
+    Day(NaiveDate),
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Period::Week(w) => w.fmt(f),
+            Period::Day(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl Period {
+    /// The last complete week or day before `now` in `tz`.
+    pub fn last_complete(every_day: bool, now: DateTime<Utc>, tz: Tz) -> Period {
+        if every_day {
+            Period::Day(now.with_timezone(&tz).date_naive() - Duration::days(1))
+        } else {
+            Period::Week(Week::last_complete(now, tz))
+        }
+    }
+
+    /// Start and end, UTC.
+    pub fn bounds(&self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        match self {
+            Period::Week(w) => w.bounds(tz),
+            Period::Day(d) => (
+                local_midnight(*d, tz),
+                local_midnight(*d + Duration::days(1), tz),
+            ),
+        }
+    }
+}
+
+fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map_or_else(
+            || d.and_time(chrono::NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+/// Words of the report, per language.
+struct Words {
+    report: &'static str,
+    share_of_voice: &'static str,
+    movers: &'static str,
+    complaints: &'static str,
+    negative_mentions: &'static str,
+    nothing_stands_out: &'static str,
+    fading: &'static str,
+    per_day: &'static str,
+    usual_rate: &'static str,
+    mentions: &'static str,
+    headers: [&'static str; 8],
+    day_headers: [&'static str; 5],
+    negative: &'static str,
+    neutral: &'static str,
+    positive: &'static str,
+    post: &'static str,
+    footer: &'static str,
+}
+
+const EN: Words = Words {
+    report: "Lauscher report",
+    share_of_voice: "Share of voice",
+    movers: "Biggest movers",
+    complaints: "complaints",
+    negative_mentions: "negative mentions in the period",
+    nothing_stands_out: "No complaint topic stands out.",
+    fading: "Fading",
+    per_day: "over time",
+    usual_rate: "× the usual rate",
+    mentions: "mentions",
+    headers: [
+        "topic",
+        "mentions",
+        "Δ",
+        "share",
+        "Δ pp",
+        "net sentiment",
+        "Δ",
+        "negative",
+    ],
+    day_headers: ["from", "mentions", "negative", "neutral", "positive"],
+    negative: "negative",
+    neutral: "neutral",
+    positive: "positive",
+    post: "post",
+    footer: "Made by Lauscher. Every number comes from the index; `lauscher insights` lists the mentions behind it.",
+};
+
+const DE: Words = Words {
+    report: "Lauscher-Bericht",
+    share_of_voice: "Share of Voice",
+    movers: "Größte Veränderungen",
+    complaints: "Beschwerden",
+    negative_mentions: "negative Erwähnungen im Zeitraum",
+    nothing_stands_out: "Kein Beschwerdethema sticht heraus.",
+    fading: "Abklingend",
+    per_day: "im Verlauf",
+    usual_rate: "× so häufig wie üblich",
+    mentions: "Erwähnungen",
+    headers: [
+        "Thema",
+        "Erwähnungen",
+        "Δ",
+        "Anteil",
+        "Δ pp",
+        "Stimmung netto",
+        "Δ",
+        "negativ",
+    ],
+    day_headers: ["ab", "Erwähnungen", "negativ", "neutral", "positiv"],
+    negative: "negativ",
+    neutral: "neutral",
+    positive: "positiv",
+    post: "Beitrag",
+    footer: "Erstellt von Lauscher. Jede Zahl stammt aus dem Index; `lauscher insights` listet die Erwähnungen dahinter.",
+};
+
+fn words(lang: &str) -> &'static Words {
+    if lang == "de" { &DE } else { &EN }
+}
+
+/// A report ready to send: title, Markdown, HTML and a short summary for chat.
+#[derive(Clone, Debug)]
+pub struct Digest {
+    /// One line.
+    pub title: String,
+    /// The whole report, Markdown.
+    pub markdown: String,
+    /// The whole report, one HTML file.
+    pub html: String,
+    /// A line per brand: volume, mood and its top complaint.
+    pub summary: String,
+}
+
+/// The report for `period` in `tz` and `lang` (`de` or `en`), in every form.
+pub fn digest(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    period: Period,
+    tz: Tz,
+    lang: &str,
+) -> Result<Digest, InsightsError> {
+    let parts = gather(index, rules, period, tz, lang)?;
+    let w = words(lang);
+    let mut summary = String::new();
+    for (id, name, c, _) in &parts.brands {
+        match parts.sov.topics.iter().find(|t| &t.topic == id) {
+            Some(v) => {
+                let _ = write!(
+                    summary,
+                    "{name}: {} {} ({}), net {:+.2}",
+                    v.current.mentions,
+                    w.mentions,
+                    signed(v.mentions_change),
+                    v.current.net_sentiment
+                );
+            }
+            None => summary.push_str(name),
+        }
+        if let Some(top) = c.phrases.first() {
+            let status = if top.status.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", top.status)
+            };
+            let _ = write!(
+                summary,
+                "; {}: \"{}\" ({}{status})",
+                w.complaints, top.phrase, top.count
+            );
+        }
+        summary.push('\n');
+    }
+    Ok(Digest {
+        title: format!("{} {} ({})", w.report, parts.period, days_label(&parts)),
+        markdown: markdown(&parts),
+        html: html(&parts),
+        summary: summary.trim_end().to_owned(),
+    })
+}
+
 /// What the digest is made of.
 struct Parts {
-    week: Week,
+    period: Period,
+    lang: &'static str,
     tz: Tz,
     sov: ShareOfVoice,
     brands: Vec<(String, String, Complaints, Timeline)>,
@@ -93,10 +286,11 @@ struct Parts {
 fn gather(
     index: &MentionIndex,
     rules: &RuleSet,
-    week: Week,
+    period: Period,
     tz: Tz,
+    lang: &str,
 ) -> Result<Parts, InsightsError> {
-    let (since, until) = week.bounds(tz);
+    let (since, until) = period.bounds(tz);
     let filters = Filters {
         since,
         until,
@@ -110,11 +304,17 @@ fn gather(
             ..filters.clone()
         };
         let c = complaints(index, rules, &f, 10, Recurrence::default())?;
-        let t = timeline(index, rules, &f, "1d".parse()?, tz)?;
+        let interval = if matches!(period, Period::Day(_)) {
+            "3h"
+        } else {
+            "1d"
+        };
+        let t = timeline(index, rules, &f, interval.parse()?, tz)?;
         brands.push((r.id.clone(), r.name.clone(), c, t));
     }
     Ok(Parts {
-        week,
+        period,
+        lang: if lang == "de" { "de" } else { "en" },
         tz,
         sov,
         brands,
@@ -125,11 +325,12 @@ fn gather(
 pub fn report(
     index: &MentionIndex,
     rules: &RuleSet,
-    week: Week,
+    period: Period,
     tz: Tz,
     format: Format,
+    lang: &str,
 ) -> Result<String, InsightsError> {
-    let parts = gather(index, rules, week, tz)?;
+    let parts = gather(index, rules, period, tz, lang)?;
     Ok(match format {
         Format::Markdown => markdown(&parts),
         Format::Html => html(&parts),
@@ -176,7 +377,7 @@ fn movers(sov: &ShareOfVoice) -> Vec<String> {
 }
 
 fn days_label(parts: &Parts) -> String {
-    let (since, until) = parts.week.bounds(parts.tz);
+    let (since, until) = parts.period.bounds(parts.tz);
     let last = until - Duration::days(1);
     format!(
         "{} – {}",
@@ -186,18 +387,11 @@ fn days_label(parts: &Parts) -> String {
 }
 
 fn markdown(p: &Parts) -> String {
+    let w = words(p.lang);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Lauscher weekly report {} ({})\n",
-        p.week,
-        days_label(p)
-    );
-    let _ = writeln!(s, "## Share of voice\n");
-    let _ = writeln!(
-        s,
-        "| topic | mentions | Δ | share | Δ pp | net sentiment | Δ | negative |"
-    );
+    let _ = writeln!(s, "# {} {} ({})\n", w.report, p.period, days_label(p));
+    let _ = writeln!(s, "## {}\n", w.share_of_voice);
+    let _ = writeln!(s, "| {} |", w.headers.join(" | "));
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for t in &p.sov.topics {
         let c = &t.current;
@@ -216,26 +410,28 @@ fn markdown(p: &Parts) -> String {
     }
     let movers = movers(&p.sov);
     if !movers.is_empty() {
-        let _ = writeln!(s, "\n## Biggest movers\n");
+        let _ = writeln!(s, "\n## {}\n", w.movers);
         for m in movers {
             let _ = writeln!(s, "- {m}");
         }
     }
     for (_, name, c, t) in &p.brands {
-        let _ = writeln!(s, "\n## {name}: complaints\n");
-        let _ = writeln!(s, "{} negative mentions this week.\n", c.foreground);
+        let _ = writeln!(s, "\n## {name}: {}\n", w.complaints);
+        let _ = writeln!(s, "{} {}.\n", c.foreground, w.negative_mentions);
         if c.phrases.is_empty() {
-            let _ = writeln!(s, "No complaint topic stands out.");
+            let _ = writeln!(s, "{}", w.nothing_stands_out);
         }
         for ph in &c.phrases {
             let status = if ph.status.is_empty() { "" } else { &ph.status };
             let _ = writeln!(
                 s,
-                "- **{}** {status} · {} mentions ({}), {:.1}× the usual rate, weeks {}",
+                "- **{}** {status} · {} {} ({}), {:.1}{}, {}",
                 ph.phrase,
                 ph.count,
+                w.mentions,
                 pct(ph.share),
                 ph.lift,
+                w.usual_rate,
                 ph.weekly
                     .iter()
                     .map(u64::to_string)
@@ -253,16 +449,16 @@ fn markdown(p: &Parts) -> String {
         }
         if !c.fading.is_empty() {
             let fading: Vec<&str> = c.fading.iter().map(|f| f.phrase.as_str()).collect();
-            let _ = writeln!(s, "\nFading: {}.", fading.join(", "));
+            let _ = writeln!(s, "\n{}: {}.", w.fading, fading.join(", "));
         }
         if let Some(series) = t.series.first() {
-            let _ = writeln!(s, "\n| day | mentions | negative | neutral | positive |");
+            let _ = writeln!(s, "\n| {} |", w.day_headers.join(" | "));
             let _ = writeln!(s, "|---|---:|---:|---:|---:|");
             for b in &series.buckets {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {} | {} |",
-                    &b.start[..10],
+                    b.start.get(..16).unwrap_or(&b.start).replace('T', " "),
                     b.total,
                     b.labels.negative,
                     b.labels.neutral,
@@ -355,23 +551,26 @@ fn timeline_svg(t: &Timeline) -> String {
 
 fn html(p: &Parts) -> String {
     let mut s = String::new();
-    let title = format!("Lauscher weekly report {} ({})", p.week, days_label(p));
+    let w = words(p.lang);
+    let title = format!("{} {} ({})", w.report, p.period, days_label(p));
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n\
          <body style=\"margin:0 auto;padding:24px;max-width:760px;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;line-height:1.5;color:#1f2328\">\n<h1 style=\"font-size:22px\">{}</h1>\n",
+        p.lang,
         esc(&title),
         esc(&title)
     );
     let _ = write!(
         s,
-        "<h2 style=\"font-size:18px\">Share of voice</h2>\n{}\n",
+        "<h2 style=\"font-size:18px\">{}</h2>\n{}\n",
+        w.share_of_voice,
         share_svg(&p.sov)
     );
     let _ = write!(
         s,
         "<table style=\"border-collapse:collapse;margin:12px 0;font-size:13px\"><tr>{}</tr>",
-        ["topic", "mentions", "Δ", "share", "Δ pp", "net", "Δ net", "negative"]
+        w.headers
             .iter()
             .map(|h| format!("<th style=\"text-align:left;padding:4px 10px 4px 0;border-bottom:1px solid #ddd\">{h}</th>"))
             .collect::<String>()
@@ -400,7 +599,7 @@ fn html(p: &Parts) -> String {
     s.push_str("</table>\n");
     let movers = movers(&p.sov);
     if !movers.is_empty() {
-        s.push_str("<h2 style=\"font-size:18px\">Biggest movers</h2><ul>");
+        let _ = write!(s, "<h2 style=\"font-size:18px\">{}</h2><ul>", w.movers);
         for m in movers {
             let _ = write!(s, "<li>{}</li>", esc(&m));
         }
@@ -409,12 +608,14 @@ fn html(p: &Parts) -> String {
     for (_, name, c, t) in &p.brands {
         let _ = writeln!(
             s,
-            "<h2 style=\"font-size:18px\">{}: complaints</h2><p>{} negative mentions this week.</p>",
+            "<h2 style=\"font-size:18px\">{}: {}</h2><p>{} {}.</p>",
             esc(name),
-            c.foreground
+            w.complaints,
+            c.foreground,
+            w.negative_mentions
         );
         if c.phrases.is_empty() {
-            s.push_str("<p>No complaint topic stands out.</p>");
+            let _ = write!(s, "<p>{}</p>", w.nothing_stands_out);
         }
         s.push_str("<ul>");
         for ph in &c.phrases {
@@ -429,11 +630,13 @@ fn html(p: &Parts) -> String {
             };
             let _ = write!(
                 s,
-                "<li><b>{}</b> {badge} · {} mentions ({}), {:.1}× the usual rate",
+                "<li><b>{}</b> {badge} · {} {} ({}), {:.1}{}",
                 esc(&ph.phrase),
                 ph.count,
+                w.mentions,
                 pct(ph.share),
-                ph.lift
+                ph.lift,
+                w.usual_rate
             );
             if let Some(sample) = ph.samples.first() {
                 let text = esc(&sample.text);
@@ -441,8 +644,9 @@ fn html(p: &Parts) -> String {
                     Some(u) => {
                         let _ = write!(
                             s,
-                            "<br><span style=\"color:#555\">“{text}” <a href=\"{}\">post</a></span>",
-                            esc(u)
+                            "<br><span style=\"color:#555\">“{text}” <a href=\"{}\">{}</a></span>",
+                            esc(u),
+                            w.post
                         );
                     }
                     None => {
@@ -455,12 +659,20 @@ fn html(p: &Parts) -> String {
         s.push_str("</ul>\n");
         let _ = write!(
             s,
-            "<h3 style=\"font-size:15px\">{} per day <span style=\"color:#dc2626\">negative</span> · <span style=\"color:#6b7280\">neutral</span> · <span style=\"color:#16a34a\">positive</span></h3>\n{}\n",
+            "<h3 style=\"font-size:15px\">{} {} <span style=\"color:#dc2626\">{}</span> · <span style=\"color:#6b7280\">{}</span> · <span style=\"color:#16a34a\">{}</span></h3>\n{}\n",
             esc(name),
+            w.per_day,
+            w.negative,
+            w.neutral,
+            w.positive,
             timeline_svg(t)
         );
     }
-    s.push_str("<p style=\"color:#777;font-size:12px\">Made by Lauscher. Every number comes from the index; `lauscher insights` lists the mentions behind it.</p>\n</body></html>\n");
+    let _ = writeln!(
+        s,
+        "<p style=\"color:#777;font-size:12px\">{}</p>\n</body></html>",
+        esc(w.footer)
+    );
     s
 }
 

@@ -61,6 +61,9 @@ pub struct AlertingConfig {
     /// The incident lifecycle.
     #[serde(default)]
     pub incidents: IncidentPolicy,
+    /// Scheduled insight digests, sent through the receivers.
+    #[serde(default)]
+    pub digests: Vec<DigestConfig>,
     /// Message templates directory, relative to this file. Default `templates`; the
     /// bundled templates are used for languages without a file there.
     #[serde(default = "default_templates")]
@@ -87,6 +90,7 @@ impl Default for AlertingConfig {
             receivers: Vec::new(),
             fallback: None,
             incidents: IncidentPolicy::default(),
+            digests: Vec::new(),
             templates: default_templates(),
             file: String::new(),
             base_dir: PathBuf::new(),
@@ -657,6 +661,48 @@ impl ReceiverKind {
     }
 }
 
+/// A scheduled digest: the weekly (or daily) report for a team, sent once per period.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Unique id (it names the digest in the state store: once per period).
+    pub id: String,
+    /// `week` (Monday to Monday) or `day`.
+    #[serde(default = "default_every")]
+    pub every: String,
+    /// Local time it goes out after its period ended, `HH:MM`. Default `08:00`.
+    #[serde(default = "default_at")]
+    pub at: String,
+    /// Receivers (email gets the HTML report with a text part; chat a short summary).
+    pub receivers: Vec<String>,
+    /// `de` or `en`. Default: the defaults' language.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Time zone of the period. Default: the defaults' time zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Base URL of the Lauscher API as the team reaches it; chat summaries link to the
+    /// full report there (`<link>/api/v1/report?...`). Optional.
+    #[serde(default)]
+    pub link: Option<url::Url>,
+}
+
+fn default_every() -> String {
+    "week".into()
+}
+fn default_at() -> String {
+    "08:00".into()
+}
+
+impl DigestConfig {
+    /// `at` as minutes after midnight.
+    pub fn minute_of_day(&self) -> Option<u32> {
+        let (h, m) = self.at.split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+}
+
 /// The incident lifecycle settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -944,6 +990,62 @@ impl AlertingConfig {
                             ),
                         ));
                     }
+                }
+            }
+        }
+        let mut digest_ids = HashSet::new();
+        for d in &self.digests {
+            let in_digest = |key: &str, msg: String| {
+                let (line, col) = locate_in_block(text, &d.id, key);
+                Located::new(file, text, line, col, msg)
+            };
+            check_id(&d.id).map_err(|m| at("id", &d.id, m))?;
+            if !digest_ids.insert(d.id.as_str()) {
+                return Err(at("id", &d.id, format!("duplicate digest id {:?}", d.id)));
+            }
+            if !matches!(d.every.as_str(), "week" | "day") {
+                return Err(in_digest(
+                    "every",
+                    format!("invalid every {:?}: expected week or day", d.every),
+                ));
+            }
+            if d.minute_of_day().is_none() {
+                return Err(in_digest(
+                    "at",
+                    format!("invalid at {:?}: expected HH:MM", d.at),
+                ));
+            }
+            if let Some(l) = &d.language
+                && !matches!(l.as_str(), "de" | "en")
+            {
+                return Err(in_digest(
+                    "language",
+                    format!("invalid language {l:?}: expected de or en"),
+                ));
+            }
+            if let Some(tz) = &d.timezone {
+                check_timezone(tz).map_err(|m| in_digest("timezone", m))?;
+            }
+            if d.receivers.is_empty() {
+                return Err(in_digest("receivers", "a digest needs receivers".into()));
+            }
+            for r in &d.receivers {
+                match self.receivers.iter().find(|x| &x.id == r) {
+                    None => {
+                        return Err(in_digest(
+                            "receivers",
+                            format!("unknown receiver {r:?}: define it under receivers:"),
+                        ));
+                    }
+                    Some(x) if x.kind == ReceiverKind::Pagerduty => {
+                        return Err(in_digest(
+                            "receivers",
+                            format!(
+                                "receiver {r:?} is PagerDuty: a digest is no page; use email or chat"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
                 }
             }
         }

@@ -22,8 +22,9 @@ pub mod ruleset;
 pub mod value;
 
 pub use alerting::{
-    AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, Escalation, IncidentPolicy, MatchOp,
-    Matcher, MuteInterval, Rate, ReceiverConfig, ReceiverKind, Route, RuleDefaults,
+    AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, DigestConfig, Escalation,
+    IncidentPolicy, MatchOp, Matcher, MuteInterval, Rate, ReceiverConfig, ReceiverKind, Route,
+    RuleDefaults,
 };
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,

@@ -137,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/mentions/{id}", get(mention))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/insights/{view}", get(insights))
+        .route("/api/v1/report", get(report))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
@@ -225,6 +226,87 @@ async fn insights(
     let run = move || lauscher_insights::run(view, &index, &rules, &params, tz, Utc::now());
     match tokio::task::spawn_blocking(run).await {
         Ok(Ok(v)) => axum::Json(v).into_response(),
+        Ok(Err(e)) if e.is_bad_request() => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Parameters of `GET /api/v1/report`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// ISO week (`2026-W47`); default the last complete week.
+    pub week: Option<String>,
+    /// A day (`2026-11-22`) instead of a week.
+    pub day: Option<String>,
+    /// `md` (default) or `html`.
+    pub format: Option<String>,
+    /// `de` or `en` (default).
+    pub lang: Option<String>,
+    /// Time zone; default the configured one.
+    pub tz: Option<String>,
+}
+
+/// `GET /api/v1/report`: the digest `lauscher report` writes, what digest links open.
+async fn report(
+    State(state): State<ApiState>,
+    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    use lauscher_insights::{Format, Period, Week};
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let tz: chrono_tz::Tz = match p.tz.as_deref().map(str::parse) {
+        None => state.timezone,
+        Some(Ok(tz)) => tz,
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "unknown time zone: expected an IANA name like Europe/Berlin",
+            );
+        }
+    };
+    let (format, ctype) = match p.format.as_deref().unwrap_or("md") {
+        "md" => (Format::Markdown, "text/markdown; charset=utf-8"),
+        "html" => (Format::Html, "text/html; charset=utf-8"),
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid format {other:?}: expected md or html"),
+            );
+        }
+    };
+    let lang = p.lang.unwrap_or_else(|| "en".into());
+    if !matches!(lang.as_str(), "de" | "en") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid lang {lang:?}: expected de or en"),
+        );
+    }
+    let period = match (&p.week, &p.day) {
+        (Some(w), None) => match w.parse::<Week>() {
+            Ok(w) => Period::Week(w),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+        (None, Some(d)) => match d.parse::<chrono::NaiveDate>() {
+            Ok(d) => Period::Day(d),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid day {d:?}: expected YYYY-MM-DD"),
+                );
+            }
+        },
+        (None, None) => Period::last_complete(false, Utc::now(), tz),
+        (Some(_), Some(_)) => return error(StatusCode::BAD_REQUEST, "give week or day, not both"),
+    };
+    let index = state.index.clone();
+    let rules = state.rules.get();
+    let run = move || lauscher_insights::report(&index, &rules, period, tz, format, &lang);
+    match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(text)) => ([(header::CONTENT_TYPE, ctype)], text).into_response(),
         Ok(Err(e)) if e.is_bad_request() => error(StatusCode::BAD_REQUEST, e.to_string()),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

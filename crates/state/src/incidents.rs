@@ -93,7 +93,8 @@ impl OutboxStatus {
 pub struct OutboxRow {
     /// Row id (0 before it is stored).
     pub id: i64,
-    /// The incident.
+    /// The incident; 0 for a notification about none (a scheduled digest; stored as
+    /// NULL).
     pub incident_id: i64,
     /// The incident version it announces.
     pub version: u32,
@@ -145,7 +146,7 @@ pub struct SilenceRow {
 
 const INCIDENT_COLUMNS: &str =
     "id, rule_id, topic, window_start, status, level, version, updated_at, body";
-const OUTBOX_COLUMNS: &str = "id, incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, sent_at, last_error, group_key";
+const OUTBOX_COLUMNS: &str = "id, COALESCE(incident_id, 0), version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, sent_at, last_error, group_key";
 
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
     Ok(IncidentRecord {
@@ -170,7 +171,7 @@ fn put_outbox(conn: &rusqlite::Connection, id: i64, o: &OutboxRow) -> rusqlite::
         o.idempotency_key.clone()
     };
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
+        "INSERT OR IGNORE INTO alert_outbox (incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, group_key) VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         id,
@@ -399,7 +400,7 @@ impl StateStore {
     pub fn due_notifications(&self, now: i64, limit: usize) -> Result<Vec<OutboxRow>, StateError> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM alert_outbox o WHERE status = 'pending'
-                   AND id = (SELECT MIN(id) FROM alert_outbox p WHERE p.incident_id = o.incident_id AND p.receiver = o.receiver AND p.status = 'pending')
+                   AND id = (SELECT MIN(id) FROM alert_outbox p WHERE p.incident_id IS o.incident_id AND p.receiver = o.receiver AND p.status = 'pending')
                    AND next_attempt_at <= ?1
                  ORDER BY id LIMIT ?2"
         );

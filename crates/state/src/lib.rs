@@ -174,6 +174,31 @@ CREATE TABLE silences (
 ALTER TABLE alert_outbox ADD COLUMN group_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX alert_outbox_group ON alert_outbox(receiver, group_key, id);
 ",
+    // Digests: notifications about no incident (incident_id NULL).
+    "
+CREATE TABLE alert_outbox_new (
+    id              INTEGER PRIMARY KEY,
+    incident_id     INTEGER REFERENCES incidents(id),
+    version         INTEGER NOT NULL,
+    receiver        TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    event           TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    last_error      TEXT,
+    group_key       TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO alert_outbox_new SELECT id, incident_id, version, receiver, idempotency_key, event, body, status, attempts, created_at, next_attempt_at, expires_at, sent_at, last_error, group_key FROM alert_outbox;
+DROP TABLE alert_outbox;
+ALTER TABLE alert_outbox_new RENAME TO alert_outbox;
+CREATE INDEX alert_outbox_due ON alert_outbox(status, next_attempt_at);
+CREATE INDEX alert_outbox_group ON alert_outbox(receiver, group_key, id);
+",
 ];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
