@@ -263,26 +263,15 @@ pub fn body(
                     "incident {} · level {} · {} · {}", incident.id, incident.level, incident.status.as_str(), incident.dedup_key)}]},
             ],
         }),
-        ReceiverKind::Teams => json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [
-                        {"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": true},
-                        {"type": "TextBlock", "text": message.text, "wrap": true},
-                        {"type": "FactSet", "facts": [
-                            {"title": "Level", "value": incident.level.to_string()},
-                            {"title": "Status", "value": incident.status.as_str()},
-                            {"title": "Incident", "value": incident.id.to_string()},
-                        ]},
-                    ],
-                },
-            }],
-        }),
+        ReceiverKind::Teams => teams_card(
+            &message.title,
+            &message.text,
+            vec![json!({"type": "FactSet", "facts": [
+                {"title": "Level", "value": incident.level.to_string()},
+                {"title": "Status", "value": incident.status.as_str()},
+                {"title": "Incident", "value": incident.id.to_string()},
+            ]})],
+        ),
         ReceiverKind::Mattermost => {
             let mut v = json!({
                 "text": format!("**{}**\n{}", message.title, message.text),
@@ -421,6 +410,27 @@ pub fn merge(kind: ReceiverKind, bodies: &[Value]) -> Option<Value> {
     }
 }
 
+/// A Teams Workflows message: an Adaptive Card with a title, a text and `more`.
+fn teams_card(title: &str, text: &str, more: Vec<Value>) -> Value {
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": true}),
+        json!({"type": "TextBlock", "text": text, "wrap": true}),
+    ];
+    body.extend(more);
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+    })
+}
+
 /// A scheduled digest as it goes to a receiver.
 pub struct DigestMessage<'a> {
     /// The digest's id in the config.
@@ -460,21 +470,7 @@ pub fn digest_body(kind: ReceiverKind, d: &DigestMessage<'_>) -> Value {
                 {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&summary, 2900)}},
             ],
         }),
-        ReceiverKind::Teams => json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [
-                        {"type": "TextBlock", "text": d.title, "weight": "Bolder", "size": "Medium", "wrap": true},
-                        {"type": "TextBlock", "text": summary, "wrap": true},
-                    ],
-                },
-            }],
-        }),
+        ReceiverKind::Teams => teams_card(d.title, &summary, Vec::new()),
         ReceiverKind::Mattermost => json!({
             "text": format!("**{}**\n{summary}", d.title),
             "username": "Lauscher",
