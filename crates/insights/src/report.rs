@@ -350,7 +350,7 @@ fn pct(v: f64) -> String {
 }
 
 /// Sentences on the topics that moved most: volume and mood.
-fn movers(sov: &ShareOfVoice) -> Vec<String> {
+fn movers(sov: &ShareOfVoice, w: &Words) -> Vec<String> {
     let mut by: Vec<&crate::share::TopicVoice> = sov.topics.iter().collect();
     by.sort_by_key(|t| std::cmp::Reverse(t.mentions_change.unsigned_abs()));
     by.iter()
@@ -366,10 +366,13 @@ fn movers(sov: &ShareOfVoice) -> Vec<String> {
                 String::new()
             };
             format!(
-                "{}: {} mentions{rel}, share {:+.1} pp, net sentiment {:+.2}",
+                "{}: {} {}{rel}, {} {:+.1} pp, {} {:+.2}",
                 t.name,
                 signed(t.mentions_change),
+                w.mentions,
+                w.headers[3],
                 t.share_change_pp,
+                w.headers[5],
                 t.net_sentiment_change
             )
         })
@@ -379,11 +382,16 @@ fn movers(sov: &ShareOfVoice) -> Vec<String> {
 fn days_label(parts: &Parts) -> String {
     let (since, until) = parts.period.bounds(parts.tz);
     let last = until - Duration::days(1);
-    format!(
-        "{} – {}",
-        since.with_timezone(&parts.tz).format("%a %d %b"),
-        last.with_timezone(&parts.tz).format("%a %d %b %Y")
-    )
+    // Numeric dates read the same in both languages.
+    let (since, last) = (
+        since.with_timezone(&parts.tz),
+        last.with_timezone(&parts.tz),
+    );
+    if since.date_naive() == last.date_naive() {
+        since.format("%Y-%m-%d").to_string()
+    } else {
+        format!("{} – {}", since.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
+    }
 }
 
 fn markdown(p: &Parts) -> String {
@@ -408,7 +416,7 @@ fn markdown(p: &Parts) -> String {
             pct(c.negative_share)
         );
     }
-    let movers = movers(&p.sov);
+    let movers = movers(&p.sov, w);
     if !movers.is_empty() {
         let _ = writeln!(s, "\n## {}\n", w.movers);
         for m in movers {
@@ -597,7 +605,7 @@ fn html(p: &Parts) -> String {
         );
     }
     s.push_str("</table>\n");
-    let movers = movers(&p.sov);
+    let movers = movers(&p.sov, w);
     if !movers.is_empty() {
         let _ = write!(s, "<h2 style=\"font-size:18px\">{}</h2><ul>", w.movers);
         for m in movers {
