@@ -18,6 +18,18 @@ pub const MAX_PHRASES: usize = 24;
 /// The phrases of `text` in `lang` (stemmed with `lang`'s Snowball stemmer, stopwords
 /// of `lang` and English removed; other languages are folded, not stemmed).
 pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
+    phrases_split(text, lang, &|_| None)
+}
+
+/// [`phrases`], with German compounds split where `split` knows them (the scorer does
+/// for compounds whose head or first part is in its lexicon: `Zugausfall` →
+/// `zug|ausfall`): the parts join as unigrams and as their bigram, so `Zugausfall`
+/// counts with `Ausfall` and `Zug`.
+pub fn phrases_split(
+    text: &str,
+    lang: Option<Lang>,
+    split: &dyn Fn(&str) -> Option<(String, String)>,
+) -> Vec<String> {
     let stemmer = lang.and_then(Stemmer::new);
     // Byte ranges of URLs: their tokens (`https`, `example`, `p`) are no phrases.
     let mut urls: Vec<(usize, usize)> = Vec::new();
@@ -31,6 +43,8 @@ pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
         offset = end;
     }
     let mut kept: Vec<(usize, String)> = Vec::new();
+    // Compound parts, added after the text's own unigrams.
+    let mut parts: Vec<String> = Vec::new();
     for t in tokenize(text) {
         if sigil(text, t.start).is_some()
             || urls.iter().any(|&(s, e)| t.start >= s && t.end <= e)
@@ -44,12 +58,21 @@ pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
         if lang.is_some_and(stop) || stop(Lang::En) {
             continue;
         }
-        let stem = match &stemmer {
-            Some(s) => s.stem(t.text),
-            None => folded,
+        let stem_of = |w: &str| match &stemmer {
+            Some(s) => s.stem(w),
+            None => fold(w),
         };
+        let stem = stem_of(t.text);
         if stem.chars().count() >= 2 {
             kept.push((t.position, stem));
+        }
+        if let Some((first, head)) = split(&t.text.to_lowercase()) {
+            let (a, b) = (stem_of(&first), stem_of(&head));
+            if a.chars().count() >= 2 && b.chars().count() >= 3 {
+                parts.push(a.clone());
+                parts.push(b.clone());
+                parts.push(format!("{a} {b}"));
+            }
         }
     }
     let mut out: Vec<String> = Vec::with_capacity(MAX_PHRASES);
@@ -60,6 +83,9 @@ pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
     };
     for (_, s) in &kept {
         push(s.clone(), &mut out);
+    }
+    for p in parts {
+        push(p, &mut out);
     }
     for pair in kept.windows(2) {
         if pair[1].0 == pair[0].0 + 1 && pair[0].1 != pair[1].1 {
@@ -114,6 +140,18 @@ mod tests {
         let b = phrases("Verspätung", Some(Lang::De));
         assert_eq!(merge_key(&a[0]), merge_key(&b[0]), "{a:?} {b:?}");
         assert_ne!(merge_key("login"), merge_key("logout"));
+    }
+
+    #[test]
+    fn compounds_the_scorer_knows_split_into_their_parts() {
+        let split = |w: &str| (w == "zugausfall").then(|| ("zug".to_owned(), "ausfall".to_owned()));
+        let p = phrases_split("Schon wieder ein Zugausfall", Some(Lang::De), &split);
+        for want in ["zugausfall", "zug", "ausfall", "zug ausfall"] {
+            assert!(p.iter().any(|x| x == want), "{want}: {p:?}");
+        }
+        assert!(
+            !phrases("Schon wieder ein Zugausfall", Some(Lang::De)).contains(&"zug".to_owned())
+        );
     }
 
     #[test]
