@@ -149,17 +149,31 @@ pub struct SearchArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Most hits to print.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON (one object with `total` and `hits`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The filters of search and insights, as `/api/v1/search` takes them.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
     /// Only mentions the topic rule with this id matches, evaluated now over the whole
     /// history (retro-search); reads the rules named in the config.
     #[arg(long)]
     pub rule: Option<String>,
-    /// Only mentions published since: an age (`30m`, `24h`, `7d`), RFC 3339 time or date.
+    /// Only mentions published since: an age (`30m`, `24h`, `7d`), RFC 3339 time or date
+    /// (insights: default 7 days ago).
     #[arg(long)]
     pub since: Option<String>,
     /// Only mentions published before: an age, RFC 3339 time or date.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only mentions of this topic id.
+    /// Only mentions of this topic id (insights: several, comma-separated).
     #[arg(long)]
     pub topic: Option<String>,
     /// Only mentions in this language (`de`, `en`, `und`).
@@ -174,12 +188,6 @@ pub struct SearchArgs {
     /// Only mentions with this intent (complaint, question, praise, other).
     #[arg(long)]
     pub intent: Option<String>,
-    /// Most hits to print.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
-    /// Print JSON (one object with `total` and `hits`).
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `lauscher check`.
@@ -237,30 +245,8 @@ pub struct InsightsArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Topic ids, comma-separated (share of voice: default every brand and competitor).
-    #[arg(long)]
-    pub topic: Option<String>,
-    /// Only mentions the topic rule with this id matches now.
-    #[arg(long)]
-    pub rule: Option<String>,
-    /// Window start: an age (`7d`), RFC 3339 time or date. Default 7 days ago.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Window end. Default now.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Only mentions in this language.
-    #[arg(long)]
-    pub lang: Option<String>,
-    /// Only mentions from this source id.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Only mentions with this sentiment label.
-    #[arg(long)]
-    pub label: Option<String>,
-    /// Only mentions with this intent.
-    #[arg(long)]
-    pub intent: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Timeline interval: 5m … 12h, 1d, 1w. Default 1h up to 3 days, else 1d.
     #[arg(long)]
     pub interval: Option<String>,

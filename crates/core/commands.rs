@@ -437,20 +437,21 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
             args.data.data_dir.display()
         );
     }
-    let rules = match &args.rule {
+    let f = args.filters;
+    let rules = match &f.rule {
         Some(_) => Some(load_rules(&load_config(&args.config.config)?)?),
         None => None,
     };
     let params = SearchParams {
         q: args.query,
-        rule: args.rule,
-        since: args.since,
-        until: args.until,
-        topic: args.topic,
-        lang: args.lang,
-        source: args.source,
-        label: args.label,
-        intent: args.intent,
+        rule: f.rule,
+        since: f.since,
+        until: f.until,
+        topic: f.topic,
+        lang: f.lang,
+        source: f.source,
+        label: f.label,
+        intent: f.intent,
         limit: Some(args.limit),
         offset: None,
     };

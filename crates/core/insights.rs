@@ -92,14 +92,14 @@ pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
     let view: View = args.view.parse().map_err(anyhow::Error::msg)?;
     let (dir, rules, tz, _) = prepare(&args.config.config, &args.data.data_dir)?;
     let params = Params {
-        topic: args.topic,
-        rule: args.rule,
-        lang: args.lang,
-        source: args.source,
-        since: args.since,
-        until: args.until,
-        label: args.label,
-        intent: args.intent,
+        topic: args.filters.topic,
+        rule: args.filters.rule,
+        lang: args.filters.lang,
+        source: args.filters.source,
+        since: args.filters.since,
+        until: args.filters.until,
+        label: args.filters.label,
+        intent: args.filters.intent,
         interval: args.interval,
         tz: args.tz,
         n: args.n,

@@ -61,7 +61,7 @@ pub fn backtest(
     let mut run_clock = |router: &mut AlertRouter, to: i64| {
         while clock + TICK <= to {
             clock += TICK;
-            if !router.open_incidents().is_empty() {
+            if router.any_open() {
                 router.tick(clock);
             }
         }

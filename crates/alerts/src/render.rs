@@ -207,11 +207,9 @@ impl Templates {
     }
 }
 
+/// Escapes text for HTML content and double-quoted attributes.
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html_escape::encode_double_quoted_attribute(s).into_owned()
 }
 
 fn format_p(p: f64) -> String {

@@ -1095,6 +1095,13 @@ impl AlertRouter {
         (self.history, self.planned)
     }
 
+    /// Whether any incident is open (its timers need the clock).
+    pub fn any_open(&self) -> bool {
+        self.incidents
+            .values()
+            .any(|i| i.status != Status::Resolved)
+    }
+
     /// Open incidents, for status pages.
     pub fn open_incidents(&self) -> Vec<&Incident> {
         self.incidents

@@ -59,13 +59,14 @@ impl FromStr for Interval {
         let s = s.trim();
         let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
         let n: i64 = n.parse().map_err(|_| bad())?;
-        let minutes = match unit {
-            "m" => n,
-            "h" => n * 60,
-            "d" => n * 1440,
-            "w" => n * 10_080,
+        let per = match unit {
+            "m" => 1,
+            "h" => 60,
+            "d" => 1440,
+            "w" => 10_080,
             _ => return Err(bad()),
         };
+        let minutes = n.checked_mul(per).ok_or_else(bad)?;
         let ok = minutes == 10_080 || (minutes >= 5 && minutes % 5 == 0 && 1440 % minutes == 0);
         if !ok {
             return Err(bad());
@@ -281,7 +282,17 @@ mod tests {
             "1w".parse::<Interval>().map(|i| i.minutes()).ok(),
             Some(10_080)
         );
-        for bad in ["7m", "5h", "2d", "1y", "", "h"] {
+        for bad in [
+            "7m",
+            "5h",
+            "2d",
+            "1y",
+            "",
+            "h",
+            "0m",
+            "9999999999999999999w",
+            "999999999999999w",
+        ] {
             assert!(bad.parse::<Interval>().is_err(), "{bad}");
         }
     }

@@ -54,7 +54,8 @@ pub fn phrases_split(
             continue;
         }
         let folded = fold(t.text);
-        let stop = |l| is_stopword(l, &folded) || is_stopword(l, &t.text.to_lowercase());
+        let lower = t.text.to_lowercase();
+        let stop = |l| is_stopword(l, &folded) || is_stopword(l, &lower);
         if lang.is_some_and(stop) || stop(Lang::En) {
             continue;
         }
@@ -66,7 +67,7 @@ pub fn phrases_split(
         if stem.chars().count() >= 2 {
             kept.push((t.position, stem));
         }
-        if let Some((first, head)) = split(&t.text.to_lowercase()) {
+        if let Some((first, head)) = split(&lower) {
             let (a, b) = (stem_of(&first), stem_of(&head));
             if a.chars().count() >= 2 && b.chars().count() >= 3 {
                 parts.push(a.clone());
