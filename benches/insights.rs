@@ -114,7 +114,11 @@ fn main() {
     if let Err(e) = index.reload() {
         panic!("reload: {e}");
     }
-    println!("index of {POSTS} posts built in {:.1?}", built.elapsed());
+    println!(
+        "index of {POSTS} posts built in {:.1?}: {} segments",
+        built.elapsed(),
+        index.num_segments()
+    );
 
     let days = |d: i64| chrono::Duration::days(d);
     let all = Filters {

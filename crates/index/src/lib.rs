@@ -13,6 +13,7 @@ pub mod analyzer;
 pub mod rule;
 pub mod schema;
 pub mod search;
+pub mod tally;
 pub mod writer;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use schema::Fields;
 pub use search::{IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time};
+pub use tally::{Buckets, LabelTally, PhraseSelection, PhraseTally};
 pub use writer::MentionWriter;
 
 /// Why the index failed.
@@ -154,6 +156,12 @@ impl MentionIndex {
     /// Returns the number of documents visible to searches.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// Returns the number of segments visible to searches: a scan runs one segment per
+    /// core, so one large segment is scanned by one thread.
+    pub fn num_segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Opens the one writer of this index (it holds a lock file; a second writer on the

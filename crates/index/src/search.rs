@@ -139,7 +139,7 @@ impl MentionIndex {
 
     /// Narrows `query` to `req.rule`'s index translation; returns the rule set, the
     /// rule's position and whether the translation is exact (`None` without a rule).
-    fn add_rule<'r>(
+    pub(crate) fn add_rule<'r>(
         &self,
         query: &mut Box<dyn Query>,
         req: &SearchRequest,
@@ -297,14 +297,14 @@ impl MentionIndex {
         }
     }
 
-    fn tantivy(&self, source: tantivy::TantivyError) -> IndexError {
+    pub(crate) fn tantivy(&self, source: tantivy::TantivyError) -> IndexError {
         IndexError::Tantivy {
             path: self.path.clone(),
             source,
         }
     }
 
-    fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
+    pub(crate) fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text = req.query.trim();

@@ -10,24 +10,26 @@
 //! it): a phrase found everywhere ("new app") or an ordinary word's chance bump never
 //! is; one that appears with the complaints is.
 //!
-//! Cost: two aggregation passes over the window (foreground phrases, their background
-//! counts) and two over the last `weeks` weeks (per-week rankings for recurrence), each
-//! reading the `phrases` fast column of the matching mentions only; then one pass for
-//! first-seen dates and three stored samples per listed phrase.
+//! Cost: over the last `weeks` weeks, two tallies of the foreground (candidate phrases
+//! per week, then their exact counts) and one of the background (the candidates' counts
+//! per week, four more weeks back), each reading the `phrases` fast column of the
+//! matching mentions only ([`MentionIndex::phrase_tally`]); the same for a window other
+//! than the last week; then, per listed phrase, its earliest posting and three stored
+//! samples.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use lauscher_index::MentionIndex;
+use lauscher_index::{Buckets, MentionIndex, PhraseSelection, PhraseTally};
 use lauscher_rules::RuleSet;
 use lauscher_text::Lang;
 use lauscher_text::phrases::{merge_key, phrases};
 use serde::Serialize;
 
-use crate::{Filters, InsightsError, Search, aggregate, term_counts};
+use crate::{Filters, InsightsError, Search};
 
 /// Foreground phrases considered per ranking.
-const CANDIDATES: u32 = 300;
+const CANDIDATES: usize = 300;
 /// A phrase needs this many foreground mentions to be ranked.
 const MIN_COUNT: u64 = 3;
 /// Background length before each window.
@@ -233,6 +235,65 @@ fn foreground(
     s
 }
 
+/// `count` buckets of `step` ending at `until`, oldest first.
+fn ending(until: DateTime<Utc>, step: Duration, count: usize) -> Buckets {
+    Buckets {
+        origin: until - step * count as i32,
+        step,
+        count,
+    }
+}
+
+/// The foreground's candidate phrases per bucket, counted exactly: the `CANDIDATES`
+/// most frequent per bucket (as far as each segment's own top list reaches) with at
+/// least `MIN_COUNT` mentions. Returns the mentions per bucket, and per bucket the
+/// candidates with their counts, most frequent first.
+fn candidates(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    search: &Search,
+    buckets: Buckets,
+) -> Result<(Vec<u64>, Vec<Vec<(String, u64)>>), InsightsError> {
+    let req = search.request();
+    let rough = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Top(CANDIDATES))?;
+    let mut include: Vec<String> = rough.phrases.into_keys().collect();
+    include.sort_unstable();
+    let exact = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Only(&include))?;
+    let mut per_bucket: Vec<Vec<(String, u64)>> = vec![Vec::new(); buckets.count];
+    for (phrase, counts) in &exact.phrases {
+        for (b, n) in counts.iter().enumerate() {
+            if *n >= MIN_COUNT {
+                per_bucket[b].push((phrase.clone(), *n));
+            }
+        }
+    }
+    for list in &mut per_bucket {
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        list.truncate(CANDIDATES);
+    }
+    Ok((exact.docs, per_bucket))
+}
+
+/// Counts of `phrases` per bucket over all of `search`'s mentions, whatever their
+/// label: the background.
+fn background(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    search: &Search,
+    buckets: Buckets,
+    phrases: &[String],
+) -> Result<PhraseTally, InsightsError> {
+    let mut search = search.clone();
+    search.label = None;
+    search.intent = None;
+    Ok(index.phrase_tally(
+        &search.request(),
+        Some(rules),
+        buckets,
+        PhraseSelection::Only(phrases),
+    )?)
+}
+
 /// Ranks the phrases of `[since, until)` against the 28 days before.
 fn rank(
     index: &MentionIndex,
@@ -244,67 +305,43 @@ fn rank(
     brand: &HashSet<String>,
 ) -> Result<Ranking, InsightsError> {
     let fg_search = foreground(filters, topic, since, until);
-    let fg = aggregate(
-        index,
-        rules,
-        &fg_search,
-        serde_json::json!({
-            "phrases": {"terms": {"field": "phrases", "size": CANDIDATES, "min_doc_count": MIN_COUNT}},
-            "total": {"value_count": {"field": "ts"}},
-        }),
-    )?;
-    let fg_counts: Vec<(String, u64)> = term_counts(&fg["phrases"])
-        .into_iter()
-        .map(|(k, n, _)| (k, n))
-        .collect();
-    let fg_total = fg["total"]["value"].as_f64().unwrap_or(0.0) as u64;
-    // The background: all of the topic's mentions before, whatever their label.
-    let mut bg_search = filters.search(topic, since - Duration::days(BACKGROUND_DAYS), since);
-    bg_search.label = None;
-    bg_search.intent = None;
-    let include: Vec<&str> = fg_counts.iter().map(|(k, _)| k.as_str()).collect();
-    let background = |search: &Search| -> Result<(HashMap<String, u64>, u64), InsightsError> {
-        if include.is_empty() {
-            return Ok((HashMap::new(), 0));
-        }
-        let bg = aggregate(
-            index,
-            rules,
-            search,
-            serde_json::json!({
-                "phrases": {"terms": {"field": "phrases", "size": include.len(), "include": include}},
-                "total": {"value_count": {"field": "ts"}},
-            }),
-        )?;
-        let counts = term_counts(&bg["phrases"])
-            .into_iter()
-            .map(|(k, n, _)| (k, n))
+    let window = ending(until, until - since, 1);
+    let (fg_docs, mut fg_lists) = candidates(index, rules, &fg_search, window)?;
+    let fg_counts = fg_lists.pop().unwrap_or_default();
+    let include: Vec<String> = fg_counts.iter().map(|(k, _)| k.clone()).collect();
+    let sum = |t: &PhraseTally| -> (HashMap<String, u64>, u64) {
+        let counts = t
+            .phrases
+            .iter()
+            .map(|(k, c)| (k.clone(), c.iter().sum()))
             .collect();
-        Ok((counts, bg["total"]["value"].as_f64().unwrap_or(0.0) as u64))
+        (counts, t.docs.iter().sum())
     };
-    let (mut bg_counts, mut bg_total) = background(&bg_search)?;
+    // The background: all of the topic's mentions before, whatever their label.
+    let before = ending(since, Duration::days(BACKGROUND_DAYS), 1);
+    let bg_search = filters.search(topic, before.origin, since);
+    let (mut bg_counts, mut bg_total) =
+        sum(&background(index, rules, &bg_search, before, &include)?);
     if bg_total < MIN_BACKGROUND {
         // A topic too young for a background of its own: the window's mentions of every
         // label join it (Elasticsearch's default, the foreground inside its background),
         // so a complaint still stands out against the topic's other talk.
-        let mut window = filters.search(topic, since, until);
-        window.label = None;
-        window.intent = None;
-        let (counts, total) = background(&window)?;
+        let own = filters.search(topic, since, until);
+        let (counts, total) = sum(&background(index, rules, &own, window, &include)?);
         for (k, n) in counts {
             *bg_counts.entry(k).or_default() += n;
         }
         bg_total += total;
     }
     Ok(Ranking {
-        fg_total,
+        fg_total: fg_docs.iter().sum(),
         bg_total,
         groups: groups_of(&fg_counts, &bg_counts, brand),
     })
 }
 
-/// The rankings of the last `weeks` weeks (index 0: the week ending at `until`) in two
-/// passes: the foreground phrases per week, then their background counts per week,
+/// The rankings of the last `weeks` weeks (index 0: the week ending at `until`): the
+/// foreground's candidate phrases per week, then their background counts per week,
 /// each week's background being the four weeks before it.
 fn weekly_rankings(
     index: &MentionIndex,
@@ -314,96 +351,52 @@ fn weekly_rankings(
     weeks: usize,
     brand: &HashSet<String>,
 ) -> Result<Vec<Ranking>, InsightsError> {
-    const WEEK_MS: i64 = 7 * 86_400_000;
     let bg_weeks = (BACKGROUND_DAYS / 7) as usize;
     let until = filters.until;
-    let offset = until.timestamp_millis().rem_euclid(WEEK_MS);
-    let week_of = |key_ms: f64| -> Option<usize> {
-        let k = (until.timestamp_millis() - key_ms as i64) / WEEK_MS - 1;
-        usize::try_from(k).ok()
-    };
-    let histogram = serde_json::json!({
-        "field": "ts", "fixed_interval": "7d", "offset": format!("{offset}ms"), "min_doc_count": 1,
-    });
-    let fg_search = foreground(filters, topic, until - Duration::weeks(weeks as i64), until);
-    let fg = aggregate(
-        index,
-        rules,
-        &fg_search,
-        serde_json::json!({
-            "weeks": {
-                "date_histogram": histogram,
-                "aggs": {"phrases": {"terms": {"field": "phrases", "size": CANDIDATES, "min_doc_count": MIN_COUNT}}},
-            }
-        }),
-    )?;
-    let mut fg_weeks: Vec<(u64, Vec<(String, u64)>)> = vec![(0, Vec::new()); weeks];
-    for b in fg["weeks"]["buckets"].as_array().into_iter().flatten() {
-        let Some(k) = b["key"].as_f64().and_then(week_of).filter(|k| *k < weeks) else {
-            continue;
-        };
-        fg_weeks[k] = (
-            b["doc_count"].as_u64().unwrap_or(0),
-            term_counts(&b["phrases"])
-                .into_iter()
-                .map(|(p, n, _)| (p, n))
-                .collect(),
-        );
-    }
-    let mut include: Vec<&str> = fg_weeks
+    let week = Duration::weeks(1);
+    let fg_buckets = ending(until, week, weeks);
+    let fg_search = foreground(filters, topic, fg_buckets.origin, until);
+    let (fg_docs, fg_lists) = candidates(index, rules, &fg_search, fg_buckets)?;
+    let mut include: Vec<String> = fg_lists
         .iter()
-        .flat_map(|(_, ps)| ps.iter().map(|(p, _)| p.as_str()))
+        .flat_map(|ps| ps.iter().map(|(p, _)| p.clone()))
         .collect();
     include.sort_unstable();
     include.dedup();
     // Background counts per week over every label, `bg_weeks` more weeks back.
     let all = bg_weeks + weeks;
-    let mut bg_search = filters.search(topic, until - Duration::weeks(all as i64), until);
-    bg_search.label = None;
-    bg_search.intent = None;
-    let mut bg_totals = vec![0u64; all];
-    let mut bg_counts: HashMap<String, Vec<u64>> = HashMap::new();
-    let mut aggs = serde_json::json!({"weeks": {"date_histogram": histogram}});
-    if !include.is_empty() {
-        aggs["phrases"] = serde_json::json!({
-            "terms": {"field": "phrases", "size": include.len(), "include": include},
-            "aggs": {"weeks": {"date_histogram": histogram}},
-        });
-    }
-    let bg = aggregate(index, rules, &bg_search, aggs)?;
-    for b in bg["weeks"]["buckets"].as_array().into_iter().flatten() {
-        if let Some(k) = b["key"].as_f64().and_then(week_of).filter(|k| *k < all) {
-            bg_totals[k] = b["doc_count"].as_u64().unwrap_or(0);
-        }
-    }
-    for (p, _, b) in term_counts(&bg["phrases"]) {
-        let counts = bg_counts.entry(p).or_insert_with(|| vec![0; all]);
-        for w in b["weeks"]["buckets"].as_array().into_iter().flatten() {
-            if let Some(k) = w["key"].as_f64().and_then(week_of).filter(|k| *k < all) {
-                counts[k] = w["doc_count"].as_u64().unwrap_or(0);
-            }
-        }
-    }
+    let bg_buckets = ending(until, week, all);
+    let bg_search = filters.search(topic, bg_buckets.origin, until);
+    let bg = background(index, rules, &bg_search, bg_buckets, &include)?;
+    // Buckets run oldest first; rankings newest first.
+    let newest = |v: &[u64], k: usize| v[v.len() - 1 - k];
     let mut out = Vec::with_capacity(weeks);
-    for (k, (fg_total, fg_counts)) in fg_weeks.into_iter().enumerate() {
+    for k in 0..weeks {
+        let fg_counts = &fg_lists[weeks - 1 - k];
         let mut span = k + 1..k + 1 + bg_weeks;
-        let mut bg_total: u64 = bg_totals[span.clone()].iter().sum();
+        let total = |span: &std::ops::Range<usize>| -> u64 {
+            span.clone().map(|w| newest(&bg.docs, w)).sum()
+        };
+        let mut bg_total = total(&span);
         if bg_total < MIN_BACKGROUND {
             // As in `rank`: a young topic's own week joins its background.
             span = k..k + 1 + bg_weeks;
-            bg_total = bg_totals[span.clone()].iter().sum();
+            bg_total = total(&span);
         }
-        let bg: HashMap<String, u64> = fg_counts
+        let counts: HashMap<String, u64> = fg_counts
             .iter()
             .map(|(p, _)| {
-                let n = bg_counts.get(p).map_or(0, |c| c[span.clone()].iter().sum());
+                let n = bg
+                    .phrases
+                    .get(p)
+                    .map_or(0, |c| span.clone().map(|w| newest(c, w)).sum());
                 (p.clone(), n)
             })
             .collect();
         out.push(Ranking {
-            fg_total,
+            fg_total: newest(&fg_docs, k),
             bg_total,
-            groups: groups_of(&fg_counts, &bg, brand),
+            groups: groups_of(fg_counts, &counts, brand),
         });
     }
     Ok(out)
@@ -574,15 +567,7 @@ fn first_seen(
         search.q = p.search.q.clone();
         let mut req = search.request();
         req.since = None;
-        let r = index.aggregate(
-            &req,
-            Some(rules),
-            serde_json::json!({"first": {"min": {"field": "ts"}}}),
-        )?;
-        // Date columns aggregate in nanoseconds.
-        p.first_seen = r["first"]["value"]
-            .as_f64()
-            .map(|ns| DateTime::from_timestamp_nanos(ns as i64).to_rfc3339());
+        p.first_seen = index.earliest(&req, Some(rules))?.map(|t| t.to_rfc3339());
     }
     Ok(())
 }

@@ -9,8 +9,10 @@
 //! - [`complaints`]: recurring complaint topics, significant phrases of the negative
 //!   mentions against the topic's own background, new / recurring / fading.
 //!
-//! Every view runs tantivy aggregations over fast fields ([`MentionIndex::aggregate`]):
-//! no view loads the matching documents. Every figure carries the [`Search`] that
+//! Every view counts fast fields of the matching mentions: timelines, share of voice
+//! and complaints through the index's tallies ([`MentionIndex::label_tally`],
+//! [`MentionIndex::phrase_tally`]), top lists through tantivy's terms aggregations
+//! ([`MentionIndex::aggregate`]). No view loads the matching documents. Every figure carries the [`Search`] that
 //! lists the mentions behind it, which `lauscher search` and `GET /api/v1/search`
 //! accept as they are.
 
@@ -296,18 +298,6 @@ pub struct LabelCounts {
 }
 
 impl LabelCounts {
-    fn of(result: &serde_json::Value) -> LabelCounts {
-        let mut c = LabelCounts::default();
-        for (key, n, _) in term_counts(result) {
-            match key.as_str() {
-                "negative" => c.negative += n,
-                "positive" => c.positive += n,
-                _ => c.neutral += n,
-            }
-        }
-        c
-    }
-
     fn add(&mut self, o: &LabelCounts) {
         self.negative += o.negative;
         self.neutral += o.neutral;
@@ -338,11 +328,6 @@ impl LabelCounts {
             self.negative as f64 / t as f64
         }
     }
-}
-
-/// The terms sub-aggregation that splits by label.
-fn labels_agg() -> serde_json::Value {
-    serde_json::json!({"terms": {"field": "sentiment_label", "size": 8}})
 }
 
 /// A view, by the name the API path and the CLI use.

@@ -1,20 +1,19 @@
 //! Share of voice: how loud each brand and competitor topic is, and how people feel,
 //! against the previous period of the same length.
 
-use chrono::{DateTime, Utc};
-use lauscher_index::MentionIndex;
+use lauscher_index::{Buckets, LabelTally, MentionIndex};
 use lauscher_rules::{RuleKind, RuleSet};
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::{Filters, InsightsError, LabelCounts, Search, aggregate, labels_agg};
+use crate::{Filters, InsightsError, LabelCounts, Search};
 
 /// One topic's numbers in one period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Period {
     /// Mentions.
     pub mentions: u64,
-    /// Distinct authors (HyperLogLog: exact for small counts, within about 2 % above
-    /// some thousands).
+    /// Distinct authors (exact).
     pub authors: u64,
     /// Mentions / mentions of all listed topics.
     pub share: f64,
@@ -63,30 +62,42 @@ pub struct ShareOfVoice {
     pub total: u64,
 }
 
-fn period(
+/// One topic's current and previous period, in one pass over both.
+fn periods(
     index: &MentionIndex,
     rules: &RuleSet,
     filters: &Filters,
     topic: &str,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Period, InsightsError> {
-    let search = filters.search(Some(topic), since, until);
-    let aggs = serde_json::json!({
-        "labels": labels_agg(),
-        "authors": {"cardinality": {"field": "author"}},
-    });
-    let r = aggregate(index, rules, &search, aggs)?;
-    let labels = LabelCounts::of(&r["labels"]);
-    Ok(Period {
-        mentions: labels.total(),
-        authors: r["authors"]["value"].as_f64().unwrap_or(0.0).round() as u64,
-        share: 0.0,
-        net_sentiment: labels.net(),
-        negative_share: labels.negative_share(),
-        labels,
-        search,
-    })
+) -> Result<(Period, Period), InsightsError> {
+    let len = filters.until - filters.since;
+    let before = filters.since - len;
+    let both = filters.search(Some(topic), before, filters.until);
+    let buckets = Buckets {
+        origin: before,
+        step: len,
+        count: 2,
+    };
+    let tallies = index.label_tally(&both.request(), Some(rules), buckets, true)?;
+    let period = |t: &LabelTally, since, until| {
+        let labels = LabelCounts {
+            negative: t.negative,
+            neutral: t.neutral,
+            positive: t.positive,
+        };
+        Period {
+            mentions: labels.total(),
+            authors: t.authors,
+            share: 0.0,
+            net_sentiment: labels.net(),
+            negative_share: labels.negative_share(),
+            labels,
+            search: filters.search(Some(topic), since, until),
+        }
+    };
+    Ok((
+        period(&tallies[1], filters.since, filters.until),
+        period(&tallies[0], before, filters.since),
+    ))
 }
 
 /// Share of voice of `filters.topics`, or of every brand and competitor topic.
@@ -108,22 +119,11 @@ pub fn share_of_voice(
             .filter_map(|t| rules.position(t).map(|p| &rules.rules()[p]))
             .collect()
     };
-    let len = filters.until - filters.since;
-    let mut out = Vec::new();
-    for t in &topics {
-        out.push((
-            t,
-            period(index, rules, filters, &t.id, filters.since, filters.until)?,
-            period(
-                index,
-                rules,
-                filters,
-                &t.id,
-                filters.since - len,
-                filters.since,
-            )?,
-        ));
-    }
+    // Topics are tallied in parallel: one segment's scan runs on one thread.
+    let out = topics
+        .par_iter()
+        .map(|t| periods(index, rules, filters, &t.id).map(|(c, p)| (t, c, p)))
+        .collect::<Result<Vec<_>, InsightsError>>()?;
     let total: u64 = out.iter().map(|(_, c, _)| c.mentions).sum();
     let total_before: u64 = out.iter().map(|(_, _, p)| p.mentions).sum();
     let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };

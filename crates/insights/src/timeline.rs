@@ -1,8 +1,8 @@
 //! Volume per interval, split by sentiment label, with the average score.
 //!
-//! tantivy's date histogram knows no time zones, so the index is asked for a fine
-//! UTC grid (5 or 15 minutes: every real zone's offset is a multiple of 15 minutes)
-//! and the grid is folded into the user's local intervals here: local midnights,
+//! The index tallies a fine UTC grid (5 or 15 minutes: every real zone's offset is a
+//! multiple of 15 minutes; an hour for whole-hour zones) and the grid is folded into
+//! the user's local intervals here: local midnights,
 //! DST days of 23 or 25 hours, weeks from Monday. Intervals without mentions are
 //! present with zeros.
 
@@ -10,11 +10,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use lauscher_index::MentionIndex;
+use lauscher_index::{Buckets, MentionIndex};
 use lauscher_rules::RuleSet;
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::{Filters, InsightsError, LabelCounts, MAX_BUCKETS, Search, aggregate, labels_agg};
+use crate::{Filters, InsightsError, LabelCounts, MAX_BUCKETS, Search};
 
 /// A timeline interval: minutes that divide a day, or a week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,37 +212,51 @@ pub fn timeline(
     } else {
         filters.topics.iter().map(|t| Some(t.as_str())).collect()
     };
-    let aggs = serde_json::json!({
-        "grid": {
-            "date_histogram": {"field": "ts", "fixed_interval": format!("{base}m"), "min_doc_count": 1},
-            "aggs": {"labels": labels_agg(), "score": {"stats": {"field": "sentiment"}}},
-        }
-    });
-    let mut series = Vec::new();
-    for topic in topics {
+    // The grid starts at `since` rounded down to a multiple of `base` since the epoch,
+    // so its buckets nest in the local intervals.
+    let step = Duration::minutes(base);
+    let origin_secs = filters.since.timestamp() - filters.since.timestamp().rem_euclid(base * 60);
+    let origin = DateTime::from_timestamp(origin_secs, 0).unwrap_or(filters.since);
+    let grid = Buckets {
+        origin,
+        step,
+        count: usize::try_from(
+            ((filters.until - origin).num_seconds() + base * 60 - 1) / (base * 60),
+        )
+        .unwrap_or(0),
+    };
+    // Topics are tallied in parallel: one segment's scan runs on one thread.
+    let series_of = |topic: Option<&str>| -> Result<Series, InsightsError> {
         let window = filters.search(topic, filters.since, filters.until);
-        let result = aggregate(index, rules, &window, aggs.clone())?;
-        // Per local interval: labels, score sum, score count.
+        let tallies = index.label_tally(&window.request(), Some(rules), grid, false)?;
+        // Per local interval: labels, score sum.
         let n = edges.len().saturating_sub(1);
-        let mut acc = vec![(LabelCounts::default(), 0.0f64, 0u64); n];
-        for b in result["grid"]["buckets"].as_array().into_iter().flatten() {
-            let Some(ms) = b["key"].as_f64() else {
+        let mut acc = vec![(LabelCounts::default(), 0.0f64); n];
+        // Grid buckets arrive in time order: walk the edges along with them.
+        let mut i = 0;
+        for (g, t) in tallies.iter().enumerate() {
+            if t.total() == 0 {
                 continue;
-            };
-            let t = DateTime::from_timestamp_millis(ms as i64).unwrap_or_default();
-            // The interval holding t: the last edge at or before it.
-            let i = edges.partition_point(|e| *e <= t);
+            }
+            let start = origin + Duration::minutes(base * g as i64);
+            while i < edges.len() && edges[i] <= start {
+                i += 1;
+            }
+            // The interval holding the grid bucket: the last edge at or before it.
             if i == 0 || i > n {
                 continue;
             }
             let slot = &mut acc[i - 1];
-            slot.0.add(&LabelCounts::of(&b["labels"]));
-            slot.1 += b["score"]["sum"].as_f64().unwrap_or(0.0);
-            slot.2 += b["score"]["count"].as_u64().unwrap_or(0);
+            slot.0.add(&LabelCounts {
+                negative: t.negative,
+                neutral: t.neutral,
+                positive: t.positive,
+            });
+            slot.1 += t.score_sum;
         }
         let mut total = LabelCounts::default();
         let mut out = Vec::with_capacity(n);
-        for (i, (labels, sum, count)) in acc.into_iter().enumerate() {
+        for (i, (labels, sum)) in acc.into_iter().enumerate() {
             // The first and last intervals are clipped to the window.
             let (start, end) = (edges[i].max(filters.since), edges[i + 1].min(filters.until));
             if start >= end {
@@ -253,17 +268,21 @@ pub fn timeline(
                 end: end.with_timezone(&tz).to_rfc3339(),
                 total: labels.total(),
                 labels,
-                avg_score: (count > 0).then(|| sum / count as f64),
+                avg_score: (labels.total() > 0).then(|| sum / labels.total() as f64),
                 search: filters.search(topic, start, end),
             });
         }
-        series.push(Series {
+        Ok(Series {
             topic: topic.map(str::to_owned),
             total: total.total(),
             labels: total,
             buckets: out,
-        });
-    }
+        })
+    };
+    let series = topics
+        .into_par_iter()
+        .map(series_of)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Timeline {
         interval: interval.to_string(),
         tz: tz.name().to_owned(),

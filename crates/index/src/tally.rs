@@ -1,0 +1,820 @@
+//! Tallies: counting the time, label, score, author and phrase columns of the mentions
+//! a search matches, for the insight views.
+//!
+//! The views count a few fast fields over hundreds of thousands of mentions per
+//! request. tantivy's aggregations take a JSON request and walk a tree of dynamic
+//! buckets per document (40–80 ns per document and sub-aggregation here); these
+//! collectors read each column a block of documents at a time into flat arrays indexed
+//! by time bucket and term ordinal, which costs a few ns per document and value. They
+//! run the same filtered query as [`MentionIndex::search`]; large segments are cut into
+//! document ranges so that both cores scan even an index of one merged segment.
+//!
+//! Time buckets are `count` intervals of `step` from `origin`; mentions outside them
+//! are skipped, so a caller asks for exactly the window it reports.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{EnableScoring, Query};
+use tantivy::{
+    COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
+};
+
+use lauscher_rules::RuleSet;
+
+use crate::{IndexError, MentionIndex, SearchRequest};
+
+/// Time buckets: `count` intervals of `step` starting at `origin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buckets {
+    /// Start of the first bucket.
+    pub origin: DateTime<Utc>,
+    /// Length of each bucket.
+    pub step: chrono::Duration,
+    /// Number of buckets.
+    pub count: usize,
+}
+
+impl Buckets {
+    /// The buckets in nanoseconds, for the per-document lookup.
+    fn grid(&self) -> Grid {
+        let origin = self
+            .origin
+            .timestamp_nanos_opt()
+            .unwrap_or(self.origin.timestamp().saturating_mul(1_000_000_000));
+        let step = self
+            .step
+            .num_nanoseconds()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Grid {
+            origin,
+            step,
+            inv: 1.0 / step as f64,
+            end: step.saturating_mul(self.count as u64),
+            count: self.count,
+        }
+    }
+}
+
+/// [`Buckets`] in nanoseconds. The bucket of a timestamp is found by multiplying with
+/// the step's reciprocal and correcting the rounding: a 64-bit division per document
+/// would cost more than reading its columns.
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    origin: i64,
+    step: u64,
+    inv: f64,
+    /// `step · count`: the first offset past the last bucket.
+    end: u64,
+    count: usize,
+}
+
+impl Grid {
+    /// The bucket of a timestamp (nanoseconds), if inside.
+    #[inline]
+    fn of(&self, ts: i64) -> Option<usize> {
+        let d = u64::try_from(ts.checked_sub(self.origin)?).ok()?;
+        if d >= self.end {
+            return None;
+        }
+        let mut i = ((d as f64) * self.inv) as u64;
+        // The float product can be one off either way.
+        if i.saturating_mul(self.step) > d {
+            i = i.saturating_sub(1);
+        } else if (i + 1).saturating_mul(self.step) <= d {
+            i += 1;
+        }
+        Some((i as usize).min(self.count - 1))
+    }
+}
+
+/// Mentions of one time bucket by sentiment label.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LabelTally {
+    /// Negative mentions.
+    pub negative: u64,
+    /// Neutral mentions (and any other label).
+    pub neutral: u64,
+    /// Positive mentions.
+    pub positive: u64,
+    /// Sum of the sentiment scores.
+    pub score_sum: f64,
+    /// Distinct authors (exact; 0 unless asked for).
+    pub authors: u64,
+}
+
+impl LabelTally {
+    /// All mentions.
+    pub fn total(&self) -> u64 {
+        self.negative + self.neutral + self.positive
+    }
+
+    fn add(&mut self, o: &LabelTally) {
+        self.negative += o.negative;
+        self.neutral += o.neutral;
+        self.positive += o.positive;
+        self.score_sum += o.score_sum;
+    }
+}
+
+/// Phrase counts per time bucket.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhraseTally {
+    /// Matching mentions per bucket.
+    pub docs: Vec<u64>,
+    /// Mentions with the phrase per bucket, for each phrase counted.
+    pub phrases: HashMap<String, Vec<u64>>,
+}
+
+/// Which phrases a [`PhraseTally`] counts.
+#[derive(Clone, Copy, Debug)]
+pub enum PhraseSelection<'a> {
+    /// The `n` most frequent per bucket (as far as each segment's own top `n·1.5 + 10`
+    /// reach, as Elasticsearch's `shard_size`): candidates, to be counted exactly with
+    /// [`PhraseSelection::Only`].
+    Top(usize),
+    /// Exactly these phrases.
+    Only(&'a [String]),
+}
+
+impl MentionIndex {
+    /// Mentions by label per time bucket for the mentions `req` filters (its query,
+    /// limit and offset aside). With `authors`, each bucket also counts its distinct
+    /// authors exactly, at a bitset of the author column's terms per bucket and scan
+    /// part (so ask for authors only with few buckets); authors spread over several
+    /// segments are told apart by a hash of their names.
+    pub fn label_tally(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        authors: bool,
+    ) -> Result<Vec<LabelTally>, IndexError> {
+        self.tally(req, rules, &LabelCount { buckets, authors })
+    }
+
+    /// Phrase counts per time bucket for the mentions `req` filters.
+    pub fn phrase_tally(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        selection: PhraseSelection<'_>,
+    ) -> Result<PhraseTally, IndexError> {
+        self.tally(req, rules, &PhraseCount { buckets, selection })
+    }
+
+    /// The earliest publication time among the mentions `req` filters.
+    pub fn earliest(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<Option<DateTime<Utc>>, IndexError> {
+        let nanos = self.tally(req, rules, &Earliest)?;
+        Ok(nanos.map(DateTime::from_timestamp_nanos))
+    }
+
+    /// Runs `tally` over the mentions `req` filters.
+    fn tally<T: Tally>(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        tally: &T,
+    ) -> Result<T::Out, IndexError> {
+        let mut query = self.build_query(req)?;
+        self.add_rule(&mut query, req, rules)?;
+        let searcher = self.reader.searcher();
+        scan(&searcher, query.as_ref(), tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
+    }
+}
+
+/// What a scan counts: a part per document range of a segment, merged at the end.
+trait Tally: Sync {
+    /// The counts of one document range.
+    type Part: Send;
+    /// The merged answer.
+    type Out;
+    /// A new part for a range of `reader`'s documents.
+    fn part(&self, reader: &SegmentReader) -> tantivy::Result<Self::Part>;
+    /// Counts a block of matching, live documents (ascending).
+    fn collect(&self, part: &mut Self::Part, docs: &[DocId]);
+    /// Merges the parts, each with the segment it counted.
+    fn merge(
+        &self,
+        searcher: &Searcher,
+        parts: Vec<(SegmentOrdinal, Self::Part)>,
+    ) -> tantivy::Result<Self::Out>;
+}
+
+/// Documents per scan part at least: below that, a thread costs more than it saves.
+const MIN_PART_DOCS: u32 = 1 << 16;
+
+/// Scans the documents `query` matches: every segment, large ones cut into document
+/// ranges, the parts on all cores (rayon's pool; tantivy's own pool runs one task per
+/// segment, so one large segment would be scanned by one thread).
+fn scan<T: Tally>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    tally: &T,
+    min_part: u32,
+) -> tantivy::Result<T::Out> {
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let threads = rayon::current_num_threads().max(1) as u32;
+    let mut ranges = Vec::new();
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let max = reader.max_doc();
+        let parts = (max / min_part.max(1)).clamp(1, threads);
+        let len = max.div_ceil(parts).max(1);
+        let mut start = 0;
+        while start < max {
+            ranges.push((ord as SegmentOrdinal, start..(start + len).min(max)));
+            start += len;
+        }
+    }
+    let parts = ranges
+        .into_par_iter()
+        .map(|(ord, range)| {
+            let reader = searcher.segment_reader(ord);
+            let mut part = tally.part(reader)?;
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            if scorer.doc() < range.start {
+                scorer.seek(range.start);
+            }
+            let alive = reader.alive_bitset();
+            let mut block = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
+            let mut live = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+            loop {
+                let n = scorer.fill_buffer(&mut block);
+                let docs = &block[..n];
+                // Blocks ascend: cut at the range's end.
+                let docs = &docs[..docs.partition_point(|d| *d < range.end)];
+                if docs.is_empty() {
+                    break;
+                }
+                match alive {
+                    None => tally.collect(&mut part, docs),
+                    Some(alive) => {
+                        live.clear();
+                        live.extend(docs.iter().copied().filter(|d| alive.is_alive(*d)));
+                        tally.collect(&mut part, &live);
+                    }
+                }
+                if n < COLLECT_BLOCK_BUFFER_LEN
+                    || scorer.doc() == TERMINATED
+                    || scorer.doc() >= range.end
+                {
+                    break;
+                }
+            }
+            Ok((ord, part))
+        })
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    tally.merge(searcher, parts)
+}
+
+/// Reads the first value of each of `docs` into `out`.
+fn first_vals<T>(col: &Column<T>, docs: &[DocId], out: &mut Vec<Option<T>>)
+where
+    T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
+{
+    out.clear();
+    out.resize(docs.len(), None);
+    col.first_vals(docs, out);
+}
+
+/// Fills `out` with `None` for `docs` (a column the segment does not have).
+fn fill_none<T: Clone>(docs: &[DocId], out: &mut Vec<Option<T>>) {
+    out.clear();
+    out.resize(docs.len(), None);
+}
+
+/// A timestamp in nanoseconds; `i64::MIN` (outside every bucket) when missing.
+#[inline]
+fn nanos(d: Option<tantivy::DateTime>) -> i64 {
+    d.map_or(i64::MIN, |d| d.into_timestamp_nanos())
+}
+
+/// Looks `terms` up in a string column's dictionary: the ordinal of each (or
+/// `u64::MAX` when the segment does not have it).
+fn ords_of(col: &StrColumn, terms: &[&str]) -> tantivy::Result<Vec<u64>> {
+    terms
+        .iter()
+        .map(|t| Ok(col.dictionary().term_ord(t)?.unwrap_or(u64::MAX)))
+        .collect()
+}
+
+/// The positions of the set bits, ascending.
+fn set_bits(bits: &[u64]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (w, word) in bits.iter().enumerate() {
+        let mut word = *word;
+        while word != 0 {
+            out.push(w as u64 * 64 + u64::from(word.trailing_zeros()));
+            word &= word - 1;
+        }
+    }
+    out
+}
+
+/// Labels, scores and authors per time bucket.
+struct LabelCount {
+    buckets: Buckets,
+    authors: bool,
+}
+
+/// One scan part of a [`LabelCount`]; the buffers hold a block's column values.
+struct LabelPart {
+    grid: Grid,
+    ts: Column<tantivy::DateTime>,
+    label: Option<Column<u64>>,
+    /// Label ordinal → 0 negative, 1 neutral (and anything else), 2 positive.
+    label_slot: Vec<u8>,
+    score: Column<f64>,
+    author: Option<Column<u64>>,
+    /// Per bucket, a bit per author ordinal.
+    author_bits: Vec<Vec<u64>>,
+    tallies: Vec<LabelTally>,
+    ts_buf: Vec<Option<tantivy::DateTime>>,
+    label_buf: Vec<Option<u64>>,
+    score_buf: Vec<Option<f64>>,
+    author_buf: Vec<Option<u64>>,
+}
+
+impl Tally for LabelCount {
+    type Part = LabelPart;
+    type Out = Vec<LabelTally>;
+
+    fn part(&self, reader: &SegmentReader) -> tantivy::Result<LabelPart> {
+        let ff = reader.fast_fields();
+        let label = ff.str("sentiment_label")?;
+        let mut label_slot = Vec::new();
+        if let Some(col) = &label {
+            label_slot = vec![1u8; col.num_terms()];
+            for (ord, slot) in ords_of(col, &["negative", "positive"])?
+                .into_iter()
+                .zip([0u8, 2])
+            {
+                if let Some(s) = usize::try_from(ord)
+                    .ok()
+                    .and_then(|o| label_slot.get_mut(o))
+                {
+                    *s = slot;
+                }
+            }
+        }
+        let author = if self.authors {
+            ff.str("author")?
+        } else {
+            None
+        };
+        let words = author.as_ref().map_or(0, |a| a.num_terms().div_ceil(64));
+        Ok(LabelPart {
+            grid: self.buckets.grid(),
+            ts: ff.date("ts")?,
+            label: label.map(|c| c.ords().clone()),
+            label_slot,
+            score: ff.f64("sentiment")?,
+            author_bits: if author.is_some() {
+                vec![vec![0u64; words]; self.buckets.count]
+            } else {
+                Vec::new()
+            },
+            author: author.map(|a| a.ords().clone()),
+            tallies: vec![LabelTally::default(); self.buckets.count],
+            ts_buf: Vec::new(),
+            label_buf: Vec::new(),
+            score_buf: Vec::new(),
+            author_buf: Vec::new(),
+        })
+    }
+
+    fn collect(&self, p: &mut LabelPart, docs: &[DocId]) {
+        first_vals(&p.ts, docs, &mut p.ts_buf);
+        first_vals(&p.score, docs, &mut p.score_buf);
+        match &p.label {
+            Some(l) => first_vals(l, docs, &mut p.label_buf),
+            None => fill_none(docs, &mut p.label_buf),
+        }
+        match &p.author {
+            Some(a) => first_vals(a, docs, &mut p.author_buf),
+            None => fill_none(docs, &mut p.author_buf),
+        }
+        for i in 0..docs.len() {
+            let Some(b) = p.grid.of(nanos(p.ts_buf[i])) else {
+                continue;
+            };
+            let t = &mut p.tallies[b];
+            let slot = p.label_buf[i]
+                .and_then(|o| p.label_slot.get(o as usize).copied())
+                .unwrap_or(1);
+            match slot {
+                0 => t.negative += 1,
+                2 => t.positive += 1,
+                _ => t.neutral += 1,
+            }
+            t.score_sum += p.score_buf[i].unwrap_or(0.0);
+            if let (Some(ord), Some(bits)) = (p.author_buf[i], p.author_bits.get_mut(b))
+                && let Some(w) = bits.get_mut((ord / 64) as usize)
+            {
+                *w |= 1 << (ord % 64);
+            }
+        }
+    }
+
+    fn merge(
+        &self,
+        searcher: &Searcher,
+        parts: Vec<(SegmentOrdinal, LabelPart)>,
+    ) -> tantivy::Result<Vec<LabelTally>> {
+        let mut out = vec![LabelTally::default(); self.buckets.count];
+        // Author bitsets per segment: the parts of one segment share its ordinals.
+        let mut bits: Vec<(SegmentOrdinal, Vec<Vec<u64>>)> = Vec::new();
+        for (ord, part) in parts {
+            for (o, t) in out.iter_mut().zip(&part.tallies) {
+                o.add(t);
+            }
+            if !self.authors {
+                continue;
+            }
+            match bits.iter_mut().find(|(s, _)| *s == ord) {
+                Some((_, acc)) => {
+                    for (a, b) in acc.iter_mut().zip(&part.author_bits) {
+                        for (x, y) in a.iter_mut().zip(b) {
+                            *x |= y;
+                        }
+                    }
+                }
+                None => bits.push((ord, part.author_bits)),
+            }
+        }
+        if let [(_, only)] = bits.as_slice() {
+            for (o, b) in out.iter_mut().zip(only) {
+                o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
+            }
+            return Ok(out);
+        }
+        // Several segments: hash the names of each segment's authors, per bucket.
+        let hashed = bits
+            .into_par_iter()
+            .map(|(seg, buckets)| {
+                let col = searcher.segment_reader(seg).fast_fields().str("author")?;
+                buckets
+                    .iter()
+                    .map(|b| {
+                        let mut hashes = Vec::new();
+                        if let Some(col) = &col {
+                            col.dictionary()
+                                .sorted_ords_to_term_cb(&set_bits(b), |term| {
+                                    hashes.push(FxBuildHasher.hash_one(term));
+                                })?;
+                        }
+                        Ok(hashes)
+                    })
+                    .collect::<tantivy::Result<Vec<Vec<u64>>>>()
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut all: Vec<u64> = hashed.iter().flat_map(|h| h[i].iter().copied()).collect();
+            all.sort_unstable();
+            all.dedup();
+            o.authors = all.len() as u64;
+        }
+        Ok(out)
+    }
+}
+
+/// Phrase counts per time bucket.
+struct PhraseCount<'a> {
+    buckets: Buckets,
+    selection: PhraseSelection<'a>,
+}
+
+/// How a scan part counts phrases.
+enum PhraseCounts {
+    /// Every phrase: (ordinal · buckets + bucket) → count.
+    All(FxHashMap<u64, u32>),
+    /// Selected phrases: `bits` marks their ordinals (most values are not selected:
+    /// one bit test rejects them), `rows` maps an ordinal to its row in `counts`
+    /// (`buckets` counts per row, rows in the order of the selection).
+    Only {
+        bits: Vec<u64>,
+        rows: FxHashMap<u64, usize>,
+        counts: Vec<u32>,
+    },
+}
+
+/// One scan part of a [`PhraseCount`].
+struct PhrasePart {
+    grid: Grid,
+    ts: Column<tantivy::DateTime>,
+    phrases: Option<Column<u64>>,
+    counts: PhraseCounts,
+    docs: Vec<u64>,
+    ts_buf: Vec<Option<tantivy::DateTime>>,
+    ord_buf: Vec<u64>,
+}
+
+impl Tally for PhraseCount<'_> {
+    type Part = PhrasePart;
+    type Out = PhraseTally;
+
+    fn part(&self, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
+        let phrases = reader.fast_fields().str("phrases")?;
+        let counts = match (self.selection, &phrases) {
+            (PhraseSelection::Only(terms), Some(col)) => {
+                let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+                let rows: FxHashMap<u64, usize> = ords_of(col, &refs)?
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, o)| *o != u64::MAX)
+                    .map(|(i, o)| (o, i))
+                    .collect();
+                let mut bits = vec![0u64; col.num_terms().div_ceil(64)];
+                for o in rows.keys() {
+                    if let Some(w) = bits.get_mut((o / 64) as usize) {
+                        *w |= 1 << (o % 64);
+                    }
+                }
+                PhraseCounts::Only {
+                    bits,
+                    rows,
+                    counts: vec![0; terms.len() * self.buckets.count],
+                }
+            }
+            _ => PhraseCounts::All(FxHashMap::default()),
+        };
+        Ok(PhrasePart {
+            grid: self.buckets.grid(),
+            ts: reader.fast_fields().date("ts")?,
+            phrases: phrases.map(|c| c.ords().clone()),
+            counts,
+            docs: vec![0; self.buckets.count],
+            ts_buf: Vec::new(),
+            ord_buf: Vec::new(),
+        })
+    }
+
+    fn collect(&self, p: &mut PhrasePart, docs: &[DocId]) {
+        first_vals(&p.ts, docs, &mut p.ts_buf);
+        let nb = p.grid.count;
+        for (i, doc) in docs.iter().enumerate() {
+            let Some(b) = p.grid.of(nanos(p.ts_buf[i])) else {
+                continue;
+            };
+            p.docs[b] += 1;
+            let Some(ords) = &p.phrases else {
+                continue;
+            };
+            let rows = ords.index.value_row_ids(*doc);
+            let len = (rows.end - rows.start) as usize;
+            if len == 0 {
+                continue;
+            }
+            p.ord_buf.resize(len, 0);
+            ords.values
+                .get_range(u64::from(rows.start), &mut p.ord_buf[..len]);
+            match &mut p.counts {
+                PhraseCounts::All(map) => {
+                    for &o in &p.ord_buf[..len] {
+                        *map.entry(o * nb as u64 + b as u64).or_default() += 1;
+                    }
+                }
+                PhraseCounts::Only { bits, rows, counts } => {
+                    for &o in &p.ord_buf[..len] {
+                        let hit = bits
+                            .get((o / 64) as usize)
+                            .is_some_and(|w| w & (1 << (o % 64)) != 0);
+                        if hit && let Some(row) = rows.get(&o) {
+                            counts[row * nb + b] += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn merge(
+        &self,
+        searcher: &Searcher,
+        parts: Vec<(SegmentOrdinal, PhrasePart)>,
+    ) -> tantivy::Result<PhraseTally> {
+        let nb = self.buckets.count;
+        let mut out = PhraseTally {
+            docs: vec![0; nb],
+            phrases: HashMap::new(),
+        };
+        let mut add = |phrase: &str, counts: &mut dyn Iterator<Item = u64>| {
+            let acc = match out.phrases.get_mut(phrase) {
+                Some(acc) => acc,
+                None => out.phrases.entry(phrase.to_owned()).or_insert(vec![0; nb]),
+            };
+            for (a, c) in acc.iter_mut().zip(counts) {
+                *a += c;
+            }
+        };
+        // The parts of one segment share its ordinals: join their counts first.
+        let mut all: Vec<(SegmentOrdinal, FxHashMap<u64, u32>)> = Vec::new();
+        let mut docs = vec![0u64; nb];
+        for (seg, part) in parts {
+            for (d, n) in docs.iter_mut().zip(&part.docs) {
+                *d += n;
+            }
+            match part.counts {
+                PhraseCounts::Only { counts, .. } => {
+                    if let PhraseSelection::Only(terms) = self.selection {
+                        for (i, t) in terms.iter().enumerate() {
+                            add(
+                                t,
+                                &mut counts[i * nb..(i + 1) * nb].iter().map(|n| u64::from(*n)),
+                            );
+                        }
+                    }
+                }
+                PhraseCounts::All(map) => match all.iter_mut().find(|(s, _)| *s == seg) {
+                    Some((_, acc)) => {
+                        for (k, n) in map {
+                            *acc.entry(k).or_default() += n;
+                        }
+                    }
+                    None => all.push((seg, map)),
+                },
+            }
+        }
+        if let PhraseSelection::Top(n) = self.selection {
+            // Per segment and bucket, the `n·1.5 + 10` most frequent ordinals; then all
+            // of their counts in that segment.
+            let top = n + n / 2 + 10;
+            for (seg, map) in all {
+                let mut per_bucket: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nb];
+                for (&key, &count) in &map {
+                    per_bucket[(key % nb as u64) as usize].push((count, key / nb as u64));
+                }
+                let mut chosen: Vec<u64> = Vec::new();
+                for list in &mut per_bucket {
+                    if list.len() > top {
+                        list.select_nth_unstable_by(top, |a, b| b.cmp(a));
+                        list.truncate(top);
+                    }
+                    chosen.extend(list.iter().map(|(_, o)| *o));
+                }
+                chosen.sort_unstable();
+                chosen.dedup();
+                let Some(col) = searcher.segment_reader(seg).fast_fields().str("phrases")? else {
+                    continue;
+                };
+                let mut names = Vec::with_capacity(chosen.len());
+                col.dictionary().sorted_ords_to_term_cb(&chosen, |t| {
+                    names.push(String::from_utf8_lossy(t).into_owned());
+                })?;
+                for (o, name) in chosen.into_iter().zip(names) {
+                    let mut counts = (0..nb as u64)
+                        .map(|b| map.get(&(o * nb as u64 + b)).map_or(0, |c| u64::from(*c)));
+                    add(&name, &mut counts);
+                }
+            }
+        }
+        if let PhraseSelection::Only(terms) = self.selection {
+            // Every selected phrase is answered, zeros included.
+            for t in terms {
+                add(t, &mut std::iter::empty());
+            }
+        }
+        out.docs = docs;
+        Ok(out)
+    }
+}
+
+/// The smallest `ts` of the matching documents, in nanoseconds.
+struct Earliest;
+
+/// One scan part of [`Earliest`].
+struct EarliestPart {
+    ts: Column<tantivy::DateTime>,
+    min: Option<i64>,
+    buf: Vec<Option<tantivy::DateTime>>,
+}
+
+impl Tally for Earliest {
+    type Part = EarliestPart;
+    type Out = Option<i64>;
+
+    fn part(&self, reader: &SegmentReader) -> tantivy::Result<EarliestPart> {
+        Ok(EarliestPart {
+            ts: reader.fast_fields().date("ts")?,
+            min: None,
+            buf: Vec::new(),
+        })
+    }
+
+    fn collect(&self, p: &mut EarliestPart, docs: &[DocId]) {
+        first_vals(&p.ts, docs, &mut p.buf);
+        for t in p.buf.iter().flatten() {
+            let t = t.into_timestamp_nanos();
+            p.min = Some(p.min.map_or(t, |m| m.min(t)));
+        }
+    }
+
+    fn merge(
+        &self,
+        _: &Searcher,
+        parts: Vec<(SegmentOrdinal, EarliestPart)>,
+    ) -> tantivy::Result<Option<i64>> {
+        Ok(parts.into_iter().filter_map(|(_, p)| p.min).min())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+    use lauscher_text::Lang;
+
+    /// Cutting one segment into document ranges counts every document once, and
+    /// authors seen in both halves once.
+    #[test]
+    fn parts_of_one_segment_count_like_the_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("index");
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        for i in 0..301u32 {
+            let at = t0 + Duration::minutes(i64::from(i) * 13);
+            let m = ScoredMention {
+                mention: Mention {
+                    id: MentionId(u128::from(i) + 1),
+                    source: "social".into(),
+                    url: None,
+                    author: Some(Author {
+                        name: format!("user{}", i % 17),
+                        reach: None,
+                    }),
+                    published_at: at,
+                    fetched_at: at,
+                    title: None,
+                    text: format!("login fails again {}", ["today", "now"][(i % 2) as usize]),
+                    lang_hint: None,
+                },
+                lang: "en".into(),
+                sentiment: Sentiment {
+                    score: 0.0,
+                    label: [Label::Negative, Label::Neutral][(i % 2) as usize],
+                    explanation: Vec::new(),
+                },
+                intent: Default::default(),
+                topics: Vec::new(),
+                targets: Vec::new(),
+                topic_kinds: Vec::new(),
+                simhash: 0,
+            };
+            w.add(&m, false).expect("add");
+        }
+        w.commit("{}").expect("commit");
+        w.close().expect("close");
+        index.reload().expect("reload");
+        let searcher = index.reader.searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let query = index.build_query(&SearchRequest::default()).expect("query");
+        let buckets = Buckets {
+            origin: t0,
+            step: Duration::days(1),
+            count: 3,
+        };
+        let labels = LabelCount {
+            buckets,
+            authors: true,
+        };
+        let phrases = ["login".to_owned(), "now".to_owned()];
+        let phrase = PhraseCount {
+            buckets,
+            selection: PhraseSelection::Only(&phrases),
+        };
+        let whole = scan(&searcher, query.as_ref(), &labels, u32::MAX).expect("whole");
+        let parts = scan(&searcher, query.as_ref(), &labels, 7).expect("parts");
+        assert_eq!(whole, parts);
+        assert_eq!(whole.iter().map(LabelTally::total).sum::<u64>(), 301);
+        assert!(whole.iter().all(|t| t.authors == 17));
+        let whole = scan(&searcher, query.as_ref(), &phrase, u32::MAX).expect("whole");
+        let parts = scan(&searcher, query.as_ref(), &phrase, 7).expect("parts");
+        assert_eq!(whole, parts);
+        assert_eq!(whole.phrases["login"].iter().sum::<u64>(), 301);
+        assert_eq!(whole.phrases["now"].iter().sum::<u64>(), 150);
+        let top = PhraseCount {
+            buckets,
+            selection: PhraseSelection::Top(5),
+        };
+        assert_eq!(
+            scan(&searcher, query.as_ref(), &top, u32::MAX).expect("whole"),
+            scan(&searcher, query.as_ref(), &top, 7).expect("parts")
+        );
+    }
+}

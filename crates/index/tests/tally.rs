@@ -1,0 +1,233 @@
+//! Tallies equal counts computed from the fixture, however the index is cut into
+//! segments and whatever was replaced.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lauscher_index::{Buckets, MentionIndex, PhraseSelection, SearchRequest};
+use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_text::Lang;
+
+const WORDS: [&str; 6] = ["login", "refund", "delay", "crash", "seat", "wifi"];
+
+struct Post {
+    at: DateTime<Utc>,
+    author: String,
+    label: Label,
+    score: f32,
+    text: String,
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// 600 posts over 12 days, 40 authors, words drawn by a fixed rule.
+fn fixture() -> Vec<Post> {
+    (0..600u32)
+        .map(|i| {
+            let label = [Label::Negative, Label::Neutral, Label::Positive][(i % 3) as usize];
+            let a = WORDS[(i * 7 % 6) as usize];
+            let b = WORDS[(i * 11 % 5) as usize];
+            Post {
+                at: t0() + Duration::minutes(i64::from(i) * 29),
+                author: format!("user{}", i * 13 % 40),
+                label,
+                score: match label {
+                    Label::Negative => -0.5,
+                    Label::Positive => 0.75,
+                    Label::Neutral => 0.0,
+                },
+                text: format!("{a} problems today with {b}"),
+            }
+        })
+        .collect()
+}
+
+fn mention(i: usize, p: &Post) -> ScoredMention {
+    ScoredMention {
+        mention: Mention {
+            id: MentionId(i as u128 + 1),
+            source: "social".into(),
+            url: Some(format!("https://social.example/p/{i}")),
+            author: Some(Author {
+                name: p.author.clone(),
+                reach: None,
+            }),
+            published_at: p.at,
+            fetched_at: p.at,
+            title: None,
+            text: p.text.clone(),
+            lang_hint: None,
+        },
+        lang: "en".into(),
+        sentiment: Sentiment {
+            score: p.score,
+            label: p.label,
+            explanation: Vec::new(),
+        },
+        intent: Default::default(),
+        topics: vec!["acme".into()],
+        targets: Vec::new(),
+        topic_kinds: Vec::new(),
+        simhash: 0,
+    }
+}
+
+/// The fixture indexed in one commit, or committed every 37 posts with every fifth
+/// post indexed twice (the second add replaces the first: deletes in old segments).
+fn index(posts: &[Post], segmented: bool) -> (tempfile::TempDir, MentionIndex) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
+    let mut w = index.writer(32 << 20, 1).expect("writer");
+    for (i, p) in posts.iter().enumerate() {
+        w.add(&mention(i, p), false).expect("add");
+        if segmented && i % 37 == 36 {
+            w.commit("{}").expect("commit");
+        }
+    }
+    if segmented {
+        for (i, p) in posts.iter().enumerate().step_by(5) {
+            w.add(&mention(i, p), true).expect("replace");
+        }
+    }
+    w.commit("{}").expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    assert_eq!(index.num_segments() > 1, segmented);
+    (dir, index)
+}
+
+fn days(origin: DateTime<Utc>, count: usize) -> Buckets {
+    Buckets {
+        origin,
+        step: Duration::days(1),
+        count,
+    }
+}
+
+#[test]
+fn label_tallies_equal_the_fixture_in_one_segment_and_in_many() {
+    let posts = fixture();
+    let since = t0() + Duration::hours(30);
+    let until = since + Duration::days(8);
+    let req = SearchRequest {
+        since: Some(since),
+        until: Some(until),
+        ..SearchRequest::default()
+    };
+    let buckets = days(since, 8);
+    // Expected per day: (negative, neutral, positive, score sum, authors).
+    let mut expected = vec![(0u64, 0u64, 0u64, 0.0f64, BTreeSet::new()); 8];
+    for p in posts.iter().filter(|p| p.at >= since && p.at < until) {
+        let e = &mut expected[((p.at - since).num_seconds() / 86_400) as usize];
+        match p.label {
+            Label::Negative => e.0 += 1,
+            Label::Neutral => e.1 += 1,
+            Label::Positive => e.2 += 1,
+        }
+        e.3 += f64::from(p.score);
+        e.4.insert(p.author.as_str());
+    }
+    for segmented in [false, true] {
+        let (_dir, index) = index(&posts, segmented);
+        let tallies = index.label_tally(&req, None, buckets, true).expect("tally");
+        assert_eq!(tallies.len(), 8);
+        for (t, e) in tallies.iter().zip(&expected) {
+            assert_eq!((t.negative, t.neutral, t.positive), (e.0, e.1, e.2));
+            assert!(
+                (t.score_sum - e.3).abs() < 1e-6,
+                "{} vs {}",
+                t.score_sum,
+                e.3
+            );
+            assert_eq!(t.authors, e.4.len() as u64, "segmented: {segmented}");
+        }
+        // Without authors, buckets count the same and authors stay 0.
+        let plain = index
+            .label_tally(&req, None, buckets, false)
+            .expect("tally");
+        assert!(plain.iter().all(|t| t.authors == 0));
+        assert_eq!(
+            plain.iter().map(|t| t.total()).sum::<u64>(),
+            tallies.iter().map(|t| t.total()).sum::<u64>()
+        );
+    }
+}
+
+#[test]
+fn phrase_tallies_equal_the_fixture_in_one_segment_and_in_many() {
+    let posts = fixture();
+    let origin = t0();
+    let buckets = days(origin, 12);
+    let negative = SearchRequest {
+        label: Some("negative".into()),
+        since: Some(origin),
+        until: Some(origin + Duration::days(12)),
+        ..SearchRequest::default()
+    };
+    // Expected: per phrase (here: single words), negative posts per day.
+    let mut expected: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut docs = vec![0u64; 12];
+    let until = origin + Duration::days(12);
+    for p in posts
+        .iter()
+        .filter(|p| p.label == Label::Negative && p.at < until)
+    {
+        let day = ((p.at - origin).num_seconds() / 86_400) as usize;
+        docs[day] += 1;
+        let words: BTreeSet<&str> = p.text.split(' ').filter(|w| WORDS.contains(w)).collect();
+        for w in words {
+            expected.entry(w).or_insert_with(|| vec![0; 12])[day] += 1;
+        }
+    }
+    let asked: Vec<String> = ["login", "refund", "never-said"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for segmented in [false, true] {
+        let (_dir, index) = index(&posts, segmented);
+        let only = index
+            .phrase_tally(&negative, None, buckets, PhraseSelection::Only(&asked))
+            .expect("tally");
+        assert_eq!(only.docs, docs, "segmented: {segmented}");
+        assert_eq!(only.phrases.len(), 3);
+        for w in ["login", "refund"] {
+            assert_eq!(only.phrases[w], expected[w], "{w}, segmented: {segmented}");
+        }
+        assert_eq!(only.phrases["never-said"], vec![0; 12]);
+        // Top lists name the frequent words with their counts (every segment's top
+        // list holds all six words here, so the counts are exact).
+        let top = index
+            .phrase_tally(&negative, None, buckets, PhraseSelection::Top(10))
+            .expect("tally");
+        let counted: HashMap<&str, &Vec<u64>> =
+            top.phrases.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        for (w, counts) in &expected {
+            assert_eq!(counted.get(w), Some(&counts), "{w}, segmented: {segmented}");
+        }
+    }
+}
+
+#[test]
+fn earliest_is_the_first_matching_post() {
+    let posts = fixture();
+    let (_dir, index) = index(&posts, true);
+    let req = SearchRequest {
+        query: "phrases:wifi".into(),
+        ..SearchRequest::default()
+    };
+    let first = posts
+        .iter()
+        .filter(|p| p.text.split(' ').any(|w| w == "wifi"))
+        .map(|p| p.at)
+        .min();
+    assert_eq!(index.earliest(&req, None).expect("earliest"), first);
+    let none = SearchRequest {
+        query: "phrases:teleport".into(),
+        ..SearchRequest::default()
+    };
+    assert_eq!(index.earliest(&none, None).expect("earliest"), None);
+}
