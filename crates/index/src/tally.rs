@@ -7,7 +7,8 @@
 //! collectors read each column a block of documents at a time into flat arrays indexed
 //! by time bucket and term ordinal, which costs a few ns per document and value. They
 //! run the same filtered query as [`MentionIndex::search`]; large segments are cut into
-//! document ranges so that both cores scan even an index of one merged segment.
+//! document ranges so that all cores scan even an index of one merged segment. Each
+//! scan part holds its buckets (about 40 bytes each for labels) in memory.
 //!
 //! Time buckets are `count` intervals of `step` from `origin`; mentions outside them
 //! are skipped, so a caller asks for exactly the window it reports.

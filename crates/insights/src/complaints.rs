@@ -244,16 +244,23 @@ fn ending(until: DateTime<Utc>, step: Duration, count: usize) -> Buckets {
     }
 }
 
+/// The foreground of each time bucket: its mentions and its candidate phrases.
+struct Candidates {
+    /// Mentions per bucket.
+    docs: Vec<u64>,
+    /// Per bucket, the candidates with their exact counts, most frequent first.
+    phrases: Vec<Vec<(String, u64)>>,
+}
+
 /// The foreground's candidate phrases per bucket, counted exactly: the `CANDIDATES`
 /// most frequent per bucket (as far as each segment's own top list reaches) with at
-/// least `MIN_COUNT` mentions. Returns the mentions per bucket, and per bucket the
-/// candidates with their counts, most frequent first.
+/// least `MIN_COUNT` mentions.
 fn candidates(
     index: &MentionIndex,
     rules: &RuleSet,
     search: &Search,
     buckets: Buckets,
-) -> Result<(Vec<u64>, Vec<Vec<(String, u64)>>), InsightsError> {
+) -> Result<Candidates, InsightsError> {
     let req = search.request();
     let rough = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Top(CANDIDATES))?;
     let mut include: Vec<String> = rough.phrases.into_keys().collect();
@@ -271,7 +278,10 @@ fn candidates(
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         list.truncate(CANDIDATES);
     }
-    Ok((exact.docs, per_bucket))
+    Ok(Candidates {
+        docs: exact.docs,
+        phrases: per_bucket,
+    })
 }
 
 /// Counts of `phrases` per bucket over all of `search`'s mentions, whatever their
@@ -306,7 +316,10 @@ fn rank(
 ) -> Result<Ranking, InsightsError> {
     let fg_search = foreground(filters, topic, since, until);
     let window = ending(until, until - since, 1);
-    let (fg_docs, mut fg_lists) = candidates(index, rules, &fg_search, window)?;
+    let Candidates {
+        docs: fg_docs,
+        phrases: mut fg_lists,
+    } = candidates(index, rules, &fg_search, window)?;
     let fg_counts = fg_lists.pop().unwrap_or_default();
     let include: Vec<String> = fg_counts.iter().map(|(k, _)| k.clone()).collect();
     let sum = |t: &PhraseTally| -> (HashMap<String, u64>, u64) {
@@ -356,7 +369,10 @@ fn weekly_rankings(
     let week = Duration::weeks(1);
     let fg_buckets = ending(until, week, weeks);
     let fg_search = foreground(filters, topic, fg_buckets.origin, until);
-    let (fg_docs, fg_lists) = candidates(index, rules, &fg_search, fg_buckets)?;
+    let Candidates {
+        docs: fg_docs,
+        phrases: fg_lists,
+    } = candidates(index, rules, &fg_search, fg_buckets)?;
     let mut include: Vec<String> = fg_lists
         .iter()
         .flat_map(|ps| ps.iter().map(|(p, _)| p.clone()))
