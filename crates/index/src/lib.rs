@@ -158,8 +158,8 @@ impl MentionIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// Returns the number of segments visible to searches: a scan runs one segment per
-    /// core, so one large segment is scanned by one thread.
+    /// Returns the number of segments visible to searches (tantivy's searches run one
+    /// task per segment; tallies cut large segments into document ranges).
     pub fn num_segments(&self) -> usize {
         self.reader.searcher().segment_readers().len()
     }

@@ -137,9 +137,21 @@ impl MentionIndex {
         Ok(SearchPage { total, hits })
     }
 
+    /// The query of `req`'s text and filters, narrowed to its rule: what aggregations
+    /// and tallies count.
+    pub(crate) fn filtered_query(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<Box<dyn Query>, IndexError> {
+        let mut query = self.build_query(req)?;
+        self.add_rule(&mut query, req, rules)?;
+        Ok(query)
+    }
+
     /// Narrows `query` to `req.rule`'s index translation; returns the rule set, the
     /// rule's position and whether the translation is exact (`None` without a rule).
-    pub(crate) fn add_rule<'r>(
+    fn add_rule<'r>(
         &self,
         query: &mut Box<dyn Query>,
         req: &SearchRequest,
@@ -177,8 +189,7 @@ impl MentionIndex {
         use tantivy::aggregation::agg_req::Aggregations;
         use tantivy::aggregation::{AggContextParams, AggregationCollector};
 
-        let mut query = self.build_query(req)?;
-        self.add_rule(&mut query, req, rules)?;
+        let query = self.filtered_query(req, rules)?;
         let aggs: Aggregations = serde_json::from_value(aggs).map_err(|e| IndexError::Query {
             query: "aggregation".into(),
             detail: e.to_string(),

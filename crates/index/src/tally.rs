@@ -188,8 +188,7 @@ impl MentionIndex {
         rules: Option<&RuleSet>,
         tally: &T,
     ) -> Result<T::Out, IndexError> {
-        let mut query = self.build_query(req)?;
-        self.add_rule(&mut query, req, rules)?;
+        let query = self.filtered_query(req, rules)?;
         let searcher = self.reader.searcher();
         scan(&searcher, query.as_ref(), tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
     }

@@ -12,8 +12,8 @@
 //! Every view counts fast fields of the matching mentions: timelines, share of voice
 //! and complaints through the index's tallies ([`MentionIndex::label_tally`],
 //! [`MentionIndex::phrase_tally`]), top lists through tantivy's terms aggregations
-//! ([`MentionIndex::aggregate`]). No view loads the matching documents. Every figure carries the [`Search`] that
-//! lists the mentions behind it, which `lauscher search` and `GET /api/v1/search`
+//! ([`MentionIndex::aggregate`]). No view loads the matching documents. Every figure
+//! carries the [`Search`] that lists the mentions behind it, which `lauscher search` and `GET /api/v1/search`
 //! accept as they are.
 
 pub mod complaints;
@@ -24,7 +24,7 @@ pub mod timeline;
 pub mod top;
 
 use chrono::{DateTime, Utc};
-use lauscher_index::{IndexError, MentionIndex, SearchRequest};
+use lauscher_index::{IndexError, LabelTally, MentionIndex, SearchRequest};
 use lauscher_rules::RuleSet;
 use serde::Serialize;
 
@@ -295,6 +295,16 @@ pub struct LabelCounts {
     pub neutral: u64,
     /// Positive mentions.
     pub positive: u64,
+}
+
+impl From<&LabelTally> for LabelCounts {
+    fn from(t: &LabelTally) -> LabelCounts {
+        LabelCounts {
+            negative: t.negative,
+            neutral: t.neutral,
+            positive: t.positive,
+        }
+    }
 }
 
 impl LabelCounts {

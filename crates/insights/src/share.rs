@@ -79,11 +79,7 @@ fn periods(
     };
     let tallies = index.label_tally(&both.request(), Some(rules), buckets, true)?;
     let period = |t: &LabelTally, since, until| {
-        let labels = LabelCounts {
-            negative: t.negative,
-            neutral: t.neutral,
-            positive: t.positive,
-        };
+        let labels = LabelCounts::from(t);
         Period {
             mentions: labels.total(),
             authors: t.authors,
@@ -119,7 +115,7 @@ pub fn share_of_voice(
             .filter_map(|t| rules.position(t).map(|p| &rules.rules()[p]))
             .collect()
     };
-    // Topics are tallied in parallel: one segment's scan runs on one thread.
+    // Topics are tallied in parallel too: small segments are one scan part each.
     let out = topics
         .par_iter()
         .map(|t| periods(index, rules, filters, &t.id).map(|(c, p)| (t, c, p)))

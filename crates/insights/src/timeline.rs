@@ -2,9 +2,9 @@
 //!
 //! The index tallies a fine UTC grid (5 or 15 minutes: every real zone's offset is a
 //! multiple of 15 minutes; an hour for whole-hour zones) and the grid is folded into
-//! the user's local intervals here: local midnights,
-//! DST days of 23 or 25 hours, weeks from Monday. Intervals without mentions are
-//! present with zeros.
+//! the user's local intervals here: local midnights, DST days of 23 or 25 hours, weeks
+//! from Monday. Intervals without mentions are present with zeros. A scan part holds
+//! about 40 bytes per grid bucket.
 
 use std::str::FromStr;
 
@@ -225,7 +225,7 @@ pub fn timeline(
         )
         .unwrap_or(0),
     };
-    // Topics are tallied in parallel: one segment's scan runs on one thread.
+    // Topics are tallied in parallel too: small segments are one scan part each.
     let series_of = |topic: Option<&str>| -> Result<Series, InsightsError> {
         let window = filters.search(topic, filters.since, filters.until);
         let tallies = index.label_tally(&window.request(), Some(rules), grid, false)?;
@@ -247,11 +247,7 @@ pub fn timeline(
                 continue;
             }
             let slot = &mut acc[i - 1];
-            slot.0.add(&LabelCounts {
-                negative: t.negative,
-                neutral: t.neutral,
-                positive: t.positive,
-            });
+            slot.0.add(&LabelCounts::from(t));
             slot.1 += t.score_sum;
         }
         let mut total = LabelCounts::default();
