@@ -86,6 +86,7 @@ fn main() {
                     title: None,
                     text: text.clone(),
                     lang_hint: None,
+                    repost_of: None,
                 },
                 lang: (*lang).into(),
                 sentiment: Sentiment {

@@ -70,6 +70,7 @@ fn mentions(posts: &[(String, &'static str)], hints: bool) -> Vec<Mention> {
             title: None,
             text: text.clone(),
             lang_hint: hints.then(|| (*lang).to_owned()),
+            repost_of: None,
         })
         .collect()
 }

@@ -54,6 +54,7 @@ rules:
     window: 10s
     step: 2s
     lateness: 2s
+    warmup: 0s
     description: Complaints about Acme spike
 routing:
   receivers: [hook, slack, pd]
@@ -553,6 +554,7 @@ rules:
     window: 10s
     step: 2s
     lateness: 2s
+    warmup: 0s
     description: Complaints about Acme spike
   - id: acme-volume
     kind: spike
@@ -560,6 +562,7 @@ rules:
     window: 10s
     step: 2s
     lateness: 2s
+    warmup: 0s
     description: Talk about Acme spikes
 routing:
   receivers: [chat, mail, broken]

@@ -21,8 +21,9 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
     );
     let s = dir.import(&file);
     assert_eq!(s["read"], 7);
-    assert_eq!(s["indexed"], 2);
-    assert_eq!(s["duplicates"], 1, "{s}");
+    // Line 6 is line 1's text by someone else (no author: the source): a repost.
+    assert_eq!(s["indexed"], 3, "{s}");
+    assert_eq!(s["duplicates"], 0, "{s}");
     assert_eq!(s["unmatched"], 1);
     assert_eq!(s["rejected"], 3);
     let lines: Vec<u64> = s["rejected_lines"]
@@ -33,8 +34,10 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
         .collect();
     assert_eq!(lines, [2, 5, 8]);
     let page = dir.search(&["crash"]);
-    assert_eq!(page["hits"][0]["author"], "@a");
-    assert_eq!(page["hits"][0]["author_reach"], 1200);
+    // Newest first: the repost (line 6), then its original.
+    assert_eq!(page["hits"][1]["author"], "@a");
+    assert_eq!(page["hits"][1]["author_reach"], 1200);
+    assert_eq!(page["hits"][0]["repost_of"], page["hits"][1]["id"]);
     assert_eq!(
         dir.search(&["blitzbus"])["hits"][0]["url"],
         "https://x.example/p/2"
@@ -42,5 +45,84 @@ fn import_indexes_valid_lines_and_reports_bad_ones_by_line_number() {
     // Importing again adds nothing.
     let s = dir.import(&file);
     assert_eq!(s["indexed"], 0);
-    assert_eq!(dir.total(&[]), 2);
+    assert_eq!(dir.total(&[]), 3);
+}
+
+/// A shitstorm is many people posting the same words: each is a mention. The same
+/// author posting the same text again is not.
+#[test]
+fn the_same_complaint_by_other_authors_and_their_retweets_are_mentions() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let complaint = "Acme Bahn app crashes at login again, third time today";
+    let line = |id: &str, author: &str, text: &str, extra: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"text\":\"{text}\",\"author\":\"{author}\",\"published_at\":\"2026-11-20T10:0{}:00Z\",\"lang\":\"en\"{extra}}}\n",
+            id.len() % 10
+        )
+    };
+    let file = dir.write(
+        "storm.jsonl",
+        &[
+            line("1", "@a", complaint, ""),
+            line("22", "@b", complaint, ""),
+            line("333", "@c", &format!("RT @a: {complaint}"), ""),
+            line("4444", "@a", complaint, ""),
+            line("55555", "@d", "Acme Bahn: so true", ",\"repost_of\":\"1\""),
+        ]
+        .concat(),
+    );
+    let s = dir.import(&file);
+    assert_eq!(s["indexed"], 4, "{s}");
+    assert_eq!(s["duplicates"], 1, "@a's second copy is a duplicate: {s}");
+    let page = dir.search(&["login"]);
+    let hits = page["hits"].as_array().expect("hits");
+    let original = hits
+        .iter()
+        .find(|h| h["author"] == "@a")
+        .expect("the original");
+    for author in ["@b", "@c"] {
+        let repost = hits.iter().find(|h| h["author"] == author).expect(author);
+        assert_eq!(repost["repost_of"], original["id"], "{author}: {page}");
+    }
+    let quote = dir.search(&["true"]);
+    assert_eq!(quote["hits"][0]["repost_of"], original["id"], "{quote}");
+    let collapsed = dir.search(&["login", "--collapse", "reposts"]);
+    assert_eq!(collapsed["total"], 1, "{collapsed}");
+    assert_eq!(collapsed["hits"][0]["reposts"], 3, "{collapsed}");
+}
+
+/// Posts that matched no topic are not remembered: importing them again with
+/// `--keep-all` (or after adding a rule) indexes them.
+#[test]
+fn unmatched_posts_import_again_with_keep_all() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let file = dir.write(
+        "weather.jsonl",
+        "{\"id\":\"1\",\"text\":\"Nothing to see here about the weather today\",\"published_at\":\"2026-11-20T10:00:00Z\"}\n",
+    );
+    let s = dir.import(&file);
+    assert_eq!(
+        (s["indexed"].as_u64(), s["unmatched"].as_u64()),
+        (Some(0), Some(1)),
+        "{s}"
+    );
+    let out = dir
+        .cmd(&["import", "--json", "--keep-all", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(s["indexed"], 1, "{s}");
+    assert_eq!(s["duplicates"], 0, "{s}");
+    assert_eq!(dir.total(&[]), 1);
 }

@@ -1,5 +1,6 @@
 //! Alerting in the daemon, and the `incidents`, `silences` and `backtest` commands.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -134,6 +135,36 @@ impl RunningAlerts {
     }
 }
 
+/// Streams that opened more incidents in the last 90 days than their rule's budget
+/// allows, from the state store in `data_dir` (none when there is none).
+pub fn budget_warnings(alerting: &AlertingConfig, data_dir: &Path) -> Result<Vec<String>> {
+    let path = data_dir.join("state.db");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let state =
+        StateStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let since = Utc::now().timestamp() - 90 * 86_400;
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for key in state.incidents_opened_since(since)? {
+        *counts.entry(key).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for ((rule, topic), n) in counts {
+        let Some(r) = alerting.rules.iter().find(|r| r.id == rule) else {
+            continue;
+        };
+        let budget = r.budget(&alerting.defaults);
+        let allowed = budget.pages * 90.0 * 86_400.0 / budget.per.as_secs_f64();
+        if n as f64 > allowed {
+            out.push(format!(
+                "alert rule {rule:?} on topic {topic:?} opened {n} incidents in the last 90 days; its budget allows {allowed:.1} (check them with `lauscher backtest --rule {rule}`, raise min_count or the budget's horizon if they were noise)"
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// `lauscher backtest`.
 pub fn backtest(args: BacktestArgs) -> Result<ExitCode> {
     let config = load_config(&args.config.config)?;
@@ -185,6 +216,25 @@ pub fn backtest(args: BacktestArgs) -> Result<ExitCode> {
         until.format("%Y-%m-%d %H:%M"),
         report.incidents.len() as f64 * 90.0 / days
     );
+    for s in &report.streams {
+        let level = s.calibration.as_ref().map_or_else(
+            || "no history of its own yet".to_owned(),
+            |c| {
+                format!(
+                    "level set from {:.0} days of its own history ({} bursts)",
+                    c.days, c.episodes
+                )
+            },
+        );
+        println!(
+            "{} {:<24} {:<24} would page {:.1} times per 90 days (budget {:.1}); {level}",
+            if s.over_budget { "OVER" } else { "ok  " },
+            s.rule,
+            s.topic,
+            s.per_90d,
+            s.budget_per_90d,
+        );
+    }
     for i in &report.incidents {
         let at = |t: i64| {
             chrono::DateTime::from_timestamp(t, 0)

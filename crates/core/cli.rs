@@ -154,6 +154,9 @@ pub struct SearchArgs {
     /// Most hits to print.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// `reposts`: leave reposts out and show how often each hit was reposted.
+    #[arg(long)]
+    pub collapse: Option<String>,
     /// Print JSON (one object with `total` and `hits`).
     #[arg(long)]
     pub json: bool,
@@ -199,6 +202,10 @@ pub struct CheckArgs {
     /// config file, the languages default to de and en.
     #[arg(long, num_args = 1..)]
     pub rules: Vec<PathBuf>,
+    /// Where the daemon keeps its state: streams that paged more often than their
+    /// budget in the last 90 days are warned about.
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// Where scoring settings come from: the config's languages, neutral bands and user

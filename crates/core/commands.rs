@@ -452,6 +452,7 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         source: f.source,
         label: f.label,
         intent: f.intent,
+        collapse: args.collapse,
         limit: Some(args.limit),
         offset: None,
     };
@@ -568,12 +569,17 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         && let Some(path) = config.alerts_path()
     {
         match crate::alerting::load(&config, &set) {
-            Ok(Some((a, _))) => println!(
-                "{}: ok ({} alert rules, {} receivers)",
-                path.display(),
-                a.rules.len(),
-                a.receivers.len()
-            ),
+            Ok(Some((a, _))) => {
+                println!(
+                    "{}: ok ({} alert rules, {} receivers)",
+                    path.display(),
+                    a.rules.len(),
+                    a.receivers.len()
+                );
+                for warning in crate::alerting::budget_warnings(&a, &args.data.data_dir)? {
+                    println!("warning: {warning}");
+                }
+            }
             Ok(None) => {}
             Err(e) => {
                 eprintln!("{e}");

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use crate::incident::Incident;
 use crate::render::Templates;
 use crate::router::{AlertRouter, PlannedNotification, RouterError};
+use crate::tail::TailFit;
 
 /// The backtest clock's tick while incidents are open (seconds).
 const TICK: i64 = 60;
@@ -34,6 +35,31 @@ pub struct BacktestReport {
     pub incidents: Vec<Incident>,
     /// Notifications routing would have sent.
     pub notifications: Vec<PlannedNotification>,
+    /// Per spike stream: how often it would page against what its budget allows.
+    pub streams: Vec<StreamBudget>,
+}
+
+/// One stream's self-check: incidents per 90 days over the replayed history against
+/// its budget (`this rule would page 14 times a quarter`).
+#[derive(Debug, Serialize)]
+pub struct StreamBudget {
+    /// Alert rule id.
+    pub rule: String,
+    /// Topic.
+    pub topic: String,
+    /// Incidents it opened in the replay.
+    pub incidents: usize,
+    /// Days of history replayed (from the later of `since` and the first mention to
+    /// the earlier of `until` and the last mention).
+    pub days: f64,
+    /// Incidents per 90 days.
+    pub per_90d: f64,
+    /// What the budget allows per 90 days.
+    pub budget_per_90d: f64,
+    /// Whether it pages more often than its budget.
+    pub over_budget: bool,
+    /// How the stream's own history set its firing level at the end of the replay.
+    pub calibration: Option<TailFit>,
 }
 
 /// Replays `mentions` (any order; sorted here by `fetched_at`) through `config`'s rules,
@@ -73,12 +99,39 @@ pub fn backtest(
     }
     run_clock(&mut router, until);
     router.tick(until);
+    let start = since.max(first);
+    let end = mentions
+        .last()
+        .map_or(until, |m| m.fetched_at.timestamp().min(until));
+    let days = ((end - start) as f64 / 86_400.0).max(1.0);
+    let streams = router.spike_streams();
     let (incidents, notifications) = router.into_history();
+    let streams = streams
+        .into_iter()
+        .map(|(rule, topic, budget_per_90d, calibration)| {
+            let n = incidents
+                .iter()
+                .filter(|i| i.rule == rule && i.topic == topic)
+                .count();
+            let per_90d = n as f64 * 90.0 / days;
+            StreamBudget {
+                over_budget: per_90d > budget_per_90d,
+                rule,
+                topic,
+                incidents: n,
+                days,
+                per_90d,
+                budget_per_90d,
+                calibration,
+            }
+        })
+        .collect();
     Ok(BacktestReport {
         mentions: mentions.len(),
         from: since,
         to: until,
         incidents,
         notifications,
+        streams,
     })
 }

@@ -10,11 +10,22 @@
 //! - over-dispersion `r̂ = Σμ²/Σ[(x−μ)²−μ]` over 4 weeks (Poisson when the denominator
 //!   is not positive).
 //!
-//! With under 14 days of history the model is the Gamma–Poisson predictive of
-//! [`crate::math::cold_start`], without seasonality. Hours of open incidents enter the
-//! history winsorised at the firing count, so a shitstorm does not teach the baseline
-//! that shitstorms are normal. Refitting costs one pass over 1,344 hours; it runs once
-//! a day (the level moves by under 10% a day at a 7-day half-life).
+//! With under 3 days of history the model is the Gamma–Poisson predictive of
+//! [`crate::math::cold_start`], without seasonality; from 3 days on the hour-of-day
+//! profile is shrunk towards flat with a weight of 2 days and each day of the week
+//! with a weight of one day, so a few noisy days do not make an hour look empty and a
+//! weekday not seen yet is not a silent one. Hours of open incidents enter the history winsorised at the
+//! firing count, so a shitstorm does not teach the baseline that shitstorms are normal.
+//!
+//! **Gaps** (a source down for a day, a clock that jumps) are hours *without data*
+//! (`NaN`), not zero counts: they enter neither level, factors nor dispersion, so the
+//! end of a gap does not meet a baseline that learned silence.
+//!
+//! **A new normal** (a level shift after a launch) is learned by
+//! [`SeasonalBaseline::restart_level`]: the level is then the EWMA of the hours since
+//! the shift only, so the detector stops paging on it (see [`crate::detector`] for
+//! when). Refitting costs one pass over 1,344 hours; it runs once a day (the level moves
+//! by under 10% a day at a 7-day half-life).
 
 use std::collections::VecDeque;
 
@@ -26,7 +37,14 @@ use crate::math::{CountModel, cold_start};
 /// Hours of history kept: 8 weeks.
 pub const HISTORY_HOURS: usize = 8 * 168;
 /// History below this is a cold start.
-pub const COLD_HOURS: i64 = 14 * 24;
+pub const COLD_HOURS: i64 = 3 * 24;
+/// Weight, in days, of a flat profile against the observed hour-of-day profile.
+const HOD_PRIOR_DAYS: f64 = 2.0;
+/// Weight, in hours, of a flat week against the observed day-of-week factors (a day
+/// of the week not seen yet is not an empty day).
+const DOW_PRIOR_HOURS: f64 = 24.0;
+/// Fewest hours since a level restart that define the new level.
+const MIN_LEVEL_HOURS: usize = 12;
 /// Hours over which dispersion is estimated: 4 weeks.
 const DISPERSION_HOURS: usize = 4 * 168;
 /// Level half-life in hours: 7 days.
@@ -62,6 +80,8 @@ pub struct SeasonalBaseline {
     dispersion: Option<f64>,
     /// Hour of week of `first_hour`, so slots need no time-zone lookup per hour.
     slot_cache: Vec<u8>,
+    /// The level counts only hours from this one on (a level shift), when set.
+    level_from: Option<i64>,
 }
 
 impl SeasonalBaseline {
@@ -79,6 +99,7 @@ impl SeasonalBaseline {
             factors: [1.0; 168],
             dispersion: None,
             slot_cache: Vec::new(),
+            level_from: None,
         }
     }
 
@@ -92,8 +113,8 @@ impl SeasonalBaseline {
         self.dispersion
     }
 
-    /// Appends the count of the hour starting at `hour · 3600`; hours skipped since the
-    /// last one count as zero.
+    /// Appends the count of the hour starting at `hour · 3600` (`NaN`: no data, a gap);
+    /// hours skipped since the last one count as zero.
     pub fn close_hour(&mut self, hour: i64, count: f64) {
         if self.hours.is_empty() && self.exposure == 0 {
             self.first_hour = hour;
@@ -117,8 +138,29 @@ impl SeasonalBaseline {
             self.first_hour += 1;
         }
         self.hours.push_back(count);
-        self.exposure += 1;
-        self.total += count;
+        if !count.is_nan() {
+            self.exposure += 1;
+            self.total += count;
+        }
+    }
+
+    /// Learns a new normal: from now on the level is the EWMA of the hours since
+    /// `from_hour` only, with `counts` (hour, real count) replacing what entered the
+    /// history winsorised, and the model is refitted at once.
+    pub fn restart_level(&mut self, from_hour: i64, counts: &[(i64, f64)]) {
+        for &(hour, x) in counts {
+            let i = hour - self.first_hour;
+            if let Some(slot) = usize::try_from(i).ok().and_then(|i| self.hours.get_mut(i))
+                && !slot.is_nan()
+            {
+                self.total += x - *slot;
+                *slot = x;
+            }
+        }
+        self.level_from = Some(from_hour);
+        if !self.is_cold() {
+            self.refit();
+        }
     }
 
     fn slot(&self, hour: i64) -> usize {
@@ -148,7 +190,8 @@ impl SeasonalBaseline {
         if n == 0 {
             return;
         }
-        let mean = self.hours.iter().sum::<f64>() / n as f64;
+        let known = self.hours.iter().filter(|x| !x.is_nan()).count();
+        let mean = self.hours.iter().filter(|x| !x.is_nan()).sum::<f64>() / known.max(1) as f64;
         if mean <= 0.0 {
             self.factors = [1.0; 168];
             self.level = 0.0;
@@ -159,6 +202,9 @@ impl SeasonalBaseline {
         let (mut hod_sum, mut hod_n) = ([0.0f64; 24], [0.0f64; 24]);
         let (mut dow_sum, mut dow_n) = ([0.0f64; 7], [0.0f64; 7]);
         for (x, &s) in self.hours.iter().zip(&slots) {
+            if x.is_nan() {
+                continue;
+            }
             slot_sum[s] += x;
             slot_n[s] += 1.0;
             hod_sum[s % 24] += x;
@@ -167,16 +213,35 @@ impl SeasonalBaseline {
             dow_n[s / 24] += 1.0;
         }
         let ratio = |sum: f64, n: f64| if n > 0.0 { sum / n / mean } else { 1.0 };
+        let hod = |h: usize| {
+            let n = hod_n[h];
+            (n * ratio(hod_sum[h], n) + HOD_PRIOR_DAYS) / (n + HOD_PRIOR_DAYS)
+        };
+        let dow = |d: usize| {
+            let n = dow_n[d];
+            (n * ratio(dow_sum[d], n) + DOW_PRIOR_HOURS) / (n + DOW_PRIOR_HOURS)
+        };
         for s in 0..168 {
-            let target =
-                ratio(dow_sum[s / 24], dow_n[s / 24]) * ratio(hod_sum[s % 24], hod_n[s % 24]);
+            let target = dow(s / 24) * hod(s % 24);
             let own = ratio(slot_sum[s], slot_n[s]);
             let n = slot_n[s];
             self.factors[s] = (n * own + self.kappa * target) / (n + self.kappa);
         }
         let decay = 0.5f64.powf(1.0 / HALF_LIFE_HOURS);
         let (mut wx, mut wf, mut w) = (0.0, 0.0, 1.0);
-        for (x, &s) in self.hours.iter().zip(&slots).rev() {
+        // After a level shift only the hours since count, once there are enough.
+        let since = self
+            .level_from
+            .map_or(0, |h| (h - self.first_hour).clamp(0, n as i64) as usize);
+        let since = if n - since >= MIN_LEVEL_HOURS {
+            since
+        } else {
+            0
+        };
+        for (x, &s) in self.hours.iter().zip(&slots).skip(since).rev() {
+            if x.is_nan() {
+                continue;
+            }
             wx += w * x;
             wf += w * self.factors[s];
             w *= decay;
@@ -184,7 +249,10 @@ impl SeasonalBaseline {
         self.level = if wf > 0.0 { wx / wf } else { 0.0 };
         let (mut num, mut den) = (0.0, 0.0);
         let skip = n.saturating_sub(DISPERSION_HOURS);
-        for (x, &s) in self.hours.iter().zip(&slots).skip(skip) {
+        for (x, &s) in self.hours.iter().zip(&slots).skip(skip.max(since)) {
+            if x.is_nan() {
+                continue;
+            }
             let mu = self.level * self.factors[s];
             num += mu * mu;
             den += (x - mu) * (x - mu) - mu;

@@ -5,10 +5,57 @@
 //! detector's clock is whatever the caller passes (the wall clock live, `fetched_at`
 //! in a backtest), so live runs, imports and backtests agree.
 //!
+//! # The test
+//!
+//! A window of `x` counted authors against `μ` expected (the seasonal baseline) is
+//! scored by its **residual** `z = ln((x + k)/(μ + k))`: the log ratio to the expected
+//! count, smoothed by a pseudo-count `k` (the rule's `min_count`) so that two posts on a
+//! silent night are not an infinite ratio. Mention volume is multiplicative noise on a
+//! seasonal level, so the log ratio has the same spread at night and at noon.
+//!
+//! The firing level of `z` is the stream's own: [`crate::tail`] fits the peaks of the
+//! residuals it saw, step by step over up to 8 weeks, and picks the level that would
+//! have been crossed at the budget's rate (`budget: 1/90d`). The firing count is the
+//! largest of
+//! - the count at that level, `e^z*·(μ + k) − k`;
+//! - the negative binomial `x*` at the budget's α (what a well-behaved stream needs
+//!   anyway, and the only guide while the tail is young);
+//! - the floors `min_count` and `min_ratio · μ`;
+//! - while learning, a ratio floor: 6× in the first 3 days (no seasonality yet), 5×
+//!   until a week of residuals exists.
+//!
+//! A new stream pages nothing in its first `warmup` (6 hours by default): its first
+//! window says nothing about its rate.
+//!
+//! **Onset.** A window fires on the mention that tips it over the level, so the page
+//! goes out as early as the evidence allows, and the SLA clock starts at the first
+//! post of the run of above-expected buckets. Persistence comes from the 60-minute
+//! window and the calibrated level, not from a second rule: we tried discounting a
+//! window's busiest 5-minute bucket (a blip is not a wave), but feeds without dates put
+//! a whole poll into the bucket of its fetch time, and a real wave delivered in one
+//! poll would never page. Blips that are usual on a stream raise its own level instead.
+//! A window is *quiet* (towards resolving) when its residual is within the stream's
+//! usual range (its 90th percentile) and `x < 2μ`.
+//!
+//! **A new normal.** An incident open for 24 hours is a level shift, not a wave: the
+//! baseline restarts its level from the incident's first hour with the hours' real
+//! counts ([`SeasonalBaseline::restart_level`]), the windows turn quiet and the
+//! incident resolves. Paging on a sustained shift therefore stops after 24 hours; a
+//! shift down only makes the stream less sensitive until the 7-day level follows.
+//! Day-of-week and hour-of-day patterns enter through the baseline's 168 factors.
+//!
+//! **Gaps.** A run of empty hours in which the baseline expected 20 or more is a gap
+//! (source down, clock jump): its hours enter the baseline as no data and its steps
+//! leave the residual history alone, so its end pages nothing.
+//!
+//! The budget is shared: with the CUSUM on, the window test gets two thirds, the CUSUM
+//! ([`crate::cusum`]) one third.
+//!
 //! Costs: [`SpikeDetector::observe`] is O(1) (one bucket increment, one hash lookup for
 //! the author, one compare against the firing count precomputed for the window);
 //! [`SpikeDetector::advance`] does the per-step work (window sum, expected count,
-//! threshold) once per step, and the baseline refits once a day.
+//! threshold, one logarithm) once per step; the baseline and the tails refit once a
+//! day. Memory: 4 bytes per step of residual history (64 KiB per stream for 8 weeks).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -19,9 +66,48 @@ use lauscher_model::MentionSummary;
 use lauscher_rules::{AlertRule, CountUnit, RuleDefaults};
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::HISTORY_HOURS;
 use crate::baseline::SeasonalBaseline;
-use crate::cusum::{self, Cusum};
+use crate::cusum::Cusum;
 use crate::math::CountModel;
+use crate::tail::{TailFit, TailHistory};
+
+/// Ratio to the expected count a window needs in the first 3 days (no seasonality yet).
+const COLD_RATIO_FLAT: f64 = 6.0;
+/// Ratio a window needs until the stream has residuals of its own.
+const COLD_RATIO: f64 = 5.0;
+/// Days of residuals before the stream's own tail sets the level.
+const MIN_TAIL_DAYS: f64 = 7.0;
+/// Prior scale of the window residuals' peaks (about: each further 1.3× halves how
+/// often a level is crossed).
+const WINDOW_PRIOR_SCALE: f64 = 0.3;
+/// Prior scale of the CUSUM's peaks.
+const CUSUM_PRIOR_SCALE: f64 = 1.0;
+/// Days of history before the CUSUM may alarm.
+const CUSUM_DAYS: f64 = 14.0;
+/// An incident open this long is a new normal (seconds).
+const NEW_NORMAL_SECS: i64 = 24 * 3600;
+/// Expected count over a run of empty hours that makes it a gap, not silence.
+const GAP_EXPECTED: f64 = 20.0;
+/// Share of the budget the window test takes when the CUSUM runs beside it.
+const WINDOW_SHARE: f64 = 2.0 / 3.0;
+/// Episodes closer than this are one page (an incident reopens within 2 hours).
+const EPISODE_GAP_SECS: i64 = 2 * 3600;
+
+/// The test statistic: `ln((x + k)/(μ + k))`.
+pub fn residual(x: f64, mu: f64, k: f64) -> f64 {
+    ((x + k) / (mu.max(0.0) + k)).ln()
+}
+
+/// The least count whose residual reaches `z`.
+fn count_for(z: f64, mu: f64, k: f64) -> u32 {
+    let x = z.exp() * (mu.max(0.0) + k) - k;
+    if x.is_finite() {
+        (x - 1e-9).ceil().clamp(0.0, u32::MAX as f64) as u32
+    } else {
+        u32::MAX
+    }
+}
 
 /// Settings of one spike stream, from its rule.
 #[derive(Clone, Debug)]
@@ -32,6 +118,8 @@ pub struct SpikeParams {
     pub window_steps: i64,
     /// How long a window accepts late mentions, seconds.
     pub lateness: i64,
+    /// How long a new stream only learns, seconds.
+    pub warmup: i64,
     /// Least count that fires.
     pub min_count: u32,
     /// Least ratio to the expected count that fires.
@@ -59,6 +147,7 @@ impl SpikeParams {
             step,
             window_steps: (rule.window.0.as_secs() as i64 / step).max(1),
             lateness: rule.lateness.0.as_secs() as i64,
+            warmup: rule.warmup.0.as_secs() as i64,
             min_count: rule.min_count.max(1),
             min_ratio: rule.min_ratio,
             alpha: budget.alpha(),
@@ -144,6 +233,9 @@ pub struct Evidence {
     /// Free-form details of non-spike tests (net sentiment, failures, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
+    /// How the stream's own history set the firing level (window and CUSUM tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Box<TailFit>>,
 }
 
 /// What a detector reports.
@@ -199,7 +291,23 @@ const RECENT: usize = 200;
 pub struct SpikeDetector {
     p: SpikeParams,
     baseline: SeasonalBaseline,
-    cusum: Option<Cusum>,
+    cusum: Cusum,
+    /// Window residuals per step (winsorised at the firing level while firing).
+    tail: TailHistory,
+    fit: Option<TailFit>,
+    /// Hourly residuals (their median centres the CUSUM) and the CUSUM's path.
+    hour_residuals: TailHistory,
+    cusum_path: TailHistory,
+    cusum_fit: Option<TailFit>,
+    centre: f64,
+    hours_since_fit: i64,
+    /// Expected count over the current run of empty hours.
+    zero_expected: f64,
+    /// When the open incident started (unix seconds), whether the level restarted for
+    /// it, and the real counts of its closed hours.
+    open_since: Option<i64>,
+    rebased: bool,
+    open_hours: Vec<(i64, f64)>,
     /// Counted per bucket, for buckets `first..first + counts.len()`.
     counts: VecDeque<u32>,
     /// Earliest publication time counted per bucket (`i64::MAX`: none).
@@ -221,15 +329,31 @@ pub struct SpikeDetector {
     signalled: u8,
     /// An incident is open on this stream: closed hours enter the baseline winsorised.
     incident_open: bool,
+    /// When the stream started (unix seconds): empty hours before it are no data.
+    started: i64,
 }
 
 impl SpikeDetector {
     /// A detector with no history.
     pub fn new(p: SpikeParams) -> SpikeDetector {
         let baseline = SeasonalBaseline::new(p.tz, p.kappa);
+        let steps_per_day = 86_400.0 / p.step as f64;
+        let steps = (HISTORY_HOURS as i64 * 3600 / p.step).max(1) as usize;
+        let gap = (EPISODE_GAP_SECS / p.step).max(1) as usize;
         SpikeDetector {
             baseline,
-            cusum: None,
+            cusum: Cusum::default(),
+            tail: TailHistory::new(steps, steps_per_day, gap),
+            fit: None,
+            hour_residuals: TailHistory::new(HISTORY_HOURS, 24.0, 2),
+            cusum_path: TailHistory::new(HISTORY_HOURS, 24.0, 2),
+            cusum_fit: None,
+            centre: 0.0,
+            hours_since_fit: 0,
+            zero_expected: 0.0,
+            open_since: None,
+            rebased: false,
+            open_hours: Vec::new(),
             counts: VecDeque::new(),
             first_post: VecDeque::new(),
             first: 0,
@@ -243,6 +367,7 @@ impl SpikeDetector {
             thresholds: [u32::MAX; 3],
             signalled: 0,
             incident_open: false,
+            started: 0,
             p,
         }
     }
@@ -255,7 +380,51 @@ impl SpikeDetector {
     /// Tells the detector whether an incident is open (its hours enter the baseline
     /// winsorised at the firing count).
     pub fn set_incident_open(&mut self, open: bool) {
+        if open && !self.incident_open {
+            self.open_since = self.current.map(|c| c * self.p.step);
+            self.rebased = false;
+            self.open_hours.clear();
+        }
+        if !open {
+            self.open_since = None;
+            self.open_hours.clear();
+        }
         self.incident_open = open;
+    }
+
+    /// The window test's calibration, once the stream has residuals of its own.
+    pub fn calibration(&self) -> Option<&TailFit> {
+        self.fit
+            .as_ref()
+            .filter(|_| self.tail.days() >= MIN_TAIL_DAYS)
+    }
+
+    /// The CUSUM's calibration, once it may alarm.
+    pub fn cusum_calibration(&self) -> Option<&TailFit> {
+        self.cusum_fit
+            .as_ref()
+            .filter(|_| self.p.cusum && self.cusum_path.days() >= CUSUM_DAYS)
+    }
+
+    fn pseudo(&self) -> f64 {
+        self.p.min_count.max(1) as f64
+    }
+
+    fn budget_per_day(&self) -> f64 {
+        24.0 / self.p.budget_hours.max(1.0)
+    }
+
+    fn refit_tails(&mut self) {
+        self.hours_since_fit = 0;
+        let per_day = self.budget_per_day();
+        let share = if self.p.cusum { WINDOW_SHARE } else { 1.0 };
+        self.fit = self.tail.fit(per_day * share, WINDOW_PRIOR_SCALE);
+        if self.p.cusum {
+            self.centre = self.hour_residuals.quantile(0.5).unwrap_or(0.0);
+            self.cusum_fit = self
+                .cusum_path
+                .fit(per_day * (1.0 - share), CUSUM_PRIOR_SCALE);
+        }
     }
 
     /// The count so far in the in-progress window and the count that fires it.
@@ -276,6 +445,7 @@ impl SpikeDetector {
 
     fn start(&mut self, now_bucket: i64) {
         self.current = Some(now_bucket);
+        self.started = now_bucket * self.p.step;
         // Mentions published up to a window plus the lateness before the first call
         // still count (a stream starts with the mention that creates it).
         let lookback = self.p.window_steps + self.p.lateness / self.p.step;
@@ -310,16 +480,32 @@ impl SpikeDetector {
     }
 
     fn thresholds_for(&self, model: &CountModel) -> [u32; 3] {
-        let t1 = model
-            .threshold(self.p.alpha)
-            .max(self.p.min_count)
-            .max((self.p.min_ratio * model.mu).ceil() as u32);
+        if self
+            .current
+            .is_some_and(|c| (c + 1) * self.p.step - self.started < self.p.warmup)
+        {
+            return [u32::MAX; 3];
+        }
+        let learned = match self.calibration() {
+            Some(fit) => count_for(fit.level, model.mu, self.pseudo()),
+            None if self.baseline.is_cold() => (COLD_RATIO_FLAT * model.mu).ceil() as u32,
+            None => (COLD_RATIO * model.mu).ceil() as u32,
+        };
+        let t1 = self.parametric_threshold(model).max(learned);
         // Levels 2 and 3 need 5× and 10× the expected count (design/alerting.md §8)
         // and, on quiet streams where that is trivially met, twice and four times the
         // firing count: five complaints on a silent topic are a watch, not a page.
         let t2 = t1.max((5.0 * model.mu).ceil() as u32).max(2 * t1);
         let t3 = t2.max((10.0 * model.mu).ceil() as u32).max(4 * t1).max(20);
         [t1, t2, t3]
+    }
+
+    /// The model's own firing count: the NB test at the budget's α and the floors.
+    fn parametric_threshold(&self, model: &CountModel) -> u32 {
+        model
+            .threshold(self.p.alpha)
+            .max(self.p.min_count)
+            .max((self.p.min_ratio * model.mu).ceil() as u32)
     }
 
     fn prepare_window(&mut self, end_bucket: i64) {
@@ -360,7 +546,6 @@ impl SpikeDetector {
             // The window ending with bucket `current` is complete.
             let x = self.window_sum(current);
             let model = self.model_for(current);
-            let p = model.tail(x);
             let thresholds = self.thresholds_for(&model);
             if x >= thresholds[0] {
                 let level = self.level_of(x, current);
@@ -374,10 +559,20 @@ impl SpikeDetector {
                 };
                 out.push(Signal::Fire { level, evidence });
             }
+            let z = residual(x as f64, model.mu, self.pseudo());
+            let usual = match self.calibration() {
+                Some(fit) => z <= fit.quiet,
+                None => model.tail(x) > 0.2,
+            };
             out.push(Signal::Evaluated {
                 at: (current + 1) * self.p.step,
-                quiet: p > 0.2 && (x as f64) < 2.0 * model.mu.max(0.5),
+                quiet: usual && (x as f64) < 2.0 * model.mu.max(0.5),
             });
+            if !self.baseline.is_cold() && self.zero_expected < GAP_EXPECTED {
+                let firing = x >= thresholds[0] || self.incident_open;
+                let cap = residual(thresholds[0] as f64, model.mu, self.pseudo());
+                self.tail.push(if firing { z.min(cap) } else { z });
+            }
             current += 1;
             self.counts.push_back(0);
             self.first_post.push_back(i64::MAX);
@@ -419,32 +614,72 @@ impl SpikeDetector {
                 b += 1;
             }
             let mu = self.baseline.hourly_rate(hour);
-            let mut counted = x as f64;
-            if self.incident_open {
-                let hourly = self.baseline.window_model(start, end, self.p.step);
-                counted = counted.min(self.thresholds_for(&hourly)[0] as f64);
+            let warm = !self.baseline.is_cold();
+            if x == 0 && warm {
+                self.zero_expected += mu;
+            } else {
+                self.zero_expected = 0.0;
             }
-            let was_cold = self.baseline.is_cold();
-            self.baseline.close_hour(hour, counted);
-            self.next_hour += 1;
-            if self.p.cusum && !was_cold {
-                let h = {
-                    let r = self.baseline.dispersion();
-                    let mean = self.baseline.hourly_rate(hour + 1).max(0.01);
-                    cusum::calibrate(mean, r, self.p.budget_hours)
-                };
-                let c = self.cusum.get_or_insert_with(|| Cusum::new(h));
-                c.set_h(h);
-                if c.observe(x as f64, mu) && !self.incident_open {
-                    let end_bucket = (end - 1).div_euclid(self.p.step);
-                    let model = CountModel::poisson(mu);
-                    let mut evidence = self.evidence(end_bucket, x, &model, 0, "cusum");
-                    evidence.window_start = start;
-                    evidence.window_end = end;
-                    evidence.window_minutes = 60;
-                    out.push(Signal::Fire { level: 1, evidence });
+            // Empty hours before the stream started are no data, not silence.
+            let gap = self.zero_expected >= GAP_EXPECTED || (x == 0 && end <= self.started);
+            let mut counted = x as f64;
+            let mut restart = None;
+            if self.incident_open {
+                self.open_hours.push((hour, x as f64));
+                let since = self.open_since.unwrap_or(now);
+                if now - since >= NEW_NORMAL_SECS && !self.rebased {
+                    restart = Some(since.div_euclid(3600));
+                } else if !self.rebased {
+                    let hourly = self.baseline.window_model(start, end, self.p.step);
+                    counted = counted.min(self.thresholds_for(&hourly)[0] as f64);
                 }
             }
+            self.baseline
+                .close_hour(hour, if gap { f64::NAN } else { counted });
+            self.next_hour += 1;
+            if let Some(from) = restart {
+                // A new normal: the incident's hours count as they were.
+                self.rebased = true;
+                self.baseline.restart_level(from, &self.open_hours);
+            }
+            if warm && !gap {
+                self.close_cusum_hour(hour, x, mu, out);
+            }
+            self.hours_since_fit += 1;
+            if self.hours_since_fit >= 24
+                || (self.fit.is_none() && self.tail.days() >= MIN_TAIL_DAYS)
+            {
+                self.refit_tails();
+            }
+        }
+    }
+
+    fn close_cusum_hour(&mut self, hour: i64, x: u32, mu: f64, out: &mut Vec<Signal>) {
+        if !self.p.cusum {
+            return;
+        }
+        let z = residual(x as f64, mu, self.pseudo());
+        self.hour_residuals.push(z);
+        let s = self.cusum.observe(z - self.centre);
+        let level = self.cusum_calibration().map(|f| f.level);
+        let alarm = level.is_some_and(|h| s >= h);
+        self.cusum_path.push(match level {
+            Some(h) if self.incident_open || alarm => s.min(h),
+            _ => s,
+        });
+        if self.incident_open {
+            self.cusum.reset();
+        } else if alarm {
+            self.cusum.reset();
+            let (start, end) = (hour * 3600, (hour + 1) * 3600);
+            let end_bucket = (end - 1).div_euclid(self.p.step);
+            let model = CountModel::poisson(mu);
+            let mut evidence = self.evidence(end_bucket, x, &model, 0, "cusum");
+            evidence.window_start = start;
+            evidence.window_end = end;
+            evidence.window_minutes = 60;
+            evidence.calibration = self.cusum_calibration().map(|f| Box::new(*f));
+            out.push(Signal::Fire { level: 1, evidence });
         }
     }
 
@@ -576,6 +811,7 @@ impl SpikeDetector {
             sources: self.sources_in(end_bucket),
             first_post: start_bucket * self.p.step,
             test: test.into(),
+            calibration: self.calibration().map(|f| Box::new(*f)),
             ..Evidence::default()
         }
     }
@@ -642,6 +878,7 @@ mod tests {
             step: 300,
             window_steps: 12,
             lateness: 1800,
+            warmup: 0,
             min_count: 5,
             min_ratio: 3.0,
             alpha: 1.0 / (90.0 * 96.0),

@@ -32,6 +32,7 @@ pub mod router;
 pub mod service;
 pub mod shift;
 pub mod sim;
+pub mod tail;
 
 pub use backtest::{BacktestReport, backtest};
 pub use deliver::Deliverer;

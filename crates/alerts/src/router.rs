@@ -1095,6 +1095,28 @@ impl AlertRouter {
         (self.history, self.planned)
     }
 
+    /// Every spike stream: rule id, topic, its budget in pages per 90 days, and the
+    /// calibration its own history gave its window test.
+    pub fn spike_streams(&self) -> Vec<(String, String, f64, Option<crate::tail::TailFit>)> {
+        self.streams
+            .iter()
+            .filter_map(|s| match &s.detector {
+                Detector::Spike(d) => {
+                    let rule = &self.config.rules[s.rule];
+                    let budget = rule.budget(&self.config.defaults);
+                    let per_90d = budget.pages * 90.0 * 86_400.0 / budget.per.as_secs_f64();
+                    Some((
+                        rule.id.clone(),
+                        s.topic.clone(),
+                        per_90d,
+                        d.calibration().copied(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether any incident is open (its timers need the clock).
     pub fn any_open(&self) -> bool {
         self.incidents

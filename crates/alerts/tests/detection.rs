@@ -19,6 +19,7 @@ fn params() -> SpikeParams {
         step: STEP,
         window_steps: 12,
         lateness: 1800,
+        warmup: 6 * 3600,
         min_count: 5,
         min_ratio: 3.0,
         alpha: 1.0 / (90.0 * 96.0),
@@ -230,8 +231,12 @@ fn a_burst_of_fifteen_extra_authors_in_an_hour_is_caught_by_its_end() {
     delays.sort_unstable();
     let median = delays.get(delays.len() / 2).copied().unwrap_or(-1);
     eprintln!("caught {caught}/{seeds}, median delay {median} min");
+    // The stream's own calibration costs some of the negative binomial's sensitivity
+    // on a perfectly Poisson stream: a 4× hour is near the level its own past puts at
+    // one page a quarter (the NB test alone caught 40 of 40 here, and paged thirty
+    // times its budget on real volume). Waves on realistic shapes: tests/budget.rs.
     assert!(
-        caught as f64 >= 0.9 * seeds as f64,
+        caught as f64 >= 0.7 * seeds as f64,
         "caught {caught}/{seeds}"
     );
 }

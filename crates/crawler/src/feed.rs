@@ -167,6 +167,7 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         title,
         text,
         lang_hint: lang_hint.map(str::to_owned),
+        repost_of: None,
     })
 }
 

@@ -23,7 +23,9 @@ use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use schema::Fields;
-pub use search::{IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time};
+pub use search::{
+    Collapse, IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time,
+};
 pub use tally::{Buckets, LabelTally, PhraseSelection, PhraseTally};
 pub use writer::MentionWriter;
 
@@ -200,6 +202,7 @@ mod tests {
                 title: None,
                 text: text.into(),
                 lang_hint: None,
+                repost_of: None,
             },
             lang: lang.into(),
             sentiment: Sentiment {

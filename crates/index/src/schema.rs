@@ -40,6 +40,8 @@ pub fn build(langs: &[Lang]) -> Schema {
     sb.add_f64_field("sentiment", FAST | STORED);
     sb.add_u64_field("author_reach", FAST | STORED);
     sb.add_u64_field("simhash", FAST | STORED);
+    // The original a repost reposts (its mention id); absent on originals.
+    sb.add_text_field("repost_of", STRING | FAST | STORED);
     sb.add_text_field("url", STORED);
     sb.add_text_field("explanation", STORED);
     let social = TextOptions::default().set_stored().set_indexing_options(
@@ -83,6 +85,7 @@ pub struct Fields {
     pub sentiment: Field,
     pub author_reach: Field,
     pub simhash: Field,
+    pub repost_of: Field,
     pub url: Field,
     pub explanation: Field,
     pub title: Field,
@@ -130,6 +133,7 @@ impl Fields {
             sentiment: f("sentiment"),
             author_reach: f("author_reach"),
             simhash: f("simhash"),
+            repost_of: f("repost_of"),
             url: f("url"),
             explanation: f("explanation"),
             title: f("title"),

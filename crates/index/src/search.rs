@@ -37,10 +37,32 @@ pub struct SearchRequest {
     pub label: Option<String>,
     /// Intent (`complaint`, `question`, `praise`, `other`).
     pub intent: Option<String>,
+    /// Collapse reposts under their original: reposts are left out and each hit says
+    /// how often it was reposted (`collapse=reposts`).
+    #[serde(default)]
+    pub collapse: Option<Collapse>,
     /// Hits to return (default 20).
     pub limit: usize,
     /// Hits to skip.
     pub offset: usize,
+}
+
+/// What a search collapses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collapse {
+    /// Reposts under their original.
+    Reposts,
+}
+
+impl std::str::FromStr for Collapse {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reposts" => Ok(Collapse::Reposts),
+            _ => Err(format!("invalid collapse {s:?}: expected reposts")),
+        }
+    }
 }
 
 /// One mention as stored in the index.
@@ -80,6 +102,12 @@ pub struct IndexedMention {
     pub targets: Vec<TargetSentiment>,
     /// What moved the sentiment score.
     pub explanation: Vec<Contribution>,
+    /// The original this mention reposts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repost_of: Option<MentionId>,
+    /// How often it was reposted (collapsed searches only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reposts: Option<usize>,
 }
 
 /// What the index stores (not indexed) to explain a mention's analysis.
@@ -130,11 +158,30 @@ impl MentionIndex {
         let (total, docs) = searcher
             .search(&query, &(Count, top))
             .map_err(|e| self.tantivy(e))?;
-        let hits = docs
+        let mut hits: Vec<IndexedMention> = docs
             .into_iter()
             .map(|(_, addr)| self.load(&searcher, addr))
             .collect::<Result<_, _>>()?;
+        if req.collapse == Some(Collapse::Reposts) {
+            self.count_reposts(&searcher, &mut hits)?;
+        }
         Ok(SearchPage { total, hits })
+    }
+
+    /// Sets each hit's repost count: one term lookup per hit.
+    fn count_reposts(
+        &self,
+        searcher: &tantivy::Searcher,
+        hits: &mut [IndexedMention],
+    ) -> Result<(), IndexError> {
+        for hit in hits {
+            let q = TermQuery::new(
+                Term::from_field_text(self.fields.repost_of, &hit.id.to_string()),
+                IndexRecordOption::Basic,
+            );
+            hit.reposts = Some(searcher.search(&q, &Count).map_err(|e| self.tantivy(e))?);
+        }
+        Ok(())
     }
 
     /// The query of `req`'s text and filters, narrowed to its rule: what aggregations
@@ -351,6 +398,13 @@ impl MentionIndex {
         if let Some(l) = &req.label {
             clauses.push((Occur::Must, term(f.sentiment_label, l)));
         }
+        if req.collapse == Some(Collapse::Reposts) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+            clauses.push((
+                Occur::MustNot,
+                Box::new(tantivy::query::ExistsQuery::new("repost_of".into(), false)),
+            ));
+        }
         if req.since.is_some() || req.until.is_some() {
             use std::ops::Bound;
             let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
@@ -427,6 +481,8 @@ impl MentionIndex {
                 .collect(),
             targets: explanation.targets,
             explanation: explanation.sentiment,
+            repost_of: text(f.repost_of).and_then(|s| s.parse().ok()),
+            reposts: None,
         })
     }
 }

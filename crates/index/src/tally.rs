@@ -763,6 +763,7 @@ mod tests {
                     title: None,
                     text: format!("login fails again {}", ["today", "now"][(i % 2) as usize]),
                     lang_hint: None,
+                    repost_of: None,
                 },
                 lang: "en".into(),
                 sentiment: Sentiment {

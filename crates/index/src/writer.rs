@@ -76,6 +76,9 @@ impl MentionWriter {
             doc.add_text(f.topic_kind, k.as_str());
         }
         doc.add_u64(f.simhash, m.simhash);
+        if let Some(original) = m.mention.repost_of {
+            doc.add_text(f.repost_of, original.to_string());
+        }
         if let Some(url) = &m.mention.url {
             doc.add_text(f.url, url);
             for key in site_keys(url) {

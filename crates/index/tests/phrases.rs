@@ -25,6 +25,7 @@ fn compounds_the_scorer_split_are_counted_by_their_parts() {
             title: None,
             text: "Schon wieder ein Busausfall @acme https://x.example/p".into(),
             lang_hint: None,
+            repost_of: None,
         },
         lang: "de".into(),
         sentiment: Sentiment {

@@ -191,6 +191,7 @@ fn mentions() -> Vec<ScoredMention> {
                     title: (!title.is_empty()).then(|| (*title).into()),
                     text: (*text).into(),
                     lang_hint: None,
+                    repost_of: None,
                 },
                 lang: (*lang).into(),
                 sentiment: Sentiment {

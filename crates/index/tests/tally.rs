@@ -61,6 +61,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
             title: None,
             text: p.text.clone(),
             lang_hint: None,
+            repost_of: None,
         },
         lang: "en".into(),
         sentiment: Sentiment {

@@ -547,7 +547,8 @@ pub fn complaints(
     })
 }
 
-/// Three foreground mentions with the phrase, newest first.
+/// Three foreground mentions with the phrase, newest first; reposts collapse under
+/// their original, so three samples are three different posts.
 fn samples(
     index: &MentionIndex,
     rules: &RuleSet,
@@ -555,6 +556,7 @@ fn samples(
 ) -> Result<Vec<Sample>, InsightsError> {
     let mut req = search.request();
     req.limit = 3;
+    req.collapse = Some(lauscher_index::Collapse::Reposts);
     let page = index.search(&req, Some(rules))?;
     Ok(page
         .hits

@@ -165,6 +165,7 @@ impl Search {
             source: self.source.clone(),
             label: self.label.clone(),
             intent: self.intent.clone(),
+            collapse: None,
             limit: 0,
             offset: 0,
         }

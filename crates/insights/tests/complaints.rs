@@ -127,6 +127,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
                 title: None,
                 text,
                 lang_hint: None,
+                repost_of: None,
             },
             lang: "en".into(),
             sentiment: Sentiment {

@@ -97,6 +97,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
                 title: None,
                 text: p.text.clone(),
                 lang_hint: None,
+                repost_of: None,
             },
             lang: "en".into(),
             sentiment: Sentiment {

@@ -97,6 +97,11 @@ pub struct Mention {
     pub text: String,
     /// A language the source itself declares (ISO 639-1), preferred over detection.
     pub lang_hint: Option<String>,
+    /// The mention this one reposts (a boost, reblog or retweet the source reported,
+    /// or the same text by another author, found by dedupe). A repost is a mention of
+    /// its own: it counts in volume, share of voice and authors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repost_of: Option<MentionId>,
 }
 
 /// The sentiment class of a mention.

@@ -50,6 +50,8 @@ pub struct ImportRecord {
     pub lang: Option<String>,
     /// Title.
     pub title: Option<String>,
+    /// The post this one reposts: its `id` in the same source, or its URL.
+    pub repost_of: Option<String>,
 }
 
 /// An RFC 3339 string or unix seconds.
@@ -192,6 +194,15 @@ fn to_mention(
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| default_source.to_owned());
     let title = r.title.map(|t| html_to_text(&t)).filter(|t| !t.is_empty());
+    let repost_of = match r.repost_of.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(o) if o.starts_with("http://") || o.starts_with("https://") => {
+            let url = canonical_url(o, None)
+                .ok_or_else(|| format!("\"repost_of\" {o:?} is not a valid URL"))?;
+            Some(mention_id(&source, Some(&url), None, || 0))
+        }
+        Some(o) => Some(mention_id(&source, None, Some(o), || 0)),
+    };
     Ok(Mention {
         id: mention_id(&source, url.as_ref(), r.id.as_deref(), || {
             Fingerprint::of(&text).content_hash
@@ -211,6 +222,7 @@ fn to_mention(
         title,
         text,
         lang_hint: r.lang,
+        repost_of,
     })
 }
 

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lauscher_index::{MentionIndex, MentionWriter};
-use lauscher_model::{Mention, MentionSummary, ScoredMention};
+use lauscher_model::{Mention, MentionId, MentionSummary, ScoredMention, author_key};
 use lauscher_rules::{ActiveRules, Config};
 use lauscher_scorer::Scorer;
-use lauscher_state::{Duplicate, SeenRow, StateStore, StoredCursor};
+use lauscher_state::{Duplicate, Seen, SeenQuery, SeenRow, StateStore, StoredCursor, author_hash};
 use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::IndexCommitted;
 use lauscher_text::Fingerprint;
@@ -306,7 +306,10 @@ struct InFlight {
 #[derive(Default)]
 struct Generation {
     ids: HashSet<u128>,
-    content: HashSet<u128>,
+    /// (content hash, author hash) of every text.
+    authored: HashSet<(u128, u64)>,
+    /// Content hash → the first mention with that text (originals only).
+    originals: HashMap<u128, MentionId>,
 }
 
 impl InFlight {
@@ -320,39 +323,59 @@ impl InFlight {
         }
     }
 
-    fn duplicate(&self, m: &Mention, fp: &Fingerprint) -> Option<Duplicate> {
+    fn seen(&self, m: &Mention, author: u64, fp: &Fingerprint) -> Option<Seen> {
         let generations = [&self.current, &self.previous];
         if generations.iter().any(|g| g.ids.contains(&m.id.0)) {
-            return Some(Duplicate::Id);
+            return Some(Seen::Duplicate(Duplicate::Id));
         }
         if !fp.is_dedupable() {
             return None;
         }
         if generations
             .iter()
-            .any(|g| g.content.contains(&fp.content_hash))
+            .any(|g| g.authored.contains(&(fp.content_hash, author)))
         {
-            return Some(Duplicate::Content);
+            return Some(Seen::Duplicate(Duplicate::Content));
         }
-        self.near
-            .contains_near(fp.simhash)
-            .then_some(Duplicate::Near)
+        if self.near.contains_near(fp.simhash, author) {
+            return Some(Seen::Duplicate(Duplicate::Near));
+        }
+        generations
+            .iter()
+            .find_map(|g| g.originals.get(&fp.content_hash))
+            .map(|&id| Seen::RepostOf(id))
     }
 
-    /// Remembers `m`; returns its seen row for the state store.
-    fn remember(&mut self, m: &Mention, fp: &Fingerprint, now: i64) -> SeenRow {
+    /// Remembers `m` (by `author`, reposting `repost_of`); returns its seen row for the
+    /// state store.
+    fn remember(
+        &mut self,
+        m: &Mention,
+        author: u64,
+        fp: &Fingerprint,
+        repost_of: Option<MentionId>,
+        now: i64,
+    ) -> SeenRow {
         if self.current.ids.len() >= self.capacity {
             self.previous = std::mem::take(&mut self.current);
         }
         self.current.ids.insert(m.id.0);
         let fingerprint = fp.is_dedupable().then(|| {
-            self.current.content.insert(fp.content_hash);
-            self.near.insert(fp.simhash);
+            self.current.authored.insert((fp.content_hash, author));
+            if repost_of.is_none() {
+                self.current
+                    .originals
+                    .entry(fp.content_hash)
+                    .or_insert(m.id);
+            }
+            self.near.insert(fp.simhash, author);
             (fp.content_hash, fp.simhash)
         });
         SeenRow {
             id: m.id,
+            author,
             fingerprint,
+            repost_of,
             first_seen: now,
         }
     }
@@ -432,30 +455,45 @@ impl Analyser {
         let mut report = BatchReport::default();
         let fingerprinted = parallel_map(batch.mentions, |m| {
             let fp = Fingerprint::of(&m.text);
-            (m, fp)
+            let author = author_hash(&author_key(
+                m.author.as_ref().map(|a| a.name.as_str()),
+                m.url.as_deref(),
+                &m.source,
+            ));
+            (m, author, fp)
         });
         let queries: Vec<_> = fingerprinted
             .iter()
-            .map(|(m, fp)| {
-                (
-                    m.id,
-                    fp.is_dedupable().then_some((fp.content_hash, fp.simhash)),
-                )
+            .map(|(m, author, fp)| SeenQuery {
+                id: m.id,
+                author: *author,
+                fingerprint: fp.is_dedupable().then_some((fp.content_hash, fp.simhash)),
             })
             .collect();
         let committed = self.state.find_duplicates(&queries)?;
         let mut fresh = Vec::with_capacity(fingerprinted.len());
         let mut seen = Vec::with_capacity(fingerprinted.len());
-        for ((m, fp), committed) in fingerprinted.into_iter().zip(committed) {
-            if let Some(d) = committed.or_else(|| self.in_flight.duplicate(&m, &fp)) {
-                report.duplicates += 1;
-                METRICS
-                    .mentions_duplicate_total
-                    .with_label_values(&[&batch.source, d.as_str()])
-                    .inc();
-                continue;
+        for ((mut m, author, fp), committed) in fingerprinted.into_iter().zip(committed) {
+            // A duplicate in flight wins over a repost of a committed original.
+            let verdict = match committed {
+                Some(Seen::Duplicate(d)) => Some(Seen::Duplicate(d)),
+                other => self.in_flight.seen(&m, author, &fp).or(other),
+            };
+            match verdict {
+                Some(Seen::Duplicate(d)) => {
+                    report.duplicates += 1;
+                    METRICS
+                        .mentions_duplicate_total
+                        .with_label_values(&[&batch.source, d.as_str()])
+                        .inc();
+                    continue;
+                }
+                Some(Seen::RepostOf(original)) if original != m.id => {
+                    m.repost_of.get_or_insert(original);
+                }
+                _ => {}
             }
-            seen.push(self.in_flight.remember(&m, &fp, now));
+            seen.push(self.in_flight.remember(&m, author, &fp, m.repost_of, now));
             fresh.push((m, fp));
         }
         let scorer = &self.scorer;
@@ -464,6 +502,12 @@ impl Analyser {
         let before = mentions.len();
         if !batch.keep_all {
             mentions.retain(|s| !s.topics.is_empty());
+            // The seen set holds what was indexed: an unmatched mention comes in again
+            // when it comes again (a new rule, `--keep-all`).
+            if mentions.len() < before {
+                let kept: HashSet<u128> = mentions.iter().map(|s| s.mention.id.0).collect();
+                seen.retain(|r| kept.contains(&r.id.0));
+            }
         }
         report.unmatched = before - mentions.len();
         report.indexed = mentions.len();

@@ -34,6 +34,7 @@ fn mention(id: u128, text: &str) -> Mention {
         title: None,
         text: text.into(),
         lang_hint: None,
+        repost_of: None,
     }
 }
 

@@ -252,6 +252,12 @@ pub struct AlertRule {
     /// How long a window still accepts late mentions. Default `30m`.
     #[serde(default = "default_lateness")]
     pub lateness: HumanDuration,
+    /// How long a new stream (a topic with no history in the index) only learns before
+    /// it may page: its first hours say nothing about its rate, and a busy topic's
+    /// first window would otherwise page against the prior. Default `6h`; `0s` for a
+    /// topic known to be quiet.
+    #[serde(default = "default_warmup")]
+    pub warmup: HumanDuration,
     /// Distinct authors or every mention. Default authors.
     #[serde(default)]
     pub count: CountUnit,
@@ -268,7 +274,10 @@ pub struct AlertRule {
     /// Default 32; lower it for a real weekly rhythm (a weekly TV show).
     #[serde(default = "default_kappa")]
     pub seasonal_shrink: f64,
-    /// Run the slow build-up detector (Poisson CUSUM) beside the window test. Default true.
+    /// Run the slow build-up detector (a CUSUM on hourly residuals) beside the window
+    /// test; it takes a third of the budget. Default false: on real volume a day-long
+    /// 1.5× rise is the level's ordinary day-to-day wobble, so within a budget of one
+    /// page a quarter it mostly cannot page in time to matter.
     #[serde(default = "default_cusum")]
     pub cusum: bool,
     /// Influencer: least follower count, besides the source's p99. Default 10000.
@@ -300,6 +309,9 @@ fn default_window() -> HumanDuration {
 fn default_step() -> HumanDuration {
     HumanDuration(Duration::from_secs(300))
 }
+fn default_warmup() -> HumanDuration {
+    HumanDuration(Duration::from_secs(6 * 3600))
+}
 fn default_lateness() -> HumanDuration {
     HumanDuration(Duration::from_secs(1800))
 }
@@ -313,7 +325,7 @@ fn default_kappa() -> f64 {
     32.0
 }
 fn default_cusum() -> bool {
-    true
+    false
 }
 fn default_min_reach() -> u64 {
     10_000

@@ -59,6 +59,7 @@ fn mention(text: &str) -> Mention {
         title: None,
         text: text.into(),
         lang_hint: Some("de".into()),
+        repost_of: None,
     }
 }
 

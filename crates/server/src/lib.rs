@@ -80,6 +80,8 @@ pub struct SearchParams {
     pub label: Option<String>,
     /// Intent: complaint, question, praise or other.
     pub intent: Option<String>,
+    /// `reposts`: leave reposts out and count them on their originals.
+    pub collapse: Option<String>,
     /// Page size (default 20, at most 1000).
     pub limit: Option<usize>,
     /// Hits to skip.
@@ -124,6 +126,7 @@ impl SearchParams {
             source: self.source,
             label: self.label,
             intent: self.intent,
+            collapse: self.collapse.as_deref().map(str::parse).transpose()?,
             limit: self.limit.unwrap_or(20).clamp(1, 1000),
             offset: self.offset.unwrap_or(0),
         })

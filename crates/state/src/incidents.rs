@@ -347,6 +347,16 @@ impl StateStore {
         self.rows(&sql, [resolved_since], incident_row)
     }
 
+    /// Rule and topic of every incident whose window started at or after `since` (unix
+    /// seconds): what `lauscher check` holds against the budgets.
+    pub fn incidents_opened_since(&self, since: i64) -> Result<Vec<(String, String)>, StateError> {
+        self.rows(
+            "SELECT rule_id, topic FROM incidents WHERE window_start >= ?1",
+            [since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// Incidents, newest first, optionally only those with `status`.
     pub fn list_incidents(
         &self,

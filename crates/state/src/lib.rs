@@ -9,7 +9,7 @@
 //!
 //! Schema changes are migrations keyed on `PRAGMA user_version`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -57,26 +57,68 @@ pub struct StoredCursor {
     pub body_hash: Option<u64>,
 }
 
-/// One mention to remember as seen.
+/// One indexed mention to remember as seen.
+///
+/// The seen set holds what was *indexed*: a mention that matched no topic is not
+/// remembered, so importing it again with `--keep-all` or after adding a rule indexes
+/// it (its analysis runs again, which is cheap next to a missed mention).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeenRow {
     /// The mention id.
     pub id: MentionId,
+    /// Hash of the author key ([`author_hash`]).
+    pub author: u64,
     /// Content hash and SimHash, for texts long enough for content dedupe.
     pub fingerprint: Option<(u128, u64)>,
+    /// The original, when this mention is a repost.
+    pub repost_of: Option<MentionId>,
     /// When it was first seen (unix seconds).
     pub first_seen: i64,
 }
 
-/// Why a mention counts as already seen.
+/// What dedupe asks about one mention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenQuery {
+    /// The mention id.
+    pub id: MentionId,
+    /// Hash of the author key ([`author_hash`]).
+    pub author: u64,
+    /// Content hash and SimHash, for texts long enough for content dedupe.
+    pub fingerprint: Option<(u128, u64)>,
+}
+
+/// Why a mention counts as already seen: a true duplicate, dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Duplicate {
-    /// The same id.
+    /// The same id (the same source item, or the same URL in two feeds).
     Id,
-    /// The same normalised text.
+    /// The same normalised text by the same author.
     Content,
-    /// A SimHash within the near-duplicate distance.
+    /// A SimHash within the near-duplicate distance, by the same author.
     Near,
+}
+
+/// What the seen set says about a mention that is not new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A true duplicate: drop it.
+    Duplicate(Duplicate),
+    /// The same normalised text as `original` by another author: a repost, indexed
+    /// as a mention of its own.
+    RepostOf(MentionId),
+}
+
+/// The hash an author key is remembered by.
+pub fn author_hash(author_key: &str) -> u64 {
+    lauscher_text::fingerprint::hash64(author_key.as_bytes())
+}
+
+/// The key of one author's text: content hash and author hash, mixed.
+fn author_content(content: u128, author: u64) -> [u8; 16] {
+    let mut key = content.to_be_bytes();
+    let a = lauscher_text::fingerprint::hash64(&[&key[..], &author.to_be_bytes()[..]].concat());
+    key[..8].copy_from_slice(&a.to_be_bytes());
+    key
 }
 
 impl Duplicate {
@@ -199,6 +241,17 @@ ALTER TABLE alert_outbox_new RENAME TO alert_outbox;
 CREATE INDEX alert_outbox_due ON alert_outbox(status, next_attempt_at);
 CREATE INDEX alert_outbox_group ON alert_outbox(receiver, group_key, id);
 ",
+    // Reposts: the same text by another author is a mention of its own. Content
+    // dedupe is per author (author_content); originals are found by content hash.
+    // Rows from before have no author: they count as originals.
+    "
+ALTER TABLE seen ADD COLUMN author_hash INTEGER;
+ALTER TABLE seen ADD COLUMN author_content BLOB;
+ALTER TABLE seen ADD COLUMN repost_of BLOB;
+DROP INDEX seen_content;
+CREATE INDEX seen_original ON seen(content_hash) WHERE content_hash IS NOT NULL AND repost_of IS NULL;
+CREATE INDEX seen_author_content ON seen(author_content) WHERE author_content IS NOT NULL;
+",
 ];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
@@ -251,15 +304,17 @@ impl StateStore {
         let mut near = NearIndex::new(NEAR_CAPACITY);
         {
             let mut stmt = conn
-                .prepare("SELECT simhash FROM seen WHERE simhash IS NOT NULL ORDER BY first_seen DESC LIMIT ?1")
+                .prepare("SELECT simhash, author_hash FROM seen WHERE simhash IS NOT NULL ORDER BY first_seen DESC LIMIT ?1")
                 .map_err(err)?;
             let mut rows = stmt.query([NEAR_CAPACITY as i64]).map_err(err)?;
             let mut newest_first = Vec::new();
             while let Some(row) = rows.next().map_err(err)? {
-                newest_first.push(row.get::<_, i64>(0).map_err(err)? as u64);
+                let simhash = row.get::<_, i64>(0).map_err(err)? as u64;
+                let author = row.get::<_, Option<i64>>(1).map_err(err)?.unwrap_or(0) as u64;
+                newest_first.push((simhash, author));
             }
-            for simhash in newest_first.into_iter().rev() {
-                near.insert(simhash);
+            for (simhash, author) in newest_first.into_iter().rev() {
+                near.insert(simhash, author);
             }
         }
         Ok(StateStore {
@@ -300,43 +355,58 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Returns, for each mention, why it duplicates one already committed, if it does.
+    /// Returns, for each mention, whether it duplicates one already committed (the
+    /// same id; the same or a near text by the same author) or reposts one (the same
+    /// text by another author).
     ///
-    /// Costs two queries per 500 mentions (an `IN (...)` lookup of ids and one of content
-    /// hashes); near-duplicates are looked up in memory (see [`NEAR_CAPACITY`]).
-    pub fn find_duplicates(
-        &self,
-        items: &[(MentionId, Option<(u128, u64)>)],
-    ) -> Result<Vec<Option<Duplicate>>, StateError> {
+    /// Costs three queries per 500 mentions (`IN (...)` lookups of ids, of author and
+    /// text, and of originals by text); near-duplicates are looked up in memory (see
+    /// [`NEAR_CAPACITY`]).
+    pub fn find_duplicates(&self, items: &[SeenQuery]) -> Result<Vec<Option<Seen>>, StateError> {
         let conn = self.conn();
-        let lookup = || -> rusqlite::Result<Vec<Option<Duplicate>>> {
-            let ids: Vec<[u8; 16]> = items.iter().map(|(id, _)| id.0.to_be_bytes()).collect();
-            let known_ids: HashSet<Vec<u8>> = query_in(
+        let lookup = || -> rusqlite::Result<Vec<Option<Seen>>> {
+            let ids: Vec<[u8; 16]> = items.iter().map(|q| q.id.0.to_be_bytes()).collect();
+            let known_ids = query_in(
                 &conn,
-                "SELECT mention_id FROM seen WHERE mention_id IN",
+                "SELECT mention_id, mention_id FROM seen WHERE mention_id IN",
                 &ids,
+            )?;
+            let keys: Vec<[u8; 16]> = items
+                .iter()
+                .filter_map(|q| q.fingerprint.map(|(c, _)| author_content(c, q.author)))
+                .collect();
+            let known_keys = query_in(
+                &conn,
+                "SELECT author_content, author_content FROM seen WHERE author_content IN",
+                &keys,
             )?;
             let contents: Vec<[u8; 16]> = items
                 .iter()
-                .filter_map(|(_, f)| f.map(|(c, _)| c.to_be_bytes()))
+                .filter_map(|q| q.fingerprint.map(|(c, _)| c.to_be_bytes()))
                 .collect();
-            let known_contents: HashSet<Vec<u8>> = query_in(
+            let originals = query_in(
                 &conn,
-                "SELECT content_hash FROM seen WHERE content_hash IN",
+                "SELECT content_hash, mention_id FROM seen WHERE repost_of IS NULL AND content_hash IN",
                 &contents,
             )?;
             let near = self.near.lock().unwrap_or_else(|p| p.into_inner());
             Ok(items
                 .iter()
-                .map(|(id, fingerprint)| {
-                    if known_ids.contains(&id.0.to_be_bytes()[..]) {
-                        return Some(Duplicate::Id);
+                .map(|q| {
+                    if known_ids.contains_key(&q.id.0.to_be_bytes()[..]) {
+                        return Some(Seen::Duplicate(Duplicate::Id));
                     }
-                    let (content, simhash) = (*fingerprint)?;
-                    if known_contents.contains(&content.to_be_bytes()[..]) {
-                        return Some(Duplicate::Content);
+                    let (content, simhash) = q.fingerprint?;
+                    if known_keys.contains_key(&author_content(content, q.author)[..]) {
+                        return Some(Seen::Duplicate(Duplicate::Content));
                     }
-                    near.contains_near(simhash).then_some(Duplicate::Near)
+                    if near.contains_near(simhash, q.author) {
+                        return Some(Seen::Duplicate(Duplicate::Near));
+                    }
+                    originals
+                        .get(&content.to_be_bytes()[..])
+                        .and_then(|id| <[u8; 16]>::try_from(&id[..]).ok())
+                        .map(|id| Seen::RepostOf(MentionId(u128::from_be_bytes(id))))
                 })
                 .collect())
         };
@@ -389,18 +459,25 @@ impl StateStore {
                     [commit_seq as i64],
                 )?;
                 let mut put_seen = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, first_seen) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO seen (mention_id, content_hash, simhash, first_seen, author_hash, author_content, repost_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for row in seen {
-                    let (content, simhash) = match row.fingerprint {
-                        Some((c, s)) => (Some(c.to_be_bytes().to_vec()), Some(s as i64)),
-                        None => (None, None),
+                    let (content, simhash, key) = match row.fingerprint {
+                        Some((c, s)) => (
+                            Some(c.to_be_bytes().to_vec()),
+                            Some(s as i64),
+                            Some(author_content(c, row.author).to_vec()),
+                        ),
+                        None => (None, None, None),
                     };
                     put_seen.execute(params![
                         &row.id.0.to_be_bytes()[..],
                         content,
                         simhash,
-                        row.first_seen
+                        row.first_seen,
+                        row.author as i64,
+                        key,
+                        row.repost_of.map(|r| r.0.to_be_bytes().to_vec()),
                     ])?;
                 }
             }
@@ -408,8 +485,10 @@ impl StateStore {
         };
         run(&mut conn).map_err(|e| self.err(e))?;
         let mut near = self.near.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, simhash) in seen.iter().filter_map(|r| r.fingerprint) {
-            near.insert(simhash);
+        for row in seen {
+            if let Some((_, simhash)) = row.fingerprint {
+                near.insert(simhash, row.author);
+            }
         }
         Ok(())
     }
@@ -463,19 +542,24 @@ fn placeholders(n: usize) -> String {
     s
 }
 
-/// Runs `prefix (?, ?, ...)` over `values` in chunks; returns the first column's values.
+/// Runs `prefix (?, ?, ...)` over `values` in chunks; returns the first column's values
+/// with the second's (the first row's, when several share a key).
 fn query_in(
     conn: &Connection,
     prefix: &str,
     values: &[[u8; 16]],
-) -> rusqlite::Result<HashSet<Vec<u8>>> {
-    let mut found = HashSet::new();
-    for chunk in values.chunks(IN_CHUNK) {
+) -> rusqlite::Result<HashMap<Vec<u8>, Vec<u8>>> {
+    let mut found = HashMap::new();
+    let unique: HashSet<&[u8; 16]> = values.iter().collect();
+    let unique: Vec<&[u8; 16]> = unique.into_iter().collect();
+    for chunk in unique.chunks(IN_CHUNK) {
         let sql = format!("{prefix} ({})", placeholders(chunk.len()));
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter().map(|v| &v[..])))?;
         while let Some(row) = rows.next()? {
-            found.insert(row.get::<_, Vec<u8>>(0)?);
+            found
+                .entry(row.get::<_, Vec<u8>>(0)?)
+                .or_insert(row.get::<_, Vec<u8>>(1)?);
         }
     }
     Ok(found)
@@ -496,25 +580,37 @@ mod tests {
         let (_d, s) = store();
         let row = SeenRow {
             id: MentionId(1),
+            author: 10,
             fingerprint: Some((42, 0xF0F0_F0F0_F0F0_F0F0)),
+            repost_of: None,
             first_seen: 100,
         };
         s.record_commit(&[], &[row], 100, 1).expect("commit");
+        let q = |id, author, fingerprint| SeenQuery {
+            id: MentionId(id),
+            author,
+            fingerprint,
+        };
         let queries = [
-            (MentionId(1), None),
-            (MentionId(2), Some((42, 0))),
-            (MentionId(3), Some((7, 0xF0F0_F0F0_F0F0_F0F7))),
-            (MentionId(4), Some((7, 0x0F0F_0F0F_0F0F_0F0F))),
+            q(1, 10, None),
+            q(2, 10, Some((42, 0))),
+            q(3, 10, Some((7, 0xF0F0_F0F0_F0F0_F0F7))),
+            q(4, 10, Some((7, 0x0F0F_0F0F_0F0F_0F0F))),
+            q(5, 11, Some((42, 0x0F0F_0F0F_0F0F_0F0F))),
+            q(6, 11, Some((7, 0xF0F0_F0F0_F0F0_F0F7))),
         ];
         let found = s.find_duplicates(&queries).expect("lookup");
         assert_eq!(
             found,
             [
-                Some(Duplicate::Id),
-                Some(Duplicate::Content),
-                Some(Duplicate::Near),
-                None
-            ]
+                Some(Seen::Duplicate(Duplicate::Id)),
+                Some(Seen::Duplicate(Duplicate::Content)),
+                Some(Seen::Duplicate(Duplicate::Near)),
+                None,
+                Some(Seen::RepostOf(MentionId(1))),
+                None,
+            ],
+            "the same text by another author is a repost; a near text by another is new"
         );
         assert_eq!(s.prune_seen(101).ok(), Some(1));
         assert_eq!(s.find_duplicates(&queries[..1]).expect("lookup"), [None]);
@@ -531,7 +627,9 @@ mod tests {
         };
         let seen = SeenRow {
             id: MentionId(1),
+            author: 3,
             fingerprint: Some((2, 0xAAAA_0000_0000_0000)),
+            repost_of: None,
             first_seen: 1,
         };
         StateStore::open(&path)
@@ -541,11 +639,15 @@ mod tests {
         assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
         assert_eq!(s.commit_seq().ok(), Some(7));
         let near = s
-            .find_duplicates(&[(MentionId(9), Some((1, 0xAAAA_0000_0000_0001)))])
+            .find_duplicates(&[SeenQuery {
+                id: MentionId(9),
+                author: 3,
+                fingerprint: Some((1, 0xAAAA_0000_0000_0001)),
+            }])
             .expect("lookup");
         assert_eq!(
             near,
-            [Some(Duplicate::Near)],
+            [Some(Seen::Duplicate(Duplicate::Near))],
             "near-duplicate index reloads from disk"
         );
         assert_eq!(s.cursor("other").ok().flatten(), None);

@@ -146,27 +146,40 @@ impl NearIndex {
         }
     }
 
-    /// Adds `simhash`, dropping the older generation when the newer one is full.
-    pub fn insert(&mut self, simhash: u64) {
+    /// Adds `simhash` of a text by `author` (a hash of the author key), dropping the
+    /// older generation when the newer one is full.
+    pub fn insert(&mut self, simhash: u64, author: u64) {
         if self.current_len >= self.capacity / 2 {
             self.previous = std::mem::take(&mut self.current);
             self.current_len = 0;
         }
+        let tag = author_tag(author);
         for (i, b) in bands(simhash).into_iter().enumerate() {
-            self.current.entry((i as u8, b)).or_default().push(simhash);
+            self.current
+                .entry((i as u8, b ^ tag))
+                .or_default()
+                .push(simhash);
         }
         self.current_len += 1;
     }
 
-    /// Returns whether a stored hash is within [`NEAR_DUPLICATE_BITS`] of `simhash`.
-    pub fn contains_near(&self, simhash: u64) -> bool {
+    /// Returns whether a hash stored for `author` is within [`NEAR_DUPLICATE_BITS`] of
+    /// `simhash`. The author is folded into the band keys (16 bits), so the same text
+    /// by someone else is not found (a repost, not a duplicate), at a cost of one false
+    /// match in 65,536 authors.
+    pub fn contains_near(&self, simhash: u64, author: u64) -> bool {
+        let tag = author_tag(author);
         bands(simhash).into_iter().enumerate().any(|(i, b)| {
             [&self.current, &self.previous].iter().any(|g| {
-                g.get(&(i as u8, b))
+                g.get(&(i as u8, b ^ tag))
                     .is_some_and(|v| v.iter().any(|other| is_near(*other, simhash)))
             })
         })
     }
+}
+
+fn author_tag(author: u64) -> u16 {
+    (author ^ (author >> 16) ^ (author >> 32) ^ (author >> 48)) as u16
 }
 
 /// Returns the xxh3-64 hash of `bytes` (bodies, keys): fast, stable across releases.
@@ -211,13 +224,17 @@ mod tests {
     #[test]
     fn the_near_index_finds_near_hashes_and_forgets_the_oldest_generation() {
         let mut index = NearIndex::new(4);
-        index.insert(0xF0F0_F0F0_F0F0_F0F0);
-        assert!(index.contains_near(0xF0F0_F0F0_F0F0_F0F7));
-        assert!(!index.contains_near(0x0F0F_0F0F_0F0F_0F0F));
+        index.insert(0xF0F0_F0F0_F0F0_F0F0, 7);
+        assert!(index.contains_near(0xF0F0_F0F0_F0F0_F0F7, 7));
+        assert!(
+            !index.contains_near(0xF0F0_F0F0_F0F0_F0F7, 8),
+            "another author's near text is a repost"
+        );
+        assert!(!index.contains_near(0x0F0F_0F0F_0F0F_0F0F, 7));
         for h in [1, 2, 3, 4] {
-            index.insert(h << 20);
+            index.insert(h << 20, 7);
         }
-        assert!(!index.contains_near(0xF0F0_F0F0_F0F0_F0F0));
+        assert!(!index.contains_near(0xF0F0_F0F0_F0F0_F0F0, 7));
     }
 
     #[test]
