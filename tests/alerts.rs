@@ -511,6 +511,24 @@ index:
         "{i}"
     );
     assert_eq!(report["notifications"][0]["receiver"], "hook");
+    // The self-check: one incident over the replayed month is over a budget of one
+    // page per 90 days, and the table says so.
+    let stream = &report["streams"][0];
+    assert_eq!(stream["rule"], "acme-storm", "{report:#}");
+    assert_eq!(stream["incidents"], 1);
+    assert_eq!(stream["budget_per_90d"], 1.0);
+    let per_90d = stream["per_90d"].as_f64().expect("per_90d");
+    assert!((2.0..4.0).contains(&per_90d), "{stream}");
+    assert_eq!(stream["over_budget"], true);
+    let text = dir
+        .cmd(&["backtest", "--since", "28d", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .expect("backtest");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("would page"), "{text}");
 }
 
 /// Two rules fire on one burst; the route groups them, email goes to an SMTP sink, and

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! Committed mentions ─▶ AlertRouter ─▶ per stream (rule × topic):
-//!     SpikeDetector (window NB/Poisson test + CUSUM) | influencer | sentiment shift
+//!     SpikeDetector (window residual against the stream's own tail + CUSUM) |
+//!     influencer | sentiment shift
 //!   ─▶ Incident state machine ─▶ routing tree, silences, mutes, inhibition
 //!   ─▶ state store: incident + timeline + outbox rows, one transaction
 //!   ─▶ Deliverer: webhook (HMAC), Slack, Teams, Mattermost, PagerDuty; retries
@@ -10,13 +11,15 @@
 //!
 //! - [`math`]: count distributions and thresholds;
 //! - [`baseline`]: the seasonal expected count;
+//! - [`tail`]: a statistic's own past and the level that meets the budget;
 //! - [`detector`]: [`SpikeDetector`], one stream's counts and decisions;
 //! - [`cusum`]: slow build-ups; [`shift`]: sentiment shift;
 //! - [`incident`]: the incident state machine;
 //! - [`route`]: routing tree, silences and mutes; [`render`]: templates and bodies;
 //! - [`router`]: [`AlertRouter`], the glue; [`deliver`]: the outbox worker;
 //! - [`backtest`]: replay rules over history;
-//! - [`sim`]: seeded samplers shared by calibration and tests.
+//! - [`sim`]: seeded samplers and a generator of realistic mention volume for the
+//!   statistical tests.
 
 pub mod backtest;
 pub mod baseline;

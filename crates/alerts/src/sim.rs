@@ -1,5 +1,5 @@
-//! Seeded samplers for count streams: what the CUSUM calibration simulates and what the
-//! statistical tests replay. No `rand_distr` for three samplers.
+//! Seeded samplers for count streams, and [`VolumeModel`], a generator of realistic
+//! mention volume: what the statistical tests replay. No `rand_distr` for three samplers.
 
 use rand::Rng;
 

@@ -9,35 +9,17 @@
 //! `cargo test -p lauscher-alerts --test budget -- --nocapture` prints the table the
 //! issue note quotes.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
+use common::{STEP, T0, mention, params};
 use lauscher_alerts::sim::{self, Burst, VolumeModel};
-use lauscher_alerts::{Signal, SpikeDetector, SpikeParams};
-use lauscher_model::{Intent, Label, MentionId, MentionSummary};
-use lauscher_rules::CountUnit;
+use lauscher_alerts::{Signal, SpikeDetector};
+use lauscher_model::MentionSummary;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const STEP: i64 = 300;
-/// 2026-01-05, a Monday.
-const T0: i64 = 1_767_571_200;
 const DAY: i64 = 86_400;
-
-fn params() -> SpikeParams {
-    SpikeParams {
-        step: STEP,
-        window_steps: 12,
-        lateness: 1800,
-        warmup: 6 * 3600,
-        min_count: 5,
-        min_ratio: 3.0,
-        alpha: 1.0 / (90.0 * 96.0),
-        unit: CountUnit::Authors,
-        cusum: false,
-        budget_hours: 90.0 * 24.0,
-        kappa: 32.0,
-        tz: chrono_tz::UTC,
-    }
-}
 
 /// Prebuilt mentions by distinct authors, reused in turn (only the times change).
 struct Pool {
@@ -47,24 +29,7 @@ struct Pool {
 
 impl Pool {
     fn new(n: usize) -> Pool {
-        let at = Utc.timestamp_opt(T0, 0).single().expect("time");
-        let mentions = (0..n)
-            .map(|i| MentionSummary {
-                id: MentionId(i as u128),
-                source: if i % 2 == 0 { "a".into() } else { "b".into() },
-                author_key: format!("author{i}"),
-                reach: None,
-                published_at: at,
-                fetched_at: at,
-                lang: "de".into(),
-                score: -0.5,
-                label: Label::Negative,
-                intent: Intent::Complaint,
-                topics: vec!["acme".into()],
-                url: None,
-                snippet: String::new(),
-            })
-            .collect();
+        let mentions = (0..n as u64).map(|i| mention(i, T0)).collect();
         Pool { mentions, next: 0 }
     }
 

@@ -2,34 +2,13 @@
 //! §14): quiet streams stay within the false-alarm budget, injected bursts are caught
 //! fast. Seeded, so every run sees the same streams.
 
-use chrono::{TimeZone, Utc};
+mod common;
+
+use common::{STEP, T0, mention, params};
 use lauscher_alerts::sim;
-use lauscher_alerts::{Signal, SpikeDetector, SpikeParams};
-use lauscher_model::{Intent, Label, MentionId, MentionSummary};
-use lauscher_rules::CountUnit;
+use lauscher_alerts::{Signal, SpikeDetector};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-const STEP: i64 = 300;
-/// 2026-01-05, a Monday.
-const T0: i64 = 1_767_571_200;
-
-fn params() -> SpikeParams {
-    SpikeParams {
-        step: STEP,
-        window_steps: 12,
-        lateness: 1800,
-        warmup: 6 * 3600,
-        min_count: 5,
-        min_ratio: 3.0,
-        alpha: 1.0 / (90.0 * 96.0),
-        unit: CountUnit::Authors,
-        cusum: false,
-        budget_hours: 90.0 * 24.0,
-        kappa: 32.0,
-        tz: chrono_tz::UTC,
-    }
-}
 
 /// Relative rate by hour of week: a day curve, quieter weekends.
 fn season(t: i64) -> f64 {
@@ -37,29 +16,6 @@ fn season(t: i64) -> f64 {
     let day = (t / 86_400 + 3).rem_euclid(7); // T0 epoch day 0 was a Thursday
     let weekend = if day >= 5 { 0.7 } else { 1.0 };
     (1.0 + 0.6 * (2.0 * std::f64::consts::PI * (hour - 9.0) / 24.0).cos()) * weekend / 0.914
-}
-
-fn mention(n: u64, t: i64) -> MentionSummary {
-    let at = Utc.timestamp_opt(t, 0).single().expect("time");
-    MentionSummary {
-        id: MentionId(n as u128),
-        source: if n.is_multiple_of(2) {
-            "a".into()
-        } else {
-            "b".into()
-        },
-        author_key: format!("author{n}"),
-        reach: None,
-        published_at: at,
-        fetched_at: at,
-        lang: "de".into(),
-        score: -0.5,
-        label: Label::Negative,
-        intent: Intent::Complaint,
-        topics: vec!["acme".into()],
-        url: None,
-        snippet: String::new(),
-    }
 }
 
 /// Drives a detector bucket by bucket; `extra(t)` adds burst mentions to a bucket.
@@ -264,4 +220,68 @@ fn a_tenfold_burst_is_caught_within_two_steps_of_tipping() {
             first - onset
         );
     }
+}
+
+#[test]
+fn a_day_without_data_a_clock_jump_and_old_mentions_page_nothing() {
+    // A flat 30/h stream, warm after 8 weeks.
+    let warmup = 8 * 168;
+    let mut run = Run::new(30_000);
+    run.seasonal = false;
+    run.stream(T0, warmup, 30.0, None, &|_| 0);
+    run.incidents.clear();
+    let mut t = T0 + warmup * 3600;
+    // The source is down for a day, then comes back as before.
+    run.stream(t, 24, 0.0, None, &|_| 0);
+    t += 24 * 3600;
+    run.stream(t, 72, 30.0, None, &|_| 0);
+    t += 72 * 3600;
+    assert!(
+        run.incidents.is_empty(),
+        "gap's end paged: {:?}",
+        run.incidents
+    );
+    // The clock jumps three days ahead (a suspended machine), then runs on.
+    t += 3 * 86_400;
+    for s in run.detector.advance(t) {
+        run.signal(s, t);
+    }
+    run.stream(t, 48, 30.0, None, &|_| 0);
+    t += 48 * 3600;
+    assert!(
+        run.incidents.is_empty(),
+        "clock jump paged: {:?}",
+        run.incidents
+    );
+    // A mention from years ago, and a clock that goes back: ignored.
+    run.n += 1;
+    let old = mention(run.n, T0 - 3 * 365 * 86_400);
+    assert_eq!(run.detector.observe(&old), None);
+    assert!(run.detector.advance(t - 86_400).is_empty());
+    // And a real wave is still caught afterwards.
+    run.stream(t, 2, 30.0, None, &|_| 30);
+    assert_eq!(run.incidents.len(), 1, "{:?}", run.incidents);
+}
+
+#[test]
+fn one_enormous_burst_in_the_history_neither_blinds_nor_pages() {
+    let mut run = Run::new(31_000);
+    run.seasonal = false;
+    // Ten quiet days, then an hour at a hundred times the level, then 8 weeks on.
+    run.stream(T0, 240, 30.0, None, &|_| 0);
+    let burst = T0 + 240 * 3600;
+    run.stream(burst, 1, 30.0, None, &|_| 250);
+    run.stream(burst + 3600, 8 * 168, 30.0, None, &|_| 0);
+    let opened: Vec<i64> = run
+        .incidents
+        .iter()
+        .copied()
+        .filter(|&at| at > burst + 6 * 3600)
+        .collect();
+    assert!(opened.len() <= 1, "paged after the burst: {opened:?}");
+    // A 10× wave two months later is caught within its first hour.
+    run.incidents.clear();
+    let t = burst + 3600 + 8 * 168 * 3600;
+    run.stream(t, 1, 30.0, None, &|_| 25);
+    assert_eq!(run.incidents.len(), 1, "{:?}", run.incidents);
 }

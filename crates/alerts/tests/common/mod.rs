@@ -1,0 +1,54 @@
+//! What the statistical tests share: the default spike settings on 5-minute steps and
+//! a mention by author `n`.
+
+use chrono::{TimeZone, Utc};
+use lauscher_alerts::SpikeParams;
+use lauscher_model::{Intent, Label, MentionId, MentionSummary};
+use lauscher_rules::CountUnit;
+
+/// The evaluation step, seconds.
+pub const STEP: i64 = 300;
+/// 2026-01-05, a Monday.
+pub const T0: i64 = 1_767_571_200;
+
+/// A rule's defaults: a 60-minute window on 5-minute steps, one page per 90 days.
+pub fn params() -> SpikeParams {
+    SpikeParams {
+        step: STEP,
+        window_steps: 12,
+        lateness: 1800,
+        warmup: 6 * 3600,
+        min_count: 5,
+        min_ratio: 3.0,
+        alpha: 1.0 / (90.0 * 96.0),
+        unit: CountUnit::Authors,
+        cusum: false,
+        budget_hours: 90.0 * 24.0,
+        kappa: 32.0,
+        tz: chrono_tz::UTC,
+    }
+}
+
+/// A negative complaint by `author{n}` at `t`, from source `a` or `b`.
+pub fn mention(n: u64, t: i64) -> MentionSummary {
+    let at = Utc.timestamp_opt(t, 0).single().expect("time");
+    MentionSummary {
+        id: MentionId(n as u128),
+        source: if n.is_multiple_of(2) {
+            "a".into()
+        } else {
+            "b".into()
+        },
+        author_key: format!("author{n}"),
+        reach: None,
+        published_at: at,
+        fetched_at: at,
+        lang: "de".into(),
+        score: -0.5,
+        label: Label::Negative,
+        intent: Intent::Complaint,
+        topics: vec!["acme".into()],
+        url: None,
+        snippet: String::new(),
+    }
+}
