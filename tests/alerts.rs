@@ -55,6 +55,7 @@ rules:
     step: 2s
     lateness: 2s
     warmup: 0s
+    budget: 1/180d
     description: Complaints about Acme spike
 routing:
   receivers: [hook, slack, pd]
@@ -306,6 +307,22 @@ async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kil
         "{stdout}"
     );
     drop(daemon);
+
+    // One incident in the last 90 days is over a budget of one per 180: `check` says so.
+    let out = tokio::task::block_in_place(|| {
+        dir.cmd(&["check", "--config"])
+            .arg(dir.config())
+            .arg("--data-dir")
+            .arg(dir.data())
+            .output()
+            .expect("check")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning: alert rule \"acme-storm\" on topic \"acme\" opened 1 incidents in the last 90 days; its budget allows 0.5"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
