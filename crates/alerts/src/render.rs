@@ -574,6 +574,30 @@ mod tests {
     }
 
     #[test]
+    fn a_calibrated_threshold_says_where_it_came_from() {
+        let t = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
+        let mut i = incident("acme-storm");
+        i.evidence.threshold = 16;
+        i.evidence.calibration = Some(Box::new(crate::tail::TailFit {
+            days: 56.0,
+            episodes: 40,
+            base: 0.6,
+            scale: 0.25,
+            shape: 0.0,
+            quiet: 0.3,
+            level: 1.7,
+        }));
+        let policy = IncidentPolicy::default();
+        for (lang, words) in [
+            ("en", "Threshold 16: set from 56 days"),
+            ("de", "Schwelle 16: aus 56 Tagen"),
+        ] {
+            let m = t.render(lang, &i, "opened", None, &policy, 1_800_003_600, None);
+            assert!(m.text.contains(words), "{lang}: {}", m.text);
+        }
+    }
+
+    #[test]
     fn a_group_merges_into_one_chat_or_email_message_but_not_a_page() {
         let t = Templates::load(std::path::Path::new("/nonexistent")).expect("bundled");
         let policy = IncidentPolicy::default();
