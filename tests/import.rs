@@ -108,20 +108,7 @@ fn unmatched_posts_import_again_with_keep_all() {
         (Some(0), Some(1)),
         "{s}"
     );
-    let out = dir
-        .cmd(&["import", "--json", "--keep-all", "--config"])
-        .arg(dir.config())
-        .arg("--data-dir")
-        .arg(dir.data())
-        .arg(&file)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = dir.import_with(&file, &["--keep-all"]);
     assert_eq!(s["indexed"], 1, "{s}");
     assert_eq!(s["duplicates"], 0, "{s}");
     assert_eq!(dir.total(&[]), 1);

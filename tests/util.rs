@@ -110,11 +110,17 @@ sources:
 
     /// `lauscher import --json FILE` with this dir's config and data; returns the summary.
     pub fn import(&self, file: &Path) -> Value {
+        self.import_with(file, &[])
+    }
+
+    /// [`import`](Self::import) with extra arguments (`--keep-all`, `--source S`).
+    pub fn import_with(&self, file: &Path, args: &[&str]) -> Value {
         let out = succeed(
             self.cmd(&["import", "--json", "--config"])
                 .arg(self.config())
                 .arg("--data-dir")
                 .arg(self.data())
+                .args(args)
                 .arg(file),
         );
         serde_json::from_slice(&out.stdout).expect("json summary")
