@@ -154,8 +154,7 @@ pub fn budget_warnings(alerting: &AlertingConfig, data_dir: &Path) -> Result<Vec
         let Some(r) = alerting.rules.iter().find(|r| r.id == rule) else {
             continue;
         };
-        let budget = r.budget(&alerting.defaults);
-        let allowed = budget.pages * 90.0 * 86_400.0 / budget.per.as_secs_f64();
+        let allowed = r.budget(&alerting.defaults).per_90d();
         if n as f64 > allowed {
             out.push(format!(
                 "alert rule {rule:?} on topic {topic:?} opened {n} incidents in the last 90 days; its budget allows {allowed:.1} (check them with `lauscher backtest --rule {rule}`, raise min_count or the budget's horizon if they were noise)"

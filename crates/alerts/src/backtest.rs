@@ -108,21 +108,21 @@ pub fn backtest(
     let (incidents, notifications) = router.into_history();
     let streams = streams
         .into_iter()
-        .map(|(rule, topic, budget_per_90d, calibration)| {
+        .map(|s| {
             let n = incidents
                 .iter()
-                .filter(|i| i.rule == rule && i.topic == topic)
+                .filter(|i| i.rule == s.rule && i.topic == s.topic)
                 .count();
             let per_90d = n as f64 * 90.0 / days;
             StreamBudget {
-                over_budget: per_90d > budget_per_90d,
-                rule,
-                topic,
+                over_budget: per_90d > s.budget_per_90d,
+                rule: s.rule,
+                topic: s.topic,
                 incidents: n,
                 days,
                 per_90d,
-                budget_per_90d,
-                calibration,
+                budget_per_90d: s.budget_per_90d,
+                calibration: s.calibration,
             }
         })
         .collect();

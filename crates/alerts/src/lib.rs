@@ -42,5 +42,5 @@ pub use deliver::Deliverer;
 pub use detector::{Evidence, Signal, SpikeDetector, SpikeParams};
 pub use incident::{Change, Incident, Input, Status};
 pub use render::Templates;
-pub use router::{AlertRouter, PlannedNotification, RouterError};
+pub use router::{AlertRouter, PlannedNotification, RouterError, SpikeStream};
 pub use service::{AlertHandle, AlertInbox, AlertService};

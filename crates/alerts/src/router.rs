@@ -74,6 +74,19 @@ struct Stream {
     last_fire: i64,
 }
 
+/// One spike stream as [`AlertRouter::spike_streams`] lists it.
+#[derive(Clone, Debug)]
+pub struct SpikeStream {
+    /// Alert rule id.
+    pub rule: String,
+    /// Topic.
+    pub topic: String,
+    /// Pages its budget allows per 90 days.
+    pub budget_per_90d: f64,
+    /// How its own history set its window test's level, once it has one.
+    pub calibration: Option<crate::tail::TailFit>,
+}
+
 /// Per-source log₂ histogram of author reach, for the p99 of the influencer rule.
 #[derive(Default)]
 struct ReachHistogram {
@@ -1095,22 +1108,20 @@ impl AlertRouter {
         (self.history, self.planned)
     }
 
-    /// Every spike stream: rule id, topic, its budget in pages per 90 days, and the
-    /// calibration its own history gave its window test.
-    pub fn spike_streams(&self) -> Vec<(String, String, f64, Option<crate::tail::TailFit>)> {
+    /// Every spike stream with its budget and the calibration its own history gave
+    /// its window test.
+    pub fn spike_streams(&self) -> Vec<SpikeStream> {
         self.streams
             .iter()
             .filter_map(|s| match &s.detector {
                 Detector::Spike(d) => {
                     let rule = &self.config.rules[s.rule];
-                    let budget = rule.budget(&self.config.defaults);
-                    let per_90d = budget.pages * 90.0 * 86_400.0 / budget.per.as_secs_f64();
-                    Some((
-                        rule.id.clone(),
-                        s.topic.clone(),
-                        per_90d,
-                        d.calibration().copied(),
-                    ))
+                    Some(SpikeStream {
+                        rule: rule.id.clone(),
+                        topic: s.topic.clone(),
+                        budget_per_90d: rule.budget(&self.config.defaults).per_90d(),
+                        calibration: d.calibration().copied(),
+                    })
                 }
                 _ => None,
             })

@@ -89,6 +89,11 @@ impl TailFit {
     }
 }
 
+/// The `p` quantile of non-empty `sorted` values (nearest rank).
+fn quantile_of(sorted: &[f32], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize] as f64
+}
+
 /// Peaks counted towards the shape's prior (it moves half way at this many).
 const SHAPE_PRIOR_EPISODES: f64 = 30.0;
 /// Largest shape magnitude used.
@@ -130,7 +135,9 @@ impl TailHistory {
     /// than `gap` steps are one.
     pub fn new(capacity: usize, per_day: f64, gap: usize) -> TailHistory {
         TailHistory {
-            values: VecDeque::with_capacity(capacity.min(1 << 16)),
+            // Grows as it fills: a stream's unused histories (the CUSUM's when it is
+            // off) cost nothing.
+            values: VecDeque::new(),
             capacity: capacity.max(1),
             per_day: per_day.max(1e-9),
             gap: gap.max(1),
@@ -158,9 +165,13 @@ impl TailHistory {
         if self.values.is_empty() {
             return None;
         }
+        Some(quantile_of(&self.sorted(), p))
+    }
+
+    fn sorted(&self) -> Vec<f32> {
         let mut sorted: Vec<f32> = self.values.iter().copied().collect();
         sorted.sort_unstable_by(f32::total_cmp);
-        Some(sorted[((sorted.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize] as f64)
+        sorted
     }
 
     /// Fits the tail and picks the level crossed `budget_per_day` times a day, shrinking
@@ -169,11 +180,9 @@ impl TailHistory {
         if self.values.len() < 16 {
             return None;
         }
-        let mut sorted: Vec<f32> = self.values.iter().copied().collect();
-        sorted.sort_unstable_by(f32::total_cmp);
-        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64;
-        let base = q(BASE_QUANTILE);
-        let quiet = q(QUIET_QUANTILE);
+        let sorted = self.sorted();
+        let base = quantile_of(&sorted, BASE_QUANTILE);
+        let quiet = quantile_of(&sorted, QUIET_QUANTILE);
         // Episode peaks: runs above the base, merged across short dips.
         let mut peaks: Vec<f64> = Vec::new();
         let mut below = usize::MAX;

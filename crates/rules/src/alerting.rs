@@ -156,6 +156,11 @@ impl Budget {
         let days = self.per.as_secs_f64() / 86_400.0;
         (self.pages / (days * Self::TESTS_PER_DAY)).clamp(1e-12, 0.5)
     }
+
+    /// The pages it allows per 90 days (what `backtest` and `check` compare with).
+    pub fn per_90d(&self) -> f64 {
+        self.pages * 90.0 * 86_400.0 / self.per.as_secs_f64()
+    }
 }
 
 impl FromStr for Budget {

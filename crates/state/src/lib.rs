@@ -116,7 +116,10 @@ pub fn author_hash(author_key: &str) -> u64 {
 /// The key of one author's text: content hash and author hash, mixed.
 fn author_content(content: u128, author: u64) -> [u8; 16] {
     let mut key = content.to_be_bytes();
-    let a = lauscher_text::fingerprint::hash64(&[&key[..], &author.to_be_bytes()[..]].concat());
+    let mut input = [0u8; 24];
+    input[..16].copy_from_slice(&key);
+    input[16..].copy_from_slice(&author.to_be_bytes());
+    let a = lauscher_text::fingerprint::hash64(&input);
     key[..8].copy_from_slice(&a.to_be_bytes());
     key
 }
