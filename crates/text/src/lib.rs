@@ -3,6 +3,7 @@
 //! Indexing, querying, fingerprinting and scoring must agree on what a token is, so every
 //! crate takes its tokens, folded forms, stems and languages from here:
 //!
+//! - [`compound`]: German compounds split into known words;
 //! - [`normalize`]: HTML and entity clean-up, whitespace;
 //! - [`token`]: the tokenizer and case/diacritic folding;
 //! - [`stem`]: per-language stemming with a per-thread cache;
@@ -10,6 +11,7 @@
 //! - [`fingerprint`]: content hashes and SimHash for duplicate detection;
 //! - [`stopwords`]: per-language stop words.
 
+pub mod compound;
 pub mod fingerprint;
 pub mod lang;
 pub mod normalize;
