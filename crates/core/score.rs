@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use lauscher_model::Contribution;
 use lauscher_rules::Config;
-use lauscher_scorer::eval::{Confusion, LABELS, read_labeled};
+use lauscher_scorer::eval::{Confusion, INTENTS, IntentConfusion, LABELS, read_labeled};
 use lauscher_scorer::{Scored, Scorer};
 use lauscher_text::Lang;
 use serde_json::json;
@@ -149,9 +149,11 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let elapsed = started.elapsed().as_secs_f64();
     let posts_per_sec = posts.len() as f64 / elapsed.max(1e-9);
     let mut all = Confusion::default();
+    let mut intents = IntentConfusion::default();
     let mut per_lang: BTreeMap<String, Confusion> = BTreeMap::new();
     for (p, s) in posts.iter().zip(&scored) {
         all.add(p.label, s.sentiment.label);
+        intents.add(p.intent, p.label, s.intent.intent);
         per_lang
             .entry(s.lang.code().to_owned())
             .or_default()
@@ -167,12 +169,14 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
             "per_class": report.per_class,
             "confusion": report.confusion,
             "per_lang": per_lang.iter().map(|(l, c)| (l.clone(), c.report())).collect::<BTreeMap<_, _>>(),
+            "intent": intents.report(),
             "posts_per_sec": posts_per_sec,
             "skipped": skipped,
         });
         writeln!(out, "{doc}")?;
     } else {
         print_confusion(&mut out, &name, &all)?;
+        print_intents(&mut out, &intents)?;
         writeln!(
             out,
             "speed: {posts_per_sec:.0} posts/s ({} posts in {elapsed:.2}s, one thread)",
@@ -207,6 +211,52 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_intents(out: &mut impl Write, c: &IntentConfusion) -> Result<()> {
+    let given: Vec<String> = INTENTS
+        .iter()
+        .enumerate()
+        .map(|(i, intent)| format!("{intent} {}", c.given[i]))
+        .collect();
+    writeln!(out, "intents given: {}", given.join(", "))?;
+    let k = c.complaint_of_negative();
+    writeln!(
+        out,
+        "complaint as a detector of negative posts: precision {:.3}  recall {:.3}  F1 {:.3}",
+        k.precision, k.recall, k.f1
+    )?;
+    if c.labelled() == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "intent: n {}  macro-F1 {:.3}",
+        c.labelled(),
+        c.macro_f1()
+    )?;
+    writeln!(
+        out,
+        "  {:<9} {:>9} {:>7} {:>6} {:>8}   confusion: predicted com que pra oth",
+        "", "precision", "recall", "F1", "support"
+    )?;
+    for (i, intent) in INTENTS.iter().enumerate() {
+        let s = c.class(*intent);
+        writeln!(
+            out,
+            "  {:<9} {:>9.3} {:>7.3} {:>6.3} {:>8}   {:>6} {:>3} {:>3} {:>3}",
+            intent.as_str(),
+            s.precision,
+            s.recall,
+            s.f1,
+            s.support,
+            c.matrix[i][0],
+            c.matrix[i][1],
+            c.matrix[i][2],
+            c.matrix[i][3]
+        )?;
+    }
+    Ok(())
 }
 
 fn print_confusion(out: &mut impl Write, title: &str, c: &Confusion) -> Result<()> {

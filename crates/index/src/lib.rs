@@ -217,6 +217,7 @@ mod tests {
             topics: vec![topic.into()],
             targets: Vec::new(),
             topic_kinds: vec![TopicKind::Brand],
+            phrases: lauscher_text::phrases::phrases(text, lang.parse().ok()),
             simhash: 0,
         }
     }

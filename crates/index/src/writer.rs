@@ -89,34 +89,7 @@ impl MentionWriter {
         for tag in tags(&m.mention.text).chain(tags(title)) {
             doc.add_text(f.tags, tag);
         }
-        let lang = m.lang.parse::<Lang>().ok();
-        // Compounds the scorer split on its way (`zugausfall (compound zug|ausfall)`).
-        let splits: Vec<(String, String, String)> = m
-            .sentiment
-            .explanation
-            .iter()
-            .filter_map(|c| {
-                let (before, rest) = c.cue.split_once(" (compound ")?;
-                let (first, head) = rest.strip_suffix(')')?.split_once('|')?;
-                let word = before.rsplit(' ').next()?.to_lowercase();
-                Some((word, first.to_lowercase(), head.to_lowercase()))
-            })
-            .collect();
-        let split = |w: &str| {
-            splits
-                .iter()
-                .find(|(word, _, _)| word == w)
-                .map(|(_, a, b)| (a.clone(), b.clone()))
-        };
-        let mut phrases = lauscher_text::phrases::phrases_split(&m.mention.text, lang, &split);
-        if !title.is_empty() {
-            for p in lauscher_text::phrases::phrases_split(title, lang, &split) {
-                if phrases.len() < lauscher_text::phrases::MAX_PHRASES && !phrases.contains(&p) {
-                    phrases.push(p);
-                }
-            }
-        }
-        for p in phrases {
+        for p in &m.phrases {
             doc.add_text(f.phrases, p);
         }
         let explanation = StoredExplanation {

@@ -73,6 +73,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
         topics: vec!["acme".into()],
         targets: Vec::new(),
         topic_kinds: Vec::new(),
+        phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_text::Lang::En)),
         simhash: 0,
     }
 }

@@ -125,7 +125,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
                 published_at: at,
                 fetched_at: at,
                 title: None,
-                text,
+                text: text.clone(),
                 lang_hint: None,
                 repost_of: None,
             },
@@ -139,6 +139,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
             topics: vec!["acme".into()],
             targets: Vec::new(),
             topic_kinds: Vec::new(),
+            phrases: lauscher_text::phrases::phrases(&text, Some(lauscher_text::Lang::En)),
             simhash: 0,
         };
         w.add(&m, false).expect("add");

@@ -109,6 +109,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
             topics: vec![p.topic.into()],
             targets: Vec::new(),
             topic_kinds: Vec::new(),
+            phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_text::Lang::En)),
             simhash: 0,
         };
         w.add(&m, false).expect("add");

@@ -288,6 +288,10 @@ pub struct ScoredMention {
     pub targets: Vec<TargetSentiment>,
     /// Kinds of the matched topics (deduplicated).
     pub topic_kinds: Vec<TopicKind>,
+    /// The phrase keys complaint topics are counted on (stemmed uni- and bigrams of its
+    /// title and text, evaluative words left out), computed by the scorer.
+    #[serde(default)]
+    pub phrases: Vec<String>,
     /// 64-bit SimHash of the normalised text, for near-duplicate detection.
     pub simhash: u64,
 }

@@ -8,7 +8,16 @@
 //!   zugausfall: -2.5          # valence from -4 (worst) to +4 (best)
 //!   "danke für nichts": -3    # phrases of up to four words
 //!   acme: 0                   # 0 silences a bundled word (a brand named "Super")
+//! service:                    # service-failure cues, merged over the bundled ones
+//!   "kein wlan": failure      # kind: failure, waiting, persistence, request, negated
+//!   "seit <n> wochen": persistence
+//!   "lost … boarding pass": [failure, -2.5]   # or [kind, weight]
 //! ```
+//!
+//! A service pattern is words separated by spaces, each slot one of: a word, several
+//! words joined by `|` (`cancelled|canceled`), a word prefix ending in `*` (`cancel*`),
+//! `<n>` for a number (digits or a number word: `2`, `two`, `zwei`, `several`), or `…`
+//! for up to three words of anything. Patterns match inside one clause.
 //!
 //! Files are listed under `sentiment.lexicons:` in the config, relative to it, and are
 //! loaded and validated with the config (so `lauscher check` covers them). Changes take
@@ -37,6 +46,143 @@ pub struct UserLexicon {
     pub lang: Lang,
     /// Lowercase word or phrase → valence in `[-4, 4]`, in file order.
     pub words: Vec<(String, f32)>,
+    /// Service-failure cues, in file order.
+    pub service: Vec<ServiceEntry>,
+}
+
+/// What a service cue says about the post: each drives intent `complaint` and pulls the
+/// sentiment negative by its weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Something failed: lost, cancelled, delayed, charged twice, not delivered.
+    Failure,
+    /// Waiting, with a duration: "2 hours on hold", "45 Minuten Verspätung".
+    Waiting,
+    /// It keeps going on: "still no answer", "seit 3 Tagen", "zum dritten Mal".
+    Persistence,
+    /// A request for help: "please fix", "bitte melden Sie sich".
+    Request,
+    /// A negated negative that means the negative: "never fails to disappoint".
+    Negated,
+}
+
+impl ServiceKind {
+    /// The kind's name as written in lexicon files and cues.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Failure => "failure",
+            ServiceKind::Waiting => "waiting",
+            ServiceKind::Persistence => "persistence",
+            ServiceKind::Request => "request",
+            ServiceKind::Negated => "negated",
+        }
+    }
+
+    /// The weight a cue of this kind has when its entry sets none.
+    pub fn default_weight(self) -> f32 {
+        match self {
+            ServiceKind::Failure => -1.6,
+            ServiceKind::Waiting => -1.2,
+            ServiceKind::Persistence => -1.5,
+            ServiceKind::Request => -0.8,
+            ServiceKind::Negated => -2.2,
+        }
+    }
+}
+
+impl std::str::FromStr for ServiceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ServiceKind, String> {
+        Ok(match s.trim() {
+            "failure" => ServiceKind::Failure,
+            "waiting" => ServiceKind::Waiting,
+            "persistence" => ServiceKind::Persistence,
+            "request" => ServiceKind::Request,
+            "negated" => ServiceKind::Negated,
+            other => {
+                return Err(format!(
+                    "unknown service kind {other:?}: expected failure, waiting, persistence, request or negated"
+                ));
+            }
+        })
+    }
+}
+
+/// One slot of a [`ServicePattern`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Slot {
+    /// One of these lowercase words; a word ending in `*` matches as a prefix.
+    Words(Vec<String>),
+    /// A number: digits or a number word.
+    Number,
+    /// Up to three words of anything.
+    Gap,
+}
+
+/// A parsed service pattern (see the module docs for its syntax).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicePattern {
+    /// Its slots, in order; the first and last are never a gap.
+    pub slots: Vec<Slot>,
+    /// As written, for cues.
+    pub text: String,
+}
+
+impl std::str::FromStr for ServicePattern {
+    type Err = String;
+    fn from_str(text: &str) -> Result<ServicePattern, String> {
+        let mut slots = Vec::new();
+        for part in text.split_whitespace() {
+            let part = part.to_lowercase();
+            slots.push(match part.as_str() {
+                "…" | "..." => Slot::Gap,
+                "<n>" => Slot::Number,
+                _ => {
+                    let words: Vec<String> = part.split('|').map(str::to_owned).collect();
+                    if let Some(bad) = words.iter().find(|w| {
+                        w.is_empty()
+                            || w.trim_end_matches('*').is_empty()
+                            || w.trim_end_matches('*').contains('*')
+                    }) {
+                        return Err(format!(
+                            "{bad:?} in {text:?} is no word: write words, a|b, prefix*, <n> or …"
+                        ));
+                    }
+                    Slot::Words(words)
+                }
+            });
+        }
+        if slots.is_empty() {
+            return Err("an empty service pattern matches nothing".into());
+        }
+        if matches!(slots.first(), Some(Slot::Gap)) || matches!(slots.last(), Some(Slot::Gap)) {
+            return Err(format!("{text:?} starts or ends with …: a gap must stand between words"));
+        }
+        Ok(ServicePattern {
+            slots,
+            text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+        })
+    }
+}
+
+/// A service cue: a pattern, its kind and the weight it adds to the sentiment sum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceEntry {
+    /// What it matches.
+    pub pattern: ServicePattern,
+    /// What it says.
+    pub kind: ServiceKind,
+    /// Added to the sentiment sum (negative).
+    pub weight: f32,
+}
+
+/// A service entry's value as written: a kind, or a kind and a weight.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawService {
+    Kind(ServiceKind),
+    Weighted(ServiceKind, f32),
 }
 
 #[derive(Deserialize)]
@@ -44,7 +190,10 @@ pub struct UserLexicon {
 struct RawLexicon {
     version: u32,
     lang: String,
+    #[serde(default)]
     words: BTreeMap<String, f32>,
+    #[serde(default)]
+    service: BTreeMap<String, RawService>,
 }
 
 impl UserLexicon {
@@ -116,10 +265,30 @@ impl UserLexicon {
             }
             words.push((key, valence));
         }
+        let mut service = Vec::with_capacity(raw.service.len());
+        for (pattern, value) in raw.service {
+            let parsed: ServicePattern = pattern.parse().map_err(|e: String| at(&pattern, e))?;
+            let (kind, weight) = match value {
+                RawService::Kind(k) => (k, k.default_weight()),
+                RawService::Weighted(k, w) => (k, w),
+            };
+            if !weight.is_finite() || weight.abs() > MAX_VALENCE {
+                return Err(at(
+                    &pattern,
+                    format!("weight {weight} of {pattern:?} is outside -4 .. 4"),
+                ));
+            }
+            service.push(ServiceEntry {
+                pattern: parsed,
+                kind,
+                weight,
+            });
+        }
         Ok(UserLexicon {
             file: file.to_owned(),
             lang,
             words,
+            service,
         })
     }
 }
@@ -141,6 +310,34 @@ mod tests {
         assert_eq!(l.lang, Lang::De);
         assert!(l.words.contains(&("zugausfall".into(), -2.5)));
         assert!(l.words.contains(&("danke für nichts".into(), -3.0)));
+    }
+
+    #[test]
+    fn parses_service_cues_and_names_bad_ones() {
+        let l = UserLexicon::parse(
+            "version: 1\nlang: en\nservice:\n  \"lost … boarding pass\": failure\n  \"<n> days late\": [waiting, -2]\n",
+            "l.yaml",
+            LANGS,
+        )
+        .expect("valid");
+        assert_eq!(l.service.len(), 2);
+        let days = l.service.iter().find(|s| s.kind == ServiceKind::Waiting).expect("waiting");
+        assert_eq!(days.pattern.slots[0], Slot::Number);
+        assert_eq!(days.weight, -2.0);
+        let e = UserLexicon::parse(
+            "version: 1\nlang: en\nservice:\n  \"… lost\": failure\n",
+            "l.yaml",
+            LANGS,
+        )
+        .expect_err("gap first");
+        assert_eq!(e.line, 4, "{e}");
+        let e = UserLexicon::parse(
+            "version: 1\nlang: en\nservice:\n  \"lost bag\": broken\n",
+            "l.yaml",
+            LANGS,
+        )
+        .expect_err("unknown kind");
+        assert_eq!(e.line, 4, "{e}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
 };
 pub use error::{ConfigError, Located};
-pub use lexicon::UserLexicon;
+pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};
 pub use matcher::{MentionFields, site_keys, stem_key};
 pub use ruleset::{ActiveRules, Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
 pub use value::{ByteSize, HumanDuration};

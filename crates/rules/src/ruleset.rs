@@ -163,6 +163,60 @@ pub struct Rule {
     example_places: Vec<Located>,
 }
 
+impl Rule {
+    /// The words the rule is about: its name's words and every word, hashtag, handle and
+    /// phrase word its query requires or allows (not those under `NOT`), folded; a
+    /// wildcard word keeps its `*` as a prefix mark. These are the topic's own names, so
+    /// the scorer never reads sentiment into them.
+    pub fn words(&self) -> Vec<String> {
+        let mut out: Vec<String> = lauscher_text::token::folded_tokens(&self.name)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        collect_words(&self.expr, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+fn collect_words(expr: &Expr, out: &mut Vec<String>) {
+    use crate::query::{Leaf, Node};
+    let pattern = |w: &crate::query::WordPattern| {
+        if w.wildcard {
+            format!("{}*", w.literal_prefix())
+        } else {
+            w.text.clone()
+        }
+    };
+    match &expr.node {
+        Node::Leaf(Leaf::Phrase { words, .. } | Leaf::Proximity { words, .. }) => {
+            out.extend(words.iter().map(pattern));
+        }
+        Node::Leaf(Leaf::Tag(t)) => {
+            let bare = t.trim_start_matches(['#', '@']);
+            out.push(bare.to_owned());
+            // `#UnitedAirlines` is also written `United Airlines`.
+            out.extend(
+                lauscher_text::token::folded_tokens(bare)
+                    .into_iter()
+                    .map(|(f, _)| f),
+            );
+        }
+        Node::Leaf(Leaf::Raw(r) | Leaf::Stem(r)) => out.extend(
+            lauscher_text::token::folded_tokens(r)
+                .into_iter()
+                .map(|(f, _)| f),
+        ),
+        Node::Filter(_) | Node::Ref(_) | Node::Not(_) => {}
+        Node::And(xs) | Node::Or(xs) => xs.iter().for_each(|x| collect_words(x, out)),
+        Node::Near { left, right, .. } => {
+            collect_words(left, out);
+            collect_words(right, out);
+        }
+    }
+}
+
 /// A query text as written, for positions and explanations.
 #[derive(Debug)]
 struct QuerySource {

@@ -3,19 +3,26 @@
 //!
 //! The decision, in order (service leads route on it, so it stays explainable):
 //!
-//! 1. **complaint** when the post is negative, or when it carries a persistence cue
-//!    (`immer noch`, `seit Tagen`, `still waiting`, `again`) or two service cues and is
-//!    not positive;
-//! 2. **question** when a sentence ends in `?` or a question phrase opens it
+//! 1. **other** when the post is a report about someone, not by someone in need: no
+//!    first- or second-person word and no handle addressed, and a shared link, a
+//!    reporting word (`laut`, `berichtet`, `according to`, `says`) or a headline's colon
+//!    (`Streik bei der Bahn: …`). A headline about a strike is news; "my train is
+//!    cancelled again" is a complaint;
+//! 2. **complaint** when the post is negative; or, when it is not positive, when its
+//!    service-failure cues ([`crate::service`]: failures, waits, persistence, negated
+//!    negatives) weigh −1.4 or more, when it asks for help without asking a question
+//!    (`please fix`, `bitte melden Sie sich`), or when it has two service words;
+//! 3. **question** when a sentence ends in `?` or a question phrase opens it
 //!    (`weiß jemand`, `does anyone know`);
-//! 3. **praise** when the post is positive;
-//! 4. **other**.
+//! 4. **praise** when the post is positive;
+//! 5. **other**.
 //!
 //! Service vocabulary (`Erstattung`, `Kündigung`, `Hotline`, `refund`, `cancel`) is
 //! reported as cues either way, so a neutral "Wie bekomme ich eine Erstattung?" is a
 //! question that still shows what it is about.
 
 use lauscher_model::{Intent, IntentDecision, Label, Sentiment};
+use lauscher_rules::ServiceKind;
 use lauscher_text::Lang;
 
 use crate::sentiment::Analysis;
@@ -106,44 +113,6 @@ const SERVICE_EN: &[&str] = &[
     "hold",
 ];
 
-/// Persistence: the complaint has been going on.
-const PERSIST_DE: &[&[&str]] = &[
-    &["immer", "noch"],
-    &["noch", "immer"],
-    &["seit", "tagen"],
-    &["seit", "wochen"],
-    &["seit", "stunden"],
-    &["seit", "monaten"],
-    &["schon", "wieder"],
-    &["schonwieder"],
-    &["wieder", "mal"],
-    &["wiedermal"],
-    &["keine", "antwort"],
-    &["keine", "reaktion"],
-    &["nicht", "erreichbar"],
-    &["funktioniert", "nicht"],
-    &["geht", "nicht"],
-    &["warte", "seit"],
-];
-const PERSIST_EN: &[&[&str]] = &[
-    &["still", "waiting"],
-    &["still", "no"],
-    &["still", "not"],
-    &["for", "days"],
-    &["for", "weeks"],
-    &["for", "hours"],
-    &["for", "months"],
-    &["again"],
-    &["no", "response"],
-    &["no", "reply"],
-    &["no", "answer"],
-    &["not", "working"],
-    &["doesn't", "work"],
-    &["doesnt", "work"],
-    &["on", "hold"],
-    &["been", "waiting"],
-];
-
 /// Phrases that ask without a question mark.
 const ASK_DE: &[&[&str]] = &[
     &["weiß", "jemand"],
@@ -166,12 +135,24 @@ const ASK_EN: &[&[&str]] = &[
     &["any", "idea"],
 ];
 
+/// Service cues of these kinds weigh together toward a complaint.
+fn tells_a_problem(kind: ServiceKind) -> bool {
+    matches!(
+        kind,
+        ServiceKind::Failure | ServiceKind::Waiting | ServiceKind::Persistence | ServiceKind::Negated
+    )
+}
+
+/// Problem cues weighing this much (summed) make a post that is not positive a
+/// complaint: one clear failure ("lost my luggage", "seit 3 Tagen") does.
+const PROBLEM_WEIGHT: f32 = -1.4;
+
 /// Decides the intent of an analysed post with its overall sentiment.
 pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
-    let (service, persist, ask): (&[&str], &[&[&str]], &[&[&str]]) = match analysis.lang {
-        Some(Lang::De) => (SERVICE_DE, PERSIST_DE, ASK_DE),
-        Some(Lang::En) => (SERVICE_EN, PERSIST_EN, ASK_EN),
-        _ => (&[], &[], &[]),
+    let (service, ask): (&[&str], &[&[&str]]) = match analysis.lang {
+        Some(Lang::De) => (SERVICE_DE, ASK_DE),
+        Some(Lang::En) => (SERVICE_EN, ASK_EN),
+        _ => (&[], &[]),
     };
     let words: Vec<&str> = analysis
         .tokens
@@ -179,7 +160,17 @@ pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
         .filter(|t| t.is_word())
         .map(|t| t.text.as_str())
         .collect();
-    let mut cues = Vec::new();
+    let mut cues: Vec<String> = analysis.service.iter().map(|s| s.cue.clone()).collect();
+    let problem: f32 = analysis
+        .service
+        .iter()
+        .filter(|s| tells_a_problem(s.kind))
+        .map(|s| s.weight)
+        .sum();
+    let request = analysis
+        .service
+        .iter()
+        .any(|s| s.kind == ServiceKind::Request);
     let mut service_hits = 0;
     for w in &words {
         if let Some(s) = service.iter().find(|s| w.starts_with(**s))
@@ -189,14 +180,6 @@ pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
             service_hits += 1;
         }
     }
-    let persistent: Vec<String> = persist
-        .iter()
-        .filter(|p| words.windows(p.len()).any(|w| w == **p))
-        .map(|p| p.join(" "))
-        .collect();
-    for p in &persistent {
-        cues.push(format!("persistence: {p}"));
-    }
     let question_mark = analysis
         .tokens
         .iter()
@@ -205,12 +188,29 @@ pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
         .iter()
         .find(|p| words.windows(p.len()).any(|w| w == **p))
         .map(|p| p.join(" "));
-    let intent = if sentiment.label == Label::Negative {
+    let asking = question_mark || asks.is_some();
+    let not_positive = sentiment.label != Label::Positive;
+    let intent = if let Some(report) = &analysis.report {
+        // News about the brand: the author reports, nobody waits for an answer.
+        cues.insert(0, report.clone());
+        Intent::Other
+    } else if sentiment.label == Label::Negative {
         cues.insert(0, "negative sentiment".into());
         Intent::Complaint
-    } else if sentiment.label != Label::Positive && (!persistent.is_empty() || service_hits >= 2) {
+    } else if not_positive && problem <= PROBLEM_WEIGHT {
+        cues.insert(0, "service failure".into());
         Intent::Complaint
-    } else if question_mark || asks.is_some() {
+    } else if not_positive && ((request && !asking) || service_hits >= 2) {
+        cues.insert(
+            0,
+            if request && !asking {
+                "request for help".into()
+            } else {
+                "service words".into()
+            },
+        );
+        Intent::Complaint
+    } else if asking {
         cues.insert(
             0,
             asks.map_or_else(|| "question mark".into(), |a| format!("asks: {a}")),

@@ -3,8 +3,9 @@
 //!
 //! Lookup order for a lowercase word: the word itself; its elongation shortened once
 //! more (`soo` → `so`); for German the `ae`/`oe`/`ue`/`ss` spelling turned back into
-//! umlauts and ß; its stem; for German an `un-` word as the negated rest, then the
-//! compound head (`zugausfall` → `ausfall`) or an evaluative first part (`scheiß…`).
+//! umlauts and ß; its stem; for German an `un-` word as the negated rest, then, for a
+//! compound of known words ([`Compounds`]), its head (`zugausfall` → `ausfall`) or an
+//! evaluative first part (`scheiß…`).
 //! An explicit 0 entry stops the lookup, which is how collisions are defused (Snowball
 //! folds `schön` and `schon` into one stem).
 //!
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lauscher_rules::UserLexicon;
+use lauscher_text::compound::Compounds;
 use lauscher_text::{Lang, Stemmer};
 
 /// Most words one thread caches per lexicon before the cache is cleared.
@@ -207,6 +209,25 @@ impl Lexicon {
         self.phrases.get(word).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Resolves a lowercase word as a whole entry only (no stems, spellings or
+    /// compounds): how hashtag words are looked up.
+    pub fn lookup_exact(&self, word: &str) -> Option<Entry> {
+        let &v = self.exact.get(word)?;
+        (v != 0.0).then_some(Entry {
+            valence: v,
+            via: Via::Word,
+        })
+    }
+
+    /// Returns whether the lowercase `word` is an entry with a valence, as written or by
+    /// stem (not through a compound or `un-`): an evaluative word.
+    pub fn is_entry(&self, word: &str) -> bool {
+        match self.exact.get(word) {
+            Some(&v) => v != 0.0,
+            None => matches!(self.stemmed(word), Some(Some(_))),
+        }
+    }
+
     /// Resolves a lowercase word (see the module docs); `None` when it carries no
     /// sentiment.
     pub fn lookup(&self, word: &str) -> Option<Entry> {
@@ -279,39 +300,29 @@ impl Lexicon {
         }))
     }
 
-    /// German compounds are right-headed: the longest head (4+ letters) with an entry
-    /// decides; else an evaluative first part does.
+    /// German compounds are right-headed: a compound of known words
+    /// ([`Compounds`]) takes its head's valence (`Zugausfall` → `Ausfall`), else its
+    /// evaluative first part's (`Scheißservice`). Verbs and words of unknown parts are
+    /// no compounds (`reagieren` is not `rea|gieren`).
     fn compound(&self, word: &str) -> Option<Entry> {
-        let bounds: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
-        for &b in bounds.iter().skip(3) {
-            let head = &word[b..];
-            if head.chars().count() < 4 {
-                break;
-            }
-            // A head matched by stem needs 6+ letters: `Stewart` is no compound of
-            // `wart`, `gemeinsame` none of `einsame`.
-            let hit = match self.exact.get(head) {
-                Some(&v) => Some(v),
-                None if head.chars().count() >= 6 => {
-                    self.stemmed(head).map(|e| e.map_or(0.0, |e| e.valence))
-                }
-                None => None,
-            };
-            if let Some(v) = hit
-                && v != 0.0
-            {
-                return Some(Entry {
-                    valence: v,
-                    via: Via::Compound(format!("{}|{}", &word[..b], head)),
-                });
-            }
-        }
-        DE_PREFIXES.iter().find_map(|(prefix, v)| {
-            let rest = word.strip_prefix(prefix)?;
-            (rest.chars().count() >= 3).then(|| Entry {
-                valence: *v,
-                via: Via::Compound(format!("{prefix}|{rest}")),
-            })
+        let split = Compounds::german().split(word)?;
+        let head_valence = |w: &str| match self.exact.get(w) {
+            Some(&v) => Some(v),
+            None if w.chars().count() >= 6 => self.stemmed(w).map(|e| e.map_or(0.0, |e| e.valence)),
+            None => None,
+        };
+        let v = head_valence(&split.head)
+            .filter(|v| *v != 0.0)
+            .or_else(|| head_valence(&split.lemma).filter(|v| *v != 0.0))
+            .or_else(|| {
+                DE_PREFIXES
+                    .iter()
+                    .find(|(prefix, _)| split.first.starts_with(prefix))
+                    .map(|(_, v)| *v)
+            })?;
+        Some(Entry {
+            valence: v,
+            via: Via::Compound(split.to_string()),
         })
     }
 }
@@ -383,6 +394,7 @@ mod tests {
             file: "u.yaml".into(),
             lang: Lang::De,
             words: vec![("super".into(), 0.0), ("acmefail".into(), -3.0)],
+            service: Vec::new(),
         };
         let l = Lexicon::bundled(Lang::De, &[user]).expect("bundled");
         assert_eq!(l.lookup("super"), None);

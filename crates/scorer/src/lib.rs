@@ -5,6 +5,7 @@
 //! - [`social`] decodes and tokenizes social text (entities, escapes, hashtags, emoji);
 //! - [`lexicon`] resolves words to valences (bundled + user lexicons, stems, compounds);
 //! - [`sentiment`] applies the rules (negation, boosters, contrast, sarcasm, emphasis);
+//! - [`service`] finds service-failure language (lost, cancelled, on hold, seit 3 Tagen);
 //! - [`intent`] decides complaint / question / praise / other;
 //! - topics come from the topic rules ([`lauscher_rules::RuleSet`]), matched live, and
 //!   each matched topic gets the sentiment of the clauses that mention it;
@@ -14,6 +15,7 @@ pub mod eval;
 pub mod intent;
 pub mod lexicon;
 pub mod sentiment;
+pub mod service;
 pub mod social;
 
 use lauscher_model::{IntentDecision, Mention, ScoredMention, Sentiment, TargetSentiment};
@@ -21,7 +23,7 @@ use lauscher_rules::{Config, MentionFields, RuleSet};
 use lauscher_text::lang::Detected;
 use lauscher_text::{Fingerprint, Lang, LanguageDetector};
 
-pub use sentiment::{Analysis, SentimentScorer};
+pub use sentiment::{Analysis, SentimentScorer, TopicWords};
 
 /// Words that, in a clause naming a topic, say the author moves to it.
 const SWITCH_TO: &[&str] = &[
@@ -40,6 +42,19 @@ const SWITCH_TO: &[&str] = &[
 ];
 /// The weight of a switch cue for the target.
 const SWITCH_WEIGHT: f32 = 2.0;
+
+/// The scorer's knowledge as a phrase vocabulary: lexicon entries and rule words are
+/// evaluative, service cues are terms.
+pub struct Vocabulary<'a>(pub &'a SentimentScorer);
+
+impl lauscher_text::phrases::PhraseVocabulary for Vocabulary<'_> {
+    fn is_evaluative(&self, lang: Lang, word: &str) -> bool {
+        self.0.is_evaluative(lang, word)
+    }
+    fn is_term(&self, lang: Lang, first: &str, second: &str) -> bool {
+        self.0.is_service_term(lang, first, second)
+    }
+}
 
 /// What the scorer says about one text, without topics.
 #[derive(Clone, Debug)]
@@ -81,7 +96,13 @@ impl Scorer {
             },
             None => self.detector.detect(text, hint),
         };
-        let analysis = self.sentiment.analyse(text, detected.lang());
+        self.score_detected(text, detected, &TopicWords::default())
+    }
+
+    /// Scores `text` in an already detected language, `topics`' words carrying no
+    /// sentiment.
+    fn score_detected(&self, text: &str, detected: Detected, topics: &TopicWords) -> Scored {
+        let analysis = self.sentiment.analyse_about(text, detected.lang(), topics);
         let sentiment = self.sentiment.sentiment(&analysis, None);
         let intent = intent::classify(&analysis, &sentiment);
         Scored {
@@ -104,9 +125,32 @@ impl Scorer {
             Some(t) if !mention.text.starts_with(t.as_str()) => format!("{t}. {}", mention.text),
             _ => mention.text.clone(),
         };
-        let scored = self.score_text(&full, None, mention.lang_hint.as_deref());
-        let code = scored.lang.code();
+        let detected = self.detector.detect(&full, mention.lang_hint.as_deref());
+        let code = detected.code();
         let matched = rules.topics(&MentionFields::of(&mention, code));
+        // Brand-directed: the words of the matched topics' own rules are names here.
+        let mut words = TopicWords::default();
+        for r in matched.iter().filter(|r| r.kind.topic_kind().is_some()) {
+            for w in r.words() {
+                words.add(&w);
+            }
+        }
+        let scored = self.score_detected(&full, detected, &words);
+        let code = scored.lang.code();
+        let lang = scored.lang.lang();
+        let vocabulary = Vocabulary(&self.sentiment);
+        let mut phrases: Vec<String> = Vec::new();
+        for text in [Some(mention.text.as_str()), mention.title.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            for p in lauscher_text::phrases::phrase_forms(text, lang, &vocabulary) {
+                if phrases.len() < lauscher_text::phrases::MAX_PHRASES && !phrases.contains(&p.key)
+                {
+                    phrases.push(p.key);
+                }
+            }
+        }
         let mut topic_kinds = Vec::new();
         for kind in matched.iter().filter_map(|r| r.kind.topic_kind()) {
             if !topic_kinds.contains(&kind) {
@@ -121,6 +165,7 @@ impl Scorer {
             topics: matched.iter().map(|r| r.id.clone()).collect(),
             targets,
             topic_kinds,
+            phrases,
             simhash: fingerprint.simhash,
             mention,
         }

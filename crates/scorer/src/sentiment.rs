@@ -32,6 +32,7 @@ use lauscher_rules::{SentimentConfig, UserLexicon};
 use lauscher_text::Lang;
 
 use crate::lexicon::{Entry, Lexicon, Via};
+use crate::service::{ServiceCues, ServiceHit};
 use crate::social::{self, Kind, Token};
 
 /// Scales a negated valence (VADER's constant).
@@ -60,6 +61,9 @@ const HEDGED: f32 = 0.7;
 const SARCASM: f32 = -1.0;
 /// Scales every hit of a post that shares a link.
 const LINK_SHARE: f32 = 0.7;
+/// Scales every word hit of a report: a headline or third-person news is the article's
+/// sentiment, not the author's.
+const REPORT: f32 = 0.5;
 /// VADER's normalisation constant: score = x / √(x² + α).
 const ALPHA: f32 = 15.0;
 /// The neutral band of a language the config sets none for, chosen on the development
@@ -84,6 +88,8 @@ mod role {
     pub const THANKS_FOR: u16 = 1 << 8;
     pub const LIKING: u16 = 1 << 9;
     pub const WAITING: u16 = 1 << 10;
+    pub const PERSON: u16 = 1 << 11;
+    pub const REPORTING: u16 = 1 << 12;
 }
 
 impl LangRules {
@@ -102,6 +108,8 @@ impl LangRules {
             (self.thanks_for, role::THANKS_FOR),
             (self.liking, role::LIKING),
             (self.waiting, role::WAITING),
+            (self.persons, role::PERSON),
+            (self.reporting, role::REPORTING),
         ] {
             for w in list {
                 *map.entry(w).or_default() |= bit;
@@ -130,6 +138,10 @@ struct LangRules {
     liking: &'static [&'static str],
     /// Waiting words after a liking verb.
     waiting: &'static [&'static str],
+    /// First- and second-person words: the author speaks, or speaks to someone.
+    persons: &'static [&'static str],
+    /// Words of third-person reporting (`laut`, `meldet`, `according`, `reports`).
+    reporting: &'static [&'static str],
 }
 
 const DE: LangRules = LangRules {
@@ -238,6 +250,34 @@ const DE: LangRules = LangRules {
         "festsitzen",
         "frieren",
     ],
+    persons: &[
+        "ich", "mich", "mir", "mein", "meine", "meinen", "meinem", "meiner", "meines", "wir",
+        "uns", "unser", "unsere", "unseren", "unserem", "unserer", "du", "dich", "dir", "dein",
+        "deine", "deinen", "euch", "euer", "eure", "euren", "eurem", "eurer", "ihr", "ihnen",
+        "hab", "bin", "habe", "warte", "stehe", "sitze", "komme", "muss", "kann", "will",
+    ],
+    reporting: &[
+        "laut",
+        "berichtet",
+        "berichten",
+        "meldet",
+        "mitteilte",
+        "teilte",
+        "kündigt",
+        "kündigte",
+        "angekündigt",
+        "pressemitteilung",
+        "eilmeldung",
+        "news",
+        "nachrichten",
+        "bericht",
+        "zufolge",
+        "sprecher",
+        "sprecherin",
+        "warnt",
+        "bestätigt",
+        "bestätigte",
+    ],
 };
 
 const EN: LangRules = LangRules {
@@ -334,6 +374,33 @@ const EN: LangRules = LangRules {
     waiting: &[
         "waiting", "sitting", "standing", "being", "stuck", "queuing", "queueing",
     ],
+    persons: &[
+        "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "i'm", "im", "i've", "ive",
+        "i'd", "i'll", "we're", "we've", "you", "your", "yours", "you're", "youre", "u", "ur",
+        "ya", "y'all", "pls", "please", "plz",
+    ],
+    reporting: &[
+        "according",
+        "reports",
+        "reported",
+        "reportedly",
+        "announces",
+        "announced",
+        "says",
+        "said",
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "statement",
+        "breaking",
+        "news",
+        "warns",
+        "confirms",
+        "confirmed",
+        "unveils",
+        "launches",
+        "headline",
+    ],
 };
 
 fn rules(lang: Lang) -> Option<&'static LangRules> {
@@ -353,6 +420,8 @@ pub struct Hit {
     pub cue: String,
     /// How much it moved the raw sum.
     pub weight: f32,
+    /// The service cue's kind, when a service cue fired.
+    pub service: Option<lauscher_rules::ServiceKind>,
 }
 
 /// A scored post: its tokens, clauses and every cue, so parts can be re-scored (target
@@ -371,6 +440,11 @@ pub struct Analysis {
     pub sum: f32,
     /// The language scored (`None`: only emoji and emoticons counted).
     pub lang: Option<Lang>,
+    /// Service-failure cues, in token order.
+    pub service: Vec<ServiceHit>,
+    /// Why the post reads as a report about someone (a headline, a shared link without
+    /// a first or second person), when it does.
+    pub report: Option<String>,
 }
 
 impl Analysis {
@@ -409,6 +483,7 @@ impl Analysis {
 /// Scores text in `[-1, 1]` with an explanation of the cues that moved it.
 pub struct SentimentScorer {
     lexicons: HashMap<Lang, Lexicon>,
+    service: HashMap<Lang, ServiceCues>,
     roles: HashMap<Lang, HashMap<&'static str, u16>>,
     bands: HashMap<Lang, f32>,
 }
@@ -420,7 +495,11 @@ impl SentimentScorer {
         let mut lexicons = HashMap::new();
         let mut bands = HashMap::new();
         let mut roles = HashMap::new();
+        let mut service = HashMap::new();
         for &lang in langs {
+            if let Some(cues) = ServiceCues::bundled(lang, &config.user_lexicons) {
+                service.insert(lang, cues);
+            }
             if let Some(r) = rules(lang) {
                 roles.insert(lang, r.roles());
             }
@@ -436,6 +515,7 @@ impl SentimentScorer {
         }
         SentimentScorer {
             lexicons,
+            service,
             roles,
             bands,
         }
@@ -501,6 +581,34 @@ impl SentimentScorer {
 
     /// Tokenizes and scores `text`, keeping every cue with its token.
     pub fn analyse(&self, text: &str, lang: Option<Lang>) -> Analysis {
+        self.analyse_about(text, lang, &TopicWords::default())
+    }
+
+    /// Returns whether the lowercase `word` only evaluates in `lang`: a sentiment entry
+    /// (as written or by stem, not through a compound) that names no service problem,
+    /// or a negator, intensifier, hedge or other rule word.
+    pub fn is_evaluative(&self, lang: Lang, word: &str) -> bool {
+        if self
+            .roles
+            .get(&lang)
+            .is_some_and(|r| r.get(word).is_some_and(|&bits| bits & !(role::PERSON | role::REPORTING) != 0))
+        {
+            return true;
+        }
+        let entry = self.lexicons.get(&lang).is_some_and(|l| l.is_entry(word));
+        entry && !self.service.get(&lang).is_some_and(|s| s.names_problem(word))
+    }
+
+    /// Returns whether the lowercase pair is a two-word service cue of `lang`.
+    pub fn is_service_term(&self, lang: Lang, first: &str, second: &str) -> bool {
+        self.service
+            .get(&lang)
+            .is_some_and(|s| s.is_term(first, second))
+    }
+
+    /// [`SentimentScorer::analyse`] for a post about topics: the words of `topics`' own
+    /// rules (a brand called "United", a handle, a place name) carry no sentiment.
+    pub fn analyse_about(&self, text: &str, lang: Option<Lang>, topics: &TopicWords) -> Analysis {
         let decoded = social::decode(text);
         let mut tokens = social::tokens(&decoded);
         if let Some(roles) = lang.and_then(|l| self.roles.get(&l)) {
@@ -520,6 +628,29 @@ impl SentimentScorer {
             clause_of[r.clone()].iter_mut().for_each(|x| *x = c);
         }
         let mut consumed = vec![false; tokens.len()];
+        for (i, t) in tokens.iter().enumerate() {
+            if t.is_word() && topics.contains(&t.text) {
+                consumed[i] = true;
+            }
+        }
+        let service = match lang.and_then(|l| self.service.get(&l)) {
+            Some(cues) => cues.find(&tokens, &clause_of),
+            None => Vec::new(),
+        };
+        for s in &service {
+            if s.matched.iter().any(|&m| consumed[m]) {
+                continue;
+            }
+            for &m in &s.matched {
+                consumed[m] = true;
+            }
+            hits.push(Hit {
+                token: s.token,
+                cue: s.cue.clone(),
+                weight: s.weight,
+                service: Some(s.kind),
+            });
+        }
         for i in 0..tokens.len() {
             if consumed[i] {
                 continue;
@@ -547,11 +678,23 @@ impl SentimentScorer {
             sentence_rules(&tokens, &clauses, &mut hits);
         }
         // Posts that share a link are mostly headlines and teasers: what they say is
-        // the article's, not the author's feeling.
-        if tokens.iter().any(|t| t.kind == Kind::Url) {
-            for h in &mut hits {
-                h.weight *= LINK_SHARE;
-                h.cue.push_str(" (link share)");
+        // the article's, not the author's feeling; a report (no first or second person,
+        // a link, a reporting word or a headline's colon) even less.
+        let report = report(&tokens);
+        let link = tokens.iter().any(|t| t.kind == Kind::Url);
+        let (scale, note) = match (&report, link) {
+            (Some(_), _) => (REPORT, " (report)"),
+            (None, true) => (LINK_SHARE, " (link share)"),
+            (None, false) => (1.0, ""),
+        };
+        if scale != 1.0 {
+            // Emoji and emoticons are the author's own, whatever they share.
+            for h in hits
+                .iter_mut()
+                .filter(|h| !matches!(tokens[h.token].kind, Kind::Emoji | Kind::Emoticon))
+            {
+                h.weight *= scale;
+                h.cue.push_str(note);
             }
         }
         let mut sum: f32 = hits.iter().map(|h| h.weight).sum();
@@ -572,6 +715,7 @@ impl SentimentScorer {
                     token: at,
                     cue: "!".repeat(bangs),
                     weight: w,
+                    service: None,
                 });
                 sum += w;
             }
@@ -584,8 +728,71 @@ impl SentimentScorer {
             hits,
             sum,
             lang,
+            service,
+            report,
         }
     }
+}
+
+/// The words of the topics a post matched, folded: they name what is talked about, so
+/// they never carry sentiment in it.
+#[derive(Clone, Debug, Default)]
+pub struct TopicWords {
+    exact: std::collections::HashSet<String>,
+    prefixes: Vec<String>,
+}
+
+impl TopicWords {
+    /// Adds a word (folded); a trailing `*` makes it a prefix.
+    pub fn add(&mut self, word: &str) {
+        let folded = lauscher_text::fold(word);
+        match folded.strip_suffix('*') {
+            Some(p) if p.chars().count() >= 3 => self.prefixes.push(p.to_owned()),
+            Some(_) => {}
+            None if !folded.is_empty() => {
+                self.exact.insert(folded);
+            }
+            None => {}
+        }
+    }
+
+    /// Returns whether the lowercase token `word` is a topic word.
+    pub fn contains(&self, word: &str) -> bool {
+        if self.exact.is_empty() && self.prefixes.is_empty() {
+            return false;
+        }
+        let folded;
+        let w = if word.is_ascii() {
+            word
+        } else {
+            folded = lauscher_text::fold(word);
+            folded.as_str()
+        };
+        self.exact.contains(w) || self.prefixes.iter().any(|p| w.starts_with(p.as_str()))
+    }
+}
+
+/// Tells a report about someone from a post by someone: no first- or second-person word
+/// and no handle addressed, and a shared link, a reporting word (`laut`, `according`),
+/// or a headline's colon after a short lead (`Streik bei der Bahn: …`).
+fn report(tokens: &[Token]) -> Option<String> {
+    let personal = tokens
+        .iter()
+        .any(|t| t.role & role::PERSON != 0 || t.kind == Kind::Handle && t.span.start == 0);
+    if personal || tokens.iter().any(|t| t.kind == Kind::Punct && t.text == "?") {
+        return None;
+    }
+    if tokens.iter().any(|t| t.kind == Kind::Url) {
+        return Some("report: a link without first or second person".into());
+    }
+    if let Some(t) = tokens.iter().find(|t| t.role & role::REPORTING != 0) {
+        return Some(format!("report: {}", t.text));
+    }
+    let lead = tokens
+        .iter()
+        .position(|t| t.kind == Kind::Punct && t.text == ":")
+        .filter(|&i| (3..=8).contains(&tokens[..i].iter().filter(|t| t.is_word()).count()));
+    lead.map(|_| "report: headline".into())
 }
 
 /// `x / √(x² + α)`, clamped to `[-1, 1]`.
@@ -595,7 +802,12 @@ pub fn normalise(sum: f32) -> f32 {
 
 fn push(hits: &mut Vec<Hit>, token: usize, cue: String, weight: f32) {
     if weight != 0.0 {
-        hits.push(Hit { token, cue, weight });
+        hits.push(Hit {
+            token,
+            cue,
+            weight,
+            service: None,
+        });
     }
 }
 
@@ -675,6 +887,17 @@ fn word_hit(
                 return None;
             }
             // A stretched word ("guut") was cut to double letters; try single ones too.
+            // A hashtag's words are looked up only as whole entries: a tag is a name
+            // (`#Dulles`), never stemmed or split.
+            if t.kind == Kind::Tag {
+                let Entry { valence, .. } = lex.lookup_exact(word)?;
+                return Some(Hit {
+                    token: i,
+                    cue: format!("#{word}"),
+                    weight: valence,
+                    service: None,
+                });
+            }
             let found = lex.lookup(word).or_else(|| {
                 (t.repeat > 0)
                     .then(|| crate::lexicon::shorten(word))
@@ -730,6 +953,7 @@ fn word_hit(
         token: i,
         cue,
         weight: v,
+        service: None,
     })
 }
 
@@ -778,11 +1002,20 @@ fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> 
     None
 }
 
+/// Something bad for the sarcasm rules: a negative word, or a service cue that tells of
+/// a failure or a wait (not a request).
+fn is_bad(h: &Hit) -> bool {
+    match h.service {
+        None => h.weight < 0.0,
+        Some(lauscher_rules::ServiceKind::Request) => false,
+        Some(_) => h.weight < 0.0,
+    }
+}
+
 /// The sarcasm patterns of complaints; each flips the praise it found and adds
 /// [`SARCASM`].
 fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
-    let negative_after =
-        |hits: &[Hit], i: usize| hits.iter().any(|h| h.token > i && h.weight < 0.0);
+    let negative_after = |hits: &[Hit], i: usize| hits.iter().any(|h| h.token > i && is_bad(h));
     let again_after = |i: usize| {
         tokens[i + 1..]
             .iter()
@@ -828,7 +1061,7 @@ fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
                 .first()
                 .is_some_and(|(_, t)| t.role & role::THANKS_FOR != 0);
             let bad = window.iter().find(|(j, t)| {
-                hits.iter().any(|h| h.token == *j && h.weight < 0.0) || t.role & role::AGAIN != 0
+                hits.iter().any(|h| h.token == *j && is_bad(h)) || t.role & role::AGAIN != 0
             });
             if let (true, Some((_, t))) = (has_for, bad) {
                 flips.push((k, format!("sarcasm: {word} for … {}", t.text)));
@@ -1068,7 +1301,7 @@ mod tests {
             Label::Negative
         );
         assert_eq!(label("Ich bin schon da", Lang::De), Label::Neutral);
-        let c = cues("Zugausfall in Köln", Lang::De);
+        let c = cues("Bahnchaos in Köln", Lang::De);
         assert!(c[0].contains("compound"), "{c:?}");
     }
 
@@ -1119,6 +1352,7 @@ mod tests {
             file: "u.yaml".into(),
             lang: Lang::De,
             words: vec![("acmefail".into(), -3.0), ("super".into(), 0.0)],
+            service: Vec::new(),
         };
         let s = SentimentScorer::with_lexicons(&[Lang::De], vec![user]);
         assert_eq!(s.score("#acmefail", Some(Lang::De)).label, Label::Negative);

@@ -1,12 +1,24 @@
-//! Phrases: the stemmed, stopword-free uni- and bigrams of a post that recurring
-//! complaint topics are counted on (`login fails after update` → `login`, `fail`,
-//! `updat`, `login fail`).
+//! Phrases: the stemmed uni- and bigrams of a post that recurring complaint topics are
+//! counted on (`login fails after update` → `login`, `fail`, `updat`, `login fail`),
+//! each with the surface form it was written in (`Login`, `fails`, `update`).
 //!
-//! Handles, hashtags, URLs, numbers and one-letter tokens never make a phrase: a
-//! complaint is about something, not someone or a link. Bigrams join tokens that
-//! stand next to each other in the text, so a stopword between two words (`crash *at*
-//! login`) makes no bigram of them. At most [`MAX_PHRASES`] per post.
+//! A complaint topic names a problem, so what only says how the author feels or how
+//! strongly never forms a phrase on its own: stop words, question words, and the words a
+//! [`PhraseVocabulary`] calls evaluative (the scorer's: every lexicon entry, negators,
+//! intensifiers) are dropped as unigrams, and a bigram needs one word that is none of
+//! these (`customer service`, `worst service`, but not `really bad`). Service terms the
+//! vocabulary knows (`on hold`, `keine Erstattung`) are bigrams even across stop words.
+//! German compounds the [`Compounds`] splitter splits count as the whole word and as
+//! their parts (`Stellwerksstörung` → `stellwerksstor`, `stellwerk`, `storung`, `stellwerk
+//! storung`). Handles, hashtags, URLs, numbers and one-letter tokens never make a phrase.
+//! Bigrams join tokens that stand next to each other in the text, so a stopword between
+//! two words (`crash *at* login`) makes no bigram of them. At most [`MAX_PHRASES`] per
+//! post.
+//!
+//! Cost: one tokenizer pass, one cached stem per word, for German one compound split per
+//! word of six letters or more (see [`crate::compound`]).
 
+use crate::compound::Compounds;
 use crate::lang::Lang;
 use crate::stem::Stemmer;
 use crate::stopwords::is_stopword;
@@ -15,21 +27,70 @@ use crate::token::{fold, is_url, sigil, tokenize};
 /// Most phrases kept per post (unigrams first, in text order).
 pub const MAX_PHRASES: usize = 24;
 
-/// The phrases of `text` in `lang` (stemmed with `lang`'s Snowball stemmer, stopwords
-/// of `lang` and English removed; other languages are folded, not stemmed).
-pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
-    phrases_split(text, lang, &|_| None)
+/// Question words: they ask, they name nothing.
+const QUESTION_WORDS: &[&str] = &[
+    "why", "what", "how", "when", "where", "who", "whom", "whose", "which", "warum", "wieso",
+    "weshalb", "weswegen", "was", "wie", "wann", "wo", "wer", "wen", "wem", "wessen", "welche",
+    "welcher", "welches", "welchen", "woher", "wohin",
+];
+
+/// What the phrase extractor must know beyond stop words: which words only evaluate,
+/// and which word pairs are service terms. The scorer implements it from its lexicons.
+pub trait PhraseVocabulary {
+    /// Whether the lowercase `word` of `lang` only evaluates or modifies (a sentiment
+    /// entry, a negator, an intensifier): never a phrase on its own.
+    fn is_evaluative(&self, lang: Lang, word: &str) -> bool;
+    /// Whether the lowercase pair is a service term (`on hold`), kept as a bigram even
+    /// when its words are stop words.
+    fn is_term(&self, lang: Lang, first: &str, second: &str) -> bool;
 }
 
-/// [`phrases`], with German compounds split where `split` knows them (the scorer does
-/// for compounds whose head or first part is in its lexicon: `Zugausfall` →
-/// `zug|ausfall`): the parts join as unigrams and as their bigram, so `Zugausfall`
-/// counts with `Ausfall` and `Zug`.
-pub fn phrases_split(
+/// A vocabulary that knows no evaluative words and no terms: stop words only.
+pub struct StopWordsOnly;
+
+impl PhraseVocabulary for StopWordsOnly {
+    fn is_evaluative(&self, _: Lang, _: &str) -> bool {
+        false
+    }
+    fn is_term(&self, _: Lang, _: &str, _: &str) -> bool {
+        false
+    }
+}
+
+/// One phrase: the stemmed key it is counted on and the form it was written in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhraseForm {
+    /// The stemmed key (`cancel flight`).
+    pub key: String,
+    /// As written (`cancelled flight`; compound parts as their listed words).
+    pub surface: String,
+}
+
+/// The phrase keys of `text` in `lang` with stop words only (see [`phrase_forms`]).
+pub fn phrases(text: &str, lang: Option<Lang>) -> Vec<String> {
+    phrase_forms(text, lang, &StopWordsOnly)
+        .into_iter()
+        .map(|p| p.key)
+        .collect()
+}
+
+/// A word of the post on its way to phrases.
+struct Word<'a> {
+    position: usize,
+    text: &'a str,
+    stem: String,
+    /// Dropped as a unigram, usable in a bigram beside a strong word.
+    weak: bool,
+}
+
+/// The phrases of `text` in `lang` with their surface forms (stemmed with `lang`'s
+/// Snowball stemmer, stopwords of `lang` and English removed; other languages are
+/// folded, not stemmed).
+pub fn phrase_forms(
     text: &str,
     lang: Option<Lang>,
-    split: &dyn Fn(&str) -> Option<(String, String)>,
-) -> Vec<String> {
+    vocabulary: &dyn PhraseVocabulary,
+) -> Vec<PhraseForm> {
     let stemmer = lang.and_then(Stemmer::new);
     // Byte ranges of URLs: their tokens (`https`, `example`, `p`) are no phrases.
     let mut urls: Vec<(usize, usize)> = Vec::new();
@@ -42,58 +103,122 @@ pub fn phrases_split(
         }
         offset = end;
     }
-    let mut kept: Vec<(usize, String)> = Vec::new();
+    let stem_of = |w: &str| match &stemmer {
+        Some(s) => s.stem(w),
+        None => fold(w),
+    };
+    let mut kept: Vec<Word<'_>> = Vec::new();
+    // Service terms across stop words, as (position, key, surface).
+    let mut terms: Vec<PhraseForm> = Vec::new();
+    let mut previous: Option<(usize, &str, String)> = None;
     // Compound parts, added after the text's own unigrams.
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<PhraseForm> = Vec::new();
     for t in tokenize(text) {
-        if sigil(text, t.start).is_some()
+        let noise = sigil(text, t.start).is_some()
             || urls.iter().any(|&(s, e)| t.start >= s && t.end <= e)
             || t.text.chars().count() < 2
-            || t.text.chars().all(|c| c.is_ascii_digit())
-        {
+            || t.text.chars().all(|c| c.is_ascii_digit());
+        if noise {
+            previous = None;
             continue;
         }
-        let folded = fold(t.text);
         let lower = t.text.to_lowercase();
+        if let (Some(l), Some((p, before, before_lower))) = (lang, &previous)
+            && *p + 1 == t.position
+            && vocabulary.is_term(l, before_lower, &lower)
+        {
+            terms.push(PhraseForm {
+                key: format!("{} {}", stem_of(before), stem_of(t.text)),
+                surface: format!("{before} {}", t.text),
+            });
+        }
+        previous = Some((t.position, t.text, lower.clone()));
+        let folded = fold(t.text);
         let stop = |l| is_stopword(l, &folded) || is_stopword(l, &lower);
-        if lang.is_some_and(stop) || stop(Lang::En) {
+        if lang.is_some_and(stop) || stop(Lang::En) || QUESTION_WORDS.contains(&lower.as_str()) {
             continue;
         }
-        let stem_of = |w: &str| match &stemmer {
-            Some(s) => s.stem(w),
-            None => fold(w),
-        };
         let stem = stem_of(t.text);
-        if stem.chars().count() >= 2 {
-            kept.push((t.position, stem));
+        if stem.chars().count() < 2 {
+            continue;
         }
-        if let Some((first, head)) = split(&lower) {
-            let (a, b) = (stem_of(&first), stem_of(&head));
+        let weak = lang.is_some_and(|l| vocabulary.is_evaluative(l, &lower));
+        if lang == Some(Lang::De)
+            && let Some(split) = Compounds::german().split(&lower)
+        {
+            let (a, b) = (stem_of(&split.modifier), stem_of(&split.head));
             if a.chars().count() >= 2 && b.chars().count() >= 3 {
-                parts.push(a.clone());
-                parts.push(b.clone());
-                parts.push(format!("{a} {b}"));
+                let (sa, sb) = (capitalized(&split.modifier), capitalized(&split.lemma));
+                parts.push(PhraseForm {
+                    key: format!("{a} {b}"),
+                    surface: format!("{sa} {sb}"),
+                });
+                parts.push(PhraseForm {
+                    key: a,
+                    surface: sa,
+                });
+                parts.push(PhraseForm {
+                    key: b,
+                    surface: sb,
+                });
             }
         }
+        kept.push(Word {
+            position: t.position,
+            text: t.text,
+            stem,
+            weak,
+        });
     }
-    let mut out: Vec<String> = Vec::with_capacity(MAX_PHRASES);
-    let push = |p: String, out: &mut Vec<String>| {
-        if out.len() < MAX_PHRASES && !out.contains(&p) {
+    let mut out: Vec<PhraseForm> = Vec::with_capacity(MAX_PHRASES);
+    let push = |p: PhraseForm, out: &mut Vec<PhraseForm>| {
+        if out.len() < MAX_PHRASES && !out.iter().any(|o| o.key == p.key) {
             out.push(p);
         }
     };
-    for (_, s) in &kept {
-        push(s.clone(), &mut out);
+    for w in kept.iter().filter(|w| !w.weak) {
+        push(
+            PhraseForm {
+                key: w.stem.clone(),
+                surface: w.text.to_owned(),
+            },
+            &mut out,
+        );
+    }
+    for t in terms {
+        push(t, &mut out);
     }
     for p in parts {
-        push(p, &mut out);
+        // A compound's part that only evaluates (`Scheiß|service` → `scheiß`) is dropped.
+        let evaluative = lang.is_some_and(|l| {
+            !p.key.contains(' ') && vocabulary.is_evaluative(l, &p.surface.to_lowercase())
+        });
+        if !evaluative {
+            push(p, &mut out);
+        }
     }
     for pair in kept.windows(2) {
-        if pair[1].0 == pair[0].0 + 1 && pair[0].1 != pair[1].1 {
-            push(format!("{} {}", pair[0].1, pair[1].1), &mut out);
+        let [a, b] = pair else { continue };
+        if b.position == a.position + 1 && a.stem != b.stem && !(a.weak && b.weak) {
+            push(
+                PhraseForm {
+                    key: format!("{} {}", a.stem, b.stem),
+                    surface: format!("{} {}", a.text, b.text),
+                },
+                &mut out,
+            );
         }
     }
     out
+}
+
+/// `störung` → `Störung`: a German noun as it is written.
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The key near-identical phrases merge on: each word cut to its first 6 letters when
@@ -144,15 +269,38 @@ mod tests {
     }
 
     #[test]
-    fn compounds_the_scorer_knows_split_into_their_parts() {
-        let split = |w: &str| (w == "zugausfall").then(|| ("zug".to_owned(), "ausfall".to_owned()));
-        let p = phrases_split("Schon wieder ein Zugausfall", Some(Lang::De), &split);
-        for want in ["zugausfall", "zug", "ausfall", "zug ausfall"] {
-            assert!(p.iter().any(|x| x == want), "{want}: {p:?}");
+    fn compounds_count_whole_and_as_parts_in_their_written_form() {
+        let p = phrase_forms("Schon wieder eine Stellwerksstörung", Some(Lang::De), &StopWordsOnly);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        for want in ["stellwerksstor", "stellwerk", "storung", "stellwerk storung"] {
+            assert!(keys.contains(&want), "{want}: {keys:?}");
         }
-        assert!(
-            !phrases("Schon wieder ein Zugausfall", Some(Lang::De)).contains(&"zug".to_owned())
-        );
+        let part = p.iter().find(|p| p.key == "storung").expect("part");
+        assert_eq!(part.surface, "Störung");
+        assert!(!phrases("Danke fürs schnelle Reagieren", Some(Lang::De)).iter().any(|p| p.contains("gier")));
+    }
+
+    #[test]
+    fn evaluative_and_question_words_make_no_phrase_alone() {
+        struct Lex;
+        impl PhraseVocabulary for Lex {
+            fn is_evaluative(&self, _: Lang, w: &str) -> bool {
+                matches!(w, "worst" | "terrible" | "really")
+            }
+            fn is_term(&self, _: Lang, a: &str, b: &str) -> bool {
+                (a, b) == ("on", "hold")
+            }
+        }
+        let p = phrase_forms("Why is this the worst customer service, really terrible. 2 hours on hold", Some(Lang::En), &Lex);
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"custom servic"), "{keys:?}");
+        assert!(keys.contains(&"worst custom"), "{keys:?}");
+        assert!(keys.contains(&"on hold"), "{keys:?}");
+        for never in ["whi", "worst", "terribl", "realli terribl"] {
+            assert!(!keys.contains(&never), "{never}: {keys:?}");
+        }
+        let forms: Vec<&str> = p.iter().map(|p| p.surface.as_str()).collect();
+        assert!(forms.contains(&"customer service"), "{forms:?}");
     }
 
     #[test]
