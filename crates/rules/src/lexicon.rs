@@ -85,7 +85,7 @@ impl ServiceKind {
             ServiceKind::Failure => -1.6,
             ServiceKind::Waiting => -1.2,
             ServiceKind::Persistence => -1.5,
-            ServiceKind::Request => -0.8,
+            ServiceKind::Request => -1.3,
             ServiceKind::Negated => -2.2,
         }
     }

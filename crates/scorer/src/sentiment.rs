@@ -64,6 +64,9 @@ const LINK_SHARE: f32 = 0.7;
 /// Scales every word hit of a report: a headline or third-person news is the article's
 /// sentiment, not the author's.
 const REPORT: f32 = 0.5;
+/// Scales a service cue in a report on top of [`REPORT`]: "Züge fallen aus" in a
+/// headline is news of a failure, not a customer failed.
+const REPORTED_EVENT: f32 = 0.6;
 /// VADER's normalisation constant: score = x / √(x² + α).
 const ALPHA: f32 = 15.0;
 /// The neutral band of a language the config sets none for, chosen on the development
@@ -637,10 +640,9 @@ impl SentimentScorer {
             Some(cues) => cues.find(&tokens, &clause_of),
             None => Vec::new(),
         };
+        // Service cues may hold a topic's generic words ("no air conditioning" about
+        // Acme Air): they tell of a failure, not of the name.
         for s in &service {
-            if s.matched.iter().any(|&m| consumed[m]) {
-                continue;
-            }
             for &m in &s.matched {
                 consumed[m] = true;
             }
@@ -665,7 +667,7 @@ impl SentimentScorer {
                 Kind::Word | Kind::Tag => {
                     if let Some(lex) = lex
                         && let Some(hit) =
-                            word_hit(lex, &tokens, &clause_of, i, all_caps, &mut consumed)
+                            word_hit(lex, &tokens, &clause_of, i, all_caps, &mut consumed, is_name(&decoded, &tokens, i, lex.lang()))
                     {
                         hits.push(hit);
                     }
@@ -693,7 +695,13 @@ impl SentimentScorer {
                 .iter_mut()
                 .filter(|h| !matches!(tokens[h.token].kind, Kind::Emoji | Kind::Emoticon))
             {
-                h.weight *= scale;
+                // A report's failures are events it tells of, not the author's plight.
+                let events = if report.is_some() && h.service.is_some() {
+                    REPORTED_EVENT
+                } else {
+                    1.0
+                };
+                h.weight *= scale * events;
                 h.cue.push_str(note);
             }
         }
@@ -863,6 +871,7 @@ fn word_hit(
     i: usize,
     all_caps: bool,
     consumed: &mut [bool],
+    name: bool,
 ) -> Option<Hit> {
     let t = &tokens[i];
     let word = t.text.as_str();
@@ -889,11 +898,11 @@ fn word_hit(
             // A stretched word ("guut") was cut to double letters; try single ones too.
             // A hashtag's words are looked up only as whole entries: a tag is a name
             // (`#Dulles`), never stemmed or split.
-            if t.kind == Kind::Tag {
+            if t.kind == Kind::Tag || name {
                 let Entry { valence, .. } = lex.lookup_exact(word)?;
                 return Some(Hit {
                     token: i,
-                    cue: format!("#{word}"),
+                    cue: if name { word.to_owned() } else { format!("#{word}") },
                     weight: valence,
                     service: None,
                 });
@@ -1002,14 +1011,33 @@ fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> 
     None
 }
 
-/// Something bad for the sarcasm rules: a negative word, or a service cue that tells of
-/// a failure or a wait (not a request).
+/// Something bad for the sarcasm rules: a clearly negative word, a wait, or a clear
+/// failure (not a request, not a mild cue such as "rebooked" or "Erstattung").
 fn is_bad(h: &Hit) -> bool {
+    use lauscher_rules::ServiceKind;
     match h.service {
-        None => h.weight < 0.0,
-        Some(lauscher_rules::ServiceKind::Request) => false,
-        Some(_) => h.weight < 0.0,
+        None => h.weight <= -0.7,
+        Some(ServiceKind::Request) => false,
+        Some(ServiceKind::Waiting) => h.weight < 0.0,
+        Some(_) => h.weight <= -1.0,
     }
+}
+
+/// An English word written with a capital inside a sentence is a name (`Dulles`, `Gate
+/// Best`): it is looked up only as a whole entry, never by stem. German capitalises
+/// every noun, so there it tells nothing.
+fn is_name(text: &str, tokens: &[Token], i: usize, lang: Lang) -> bool {
+    let t = &tokens[i];
+    if lang != Lang::En || t.kind != Kind::Word || t.caps {
+        return false;
+    }
+    let starts_upper = text[t.span.clone()].chars().next().is_some_and(char::is_uppercase);
+    let inside = tokens[..i]
+        .iter()
+        .rev()
+        .find(|p| p.kind != Kind::Handle)
+        .is_some_and(|p| p.is_word());
+    starts_upper && inside
 }
 
 /// The sarcasm patterns of complaints; each flips the praise it found and adds

@@ -45,6 +45,105 @@ fn regression_posts_keep_their_labels_and_intents() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Figures of one regression file.
+struct Figures {
+    n: usize,
+    label_accuracy: f64,
+    intent_accuracy: f64,
+    complaint_precision: f64,
+    complaint_recall: f64,
+    failures: Vec<String>,
+}
+
+/// Scores a regression file (`id lang label intent text`, `#` comment lines) as
+/// mentions about the brands of `brands.yaml`, so brand words are names.
+fn run_regression(data: &str, lang: &str) -> Figures {
+    let body: String = data
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (posts, skipped) = read_labeled(body.as_bytes()).expect("readable");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let rules = RuleSet::from_texts(
+        &[("brands.yaml".into(), include_str!("brands.yaml").into())],
+        &[Lang::De, Lang::En],
+    )
+    .expect("rules");
+    let scorer = Scorer::new(&config());
+    let (mut labels, mut intents, mut tp, mut fp, mut gold) = (0, 0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for post in &posts {
+        let mut m = mention(&post.text);
+        m.lang_hint = Some(lang.into());
+        let s = scorer.score(m, &Fingerprint::of(&post.text), &rules);
+        let want = post.intent.expect("every row has an intent");
+        let got = s.intent.intent;
+        labels += usize::from(s.sentiment.label == post.label);
+        intents += usize::from(got == want);
+        gold += usize::from(want == Intent::Complaint);
+        tp += usize::from(want == Intent::Complaint && got == Intent::Complaint);
+        fp += usize::from(want != Intent::Complaint && got == Intent::Complaint);
+        if s.sentiment.label != post.label || got != want {
+            failures.push(format!(
+                "{} {:?}: want {}/{want}, got {}/{got} ({:+.2}) {:?} {:?}",
+                post.id,
+                post.text,
+                post.label,
+                s.sentiment.label,
+                s.sentiment.score,
+                s.sentiment
+                    .explanation
+                    .iter()
+                    .map(|c| c.cue.as_str())
+                    .collect::<Vec<_>>(),
+                s.intent.cues
+            ));
+        }
+    }
+    let n = posts.len();
+    Figures {
+        n,
+        label_accuracy: labels as f64 / n as f64,
+        intent_accuracy: intents as f64 / n as f64,
+        complaint_precision: tp as f64 / (tp + fp).max(1) as f64,
+        complaint_recall: tp as f64 / gold.max(1) as f64,
+        failures,
+    }
+}
+
+/// The brand-directed regression files: at least 150 posts per language, each scored
+/// as a mention of its brand. Every miss is printed; the figures must hold.
+#[test]
+fn brand_directed_regression_files_hold_their_figures() {
+    for (file, data, lang) in [
+        ("regression-en.tsv", include_str!("regression-en.tsv"), "en"),
+        ("regression-de.tsv", include_str!("regression-de.tsv"), "de"),
+    ] {
+        let f = run_regression(data, lang);
+        println!(
+            "{file}: n {}  label accuracy {:.3}  intent accuracy {:.3}  complaint precision {:.3} recall {:.3}",
+            f.n, f.label_accuracy, f.intent_accuracy, f.complaint_precision, f.complaint_recall
+        );
+        for miss in &f.failures {
+            println!("  {miss}");
+        }
+        assert!(f.n >= 150, "{file}: {} posts", f.n);
+        assert!(f.label_accuracy >= LABEL_ACCURACY, "{file}: label accuracy {:.3}", f.label_accuracy);
+        assert!(f.complaint_recall >= COMPLAINT_RECALL, "{file}: complaint recall {:.3}", f.complaint_recall);
+        assert!(
+            f.complaint_precision >= COMPLAINT_PRECISION,
+            "{file}: complaint precision {:.3}",
+            f.complaint_precision
+        );
+    }
+}
+
+/// What the regression files must hold (measured, with a little room).
+const LABEL_ACCURACY: f64 = 0.85;
+const COMPLAINT_RECALL: f64 = 0.88;
+const COMPLAINT_PRECISION: f64 = 0.93;
+
 fn mention(text: &str) -> Mention {
     Mention {
         id: MentionId(1),
