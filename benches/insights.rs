@@ -102,7 +102,7 @@ fn main() {
                 topics: vec![["acme", "blitzbus", "rail"][i % 3].into()],
                 targets: Vec::new(),
                 topic_kinds: Vec::new(),
-                phrases: lauscher_text::phrases::phrases(&text, lang.parse().ok()),
+                phrases: lauscher_text::phrases::phrases(text, lang.parse().ok()),
                 simhash: 0,
             };
             if let Err(e) = w.add(&m, false) {

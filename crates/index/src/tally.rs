@@ -775,7 +775,10 @@ mod tests {
                 topics: Vec::new(),
                 targets: Vec::new(),
                 topic_kinds: Vec::new(),
-                phrases: lauscher_text::phrases::phrases(&format!("login fails again {}", ["today", "now"][(i % 2) as usize]), Some(lauscher_text::Lang::En)),
+                phrases: lauscher_text::phrases::phrases(
+                    &format!("login fails again {}", ["today", "now"][(i % 2) as usize]),
+                    Some(lauscher_text::Lang::En),
+                ),
                 simhash: 0,
             };
             w.add(&m, false).expect("add");

@@ -40,7 +40,10 @@ fn compounds_the_scorer_split_are_counted_by_their_parts() {
         topics: Vec::new(),
         targets: Vec::new(),
         topic_kinds: Vec::new(),
-        phrases: lauscher_text::phrases::phrases("Schon wieder ein Busausfall @acme https://x.example/p", Some(lauscher_text::Lang::De)),
+        phrases: lauscher_text::phrases::phrases(
+            "Schon wieder ein Busausfall @acme https://x.example/p",
+            Some(lauscher_text::Lang::De),
+        ),
         simhash: 0,
     };
     w.add(&m, false).expect("add");

@@ -203,7 +203,10 @@ fn mentions() -> Vec<ScoredMention> {
                 topics: Vec::new(),
                 targets: Vec::new(),
                 topic_kinds: Vec::new(),
-                phrases: lauscher_text::phrases::phrases(&format!("{title} {text}"), lang.parse().ok()),
+                phrases: lauscher_text::phrases::phrases(
+                    &format!("{title} {text}"),
+                    lang.parse().ok(),
+                ),
                 simhash: 0,
             },
         )

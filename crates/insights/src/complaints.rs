@@ -23,10 +23,13 @@ use chrono::{DateTime, Duration, Utc};
 use lauscher_index::{Buckets, MentionIndex, PhraseSelection, PhraseTally};
 use lauscher_rules::RuleSet;
 use lauscher_text::Lang;
-use lauscher_text::phrases::{merge_key, phrases};
+use lauscher_text::phrases::{StopWordsOnly, merge_key, phrase_forms, phrases};
 use serde::Serialize;
 
 use crate::{Filters, InsightsError, Search};
+
+/// Matching posts read to find a phrase's surface form.
+const SURFACE_SAMPLE: usize = 50;
 
 /// Foreground phrases considered per ranking.
 const CANDIDATES: usize = 300;
@@ -74,9 +77,13 @@ pub struct Sample {
 /// One complaint phrase.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Phrase {
-    /// The most frequent form.
+    /// As people wrote it: the most frequent surface form among the matching posts
+    /// (`Hotline`, `cancelled flight`), the key when no post shows it.
     pub phrase: String,
-    /// Near-identical forms merged into it.
+    /// The stemmed key it is counted on (`hotlin`, `cancel flight`), the most frequent
+    /// of its merged keys.
+    pub key: String,
+    /// Near-identical keys merged into it.
     pub variants: Vec<String>,
     /// Foreground mentions with it (merged forms summed).
     pub count: u64,
@@ -489,8 +496,11 @@ pub fn complaints(
             .map(|(f, _)| format!("phrases:\"{f}\""))
             .collect::<Vec<_>>()
             .join(" OR ");
+        let main_form = forms.first().map(|f| f.0.clone()).unwrap_or_default();
+        let keys: Vec<&str> = forms.iter().map(|f| f.0.as_str()).collect();
         Ok(Phrase {
-            phrase: forms.first().map(|f| f.0.clone()).unwrap_or_default(),
+            phrase: surface(index, rules, &search, &keys)?.unwrap_or_else(|| main_form.clone()),
+            key: main_form,
             variants: forms.iter().skip(1).map(|f| f.0.clone()).collect(),
             count: fg,
             share: if current.fg_total == 0 {
@@ -545,6 +555,50 @@ pub fn complaints(
         phrases: listed,
         fading,
     })
+}
+
+/// The most frequent way the posts matching `search` (up to [`SURFACE_SAMPLE`] of the
+/// newest) write a phrase counted under one of `keys`, case kept; ties go to the form
+/// seen first.
+fn surface(
+    index: &MentionIndex,
+    rules: &RuleSet,
+    search: &Search,
+    keys: &[&str],
+) -> Result<Option<String>, InsightsError> {
+    let mut req = search.request();
+    req.limit = SURFACE_SAMPLE;
+    req.collapse = Some(lauscher_index::Collapse::Reposts);
+    let page = index.search(&req, Some(rules))?;
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for m in &page.hits {
+        let lang = m.lang.parse::<Lang>().ok();
+        let texts = [Some(m.text.as_str()), m.title.as_deref()];
+        for text in texts.into_iter().flatten() {
+            for p in phrase_forms(text, lang, &StopWordsOnly) {
+                if !keys.contains(&p.key.as_str()) {
+                    continue;
+                }
+                // English capitals mostly open sentences: "Login" is "login".
+                let form = if lang == Some(Lang::En) {
+                    p.surface.to_lowercase()
+                } else {
+                    p.surface
+                };
+                match counts.iter_mut().find(|(f, _)| *f == form) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((form, 1)),
+                }
+            }
+        }
+    }
+    let mut best: Option<(String, usize)> = None;
+    for (form, n) in counts {
+        if best.as_ref().is_none_or(|(_, b)| n > *b) {
+            best = Some((form, n));
+        }
+    }
+    Ok(best.map(|(f, _)| f))
 }
 
 /// Three foreground mentions with the phrase, newest first; reposts collapse under

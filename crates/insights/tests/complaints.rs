@@ -170,7 +170,7 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
     let status = |needle: &str| {
         c.phrases
             .iter()
-            .find(|p| p.phrase == needle || p.variants.iter().any(|v| v == needle))
+            .find(|p| p.key == needle || p.variants.iter().any(|v| v == needle))
             .map(|p| p.status.as_str())
     };
     assert_eq!(status("login fail"), Some("recurring"), "{listed:?}");
@@ -189,8 +189,9 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
     let login = c
         .phrases
         .iter()
-        .find(|p| p.phrase == "login fail")
+        .find(|p| p.key == "login fail")
         .expect("login");
+    assert_eq!(login.phrase, "login fails", "shown as people write it");
     assert_eq!(login.count, 15);
     assert_eq!(login.weekly, [15, 0, 15, 0, 15, 15], "oldest week first");
     assert_eq!(login.samples.len(), 3);
@@ -203,7 +204,7 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
         page.total as u64, login.count,
         "the phrase's search lists its mentions"
     );
-    assert!(c.recurring.contains(&"login fail".to_owned()));
+    assert!(c.recurring.contains(&"login fails".to_owned()));
     // Chatter words that come and go by chance are not complaints.
     for p in &c.phrases {
         assert!(

@@ -157,7 +157,9 @@ impl std::str::FromStr for ServicePattern {
             return Err("an empty service pattern matches nothing".into());
         }
         if matches!(slots.first(), Some(Slot::Gap)) || matches!(slots.last(), Some(Slot::Gap)) {
-            return Err(format!("{text:?} starts or ends with …: a gap must stand between words"));
+            return Err(format!(
+                "{text:?} starts or ends with …: a gap must stand between words"
+            ));
         }
         Ok(ServicePattern {
             slots,
@@ -321,7 +323,11 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(l.service.len(), 2);
-        let days = l.service.iter().find(|s| s.kind == ServiceKind::Waiting).expect("waiting");
+        let days = l
+            .service
+            .iter()
+            .find(|s| s.kind == ServiceKind::Waiting)
+            .expect("waiting");
         assert_eq!(days.pattern.slots[0], Slot::Number);
         assert_eq!(days.weight, -2.0);
         let e = UserLexicon::parse(

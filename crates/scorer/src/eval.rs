@@ -311,12 +311,8 @@ impl IntentConfusion {
                 .iter()
                 .map(|i| (name(i), self.given[intent_index(*i)]))
                 .collect(),
-            per_intent: (self.labelled() > 0).then(|| {
-                INTENTS
-                    .iter()
-                    .map(|i| (name(i), self.class(*i)))
-                    .collect()
-            }),
+            per_intent: (self.labelled() > 0)
+                .then(|| INTENTS.iter().map(|i| (name(i), self.class(*i))).collect()),
             macro_f1: (self.labelled() > 0).then(|| self.macro_f1()),
             confusion: (self.labelled() > 0).then_some(self.matrix),
             complaint_of_negative: self.complaint_of_negative(),

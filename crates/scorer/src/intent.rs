@@ -139,7 +139,10 @@ const ASK_EN: &[&[&str]] = &[
 fn tells_a_problem(kind: ServiceKind) -> bool {
     matches!(
         kind,
-        ServiceKind::Failure | ServiceKind::Waiting | ServiceKind::Persistence | ServiceKind::Negated
+        ServiceKind::Failure
+            | ServiceKind::Waiting
+            | ServiceKind::Persistence
+            | ServiceKind::Negated
     )
 }
 

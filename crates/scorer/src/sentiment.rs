@@ -591,15 +591,18 @@ impl SentimentScorer {
     /// (as written or by stem, not through a compound) that names no service problem,
     /// or a negator, intensifier, hedge or other rule word.
     pub fn is_evaluative(&self, lang: Lang, word: &str) -> bool {
-        if self
-            .roles
-            .get(&lang)
-            .is_some_and(|r| r.get(word).is_some_and(|&bits| bits & !(role::PERSON | role::REPORTING) != 0))
-        {
+        if self.roles.get(&lang).is_some_and(|r| {
+            r.get(word)
+                .is_some_and(|&bits| bits & !(role::PERSON | role::REPORTING) != 0)
+        }) {
             return true;
         }
         let entry = self.lexicons.get(&lang).is_some_and(|l| l.is_entry(word));
-        entry && !self.service.get(&lang).is_some_and(|s| s.names_problem(word))
+        entry
+            && !self
+                .service
+                .get(&lang)
+                .is_some_and(|s| s.names_problem(word))
     }
 
     /// Returns whether the lowercase pair is a two-word service cue of `lang`.
@@ -666,8 +669,15 @@ impl SentimentScorer {
                 }
                 Kind::Word | Kind::Tag => {
                     if let Some(lex) = lex
-                        && let Some(hit) =
-                            word_hit(lex, &tokens, &clause_of, i, all_caps, &mut consumed, is_name(&decoded, &tokens, i, lex.lang()))
+                        && let Some(hit) = word_hit(
+                            lex,
+                            &tokens,
+                            &clause_of,
+                            i,
+                            all_caps,
+                            &mut consumed,
+                            is_name(&decoded, &tokens, i, lex.lang()),
+                        )
                     {
                         hits.push(hit);
                     }
@@ -787,7 +797,11 @@ fn report(tokens: &[Token]) -> Option<String> {
     let personal = tokens
         .iter()
         .any(|t| t.role & role::PERSON != 0 || t.kind == Kind::Handle && t.span.start == 0);
-    if personal || tokens.iter().any(|t| t.kind == Kind::Punct && t.text == "?") {
+    if personal
+        || tokens
+            .iter()
+            .any(|t| t.kind == Kind::Punct && t.text == "?")
+    {
         return None;
     }
     if tokens.iter().any(|t| t.kind == Kind::Url) {
@@ -902,7 +916,11 @@ fn word_hit(
                 let Entry { valence, .. } = lex.lookup_exact(word)?;
                 return Some(Hit {
                     token: i,
-                    cue: if name { word.to_owned() } else { format!("#{word}") },
+                    cue: if name {
+                        word.to_owned()
+                    } else {
+                        format!("#{word}")
+                    },
                     weight: valence,
                     service: None,
                 });
@@ -1031,7 +1049,10 @@ fn is_name(text: &str, tokens: &[Token], i: usize, lang: Lang) -> bool {
     if lang != Lang::En || t.kind != Kind::Word || t.caps {
         return false;
     }
-    let starts_upper = text[t.span.clone()].chars().next().is_some_and(char::is_uppercase);
+    let starts_upper = text[t.span.clone()]
+        .chars()
+        .next()
+        .is_some_and(char::is_uppercase);
     let inside = tokens[..i]
         .iter()
         .rev()

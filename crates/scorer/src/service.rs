@@ -15,22 +15,66 @@
 
 use std::collections::HashMap;
 
-use lauscher_rules::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
 use lauscher_rules::UserLexicon;
+use lauscher_rules::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
 use lauscher_text::Lang;
 
 use crate::social::Token;
 
 /// Number words a `<n>` slot takes besides digits.
 const NUMBERS_EN: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "few", "couple", "several",
-    "many", "multiple", "countless", "hundred",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "fifteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "few",
+    "couple",
+    "several",
+    "many",
+    "multiple",
+    "countless",
+    "hundred",
 ];
 const NUMBERS_DE: &[&str] = &[
-    "ein", "eine", "einer", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
-    "zehn", "elf", "zwölf", "fünfzehn", "zwanzig", "dreißig", "vierzig", "fünfzig", "paar",
-    "mehrere", "mehreren", "vielen", "etlichen", "unzähligen", "hundert",
+    "ein",
+    "eine",
+    "einer",
+    "zwei",
+    "drei",
+    "vier",
+    "fünf",
+    "sechs",
+    "sieben",
+    "acht",
+    "neun",
+    "zehn",
+    "elf",
+    "zwölf",
+    "fünfzehn",
+    "zwanzig",
+    "dreißig",
+    "vierzig",
+    "fünfzig",
+    "paar",
+    "mehrere",
+    "mehreren",
+    "vielen",
+    "etlichen",
+    "unzähligen",
+    "hundert",
 ];
 
 /// Widest gap `…` matches, in words.
@@ -119,10 +163,11 @@ impl ServiceCues {
     /// Erstattung`): a complaint topic even where its words are stop words.
     pub fn is_term(&self, first: &str, second: &str) -> bool {
         self.by_first.get(first).is_some_and(|list| {
-            list.iter().any(|&i| match self.entries[i].pattern.slots.as_slice() {
-                [_, Slot::Words(ws)] => ws.iter().any(|w| slot_word_matches(w, second)),
-                _ => false,
-            })
+            list.iter()
+                .any(|&i| match self.entries[i].pattern.slots.as_slice() {
+                    [_, Slot::Words(ws)] => ws.iter().any(|w| slot_word_matches(w, second)),
+                    _ => false,
+                })
         })
     }
 
@@ -201,7 +246,9 @@ impl ServiceCues {
                         break;
                     }
                     let before = matched.len();
-                    if let Some(end) = self.match_slots(pattern, tokens, run, slot + 1, at + width, matched) {
+                    if let Some(end) =
+                        self.match_slots(pattern, tokens, run, slot + 1, at + width, matched)
+                    {
                         return Some(end);
                     }
                     matched.truncate(before);
@@ -227,7 +274,9 @@ impl ServiceCues {
 
     fn is_number(&self, word: &str) -> bool {
         if word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            return word.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.');
+            return word
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '.');
         }
         match self.lang {
             Lang::De => NUMBERS_DE.contains(&word),

@@ -129,8 +129,16 @@ fn brand_directed_regression_files_hold_their_figures() {
             println!("  {miss}");
         }
         assert!(f.n >= 150, "{file}: {} posts", f.n);
-        assert!(f.label_accuracy >= LABEL_ACCURACY, "{file}: label accuracy {:.3}", f.label_accuracy);
-        assert!(f.complaint_recall >= COMPLAINT_RECALL, "{file}: complaint recall {:.3}", f.complaint_recall);
+        assert!(
+            f.label_accuracy >= LABEL_ACCURACY,
+            "{file}: label accuracy {:.3}",
+            f.label_accuracy
+        );
+        assert!(
+            f.complaint_recall >= COMPLAINT_RECALL,
+            "{file}: complaint recall {:.3}",
+            f.complaint_recall
+        );
         assert!(
             f.complaint_precision >= COMPLAINT_PRECISION,
             "{file}: complaint precision {:.3}",

@@ -236,7 +236,12 @@ mod tests {
         assert_eq!(split("reagieren"), None);
         assert_eq!(split("gieren"), None);
         assert_eq!(split("bahnhof"), None);
-        let s = Compounds::german().split("stellwerksstörungen").expect("split");
-        assert_eq!((s.modifier.as_str(), s.lemma.as_str()), ("stellwerk", "störung"));
+        let s = Compounds::german()
+            .split("stellwerksstörungen")
+            .expect("split");
+        assert_eq!(
+            (s.modifier.as_str(), s.lemma.as_str()),
+            ("stellwerk", "störung")
+        );
     }
 }

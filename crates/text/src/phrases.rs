@@ -270,14 +270,27 @@ mod tests {
 
     #[test]
     fn compounds_count_whole_and_as_parts_in_their_written_form() {
-        let p = phrase_forms("Schon wieder eine Stellwerksstörung", Some(Lang::De), &StopWordsOnly);
+        let p = phrase_forms(
+            "Schon wieder eine Stellwerksstörung",
+            Some(Lang::De),
+            &StopWordsOnly,
+        );
         let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
-        for want in ["stellwerksstor", "stellwerk", "storung", "stellwerk storung"] {
+        for want in [
+            "stellwerksstor",
+            "stellwerk",
+            "storung",
+            "stellwerk storung",
+        ] {
             assert!(keys.contains(&want), "{want}: {keys:?}");
         }
         let part = p.iter().find(|p| p.key == "storung").expect("part");
         assert_eq!(part.surface, "Störung");
-        assert!(!phrases("Danke fürs schnelle Reagieren", Some(Lang::De)).iter().any(|p| p.contains("gier")));
+        assert!(
+            !phrases("Danke fürs schnelle Reagieren", Some(Lang::De))
+                .iter()
+                .any(|p| p.contains("gier"))
+        );
     }
 
     #[test]
@@ -291,7 +304,11 @@ mod tests {
                 (a, b) == ("on", "hold")
             }
         }
-        let p = phrase_forms("Why is this the worst customer service, really terrible. 2 hours on hold", Some(Lang::En), &Lex);
+        let p = phrase_forms(
+            "Why is this the worst customer service, really terrible. 2 hours on hold",
+            Some(Lang::En),
+            &Lex,
+        );
         let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
         assert!(keys.contains(&"custom servic"), "{keys:?}");
         assert!(keys.contains(&"worst custom"), "{keys:?}");
