@@ -12,8 +12,8 @@
 //! Each resolved word is cached per thread (up to [`CACHE_CAPACITY`] words per lexicon),
 //! so a repeated word costs one hash lookup.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lauscher_rules::UserLexicon;
@@ -105,7 +105,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 type Cache = HashMap<u32, HashMap<String, Option<Entry>>>;
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<Cache> = RefCell::new(HashMap::default());
 }
 
 impl Lexicon {
@@ -113,8 +113,8 @@ impl Lexicon {
     /// `(word or phrase, valence)` pairs. A word's stem takes the valence of the shortest
     /// word with that stem; stems whose words disagree in sign are dropped.
     pub fn new(lang: Lang, layers: impl IntoIterator<Item = Vec<(String, f32)>>) -> Lexicon {
-        let mut exact: HashMap<String, f32> = HashMap::new();
-        let mut phrases: HashMap<String, Vec<Phrase>> = HashMap::new();
+        let mut exact: HashMap<String, f32> = HashMap::default();
+        let mut phrases: HashMap<String, Vec<Phrase>> = HashMap::default();
         for layer in layers {
             for (word, valence) in layer {
                 let word = word.to_lowercase();
@@ -132,7 +132,7 @@ impl Lexicon {
             list.sort_by_key(|p| std::cmp::Reverse(p.words.len()));
         }
         let stemmer = Stemmer::new(lang);
-        let mut stems: HashMap<String, (usize, f32)> = HashMap::new();
+        let mut stems: HashMap<String, (usize, f32)> = HashMap::default();
         if let Some(stemmer) = &stemmer {
             let mut words: Vec<(&String, &f32)> = exact.iter().collect();
             words.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));

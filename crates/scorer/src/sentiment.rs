@@ -24,7 +24,7 @@
 //! Cost: one pass to tokenize, one lookup per word (cached per thread), and rules that
 //! look at most four tokens around a hit.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use lauscher_model::{Contribution, Label, Sentiment};
@@ -98,7 +98,7 @@ mod role {
 impl LangRules {
     /// Word → role bits, for [`Token::role`].
     fn roles(&self) -> HashMap<&'static str, u16> {
-        let mut map: HashMap<&'static str, u16> = HashMap::new();
+        let mut map: HashMap<&'static str, u16> = HashMap::default();
         for (list, bit) in [
             (self.negators, role::NEGATOR),
             (self.boosters, role::BOOSTER),
@@ -495,10 +495,10 @@ impl SentimentScorer {
     /// Builds the scorer for `langs` with `config`'s bands and user lexicons. Languages
     /// without a lexicon score only emoji and emoticons.
     pub fn new(langs: &[Lang], config: &SentimentConfig) -> SentimentScorer {
-        let mut lexicons = HashMap::new();
-        let mut bands = HashMap::new();
-        let mut roles = HashMap::new();
-        let mut service = HashMap::new();
+        let mut lexicons = HashMap::default();
+        let mut bands = HashMap::default();
+        let mut roles = HashMap::default();
+        let mut service = HashMap::default();
         for &lang in langs {
             if let Some(cues) = ServiceCues::bundled(lang, &config.user_lexicons) {
                 service.insert(lang, cues);
@@ -957,6 +957,9 @@ fn word_hit(
         .iter()
         .find(|(j, b)| {
             b.role & role::NEGATOR != 0
+                // A negator a service cue or a phrase already holds ("still no
+                // refund") told its own story; it negates nothing more.
+                && !consumed[*j]
                 // "nicht nur", "not only" do not negate.
                 && !tokens
                     .get(j + 1)

@@ -13,7 +13,7 @@
 //! few that start with a prefix or a number); a candidate tries its slots on the words
 //! of the clause, a gap trying at most four widths.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use lauscher_rules::UserLexicon;
 use lauscher_rules::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
@@ -124,7 +124,7 @@ impl ServiceCues {
         if entries.is_empty() {
             return None;
         }
-        let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_first: HashMap<String, Vec<usize>> = HashMap::default();
         let mut anywhere = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             match &e.pattern.slots[0] {
@@ -176,15 +176,20 @@ impl ServiceCues {
     pub fn find(&self, tokens: &[Token], clause_of: &[usize]) -> Vec<ServiceHit> {
         let words: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i].is_word()).collect();
         let mut out = Vec::new();
+        let mut matched = Vec::new();
         let mut k = 0;
+        // The words of the clause of `words[k]` are `words[k..end]`.
+        let mut end = 0;
         while k < words.len() {
             let first = &tokens[words[k]].text;
             let clause = clause_of[words[k]];
-            let run: Vec<usize> = words[k..]
-                .iter()
-                .copied()
-                .take_while(|&i| clause_of[i] == clause)
-                .collect();
+            if end <= k {
+                end = k + words[k..]
+                    .iter()
+                    .take_while(|&&i| clause_of[i] == clause)
+                    .count();
+            }
+            let run = &words[k..end];
             let mut best: Option<(usize, Vec<usize>)> = None;
             let candidates = self
                 .by_first
@@ -193,12 +198,12 @@ impl ServiceCues {
                 .flatten()
                 .chain(&self.anywhere);
             for &e in candidates {
-                let mut matched = Vec::new();
+                matched.clear();
                 let found = self
-                    .match_slots(&self.entries[e].pattern, tokens, &run, 0, 0, &mut matched)
+                    .match_slots(&self.entries[e].pattern, tokens, run, 0, 0, &mut matched)
                     .is_some();
                 if found && best.as_ref().is_none_or(|(_, m)| matched.len() > m.len()) {
-                    best = Some((e, matched));
+                    best = Some((e, matched.clone()));
                 }
             }
             match best {
