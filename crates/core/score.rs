@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use lauscher_model::Contribution;
 use lauscher_rules::Config;
-use lauscher_scorer::eval::{Confusion, INTENTS, IntentConfusion, LABELS, read_labeled};
+use lauscher_scorer::eval::{
+    ClassScores, Confusion, INTENTS, IntentConfusion, LABELS, read_labeled,
+};
 use lauscher_scorer::{Scored, Scorer};
 use lauscher_text::Lang;
 use serde_json::json;
@@ -235,25 +237,39 @@ fn print_intents(out: &mut impl Write, c: &IntentConfusion) -> Result<()> {
         c.labelled(),
         c.macro_f1()
     )?;
+    let rows: Vec<(&str, ClassScores, &[u64])> = INTENTS
+        .iter()
+        .enumerate()
+        .map(|(i, intent)| (intent.as_str(), c.class(*intent), c.matrix[i].as_slice()))
+        .collect();
+    print_classes(out, "com que pra oth", &rows)?;
+    Ok(())
+}
+
+/// One row per class: precision, recall, F1, support and its row of the confusion
+/// matrix under `columns` (the predicted classes' short names).
+fn print_classes(
+    out: &mut impl Write,
+    columns: &str,
+    rows: &[(&str, ClassScores, &[u64])],
+) -> Result<()> {
     writeln!(
         out,
-        "  {:<9} {:>9} {:>7} {:>6} {:>8}   confusion: predicted com que pra oth",
+        "  {:<9} {:>9} {:>7} {:>6} {:>8}   confusion: predicted {columns}",
         "", "precision", "recall", "F1", "support"
     )?;
-    for (i, intent) in INTENTS.iter().enumerate() {
-        let s = c.class(*intent);
+    for (name, s, counts) in rows {
+        let counts: Vec<String> = counts.iter().map(|n| format!("{n:>3}")).collect();
         writeln!(
             out,
-            "  {:<9} {:>9.3} {:>7.3} {:>6.3} {:>8}   {:>6} {:>3} {:>3} {:>3}",
-            intent.as_str(),
+            "  {:<9} {:>9.3} {:>7.3} {:>6.3} {:>8}   {:21}{}",
+            name,
             s.precision,
             s.recall,
             s.f1,
             s.support,
-            c.matrix[i][0],
-            c.matrix[i][1],
-            c.matrix[i][2],
-            c.matrix[i][3]
+            "",
+            counts.join(" ")
         )?;
     }
     Ok(())
@@ -267,25 +283,11 @@ fn print_confusion(out: &mut impl Write, title: &str, c: &Confusion) -> Result<(
         c.accuracy(),
         c.macro_f1()
     )?;
-    writeln!(
-        out,
-        "  {:<9} {:>9} {:>7} {:>6} {:>8}   confusion: predicted neg neu pos",
-        "", "precision", "recall", "F1", "support"
-    )?;
-    for (i, l) in LABELS.iter().enumerate() {
-        let s = c.class(*l);
-        writeln!(
-            out,
-            "  {:<9} {:>9.3} {:>7.3} {:>6.3} {:>8}   {:>6} {:>6} {:>6}",
-            l.as_str(),
-            s.precision,
-            s.recall,
-            s.f1,
-            s.support,
-            c.matrix[i][0],
-            c.matrix[i][1],
-            c.matrix[i][2]
-        )?;
-    }
+    let rows: Vec<(&str, ClassScores, &[u64])> = LABELS
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), c.class(*l), c.matrix[i].as_slice()))
+        .collect();
+    print_classes(out, "neg neu pos", &rows)?;
     Ok(())
 }

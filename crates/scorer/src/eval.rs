@@ -189,19 +189,7 @@ impl Confusion {
         let tp = self.matrix[i][i];
         let predicted: u64 = (0..3).map(|g| self.matrix[g][i]).sum();
         let support: u64 = self.matrix[i].iter().sum();
-        let precision = ratio(tp, predicted);
-        let recall = ratio(tp, support);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        ClassScores {
-            precision,
-            recall,
-            f1,
-            support,
-        }
+        scores(tp, predicted, support)
     }
 
     /// Unweighted mean of the three classes' F1.
