@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use lauscher_alerts::{AlertHandle, AlertInbox, AlertRouter, AlertService, Deliverer, Templates};
 use lauscher_index::MentionIndex;
-use lauscher_rules::{AlertingConfig, Config, RuleKind, RuleSet};
+use lauscher_rules::{AlertingConfig, Config, RuleKind, RuleSet, TimeZone};
 use lauscher_state::StateStore;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -48,12 +48,13 @@ pub fn load(config: &Config, rules: &RuleSet) -> Result<Option<(AlertingConfig, 
     Ok(Some((alerting, templates)))
 }
 
-/// The user's time zone for insight timelines: the alerting file's `defaults.timezone`
-/// (the zone the user stated for seasonality and mute times), else UTC.
+/// The user's time zone for insight timelines and reports: the alerting file's
+/// `defaults.timezone` (the zone the user stated for seasonality and mute times), else
+/// the one default, [`TimeZone::default`].
 pub fn timezone(alerting: Option<&AlertingConfig>) -> chrono_tz::Tz {
     alerting
-        .and_then(|a| a.defaults.timezone.parse().ok())
-        .unwrap_or(chrono_tz::UTC)
+        .map_or_else(TimeZone::default, |a| a.defaults.timezone)
+        .0
 }
 
 /// Alerting while the daemon runs: the router thread and the delivery task.

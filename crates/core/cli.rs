@@ -257,9 +257,9 @@ pub struct InsightsArgs {
     /// Timeline interval: 5m … 12h, 1d, 1w. Default 1h up to 3 days, else 1d.
     #[arg(long)]
     pub interval: Option<String>,
-    /// Time zone of timeline buckets. Default: the alerting file's, else UTC.
+    /// Time zone of timeline buckets. Default: the alerting file's, else Europe/Berlin.
     #[arg(long)]
-    pub tz: Option<String>,
+    pub tz: Option<lauscher_rules::TimeZone>,
     /// Entries per list (default 10; complaints 20).
     #[arg(long)]
     pub n: Option<usize>,
@@ -293,9 +293,10 @@ pub struct ReportArgs {
     /// `md` or `html` (one file, inline SVG charts, no external assets).
     #[arg(long, default_value = "md")]
     pub format: String,
-    /// Time zone of the week and its days. Default: the alerting file's, else UTC.
+    /// Time zone of the week and its days. Default: the alerting file's, else
+    /// Europe/Berlin.
     #[arg(long)]
-    pub tz: Option<String>,
+    pub tz: Option<lauscher_rules::TimeZone>,
     /// Language of the report: `de` or `en`. Default: the alerting file's, else en.
     #[arg(long)]
     pub lang: Option<String>,

@@ -62,12 +62,7 @@ impl DigestScheduler {
 
     /// Queues `d` for its last complete period when it is due and not yet queued.
     fn maybe_send(&self, d: &DigestConfig, now: DateTime<Utc>) -> Result<(), String> {
-        let tz: Tz = d
-            .timezone
-            .as_deref()
-            .unwrap_or(&self.alerting.defaults.timezone)
-            .parse()
-            .unwrap_or(chrono_tz::UTC);
+        let tz: Tz = d.timezone.unwrap_or(self.alerting.defaults.timezone).0;
         let period = Period::last_complete(d.every == "day", now, tz);
         let (_, end) = period.bounds(tz);
         let due = end + chrono::Duration::minutes(d.minute_of_day().unwrap_or(480) as i64);

@@ -55,12 +55,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
     if !matches!(lang.as_str(), "de" | "en") {
         bail!("invalid language {lang:?}: expected de or en");
     }
-    let tz = match &args.tz {
-        Some(t) => t.parse().map_err(|_| {
-            anyhow::anyhow!("unknown time zone {t:?}: expected an IANA name like Europe/Berlin")
-        })?,
-        None => default_tz,
-    };
+    let tz = args.tz.map_or(default_tz, |t| t.0);
     let week = match &args.week {
         Some(w) => w.parse().map_err(anyhow::Error::msg)?,
         None => lauscher_insights::Week::last_complete(Utc::now(), tz),

@@ -155,10 +155,7 @@ impl SpikeParams {
             cusum: rule.cusum,
             budget_hours: budget.per.as_secs_f64() / 3600.0 / budget.pages,
             kappa: rule.seasonal_shrink,
-            tz: rule
-                .timezone(defaults)
-                .parse()
-                .unwrap_or(chrono_tz::Europe::Berlin),
+            tz: rule.timezone(defaults),
         }
     }
 

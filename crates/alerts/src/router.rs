@@ -878,13 +878,9 @@ impl AlertRouter {
             .map_or(self.config.defaults.language.clone(), |r| {
                 r.language(&self.config.defaults).to_owned()
             });
-        let tz: Tz = rule
-            .as_ref()
-            .map_or(self.config.defaults.timezone.as_str(), |r| {
-                r.timezone(&self.config.defaults)
-            })
-            .parse()
-            .unwrap_or(chrono_tz::Europe::Berlin);
+        let tz: Tz = rule.as_ref().map_or(self.config.defaults.timezone.0, |r| {
+            r.timezone(&self.config.defaults)
+        });
         let message = if self.replaying {
             Message::default()
         } else {

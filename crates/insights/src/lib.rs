@@ -389,7 +389,7 @@ pub fn run(
                 rules,
                 &filters,
                 interval,
-                params.tz(default_tz)?,
+                params.tz(default_tz),
             )?)
         }
         View::ShareOfVoice => serde_json::to_value(share_of_voice(index, rules, &filters)?),

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use lauscher_rules::TimeZone;
 use serde::Deserialize;
 
 use crate::{Filters, InsightsError, Interval};
@@ -30,7 +31,7 @@ pub struct Params {
     /// Timeline interval (`5m` … `1d`, `1w`). Default: `1h` up to 3 days, else `1d`.
     pub interval: Option<String>,
     /// IANA time zone of the buckets. Default: the configured one.
-    pub tz: Option<String>,
+    pub tz: Option<TimeZone>,
     /// Entries per list. Default 10 (complaints: 20).
     pub n: Option<usize>,
     /// Complaints: weeks looked back for recurrence. Default 6.
@@ -94,14 +95,7 @@ impl Params {
     }
 
     /// The time zone, or `default`.
-    pub fn tz(&self, default: Tz) -> Result<Tz, InsightsError> {
-        match self.tz.as_deref() {
-            Some(t) => t.parse().map_err(|_| {
-                InsightsError::Invalid(format!(
-                    "unknown time zone {t:?}: expected an IANA name like Europe/Berlin"
-                ))
-            }),
-            None => Ok(default),
-        }
+    pub fn tz(&self, default: Tz) -> Tz {
+        self.tz.map_or(default, |t| t.0)
     }
 }

@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::config::{check_id, expand_env, locate, yaml_error};
 use crate::error::{ConfigError, Located};
-use crate::value::HumanDuration;
+use crate::value::{HumanDuration, TimeZone};
 
 /// The whole alerting file, validated.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,10 +102,10 @@ impl Default for AlertingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDefaults {
-    /// IANA time zone for hour-of-week seasonality and mute intervals. Default
-    /// `Europe/Berlin`.
-    #[serde(default = "default_timezone")]
-    pub timezone: String,
+    /// Time zone for hour-of-week seasonality and mute intervals. Default
+    /// [`TimeZone::default`], Europe/Berlin.
+    #[serde(default)]
+    pub timezone: TimeZone,
     /// Language of the messages (a template must exist for it). Default `de`.
     #[serde(default = "default_language")]
     pub language: String,
@@ -114,9 +114,6 @@ pub struct RuleDefaults {
     pub budget: Budget,
 }
 
-fn default_timezone() -> String {
-    "Europe/Berlin".into()
-}
 fn default_language() -> String {
     "de".into()
 }
@@ -130,7 +127,7 @@ fn default_budget() -> Budget {
 impl Default for RuleDefaults {
     fn default() -> Self {
         RuleDefaults {
-            timezone: default_timezone(),
+            timezone: TimeZone::default(),
             language: default_language(),
             budget: default_budget(),
         }
@@ -297,9 +294,9 @@ pub struct AlertRule {
     /// Source health: consecutive failed polls that fire. Default 3.
     #[serde(default = "default_failures")]
     pub failures: u32,
-    /// IANA time zone (default from `defaults`).
+    /// Time zone (default from `defaults`).
     #[serde(default)]
-    pub timezone: Option<String>,
+    pub timezone: Option<TimeZone>,
     /// Language of the messages (default from `defaults`).
     #[serde(default)]
     pub language: Option<String>,
@@ -697,7 +694,7 @@ pub struct DigestConfig {
     pub language: Option<String>,
     /// Time zone of the period. Default: the defaults' time zone.
     #[serde(default)]
-    pub timezone: Option<String>,
+    pub timezone: Option<TimeZone>,
     /// Base URL of the Lauscher API as the team reaches it; chat summaries link to the
     /// full report there (`<link>/api/v1/report?...`). Optional.
     #[serde(default)]
@@ -784,9 +781,9 @@ impl AlertRule {
         self.budget.unwrap_or(defaults.budget)
     }
 
-    /// The rule's time zone name.
-    pub fn timezone<'a>(&'a self, defaults: &'a RuleDefaults) -> &'a str {
-        self.timezone.as_deref().unwrap_or(&defaults.timezone)
+    /// The rule's time zone.
+    pub fn timezone(&self, defaults: &RuleDefaults) -> chrono_tz::Tz {
+        self.timezone.unwrap_or(defaults.timezone).0
     }
 
     /// The rule's message language.
@@ -843,7 +840,6 @@ impl AlertingConfig {
                 format!("unsupported version {}: expected 1", self.version),
             ));
         }
-        check_timezone(&self.defaults.timezone).map_err(|m| at("timezone", "", m))?;
         let mut ids = HashSet::new();
         for rule in &self.rules {
             let in_rule = |key: &str, msg: String| {
@@ -921,9 +917,6 @@ impl AlertingConfig {
                     "seasonal_shrink",
                     "seasonal_shrink must be between 0 and 1000 weeks".into(),
                 ));
-            }
-            if let Some(tz) = &rule.timezone {
-                check_timezone(tz).map_err(|m| in_rule("timezone", m))?;
             }
         }
         let receivers: HashSet<&str> = self.receivers.iter().map(|r| r.id.as_str()).collect();
@@ -1039,9 +1032,6 @@ impl AlertingConfig {
                     "language",
                     format!("invalid language {l:?}: expected de or en"),
                 ));
-            }
-            if let Some(tz) = &d.timezone {
-                check_timezone(tz).map_err(|m| in_digest("timezone", m))?;
             }
             if d.receivers.is_empty() {
                 return Err(in_digest("receivers", "a digest needs receivers".into()));
@@ -1164,12 +1154,6 @@ fn check_mailbox(s: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid email address {s:?}: {e}"))
 }
 
-fn check_timezone(tz: &str) -> Result<(), String> {
-    tz.parse::<chrono_tz::Tz>()
-        .map(|_| ())
-        .map_err(|_| format!("unknown time zone {tz:?}: expected an IANA name like Europe/Berlin"))
-}
-
 /// Finds `key:` in the block that starts at the line holding `id: <id>`; falls back to
 /// the id's line.
 fn locate_in_block(text: &str, id: &str, key: &str) -> (usize, usize) {
@@ -1243,6 +1227,26 @@ mod tests {
         let text = "version: 1\nrules:\n  - id: a\n    kind: spike\n    topics: [nope]\n";
         let e = parse(text).expect_err("unknown topic");
         assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn time_zones_parse_where_written_and_errors_point_at_the_value() {
+        let text = "version: 1\ndefaults:\n  timezone: America/New_York\nrules:\n  - id: a\n    kind: spike\n    topics: [acme]\n  - id: b\n    kind: spike\n    topics: [acme]\n    timezone: UTC\n";
+        let c = parse(text).expect("valid");
+        assert_eq!(
+            c.rules[0].timezone(&c.defaults),
+            chrono_tz::America::New_York
+        );
+        assert_eq!(c.rules[1].timezone(&c.defaults), chrono_tz::UTC);
+        assert_eq!(
+            AlertingConfig::default().defaults.timezone,
+            TimeZone::default(),
+            "one default"
+        );
+        let e = parse(&text.replace("timezone: UTC", "timezone: Mars/Olympus"))
+            .expect_err("unknown zone");
+        assert_eq!((e.line, e.col), (11, 15), "{e}");
+        assert!(e.msg.contains("unknown time zone \"Mars/Olympus\""), "{e}");
     }
 
     #[test]

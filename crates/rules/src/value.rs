@@ -152,3 +152,40 @@ mod tests {
         assert!(ByteSize::parse("8 parsecs").is_err());
     }
 }
+
+/// An IANA time zone (`Europe/Berlin`, `America/New_York`), parsed where it is written:
+/// in the alerting file, a CLI flag or an API parameter. Its [`Default`], Europe/Berlin,
+/// is the one fallback of every part of Lauscher (seasonality, mute times, digests,
+/// insight timelines and reports) where the user named no zone: Lauscher's first users
+/// listen in German-speaking markets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl Default for TimeZone {
+    fn default() -> Self {
+        TimeZone(chrono_tz::Europe::Berlin)
+    }
+}
+
+impl std::str::FromStr for TimeZone {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            format!("unknown time zone {s:?}: expected an IANA name like Europe/Berlin")
+        })
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

@@ -248,7 +248,7 @@ pub struct ReportParams {
     /// `de` or `en` (default).
     pub lang: Option<String>,
     /// Time zone; default the configured one.
-    pub tz: Option<String>,
+    pub tz: Option<lauscher_rules::TimeZone>,
 }
 
 /// `GET /api/v1/report`: the digest `lauscher report` writes, what digest links open.
@@ -261,16 +261,7 @@ async fn report(
         Ok(Query(p)) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let tz: chrono_tz::Tz = match p.tz.as_deref().map(str::parse) {
-        None => state.timezone,
-        Some(Ok(tz)) => tz,
-        Some(Err(_)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "unknown time zone: expected an IANA name like Europe/Berlin",
-            );
-        }
-    };
+    let tz = p.tz.map_or(state.timezone, |t| t.0);
     let (format, ctype) = match p.format.as_deref().unwrap_or("md") {
         "md" => (Format::Markdown, "text/markdown; charset=utf-8"),
         "html" => (Format::Html, "text/html; charset=utf-8"),
