@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use lauscher_index::{Buckets, MentionIndex, PhraseSelection, PhraseTally};
+use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
 use lauscher_rules::RuleSet;
 use lauscher_text::Lang;
 use lauscher_text::phrases::{StopWordsOnly, merge_key, phrase_forms, phrases};
@@ -28,8 +28,9 @@ use serde::Serialize;
 
 use crate::{Filters, InsightsError, Search};
 
-/// Matching posts read to find a phrase's surface form.
-const SURFACE_SAMPLE: usize = 50;
+/// Newest matching posts read per phrase: its surface form is counted over them, and
+/// the first three are its samples.
+const NEWEST: usize = 50;
 
 /// Foreground phrases considered per ranking.
 const CANDIDATES: usize = 300;
@@ -498,8 +499,9 @@ pub fn complaints(
             .join(" OR ");
         let main_form = forms.first().map(|f| f.0.clone()).unwrap_or_default();
         let keys: Vec<&str> = forms.iter().map(|f| f.0.as_str()).collect();
+        let newest = newest(index, rules, &search)?;
         Ok(Phrase {
-            phrase: surface(index, rules, &search, &keys)?.unwrap_or_else(|| main_form.clone()),
+            phrase: surface(&newest, &keys).unwrap_or_else(|| main_form.clone()),
             key: main_form,
             variants: forms.iter().skip(1).map(|f| f.0.clone()).collect(),
             count: fg,
@@ -514,7 +516,7 @@ pub fn complaints(
             weeks_in_top,
             weekly: weekly.get(key).cloned().unwrap_or_else(|| vec![0; weeks]),
             first_seen: None,
-            samples: samples(index, rules, &search)?,
+            samples: samples(&newest),
             search,
         })
     };
@@ -557,21 +559,24 @@ pub fn complaints(
     })
 }
 
-/// The most frequent way the posts matching `search` (up to [`SURFACE_SAMPLE`] of the
-/// newest) write a phrase counted under one of `keys`, case kept; ties go to the form
-/// seen first.
-fn surface(
+/// The newest [`NEWEST`] mentions matching `search`, reposts collapsed under their
+/// original: one query per listed phrase serves its surface form and its samples.
+fn newest(
     index: &MentionIndex,
     rules: &RuleSet,
     search: &Search,
-    keys: &[&str],
-) -> Result<Option<String>, InsightsError> {
+) -> Result<Vec<IndexedMention>, InsightsError> {
     let mut req = search.request();
-    req.limit = SURFACE_SAMPLE;
+    req.limit = NEWEST;
     req.collapse = Some(lauscher_index::Collapse::Reposts);
-    let page = index.search(&req, Some(rules))?;
+    Ok(index.search(&req, Some(rules))?.hits)
+}
+
+/// The most frequent way `posts` write a phrase counted under one of `keys`, case kept
+/// (English lowercased); ties go to the form seen first.
+fn surface(posts: &[IndexedMention], keys: &[&str]) -> Option<String> {
     let mut counts: Vec<(String, usize)> = Vec::new();
-    for m in &page.hits {
+    for m in posts {
         let lang = m.lang.parse::<Lang>().ok();
         let texts = [Some(m.text.as_str()), m.title.as_deref()];
         for text in texts.into_iter().flatten() {
@@ -598,30 +603,22 @@ fn surface(
             best = Some((form, n));
         }
     }
-    Ok(best.map(|(f, _)| f))
+    best.map(|(f, _)| f)
 }
 
 /// Three foreground mentions with the phrase, newest first; reposts collapse under
 /// their original, so three samples are three different posts.
-fn samples(
-    index: &MentionIndex,
-    rules: &RuleSet,
-    search: &Search,
-) -> Result<Vec<Sample>, InsightsError> {
-    let mut req = search.request();
-    req.limit = 3;
-    req.collapse = Some(lauscher_index::Collapse::Reposts);
-    let page = index.search(&req, Some(rules))?;
-    Ok(page
-        .hits
-        .into_iter()
+fn samples(newest: &[IndexedMention]) -> Vec<Sample> {
+    newest
+        .iter()
+        .take(3)
         .map(|m| Sample {
             id: m.id.to_string(),
             published_at: m.published_at.to_rfc3339(),
-            url: m.url,
+            url: m.url.clone(),
             text: m.text.chars().take(280).collect(),
         })
-        .collect())
+        .collect()
 }
 
 /// Fills `first_seen`: the earliest mention of the topic with any form of the phrase.

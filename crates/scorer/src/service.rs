@@ -103,6 +103,10 @@ pub struct ServiceCues {
     by_first: HashMap<String, Vec<usize>>,
     /// Entries whose first slot is a prefix or a number: tried everywhere.
     anywhere: Vec<usize>,
+    /// The literal words of failure and waiting cues, for [`ServiceCues::names_problem`].
+    problem_words: rustc_hash::FxHashSet<String>,
+    /// Their prefix words (`stellwerk*` as `stellwerk`).
+    problem_prefixes: Vec<String>,
 }
 
 impl ServiceCues {
@@ -136,27 +140,44 @@ impl ServiceCues {
                 _ => anywhere.push(i),
             }
         }
+        let mut problem_words = rustc_hash::FxHashSet::default();
+        let mut problem_prefixes = Vec::new();
+        let problems = entries
+            .iter()
+            .filter(|e| matches!(e.kind, ServiceKind::Failure | ServiceKind::Waiting));
+        for e in problems {
+            for slot in &e.pattern.slots {
+                let Slot::Words(ws) = slot else { continue };
+                for w in ws {
+                    match w.strip_suffix('*') {
+                        Some(prefix) => problem_prefixes.push(prefix.to_owned()),
+                        None => {
+                            problem_words.insert(w.clone());
+                        }
+                    }
+                }
+            }
+        }
         Some(ServiceCues {
             lang,
             entries,
             by_first,
             anywhere,
+            problem_words,
+            problem_prefixes,
         })
     }
 
     /// Returns whether the lowercase `word` is a literal word of a failure or waiting
     /// cue: it names a problem (`delayed`, `Störung`), so it may form a complaint topic
     /// even when the sentiment lexicon scores it.
+    /// One hash lookup and a scan of the few prefix words.
     pub fn names_problem(&self, word: &str) -> bool {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.kind, ServiceKind::Failure | ServiceKind::Waiting))
-            .any(|e| {
-                e.pattern.slots.iter().any(|s| match s {
-                    Slot::Words(ws) => ws.iter().any(|w| slot_word_matches(w, word)),
-                    _ => false,
-                })
-            })
+        self.problem_words.contains(word)
+            || self
+                .problem_prefixes
+                .iter()
+                .any(|p| word.starts_with(p.as_str()))
     }
 
     /// Returns whether the lowercase pair is a whole two-word cue (`on hold`, `keine
