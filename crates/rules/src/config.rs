@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, Located};
 use crate::lexicon::UserLexicon;
-use crate::value::{ByteSize, HumanDuration};
+use crate::value::{ByteSize, HumanDuration, NeutralBand};
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, Deserialize)]
@@ -198,10 +198,11 @@ impl Default for IndexConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentConfig {
-    /// Per language, scores within `±band` are labeled neutral (`{de: 0.3}`); languages
-    /// not listed use the scorer's defaults, which were set on held-out tweets.
+    /// Per language, the scores labeled neutral ([`NeutralBand`]: `{de: 0.3}` or
+    /// `{en: {negative: 0.24, positive: 0.3}}`); languages not listed use the scorer's
+    /// defaults, which were set on development tweets.
     #[serde(default)]
-    pub neutral_band: BTreeMap<String, f32>,
+    pub neutral_band: BTreeMap<String, NeutralBand>,
     /// User lexicon files (see [`crate::lexicon`]), relative to the config file, merged
     /// over the bundled lexicons in order.
     #[serde(default)]
@@ -321,21 +322,13 @@ impl Config {
                 return Err(at("languages", lang, 0, e.to_string()));
             }
         }
-        for (lang, band) in &self.sentiment.neutral_band {
+        for lang in self.sentiment.neutral_band.keys() {
             if !self.languages.contains(lang) {
                 return Err(at(
                     lang,
                     "",
                     0,
                     format!("neutral_band for {lang}, which is not among the languages"),
-                ));
-            }
-            if !(0.0..1.0).contains(band) {
-                return Err(at(
-                    lang,
-                    "",
-                    0,
-                    format!("neutral_band for {lang} must be in [0, 1)"),
                 ));
             }
         }

@@ -33,4 +33,4 @@ pub use error::{ConfigError, Located};
 pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};
 pub use matcher::{MentionFields, site_keys, stem_key};
 pub use ruleset::{ActiveRules, Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
-pub use value::{ByteSize, HumanDuration, TimeZone};
+pub use value::{ByteSize, HumanDuration, NeutralBand, TimeZone};

@@ -151,6 +151,21 @@ mod tests {
         assert_eq!(ByteSize::parse("100"), Ok(ByteSize(100)));
         assert!(ByteSize::parse("8 parsecs").is_err());
     }
+
+    #[test]
+    fn neutral_bands_are_one_number_or_two_sides() {
+        let band = |y: &str| serde_norway::from_str::<NeutralBand>(y).map_err(|e| e.to_string());
+        assert_eq!(
+            band("0.3"),
+            Ok(NeutralBand::symmetric(0.3).expect("in range"))
+        );
+        assert_eq!(
+            band("{negative: 0.2, positive: 0.3}"),
+            Ok(NeutralBand::new(0.2, 0.3).expect("in range"))
+        );
+        assert!(band("1.5").is_err_and(|e| e.contains("[0, 1)")));
+        assert!(band("{negative: 0.2}").is_err_and(|e| e.contains("expected a neutral band")));
+    }
 }
 
 /// An IANA time zone (`Europe/Berlin`, `America/New_York`), parsed where it is written:
@@ -187,5 +202,63 @@ impl<'de> Deserialize<'de> for TimeZone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The scores a language labels neutral: from `-negative` to `+positive`. Written as one
+/// number for both sides (`0.3`) or as `{negative: 0.24, positive: 0.3}`; each side in
+/// `[0, 1)`.
+///
+/// Decision: the sides may differ because lexicon scorers lean positive on tweets: praise
+/// comes in strong words and emoji, while complaints are often sarcasm or plain reports
+/// of a failure that score weakly, so a narrower negative side finds them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NeutralBand {
+    /// The most negative score still neutral, as a positive number.
+    pub negative: f32,
+    /// The most positive score still neutral.
+    pub positive: f32,
+}
+
+impl NeutralBand {
+    /// A band of `negative` below and `positive` above zero, each in `[0, 1)`.
+    pub fn new(negative: f32, positive: f32) -> Result<NeutralBand, String> {
+        for (side, v) in [("negative", negative), ("positive", positive)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(format!("neutral band {side} side {v} must be in [0, 1)"));
+            }
+        }
+        Ok(NeutralBand { negative, positive })
+    }
+
+    /// The same width on both sides.
+    pub fn symmetric(width: f32) -> Result<NeutralBand, String> {
+        NeutralBand::new(width, width)
+    }
+}
+
+impl<'de> Deserialize<'de> for NeutralBand {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sides {
+            negative: f32,
+            positive: f32,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Both(f32),
+            Sides(Sides),
+        }
+        let band = match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a neutral band: a number such as 0.3, or {negative: 0.24, positive: 0.3}",
+            )
+        })? {
+            Raw::Both(w) => NeutralBand::symmetric(w),
+            Raw::Sides(s) => NeutralBand::new(s.negative, s.positive),
+        };
+        band.map_err(serde::de::Error::custom)
     }
 }
