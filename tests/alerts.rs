@@ -689,3 +689,72 @@ incidents:
     );
     drop(daemon);
 }
+
+/// SIGTERM right after the first page went out: shutdown waits until every due
+/// notification was answered, including one a receiver's rate limit holds back for a
+/// second, instead of leaving it to the next start.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_sends_every_due_notification_before_it_exits() {
+    let feeds = MockServer::start().await;
+    let receivers = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/social.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
+        )
+        .mount(&feeds)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&receivers)
+        .await;
+    let rule = |id: &str| {
+        format!(
+            "  - id: {id}
+    kind: spike
+    topics: [acme]
+    label: negative
+    window: 10s
+    step: 2s
+    lateness: 2s
+    warmup: 0s
+"
+        )
+    };
+    let alerts = format!(
+        "version: 1
+defaults:
+  language: en
+rules:
+{}{}routing:
+  receivers: [hook]
+receivers:
+  - id: hook
+    kind: webhook
+    url: {}/hook
+    rate: 1/s
+    burst: 1
+",
+        rule("acme-storm"),
+        rule("acme-storm-copy"),
+        receivers.uri()
+    );
+    let dir = Dir::new();
+    write_daemon_config(&dir, &feeds.uri(), &alerts);
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    wait_until("the first page", Duration::from_secs(20), async || {
+        let r = receivers.received_requests().await.unwrap_or_default();
+        !events(&r, "/hook").is_empty()
+    })
+    .await;
+    let (ok, stderr) = tokio::task::block_in_place(|| daemon.terminate());
+    assert!(ok, "{stderr}");
+    let r = receivers.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        events(&r, "/hook"),
+        ["opened", "opened"],
+        "both incidents paged before exit\n{stderr}"
+    );
+}

@@ -121,13 +121,12 @@ impl RunningAlerts {
         self.service.handle()
     }
 
-    /// Stops the router after the queued work and the delivery worker; notifications
-    /// not yet sent stay in the outbox for the next start.
+    /// Stops the router after the queued work, then the delivery worker once every
+    /// notification due was answered (at most [`lauscher_alerts::DRAIN_LIMIT`]); what
+    /// is not yet sent stays in the outbox for the next start.
     pub async fn stop(self) {
         let service = self.service;
         let _ = tokio::task::spawn_blocking(move || service.stop()).await;
-        // Give due notifications of the last commit a moment to go out.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         self.cancel.cancel();
         let _ = self.deliverer.await;
         if let Some(d) = self.digests {

@@ -16,6 +16,10 @@
 //! `Idempotency-Key` header; chat may show a duplicate. Every attempt is counted in
 //! `lauscher_notifications_total` and visible in the incident's notifications.
 //!
+//! - **Shutdown drains by acknowledgement:** after `cancel`, the worker keeps sending
+//!   what is due until every due notification was answered (sent, failed, or
+//!   rescheduled by a retry or a rate limit) and returns then, or after [`DRAIN_LIMIT`]
+//!   when a receiver hangs; what is left stays in the outbox for the next start.
 //! - **Groups:** due notifications of one route group and receiver go to chat and
 //!   email as one message ([`render::merge`]); webhook and PagerDuty get one request
 //!   per incident (their consumers key on it).
@@ -31,7 +35,7 @@
 //!   from the idempotency key, and later messages of an incident reply to its first
 //!   (`In-Reply-To`, `References`), so mail clients thread them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +62,9 @@ pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 const MAX_BACKOFF_SECS: f64 = 600.0;
 /// Notifications sent per round.
 const BATCH: usize = 32;
+/// The longest shutdown waits for due notifications: a hanging receiver must not hold
+/// the daemon (its rows stay in the outbox).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +132,9 @@ pub struct Deliverer {
     fallback: Option<Fallback>,
     /// When the fallback last heard of each failing receiver: one notice an hour.
     told: Mutex<HashMap<String, i64>>,
+    /// Rows a rate limit deferred and no request has carried since: shutdown waits for
+    /// their slots.
+    deferred: Mutex<HashSet<i64>>,
     wake: Arc<Notify>,
 }
 
@@ -179,16 +189,91 @@ impl Deliverer {
                 templates,
             }),
             told: Mutex::new(HashMap::new()),
+            deferred: Mutex::new(HashSet::new()),
             wake,
         }
     }
 
-    /// Runs until `cancel`.
+    /// Runs until `cancel`, then drains what is due (see the module docs).
     pub async fn run(self, cancel: CancellationToken) {
         let this = Arc::new(self);
+        this.clone().deliver_until(cancel).await;
+        match tokio::time::timeout(DRAIN_LIMIT, this.deliver_due()).await {
+            Ok(()) => info!("outbox drained"),
+            Err(_) => warn!(
+                limit_secs = DRAIN_LIMIT.as_secs(),
+                "shutdown stopped waiting for receivers; the rest stays in the outbox"
+            ),
+        }
+        this.update_gauges();
+    }
+
+    /// Sends what is due now, round after round, until every notification due was
+    /// answered once: each round's requests finish before the next starts; a row a
+    /// rate limit deferred is waited for, a row that failed is not tried again (its
+    /// retry belongs to the next start).
+    async fn deliver_due(self: &Arc<Self>) {
+        let mut attempted: HashSet<i64> = HashSet::new();
+        loop {
+            let due = match self.state.due_notifications(Utc::now().timestamp(), BATCH) {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(error = %e, "outbox read failed");
+                    return;
+                }
+            };
+            let due: Vec<OutboxRow> = due
+                .into_iter()
+                .filter(|r| !attempted.contains(&r.id))
+                .collect();
+            if due.is_empty() {
+                // Wait only for rows a rate limit held back that are still pending.
+                let pending = matches!(self.state.next_notification_at(), Ok(Some(_)));
+                if self.lock_deferred().is_empty() || !pending {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            attempted.extend(due.iter().map(|r| r.id));
+            self.send_round(due).await;
+        }
+    }
+
+    /// Sends `due` as requests (deferring what a rate limit holds back) and waits for
+    /// their answers; returns whether any request went out.
+    async fn send_round(self: &Arc<Self>, due: Vec<OutboxRow>) -> bool {
+        let mut tasks = JoinSet::new();
+        for batch in self.batches(due) {
+            if let Err(at) = self.claim(&batch[0].receiver) {
+                self.defer(&batch, at);
+                continue;
+            }
+            {
+                let mut deferred = self.lock_deferred();
+                for r in &batch {
+                    deferred.remove(&r.id);
+                }
+            }
+            let this = self.clone();
+            tasks.spawn(async move { this.deliver(batch).await });
+        }
+        let sent = !tasks.is_empty();
+        while tasks.join_next().await.is_some() {}
+        sent
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.deferred
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends what is due as it comes due, until `cancel`.
+    async fn deliver_until(self: Arc<Self>, cancel: CancellationToken) {
         loop {
             let now = Utc::now().timestamp();
-            let due = match this.state.due_notifications(now, BATCH) {
+            let due = match self.state.due_notifications(now, BATCH) {
                 Ok(d) => d,
                 Err(e) => {
                     warn!(error = %e, "outbox read failed");
@@ -196,36 +281,25 @@ impl Deliverer {
                 }
             };
             if !due.is_empty() {
-                let mut tasks = JoinSet::new();
-                for batch in this.batches(due) {
-                    if let Err(at) = this.claim(&batch[0].receiver) {
-                        this.defer(&batch, at);
-                        continue;
-                    }
-                    let this = this.clone();
-                    tasks.spawn(async move { this.deliver(batch).await });
-                }
-                if tasks.is_empty() {
+                let sent = self.send_round(due).await;
+                self.update_gauges();
+                if !sent {
                     // Everything due is rate-limited: sleep until the first slot.
-                    this.update_gauges();
                     tokio::select! {
                         () = cancel.cancelled() => return,
                         () = tokio::time::sleep(Duration::from_millis(200)) => {}
                     }
-                    continue;
                 }
-                while tasks.join_next().await.is_some() {}
-                this.update_gauges();
                 continue;
             }
-            this.update_gauges();
-            let wait = match this.state.next_notification_at() {
+            self.update_gauges();
+            let wait = match self.state.next_notification_at() {
                 Ok(Some(t)) => Duration::from_secs((t - now).clamp(0, 1) as u64),
                 _ => Duration::from_secs(1),
             };
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = this.wake.notified() => {}
+                () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
             }
         }
@@ -277,6 +351,7 @@ impl Deliverer {
 
     fn defer(&self, batch: &[OutboxRow], at_ms: i64) {
         let at = (at_ms + 999).div_euclid(1000);
+        self.lock_deferred().extend(batch.iter().map(|r| r.id));
         for row in batch {
             METRICS
                 .notifications_total

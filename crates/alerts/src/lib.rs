@@ -38,7 +38,7 @@ pub mod sim;
 pub mod tail;
 
 pub use backtest::{BacktestReport, backtest};
-pub use deliver::Deliverer;
+pub use deliver::{DRAIN_LIMIT, Deliverer};
 pub use detector::{Evidence, Signal, SpikeDetector, SpikeParams};
 pub use incident::{Change, Incident, Input, Status};
 pub use render::Templates;

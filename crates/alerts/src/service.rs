@@ -1,8 +1,15 @@
 //! The running alert router: a thread that owns the [`AlertRouter`], fed through an
 //! [`AlertHandle`] by the pipeline (commits), the crawler (polls) and the API (ack,
 //! resolve), and ticking every second for windows, SLA clocks and escalation.
+//!
+//! Decision: the inbox is bounded ([`QUEUE`] commands), like every queue of the
+//! pipeline. A full inbox blocks the indexer's commit hook, which fills the ingest
+//! queues and stops fetching, so a slow router slows ingest instead of growing memory
+//! without bound. Async callers (the crawler's poll outcomes, the API's ack and
+//! resolve) never block a runtime thread: when the inbox is full they wait on a
+//! blocking thread instead. Nothing is dropped.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -15,6 +22,9 @@ use crate::router::AlertRouter;
 
 /// How often the router's clock advances without input.
 const TICK: Duration = Duration::from_secs(1);
+/// Commands the inbox holds before senders wait: a commit's batch of summaries is one
+/// command, so this is many seconds of ingest at full speed.
+pub const QUEUE: usize = 256;
 
 enum Command {
     Committed(Vec<MentionSummary>),
@@ -38,46 +48,63 @@ enum Command {
 /// Sends work to the router thread. Cheap to clone.
 #[derive(Clone)]
 pub struct AlertHandle {
-    tx: Sender<Command>,
+    tx: SyncSender<Command>,
 }
 
 impl AlertHandle {
-    /// Mentions a commit made durable.
+    /// Mentions a commit made durable. Blocks while the inbox is full: call it from a
+    /// thread of its own (the indexer's), not from async code.
     pub fn committed(&self, mentions: Vec<MentionSummary>) {
         let _ = self.tx.send(Command::Committed(mentions));
     }
 
-    /// A source poll's outcome: `Err((http status, message))` on failure.
+    /// A source poll's outcome: `Err((http status, message))` on failure. Never blocks
+    /// the caller; when the inbox is full the outcome waits on a blocking thread.
     pub fn polled(&self, source: &str, result: Result<(), (Option<u16>, String)>) {
-        let _ = self.tx.send(Command::Polled {
+        self.send_from_async(Command::Polled {
             source: source.to_owned(),
             result,
         });
     }
 
+    /// Queues `cmd` without blocking the calling (runtime) thread: returns `false` when
+    /// the router stopped.
+    fn send_from_async(&self, cmd: Command) -> bool {
+        match self.tx.try_send(cmd) {
+            Ok(()) => true,
+            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Full(cmd)) => {
+                let tx = self.tx.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn_blocking(move || tx.send(cmd));
+                        true
+                    }
+                    Err(_) => tx.send(cmd).is_ok(),
+                }
+            }
+        }
+    }
+
     /// Acknowledges incident `id`.
     pub async fn ack(&self, id: i64, by: &str) -> Result<Incident, String> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Ack {
-                id,
-                by: by.to_owned(),
-                reply,
-            })
-            .map_err(|_| "alert router stopped".to_owned())?;
+        self.send_from_async(Command::Ack {
+            id,
+            by: by.to_owned(),
+            reply,
+        });
         rx.await.map_err(|_| "alert router stopped".to_owned())?
     }
 
     /// Resolves incident `id` by hand.
     pub async fn resolve(&self, id: i64, by: &str) -> Result<Incident, String> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Resolve {
-                id,
-                by: by.to_owned(),
-                reply,
-            })
-            .map_err(|_| "alert router stopped".to_owned())?;
+        self.send_from_async(Command::Resolve {
+            id,
+            by: by.to_owned(),
+            reply,
+        });
         rx.await.map_err(|_| "alert router stopped".to_owned())?
     }
 }
@@ -92,7 +119,7 @@ impl AlertService {
     /// A channel for the router, so the pipeline can be started with the handle before
     /// the router is built (it is rebuilt from the index the pipeline opens).
     pub fn channel() -> (AlertHandle, AlertInbox) {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(QUEUE);
         (AlertHandle { tx }, AlertInbox { rx })
     }
 
@@ -116,7 +143,9 @@ impl AlertService {
         self.handle.clone()
     }
 
-    /// Stops the thread after the work queued before.
+    /// Stops the thread after the work queued before: when this returns, every commit
+    /// and poll outcome sent earlier was observed and its notifications are in the
+    /// outbox.
     pub fn stop(mut self) {
         let _ = self.handle.tx.send(Command::Stop);
         if let Some(t) = self.thread.take() {
@@ -169,5 +198,37 @@ fn run(mut router: AlertRouter, rx: Receiver<Command>) {
             router.tick(now);
             last_tick = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_is_bounded_and_async_senders_never_block() {
+        let (handle, inbox) = AlertService::channel();
+        for _ in 0..QUEUE {
+            handle.polled("feed", Ok(()));
+        }
+        // Full: a commit would block now, and a poll outcome outside a runtime waits
+        // for room, so try from a runtime, where it must return at once.
+        assert!(matches!(
+            handle.tx.try_send(Command::Committed(Vec::new())),
+            Err(TrySendError::Full(_))
+        ));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async { handle.polled("feed", Err((Some(500), "down".into()))) });
+        // The waiting outcome arrives once there is room: nothing is dropped.
+        let mut n = 0;
+        while inbox.rx.recv_timeout(Duration::from_secs(5)).is_ok() {
+            n += 1;
+            if n == QUEUE + 1 {
+                break;
+            }
+        }
+        assert_eq!(n, QUEUE + 1);
     }
 }
