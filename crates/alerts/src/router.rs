@@ -44,6 +44,9 @@ pub enum RouterError {
     /// The state store failed.
     #[error(transparent)]
     State(#[from] lauscher_state::StateError),
+    /// The router thread is not running (the daemon is stopping).
+    #[error("alert router stopped")]
+    Stopped,
 }
 
 /// A notification a backtest would have sent.

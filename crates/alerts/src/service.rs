@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tracing::{error, info};
 
 use crate::incident::Incident;
-use crate::router::AlertRouter;
+use crate::router::{AlertRouter, RouterError};
 
 /// How often the router's clock advances without input.
 const TICK: Duration = Duration::from_secs(1);
@@ -35,12 +35,12 @@ enum Command {
     Ack {
         id: i64,
         by: String,
-        reply: oneshot::Sender<Result<Incident, String>>,
+        reply: oneshot::Sender<Result<Incident, RouterError>>,
     },
     Resolve {
         id: i64,
         by: String,
-        reply: oneshot::Sender<Result<Incident, String>>,
+        reply: oneshot::Sender<Result<Incident, RouterError>>,
     },
     Stop,
 }
@@ -87,25 +87,25 @@ impl AlertHandle {
     }
 
     /// Acknowledges incident `id`.
-    pub async fn ack(&self, id: i64, by: &str) -> Result<Incident, String> {
+    pub async fn ack(&self, id: i64, by: &str) -> Result<Incident, RouterError> {
         let (reply, rx) = oneshot::channel();
         self.send_from_async(Command::Ack {
             id,
             by: by.to_owned(),
             reply,
         });
-        rx.await.map_err(|_| "alert router stopped".to_owned())?
+        rx.await.map_err(|_| RouterError::Stopped)?
     }
 
     /// Resolves incident `id` by hand.
-    pub async fn resolve(&self, id: i64, by: &str) -> Result<Incident, String> {
+    pub async fn resolve(&self, id: i64, by: &str) -> Result<Incident, RouterError> {
         let (reply, rx) = oneshot::channel();
         self.send_from_async(Command::Resolve {
             id,
             by: by.to_owned(),
             reply,
         });
-        rx.await.map_err(|_| "alert router stopped".to_owned())?
+        rx.await.map_err(|_| RouterError::Stopped)?
     }
 }
 
@@ -179,11 +179,11 @@ fn run(mut router: AlertRouter, rx: Receiver<Command>) {
                 true
             }
             Some(Command::Ack { id, by, reply }) => {
-                let _ = reply.send(router.ack(id, &by, now).map_err(|e| e.to_string()));
+                let _ = reply.send(router.ack(id, &by, now));
                 true
             }
             Some(Command::Resolve { id, by, reply }) => {
-                let _ = reply.send(router.resolve(id, &by, now).map_err(|e| e.to_string()));
+                let _ = reply.send(router.resolve(id, &by, now));
                 true
             }
             Some(Command::Stop) => false,

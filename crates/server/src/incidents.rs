@@ -17,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use lauscher_alerts::AlertHandle;
+use lauscher_alerts::{AlertHandle, RouterError};
 use lauscher_rules::{HumanDuration, Matcher};
 use lauscher_state::{IncidentRecord, SilenceRow, StateStore};
 use serde::Deserialize;
@@ -172,9 +172,15 @@ async fn act(state: ApiState, id: i64, body: Option<Json<ActBody>>, resolve: boo
     };
     match result {
         Ok(incident) => Json(incident).into_response(),
-        Err(e) if e.starts_with("no incident") => error(StatusCode::NOT_FOUND, e),
-        Err(e) if e.contains(" is ") => error(StatusCode::CONFLICT, e),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => {
+            let status = match e {
+                RouterError::NotFound(_) => StatusCode::NOT_FOUND,
+                RouterError::Conflict { .. } => StatusCode::CONFLICT,
+                RouterError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+                RouterError::State(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.to_string())
+        }
     }
 }
 
