@@ -41,13 +41,35 @@ fn burst_feed(now: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
-fn alerts_yaml(receivers: &str) -> String {
+/// A feed server answering `/social.xml` with [`burst_feed`] as of now.
+async fn burst_feed_server() -> MockServer {
+    let feeds = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/social.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
+        )
+        .mount(&feeds)
+        .await;
+    feeds
+}
+
+/// Makes `receivers` answer `status` to POSTs on each of `routes`.
+async fn answer(receivers: &MockServer, routes: &[&str], status: u16) {
+    for route in routes {
+        Mock::given(method("POST"))
+            .and(path(*route))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(receivers)
+            .await;
+    }
+}
+
+/// A fast spike rule `id` on negative Acme posts, as a list item of `rules:`.
+fn spike_rule(id: &str) -> String {
     format!(
-        "version: 1
-defaults:
-  language: en
-rules:
-  - id: acme-storm
+        "  - id: {id}
     kind: spike
     topics: [acme]
     label: negative
@@ -55,7 +77,17 @@ rules:
     step: 2s
     lateness: 2s
     warmup: 0s
-    budget: 1/180d
+"
+    )
+}
+
+fn alerts_yaml(receivers: &str) -> String {
+    format!(
+        "version: 1
+defaults:
+  language: en
+rules:
+{}    budget: 1/180d
     description: Complaints about Acme spike
 routing:
   receivers: [hook, slack, pd]
@@ -81,7 +113,8 @@ receivers:
     url: {receivers}/duty
 incidents:
   resolve_after_quiet: 2
-"
+",
+        spike_rule("acme-storm")
     )
 }
 
@@ -143,16 +176,8 @@ async fn wait_until(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> b
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kill_9() {
-    let feeds = MockServer::start().await;
+    let feeds = burst_feed_server().await;
     let receivers = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/social.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
-        )
-        .mount(&feeds)
-        .await;
     // Slack is down for the first two attempts.
     Mock::given(method("POST"))
         .and(path("/slack"))
@@ -160,13 +185,7 @@ async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kil
         .up_to_n_times(2)
         .mount(&receivers)
         .await;
-    for route in ["/hook", "/slack", "/pd", "/duty"] {
-        Mock::given(method("POST"))
-            .and(path(route))
-            .respond_with(ResponseTemplate::new(202))
-            .mount(&receivers)
-            .await;
-    }
+    answer(&receivers, &["/hook", "/slack", "/pd", "/duty"], 202).await;
     let dir = Dir::new();
     write_daemon_config(&dir, &feeds.uri(), &alerts_yaml(&receivers.uri()));
     let started = Instant::now();
@@ -327,16 +346,8 @@ async fn a_negative_burst_opens_one_incident_escalates_resolves_and_survives_kil
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ack_stops_escalation_and_silences_keep_notifications_back() {
-    let feeds = MockServer::start().await;
+    let feeds = burst_feed_server().await;
     let receivers = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/social.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
-        )
-        .mount(&feeds)
-        .await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
         .mount(&receivers)
@@ -552,29 +563,11 @@ index:
 /// a receiver that answers 404 is reported to the fallback.
 #[tokio::test(flavor = "multi_thread")]
 async fn grouped_chat_and_email_and_a_broken_receiver_reported_to_the_fallback() {
-    let feeds = MockServer::start().await;
+    let feeds = burst_feed_server().await;
     let receivers = MockServer::start().await;
     let smtp = crate::util::SmtpSink::start().await;
-    Mock::given(method("GET"))
-        .and(path("/social.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
-        )
-        .mount(&feeds)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/broken"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&receivers)
-        .await;
-    for route in ["/chat", "/ops"] {
-        Mock::given(method("POST"))
-            .and(path(route))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&receivers)
-            .await;
-    }
+    answer(&receivers, &["/broken"], 404).await;
+    answer(&receivers, &["/chat", "/ops"], 200).await;
     let uri = receivers.uri();
     let port = smtp.port;
     let alerts = format!(
@@ -695,34 +688,9 @@ incidents:
 /// second, instead of leaving it to the next start.
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_sends_every_due_notification_before_it_exits() {
-    let feeds = MockServer::start().await;
+    let feeds = burst_feed_server().await;
     let receivers = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/social.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(burst_feed(chrono::Utc::now()), "application/atom+xml"),
-        )
-        .mount(&feeds)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&receivers)
-        .await;
-    let rule = |id: &str| {
-        format!(
-            "  - id: {id}
-    kind: spike
-    topics: [acme]
-    label: negative
-    window: 10s
-    step: 2s
-    lateness: 2s
-    warmup: 0s
-"
-        )
-    };
+    answer(&receivers, &["/hook"], 202).await;
     let alerts = format!(
         "version: 1
 defaults:
@@ -737,8 +705,8 @@ receivers:
     rate: 1/s
     burst: 1
 ",
-        rule("acme-storm"),
-        rule("acme-storm-copy"),
+        spike_rule("acme-storm"),
+        spike_rule("acme-storm-copy"),
         receivers.uri()
     );
     let dir = Dir::new();

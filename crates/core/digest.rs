@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use lauscher_alerts::render::{DigestMessage, digest_body};
 use lauscher_index::MentionIndex;
 use lauscher_insights::Period;
-use lauscher_rules::{ActiveRules, AlertingConfig, DigestConfig};
+use lauscher_rules::{ActiveRules, AlertingConfig, DigestConfig, DigestPeriod};
 use lauscher_state::{OutboxRow, OutboxStatus, StateStore};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -63,9 +63,9 @@ impl DigestScheduler {
     /// Queues `d` for its last complete period when it is due and not yet queued.
     fn maybe_send(&self, d: &DigestConfig, now: DateTime<Utc>) -> Result<(), String> {
         let tz: Tz = d.timezone.unwrap_or(self.alerting.defaults.timezone).0;
-        let period = Period::last_complete(d.every == "day", now, tz);
+        let period = Period::last_complete(d.every == DigestPeriod::Day, now, tz);
         let (_, end) = period.bounds(tz);
-        let due = end + chrono::Duration::minutes(d.minute_of_day().unwrap_or(480) as i64);
+        let due = end + chrono::Duration::minutes(i64::from(d.at.minute));
         if now < due {
             return Ok(());
         }

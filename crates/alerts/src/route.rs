@@ -151,10 +151,8 @@ pub fn muted_until(mutes: &[MuteInterval], level: u8, tz: Tz, at: i64) -> Option
         if !m.levels.is_empty() && !m.levels.contains(&level) {
             continue;
         }
-        let Some((start, end)) = m.minutes() else {
-            continue;
-        };
-        let days = m.weekday_numbers().unwrap_or_default();
+        let (start, end) = (m.times.start.minute, m.times.end.minute);
+        let days = m.weekday_numbers();
         // Minutes from now to the end of the interval, if now is inside it.
         let (inside, day_of_start) = if start <= end {
             (minute >= start && minute < end, weekday)

@@ -279,8 +279,8 @@ impl AlertRouter {
     }
 
     fn passes(rule: &AlertRule, m: &MentionSummary) -> bool {
-        rule.label.as_deref().is_none_or(|l| l == m.label.as_str())
-            && (rule.intent.is_empty() || rule.intent.iter().any(|i| i == m.intent.as_str()))
+        rule.label.is_none_or(|l| l == m.label)
+            && (rule.intent.is_empty() || rule.intent.contains(&m.intent))
             && (rule.lang.is_empty() || rule.lang.contains(&m.lang))
             && (rule.source.is_empty() || rule.source.contains(&m.source))
     }
@@ -665,7 +665,7 @@ impl AlertRouter {
                 labels.insert(
                     "intent".to_owned(),
                     if rule.intent.len() == 1 {
-                        rule.intent[0].clone()
+                        rule.intent[0].as_str().to_owned()
                     } else {
                         String::new()
                     },

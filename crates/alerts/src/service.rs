@@ -67,21 +67,20 @@ impl AlertHandle {
         });
     }
 
-    /// Queues `cmd` without blocking the calling (runtime) thread: returns `false` when
-    /// the router stopped.
-    fn send_from_async(&self, cmd: Command) -> bool {
-        match self.tx.try_send(cmd) {
-            Ok(()) => true,
-            Err(TrySendError::Disconnected(_)) => false,
-            Err(TrySendError::Full(cmd)) => {
-                let tx = self.tx.clone();
-                match tokio::runtime::Handle::try_current() {
-                    Ok(rt) => {
-                        rt.spawn_blocking(move || tx.send(cmd));
-                        true
-                    }
-                    Err(_) => tx.send(cmd).is_ok(),
-                }
+    /// Queues `cmd` without blocking the calling (runtime) thread. A command for a
+    /// stopped router is dropped: an ack's caller then hears [`RouterError::Stopped`]
+    /// from its reply channel.
+    fn send_from_async(&self, cmd: Command) {
+        let Err(TrySendError::Full(cmd)) = self.tx.try_send(cmd) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(move || tx.send(cmd));
+            }
+            Err(_) => {
+                let _ = tx.send(cmd);
             }
         }
     }

@@ -29,10 +29,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use lauscher_model::{Intent, Label};
 use serde::Deserialize;
 
-use crate::config::{check_id, expand_env, locate, yaml_error};
+use crate::config::{check_id, expand_env, yaml_error};
 use crate::error::{ConfigError, Located};
+use crate::span::YamlFile;
 use crate::value::{HumanDuration, TimeZone};
 
 /// The whole alerting file, validated.
@@ -178,8 +180,7 @@ impl FromStr for Budget {
 
 impl<'de> Deserialize<'de> for Budget {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::value::deserialize_parsed(d, "a budget such as 1/90d", str::parse)
     }
 }
 
@@ -235,10 +236,10 @@ pub struct AlertRule {
     pub topics: Vec<String>,
     /// Only mentions with this sentiment label.
     #[serde(default)]
-    pub label: Option<String>,
+    pub label: Option<Label>,
     /// Only mentions with one of these intents.
     #[serde(default)]
-    pub intent: Vec<String>,
+    pub intent: Vec<Intent>,
     /// Only mentions in one of these languages.
     #[serde(default)]
     pub lang: Vec<String>,
@@ -425,34 +426,87 @@ fn default_loops() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct MuteInterval {
     /// `HH:MM-HH:MM`; may wrap midnight (`22:00-07:00`).
-    pub times: String,
+    pub times: DailyTimes,
     /// Weekdays (`mon` … `sun`); empty means every day.
     #[serde(default)]
-    pub weekdays: Vec<String>,
+    pub weekdays: Vec<Weekday>,
     /// Levels it mutes; empty means every level.
     #[serde(default)]
     pub levels: Vec<u8>,
 }
 
 impl MuteInterval {
-    /// Minutes since local midnight where the interval starts and ends.
-    pub fn minutes(&self) -> Option<(u32, u32)> {
-        let (a, b) = self.times.split_once('-')?;
-        let hm = |s: &str| -> Option<u32> {
-            let (h, m) = s.trim().split_once(':')?;
-            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-            (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
-        };
-        Some((hm(a)?, hm(b)?))
-    }
-
     /// Weekday numbers, Monday = 0.
-    pub fn weekday_numbers(&self) -> Option<Vec<u32>> {
-        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        self.weekdays
-            .iter()
-            .map(|d| DAYS.iter().position(|x| x == d).map(|i| i as u32))
-            .collect()
+    pub fn weekday_numbers(&self) -> Vec<u32> {
+        self.weekdays.iter().map(|&d| d as u32).collect()
+    }
+}
+
+/// A day of the week, written `mon` … `sun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[expect(missing_docs, reason = "the names say it")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// A local time of day, written `HH:MM` (`24:00` is the end of the day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeOfDay {
+    /// Minutes after midnight, 0 ..= 1440.
+    pub minute: u32,
+}
+
+impl FromStr for TimeOfDay {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid time {s:?}: expected HH:MM");
+        let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 24 || m > 59 || h * 60 + m > 1440 {
+            return Err(bad());
+        }
+        Ok(TimeOfDay { minute: h * 60 + m })
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::value::deserialize_parsed(d, "a time such as 08:00", str::parse)
+    }
+}
+
+/// Local times of every day from `start` to `end`, written `HH:MM-HH:MM`; wraps midnight
+/// when `end` is earlier (`22:00-07:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyTimes {
+    /// Where it starts.
+    pub start: TimeOfDay,
+    /// Where it ends.
+    pub end: TimeOfDay,
+}
+
+impl FromStr for DailyTimes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid mute times {s:?}: expected HH:MM-HH:MM");
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        Ok(DailyTimes {
+            start: a.parse().map_err(|_| bad())?,
+            end: b.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DailyTimes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::value::deserialize_parsed(d, "times such as 22:00-07:00", str::parse)
     }
 }
 
@@ -528,8 +582,7 @@ impl FromStr for Matcher {
 
 impl<'de> Deserialize<'de> for Matcher {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::value::deserialize_parsed(d, "a matcher such as topic=\"acme\"", str::parse)
     }
 }
 
@@ -617,8 +670,7 @@ impl FromStr for Rate {
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::value::deserialize_parsed(d, "a rate such as 1/s", str::parse)
     }
 }
 
@@ -682,11 +734,11 @@ pub struct DigestConfig {
     /// Unique id (it names the digest in the state store: once per period).
     pub id: String,
     /// `week` (Monday to Monday) or `day`.
-    #[serde(default = "default_every")]
-    pub every: String,
+    #[serde(default)]
+    pub every: DigestPeriod,
     /// Local time it goes out after its period ended, `HH:MM`. Default `08:00`.
     #[serde(default = "default_at")]
-    pub at: String,
+    pub at: TimeOfDay,
     /// Receivers (email gets the HTML report with a text part; chat a short summary).
     pub receivers: Vec<String>,
     /// `de` or `en`. Default: the defaults' language.
@@ -701,20 +753,19 @@ pub struct DigestConfig {
     pub link: Option<url::Url>,
 }
 
-fn default_every() -> String {
-    "week".into()
-}
-fn default_at() -> String {
-    "08:00".into()
+fn default_at() -> TimeOfDay {
+    TimeOfDay { minute: 8 * 60 }
 }
 
-impl DigestConfig {
-    /// `at` as minutes after midnight.
-    pub fn minute_of_day(&self) -> Option<u32> {
-        let (h, m) = self.at.split_once(':')?;
-        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60).then_some(h * 60 + m)
-    }
+/// The period a digest covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestPeriod {
+    /// Monday to Monday.
+    #[default]
+    Week,
+    /// Midnight to midnight.
+    Day,
 }
 
 /// The incident lifecycle settings.
@@ -824,33 +875,24 @@ impl AlertingConfig {
         let mut config: AlertingConfig =
             serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
         config.file = file.to_owned();
-        config.validate(file, text, topics)?;
+        config.validate(&YamlFile::new(file, text), topics)?;
         Ok(config)
     }
 
-    fn validate(&self, file: &str, text: &str, topics: &[String]) -> Result<(), Located> {
-        let at = |key: &str, value: &str, msg: String| {
-            let (line, col) = locate(text, key, value, 0);
-            Located::new(file, text, line, col, msg)
-        };
+    fn validate(&self, f: &YamlFile<'_>, topics: &[String]) -> Result<(), Located> {
         if self.version != 1 {
-            return Err(at(
+            return Err(f.at(
                 "version",
-                "",
                 format!("unsupported version {}: expected 1", self.version),
             ));
         }
         let mut ids = HashSet::new();
-        for rule in &self.rules {
-            let in_rule = |key: &str, msg: String| {
-                let (line, col) = locate_in_block(text, &rule.id, key);
-                Located::new(file, text, line, col, msg)
-            };
-            check_id(&rule.id).map_err(|m| at("id", &rule.id, m))?;
+        for (i, rule) in self.rules.iter().enumerate() {
+            let in_rule = |key: &str, msg: String| f.at(&format!("rules[{i}].{key}"), msg);
+            check_id(&rule.id).map_err(|m| in_rule("id", m))?;
             if !ids.insert(rule.id.clone()) {
-                return Err(at(
+                return Err(in_rule(
                     "id",
-                    &rule.id,
                     format!("duplicate alert rule id {:?}", rule.id),
                 ));
             }
@@ -863,29 +905,11 @@ impl AlertingConfig {
                     ),
                 ));
             }
-            for t in &rule.topics {
+            for (j, t) in rule.topics.iter().enumerate() {
                 if t != "*" && !topics.is_empty() && !topics.contains(t) {
                     return Err(in_rule(
-                        "topics",
+                        &format!("topics[{j}]"),
                         format!("alert rule {:?}: unknown topic {t:?}", rule.id),
-                    ));
-                }
-            }
-            if let Some(l) = &rule.label
-                && !matches!(l.as_str(), "negative" | "neutral" | "positive")
-            {
-                return Err(in_rule(
-                    "label",
-                    format!("invalid label {l:?}: expected negative, neutral or positive"),
-                ));
-            }
-            for i in &rule.intent {
-                if !matches!(i.as_str(), "complaint" | "question" | "praise" | "other") {
-                    return Err(in_rule(
-                        "intent",
-                        format!(
-                            "invalid intent {i:?}: expected complaint, question, praise or other"
-                        ),
                     ));
                 }
             }
@@ -921,14 +945,11 @@ impl AlertingConfig {
         }
         let receivers: HashSet<&str> = self.receivers.iter().map(|r| r.id.as_str()).collect();
         let mut seen = HashSet::new();
-        for r in &self.receivers {
-            let in_recv = |key: &str, msg: String| {
-                let (line, col) = locate_in_block(text, &r.id, key);
-                Located::new(file, text, line, col, msg)
-            };
-            check_id(&r.id).map_err(|m| at("id", &r.id, m))?;
+        for (i, r) in self.receivers.iter().enumerate() {
+            let in_recv = |key: &str, msg: String| f.at(&format!("receivers[{i}].{key}"), msg);
+            check_id(&r.id).map_err(|m| in_recv("id", m))?;
             if !seen.insert(r.id.as_str()) {
-                return Err(at("id", &r.id, format!("duplicate receiver id {:?}", r.id)));
+                return Err(in_recv("id", format!("duplicate receiver id {:?}", r.id)));
             }
             match r.kind {
                 ReceiverKind::Email => {
@@ -942,7 +963,7 @@ impl AlertingConfig {
                         matches!(tls.as_deref(), None | Some("required" | "opportunistic"));
                     if !matches!(scheme, Some("smtp" | "smtps")) || !tls_ok {
                         return Err(in_recv(
-                            "kind",
+                            if r.url.is_some() { "url" } else { "kind" },
                             format!(
                                 "receiver {:?}: email needs url: smtps://user:pass@host:465 (TLS), smtp://user:pass@host:587?tls=required (STARTTLS) or smtp://host:25 (plain: a local relay only)",
                                 r.id
@@ -962,8 +983,8 @@ impl AlertingConfig {
                             format!("receiver {:?}: email needs to: [address, ...]", r.id),
                         ));
                     }
-                    for to in &r.to {
-                        check_mailbox(to).map_err(|m| in_recv("to", m))?;
+                    for (j, to) in r.to.iter().enumerate() {
+                        check_mailbox(to).map_err(|m| in_recv(&format!("to[{j}]"), m))?;
                     }
                 }
                 ReceiverKind::Pagerduty => {
@@ -1004,26 +1025,11 @@ impl AlertingConfig {
             }
         }
         let mut digest_ids = HashSet::new();
-        for d in &self.digests {
-            let in_digest = |key: &str, msg: String| {
-                let (line, col) = locate_in_block(text, &d.id, key);
-                Located::new(file, text, line, col, msg)
-            };
-            check_id(&d.id).map_err(|m| at("id", &d.id, m))?;
+        for (i, d) in self.digests.iter().enumerate() {
+            let in_digest = |key: &str, msg: String| f.at(&format!("digests[{i}].{key}"), msg);
+            check_id(&d.id).map_err(|m| in_digest("id", m))?;
             if !digest_ids.insert(d.id.as_str()) {
-                return Err(at("id", &d.id, format!("duplicate digest id {:?}", d.id)));
-            }
-            if !matches!(d.every.as_str(), "week" | "day") {
-                return Err(in_digest(
-                    "every",
-                    format!("invalid every {:?}: expected week or day", d.every),
-                ));
-            }
-            if d.minute_of_day().is_none() {
-                return Err(in_digest(
-                    "at",
-                    format!("invalid at {:?}: expected HH:MM", d.at),
-                ));
+                return Err(in_digest("id", format!("duplicate digest id {:?}", d.id)));
             }
             if let Some(l) = &d.language
                 && !matches!(l.as_str(), "de" | "en")
@@ -1036,17 +1042,18 @@ impl AlertingConfig {
             if d.receivers.is_empty() {
                 return Err(in_digest("receivers", "a digest needs receivers".into()));
             }
-            for r in &d.receivers {
+            for (j, r) in d.receivers.iter().enumerate() {
+                let at = format!("receivers[{j}]");
                 match self.receivers.iter().find(|x| &x.id == r) {
                     None => {
                         return Err(in_digest(
-                            "receivers",
+                            &at,
                             format!("unknown receiver {r:?}: define it under receivers:"),
                         ));
                     }
                     Some(x) if x.kind == ReceiverKind::Pagerduty => {
                         return Err(in_digest(
-                            "receivers",
+                            &at,
                             format!(
                                 "receiver {r:?} is PagerDuty: a digest is no page; use email or chat"
                             ),
@@ -1056,31 +1063,23 @@ impl AlertingConfig {
                 }
             }
         }
-        if let Some(f) = &self.fallback
-            && !receivers.contains(f.as_str())
+        if let Some(fb) = &self.fallback
+            && !receivers.contains(fb.as_str())
         {
-            return Err(at(
+            return Err(f.at(
                 "fallback",
-                "",
-                format!("unknown fallback receiver {f:?}: define it under receivers:"),
+                format!("unknown fallback receiver {fb:?}: define it under receivers:"),
             ));
         }
-        check_route(&self.routing, &receivers, &|name: &str, msg: String| {
-            at("", name, msg)
-        })?;
+        check_route(&self.routing, "routing", &receivers, f)?;
         let p = &self.incidents;
         if p.sla_warn.0 > p.sla.0 {
-            return Err(at(
-                "sla_warn",
-                "",
-                "sla_warn must not be later than sla".into(),
-            ));
+            return Err(f.at("incidents.sla_warn", "sla_warn must not be later than sla"));
         }
         if p.resolve_after_quiet == 0 {
-            return Err(at(
-                "resolve_after_quiet",
-                "",
-                "resolve_after_quiet must be at least 1".into(),
+            return Err(f.at(
+                "incidents.resolve_after_quiet",
+                "resolve_after_quiet must be at least 1",
             ));
         }
         Ok(())
@@ -1089,39 +1088,27 @@ impl AlertingConfig {
 
 fn check_route(
     route: &Route,
+    path: &str,
     receivers: &HashSet<&str>,
-    at: &dyn Fn(&str, String) -> Located,
+    f: &YamlFile<'_>,
 ) -> Result<(), Located> {
-    let names = route
-        .receivers
-        .iter()
-        .chain(route.escalation.iter().flat_map(|e| e.receivers.iter()));
-    for name in names {
+    let unknown = |name: &str| format!("unknown receiver {name:?}: define it under receivers:");
+    for (j, name) in route.receivers.iter().enumerate() {
         if !receivers.contains(name.as_str()) {
-            return Err(at(
-                name,
-                format!("unknown receiver {name:?}: define it under receivers:"),
-            ));
+            return Err(f.at(&format!("{path}.receivers[{j}]"), unknown(name)));
         }
     }
-    for m in &route.mute {
-        if m.minutes().is_none() {
-            return Err(at(
-                &m.times,
-                format!("invalid mute times {:?}: expected HH:MM-HH:MM", m.times),
-            ));
-        }
-        if m.weekday_numbers().is_none() {
-            return Err(at(
-                "weekdays",
-                "invalid weekday: expected mon, tue, wed, thu, fri, sat or sun".into(),
-            ));
+    if let Some(e) = &route.escalation {
+        for (j, name) in e.receivers.iter().enumerate() {
+            if !receivers.contains(name.as_str()) {
+                return Err(f.at(&format!("{path}.escalation.receivers[{j}]"), unknown(name)));
+            }
         }
     }
-    for label in route.group_by.iter().flatten() {
+    for (j, label) in route.group_by.iter().flatten().enumerate() {
         if !LABELS.contains(&label.as_str()) {
-            return Err(at(
-                label,
+            return Err(f.at(
+                &format!("{path}.group_by[{j}]"),
                 format!(
                     "invalid group_by label {label:?}: expected one of {}",
                     LABELS.join(", ")
@@ -1132,13 +1119,13 @@ fn check_route(
     if let (Some(g), Some(r)) = (route.group_interval, route.repeat_interval)
         && r.0 < g.0
     {
-        return Err(at(
-            "repeat_interval",
-            "repeat_interval must not be shorter than group_interval".into(),
+        return Err(f.at(
+            &format!("{path}.repeat_interval"),
+            "repeat_interval must not be shorter than group_interval",
         ));
     }
-    for child in &route.routes {
-        check_route(child, receivers, at)?;
+    for (j, child) in route.routes.iter().enumerate() {
+        check_route(child, &format!("{path}.routes[{j}]"), receivers, f)?;
     }
     Ok(())
 }
@@ -1152,34 +1139,6 @@ fn check_mailbox(s: &str) -> Result<(), String> {
     s.parse::<lettre::message::Mailbox>()
         .map(|_| ())
         .map_err(|e| format!("invalid email address {s:?}: {e}"))
-}
-
-/// Finds `key:` in the block that starts at the line holding `id: <id>`; falls back to
-/// the id's line.
-fn locate_in_block(text: &str, id: &str, key: &str) -> (usize, usize) {
-    let (id_line, id_col) = locate(text, "id", id, 0);
-    let lines: Vec<&str> = text.lines().collect();
-    let key_indent = lines
-        .get(id_line.saturating_sub(1))
-        .and_then(|l| l.find("id:"))
-        .unwrap_or(0);
-    for (i, line) in lines.iter().enumerate().skip(id_line.saturating_sub(1)) {
-        let content = line.split(" #").next().unwrap_or(line);
-        if i + 1 > id_line && !content.trim().is_empty() {
-            let lead = content.len() - content.trim_start().len();
-            if lead < key_indent {
-                break;
-            }
-        }
-        if let Some(p) = content.find(&format!("{key}:")) {
-            let after = p + key.len() + 1;
-            let value_at = content[after..]
-                .find(|c: char| !c.is_whitespace())
-                .map_or(p, |v| after + v);
-            return (i + 1, content[..value_at].chars().count() + 1);
-        }
-    }
-    (id_line, id_col)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, Located};
 use crate::lexicon::UserLexicon;
+use crate::span::YamlFile;
 use crate::value::{ByteSize, HumanDuration, NeutralBand};
 
 /// The whole configuration, validated.
@@ -284,7 +285,7 @@ impl Config {
         let expanded = expand_env(text, file, env)?;
         let config: Config =
             serde_norway::from_str(&expanded).map_err(|e| yaml_error(&e, file, text))?;
-        config.validate(file, text)?;
+        config.validate(&YamlFile::new(file, text))?;
         Ok(config)
     }
 
@@ -296,104 +297,66 @@ impl Config {
             .collect()
     }
 
-    fn validate(&self, file: &str, text: &str) -> Result<(), Located> {
-        let at = |key: &str, value: &str, nth: usize, msg: String| {
-            let (line, col) = locate(text, key, value, nth);
-            Located::new(file, text, line, col, msg)
-        };
+    fn validate(&self, f: &YamlFile<'_>) -> Result<(), Located> {
         if self.version != 1 {
-            return Err(at(
+            return Err(f.at(
                 "version",
-                &self.version.to_string(),
-                0,
                 format!("unsupported version {}: expected 1", self.version),
             ));
         }
         if self.languages.is_empty() {
-            return Err(at(
-                "languages",
-                "",
-                0,
-                "at least one language is required".into(),
-            ));
+            return Err(f.at("languages", "at least one language is required"));
         }
-        for lang in &self.languages {
+        for (i, lang) in self.languages.iter().enumerate() {
             if let Err(e) = lang.parse::<Lang>() {
-                return Err(at("languages", lang, 0, e.to_string()));
+                return Err(f.at(&format!("languages[{i}]"), e.to_string()));
             }
         }
         for lang in self.sentiment.neutral_band.keys() {
             if !self.languages.contains(lang) {
-                return Err(at(
-                    lang,
-                    "",
-                    0,
+                return Err(f.at_key(
+                    &format!("sentiment.neutral_band.{lang}"),
                     format!("neutral_band for {lang}, which is not among the languages"),
                 ));
             }
         }
         if self.index.commit_interval.0 < std::time::Duration::from_millis(100) {
-            return Err(at(
-                "commit_interval",
-                "",
-                0,
-                "commit_interval must be at least 100ms".into(),
+            return Err(f.at(
+                "index.commit_interval",
+                "commit_interval must be at least 100ms",
             ));
         }
         if self.index.commit_docs == 0 {
-            return Err(at(
-                "commit_docs",
-                "",
-                0,
-                "commit_docs must be at least 1".into(),
-            ));
+            return Err(f.at("index.commit_docs", "commit_docs must be at least 1"));
         }
         if self.index.writer_memory.0 < 16 << 20 {
-            return Err(at(
-                "writer_memory",
-                "",
-                0,
-                "writer_memory must be at least 16MiB".into(),
+            return Err(f.at(
+                "index.writer_memory",
+                "writer_memory must be at least 16MiB",
             ));
         }
         if !self.sources.is_empty() && self.crawler.contact.is_none() {
-            return Err(at(
-                "sources",
-                "",
-                0,
-                "crawler.contact is required when sources are configured: a URL where site owners can reach you, sent in the User-Agent".into(),
+            return Err(f.at(
+                "crawler.contact",
+                "crawler.contact is required when sources are configured: a URL where site owners can reach you, sent in the User-Agent",
             ));
         }
         let mut seen = HashSet::new();
-        for s in &self.sources {
-            let nth = self
-                .sources
-                .iter()
-                .take_while(|o| !std::ptr::eq(*o, s))
-                .filter(|o| o.id == s.id)
-                .count();
-            check_id(&s.id).map_err(|m| at("id", &s.id, nth, m))?;
+        for (i, s) in self.sources.iter().enumerate() {
+            let at = |key: &str, msg: String| f.at(&format!("sources[{i}].{key}"), msg);
+            check_id(&s.id).map_err(|m| at("id", m))?;
             if !seen.insert(s.id.as_str()) {
-                return Err(at(
-                    "id",
-                    &s.id,
-                    nth,
-                    format!("duplicate source id {:?}", s.id),
-                ));
+                return Err(at("id", format!("duplicate source id {:?}", s.id)));
             }
             if !matches!(s.url.scheme(), "http" | "https") {
                 return Err(at(
                     "url",
-                    s.url.as_str(),
-                    0,
                     format!("source {:?}: url must be http or https", s.id),
                 ));
             }
             if s.interval.0 < std::time::Duration::from_secs(1) {
                 return Err(at(
                     "interval",
-                    "",
-                    0,
                     format!("source {:?}: interval must be at least 1s", s.id),
                 ));
             }
@@ -402,8 +365,6 @@ impl Config {
             {
                 return Err(at(
                     "language",
-                    lang,
-                    0,
                     format!("source {:?}: unsupported language {lang:?}", s.id),
                 ));
             }
@@ -500,6 +461,9 @@ fn comment_start(line: &str) -> usize {
     line.len()
 }
 
+/// Turns a YAML or schema error into an error at its place. serde_norway locates it:
+/// at the offending key, or at the value for our value types, which fail inside the
+/// scalar (see [`crate::value::deserialize_parsed`]).
 pub(crate) fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
     let (line, col) = e
         .location()
@@ -510,53 +474,7 @@ pub(crate) fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Loc
     if let Some(i) = msg.find(" at line ") {
         msg.truncate(i);
     }
-    // Errors from our value types are reported at the enclosing mapping; point at the
-    // offending value instead when the message quotes it.
-    let quoted = msg.split('"').nth(1).filter(|v| !v.is_empty());
-    if let Some(value) = quoted {
-        let found = text
-            .lines()
-            .enumerate()
-            .skip(line.saturating_sub(1))
-            .find_map(|(i, l)| {
-                let content = l.split(" #").next().unwrap_or(l);
-                content
-                    .find(value)
-                    .map(|b| (i + 1, content[..b].chars().count() + 1))
-            });
-        if let Some((l, c)) = found {
-            return Located::new(file, text, l, c, msg);
-        }
-    }
     Located::new(file, text, line, col, msg)
-}
-
-/// Finds the `nth` line holding `key: value` (either part may be empty) and returns the
-/// 1-based line and the column of the value (or key). Falls back to 1:1.
-pub(crate) fn locate(text: &str, key: &str, value: &str, nth: usize) -> (usize, usize) {
-    let mut hits = 0;
-    for (i, line) in text.lines().enumerate() {
-        let content = line.split(" #").next().unwrap_or(line);
-        let key_pos = if key.is_empty() {
-            Some(0)
-        } else {
-            content.find(&format!("{key}:"))
-        };
-        let Some(key_pos) = key_pos else { continue };
-        let after = &content[key_pos..];
-        let value_pos = if value.is_empty() {
-            Some(0)
-        } else {
-            after.find(value)
-        };
-        let Some(value_pos) = value_pos else { continue };
-        if hits == nth {
-            let byte = key_pos + value_pos;
-            return (i + 1, content[..byte].chars().count() + 1);
-        }
-        hits += 1;
-    }
-    (1, 1)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use crate::config::yaml_error;
 use crate::error::{ConfigError, Located};
+use crate::span::YamlFile;
 
 /// The largest valence magnitude a lexicon entry may have.
 pub const MAX_VALENCE: f32 = 4.0;
@@ -180,11 +181,44 @@ pub struct ServiceEntry {
 }
 
 /// A service entry's value as written: a kind, or a kind and a weight.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawService {
     Kind(ServiceKind),
     Weighted(ServiceKind, f32),
+}
+
+impl<'de> Deserialize<'de> for RawService {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor rather than an untagged enum: an unknown kind fails inside the
+        // value, so the error stands under it and names the kinds.
+        struct Raw;
+        impl<'de> serde::de::Visitor<'de> for Raw {
+            type Value = RawService;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a kind such as failure, or [kind, weight]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawService, E> {
+                v.parse().map(RawService::Kind).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawService, A::Error> {
+                use serde::de::Error;
+                let kind: String = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let kind = kind.parse().map_err(A::Error::custom)?;
+                let weight = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(RawService::Weighted(kind, weight))
+            }
+        }
+        d.deserialize_any(Raw)
+    }
 }
 
 #[derive(Deserialize)]
@@ -216,14 +250,9 @@ impl UserLexicon {
     pub fn parse(text: &str, file: &str, langs: &[Lang]) -> Result<UserLexicon, Located> {
         let raw: RawLexicon =
             serde_norway::from_str(text).map_err(|e| yaml_error(&e, file, text))?;
-        let at = |needle: &str, msg: String| {
-            let (line, col) = text
-                .lines()
-                .enumerate()
-                .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, l[..c].chars().count() + 1)))
-                .unwrap_or((1, 1));
-            Located::new(file, text, line, col, msg)
-        };
+        let f = YamlFile::new(file, text);
+        let at = |path: &str, msg: String| f.at(path, msg);
+        let at_entry = |path: &str, msg: String| f.at_key(path, msg);
         if raw.version != 1 {
             return Err(at(
                 "version",
@@ -251,17 +280,20 @@ impl UserLexicon {
                 .join(" ")
                 .to_lowercase();
             if key.is_empty() {
-                return Err(at("\"\"", "an empty word has no sentiment".into()));
+                return Err(at_entry(
+                    &format!("words.{word}"),
+                    "an empty word has no sentiment".into(),
+                ));
             }
             if key.split(' ').count() > MAX_PHRASE_WORDS {
-                return Err(at(
-                    &word,
+                return Err(at_entry(
+                    &format!("words.{word}"),
                     format!("a phrase has at most {MAX_PHRASE_WORDS} words"),
                 ));
             }
             if !valence.is_finite() || valence.abs() > MAX_VALENCE {
-                return Err(at(
-                    &word,
+                return Err(at_entry(
+                    &format!("words.{word}"),
                     format!("valence {valence} of {word:?} is outside -4 .. 4"),
                 ));
             }
@@ -269,14 +301,16 @@ impl UserLexicon {
         }
         let mut service = Vec::with_capacity(raw.service.len());
         for (pattern, value) in raw.service {
-            let parsed: ServicePattern = pattern.parse().map_err(|e: String| at(&pattern, e))?;
+            let parsed: ServicePattern = pattern
+                .parse()
+                .map_err(|e: String| at_entry(&format!("service.{pattern}"), e))?;
             let (kind, weight) = match value {
                 RawService::Kind(k) => (k, k.default_weight()),
                 RawService::Weighted(k, w) => (k, w),
             };
             if !weight.is_finite() || weight.abs() > MAX_VALENCE {
-                return Err(at(
-                    &pattern,
+                return Err(at_entry(
+                    &format!("service.{pattern}"),
                     format!("weight {weight} of {pattern:?} is outside -4 .. 4"),
                 ));
             }

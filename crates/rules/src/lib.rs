@@ -10,7 +10,8 @@
 //! - [`lexicon`]: user sentiment lexicons merged over the bundled ones;
 //! - [`query`]: the topic query language (boolean, proximity, wildcards, fields);
 //! - [`ruleset`]: rule files with examples, references resolved, compiled;
-//! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter).
+//! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter);
+//! - [`span`]: where each value of a YAML file stands, for errors at their place.
 
 pub mod alerting;
 pub mod config;
@@ -19,12 +20,13 @@ pub mod lexicon;
 pub mod matcher;
 pub mod query;
 pub mod ruleset;
+pub mod span;
 pub mod value;
 
 pub use alerting::{
-    AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, DigestConfig, Escalation,
-    IncidentPolicy, MatchOp, Matcher, MuteInterval, Rate, ReceiverConfig, ReceiverKind, Route,
-    RuleDefaults,
+    AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, DailyTimes, DigestConfig,
+    DigestPeriod, Escalation, IncidentPolicy, MatchOp, Matcher, MuteInterval, Rate, ReceiverConfig,
+    ReceiverKind, Route, RuleDefaults, TimeOfDay, Weekday,
 };
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,

@@ -33,6 +33,7 @@ use crate::config::check_id;
 use crate::error::Located;
 use crate::matcher::{MentionFields, Origin, Percolator};
 use crate::query::{Expr, Node, Span, parse};
+use crate::span::YamlFile;
 
 /// What a rule is: a topic kind, or a pack other rules reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -387,23 +388,18 @@ impl RuleSet {
                     continue;
                 }
             };
+            let yaml = YamlFile::new(name, text);
             if doc.version != 1 {
-                let (l, c) = find_key(text, "version", 0).unwrap_or((1, 1));
-                problems.push(Located::new(
-                    name,
-                    text,
-                    l,
-                    c,
+                problems.push(yaml.at(
+                    "version",
                     format!("unsupported version {}: expected 1", doc.version),
                 ));
                 continue;
             }
-            let mut cursor = 0;
-            for spec in doc.rules {
-                let id_at = find_value(text, cursor, &spec.id).unwrap_or(cursor);
-                cursor = id_at;
-                let (line, col) = line_col(text, id_at);
-                let place = Located::new(name, text, line, col, String::new());
+            for (i, spec) in doc.rules.into_iter().enumerate() {
+                let rule_path = format!("rules[{i}]");
+                let place = yaml.at(&format!("{rule_path}.id"), String::new());
+                let (line, col) = (place.line, place.col);
                 if let Err(m) = check_id(&spec.id) {
                     problems.push(Located::new(name, text, line, col, m));
                     continue;
@@ -449,29 +445,40 @@ impl RuleSet {
                         }
                     }
                 };
-                let query_key = find_key_after(text, cursor, "query").unwrap_or(cursor);
-                let (query, _) = parse_at(&spec.query, query_key, &mut problems);
-                let mut excl_at = find_key_after(text, cursor, "exclude").unwrap_or(cursor);
+                // Where a value starts in the file (its indicator or quote for block and
+                // quoted scalars; alignment finds the text from there).
+                let start_of = |path: &str| {
+                    yaml.offset(path)
+                        .or_else(|| yaml.offset(&rule_path))
+                        .unwrap_or(0)
+                };
+                let (query, _) = parse_at(
+                    &spec.query,
+                    start_of(&format!("{rule_path}.query")),
+                    &mut problems,
+                );
                 let mut exclude = Vec::new();
-                for x in &spec.exclude {
-                    let (e, end) = parse_at(x, excl_at, &mut problems);
-                    excl_at = end;
+                for (j, x) in spec.exclude.iter().enumerate() {
+                    let from = start_of(&format!("{rule_path}.exclude[{j}]"));
+                    let (e, _) = parse_at(x, from, &mut problems);
                     exclude.extend(e);
                 }
-                let mut ex_at = find_key_after(text, cursor, "examples").unwrap_or(cursor);
                 let mut example_places = Vec::new();
-                for ex in spec
-                    .examples
-                    .must_match
-                    .iter()
-                    .chain(&spec.examples.no_match)
-                {
-                    let t = ex.mention().text;
-                    let map = align_from(text, ex_at, &t);
-                    let start = map.first().map_or(ex_at, |(_, f)| *f);
-                    ex_at = map.last().map_or(ex_at, |(_, f)| *f);
-                    let (l, c) = line_col(text, start);
-                    example_places.push(Located::new(name, text, l, c, String::new()));
+                let listed = [
+                    ("match", &spec.examples.must_match),
+                    ("no_match", &spec.examples.no_match),
+                ];
+                for (list, examples) in listed {
+                    for (k, ex) in examples.iter().enumerate() {
+                        let path = format!("{rule_path}.examples.{list}[{k}]");
+                        let from = yaml
+                            .offset(&format!("{path}.text"))
+                            .unwrap_or_else(|| start_of(&path));
+                        let map = align_from(text, from, &ex.mention().text);
+                        let start = map.first().map_or(from, |(_, f)| *f);
+                        let (l, c) = line_col(text, start);
+                        example_places.push(Located::new(name, text, l, c, String::new()));
+                    }
                 }
                 let ok = query.is_some() && exclude.len() == spec.exclude.len();
                 parsed.push(Parsed {
@@ -860,54 +867,6 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, text[line_start..at].chars().count() + 1)
-}
-
-/// Finds the `nth` line with `key:` and returns its line and the column of the key.
-fn find_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)> {
-    let at = text
-        .match_indices(&format!("{key}:"))
-        .map(|(i, _)| i)
-        .filter(|&i| i == 0 || text[..i].ends_with([' ', '\n', '-']))
-        .nth(nth)?;
-    Some(line_col(text, at))
-}
-
-/// Returns the byte offset just after the first `key:` at or after `from`, looking only
-/// up to the next rule (the next `  - ` item or `- id:`), so a key the rule lacks is not
-/// found in the rule after it.
-fn find_key_after(text: &str, from: usize, key: &str) -> Option<usize> {
-    let rest = text.get(from..)?;
-    let skip = rest.chars().next().map_or(0, char::len_utf8);
-    let bound = rest[skip..]
-        .find("\n  - ")
-        .or_else(|| rest[skip..].find("- id:"))
-        .map_or(rest.len(), |b| b + skip);
-    let pat = format!("{key}:");
-    rest[..bound]
-        .match_indices(&pat)
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || rest[..i].ends_with([' ', '\n', '-']))
-        .map(|i| from + i + pat.len())
-}
-
-/// Finds `value` written as an `id:` value at or after `from`.
-fn find_value(text: &str, from: usize, value: &str) -> Option<usize> {
-    let mut search = from;
-    while let Some(i) = text[search..].find("id:") {
-        let at = search + i + 3;
-        let rest = &text[at..];
-        let trimmed = rest.trim_start_matches([' ', '\t', '"', '\'']);
-        if trimmed.starts_with(value)
-            && trimmed[value.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        {
-            return Some(at + (rest.len() - trimmed.len()));
-        }
-        search = at;
-    }
-    None
 }
 
 /// Maps each character of `s` (a YAML scalar's value) to its byte in `text`, searching

@@ -5,6 +5,45 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+/// Deserialises a value written as text through `parse`, failing inside the scalar so
+/// that the YAML reader reports the error at the value's own line and column (an error
+/// raised after the scalar was read is reported at the enclosing mapping). Numbers are
+/// read as their text, so `ttl: 5` reaches `parse` as `"5"` and fails there with its
+/// message ("missing unit").
+pub fn deserialize_parsed<'de, D, T, E>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    E: fmt::Display,
+{
+    struct Text<T, E> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, E>,
+    }
+    impl<T, E: fmt::Display> serde::de::Visitor<'_> for Text<T, E> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<T, X> {
+            (self.parse)(v).map_err(X::custom)
+        }
+        fn visit_u64<X: serde::de::Error>(self, v: u64) -> Result<T, X> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_i64<X: serde::de::Error>(self, v: i64) -> Result<T, X> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_f64<X: serde::de::Error>(self, v: f64) -> Result<T, X> {
+            self.visit_str(&v.to_string())
+        }
+    }
+    d.deserialize_any(Text { expecting, parse })
+}
+
 /// A duration written as a number with a unit: `250ms`, `30s`, `5m`, `6h`, `7d`, or
 /// combinations such as `1h30m`. A bare number is rejected: its unit would be a guess.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,8 +112,7 @@ impl fmt::Display for HumanDuration {
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        HumanDuration::parse(&s).map_err(serde::de::Error::custom)
+        deserialize_parsed(d, "a duration such as 30s, 5m or 1h", HumanDuration::parse)
     }
 }
 
@@ -114,16 +152,7 @@ impl ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
-        }
+        deserialize_parsed(d, "a size such as 512KiB or 8MiB", ByteSize::parse)
     }
 }
 
@@ -165,6 +194,7 @@ mod tests {
         );
         assert!(band("1.5").is_err_and(|e| e.contains("[0, 1)")));
         assert!(band("{negative: 0.2}").is_err_and(|e| e.contains("expected a neutral band")));
+        assert!(band("hoch").is_err_and(|e| e.contains("expected a neutral band")));
     }
 }
 
@@ -200,8 +230,7 @@ impl fmt::Display for TimeZone {
 
 impl<'de> Deserialize<'de> for TimeZone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        deserialize_parsed(d, "an IANA time zone such as Europe/Berlin", str::parse)
     }
 }
 
@@ -233,32 +262,61 @@ impl NeutralBand {
 
     /// The same width on both sides.
     pub fn symmetric(width: f32) -> Result<NeutralBand, String> {
-        NeutralBand::new(width, width)
+        if !(0.0..1.0).contains(&width) {
+            return Err(format!("neutral band {width} must be in [0, 1)"));
+        }
+        Ok(NeutralBand {
+            negative: width,
+            positive: width,
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for NeutralBand {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Sides {
-            negative: f32,
-            positive: f32,
+        // A visitor rather than an untagged enum: a side out of range fails inside the
+        // value, so the error stands under it.
+        struct Band;
+        impl<'de> serde::de::Visitor<'de> for Band {
+            type Value = NeutralBand;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a neutral band: a number such as 0.3, or {negative: 0.24, positive: 0.3}",
+                )
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NeutralBand, E> {
+                NeutralBand::symmetric(v as f32).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NeutralBand, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NeutralBand, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NeutralBand, A::Error> {
+                use serde::de::Error;
+                let (mut negative, mut positive) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    let side = match key.as_str() {
+                        "negative" => &mut negative,
+                        "positive" => &mut positive,
+                        other => {
+                            return Err(A::Error::unknown_field(other, &["negative", "positive"]));
+                        }
+                    };
+                    *side = Some(map.next_value::<f32>()?);
+                }
+                let (Some(n), Some(p)) = (negative, positive) else {
+                    return Err(A::Error::custom(
+                        "expected a neutral band with both sides: {negative: 0.24, positive: 0.3}",
+                    ));
+                };
+                NeutralBand::new(n, p).map_err(A::Error::custom)
+            }
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Both(f32),
-            Sides(Sides),
-        }
-        let band = match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom(
-                "expected a neutral band: a number such as 0.3, or {negative: 0.24, positive: 0.3}",
-            )
-        })? {
-            Raw::Both(w) => NeutralBand::symmetric(w),
-            Raw::Sides(s) => NeutralBand::new(s.negative, s.positive),
-        };
-        band.map_err(serde::de::Error::custom)
+        d.deserialize_any(Band)
     }
 }

@@ -149,8 +149,12 @@ pub fn fold_into(word: &str, out: &mut String) {
             'đ' | 'Đ' => out.push('d'),
             _ => {
                 for lower in c.to_lowercase() {
+                    // Any other mark the tokenizer would not keep in a word (the Oriya
+                    // nukta of `ଡ଼`) goes too, so a folded word tokenizes back to itself.
                     decompose_canonical(lower, |d| {
-                        if !is_combining_mark(d) {
+                        let split_off =
+                            unicode_normalization::char::is_combining_mark(d) && !is_word_char(d);
+                        if !is_combining_mark(d) && !split_off {
                             out.push(d);
                         }
                     });
@@ -190,6 +194,14 @@ mod tests {
             ]
         );
         assert!(words("  ...!!! ").is_empty());
+    }
+
+    #[test]
+    fn folded_words_tokenize_back_to_themselves() {
+        for w in ["ଡ଼", "Zürich", "Ǆemal", "ﬁne"] {
+            let f = fold(w);
+            assert_eq!(words(&f), [f.as_str()], "{w:?}");
+        }
     }
 
     #[test]
