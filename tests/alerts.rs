@@ -138,6 +138,7 @@ sources:
     kind: feed
     url: {feeds}/social.xml
     interval: 1s
+    allow_private: true
 rules: [topics.yaml]
 alerts: alerts.yaml
 "

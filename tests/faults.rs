@@ -145,3 +145,46 @@ async fn a_429_with_retry_after_is_retried_after_the_delay() {
         .collect();
     assert!(feed_requests.len() >= 2);
 }
+
+/// Issue 18 (hardening): a feed URL that leads to the daemon's own machine or network is
+/// refused unless its source opts in with `allow_private`, and the refusal names the URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn sources_reach_private_addresses_only_when_they_opt_in() {
+    let server = MockServer::start().await;
+    Mock::given(path("/guarded.xml"))
+        .respond_with(feed("feeds/rss2.xml"))
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(path("/open.xml"))
+        .respond_with(feed("feeds/atom.xml"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    let guarded =
+        source("guarded", &format!("{u}/guarded.xml")).replace("    allow_private: true\n", "");
+    let localhost = source(
+        "named",
+        &format!("{}/guarded.xml", u.replace("127.0.0.1", "localhost")),
+    )
+    .replace("    allow_private: true\n", "");
+    dir.write_config(&[guarded, localhost, source("open", &format!("{u}/open.xml"))].concat());
+    tokio::task::spawn_blocking(move || {
+        let out = dir.run_once();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            log.contains(&format!(
+                "{u}/guarded.xml: 127.0.0.1 is a non-public address"
+            )),
+            "{log}"
+        );
+        assert!(log.contains("localhost is a non-public address"), "{log}");
+        assert!(log.contains("set allow_private: true"), "{log}");
+        assert_eq!(dir.total(&[]), 2, "the source that opted in is indexed");
+    })
+    .await
+    .expect("test body");
+    server.verify().await;
+}

@@ -322,7 +322,9 @@ pub async fn serve(
 
 /// A source entry for the config.
 pub fn source(id: &str, url: &str) -> String {
-    format!("  - id: {id}\n    kind: feed\n    url: {url}\n    interval: 1s\n")
+    format!(
+        "  - id: {id}\n    kind: feed\n    url: {url}\n    interval: 1s\n    allow_private: true\n"
+    )
 }
 
 /// Texts of all hits.

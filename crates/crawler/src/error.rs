@@ -43,6 +43,15 @@ pub enum FetchError {
         /// The limit.
         limit: u64,
     },
+    /// The URL, or a redirect, leads to a non-public address and the source did not opt
+    /// in (`allow_private`).
+    #[error("{url}: {detail}")]
+    PrivateAddress {
+        /// The URL.
+        url: String,
+        /// Which host and address were refused.
+        detail: String,
+    },
     /// robots.txt forbids fetching the URL.
     #[error("{url}: disallowed by robots.txt")]
     Disallowed {
@@ -77,6 +86,7 @@ impl FetchError {
             },
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Disallowed { .. } => "robots",
+            FetchError::PrivateAddress { .. } => "private_address",
             FetchError::Parse { .. } => "parse",
         }
     }

@@ -7,6 +7,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, redirect};
 use url::Url;
 
+use crate::address;
 use crate::error::FetchError;
 
 /// Settings for [`HttpFetcher`].
@@ -22,6 +23,9 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// Time to connect.
     pub connect_timeout: Duration,
+    /// Whether requests may reach loopback, private and link-local addresses (see
+    /// [`crate::address`]). False for every source that does not opt in.
+    pub allow_private: bool,
 }
 
 /// The cache validators of a previous response, sent back as a conditional GET.
@@ -58,24 +62,47 @@ pub enum Fetched {
 pub struct HttpFetcher {
     client: Client,
     body_limit: u64,
+    allow_private: bool,
 }
+
+/// The redirect limit was passed.
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct TooManyRedirects;
 
 impl HttpFetcher {
     /// Returns a fetcher with `settings`.
     pub fn new(settings: &HttpSettings) -> Result<Self, FetchError> {
-        let client = Client::builder()
+        let max = settings.max_redirects as usize;
+        let allow_private = settings.allow_private;
+        let policy = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max {
+                return attempt.error(TooManyRedirects);
+            }
+            match allow_private {
+                true => attempt.follow(),
+                false => match address::check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(refused) => attempt.error(refused),
+                },
+            }
+        });
+        let mut builder = Client::builder()
             .user_agent(settings.user_agent.clone())
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
-            .redirect(redirect::Policy::limited(settings.max_redirects as usize))
-            .build()
-            .map_err(|e| FetchError::Transport {
-                url: String::new(),
-                detail: error_chain(&e),
-            })?;
+            .redirect(policy);
+        if !allow_private {
+            builder = builder.dns_resolver(address::PublicResolver);
+        }
+        let client = builder.build().map_err(|e| FetchError::Transport {
+            url: String::new(),
+            detail: error_chain(&e),
+        })?;
         Ok(HttpFetcher {
             client,
             body_limit: settings.body_limit,
+            allow_private,
         })
     }
 
@@ -105,6 +132,9 @@ impl HttpFetcher {
         limit: u64,
         truncate: bool,
     ) -> Result<Fetched, FetchError> {
+        if !self.allow_private {
+            address::check_url(url).map_err(|e| refused(url, &e))?;
+        }
         let mut req = self.client.get(url.clone());
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
@@ -193,6 +223,18 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(p) = c.downcast_ref::<address::PrivateAddress>() {
+            return refused(url, p);
+        }
+        if c.is::<TooManyRedirects>() {
+            return FetchError::TooManyRedirects {
+                url: url.to_string(),
+            };
+        }
+        cause = c.source();
+    }
     if e.is_timeout() {
         FetchError::Timeout {
             url: url.to_string(),
@@ -206,6 +248,13 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
             url: url.to_string(),
             detail: error_chain(e),
         }
+    }
+}
+
+fn refused(url: &Url, e: &address::PrivateAddress) -> FetchError {
+    FetchError::PrivateAddress {
+        url: url.to_string(),
+        detail: e.to_string(),
     }
 }
 

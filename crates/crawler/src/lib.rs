@@ -1,6 +1,7 @@
 //! Sources and the machinery to poll them politely.
 //!
 //! - [`http`]: the one HTTP client, with timeouts, redirect and body limits, conditional GET;
+//! - [`address`]: which addresses a source may reach (no private ones unless it opts in);
 //! - [`robots`]: robots.txt per origin, cached for a day;
 //! - [`throttle`]: per-host request spacing;
 //! - [`schedule`]: poll intervals with jitter, backoff with `Retry-After`;
@@ -8,6 +9,7 @@
 //! - [`canonical`]: canonical URLs and deterministic mention ids;
 //! - [`source`]: [`FeedSource`], which ties them together.
 
+pub mod address;
 pub mod canonical;
 pub mod error;
 pub mod feed;

@@ -78,8 +78,10 @@ impl RobotsCache {
     }
 
     /// Decides whether `url` may be fetched, fetching robots.txt through `http` first
-    /// when the cached answer is missing or stale.
-    pub async fn check(&self, http: &HttpFetcher, url: &Url) -> Verdict {
+    /// when the cached answer is missing or stale. An origin `http` may not reach at all
+    /// ([`crate::FetchError::PrivateAddress`]) is an error and caches nothing, so a
+    /// source without `allow_private` cannot deny the origin to one that has it.
+    pub async fn check(&self, http: &HttpFetcher, url: &Url) -> Result<Verdict, crate::FetchError> {
         let origin = url.origin().ascii_serialization();
         let now = Utc::now();
         let cached = self.cached(&origin, now).or_else(|| {
@@ -94,7 +96,7 @@ impl RobotsCache {
         let policy = match cached {
             Some(p) => p,
             None => {
-                let stored = fetch(http, &origin).await;
+                let stored = fetch(http, &origin).await?;
                 if let Some(store) = &self.store {
                     store.save(&origin, &stored);
                 }
@@ -104,7 +106,7 @@ impl RobotsCache {
                 policy
             }
         };
-        match &*policy {
+        Ok(match &*policy {
             Policy::AllowAll => Verdict {
                 allowed: true,
                 crawl_delay: None,
@@ -120,7 +122,7 @@ impl RobotsCache {
                     .filter(|d| d.is_finite() && *d > 0.0)
                     .map(|d| Duration::from_secs_f32(d.min(3600.0))),
             },
-        }
+        })
     }
 
     fn cached(&self, origin: &str, now: DateTime<Utc>) -> Option<Arc<Policy>> {
@@ -140,16 +142,16 @@ fn fresh(e: &Entry, now: DateTime<Utc>) -> bool {
     (now - e.fetched_at).to_std().is_ok_and(|age| age < e.ttl)
 }
 
-async fn fetch(http: &HttpFetcher, origin: &str) -> StoredRobots {
+async fn fetch(http: &HttpFetcher, origin: &str) -> Result<StoredRobots, crate::FetchError> {
     let fetched_at = Utc::now();
     let Ok(url) = Url::parse(&format!("{origin}/robots.txt")) else {
-        return StoredRobots {
+        return Ok(StoredRobots {
             status: 404,
             body: Vec::new(),
             fetched_at,
-        };
+        });
     };
-    match http.get_prefix(&url, ROBOTS_LIMIT).await {
+    Ok(match http.get_prefix(&url, ROBOTS_LIMIT).await {
         Ok(Fetched::Body { body, .. }) => StoredRobots {
             status: 200,
             body: body.to_vec(),
@@ -165,12 +167,13 @@ async fn fetch(http: &HttpFetcher, origin: &str) -> StoredRobots {
             body: Vec::new(),
             fetched_at,
         },
+        Err(e @ crate::FetchError::PrivateAddress { .. }) => return Err(e),
         Err(_) => StoredRobots {
             status: 0,
             body: Vec::new(),
             fetched_at,
         },
-    }
+    })
 }
 
 fn entry_from(stored: &StoredRobots) -> Entry {

@@ -45,8 +45,10 @@ pub enum Poll {
 
 /// Shared crawling machinery: the HTTP client, robots.txt cache and host throttle.
 pub struct Crawler {
-    /// The HTTP client.
+    /// The HTTP client of sources that reach public addresses only.
     pub http: HttpFetcher,
+    /// The HTTP client of sources with `allow_private`; `None` when no source has it.
+    pub private_http: Option<HttpFetcher>,
     /// robots.txt answers; `None` when robots are disabled in the config.
     pub robots: Option<RobotsCache>,
     /// Per-host request spacing.
@@ -63,6 +65,8 @@ pub struct FeedSource {
     pub url: Url,
     /// The configured language, which beats the feed's.
     pub language: Option<String>,
+    /// Whether it may reach private addresses (see [`crate::address`]).
+    pub allow_private: bool,
 }
 
 impl FeedSource {
@@ -75,9 +79,20 @@ impl FeedSource {
         crawler: &Arc<Crawler>,
         cursor: &Cursor,
     ) -> Result<(Poll, Duration), FetchError> {
+        let http = match (&crawler.private_http, self.allow_private) {
+            (Some(open), true) => open,
+            _ => &crawler.http,
+        };
         let mut interval = crawler.host_interval;
         if let Some(robots) = &crawler.robots {
-            let verdict = robots.check(&crawler.http, &self.url).await;
+            // A refused origin is reported at the feed's URL, not its robots.txt.
+            let verdict = robots.check(http, &self.url).await.map_err(|e| match e {
+                FetchError::PrivateAddress { detail, .. } => FetchError::PrivateAddress {
+                    url: self.url.to_string(),
+                    detail,
+                },
+                other => other,
+            })?;
             if !verdict.allowed {
                 return Err(FetchError::Disallowed {
                     url: self.url.to_string(),
@@ -90,7 +105,7 @@ impl FeedSource {
             .wait(self.url.host_str().unwrap_or_default(), interval)
             .await;
         let started = Instant::now();
-        let fetched = crawler.http.get(&self.url, &cursor.validators).await?;
+        let fetched = http.get(&self.url, &cursor.validators).await?;
         let elapsed = started.elapsed();
         let (body, charset, validators, final_url) = match fetched {
             Fetched::NotModified => return Ok((Poll::NotModified, elapsed)),

@@ -205,14 +205,26 @@ pub async fn run_sources_observed(
         max_redirects: config.crawler.max_redirects,
         timeout: config.crawler.timeout.0,
         connect_timeout: config.crawler.connect_timeout.0,
+        allow_private: false,
     };
     let http = HttpFetcher::new(&settings).map_err(|e| PipelineError::Http(e.to_string()))?;
+    let private_http = match config.sources.iter().any(|s| s.allow_private) {
+        true => Some(
+            HttpFetcher::new(&HttpSettings {
+                allow_private: true,
+                ..settings
+            })
+            .map_err(|e| PipelineError::Http(e.to_string()))?,
+        ),
+        false => None,
+    };
     let robots = config
         .crawler
         .robots
         .then(|| RobotsCache::new(Some(Arc::new(StateRobotsStore(state.clone())))));
     let crawler = Arc::new(Crawler {
         http,
+        private_http,
         robots,
         throttle: HostThrottle::new(),
         host_interval: config.crawler.host_interval.0,
@@ -226,6 +238,7 @@ pub async fn run_sources_observed(
                 id: sc.id.clone(),
                 url: sc.url.clone(),
                 language: sc.language.clone(),
+                allow_private: sc.allow_private,
             },
             config: sc.clone(),
             crawler: crawler.clone(),

@@ -241,6 +241,12 @@ pub struct SourceConfig {
     /// Index every mention, also those matching no topic. Default false.
     #[serde(default)]
     pub keep_all: bool,
+    /// Let this source reach loopback, private and link-local addresses (an intranet
+    /// feed, or a test server on 127.0.0.1). Default false: a feed URL or a redirect that
+    /// resolves to such an address is refused, so a feed cannot make the daemon fetch
+    /// from its own machine or network (cloud metadata, the local API).
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 fn default_interval() -> HumanDuration {
