@@ -204,6 +204,7 @@ impl Daemon {
         let server = tokio::spawn(lauscher_server::serve(
             listener,
             state,
+            lauscher_server::ApiLimits::default(),
             server_cancel.clone(),
         ));
         info!(addr = %addr, "api listening");

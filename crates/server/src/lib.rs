@@ -12,11 +12,14 @@
 //! | `/api/v1/incidents`, `/api/v1/silences` | see [`incidents`] |
 //!
 //! Errors are JSON `{"error": "..."}` with 400 for bad parameters, 404 for unknown ids
-//! and 500 for index failures. Searches run on the blocking pool.
+//! and 500 for index failures. Searches run on the blocking pool. Every route runs
+//! behind the same [`ApiLimits`] (body, query length, requests in flight, timeouts).
 
 mod incidents;
+mod limits;
 
 pub use incidents::AlertsApi;
+pub use limits::ApiLimits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -133,8 +136,9 @@ impl SearchParams {
     }
 }
 
-/// Builds the router.
-pub fn router(state: ApiState) -> Router {
+/// Builds the router, every route behind `limits`.
+pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
+    let admission = limits::Admission::new(limits.clone());
     Router::new()
         .route("/api/v1/search", get(search))
         .route("/api/v1/mentions/{id}", get(mention))
@@ -155,6 +159,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            limits::admit,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body))
 }
 
 /// Binds `addr`; returns the listener and the address actually bound (port 0 picks one).
@@ -164,15 +173,63 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
-/// Serves the API on `listener` until `cancel` fires.
+/// Serves the API on `listener` until `cancel` fires, then lets requests in flight
+/// finish for at most 5 s.
+///
+/// Our own accept loop rather than `axum::serve`, which sets no timer, so a client
+/// could take forever to send its headers: here a connection that has not sent them
+/// within `limits.header_timeout` is closed, and at most `limits.max_connections` are
+/// open at once.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
+    limits: ApiLimits,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router(state, &limits);
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    loop {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => break,
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "api accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
