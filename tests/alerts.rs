@@ -727,3 +727,111 @@ receivers:
         "both incidents paged before exit\n{stderr}"
     );
 }
+
+/// Issue 18 (hardening): the secrets of an alerting file (a Slack URL, a webhook's HMAC
+/// secret and headers, a PagerDuty routing key, an SMTP password) reach no log line,
+/// metric, `check` output, API answer or delivery error, even when every receiver fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_leave_the_config_even_when_receivers_fail() {
+    const SECRETS: [&str; 5] = [
+        "T0SLACKTOKEN",
+        "HMACSECRET",
+        "PDROUTINGKEY",
+        "SMTPPASSWORD",
+        "HEADERTOKEN",
+    ];
+    let feeds = burst_feed_server().await;
+    let receivers = MockServer::start().await;
+    answer(&receivers, &["/services/T0SLACKTOKEN"], 404).await;
+    answer(&receivers, &["/hook", "/pd"], 500).await;
+    let uri = receivers.uri();
+    let alerts = format!(
+        "version: 1
+defaults:
+  language: en
+rules:
+{}
+routing:
+  receivers: [hook, slack, pd, mail]
+fallback: hook
+receivers:
+  - id: hook
+    kind: webhook
+    url: {uri}/hook
+    secret: HMACSECRET
+    headers:
+      Authorization: Bearer HEADERTOKEN
+  - id: slack
+    kind: slack
+    url: {uri}/services/T0SLACKTOKEN
+  - id: pd
+    kind: pagerduty
+    routing_key: PDROUTINGKEY
+    url: {uri}/pd
+  - id: mail
+    kind: email
+    url: smtps://lauscher:SMTPPASSWORD@127.0.0.1:1
+    from: Lauscher <lauscher@example.org>
+    to: [service@example.org]
+",
+        spike_rule("acme-storm")
+    );
+    let dir = Dir::new();
+    write_daemon_config(&dir, &feeds.uri(), &alerts);
+    let daemon = tokio::task::block_in_place(|| dir.start_daemon());
+    wait_until(
+        "every receiver tried",
+        Duration::from_secs(30),
+        async || {
+            let r = receivers.received_requests().await.unwrap_or_default();
+            ["/hook", "/services/T0SLACKTOKEN", "/pd"]
+                .iter()
+                .all(|p| r.iter().any(|x| x.url.path() == *p))
+        },
+    )
+    .await;
+    // Let the email attempt fail and the fallback notice go out.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = Vec::new();
+    let (list, metrics) = tokio::task::block_in_place(|| {
+        (
+            daemon.get_json("/api/v1/incidents"),
+            daemon.get("/metrics").1,
+        )
+    });
+    seen.push(("/metrics", metrics));
+    seen.push(("/api/v1/incidents", list.to_string()));
+    let id = list["incidents"][0]["id"].as_i64().expect("an incident");
+    let one = tokio::task::block_in_place(|| daemon.get_json(&format!("/api/v1/incidents/{id}")));
+    let one = one.to_string();
+    assert!(
+        one.contains("HTTP 500") && one.contains("Connection refused"),
+        "the failed attempts are shown: {one}"
+    );
+    seen.push(("/api/v1/incidents/{id}", one));
+    let check = tokio::task::block_in_place(|| {
+        dir.cmd(&["check", "--config"])
+            .arg(dir.config())
+            .output()
+            .expect("check runs")
+    });
+    seen.push(("check", String::from_utf8_lossy(&check.stdout).into_owned()));
+    seen.push((
+        "check (stderr)",
+        String::from_utf8_lossy(&check.stderr).into_owned(),
+    ));
+    let (_, log) = tokio::task::block_in_place(|| daemon.terminate());
+    assert!(
+        log.contains("notification not sent"),
+        "the failures were logged: {log}"
+    );
+    seen.push(("daemon log", log));
+    for (place, text) in &seen {
+        for secret in SECRETS {
+            assert!(
+                !text.contains(secret),
+                "{secret} appears in {place}:\n{text}"
+            );
+        }
+    }
+}
