@@ -20,6 +20,17 @@ struct Api {
     _dir: tempfile::TempDir,
 }
 
+impl Api {
+    /// Asserts the server still answers, then stops it.
+    async fn assert_healthy(self) {
+        let ok = raw(self.addr, HEALTHZ).await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        self.cancel.cancel();
+    }
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
 async fn start(limits: ApiLimits) -> Api {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
@@ -92,13 +103,7 @@ async fn long_queries_and_large_bodies_are_refused() {
     );
     let answer = raw(api.addr, post.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    let ok = raw(
-        api.addr,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
-    api.cancel.cancel();
+    api.assert_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,11 +113,7 @@ async fn a_full_server_answers_503_at_once_and_slow_requests_are_cut_off() {
     let first = tokio::spawn(raw(api.addr, reload));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let busy = raw(
-        api.addr,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let busy = raw(api.addr, HEALTHZ).await;
     assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
     assert!(busy.to_lowercase().contains("retry-after: 1"), "{busy}");
     assert!(
@@ -135,11 +136,5 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let mut buf = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut buf)).await;
     assert!(closed.is_ok(), "closed after the header timeout");
-    let ok = raw(
-        api.addr,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
-    api.cancel.cancel();
+    api.assert_healthy().await;
 }
