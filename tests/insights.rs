@@ -319,5 +319,12 @@ digests:
         tokio::task::block_in_place(|| daemon.get("/api/v1/report?format=html&lang=de"));
     assert_eq!(status, 200);
     assert!(body.contains("Lauscher-Bericht"), "{body}");
+    // The API takes the formats the CLI takes, and says what it expects otherwise.
+    let (status, _) =
+        tokio::task::block_in_place(|| daemon.get("/api/v1/report?format=markdown&lang=de"));
+    assert_eq!(status, 200, "markdown, as `report --format markdown`");
+    let (status, body) = tokio::task::block_in_place(|| daemon.get("/api/v1/report?format=pdf"));
+    assert_eq!(status, 400);
+    assert!(body.contains("expected md or html"), "{body}");
     drop(daemon);
 }

@@ -292,7 +292,7 @@ pub struct ReportArgs {
     pub week: Option<String>,
     /// `md` or `html` (one file, inline SVG charts, no external assets).
     #[arg(long, default_value = "md")]
-    pub format: String,
+    pub format: lauscher_insights::Format,
     /// Time zone of the week and its days. Default: the alerting file's, else
     /// Europe/Berlin.
     #[arg(long)]

@@ -45,11 +45,7 @@ fn prepare(
 
 /// Runs `lauscher report`.
 pub async fn report(args: ReportArgs) -> Result<ExitCode> {
-    let format = match args.format.as_str() {
-        "md" | "markdown" => lauscher_insights::Format::Markdown,
-        "html" => lauscher_insights::Format::Html,
-        other => bail!("invalid format {other:?}: expected md or html"),
-    };
+    let format = args.format;
     let (dir, rules, default_tz, default_lang) = prepare(&args.config.config, &args.data.data_dir)?;
     let lang = args.lang.clone().unwrap_or(default_lang);
     if !matches!(lang.as_str(), "de" | "en") {

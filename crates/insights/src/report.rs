@@ -14,13 +14,41 @@ use crate::share::{ShareOfVoice, share_of_voice};
 use crate::timeline::{Timeline, timeline};
 use crate::{Filters, InsightsError};
 
-/// Output format.
+/// Output format, written `md` (or `markdown`) and `html` wherever a user names it: the
+/// CLI's `--format` and the API's `format=` parse it the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Markdown.
     Markdown,
     /// One self-contained HTML file.
     Html,
+}
+
+impl Format {
+    /// The HTTP content type of a report in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "md" | "markdown" => Ok(Format::Markdown),
+            "html" => Ok(Format::Html),
+            other => Err(format!("invalid format {other:?}: expected md or html")),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lauscher_rules::value::deserialize_parsed(d, "md or html", str::parse)
+    }
 }
 
 /// An ISO week (`2026-W47`).

@@ -300,8 +300,8 @@ pub struct ReportParams {
     pub week: Option<String>,
     /// A day (`2026-11-22`) instead of a week.
     pub day: Option<String>,
-    /// `md` (default) or `html`.
-    pub format: Option<String>,
+    /// `md` (default, or `markdown`) or `html`.
+    pub format: Option<lauscher_insights::Format>,
     /// `de` or `en` (default).
     pub lang: Option<String>,
     /// Time zone; default the configured one.
@@ -319,16 +319,8 @@ async fn report(
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
     let tz = p.tz.map_or(state.timezone, |t| t.0);
-    let (format, ctype) = match p.format.as_deref().unwrap_or("md") {
-        "md" => (Format::Markdown, "text/markdown; charset=utf-8"),
-        "html" => (Format::Html, "text/html; charset=utf-8"),
-        other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid format {other:?}: expected md or html"),
-            );
-        }
-    };
+    let format = p.format.unwrap_or(Format::Markdown);
+    let ctype = format.content_type();
     let lang = p.lang.unwrap_or_else(|| "en".into());
     if !matches!(lang.as_str(), "de" | "en") {
         return error(
