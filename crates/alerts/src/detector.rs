@@ -867,8 +867,8 @@ impl SpikeDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use lauscher_model::{Intent, Label, MentionId};
+
+    use lauscher_model::MentionId;
 
     fn params() -> SpikeParams {
         SpikeParams {
@@ -888,21 +888,12 @@ mod tests {
     }
 
     fn mention(author: &str, t: i64) -> MentionSummary {
-        let at = Utc.timestamp_opt(t, 0).single().expect("time");
         MentionSummary {
             id: MentionId::from_key(&format!("{author}{t}")),
             source: "s".into(),
             author_key: author.into(),
-            reach: None,
-            published_at: at,
-            fetched_at: at,
-            lang: "de".into(),
-            score: -0.5,
-            label: Label::Negative,
-            intent: Intent::Complaint,
-            topics: vec!["acme".into()],
-            url: None,
             snippet: format!("Zug verspätet wieder {author}"),
+            ..lauscher_testkit::summary(0, t)
         }
     }
 

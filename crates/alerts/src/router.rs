@@ -1183,25 +1183,16 @@ fn shift_signal(s: &crate::shift::Shift, at: i64) -> Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use lauscher_model::{Intent, MentionId};
+
+    use lauscher_model::Intent;
 
     fn mention(source: &str, n: u64, t: i64) -> MentionSummary {
-        let at = chrono::Utc.timestamp_opt(t, 0).single().expect("time");
         MentionSummary {
-            id: MentionId(n as u128),
             source: source.into(),
-            author_key: format!("a{n}"),
-            reach: None,
-            published_at: at,
-            fetched_at: at,
-            lang: "de".into(),
             score: 0.0,
             label: Label::Neutral,
             intent: Intent::Other,
-            topics: vec!["acme".into()],
-            url: None,
-            snippet: String::new(),
+            ..lauscher_testkit::summary(n, t)
         }
     }
 

@@ -6,9 +6,8 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
 use lauscher_alerts::{AlertRouter, Templates, backtest, sim};
-use lauscher_model::{Intent, Label, MentionId, MentionSummary};
+use lauscher_model::{Label, MentionSummary};
 use lauscher_rules::AlertingConfig;
 use lauscher_state::StateStore;
 use rand::SeedableRng;
@@ -33,21 +32,12 @@ receivers:
 ";
 
 fn mention(n: u64, t: i64, label: Label) -> MentionSummary {
-    let at = Utc.timestamp_opt(t, 0).single().expect("time");
     MentionSummary {
-        id: MentionId(n as u128),
         source: "social".into(),
         author_key: format!("author{n}"),
-        reach: None,
-        published_at: at,
-        fetched_at: at,
-        lang: "de".into(),
-        score: -0.5,
         label,
-        intent: Intent::Complaint,
-        topics: vec!["acme".into()],
-        url: None,
         snippet: format!("post {n}"),
+        ..lauscher_testkit::summary(n, t)
     }
 }
 

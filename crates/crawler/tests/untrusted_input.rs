@@ -24,7 +24,7 @@ fn parse(bytes: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(lauscher_testkit::fuzz_config())]
 
     #[test]
     fn arbitrary_bytes_never_panic_the_feed_parser(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

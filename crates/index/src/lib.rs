@@ -182,44 +182,18 @@ impl MentionIndex {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use lauscher_model::{
-        Intent, IntentDecision, Label, Mention, MentionId, ScoredMention, Sentiment, TopicKind,
-    };
+    use lauscher_model::{MentionId, ScoredMention, TopicKind};
 
     fn mention(id: u128, lang: &str, text: &str, topic: &str) -> ScoredMention {
         let at = Utc
             .with_ymd_and_hms(2026, 11, 20, 10, id as u32 % 60, 0)
             .single()
             .unwrap_or_default();
-        ScoredMention {
-            mention: Mention {
-                id: MentionId(id),
-                source: "feed".into(),
-                url: Some(format!("https://example.org/{id}")),
-                author: None,
-                published_at: at,
-                fetched_at: at,
-                title: None,
-                text: text.into(),
-                lang_hint: None,
-                repost_of: None,
-            },
-            lang: lang.into(),
-            sentiment: Sentiment {
-                score: -0.5,
-                label: Label::Negative,
-                explanation: vec![],
-            },
-            intent: IntentDecision {
-                intent: Intent::Complaint,
-                cues: vec!["negative sentiment".into()],
-            },
-            topics: vec![topic.into()],
-            targets: Vec::new(),
-            topic_kinds: vec![TopicKind::Brand],
-            phrases: lauscher_text::phrases::phrases(text, lang.parse().ok()),
-            simhash: 0,
-        }
+        lauscher_testkit::scored(id, text)
+            .lang(lang)
+            .at(at)
+            .topics(&[topic], TopicKind::Brand)
+            .build()
     }
 
     fn search(index: &MentionIndex, query: &str) -> Vec<u128> {

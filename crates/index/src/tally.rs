@@ -733,7 +733,7 @@ impl Tally for Earliest {
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
-    use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+    use lauscher_model::{Intent, Label, TopicKind};
     use lauscher_text::Lang;
 
     /// Cutting one segment into document ranges counts every document once, and
@@ -749,38 +749,17 @@ mod tests {
         let mut w = index.writer(32 << 20, 1).expect("writer");
         for i in 0..301u32 {
             let at = t0 + Duration::minutes(i64::from(i) * 13);
-            let m = ScoredMention {
-                mention: Mention {
-                    id: MentionId(u128::from(i) + 1),
-                    source: "social".into(),
-                    url: None,
-                    author: Some(Author {
-                        name: format!("user{}", i % 17),
-                        reach: None,
-                    }),
-                    published_at: at,
-                    fetched_at: at,
-                    title: None,
-                    text: format!("login fails again {}", ["today", "now"][(i % 2) as usize]),
-                    lang_hint: None,
-                    repost_of: None,
-                },
-                lang: "en".into(),
-                sentiment: Sentiment {
-                    score: 0.0,
-                    label: [Label::Negative, Label::Neutral][(i % 2) as usize],
-                    explanation: Vec::new(),
-                },
-                intent: Default::default(),
-                topics: Vec::new(),
-                targets: Vec::new(),
-                topic_kinds: Vec::new(),
-                phrases: lauscher_text::phrases::phrases(
-                    &format!("login fails again {}", ["today", "now"][(i % 2) as usize]),
-                    Some(lauscher_text::Lang::En),
-                ),
-                simhash: 0,
-            };
+            let text = format!("login fails again {}", ["today", "now"][(i % 2) as usize]);
+            let m = lauscher_testkit::scored(u128::from(i) + 1, &text)
+                .lang("en")
+                .source("social")
+                .url(None)
+                .author(&format!("user{}", i % 17), None)
+                .at(at)
+                .sentiment(0.0, [Label::Negative, Label::Neutral][(i % 2) as usize])
+                .intent(Intent::Other)
+                .topics(&[], TopicKind::Brand)
+                .build();
             w.add(&m, false).expect("add");
         }
         w.commit("{}").expect("commit");

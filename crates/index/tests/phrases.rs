@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
-use lauscher_model::{Contribution, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_model::{Contribution, Intent, Label, TopicKind};
 use lauscher_text::Lang;
 
 #[test]
@@ -14,38 +14,18 @@ fn compounds_the_scorer_split_are_counted_by_their_parts() {
         .with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
         .single()
         .unwrap_or_default();
-    let m = ScoredMention {
-        mention: Mention {
-            id: MentionId(1),
-            source: "social".into(),
-            url: None,
-            author: None,
-            published_at: at,
-            fetched_at: at,
-            title: None,
-            text: "Schon wieder ein Busausfall @acme https://x.example/p".into(),
-            lang_hint: None,
-            repost_of: None,
-        },
-        lang: "de".into(),
-        sentiment: Sentiment {
-            score: -0.7,
-            label: Label::Negative,
-            explanation: vec![Contribution {
-                cue: "busausfall (compound bus|ausfall)".into(),
-                weight: -2.0,
-            }],
-        },
-        intent: Default::default(),
-        topics: Vec::new(),
-        targets: Vec::new(),
-        topic_kinds: Vec::new(),
-        phrases: lauscher_text::phrases::phrases(
-            "Schon wieder ein Busausfall @acme https://x.example/p",
-            Some(lauscher_text::Lang::De),
-        ),
-        simhash: 0,
-    };
+    let m = lauscher_testkit::scored(1, "Schon wieder ein Busausfall @acme https://x.example/p")
+        .source("social")
+        .url(None)
+        .at(at)
+        .sentiment(-0.7, Label::Negative)
+        .explanation(vec![Contribution {
+            cue: "busausfall (compound bus|ausfall)".into(),
+            weight: -2.0,
+        }])
+        .intent(Intent::Other)
+        .topics(&[], TopicKind::Brand)
+        .build();
     w.add(&m, false).expect("add");
     w.commit("{}").expect("commit");
     w.close().expect("close");

@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
-use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_model::{Intent, Label, ScoredMention, TopicKind};
 use lauscher_rules::{MentionFields, RuleSet};
 use lauscher_text::Lang;
 
@@ -173,43 +173,25 @@ fn mentions() -> Vec<ScoredMention> {
     CORPUS
         .iter()
         .enumerate()
-        .map(
-            |(i, (lang, source, author, url, title, text))| ScoredMention {
-                mention: Mention {
-                    id: MentionId(i as u128 + 1),
-                    source: (*source).into(),
-                    url: Some((*url).into()),
-                    author: Some(Author {
-                        name: (*author).into(),
-                        reach: None,
-                    }),
-                    published_at: Utc
-                        .with_ymd_and_hms(2026, 11, 1, 0, i as u32, 0)
-                        .single()
-                        .unwrap_or_default(),
-                    fetched_at: Utc::now(),
-                    title: (!title.is_empty()).then(|| (*title).into()),
-                    text: (*text).into(),
-                    lang_hint: None,
-                    repost_of: None,
-                },
-                lang: (*lang).into(),
-                sentiment: Sentiment {
-                    score: 0.0,
-                    label: Label::Neutral,
-                    explanation: Vec::new(),
-                },
-                intent: Default::default(),
-                topics: Vec::new(),
-                targets: Vec::new(),
-                topic_kinds: Vec::new(),
-                phrases: lauscher_text::phrases::phrases(
-                    &format!("{title} {text}"),
-                    lang.parse().ok(),
-                ),
-                simhash: 0,
-            },
-        )
+        .map(|(i, (lang, source, author, url, title, text))| {
+            let at = Utc
+                .with_ymd_and_hms(2026, 11, 1, 0, i as u32, 0)
+                .single()
+                .unwrap_or_default();
+            let mut m = lauscher_testkit::scored(i as u128 + 1, text)
+                .lang(lang)
+                .source(source)
+                .url(Some(url))
+                .author(author, None)
+                .at(at)
+                .sentiment(0.0, Label::Neutral)
+                .intent(Intent::Other)
+                .topics(&[], TopicKind::Brand);
+            if !title.is_empty() {
+                m = m.title(title);
+            }
+            m.build()
+        })
         .collect()
 }
 

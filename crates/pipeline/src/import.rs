@@ -120,10 +120,7 @@ pub fn import_jsonl(
             continue;
         }
         summary.read += 1;
-        match serde_json::from_str::<ImportRecord>(text)
-            .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))
-            .and_then(|r| to_mention(r, default_source, now))
-        {
+        match parse_record(text, default_source, now) {
             Ok(m) => batch.push(m),
             Err(reason) => reject(&mut summary, lineno, reason),
         }
@@ -159,6 +156,18 @@ fn send(
         ack: Some(tx),
     })?;
     Ok(rx)
+}
+
+/// Parses one line of an import file into a mention from `default_source` (unless the
+/// line names its source), fetched `now`; the error says what is wrong with the line.
+pub fn parse_record(
+    line: &str,
+    default_source: &str,
+    now: DateTime<Utc>,
+) -> Result<Mention, String> {
+    let record: ImportRecord = serde_json::from_str(line)
+        .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))?;
+    to_mention(record, default_source, now)
 }
 
 fn to_mention(

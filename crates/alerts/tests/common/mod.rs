@@ -1,9 +1,8 @@
 //! What the statistical tests share: the default spike settings on 5-minute steps and
 //! a mention by author `n`.
 
-use chrono::{TimeZone, Utc};
 use lauscher_alerts::SpikeParams;
-use lauscher_model::{Intent, Label, MentionId, MentionSummary};
+use lauscher_model::MentionSummary;
 use lauscher_rules::CountUnit;
 
 /// The evaluation step, seconds.
@@ -31,24 +30,13 @@ pub fn params() -> SpikeParams {
 
 /// A negative complaint by `author{n}` at `t`, from source `a` or `b`.
 pub fn mention(n: u64, t: i64) -> MentionSummary {
-    let at = Utc.timestamp_opt(t, 0).single().expect("time");
     MentionSummary {
-        id: MentionId(n as u128),
         source: if n.is_multiple_of(2) {
             "a".into()
         } else {
             "b".into()
         },
         author_key: format!("author{n}"),
-        reach: None,
-        published_at: at,
-        fetched_at: at,
-        lang: "de".into(),
-        score: -0.5,
-        label: Label::Negative,
-        intent: Intent::Complaint,
-        topics: vec!["acme".into()],
-        url: None,
-        snippet: String::new(),
+        ..lauscher_testkit::summary(n, t)
     }
 }
