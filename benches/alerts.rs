@@ -23,8 +23,8 @@ use std::time::Instant;
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput};
 use lauscher_alerts::{AlertRouter, SpikeDetector, SpikeParams, Templates};
+use lauscher_config::{AlertRule, AlertingConfig};
 use lauscher_model::{Intent, Label, MentionId, MentionSummary};
-use lauscher_rules::{AlertRule, AlertingConfig};
 
 #[allow(dead_code)]
 mod corpus;

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput};
+use lauscher_config::Config;
 use lauscher_model::{Author, Mention, MentionId};
 use lauscher_pipeline::{Batch, Pipeline};
-use lauscher_rules::{ActiveRules, Config, RuleSet};
+use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_scorer::Scorer;
 use lauscher_text::{Fingerprint, Lang};
 

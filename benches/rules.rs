@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use lauscher_rules::{MentionFields, RuleSet};
+use lauscher_query::{MentionFields, RuleSet};
 use lauscher_text::Lang;
 
 #[allow(dead_code)]

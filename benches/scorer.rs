@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use lauscher_rules::Config;
+use lauscher_config::Config;
 use lauscher_scorer::Scorer;
 use lauscher_text::{Lang, LanguageDetector};
 

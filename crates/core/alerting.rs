@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use lauscher_alerts::{AlertHandle, AlertInbox, AlertRouter, AlertService, Deliverer, Templates};
+use lauscher_config::{AlertingConfig, Config, TimeZone};
 use lauscher_index::MentionIndex;
-use lauscher_rules::{AlertingConfig, Config, RuleKind, RuleSet, TimeZone};
+use lauscher_query::{RuleKind, RuleSet};
 use lauscher_state::StateStore;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -73,7 +74,7 @@ impl RunningAlerts {
         templates: Templates,
         state: Arc<StateStore>,
         index: Arc<MentionIndex>,
-        rules: Arc<lauscher_rules::ActiveRules>,
+        rules: Arc<lauscher_query::ActiveRules>,
         handle: AlertHandle,
         inbox: AlertInbox,
     ) -> Result<RunningAlerts> {

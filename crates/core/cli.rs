@@ -259,7 +259,7 @@ pub struct InsightsArgs {
     pub interval: Option<String>,
     /// Time zone of timeline buckets. Default: the alerting file's, else Europe/Berlin.
     #[arg(long)]
-    pub tz: Option<lauscher_rules::TimeZone>,
+    pub tz: Option<lauscher_config::TimeZone>,
     /// Entries per list (default 10; complaints 20).
     #[arg(long)]
     pub n: Option<usize>,
@@ -296,7 +296,7 @@ pub struct ReportArgs {
     /// Time zone of the week and its days. Default: the alerting file's, else
     /// Europe/Berlin.
     #[arg(long)]
-    pub tz: Option<lauscher_rules::TimeZone>,
+    pub tz: Option<lauscher_config::TimeZone>,
     /// Language of the report: `de` or `en`. Default: the alerting file's, else en.
     #[arg(long)]
     pub lang: Option<String>,

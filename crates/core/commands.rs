@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use lauscher_alerts::AlertService;
+use lauscher_config::Config;
 use lauscher_index::MentionIndex;
 use lauscher_pipeline::{
     CommitHook, ImportSummary, Pipeline, PollObserver, import_jsonl, run_sources_observed,
 };
-use lauscher_rules::{ActiveRules, Config, RuleKind, RuleSet};
+use lauscher_query::{ActiveRules, RuleKind, RuleSet};
 use lauscher_server::{AlertsApi, ApiState, SearchParams};
 
 use crate::alerting::RunningAlerts;

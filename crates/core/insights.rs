@@ -20,7 +20,7 @@ fn prepare(
     data_dir: &std::path::Path,
 ) -> Result<(
     std::path::PathBuf,
-    lauscher_rules::RuleSet,
+    lauscher_query::RuleSet,
     chrono_tz::Tz,
     String,
 )> {

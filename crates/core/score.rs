@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use lauscher_config::Config;
 use lauscher_model::Contribution;
-use lauscher_rules::Config;
 use lauscher_scorer::eval::{
     ClassScores, Confusion, INTENTS, IntentConfusion, LABELS, read_labeled,
 };

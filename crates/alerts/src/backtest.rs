@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
+use lauscher_config::AlertingConfig;
 use lauscher_model::MentionSummary;
-use lauscher_rules::AlertingConfig;
 use serde::Serialize;
 use tokio::sync::Notify;
 

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use chrono::Utc;
-use lauscher_rules::{AlertingConfig, ReceiverConfig, ReceiverKind, alerting::redact_url};
+use lauscher_config::{AlertingConfig, ReceiverConfig, ReceiverKind, alerting::redact_url};
 use lauscher_state::{OutboxRow, OutboxStatus, StateStore, TimelineRow};
 use lauscher_telemetry::METRICS;
 use rand::rngs::StdRng;

@@ -62,8 +62,8 @@ use std::hash::BuildHasherDefault;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use lauscher_config::{AlertRule, CountUnit, RuleDefaults};
 use lauscher_model::MentionSummary;
-use lauscher_rules::{AlertRule, CountUnit, RuleDefaults};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::HISTORY_HOURS;

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lauscher_rules::{Escalation, IncidentPolicy};
+use lauscher_config::{Escalation, IncidentPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Evidence;
@@ -440,7 +440,7 @@ fn xxhash(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lauscher_rules::value::HumanDuration;
+    use lauscher_config::value::HumanDuration;
     use proptest::prelude::*;
 
     fn evidence(observed: u32, at: i64) -> Evidence {

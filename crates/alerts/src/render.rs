@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use lauscher_rules::{AlertRule, IncidentPolicy, ReceiverKind};
+use lauscher_config::{AlertRule, IncidentPolicy, ReceiverKind};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Value, json};
 
@@ -499,7 +499,7 @@ pub fn html_document(title: &str, parts: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use lauscher_rules::{IncidentPolicy, ReceiverKind};
+    use lauscher_config::{IncidentPolicy, ReceiverKind};
 
     use super::{Templates, body, merge};
     use crate::detector::{Evidence, Sample};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
-use lauscher_rules::{Escalation, MatchOp, Matcher, MuteInterval, Route};
+use lauscher_config::{Escalation, MatchOp, Matcher, MuteInterval, Route};
 
 /// Labels an incident is matched on.
 pub type Labels = BTreeMap<String, String>;
@@ -60,9 +60,9 @@ pub struct Grouping<'a> {
 
 impl<'a> Grouping<'a> {
     fn of(route: &'a Route, parent: Option<&Grouping<'a>>) -> Grouping<'a> {
-        let d = |v: Option<lauscher_rules::HumanDuration>, inherited: Option<Duration>, default| {
-            v.map(|d| d.0).or(inherited).unwrap_or(default)
-        };
+        let d = |v: Option<lauscher_config::HumanDuration>,
+                 inherited: Option<Duration>,
+                 default| { v.map(|d| d.0).or(inherited).unwrap_or(default) };
         Grouping {
             by: route.group_by.as_deref().or(parent.and_then(|p| p.by)),
             wait: d(route.group_wait, parent.map(|p| p.wait), Duration::ZERO),

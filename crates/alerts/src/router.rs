@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
+use lauscher_config::{AlertKind, AlertRule, AlertingConfig, Matcher, ReceiverKind};
 use lauscher_model::{Label, MentionSummary};
-use lauscher_rules::{AlertKind, AlertRule, AlertingConfig, Matcher, ReceiverKind};
 use lauscher_state::{IncidentRecord, OutboxRow, OutboxStatus, StateStore, TimelineRow};
 use lauscher_telemetry::METRICS;
 use serde::Serialize;
@@ -551,15 +551,15 @@ impl AlertRouter {
 
     /// The escalation policy of the routes `labels` reach; without one, Alertmanager's
     /// `repeat_interval`: the same receivers again at that pace while unacknowledged.
-    fn escalation_for(&self, labels: &Labels) -> Option<lauscher_rules::Escalation> {
+    fn escalation_for(&self, labels: &Labels) -> Option<lauscher_config::Escalation> {
         let routed = route(&self.config.routing, labels);
         if let Some(e) = routed.iter().find_map(|r| r.escalation.cloned()) {
             return Some(e);
         }
         let repeat = routed.iter().map(|r| r.group.repeat).min()?;
-        Some(lauscher_rules::Escalation {
-            renotify: lauscher_rules::HumanDuration(repeat),
-            after: lauscher_rules::HumanDuration(repeat),
+        Some(lauscher_config::Escalation {
+            renotify: lauscher_config::HumanDuration(repeat),
+            after: lauscher_config::HumanDuration(repeat),
             receivers: Vec::new(),
             loops: u32::MAX,
         })
@@ -903,7 +903,7 @@ impl AlertRouter {
         } else {
             self.recipients(&incident, event, tz, now)
         };
-        let receivers: HashMap<&str, &lauscher_rules::ReceiverConfig> = self
+        let receivers: HashMap<&str, &lauscher_config::ReceiverConfig> = self
             .config
             .receivers
             .iter()

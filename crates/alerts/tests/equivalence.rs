@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use lauscher_alerts::{AlertRouter, Templates, backtest, sim};
+use lauscher_config::AlertingConfig;
 use lauscher_model::{Label, MentionSummary};
-use lauscher_rules::AlertingConfig;
 use lauscher_state::StateStore;
 use rand::SeedableRng;
 use rand::rngs::StdRng;

@@ -9,8 +9,8 @@
 //! The check costs one stored-document read (and decompression) per candidate, which is why
 //! exact clauses never take that path.
 
-use lauscher_rules::query::{Expr, Filter, Leaf, Node, Scope, WordPattern};
-use lauscher_rules::stem_key;
+use lauscher_query::query::{Expr, Filter, Leaf, Node, Scope, WordPattern};
+use lauscher_query::stem_key;
 use lauscher_text::fold;
 use tantivy::Term;
 use tantivy::query::{

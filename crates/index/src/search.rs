@@ -10,7 +10,7 @@ use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQue
 use tantivy::schema::{IndexRecordOption, Term, Value};
 use tantivy::{DocAddress, Order, TantivyDocument};
 
-use lauscher_rules::{MentionFields, RuleSet};
+use lauscher_query::{MentionFields, RuleSet};
 
 use crate::{IndexError, MentionIndex, rule};
 

@@ -25,7 +25,7 @@ use tantivy::{
     COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
 };
 
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 
 use crate::{IndexError, MentionIndex, SearchRequest};
 

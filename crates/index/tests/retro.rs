@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
 use lauscher_model::{Intent, Label, ScoredMention, TopicKind};
-use lauscher_rules::{MentionFields, RuleSet};
+use lauscher_query::{MentionFields, RuleSet};
 use lauscher_text::Lang;
 
 /// (lang, source, author, url, title, text)

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use lauscher_text::Lang;
 use lauscher_text::phrases::{StopWordsOnly, merge_key, phrase_forms, phrases};
 use serde::Serialize;

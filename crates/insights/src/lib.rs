@@ -25,7 +25,7 @@ pub mod top;
 
 use chrono::{DateTime, Utc};
 use lauscher_index::{IndexError, LabelTally, MentionIndex, SearchRequest};
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use serde::Serialize;
 
 pub use complaints::{Complaints, Recurrence, complaints};

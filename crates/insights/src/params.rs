@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use lauscher_rules::TimeZone;
+use lauscher_config::TimeZone;
 use serde::Deserialize;
 
 use crate::{Filters, InsightsError, Interval};

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use lauscher_index::MentionIndex;
-use lauscher_rules::{RuleKind, RuleSet};
+use lauscher_query::{RuleKind, RuleSet};
 
 use crate::complaints::{Complaints, Recurrence, complaints};
 use crate::share::{ShareOfVoice, share_of_voice};
@@ -47,7 +47,7 @@ impl std::str::FromStr for Format {
 
 impl<'de> serde::Deserialize<'de> for Format {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lauscher_rules::value::deserialize_parsed(d, "md or html", str::parse)
+        lauscher_config::value::deserialize_parsed(d, "md or html", str::parse)
     }
 }
 

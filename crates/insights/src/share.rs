@@ -2,7 +2,7 @@
 //! against the previous period of the same length.
 
 use lauscher_index::{Buckets, LabelTally, MentionIndex};
-use lauscher_rules::{RuleKind, RuleSet};
+use lauscher_query::{RuleKind, RuleSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -102,7 +102,7 @@ pub fn share_of_voice(
     rules: &RuleSet,
     filters: &Filters,
 ) -> Result<ShareOfVoice, InsightsError> {
-    let topics: Vec<&lauscher_rules::Rule> = if filters.topics.is_empty() {
+    let topics: Vec<&lauscher_query::Rule> = if filters.topics.is_empty() {
         rules
             .rules()
             .iter()

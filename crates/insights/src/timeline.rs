@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use lauscher_index::{Buckets, MentionIndex};
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use rayon::prelude::*;
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! linked sites for a topic and window.
 
 use lauscher_index::MentionIndex;
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use serde::Serialize;
 
 use crate::{Filters, InsightsError, Search, aggregate, term_counts};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::MentionIndex;
 use lauscher_insights::{Filters, Recurrence, complaints};
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use lauscher_text::Lang;
 
 const RULES: &str = "version: 1

@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use lauscher_index::MentionIndex;
 use lauscher_insights::{Filters, InsightsError, share_of_voice, timeline, top};
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
-use lauscher_rules::RuleSet;
+use lauscher_query::RuleSet;
 use lauscher_text::Lang;
 
 const RULES: &str = "version: 1

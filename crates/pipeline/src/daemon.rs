@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lauscher_config::{Config, SourceConfig, SourceKind};
 use lauscher_crawler::{
     Crawler, Cursor, FeedSource, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll,
     RobotsCache, Validators, schedule,
 };
-use lauscher_rules::{Config, SourceConfig, SourceKind};
 use lauscher_state::{StateStore, StoredCursor};
 use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::{SourcePollFailed, SourcePolled};

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use lauscher_config::Config;
 use lauscher_index::{MentionIndex, MentionWriter};
 use lauscher_model::{Mention, MentionId, MentionSummary, ScoredMention, author_key};
-use lauscher_rules::{ActiveRules, Config};
+use lauscher_query::ActiveRules;
 use lauscher_scorer::Scorer;
 use lauscher_state::{Duplicate, Seen, SeenQuery, SeenRow, StateStore, StoredCursor, author_hash};
 use lauscher_telemetry::METRICS;

@@ -6,7 +6,8 @@ use lauscher_model::{Mention, MentionId};
 use lauscher_pipeline::{Batch, BatchReport, Pipeline};
 use std::sync::Arc;
 
-use lauscher_rules::{ActiveRules, Config, RuleSet};
+use lauscher_config::Config;
+use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_text::Lang;
 use tokio::sync::oneshot;
 

@@ -21,8 +21,8 @@
 //! reported as cues either way, so a neutral "Wie bekomme ich eine Erstattung?" is a
 //! question that still shows what it is about.
 
+use lauscher_config::ServiceKind;
 use lauscher_model::{Intent, IntentDecision, Label, Sentiment};
-use lauscher_rules::ServiceKind;
 use lauscher_text::Lang;
 
 use crate::sentiment::Analysis;

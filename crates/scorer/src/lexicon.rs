@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use lauscher_rules::UserLexicon;
+use lauscher_config::UserLexicon;
 use lauscher_text::compound::Compounds;
 use lauscher_text::{Lang, Stemmer};
 

@@ -7,7 +7,7 @@
 //! - [`sentiment`] applies the rules (negation, boosters, contrast, sarcasm, emphasis);
 //! - [`service`] finds service-failure language (lost, cancelled, on hold, seit 3 Tagen);
 //! - [`intent`] decides complaint / question / praise / other;
-//! - topics come from the topic rules ([`lauscher_rules::RuleSet`]), matched live, and
+//! - topics come from the topic rules ([`lauscher_query::RuleSet`]), matched live, and
 //!   each matched topic gets the sentiment of the clauses that mention it;
 //! - [`eval`] measures all of it on labeled posts.
 
@@ -18,8 +18,9 @@ pub mod sentiment;
 pub mod service;
 pub mod social;
 
+use lauscher_config::Config;
 use lauscher_model::{IntentDecision, Mention, ScoredMention, Sentiment, TargetSentiment};
-use lauscher_rules::{Config, MentionFields, RuleSet};
+use lauscher_query::{MentionFields, RuleSet};
 use lauscher_text::lang::Detected;
 use lauscher_text::{Fingerprint, Lang, LanguageDetector};
 
@@ -179,7 +180,7 @@ impl Scorer {
         &self,
         scored: &Scored,
         mention: &Mention,
-        matched: &[&lauscher_rules::Rule],
+        matched: &[&lauscher_query::Rule],
         rules: &RuleSet,
     ) -> Vec<TargetSentiment> {
         let a = &scored.analysis;

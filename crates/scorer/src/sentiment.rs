@@ -27,8 +27,8 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
+use lauscher_config::{NeutralBand, SentimentConfig, UserLexicon};
 use lauscher_model::{Contribution, Label, Sentiment};
-use lauscher_rules::{NeutralBand, SentimentConfig, UserLexicon};
 use lauscher_text::Lang;
 
 use crate::lexicon::{Entry, Lexicon, Via};
@@ -476,7 +476,7 @@ pub struct Hit {
     /// How much it moved the raw sum.
     pub weight: f32,
     /// The service cue's kind, when a service cue fired.
-    pub service: Option<lauscher_rules::ServiceKind>,
+    pub service: Option<lauscher_config::ServiceKind>,
 }
 
 /// A scored post: its tokens, clauses and every cue, so parts can be re-scored (target
@@ -1099,7 +1099,7 @@ fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> 
 /// Something bad for the sarcasm rules: a clearly negative word, a wait, or a clear
 /// failure (not a request, not a mild cue such as "rebooked" or "Erstattung").
 fn is_bad(h: &Hit) -> bool {
-    use lauscher_rules::ServiceKind;
+    use lauscher_config::ServiceKind;
     match h.service {
         None => h.weight <= -0.7,
         Some(ServiceKind::Request) => false,

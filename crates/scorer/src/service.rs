@@ -4,7 +4,7 @@
 //! disappoint").
 //!
 //! Cues come from bundled data files (`lexicon/service-de.tsv`, `service-en.tsv`) and the
-//! `service:` sections of user lexicons (see [`lauscher_rules::lexicon`] for the pattern
+//! `service:` sections of user lexicons (see [`lauscher_config::lexicon`] for the pattern
 //! syntax), user entries replacing bundled ones of the same pattern. Each match adds its
 //! weight to the sentiment sum (pulling it negative), leaves a cue such as
 //! `failure: lost my luggage` in the explanation, and drives intent `complaint`.
@@ -15,8 +15,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use lauscher_rules::UserLexicon;
-use lauscher_rules::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
+use lauscher_config::UserLexicon;
+use lauscher_config::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
 use lauscher_text::Lang;
 
 use crate::social::Token;

@@ -1,8 +1,9 @@
 //! The scorer through its public interface: a regression file of tricky posts we wrote,
 //! target sentiment through topic rules, and properties on arbitrary input.
 
+use lauscher_config::Config;
 use lauscher_model::{Author, Intent, Label, Mention, MentionId};
-use lauscher_rules::{Config, RuleSet};
+use lauscher_query::RuleSet;
 use lauscher_scorer::Scorer;
 use lauscher_scorer::eval::read_labeled;
 use lauscher_text::{Fingerprint, Lang};

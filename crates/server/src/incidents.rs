@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use lauscher_alerts::{AlertHandle, RouterError};
-use lauscher_rules::{HumanDuration, Matcher};
+use lauscher_config::{HumanDuration, Matcher};
 use lauscher_state::{IncidentRecord, SilenceRow, StateStore};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -33,7 +33,7 @@ use axum::routing::{delete, get, post};
 use chrono::Utc;
 use lauscher_index::{MentionIndex, SearchRequest, parse_time};
 use lauscher_model::MentionId;
-use lauscher_rules::ActiveRules;
+use lauscher_query::ActiveRules;
 use lauscher_telemetry::METRICS;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -305,7 +305,7 @@ pub struct ReportParams {
     /// `de` or `en` (default).
     pub lang: Option<String>,
     /// Time zone; default the configured one.
-    pub tz: Option<lauscher_rules::TimeZone>,
+    pub tz: Option<lauscher_config::TimeZone>,
 }
 
 /// `GET /api/v1/report`: the digest `lauscher report` writes, what digest links open.

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use lauscher_index::MentionIndex;
-use lauscher_rules::{ActiveRules, RuleSet};
+use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_server::{ApiLimits, ApiState};
 use lauscher_text::Lang;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,8 +2,8 @@
 //! a mention by author `n`.
 
 use lauscher_alerts::SpikeParams;
+use lauscher_config::CountUnit;
 use lauscher_model::MentionSummary;
-use lauscher_rules::CountUnit;
 
 /// The evaluation step, seconds.
 pub const STEP: i64 = 300;

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser};
 
-use crate::error::Located;
+use crate::file::Located;
 
 /// A 1-based line and character column in a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

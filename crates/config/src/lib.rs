@@ -1,26 +1,20 @@
-//! Loads, validates and evaluates what a user writes: the daemon config and the topic
-//! rules.
+//! Loads and validates the files a user writes besides the topic rules (those are
+//! `lauscher-query`'s): the daemon config, the alerting file and sentiment lexicons.
 //!
 //! Everything a user writes is YAML with a `version:` tag, parsed into structs that reject
-//! unknown keys, then validated; every error names `file:line:col` and shows the line
-//! with a caret under the place.
+//! unknown keys, then validated; every error names `file:line:col` of the offending value
+//! and shows the line with a caret under it ([`lauscher_query::Located`], located by
+//! [`lauscher_query::YamlFile`]).
 //!
 //! - [`config`]: the daemon config;
 //! - [`alerting`]: alert rules, routing, receivers and the incident policy;
 //! - [`lexicon`]: user sentiment lexicons merged over the bundled ones;
-//! - [`query`]: the topic query language (boolean, proximity, wildcards, fields);
-//! - [`ruleset`]: rule files with examples, references resolved, compiled;
-//! - [`matcher`]: live matching of all rules against a mention (Aho-Corasick prefilter);
-//! - [`span`]: where each value of a YAML file stands, for errors at their place.
+//! - [`value`]: value types users write by hand (durations, sizes, time zones, bands).
 
 pub mod alerting;
 pub mod config;
 pub mod error;
 pub mod lexicon;
-pub mod matcher;
-pub mod query;
-pub mod ruleset;
-pub mod span;
 pub mod value;
 
 pub use alerting::{
@@ -31,8 +25,6 @@ pub use alerting::{
 pub use config::{
     Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
 };
-pub use error::{ConfigError, Located};
+pub use error::ConfigError;
 pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};
-pub use matcher::{MentionFields, site_keys, stem_key};
-pub use ruleset::{ActiveRules, Example, ExampleFailure, Rule, RuleKind, RuleSet, RulesError};
 pub use value::{ByteSize, HumanDuration, NeutralBand, TimeZone};

@@ -3,7 +3,8 @@
 //! 2: a source's `interval: 0s` on line 20 was reported at the crawler's
 //! `host_interval`, because positions were found by searching the text for the key).
 
-use lauscher_rules::{AlertingConfig, Config, Located, RuleSet, UserLexicon};
+use lauscher_config::{AlertingConfig, Config, UserLexicon};
+use lauscher_query::{Located, RuleSet};
 use lauscher_text::Lang;
 
 /// One broken value: the line to change, what it becomes, the text the caret must stand
@@ -165,7 +166,7 @@ fn config_errors_stand_under_their_values() {
         Config::from_str_named(text, "lauscher.yaml", &|_| None)
             .err()
             .map(|e| match e {
-                lauscher_rules::ConfigError::Invalid(l) => vec![*l],
+                lauscher_config::ConfigError::Invalid(l) => vec![*l],
                 other => panic!("not a file error: {other}"),
             })
             .unwrap_or_default()

@@ -29,9 +29,10 @@ use std::path::Path;
 use lauscher_text::Lang;
 use serde::Deserialize;
 
-use crate::config::yaml_error;
-use crate::error::{ConfigError, Located};
-use crate::span::YamlFile;
+use crate::error::ConfigError;
+use lauscher_query::Located;
+use lauscher_query::YamlFile;
+use lauscher_query::yaml_error;
 
 /// The largest valence magnitude a lexicon entry may have.
 pub const MAX_VALENCE: f32 = 4.0;

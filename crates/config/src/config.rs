@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use lauscher_text::Lang;
 use serde::Deserialize;
 
-use crate::error::{ConfigError, Located};
+use crate::error::ConfigError;
 use crate::lexicon::UserLexicon;
-use crate::span::YamlFile;
 use crate::value::{ByteSize, HumanDuration, NeutralBand};
+use lauscher_query::YamlFile;
+use lauscher_query::{Located, check_id, yaml_error};
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, Deserialize)]
@@ -379,20 +380,6 @@ impl Config {
     }
 }
 
-pub(crate) fn check_id(id: &str) -> Result<(), String> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "invalid id {id:?}: expected 1-64 characters of a-z, 0-9, - and _"
-        ));
-    }
-    Ok(())
-}
-
 /// Replaces `${NAME}` by the variable's value.
 pub(crate) fn expand_env(
     text: &str,
@@ -465,22 +452,6 @@ fn comment_start(line: &str) -> usize {
         prev_space = c.is_whitespace();
     }
     line.len()
-}
-
-/// Turns a YAML or schema error into an error at its place. serde_norway locates it:
-/// at the offending key, or at the value for our value types, which fail inside the
-/// scalar (see [`crate::value::deserialize_parsed`]).
-pub(crate) fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
-    let (line, col) = e
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
-    let mut msg = e.to_string();
-    // serde_norway appends " at line L column C"; the position is already in front.
-    if let Some(i) = msg.find(" at line ") {
-        msg.truncate(i);
-    }
-    Located::new(file, text, line, col, msg)
 }
 
 #[cfg(test)]

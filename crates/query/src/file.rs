@@ -1,7 +1,7 @@
-//! Errors that point into the file the user wrote.
+//! What every file a user writes shares: errors at their place, YAML errors located,
+//! ids.
 
 use std::fmt;
-use std::path::PathBuf;
 
 /// A place in a user's file with the message for it, printed like a compiler error:
 ///
@@ -64,24 +64,34 @@ impl fmt::Display for Located {
     }
 }
 
-/// Why a user's file could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        /// The path.
-        file: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The file is not valid YAML, or does not fit the schema, or fails validation.
-    #[error("{0}")]
-    Invalid(Box<Located>),
+/// Checks an id a user gave a rule, source, receiver or digest: 1-64 characters of
+/// `a-z`, `0-9`, `-` and `_`, so it is safe in metrics labels, URLs and file names.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "invalid id {id:?}: expected 1-64 characters of a-z, 0-9, - and _"
+        ));
+    }
+    Ok(())
 }
 
-impl From<Located> for ConfigError {
-    fn from(l: Located) -> Self {
-        ConfigError::Invalid(Box::new(l))
+/// Turns a YAML or schema error into an error at its place. serde_norway locates it:
+/// at the offending key, or at the value for our value types, which fail inside the
+/// scalar (see `lauscher_config::value::deserialize_parsed`).
+pub fn yaml_error(e: &serde_norway::Error, file: &str, text: &str) -> Located {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let mut msg = e.to_string();
+    // serde_norway appends " at line L column C"; the position is already in front.
+    if let Some(i) = msg.find(" at line ") {
+        msg.truncate(i);
     }
+    Located::new(file, text, line, col, msg)
 }

@@ -32,10 +32,12 @@ use std::time::Duration;
 use lauscher_model::{Intent, Label};
 use serde::Deserialize;
 
-use crate::config::{check_id, expand_env, yaml_error};
-use crate::error::{ConfigError, Located};
-use crate::span::YamlFile;
+use crate::config::expand_env;
+use crate::error::ConfigError;
 use crate::value::{HumanDuration, TimeZone};
+use lauscher_query::Located;
+use lauscher_query::YamlFile;
+use lauscher_query::{check_id, yaml_error};
 
 /// The whole alerting file, validated.
 #[derive(Debug, Clone, Deserialize)]

@@ -29,8 +29,8 @@ use lauscher_model::TopicKind;
 use lauscher_text::{Lang, LanguageDetector};
 use serde::Deserialize;
 
-use crate::config::check_id;
-use crate::error::Located;
+use crate::file::Located;
+use crate::file::check_id;
 use crate::matcher::{MentionFields, Origin, Percolator};
 use crate::query::{Expr, Node, Span, parse};
 use crate::span::YamlFile;
@@ -384,7 +384,7 @@ impl RuleSet {
             let doc: RuleFile = match serde_norway::from_str(text) {
                 Ok(d) => d,
                 Err(e) => {
-                    problems.push(crate::config::yaml_error(&e, name, text));
+                    problems.push(crate::file::yaml_error(&e, name, text));
                     continue;
                 }
             };

@@ -1,7 +1,6 @@
 //! Whatever a user types, the parser and matcher answer with a result, never a panic.
 
-use lauscher_rules::query::parse;
-use lauscher_rules::{AlertingConfig, Config, MentionFields, RuleSet, UserLexicon};
+use lauscher_query::{MentionFields, RuleSet, parse};
 use lauscher_text::Lang;
 use proptest::prelude::*;
 
@@ -69,38 +68,4 @@ proptest! {
     fn rule_files_never_panic(text in any::<String>()) {
         let _ = RuleSet::from_texts(&[("p.yaml".into(), text)], &[Lang::De]);
     }
-
-    #[test]
-    fn config_files_never_panic(text in any::<String>()) {
-        let _ = Config::from_str_named(&text, "lauscher.yaml", &|_| None);
-        let _ = AlertingConfig::parse(&text, "alerts.yaml", &[], &|_| None);
-        let _ = UserLexicon::parse(&text, "words.yaml", &[Lang::De, Lang::En]);
-    }
-
-    #[test]
-    fn mangled_config_files_never_panic(
-        which in 0usize..EXAMPLES.len(),
-        at in 0.0f64..1.0,
-        insert in "[-:{}\\[\\],\"'#&*!|>?%@` \n\ta-z0-9\u{e4}]{0,12}",
-    ) {
-        let example = EXAMPLES[which];
-        let mut cut = (at * example.len() as f64) as usize;
-        while !example.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let text = format!("{}{insert}{}", &example[..cut], &example[cut..]);
-        let env = |_: &str| Some("https://hooks.example.org/x".to_owned());
-        let _ = Config::from_str_named(&text, "lauscher.yaml", &env);
-        let _ = AlertingConfig::parse(&text, "alerts.yaml", &[], &env);
-        let _ = UserLexicon::parse(&text, "words.yaml", &[Lang::De, Lang::En]);
-        let _ = RuleSet::from_texts(&[("topics.yaml".into(), text)], &[Lang::De, Lang::En]);
-    }
 }
-
-/// The files a user starts from, to mangle.
-const EXAMPLES: [&str; 4] = [
-    include_str!("../../../rules/lauscher.yaml"),
-    include_str!("../../../rules/alerts.yaml"),
-    include_str!("../../../rules/lexicon.yaml"),
-    include_str!("../../../rules/topics/railway.yaml"),
-];
