@@ -39,7 +39,10 @@ async fn the_api_searches_serves_mentions_health_and_metrics() {
         assert_eq!(hit["targets"][0]["label"], "negative", "{hit}");
         let (status, body) = d.get("/api/v1/search?intent=rant");
         assert_eq!(status, 400);
-        assert!(body.contains("invalid intent"), "{body}");
+        assert!(
+            body.contains("intent: unknown variant `rant`, expected one of `complaint`"),
+            "{body}"
+        );
         assert_eq!(
             d.get("/api/v1/mentions/00000000000000000000000000000000").0,
             404

@@ -175,7 +175,10 @@ fn cli_and_api_answer_the_same_and_refuse_bad_requests() {
             "/api/v1/insights/timeline?since=400d&interval=5m",
             "at most 10000",
         ),
-        ("/api/v1/insights/top?label=angry", "expected negative"),
+        (
+            "/api/v1/insights/top?label=angry",
+            "expected one of `negative`",
+        ),
     ] {
         let (status, body) = daemon.get(path);
         assert_eq!(status, 400, "{path}: {body}");

@@ -185,12 +185,12 @@ pub struct FilterArgs {
     /// Only mentions from this source id.
     #[arg(long)]
     pub source: Option<String>,
-    /// Only mentions with this sentiment label.
+    /// Only mentions with this sentiment label (negative, neutral, positive).
     #[arg(long)]
-    pub label: Option<String>,
+    pub label: Option<lauscher_model::Label>,
     /// Only mentions with this intent (complaint, question, praise, other).
     #[arg(long)]
-    pub intent: Option<String>,
+    pub intent: Option<lauscher_model::Intent>,
 }
 
 /// `lauscher check`.

@@ -13,6 +13,7 @@ use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use lauscher_config::Config;
 use lauscher_index::{MentionIndex, SearchRequest};
+use lauscher_model::Label;
 use lauscher_query::{RuleKind, RuleSet};
 use lauscher_telemetry::METRICS;
 use std::process::ExitCode;
@@ -422,12 +423,12 @@ fn summary(
     }
     let _ = writeln!(s, "\ntopics         mentions  negative  neutral  positive");
     for t in rules.rules().iter().filter(|r| r.kind != RuleKind::Pack) {
-        let by = |label: &str| {
+        let by = |label: Label| {
             count(
                 index,
                 SearchRequest {
                     topic: Some(t.id.clone()),
-                    label: Some(label.into()),
+                    label: Some(label),
                     ..Default::default()
                 },
             )
@@ -443,9 +444,9 @@ fn summary(
                     ..Default::default()
                 }
             )?,
-            by("negative")?,
-            by("neutral")?,
-            by("positive")?,
+            by(Label::Negative)?,
+            by(Label::Neutral)?,
+            by(Label::Positive)?,
             t.name
         );
     }
@@ -467,7 +468,7 @@ fn summary(
         &SearchRequest {
             query: "login".into(),
             topic: Some("acme-bahn".into()),
-            label: Some("negative".into()),
+            label: Some(Label::Negative),
             limit: 3,
             ..Default::default()
         },

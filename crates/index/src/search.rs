@@ -34,9 +34,9 @@ pub struct SearchRequest {
     /// Source id.
     pub source: Option<String>,
     /// Sentiment label.
-    pub label: Option<String>,
-    /// Intent (`complaint`, `question`, `praise`, `other`).
-    pub intent: Option<String>,
+    pub label: Option<Label>,
+    /// Intent.
+    pub intent: Option<Intent>,
     /// Collapse reposts under their original: reposts are left out and each hit says
     /// how often it was reposted (`collapse=reposts`).
     #[serde(default)]
@@ -392,11 +392,11 @@ impl MentionIndex {
         if let Some(s) = &req.source {
             clauses.push((Occur::Must, term(f.source, s)));
         }
-        if let Some(i) = &req.intent {
-            clauses.push((Occur::Must, term(f.intent, i)));
+        if let Some(i) = req.intent {
+            clauses.push((Occur::Must, term(f.intent, i.as_str())));
         }
-        if let Some(l) = &req.label {
-            clauses.push((Occur::Must, term(f.sentiment_label, l)));
+        if let Some(l) = req.label {
+            clauses.push((Occur::Must, term(f.sentiment_label, l.as_str())));
         }
         if req.collapse == Some(Collapse::Reposts) {
             clauses.push((Occur::Must, Box::new(AllQuery)));

@@ -165,7 +165,7 @@ fn phrase_tallies_equal_the_fixture_in_one_segment_and_in_many() {
     let origin = t0();
     let buckets = days(origin, 12);
     let negative = SearchRequest {
-        label: Some("negative".into()),
+        label: Some(lauscher_model::Label::Negative),
         since: Some(origin),
         until: Some(origin + Duration::days(12)),
         ..SearchRequest::default()

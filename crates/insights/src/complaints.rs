@@ -238,7 +238,7 @@ fn foreground(
 ) -> Search {
     let mut s = filters.search(topic, since, until);
     if s.label.is_none() && s.intent.is_none() {
-        s.label = Some("negative".into());
+        s.label = Some(lauscher_model::Label::Negative);
     }
     s
 }

@@ -25,6 +25,7 @@ pub mod top;
 
 use chrono::{DateTime, Utc};
 use lauscher_index::{IndexError, LabelTally, MentionIndex, SearchRequest};
+use lauscher_model::{Intent, Label};
 use lauscher_query::RuleSet;
 use serde::Serialize;
 
@@ -108,9 +109,9 @@ pub struct Filters {
     /// Source id.
     pub source: Option<String>,
     /// Sentiment label.
-    pub label: Option<String>,
+    pub label: Option<Label>,
     /// Intent.
-    pub intent: Option<String>,
+    pub intent: Option<Intent>,
     /// Window start (inclusive).
     pub since: DateTime<Utc>,
     /// Window end (exclusive).
@@ -138,10 +139,10 @@ pub struct Search {
     pub source: Option<String>,
     /// Label.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
+    pub label: Option<Label>,
     /// Intent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
+    pub intent: Option<Intent>,
     /// Start, RFC 3339.
     pub since: String,
     /// End, RFC 3339.
@@ -163,8 +164,8 @@ impl Search {
             rule: self.rule.clone(),
             lang: self.lang.clone(),
             source: self.source.clone(),
-            label: self.label.clone(),
-            intent: self.intent.clone(),
+            label: self.label,
+            intent: self.intent,
             collapse: None,
             limit: 0,
             offset: 0,
@@ -183,8 +184,8 @@ impl Search {
             ("rule", &self.rule),
             ("lang", &self.lang),
             ("source", &self.source),
-            ("label", &self.label),
-            ("intent", &self.intent),
+            ("label", &self.label.map(|l| l.as_str().to_owned())),
+            ("intent", &self.intent.map(|i| i.as_str().to_owned())),
         ] {
             if let Some(v) = v {
                 push(k, v);
@@ -250,8 +251,8 @@ impl Filters {
             rule: self.rule.clone(),
             lang: self.lang.clone(),
             source: self.source.clone(),
-            label: self.label.clone(),
-            intent: self.intent.clone(),
+            label: self.label,
+            intent: self.intent,
             since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }

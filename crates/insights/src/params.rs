@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use lauscher_config::TimeZone;
+use lauscher_model::{Intent, Label};
 use serde::Deserialize;
 
 use crate::{Filters, InsightsError, Interval};
@@ -25,9 +26,9 @@ pub struct Params {
     /// Window end. Default: now.
     pub until: Option<String>,
     /// Sentiment label.
-    pub label: Option<String>,
+    pub label: Option<Label>,
     /// Intent.
-    pub intent: Option<String>,
+    pub intent: Option<Intent>,
     /// Timeline interval (`5m` … `1d`, `1w`). Default: `1h` up to 3 days, else `1d`.
     pub interval: Option<String>,
     /// IANA time zone of the buckets. Default: the configured one.
@@ -52,20 +53,6 @@ impl Params {
                     None => Ok(default),
                 }
             };
-        if let Some(l) = &self.label
-            && !matches!(l.as_str(), "negative" | "neutral" | "positive")
-        {
-            return Err(InsightsError::Invalid(format!(
-                "invalid label {l:?}: expected negative, neutral or positive"
-            )));
-        }
-        if let Some(i) = &self.intent
-            && !matches!(i.as_str(), "complaint" | "question" | "praise" | "other")
-        {
-            return Err(InsightsError::Invalid(format!(
-                "invalid intent {i:?}: expected complaint, question, praise or other"
-            )));
-        }
         Ok(Filters {
             topics: self
                 .topic
@@ -78,8 +65,8 @@ impl Params {
             rule: self.rule.clone(),
             lang: self.lang.clone(),
             source: self.source.clone(),
-            label: self.label.clone(),
-            intent: self.intent.clone(),
+            label: self.label,
+            intent: self.intent,
             since: time(&self.since, now - Duration::days(7))?,
             until: time(&self.until, now)?,
         })

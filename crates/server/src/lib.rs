@@ -80,9 +80,9 @@ pub struct SearchParams {
     /// Source id.
     pub source: Option<String>,
     /// Sentiment label.
-    pub label: Option<String>,
-    /// Intent: complaint, question, praise or other.
-    pub intent: Option<String>,
+    pub label: Option<lauscher_model::Label>,
+    /// Intent.
+    pub intent: Option<lauscher_model::Intent>,
     /// `reposts`: leave reposts out and count them on their originals.
     pub collapse: Option<String>,
     /// Page size (default 20, at most 1000).
@@ -105,20 +105,6 @@ impl SearchParams {
             .as_deref()
             .map(|s| parse_time(s, now))
             .transpose()?;
-        if let Some(l) = &self.label
-            && !matches!(l.as_str(), "negative" | "neutral" | "positive")
-        {
-            return Err(format!(
-                "invalid label {l:?}: expected negative, neutral or positive"
-            ));
-        }
-        if let Some(i) = &self.intent
-            && !matches!(i.as_str(), "complaint" | "question" | "praise" | "other")
-        {
-            return Err(format!(
-                "invalid intent {i:?}: expected complaint, question, praise or other"
-            ));
-        }
         Ok(SearchRequest {
             query: self.q,
             since,
