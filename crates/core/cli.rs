@@ -299,7 +299,7 @@ pub struct ReportArgs {
     pub tz: Option<lauscher_config::TimeZone>,
     /// Language of the report: `de` or `en`. Default: the alerting file's, else en.
     #[arg(long)]
-    pub lang: Option<String>,
+    pub lang: Option<lauscher_config::ReportLanguage>,
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,

@@ -74,12 +74,13 @@ impl DigestScheduler {
         if self.state.meta(&key).map_err(|e| e.to_string())?.is_some() {
             return Ok(());
         }
+        // The digest's language, else the alert messages' when reports exist in it.
         let lang = d
             .language
-            .clone()
-            .unwrap_or_else(|| self.alerting.defaults.language.clone());
+            .or_else(|| self.alerting.defaults.language.parse().ok())
+            .unwrap_or_default();
         let rules = self.rules.get();
-        let digest = lauscher_insights::digest(&self.index, &rules, period, tz, &lang)
+        let digest = lauscher_insights::digest(&self.index, &rules, period, tz, lang)
             .map_err(|e| e.to_string())?;
         let period_text = period.to_string();
         let link = d.link.as_ref().map(|base| {

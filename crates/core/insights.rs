@@ -22,7 +22,7 @@ fn prepare(
     std::path::PathBuf,
     lauscher_query::RuleSet,
     chrono_tz::Tz,
-    String,
+    lauscher_config::ReportLanguage,
 )> {
     let dir = data_dir.join("index");
     if !dir.join("meta.json").exists() {
@@ -37,9 +37,8 @@ fn prepare(
     let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
     let lang = alerting
         .as_ref()
-        .map(|(a, _)| a.defaults.language.clone())
-        .filter(|l| l == "de" || l == "en")
-        .unwrap_or_else(|| "en".into());
+        .and_then(|(a, _)| a.defaults.language.parse().ok())
+        .unwrap_or_default();
     Ok((dir, rules, tz, lang))
 }
 
@@ -47,10 +46,7 @@ fn prepare(
 pub async fn report(args: ReportArgs) -> Result<ExitCode> {
     let format = args.format;
     let (dir, rules, default_tz, default_lang) = prepare(&args.config.config, &args.data.data_dir)?;
-    let lang = args.lang.clone().unwrap_or(default_lang);
-    if !matches!(lang.as_str(), "de" | "en") {
-        bail!("invalid language {lang:?}: expected de or en");
-    }
+    let lang = args.lang.unwrap_or(default_lang);
     let tz = args.tz.map_or(default_tz, |t| t.0);
     let week = match &args.week {
         Some(w) => w.parse().map_err(anyhow::Error::msg)?,
@@ -65,7 +61,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
             lauscher_insights::Period::Week(week),
             tz,
             format,
-            &lang,
+            lang,
         )
         .map_err(anyhow::Error::msg)
     })

@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 use crate::config::expand_env;
 use crate::error::ConfigError;
-use crate::value::{HumanDuration, TimeZone};
+use crate::value::{HumanDuration, ReportLanguage, TimeZone};
 use lauscher_query::Located;
 use lauscher_query::YamlFile;
 use lauscher_query::{check_id, yaml_error};
@@ -745,7 +745,7 @@ pub struct DigestConfig {
     pub receivers: Vec<String>,
     /// `de` or `en`. Default: the defaults' language.
     #[serde(default)]
-    pub language: Option<String>,
+    pub language: Option<ReportLanguage>,
     /// Time zone of the period. Default: the defaults' time zone.
     #[serde(default)]
     pub timezone: Option<TimeZone>,
@@ -1032,14 +1032,6 @@ impl AlertingConfig {
             check_id(&d.id).map_err(|m| in_digest("id", m))?;
             if !digest_ids.insert(d.id.as_str()) {
                 return Err(in_digest("id", format!("duplicate digest id {:?}", d.id)));
-            }
-            if let Some(l) = &d.language
-                && !matches!(l.as_str(), "de" | "en")
-            {
-                return Err(in_digest(
-                    "language",
-                    format!("invalid language {l:?}: expected de or en"),
-                ));
             }
             if d.receivers.is_empty() {
                 return Err(in_digest("receivers", "a digest needs receivers".into()));

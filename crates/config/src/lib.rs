@@ -27,4 +27,4 @@ pub use config::{
 };
 pub use error::ConfigError;
 pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};
-pub use value::{ByteSize, HumanDuration, NeutralBand, TimeZone};
+pub use value::{ByteSize, HumanDuration, NeutralBand, ReportLanguage, TimeZone};

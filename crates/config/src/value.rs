@@ -320,3 +320,48 @@ impl<'de> Deserialize<'de> for NeutralBand {
         d.deserialize_any(Band)
     }
 }
+
+/// A language Lauscher writes reports and digests in: `de` or `en`. (Alert messages
+/// may use any language with a template; reports need our own words for it.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportLanguage {
+    /// German.
+    De,
+    /// English, where nothing else is said.
+    #[default]
+    En,
+}
+
+impl ReportLanguage {
+    /// The ISO 639-1 code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportLanguage::De => "de",
+            ReportLanguage::En => "en",
+        }
+    }
+}
+
+impl std::str::FromStr for ReportLanguage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "de" => Ok(ReportLanguage::De),
+            "en" => Ok(ReportLanguage::En),
+            other => Err(format!("invalid language {other:?}: expected de or en")),
+        }
+    }
+}
+
+impl fmt::Display for ReportLanguage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportLanguage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, "de or en", str::parse)
+    }
+}

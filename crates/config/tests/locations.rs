@@ -212,6 +212,7 @@ digests:
   - id: weekly
     every: week
     at: 08:00
+    language: de
     receivers: [mail]
 incidents:
   sla: 1h
@@ -331,6 +332,12 @@ fn alerting_errors_stand_under_their_values() {
             "unknown variant",
         ),
         case("    at: 08:00", "    at: 25:61", "25:61", "invalid time"),
+        case(
+            "    language: de",
+            "    language: fr",
+            "fr",
+            "expected de or en",
+        ),
         case(
             "    receivers: [mail]",
             "    receivers: [mail, nobody]",

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
+use lauscher_config::ReportLanguage;
 use lauscher_index::MentionIndex;
 use lauscher_query::{RuleKind, RuleSet};
 
@@ -238,8 +239,11 @@ const DE: Words = Words {
     footer: "Erstellt von Lauscher. Jede Zahl stammt aus dem Index; `lauscher insights` listet die Erwähnungen dahinter.",
 };
 
-fn words(lang: &str) -> &'static Words {
-    if lang == "de" { &DE } else { &EN }
+fn words(lang: ReportLanguage) -> &'static Words {
+    match lang {
+        ReportLanguage::De => &DE,
+        ReportLanguage::En => &EN,
+    }
 }
 
 /// A report ready to send: title, Markdown, HTML and a short summary for chat.
@@ -261,7 +265,7 @@ pub fn digest(
     rules: &RuleSet,
     period: Period,
     tz: Tz,
-    lang: &str,
+    lang: ReportLanguage,
 ) -> Result<Digest, InsightsError> {
     let parts = gather(index, rules, period, tz, lang)?;
     let w = words(lang);
@@ -305,7 +309,7 @@ pub fn digest(
 /// What the digest is made of.
 struct Parts {
     period: Period,
-    lang: &'static str,
+    lang: ReportLanguage,
     tz: Tz,
     sov: ShareOfVoice,
     brands: Vec<(String, String, Complaints, Timeline)>,
@@ -316,7 +320,7 @@ fn gather(
     rules: &RuleSet,
     period: Period,
     tz: Tz,
-    lang: &str,
+    lang: ReportLanguage,
 ) -> Result<Parts, InsightsError> {
     let (since, until) = period.bounds(tz);
     let filters = Filters {
@@ -342,7 +346,7 @@ fn gather(
     }
     Ok(Parts {
         period,
-        lang: if lang == "de" { "de" } else { "en" },
+        lang,
         tz,
         sov,
         brands,
@@ -356,7 +360,7 @@ pub fn report(
     period: Period,
     tz: Tz,
     format: Format,
-    lang: &str,
+    lang: ReportLanguage,
 ) -> Result<String, InsightsError> {
     let parts = gather(index, rules, period, tz, lang)?;
     Ok(match format {

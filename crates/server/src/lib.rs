@@ -289,7 +289,7 @@ pub struct ReportParams {
     /// `md` (default, or `markdown`) or `html`.
     pub format: Option<lauscher_insights::Format>,
     /// `de` or `en` (default).
-    pub lang: Option<String>,
+    pub lang: Option<lauscher_config::ReportLanguage>,
     /// Time zone; default the configured one.
     pub tz: Option<lauscher_config::TimeZone>,
 }
@@ -307,13 +307,7 @@ async fn report(
     let tz = p.tz.map_or(state.timezone, |t| t.0);
     let format = p.format.unwrap_or(Format::Markdown);
     let ctype = format.content_type();
-    let lang = p.lang.unwrap_or_else(|| "en".into());
-    if !matches!(lang.as_str(), "de" | "en") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid lang {lang:?}: expected de or en"),
-        );
-    }
+    let lang = p.lang.unwrap_or_default();
     let period = match (&p.week, &p.day) {
         (Some(w), None) => match w.parse::<Week>() {
             Ok(w) => Period::Week(w),
@@ -333,7 +327,7 @@ async fn report(
     };
     let index = state.index.clone();
     let rules = state.rules.get();
-    let run = move || lauscher_insights::report(&index, &rules, period, tz, format, &lang);
+    let run = move || lauscher_insights::report(&index, &rules, period, tz, format, lang);
     match tokio::task::spawn_blocking(run).await {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, ctype)], text).into_response(),
         Ok(Err(e)) if e.is_bad_request() => error(StatusCode::BAD_REQUEST, e.to_string()),
