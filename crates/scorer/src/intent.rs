@@ -26,7 +26,7 @@ use lauscher_model::{Intent, IntentDecision, Label, Sentiment};
 use lauscher_text::Lang;
 
 use crate::sentiment::Analysis;
-use crate::social::Kind;
+use lauscher_text::social::Kind;
 
 /// Service words: what people write when they need the service team. Matched on word
 /// prefixes (`erstatt` covers `Erstattung`, `erstattet`).

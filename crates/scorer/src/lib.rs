@@ -2,7 +2,8 @@
 //!
 //! [`Scorer`] is the one entry point the pipeline calls per mention:
 //!
-//! - [`social`] decodes and tokenizes social text (entities, escapes, hashtags, emoji);
+//! - [`lauscher_text::social`] decodes and tokenizes social text (entities, escapes,
+//!   hashtags, emoji);
 //! - [`lexicon`] resolves words to valences (bundled + user lexicons, stems, compounds);
 //! - [`sentiment`] applies the rules (negation, boosters, contrast, sarcasm, emphasis);
 //! - [`service`] finds service-failure language (lost, cancelled, on hold, seit 3 Tagen);
@@ -16,7 +17,6 @@ pub mod intent;
 pub mod lexicon;
 pub mod sentiment;
 pub mod service;
-pub mod social;
 
 use lauscher_config::Config;
 use lauscher_model::{IntentDecision, Mention, ScoredMention, Sentiment, TargetSentiment};

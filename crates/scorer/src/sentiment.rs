@@ -33,7 +33,7 @@ use lauscher_text::Lang;
 
 use crate::lexicon::{Entry, Lexicon, Via};
 use crate::service::{ServiceCues, ServiceHit};
-use crate::social::{self, Kind, Token};
+use lauscher_text::social::{self, Kind, PostToken};
 
 /// Scales a negated valence (VADER's constant).
 const NEGATION: f32 = -0.74;
@@ -86,7 +86,7 @@ pub fn default_band(lang: Option<Lang>) -> NeutralBand {
     }
 }
 
-/// Role bits of a word in [`Token::role`].
+/// Role bits of a word in [`PostToken::role`].
 mod role {
     pub const NEGATOR: u16 = 1;
     pub const BOOSTER: u16 = 1 << 1;
@@ -106,7 +106,7 @@ mod role {
 }
 
 impl LangRules {
-    /// Word → role bits, for [`Token::role`].
+    /// Word → role bits, for [`PostToken::role`].
     fn roles(&self) -> HashMap<&'static str, u16> {
         let mut map: HashMap<&'static str, u16> = HashMap::default();
         for (list, bit) in [
@@ -486,7 +486,7 @@ pub struct Analysis {
     /// The decoded text the token spans point into.
     pub text: String,
     /// The tokens of the decoded text.
-    pub tokens: Vec<Token>,
+    pub tokens: Vec<PostToken>,
     /// Token ranges of clauses (split at punctuation), in order.
     pub clauses: Vec<Range<usize>>,
     /// Every cue, in token order.
@@ -522,7 +522,7 @@ impl Analysis {
         let mut out = Vec::new();
         let mut first = 0;
         for (c, r) in self.clauses.iter().enumerate() {
-            let closes = self.tokens.get(r.end).is_none_or(Token::ends_sentence);
+            let closes = self.tokens.get(r.end).is_none_or(PostToken::ends_sentence);
             if closes {
                 out.push(first..c + 1);
                 first = c + 1;
@@ -845,7 +845,7 @@ impl TopicWords {
 /// Tells a report about someone from a post by someone: no first- or second-person word
 /// and no handle addressed, and a shared link, a reporting word (`laut`, `according`),
 /// or a headline's colon after a short lead (`Streik bei der Bahn: …`).
-fn report(tokens: &[Token]) -> Option<String> {
+fn report(tokens: &[PostToken]) -> Option<String> {
     let personal = tokens
         .iter()
         .any(|t| t.role & role::PERSON != 0 || t.kind == Kind::Handle && t.span.start == 0);
@@ -887,7 +887,7 @@ fn push(hits: &mut Vec<Hit>, token: usize, cue: String, weight: f32) {
 
 /// Clauses end at punctuation; each hashtag is a clause of its own (`#NeverAgain
 /// #WorstServiceEver` must not negate across tags).
-fn clauses(tokens: &[Token]) -> Vec<Range<usize>> {
+fn clauses(tokens: &[PostToken]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, t) in tokens.iter().enumerate() {
@@ -915,11 +915,11 @@ fn clauses(tokens: &[Token]) -> Vec<Range<usize>> {
 
 /// The word tokens of clause `c` before `i`, nearest first, at most `n`.
 fn words_before<'t>(
-    tokens: &'t [Token],
+    tokens: &'t [PostToken],
     clause_of: &[usize],
     i: usize,
     n: usize,
-) -> impl Iterator<Item = (usize, &'t Token)> {
+) -> impl Iterator<Item = (usize, &'t PostToken)> {
     let c = clause_of[i];
     (0..i)
         .rev()
@@ -932,7 +932,7 @@ fn words_before<'t>(
 /// Scores word `i` (or a phrase starting there) with its modifiers.
 /// Returns whether the word before token `i`, in its clause, is a subject, an
 /// auxiliary or a negator: `i` is used as a verb.
-fn after_subject(tokens: &[Token], clause_of: &[usize], i: usize) -> bool {
+fn after_subject(tokens: &[PostToken], clause_of: &[usize], i: usize) -> bool {
     i > 0
         && clause_of[i - 1] == clause_of[i]
         && tokens[i - 1].is_word()
@@ -941,7 +941,7 @@ fn after_subject(tokens: &[Token], clause_of: &[usize], i: usize) -> bool {
 
 fn word_hit(
     lex: &Lexicon,
-    tokens: &[Token],
+    tokens: &[PostToken],
     clause_of: &[usize],
     i: usize,
     all_caps: bool,
@@ -964,7 +964,7 @@ fn word_hit(
         None => {
             // A modifier modifies the word after it; at a clause's end some carry
             // sentiment of their own ("das war furchtbar").
-            let modifies = tokens.get(i + 1).is_some_and(Token::is_word);
+            let modifies = tokens.get(i + 1).is_some_and(PostToken::is_word);
             if t.role & role::NEGATOR != 0
                 || (modifies && t.role & (role::BOOSTER | role::DAMPENER) != 0)
             {
@@ -1007,7 +1007,8 @@ fn word_hit(
         }
     };
     let mut v = valence;
-    let before: Vec<(usize, &Token)> = words_before(tokens, clause_of, i, NEGATION_SCOPE).collect();
+    let before: Vec<(usize, &PostToken)> =
+        words_before(tokens, clause_of, i, NEGATION_SCOPE).collect();
     for (_, b) in before.iter().take(2) {
         if b.role & role::BOOSTER != 0 {
             v *= BOOST;
@@ -1052,11 +1053,11 @@ fn word_hit(
 }
 
 /// German negates from behind at a clause's end: "Das gefällt mir nicht".
-fn trailing_negator(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<String> {
+fn trailing_negator(lex: &Lexicon, tokens: &[PostToken], i: usize) -> Option<String> {
     if lex.lang() != Lang::De {
         return None;
     }
-    let rest: Vec<&Token> = tokens[i + 1..]
+    let rest: Vec<&PostToken> = tokens[i + 1..]
         .iter()
         .take_while(|t| t.kind != Kind::Punct)
         .filter(|t| t.is_word())
@@ -1076,7 +1077,7 @@ fn trailing_negator(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<String>
 }
 
 /// Matches a lexicon phrase starting at token `i`, skipping commas between its words.
-fn phrase_at(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(f32, usize)> {
+fn phrase_at(lex: &Lexicon, tokens: &[PostToken], i: usize) -> Option<(f32, usize)> {
     'phrases: for p in lex.phrases(&tokens[i].text) {
         let mut j = i + 1;
         for w in &p.words[1..] {
@@ -1111,7 +1112,7 @@ fn is_bad(h: &Hit) -> bool {
 /// An English word written with a capital inside a sentence is a name (`Dulles`, `Gate
 /// Best`): it is looked up only as a whole entry, never by stem. German capitalises
 /// every noun, so there it tells nothing.
-fn is_name(text: &str, tokens: &[Token], i: usize, lang: Lang) -> bool {
+fn is_name(text: &str, tokens: &[PostToken], i: usize, lang: Lang) -> bool {
     let t = &tokens[i];
     if lang != Lang::En || t.kind != Kind::Word || t.caps {
         return false;
@@ -1130,7 +1131,7 @@ fn is_name(text: &str, tokens: &[Token], i: usize, lang: Lang) -> bool {
 
 /// The sarcasm patterns of complaints; each flips the praise it found and adds
 /// [`SARCASM`].
-fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
+fn sarcasm(tokens: &[PostToken], clause_of: &[usize], hits: &mut [Hit]) {
     let negative_after = |hits: &[Hit], i: usize| hits.iter().any(|h| h.token > i && is_bad(h));
     let again_after = |i: usize| {
         tokens[i + 1..]
@@ -1165,7 +1166,7 @@ fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
         }
         // "danke für die Verspätung", "thanks for the delay".
         if tokens[i].role & role::THANKS != 0 {
-            let window: Vec<(usize, &Token)> = tokens
+            let window: Vec<(usize, &PostToken)> = tokens
                 .iter()
                 .enumerate()
                 .skip(i + 1)
@@ -1203,7 +1204,7 @@ fn sarcasm(tokens: &[Token], clause_of: &[usize], hits: &mut [Hit]) {
     }
 }
 
-fn after_word(tokens: &[Token], hits: &[Hit], i: usize) -> String {
+fn after_word(tokens: &[PostToken], hits: &[Hit], i: usize) -> String {
     hits.iter()
         .find(|h| h.token > i && h.weight < 0.0)
         .map(|h| tokens[h.token].text.clone())
@@ -1217,7 +1218,7 @@ fn after_word(tokens: &[Token], hits: &[Hit], i: usize) -> String {
 }
 
 /// Contrast, questions and hedges, per sentence and clause.
-fn sentence_rules(tokens: &[Token], clauses: &[Range<usize>], hits: &mut [Hit]) {
+fn sentence_rules(tokens: &[PostToken], clauses: &[Range<usize>], hits: &mut [Hit]) {
     let mut start = 0;
     let n = tokens.len();
     while start < n {
@@ -1232,7 +1233,7 @@ fn sentence_rules(tokens: &[Token], clauses: &[Range<usize>], hits: &mut [Hit]) 
             .filter_map(|c| {
                 tokens[c.clone()]
                     .iter()
-                    .position(Token::is_word)
+                    .position(PostToken::is_word)
                     .map(|p| c.start + p)
             })
             .rfind(|&j| tokens[j].role & role::CONTRAST != 0);

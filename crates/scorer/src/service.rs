@@ -19,7 +19,7 @@ use lauscher_config::UserLexicon;
 use lauscher_config::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
 use lauscher_text::Lang;
 
-use crate::social::Token;
+use lauscher_text::social::PostToken;
 
 /// Number words a `<n>` slot takes besides digits.
 const NUMBERS_EN: &[&str] = &[
@@ -194,7 +194,7 @@ impl ServiceCues {
 
     /// The cues of `tokens`, matched inside clauses (`clause_of[i]` is token `i`'s
     /// clause), leftmost first, the longest at each start, never overlapping.
-    pub fn find(&self, tokens: &[Token], clause_of: &[usize]) -> Vec<ServiceHit> {
+    pub fn find(&self, tokens: &[PostToken], clause_of: &[usize]) -> Vec<ServiceHit> {
         let words: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i].is_word()).collect();
         let mut out = Vec::new();
         let mut matched = Vec::new();
@@ -256,7 +256,7 @@ impl ServiceCues {
     fn match_slots(
         &self,
         pattern: &ServicePattern,
-        tokens: &[Token],
+        tokens: &[PostToken],
         run: &[usize],
         slot: usize,
         at: usize,

@@ -5,7 +5,9 @@
 //!
 //! - [`compound`]: German compounds split into known words;
 //! - [`normalize`]: HTML and entity clean-up, whitespace;
-//! - [`token`]: the tokenizer and case/diacritic folding;
+//! - [`token`]: the word tokenizer and case/diacritic folding;
+//! - [`social`]: posts as the scorer reads them (escapes, entities, hashtags, emoji,
+//!   emoticons, punctuation runs, emphasis);
 //! - [`stem`]: per-language stemming with a per-thread cache;
 //! - [`lang`]: language detection restricted to the configured languages;
 //! - [`fingerprint`]: content hashes and SimHash for duplicate detection;
@@ -16,6 +18,7 @@ pub mod fingerprint;
 pub mod lang;
 pub mod normalize;
 pub mod phrases;
+pub mod social;
 pub mod stem;
 pub mod stopwords;
 pub mod token;

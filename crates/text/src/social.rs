@@ -1,5 +1,11 @@
 //! Social-media text made scoreable: escapes, entities, URLs, handles, hashtags,
-//! elongations, emoticons and emoji become a flat list of [`Token`]s.
+//! elongations, emoticons and emoji become a flat list of [`PostToken`]s.
+//!
+//! Beside [`crate::token`]'s word tokenizer, which indexing, rule matching and phrases
+//! share: the scorer needs more than words (emoticons, emoji, punctuation runs, hashtag
+//! parts, emphasis), so a post is read once more here. Both live in this crate so that
+//! what a word is stays decided in one place: both take letters and digits
+//! (`char::is_alphanumeric`) as word characters.
 //!
 //! Posts arrive as exported: `&amp;`, `&gt;`, `\u2019`, t.co links, `#BahnChaos`,
 //! `sooooo gut!!!`, `:-(` and 😡. The scorer needs words it can look up (lowercase,
@@ -10,7 +16,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use lauscher_text::token::is_url;
+use crate::token::is_url;
 
 /// What a token is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +39,7 @@ pub enum Kind {
 
 /// One unit of a post.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Token {
+pub struct PostToken {
     /// Lowercase text; a letter repeated three or more times is cut to two (`soo`).
     pub text: String,
     /// What it is.
@@ -50,7 +56,7 @@ pub struct Token {
     pub role: u16,
 }
 
-impl Token {
+impl PostToken {
     /// Returns whether this token can carry sentiment as a word.
     pub fn is_word(&self) -> bool {
         matches!(self.kind, Kind::Word | Kind::Tag)
@@ -135,7 +141,7 @@ fn unescape_unicode(text: &str) -> String {
 
 /// Splits decoded text into tokens. Costs one pass over the characters and one small
 /// allocation per token.
-pub fn tokens(text: &str) -> Vec<Token> {
+pub fn tokens(text: &str) -> Vec<PostToken> {
     let mut out = Vec::with_capacity(text.len() / 5 + 1);
     let base = text.as_ptr() as usize;
     for chunk in text.split_whitespace() {
@@ -145,7 +151,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
     out
 }
 
-fn chunk_tokens(chunk: &str, at: usize, out: &mut Vec<Token>) {
+fn chunk_tokens(chunk: &str, at: usize, out: &mut Vec<PostToken>) {
     if is_url(chunk) || chunk.starts_with("www.") {
         out.push(token(chunk.to_owned(), Kind::Url, at..at + chunk.len()));
         return;
@@ -159,7 +165,7 @@ fn chunk_tokens(chunk: &str, at: usize, out: &mut Vec<Token>) {
     scan(chunk, at, out);
 }
 
-fn scan(chunk: &str, at: usize, out: &mut Vec<Token>) {
+fn scan(chunk: &str, at: usize, out: &mut Vec<PostToken>) {
     let mut i = 0;
     while i < chunk.len() {
         let rest = &chunk[i..];
@@ -276,8 +282,8 @@ fn camel_parts(tag: &str) -> Vec<&str> {
     parts
 }
 
-fn token(text: String, kind: Kind, span: Range<usize>) -> Token {
-    Token {
+fn token(text: String, kind: Kind, span: Range<usize>) -> PostToken {
+    PostToken {
         text,
         kind,
         caps: false,
@@ -287,7 +293,7 @@ fn token(text: String, kind: Kind, span: Range<usize>) -> Token {
     }
 }
 
-fn word(surface: &str, kind: Kind, at: usize) -> Token {
+fn word(surface: &str, kind: Kind, at: usize) -> PostToken {
     let letters = surface.chars().filter(|c| c.is_alphabetic()).count();
     let caps = letters >= 2 && surface.chars().all(|c| !c.is_lowercase());
     let mut text = String::with_capacity(surface.len());
@@ -307,7 +313,7 @@ fn word(surface: &str, kind: Kind, at: usize) -> Token {
         }
         text.push(c);
     }
-    Token {
+    PostToken {
         text,
         kind,
         caps,
