@@ -247,7 +247,7 @@ pub struct EvalArgs {
 #[derive(Debug, Args)]
 pub struct InsightsArgs {
     /// The view: complaints, timeline, sov (share of voice) or top.
-    pub view: String,
+    pub view: lauscher_insights::View,
     #[command(flatten)]
     pub config: ConfigArgs,
     #[command(flatten)]

@@ -76,7 +76,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
 
 /// Runs `lauscher insights`.
 pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
-    let view: View = args.view.parse().map_err(anyhow::Error::msg)?;
+    let view: View = args.view;
     let (dir, rules, tz, _) = prepare(&args.config.config, &args.data.data_dir)?;
     let params = Params {
         topic: args.filters.topic,
