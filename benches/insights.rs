@@ -16,9 +16,9 @@ use chrono::{TimeZone, Utc};
 use criterion::Criterion;
 use lauscher_index::MentionIndex;
 use lauscher_insights::{Filters, Recurrence, complaints, share_of_voice, timeline, top};
+use lauscher_model::Lang;
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
 use lauscher_query::RuleSet;
-use lauscher_text::Lang;
 
 #[allow(dead_code)]
 mod corpus;

@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput};
 use lauscher_config::Config;
+use lauscher_model::Lang;
 use lauscher_model::{Author, Mention, MentionId};
 use lauscher_pipeline::{Batch, Pipeline};
 use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_scorer::Scorer;
-use lauscher_text::{Fingerprint, Lang};
+use lauscher_text::Fingerprint;
 
 #[allow(dead_code)]
 mod corpus;

@@ -14,8 +14,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
+use lauscher_model::Lang;
 use lauscher_query::{MentionFields, RuleSet};
-use lauscher_text::Lang;
 
 #[allow(dead_code)]
 mod corpus;

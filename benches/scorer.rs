@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use lauscher_config::Config;
+use lauscher_model::Lang;
 use lauscher_scorer::Scorer;
-use lauscher_text::{Lang, LanguageDetector};
+use lauscher_text::LanguageDetector;
 
 #[allow(dead_code)]
 mod corpus;

@@ -18,8 +18,8 @@ use lauscher_query::{ActiveRules, RuleKind, RuleSet};
 use lauscher_server::{AlertsApi, ApiState, SearchParams};
 
 use crate::alerting::RunningAlerts;
+use lauscher_model::Lang;
 use lauscher_telemetry::METRICS;
-use lauscher_text::Lang;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 

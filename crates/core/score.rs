@@ -9,11 +9,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use lauscher_config::Config;
 use lauscher_model::Contribution;
+use lauscher_model::Lang;
 use lauscher_scorer::eval::{
     ClassScores, Confusion, INTENTS, IntentConfusion, LABELS, read_labeled,
 };
 use lauscher_scorer::{Scored, Scorer};
-use lauscher_text::Lang;
 use serde_json::json;
 
 use crate::cli::{EvalArgs, ScoreArgs, ScoringArgs};

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 use lauscher_text::stopwords::is_stopword;
 use lauscher_text::{fold, tokenize};
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 use serde::Deserialize;
 
 use crate::error::ConfigError;

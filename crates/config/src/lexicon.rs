@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -263,7 +263,7 @@ impl UserLexicon {
         let lang: Lang = raw
             .lang
             .parse()
-            .map_err(|e: lauscher_text::lang::UnsupportedLang| at("lang", e.to_string()))?;
+            .map_err(|e: lauscher_model::UnsupportedLang| at("lang", e.to_string()))?;
         if !langs.contains(&lang) {
             return Err(at(
                 "lang",

@@ -4,8 +4,8 @@
 //! `host_interval`, because positions were found by searching the text for the key).
 
 use lauscher_config::{AlertingConfig, Config, UserLexicon};
+use lauscher_model::Lang;
 use lauscher_query::{Located, RuleSet};
-use lauscher_text::Lang;
 
 /// One broken value: the line to change, what it becomes, the text the caret must stand
 /// under, and a part of the message.

@@ -2,8 +2,8 @@
 //! a result or an error at its place, never a panic.
 
 use lauscher_config::{AlertingConfig, Config, UserLexicon};
+use lauscher_model::Lang;
 use lauscher_query::RuleSet;
-use lauscher_text::Lang;
 use proptest::prelude::*;
 
 proptest! {

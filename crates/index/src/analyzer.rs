@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use lauscher_model::Lang;
+use lauscher_text::Stemmer;
 use lauscher_text::stopwords::is_stopword;
 use lauscher_text::token::{fold_into, next_word};
-use lauscher_text::{Lang, Stemmer};
 use tantivy::Index;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 

@@ -18,7 +18,7 @@ pub mod writer;
 
 use std::path::Path;
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 

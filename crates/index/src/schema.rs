@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,

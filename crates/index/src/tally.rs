@@ -733,8 +733,8 @@ impl Tally for Earliest {
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
+    use lauscher_model::Lang;
     use lauscher_model::{Intent, Label, TopicKind};
-    use lauscher_text::Lang;
 
     /// Cutting one segment into document ranges counts every document once, and
     /// authors seen in both halves once.

@@ -1,8 +1,8 @@
 //! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
+use lauscher_model::Lang;
 use lauscher_model::ScoredMention;
 use lauscher_query::site_keys;
-use lauscher_text::Lang;
 use lauscher_text::token::{fold, tags};
 use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Term;

@@ -2,8 +2,8 @@
 
 use chrono::{TimeZone, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
+use lauscher_model::Lang;
 use lauscher_model::{Contribution, Intent, Label, TopicKind};
-use lauscher_text::Lang;
 
 #[test]
 fn compounds_the_scorer_split_are_counted_by_their_parts() {

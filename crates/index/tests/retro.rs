@@ -2,9 +2,9 @@
 
 use chrono::{TimeZone, Utc};
 use lauscher_index::{MentionIndex, SearchRequest};
+use lauscher_model::Lang;
 use lauscher_model::{Intent, Label, ScoredMention, TopicKind};
 use lauscher_query::{MentionFields, RuleSet};
-use lauscher_text::Lang;
 
 /// (lang, source, author, url, title, text)
 const CORPUS: &[(&str, &str, &str, &str, &str, &str)] = &[

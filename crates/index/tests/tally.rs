@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::{Buckets, MentionIndex, PhraseSelection, SearchRequest};
+use lauscher_model::Lang;
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
-use lauscher_text::Lang;
 
 const WORDS: [&str; 6] = ["login", "refund", "delay", "crash", "seat", "wifi"];
 
@@ -73,7 +73,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
         topics: vec!["acme".into()],
         targets: Vec::new(),
         topic_kinds: Vec::new(),
-        phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_text::Lang::En)),
+        phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_model::Lang::En)),
         simhash: 0,
     }
 }

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
+use lauscher_model::Lang;
 use lauscher_query::RuleSet;
-use lauscher_text::Lang;
 use lauscher_text::phrases::{StopWordsOnly, merge_key, phrase_forms, phrases};
 use serde::Serialize;
 

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::MentionIndex;
 use lauscher_insights::{Filters, Recurrence, complaints};
+use lauscher_model::Lang;
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
 use lauscher_query::RuleSet;
-use lauscher_text::Lang;
 
 const RULES: &str = "version: 1
 rules:
@@ -139,7 +139,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
             topics: vec!["acme".into()],
             targets: Vec::new(),
             topic_kinds: Vec::new(),
-            phrases: lauscher_text::phrases::phrases(&text, Some(lauscher_text::Lang::En)),
+            phrases: lauscher_text::phrases::phrases(&text, Some(lauscher_model::Lang::En)),
             simhash: 0,
         };
         w.add(&m, false).expect("add");

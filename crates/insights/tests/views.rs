@@ -4,9 +4,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use lauscher_index::MentionIndex;
 use lauscher_insights::{Filters, InsightsError, share_of_voice, timeline, top};
+use lauscher_model::Lang;
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
 use lauscher_query::RuleSet;
-use lauscher_text::Lang;
 
 const RULES: &str = "version: 1
 rules:
@@ -109,7 +109,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
             topics: vec![p.topic.into()],
             targets: Vec::new(),
             topic_kinds: Vec::new(),
-            phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_text::Lang::En)),
+            phrases: lauscher_text::phrases::phrases(&p.text, Some(lauscher_model::Lang::En)),
             simhash: 0,
         };
         w.add(&m, false).expect("add");

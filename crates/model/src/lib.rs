@@ -9,6 +9,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod lang;
+
+pub use lang::{Lang, UnsupportedLang};
+
 /// Identifies one mention across polls, sources and restarts.
 ///
 /// It is the xxh3-128 hash of a stable key (the canonical URL, else the source id and the

@@ -7,8 +7,8 @@ use lauscher_pipeline::{Batch, BatchReport, Pipeline};
 use std::sync::Arc;
 
 use lauscher_config::Config;
+use lauscher_model::Lang;
 use lauscher_query::{ActiveRules, RuleSet};
-use lauscher_text::Lang;
 use tokio::sync::oneshot;
 
 fn config() -> Config {

@@ -18,10 +18,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use lauscher_model::Lang;
 use lauscher_model::Mention;
+use lauscher_text::Stemmer;
 use lauscher_text::stopwords::is_stopword;
 use lauscher_text::token::{fold, fold_into, is_word_char, next_word, sigil};
-use lauscher_text::{Lang, Stemmer};
 
 use crate::query::{Expr, Filter, Leaf, Node, Scope, Span, WordPattern, url_key};
 

@@ -25,8 +25,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use lauscher_model::Lang;
 use lauscher_model::TopicKind;
-use lauscher_text::{Lang, LanguageDetector};
+use lauscher_text::LanguageDetector;
 use serde::Deserialize;
 
 use crate::file::Located;

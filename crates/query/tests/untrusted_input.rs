@@ -1,7 +1,7 @@
 //! Whatever a user types, the parser and matcher answer with a result, never a panic.
 
+use lauscher_model::Lang;
 use lauscher_query::{MentionFields, RuleSet, parse};
-use lauscher_text::Lang;
 use proptest::prelude::*;
 
 /// Fragments of the query language, so generated queries get past the lexer often.

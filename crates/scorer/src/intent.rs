@@ -22,8 +22,8 @@
 //! question that still shows what it is about.
 
 use lauscher_config::ServiceKind;
+use lauscher_model::Lang;
 use lauscher_model::{Intent, IntentDecision, Label, Sentiment};
-use lauscher_text::Lang;
 
 use crate::sentiment::Analysis;
 use lauscher_text::social::Kind;

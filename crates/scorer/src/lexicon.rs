@@ -17,8 +17,9 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lauscher_config::UserLexicon;
+use lauscher_model::Lang;
+use lauscher_text::Stemmer;
 use lauscher_text::compound::Compounds;
-use lauscher_text::{Lang, Stemmer};
 
 /// Most words one thread caches per lexicon before the cache is cleared.
 pub const CACHE_CAPACITY: usize = 100_000;

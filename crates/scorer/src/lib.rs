@@ -19,10 +19,11 @@ pub mod sentiment;
 pub mod service;
 
 use lauscher_config::Config;
+use lauscher_model::Lang;
 use lauscher_model::{IntentDecision, Mention, ScoredMention, Sentiment, TargetSentiment};
 use lauscher_query::{MentionFields, RuleSet};
 use lauscher_text::lang::Detected;
-use lauscher_text::{Fingerprint, Lang, LanguageDetector};
+use lauscher_text::{Fingerprint, LanguageDetector};
 
 pub use sentiment::{Analysis, SentimentScorer, TopicWords};
 

@@ -28,8 +28,8 @@ use rustc_hash::FxHashMap as HashMap;
 use std::ops::Range;
 
 use lauscher_config::{NeutralBand, SentimentConfig, UserLexicon};
+use lauscher_model::Lang;
 use lauscher_model::{Contribution, Label, Sentiment};
-use lauscher_text::Lang;
 
 use crate::lexicon::{Entry, Lexicon, Via};
 use crate::service::{ServiceCues, ServiceHit};

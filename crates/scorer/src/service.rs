@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use lauscher_config::UserLexicon;
 use lauscher_config::lexicon::{ServiceEntry, ServiceKind, ServicePattern, Slot};
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 
 use lauscher_text::social::PostToken;
 

@@ -2,11 +2,12 @@
 //! target sentiment through topic rules, and properties on arbitrary input.
 
 use lauscher_config::Config;
+use lauscher_model::Lang;
 use lauscher_model::{Author, Intent, Label, Mention, MentionId};
 use lauscher_query::RuleSet;
 use lauscher_scorer::Scorer;
 use lauscher_scorer::eval::read_labeled;
-use lauscher_text::{Fingerprint, Lang};
+use lauscher_text::Fingerprint;
 use proptest::prelude::*;
 
 fn config() -> Config {

@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use lauscher_index::MentionIndex;
+use lauscher_model::Lang;
 use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_server::{ApiLimits, ApiState};
-use lauscher_text::Lang;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;

@@ -1,70 +1,16 @@
 //! Language detection restricted to the languages a deployment listens in.
 
-use std::fmt;
-use std::str::FromStr;
+use lauscher_model::Lang;
 
 use crate::stopwords::{has_list, is_stopword};
 
-/// A language Lauscher can analyse: one with a whatlang profile and a Snowball stemmer
-/// (Polish has no stemmer; its posts are indexed unstemmed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum Lang {
-    De,
-    En,
-    Fr,
-    Es,
-    It,
-    Nl,
-    Pt,
-    Sv,
-    Da,
-    No,
-    Fi,
-    Tr,
-    Ru,
-    Pl,
+/// Maps a language to and from whatlang's: the detector's knowledge, not the model's.
+trait Whatlang: Sized {
+    fn whatlang(self) -> whatlang::Lang;
+    fn from_whatlang(lang: whatlang::Lang) -> Option<Self>;
 }
 
-impl Lang {
-    /// Every supported language.
-    pub const ALL: [Lang; 14] = [
-        Lang::De,
-        Lang::En,
-        Lang::Fr,
-        Lang::Es,
-        Lang::It,
-        Lang::Nl,
-        Lang::Pt,
-        Lang::Sv,
-        Lang::Da,
-        Lang::No,
-        Lang::Fi,
-        Lang::Tr,
-        Lang::Ru,
-        Lang::Pl,
-    ];
-
-    /// Returns the ISO 639-1 code (`de`).
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::De => "de",
-            Lang::En => "en",
-            Lang::Fr => "fr",
-            Lang::Es => "es",
-            Lang::It => "it",
-            Lang::Nl => "nl",
-            Lang::Pt => "pt",
-            Lang::Sv => "sv",
-            Lang::Da => "da",
-            Lang::No => "no",
-            Lang::Fi => "fi",
-            Lang::Tr => "tr",
-            Lang::Ru => "ru",
-            Lang::Pl => "pl",
-        }
-    }
-
+impl Whatlang for Lang {
     fn whatlang(self) -> whatlang::Lang {
         use whatlang::Lang as W;
         match self {
@@ -87,51 +33,6 @@ impl Lang {
 
     fn from_whatlang(lang: whatlang::Lang) -> Option<Lang> {
         Lang::ALL.into_iter().find(|l| l.whatlang() == lang)
-    }
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// The error for a language code Lauscher cannot analyse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsupportedLang(pub String);
-
-impl fmt::Display for UnsupportedLang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let known: Vec<&str> = Lang::ALL.iter().map(|l| l.code()).collect();
-        write!(
-            f,
-            "unsupported language {:?}: expected one of {}",
-            self.0,
-            known.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnsupportedLang {}
-
-impl FromStr for Lang {
-    type Err = UnsupportedLang;
-    /// Parses ISO 639-1 codes and region-tagged forms (`de`, `de-AT`, `en_US`, `nb`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let primary = s
-            .split(['-', '_'])
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        let primary = match primary.as_str() {
-            "nb" | "nn" => "no",
-            other => other,
-        };
-        Lang::ALL
-            .into_iter()
-            .find(|l| l.code() == primary)
-            .ok_or_else(|| UnsupportedLang(s.to_owned()))
     }
 }
 

@@ -24,6 +24,6 @@ pub mod stopwords;
 pub mod token;
 
 pub use fingerprint::Fingerprint;
-pub use lang::{Lang, LanguageDetector};
+pub use lang::LanguageDetector;
 pub use stem::Stemmer;
 pub use token::{Token, fold, tokenize};

@@ -19,10 +19,10 @@
 //! word of six letters or more (see [`crate::compound`]).
 
 use crate::compound::Compounds;
-use crate::lang::Lang;
 use crate::stem::Stemmer;
 use crate::stopwords::is_stopword;
 use crate::token::{fold, is_url, sigil, tokenize};
+use lauscher_model::Lang;
 
 /// Most phrases kept per post (unigrams first, in text order).
 pub const MAX_PHRASES: usize = 24;

@@ -7,8 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rust_stemmers::Algorithm;
 
-use crate::lang::Lang;
 use crate::token::fold;
+use lauscher_model::Lang;
 
 /// Most distinct tokens one thread caches per language before its cache is cleared.
 const CACHE_CAPACITY: usize = 100_000;

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::lang::Lang;
+use lauscher_model::Lang;
 
 static DE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     include_str!("../data/stopwords-de.txt")

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use lauscher_text::Lang;
+use lauscher_model::Lang;
 use lauscher_text::token::{fold, is_word_char};
 
 use super::{Expr, Filter, Leaf, Node, Scope, Span, WordPattern};
