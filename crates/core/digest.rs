@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lauscher_alerts::render::{DigestMessage, digest_body};
+use lauscher_alerts::render::DigestMessage;
 use lauscher_config::{AlertingConfig, DigestConfig, DigestPeriod};
 use lauscher_index::MentionIndex;
 use lauscher_insights::Period;
@@ -114,7 +114,9 @@ impl DigestScheduler {
                 receiver: r.clone(),
                 idempotency_key: format!("{key}:{r}"),
                 event: "digest".into(),
-                body: digest_body(rc.kind, &message).to_string(),
+                body: lauscher_alerts::receiver::of(rc.kind)
+                    .digest(&message)
+                    .to_string(),
                 status: OutboxStatus::Pending,
                 attempts: 0,
                 created_at: at,

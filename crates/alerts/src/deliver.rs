@@ -52,12 +52,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::incident::Incident;
+use crate::receiver;
 use crate::render::{self, Templates};
 
 type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
 
-/// The PagerDuty Events API v2 endpoint.
-pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// Longest wait between retries.
 const MAX_BACKOFF_SECS: f64 = 600.0;
 /// Notifications sent per round.
@@ -324,9 +323,10 @@ impl Deliverer {
         let mut slot: HashMap<(String, String), usize> = HashMap::new();
         for row in due {
             let mergeable = !row.group_key.is_empty()
-                && self.receivers.get(&row.receiver).is_some_and(|r| {
-                    !matches!(r.kind, ReceiverKind::Webhook | ReceiverKind::Pagerduty)
-                });
+                && self
+                    .receivers
+                    .get(&row.receiver)
+                    .is_some_and(|r| receiver::of(r.kind).groups());
             if mergeable {
                 let key = (row.receiver.clone(), row.group_key.clone());
                 if let Some(&i) = slot.get(&key) {
@@ -491,18 +491,9 @@ impl Deliverer {
             now,
             Some(&failure),
         );
-        let mut body = render::body(
-            rc.kind,
-            &incident,
-            "receiver_health",
-            &message,
-            rc.channel.as_deref(),
-        );
-        if rc.kind == ReceiverKind::Pagerduty {
-            // Its own PagerDuty incident, not the listening incident's.
-            body["dedup_key"] = serde_json::json!(format!("lauscher-receiver:{}", row.receiver));
-            body["event_action"] = serde_json::json!("trigger");
-        }
+        let integration = receiver::of(rc.kind);
+        let mut body = integration.incident(&incident, "receiver_health", &message, rc);
+        integration.about_receiver(&mut body, &row.receiver);
         let notice = OutboxRow {
             id: 0,
             incident_id: row.incident_id,
@@ -539,47 +530,24 @@ impl Deliverer {
                 .iter()
                 .filter_map(|b| serde_json::from_str(&b.body).ok())
                 .collect();
-            if let Some(merged) = render::merge(r.kind, &bodies) {
+            if let Some(merged) = receiver::merge(r.kind, &bodies) {
                 body = merged.to_string();
             }
         }
-        if r.kind == ReceiverKind::Email {
-            return self.send_email(r, batch, &body).await;
-        }
-        let url = match r.kind {
-            ReceiverKind::Pagerduty => {
-                // The routing key is a secret: added here, never stored in the outbox.
-                if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&body)
-                    && let Some(obj) = v.as_object_mut()
-                {
-                    obj.insert("routing_key".into(), serde_json::json!(r.routing_key));
-                    body = v.to_string();
-                }
-                r.url
-                    .as_ref()
-                    .map_or_else(|| PAGERDUTY_URL.to_owned(), |u| u.to_string())
-            }
-            _ => match &r.url {
-                Some(u) => u.to_string(),
-                None => return Outcome::Failed("no url".into()),
-            },
+        let post = match receiver::of(r.kind).post(r, body.clone(), Utc::now().timestamp()) {
+            None => return self.send_email(r, batch, &body).await,
+            Some(Err(e)) => return Outcome::Failed(e),
+            Some(Ok(post)) => post,
         };
         let mut req = self
             .client
-            .post(&url)
+            .post(&post.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", &row.idempotency_key);
-        if r.kind == ReceiverKind::Webhook {
-            if let Some(secret) = &r.secret {
-                req = req.header(
-                    "Lauscher-Signature",
-                    signature(secret, Utc::now().timestamp(), &body),
-                );
-            }
-            for (k, v) in &r.headers {
-                req = req.header(k, v);
-            }
+        for (k, v) in &post.headers {
+            req = req.header(k, v);
         }
+        let body = post.body;
         let shown = r
             .url
             .as_ref()

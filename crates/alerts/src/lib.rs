@@ -15,7 +15,8 @@
 //! - [`detector`]: [`SpikeDetector`], one stream's counts and decisions;
 //! - [`cusum`]: slow build-ups; [`shift`]: sentiment shift;
 //! - [`incident`]: the incident state machine;
-//! - [`route`]: routing tree, silences and mutes; [`render`]: templates and bodies;
+//! - [`route`]: routing tree, silences and mutes; [`render`]: message texts from
+//!   templates; [`receiver`]: one module per receiver kind (bodies, grouping, posting);
 //! - [`router`]: [`AlertRouter`], the glue; [`deliver`]: the outbox worker;
 //! - [`backtest`]: replay rules over history;
 //! - [`sim`]: seeded samplers and a generator of realistic mention volume for the
@@ -29,6 +30,7 @@ pub mod detector;
 pub mod incident;
 pub mod math;
 pub mod phrases;
+pub mod receiver;
 pub mod render;
 pub mod route;
 pub mod router;

@@ -3,12 +3,13 @@
 //! The words come from templates (`rules/templates/<lang>.j2`, minijinja, strict
 //! undefined): the first rendered line is the title, the rest the body. A language
 //! without a file uses the bundled template. The JSON shape around them is fixed per
-//! receiver kind, so a template cannot break a PagerDuty event or a Slack block.
+//! receiver kind ([`crate::receiver`]), so a template cannot break a PagerDuty event or a
+//! Slack block.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use lauscher_config::{AlertRule, IncidentPolicy, ReceiverKind};
+use lauscher_config::{AlertRule, IncidentPolicy};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Value, json};
 
@@ -220,215 +221,6 @@ fn format_p(p: f64) -> String {
     }
 }
 
-/// The JSON body for a receiver of `kind`. Secrets (PagerDuty's routing key) are added
-/// at send time, so the outbox never stores them.
-pub fn body(
-    kind: ReceiverKind,
-    incident: &Incident,
-    event: &str,
-    message: &Message,
-    channel: Option<&str>,
-) -> Value {
-    match kind {
-        ReceiverKind::Webhook => json!({
-            "version": "lauscher.alert/v1",
-            "event": event,
-            "title": message.title,
-            "text": message.text,
-            "incident": {
-                "id": incident.id,
-                "rule": incident.rule,
-                "topic": incident.topic,
-                "kind": incident.kind,
-                "status": incident.status.as_str(),
-                "level": incident.level,
-                "version": incident.version,
-                "dedup_key": incident.dedup_key,
-                "opened_at": incident.opened_at,
-                "updated_at": incident.updated_at,
-                "sla_start": incident.sla_start,
-                "acknowledged_by": incident.acked_by,
-                "labels": incident.labels,
-                "evidence": incident.evidence,
-            },
-        }),
-        ReceiverKind::Slack => json!({
-            "text": message.title,
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": truncate(&message.title, 150)}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&message.text, 2900)}},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-                    "incident {} · level {} · {} · {}", incident.id, incident.level, incident.status.as_str(), incident.dedup_key)}]},
-            ],
-        }),
-        ReceiverKind::Teams => teams_card(
-            &message.title,
-            &message.text,
-            vec![json!({"type": "FactSet", "facts": [
-                {"title": "Level", "value": incident.level.to_string()},
-                {"title": "Status", "value": incident.status.as_str()},
-                {"title": "Incident", "value": incident.id.to_string()},
-            ]})],
-        ),
-        ReceiverKind::Mattermost => {
-            let mut v = json!({
-                "text": format!("**{}**\n{}", message.title, message.text),
-                "username": "Lauscher",
-                "props": {"dedup_key": incident.dedup_key},
-            });
-            if let (Some(c), Some(obj)) = (channel, v.as_object_mut()) {
-                obj.insert("channel".into(), json!(c));
-            }
-            v
-        }
-        ReceiverKind::Email => json!({
-            "subject": format!("[Lauscher] {}", message.title),
-            "text": message.text,
-            "html": message.html,
-            "thread": incident.dedup_key,
-        }),
-        ReceiverKind::Pagerduty => {
-            let action = match event {
-                "resolved" => "resolve",
-                "acknowledged" => "acknowledge",
-                _ => "trigger",
-            };
-            let severity = match incident.level {
-                3 => "critical",
-                2 => "error",
-                _ => "warning",
-            };
-            let links: Vec<Value> = incident
-                .evidence
-                .samples
-                .iter()
-                .filter_map(|s| {
-                    s.url
-                        .as_ref()
-                        .map(|u| json!({"href": u, "text": truncate(&s.text, 80)}))
-                })
-                .collect();
-            json!({
-                "event_action": action,
-                "dedup_key": incident.dedup_key,
-                "payload": {
-                    "summary": truncate(&message.title, 1024),
-                    "source": "lauscher",
-                    "severity": severity,
-                    "timestamp": chrono::DateTime::from_timestamp(incident.updated_at, 0).map(|t| t.to_rfc3339()),
-                    "component": incident.topic,
-                    "group": incident.rule,
-                    "class": incident.kind,
-                    "custom_details": {
-                        "text": message.text,
-                        "observed": incident.evidence.observed,
-                        "expected": incident.evidence.expected,
-                        "p_value": incident.evidence.p_value,
-                        "level": incident.level,
-                    },
-                },
-                "links": links,
-            })
-        }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// One message for a group of notifications to a chat or email receiver (`bodies` as
-/// [`body`] made them, oldest first); `None` for kinds that take one request per
-/// incident (webhook consumers and PagerDuty key on the incident).
-pub fn merge(kind: ReceiverKind, bodies: &[Value]) -> Option<Value> {
-    if bodies.len() < 2 {
-        return bodies.first().cloned();
-    }
-    let n = bodies.len();
-    let titles: Vec<&str> = bodies
-        .iter()
-        .filter_map(|b| b["text"].as_str().or(b["subject"].as_str()))
-        .collect();
-    match kind {
-        ReceiverKind::Webhook | ReceiverKind::Pagerduty => None,
-        ReceiverKind::Slack => {
-            let mut blocks = Vec::new();
-            for b in bodies {
-                if !blocks.is_empty() {
-                    blocks.push(json!({"type": "divider"}));
-                }
-                blocks.extend(b["blocks"].as_array().into_iter().flatten().cloned());
-            }
-            // Slack takes at most 50 blocks a message.
-            blocks.truncate(50);
-            Some(json!({"text": format!("{n}: {}", titles.join(" · ")), "blocks": blocks}))
-        }
-        ReceiverKind::Teams => {
-            let mut first = bodies[0].clone();
-            let mut cards = Vec::new();
-            for b in bodies {
-                let parts = b["attachments"][0]["content"]["body"].as_array();
-                cards.extend(parts.into_iter().flatten().cloned());
-            }
-            first["attachments"][0]["content"]["body"] = Value::Array(cards);
-            Some(first)
-        }
-        ReceiverKind::Mattermost => {
-            let mut first = bodies[0].clone();
-            let texts: Vec<&str> = bodies.iter().filter_map(|b| b["text"].as_str()).collect();
-            first["text"] = json!(texts.join("\n\n---\n\n"));
-            Some(first)
-        }
-        ReceiverKind::Email => {
-            let subjects: Vec<&str> = bodies
-                .iter()
-                .filter_map(|b| b["subject"].as_str())
-                .map(|s| s.trim_start_matches("[Lauscher] "))
-                .collect();
-            let text: Vec<&str> = bodies.iter().filter_map(|b| b["text"].as_str()).collect();
-            let html: Vec<&str> = bodies.iter().filter_map(|b| b["html"].as_str()).collect();
-            let text = bodies
-                .iter()
-                .zip(&text)
-                .map(|(b, t)| format!("{}\n{t}", b["subject"].as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            Some(json!({
-                "subject": format!("[Lauscher] {n}: {}", subjects.join(" · ")),
-                "text": text,
-                "html": html.join("\n"),
-                "thread": bodies[0]["thread"],
-            }))
-        }
-    }
-}
-
-/// A Teams Workflows message: an Adaptive Card with a title, a text and `more`.
-fn teams_card(title: &str, text: &str, more: Vec<Value>) -> Value {
-    let mut body = vec![
-        json!({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": true}),
-        json!({"type": "TextBlock", "text": text, "wrap": true}),
-    ];
-    body.extend(more);
-    json!({
-        "type": "message",
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": body,
-            },
-        }],
-    })
-}
-
 /// A scheduled digest as it goes to a receiver.
 pub struct DigestMessage<'a> {
     /// The digest's id in the config.
@@ -447,42 +239,13 @@ pub struct DigestMessage<'a> {
     pub link: Option<&'a str>,
 }
 
-/// The body of a digest for a receiver of `kind`: email gets the whole report (HTML
-/// with the Markdown as its text part), chat a short summary with the link, webhooks
-/// everything (`lauscher.digest/v1`). PagerDuty takes no digests (the config refuses).
-pub fn digest_body(kind: ReceiverKind, d: &DigestMessage<'_>) -> Value {
-    let summary = match d.link {
-        Some(l) => format!("{}\n{l}", d.summary),
-        None => d.summary.to_owned(),
-    };
-    match kind {
-        ReceiverKind::Email => json!({
-            "subject": d.title,
-            "text": d.markdown,
-            "document": d.html,
-        }),
-        ReceiverKind::Slack => json!({
-            "text": d.title,
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": truncate(d.title, 150)}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&summary, 2900)}},
-            ],
-        }),
-        ReceiverKind::Teams => teams_card(d.title, &summary, Vec::new()),
-        ReceiverKind::Mattermost => json!({
-            "text": format!("**{}**\n{summary}", d.title),
-            "username": "Lauscher",
-        }),
-        ReceiverKind::Webhook | ReceiverKind::Pagerduty => json!({
-            "version": "lauscher.digest/v1",
-            "event": "digest",
-            "digest": d.id,
-            "period": d.period,
-            "title": d.title,
-            "text": d.summary,
-            "markdown": d.markdown,
-            "link": d.link,
-        }),
+impl DigestMessage<'_> {
+    /// The summary, with the link to the full report on its own line when there is one.
+    pub fn summary_with_link(&self) -> String {
+        match self.link {
+            Some(l) => format!("{}\n{l}", self.summary),
+            None => self.summary.to_owned(),
+        }
     }
 }
 
@@ -501,7 +264,7 @@ mod tests {
 
     use lauscher_config::{IncidentPolicy, ReceiverKind};
 
-    use super::{Templates, body, merge};
+    use super::Templates;
     use crate::detector::{Evidence, Sample};
     use crate::incident::Incident;
 
@@ -610,11 +373,16 @@ mod tests {
             })
             .collect();
         let of = |kind| -> Vec<serde_json::Value> {
+            let receiver: lauscher_config::ReceiverConfig = serde_json::from_value(
+                serde_json::json!({"id": "r", "kind": ReceiverKind::as_str(kind)}),
+            )
+            .expect("receiver");
             parts
                 .iter()
-                .map(|(i, m)| body(kind, i, "opened", m, None))
+                .map(|(i, m)| crate::receiver::of(kind).incident(i, "opened", m, &receiver))
                 .collect()
         };
+        let merge = crate::receiver::merge;
         let slack = merge(ReceiverKind::Slack, &of(ReceiverKind::Slack)).expect("slack");
         let blocks = slack["blocks"].as_array().expect("blocks");
         assert_eq!(blocks.iter().filter(|b| b["type"] == "header").count(), 2);

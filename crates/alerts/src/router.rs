@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use lauscher_config::{AlertKind, AlertRule, AlertingConfig, Matcher, ReceiverKind};
+use lauscher_config::{AlertKind, AlertRule, AlertingConfig, Matcher};
 use lauscher_model::{Label, MentionSummary};
 use lauscher_state::{IncidentRecord, OutboxRow, OutboxStatus, StateStore, TimelineRow};
 use lauscher_telemetry::METRICS;
@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::detector::{Evidence, KeyMap, Sample, Signal, SpikeDetector, SpikeParams, key_hash};
 use crate::incident::{Change, Incident, Input, Status};
-use crate::render::{Message, Templates, body};
+use crate::render::{Message, Templates};
 use crate::route::{Labels, matches, muted_until, route};
 use crate::shift::ShiftDetector;
 
@@ -938,7 +938,8 @@ impl AlertRouter {
                     receiver: r.clone(),
                     idempotency_key: String::new(),
                     event: event.to_owned(),
-                    body: body(rc.kind, &incident, event, &message, rc.channel.as_deref())
+                    body: crate::receiver::of(rc.kind)
+                        .incident(&incident, event, &message, rc)
                         .to_string(),
                     status,
                     attempts: 0,
@@ -995,9 +996,9 @@ impl AlertRouter {
                     body: serde_json::to_string(&incident).unwrap_or_default(),
                 };
                 let coalesce = |r: &str| {
-                    receivers.get(r).is_some_and(|rc| {
-                        !matches!(rc.kind, ReceiverKind::Pagerduty | ReceiverKind::Webhook)
-                    })
+                    receivers
+                        .get(r)
+                        .is_some_and(|rc| crate::receiver::of(rc.kind).groups())
                 };
                 match state.record_transition(&record, &[timeline], &outbox, &coalesce) {
                     Ok(Some(id)) => {
