@@ -17,7 +17,9 @@
 //! - [`incident`]: the incident state machine;
 //! - [`route`]: routing tree, silences and mutes; [`render`]: message texts from
 //!   templates; [`receiver`]: one module per receiver kind (bodies, grouping, posting);
-//! - [`router`]: [`AlertRouter`], the glue; [`deliver`]: the outbox worker;
+//! - [`router`]: [`AlertRouter`], the stages from signal to notification;
+//!   [`sink`]: where they end (the store, memory in a backtest, nowhere while
+//!   rebuilding); [`deliver`]: the outbox worker;
 //! - [`backtest`]: replay rules over history;
 //! - [`sim`]: seeded samplers and a generator of realistic mention volume for the
 //!   statistical tests.
@@ -37,6 +39,7 @@ pub mod router;
 pub mod service;
 pub mod shift;
 pub mod sim;
+pub mod sink;
 pub mod tail;
 
 pub use backtest::{BacktestReport, backtest};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use lauscher_config::{AlertKind, AlertRule, AlertingConfig, Matcher};
 use lauscher_model::{Label, MentionSummary};
-use lauscher_state::{IncidentRecord, OutboxRow, OutboxStatus, StateStore, TimelineRow};
+use lauscher_state::{OutboxRow, OutboxStatus, StateStore, TimelineRow};
 use lauscher_telemetry::METRICS;
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -23,9 +23,10 @@ use tracing::{info, warn};
 
 use crate::detector::{Evidence, KeyMap, Sample, Signal, SpikeDetector, SpikeParams, key_hash};
 use crate::incident::{Change, Incident, Input, Status};
-use crate::render::{Message, Templates};
+use crate::render::Templates;
 use crate::route::{Labels, matches, muted_until, route};
 use crate::shift::ShiftDetector;
+use crate::sink::Sink;
 
 /// Why an incident operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +164,8 @@ impl GroupClock {
 pub struct AlertRouter {
     config: AlertingConfig,
     templates: Templates,
-    state: Option<Arc<StateStore>>,
-    wake: Arc<Notify>,
+    /// Where transitions go: the store, memory (a backtest) or nowhere (rebuilding).
+    sink: Sink,
     streams: Vec<Stream>,
     /// Topic (hashed) → stream index per rule.
     stream_index: KeyMap<Vec<Option<usize>>>,
@@ -174,12 +175,6 @@ pub struct AlertRouter {
     failures: HashMap<String, u32>,
     /// Per source: first mention, last mention, mentions seen (for "silent").
     rhythm: HashMap<String, (i64, i64, u64)>,
-    /// While rebuilding, signals change detectors only.
-    replaying: bool,
-    /// What a backtest would have sent.
-    planned: Vec<PlannedNotification>,
-    /// Incidents closed in a backtest, in order.
-    history: Vec<Incident>,
     /// Grouping timers.
     groups: GroupClock,
 }
@@ -211,19 +206,19 @@ impl AlertRouter {
                 groups.flush_at.insert((receiver, group), at);
             }
         }
+        let sink = match state {
+            Some(state) => Sink::Store { state, wake },
+            None => Sink::memory(),
+        };
         let router = AlertRouter {
             config,
             templates,
-            state,
-            wake,
+            sink,
             streams: Vec::new(),
             stream_index: KeyMap::default(),
             incidents,
             failures: HashMap::new(),
             rhythm: HashMap::new(),
-            replaying: false,
-            planned: Vec::new(),
-            history: Vec::new(),
             groups,
         };
         router.update_open_gauge();
@@ -245,21 +240,15 @@ impl AlertRouter {
     /// sensitive than the one that ran through them.
     pub fn rebuild<'a>(&mut self, mentions: impl Iterator<Item = &'a MentionSummary>, now: i64) {
         let incidents = std::mem::take(&mut self.incidents);
-        let state = self.state.take();
-        let history = std::mem::take(&mut self.history);
-        let planned = std::mem::take(&mut self.planned);
-        self.replaying = true;
+        let sink = std::mem::replace(&mut self.sink, Sink::Nowhere);
         let mut n = 0usize;
         for m in mentions {
             self.observe(std::slice::from_ref(m), m.fetched_at.timestamp());
             n += 1;
         }
         self.tick(now);
-        self.replaying = false;
         self.incidents = incidents;
-        self.state = state;
-        self.history = history;
-        self.planned = planned;
+        self.sink = sink;
         self.update_open_gauge();
         for s in &mut self.streams {
             let rule = &self.config.rules[s.rule].id;
@@ -329,7 +318,7 @@ impl AlertRouter {
             match self.rhythm.get_mut(&m.source) {
                 Some(r) => {
                     // A mention after a long gap: a silent incident ends.
-                    if t - r.1 > 3600 && !self.replaying {
+                    if t - r.1 > 3600 && self.sink.notifies() {
                         self.source_spoke(&m.source, now);
                     }
                     if let Some(r) = self.rhythm.get_mut(&m.source) {
@@ -436,7 +425,7 @@ impl AlertRouter {
     /// escalation and acknowledgement timeouts.
     pub fn tick(&mut self, now: i64) {
         self.advance(now);
-        if self.replaying {
+        if !self.sink.notifies() {
             return;
         }
         self.check_silent(now);
@@ -630,7 +619,7 @@ impl AlertRouter {
         match signal {
             Signal::Fire { level, evidence } => {
                 let rule = self.config.rules[rule_i].clone();
-                if !self.replaying {
+                if self.sink.notifies() {
                     METRICS
                         .alerts_total
                         .with_label_values(&[&rule.id, "fired"])
@@ -659,7 +648,7 @@ impl AlertRouter {
                     {
                         return;
                     }
-                    self.history.push(current);
+                    self.sink.closed(current);
                 }
                 let mut labels = BTreeMap::new();
                 labels.insert(
@@ -722,7 +711,7 @@ impl AlertRouter {
     }
 
     fn commit_open(&mut self, incident: Incident, now: i64) {
-        if !self.replaying {
+        if self.sink.notifies() {
             info!(rule = %incident.rule, topic = %incident.topic, level = incident.level, observed = incident.evidence.observed, expected = incident.evidence.expected, "incident opened");
         }
         self.commit_event(incident, "opened", serde_json::json!({}), now);
@@ -735,7 +724,7 @@ impl AlertRouter {
             Change::Acknowledged => serde_json::json!({"by": incident.acked_by}),
             _ => serde_json::json!({}),
         };
-        if !self.replaying {
+        if self.sink.notifies() {
             info!(rule = %incident.rule, topic = %incident.topic, event = change.event(), level = incident.level, "incident changed");
         }
         self.commit_event(incident, change.event(), detail, now);
@@ -747,13 +736,8 @@ impl AlertRouter {
             .incidents
             .get(&key)
             .is_none_or(|i| incident.evidence.observed > i.evidence.observed);
-        if peak_rose
-            && let Some(state) = &self.state
-            && incident.id != 0
-            && let Ok(body) = serde_json::to_string(&incident)
-            && let Err(e) = state.update_incident_body(incident.id, incident.version, &body)
-        {
-            warn!(error = %e, "incident numbers not saved");
+        if peak_rose {
+            self.sink.save_numbers(&incident);
         }
         self.incidents.insert(key, incident);
     }
@@ -825,18 +809,19 @@ impl AlertRouter {
 
     /// Whether a silence in force matches, or a stronger incident inhibits this one.
     fn suppressed(&self, incident: &Incident, now: i64) -> Option<&'static str> {
-        if let Some(state) = &self.state
-            && let Ok(silences) = state.silences(now)
+        for s in self
+            .sink
+            .silences(now)
+            .iter()
+            .filter(|s| s.starts_at <= now)
         {
-            for s in silences.iter().filter(|s| s.starts_at <= now) {
-                let matchers: Vec<Matcher> = serde_json::from_str::<Vec<String>>(&s.matchers)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|m| m.parse().ok())
-                    .collect();
-                if !matchers.is_empty() && matchers.iter().all(|m| matches(m, &incident.labels)) {
-                    return Some("silenced");
-                }
+            let matchers: Vec<Matcher> = serde_json::from_str::<Vec<String>>(&s.matchers)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| m.parse().ok())
+                .collect();
+            if !matchers.is_empty() && matchers.iter().all(|m| matches(m, &incident.labels)) {
+                return Some("silenced");
             }
         }
         for other in self
@@ -856,6 +841,9 @@ impl AlertRouter {
         None
     }
 
+    /// Commits one transition of `incident`: plans its notifications (render, route,
+    /// group, mute, silence, inhibit), writes the timeline row, hands both to the sink,
+    /// and books the incident.
     fn commit_event(
         &mut self,
         mut incident: Incident,
@@ -865,72 +853,84 @@ impl AlertRouter {
     ) {
         if incident.id == 0 {
             // Reserve the id, so the first messages name the incident users ack.
-            incident.id = match &self.state {
-                Some(state) => state.next_incident_id().unwrap_or(0),
-                None => (self.history.len() + self.incidents.len() + 1) as i64,
-            };
+            incident.id = self.sink.next_id(self.incidents.len());
         }
+        let suppressed = self.suppressed(&incident, now);
+        let outbox = if self.sink.notifies() {
+            METRICS
+                .alerts_total
+                .with_label_values(&[&incident.rule, event])
+                .inc();
+            self.notifications(&incident, event, suppressed, now)
+        } else {
+            Vec::new()
+        };
+        let timeline = timeline_row(&incident, event, detail, suppressed, &outbox, now);
+        let receivers = &self.config.receivers;
+        let coalesces = |r: &str| {
+            receivers
+                .iter()
+                .find(|rc| rc.id == r)
+                .is_some_and(|rc| crate::receiver::of(rc.kind).groups())
+        };
+        if !self
+            .sink
+            .record(&mut incident, now, timeline, &outbox, &coalesces)
+        {
+            return;
+        }
+        self.book(incident);
+    }
+
+    /// The notifications of `event` of `incident`: its message rendered in the rule's
+    /// language, routed to receivers at the times mutes and grouping allow, held back
+    /// (`Silenced`) when `suppressed`.
+    fn notifications(
+        &mut self,
+        incident: &Incident,
+        event: &str,
+        suppressed: Option<&'static str>,
+        now: i64,
+    ) -> Vec<OutboxRow> {
         let rule = self
             .config
             .rules
             .iter()
             .find(|r| r.id == incident.rule)
             .cloned();
+        let defaults = &self.config.defaults;
         let lang = rule
             .as_ref()
-            .map_or(self.config.defaults.language.clone(), |r| {
-                r.language(&self.config.defaults).to_owned()
-            });
-        let tz: Tz = rule.as_ref().map_or(self.config.defaults.timezone.0, |r| {
-            r.timezone(&self.config.defaults)
-        });
-        let message = if self.replaying {
-            Message::default()
-        } else {
-            self.templates.render(
-                &lang,
-                &incident,
-                event,
-                rule.as_ref(),
-                &self.config.incidents,
-                now,
-                None,
-            )
-        };
-        let suppressed = self.suppressed(&incident, now);
-        let recipients = if self.replaying {
-            Vec::new()
-        } else {
-            self.recipients(&incident, event, tz, now)
-        };
-        let receivers: HashMap<&str, &lauscher_config::ReceiverConfig> = self
-            .config
-            .receivers
-            .iter()
-            .map(|r| (r.id.as_str(), r))
-            .collect();
-        if !self.replaying {
-            METRICS
-                .alerts_total
-                .with_label_values(&[&incident.rule, event])
-                .inc();
-        }
-        let outbox: Vec<OutboxRow> = recipients
+            .map_or(defaults.language.as_str(), |r| r.language(defaults))
+            .to_owned();
+        let tz: Tz = rule
+            .as_ref()
+            .map_or(defaults.timezone.0, |r| r.timezone(defaults));
+        let message = self.templates.render(
+            &lang,
+            incident,
+            event,
+            rule.as_ref(),
+            &self.config.incidents,
+            now,
+            None,
+        );
+        let recipients = self.recipients(incident, event, tz, now);
+        recipients
             .iter()
             .filter_map(|recipient| {
-                let (r, not_before) = (&recipient.receiver, &recipient.not_before);
-                let rc = receivers.get(r.as_str())?;
-                let status = if suppressed.is_some() {
-                    OutboxStatus::Silenced
-                } else {
-                    OutboxStatus::Pending
+                let r = &recipient.receiver;
+                let rc = self.config.receivers.iter().find(|rc| &rc.id == r)?;
+                let status = match suppressed {
+                    Some(why) => {
+                        METRICS
+                            .notifications_total
+                            .with_label_values(&[r, why])
+                            .inc();
+                        OutboxStatus::Silenced
+                    }
+                    None => OutboxStatus::Pending,
                 };
-                if let Some(why) = suppressed {
-                    METRICS
-                        .notifications_total
-                        .with_label_values(&[r, why])
-                        .inc();
-                }
                 Some(OutboxRow {
                     id: 0,
                     incident_id: incident.id,
@@ -939,100 +939,24 @@ impl AlertRouter {
                     idempotency_key: String::new(),
                     event: event.to_owned(),
                     body: crate::receiver::of(rc.kind)
-                        .incident(&incident, event, &message, rc)
+                        .incident(incident, event, &message, rc)
                         .to_string(),
                     status,
                     attempts: 0,
                     created_at: now,
-                    next_attempt_at: *not_before,
-                    expires_at: not_before + rc.ttl.0.as_secs() as i64,
+                    next_attempt_at: recipient.not_before,
+                    expires_at: recipient.not_before + rc.ttl.0.as_secs() as i64,
                     sent_at: None,
                     last_error: None,
                     group_key: recipient.group_key.clone(),
                 })
             })
-            .collect();
-        let mut detail = detail;
-        if let (Some(why), Some(obj)) = (suppressed, detail.as_object_mut()) {
-            obj.insert("notifications".into(), serde_json::json!(why));
-        }
-        if let Some(obj) = detail.as_object_mut() {
-            obj.insert("level".into(), serde_json::json!(incident.level));
-            obj.insert(
-                "observed".into(),
-                serde_json::json!(incident.evidence.observed),
-            );
-            obj.insert(
-                "expected".into(),
-                serde_json::json!(incident.evidence.expected),
-            );
-            obj.insert(
-                "receivers".into(),
-                serde_json::json!(
-                    outbox
-                        .iter()
-                        .map(|o| o.receiver.as_str())
-                        .collect::<Vec<_>>()
-                ),
-            );
-        }
-        let timeline = TimelineRow {
-            version: incident.version,
-            at: now,
-            event: event.to_owned(),
-            detail: detail.to_string(),
-        };
-        match &self.state {
-            Some(state) => {
-                let record = IncidentRecord {
-                    id: incident.id,
-                    rule_id: incident.rule.clone(),
-                    topic: incident.topic.clone(),
-                    window_start: incident.window_start,
-                    status: incident.status.as_str().to_owned(),
-                    level: incident.level,
-                    version: incident.version,
-                    updated_at: now,
-                    body: serde_json::to_string(&incident).unwrap_or_default(),
-                };
-                let coalesce = |r: &str| {
-                    receivers
-                        .get(r)
-                        .is_some_and(|rc| crate::receiver::of(rc.kind).groups())
-                };
-                match state.record_transition(&record, &[timeline], &outbox, &coalesce) {
-                    Ok(Some(id)) => {
-                        if incident.id != id {
-                            incident.id = id;
-                            // The body names its own id from now on.
-                            if let Ok(body) = serde_json::to_string(&incident) {
-                                let _ = state.update_incident_body(id, incident.version, &body);
-                            }
-                        }
-                        self.wake.notify_one();
-                    }
-                    Ok(None) => {
-                        // The same key is already stored (a replay): load it instead.
-                        warn!(rule = %incident.rule, topic = %incident.topic, "incident already stored; not notifying again");
-                        return;
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "incident transition not stored; it will fire again");
-                        return;
-                    }
-                }
-            }
-            None => {
-                for o in &outbox {
-                    self.planned.push(PlannedNotification {
-                        dedup_key: incident.dedup_key.clone(),
-                        event: event.to_owned(),
-                        receiver: o.receiver.clone(),
-                        at: o.next_attempt_at,
-                    });
-                }
-            }
-        }
+            .collect()
+    }
+
+    /// Keeps `incident` as the newest of its stream and tells the detector whether an
+    /// incident is open there.
+    fn book(&mut self, incident: Incident) {
         let open = incident.is_open();
         let (rule_id, topic) = (incident.rule.clone(), incident.topic.clone());
         self.incidents
@@ -1099,13 +1023,13 @@ impl AlertRouter {
     }
 
     /// Incidents a backtest opened, oldest first, with those still open at the end.
-    pub fn into_history(mut self) -> (Vec<Incident>, Vec<PlannedNotification>) {
+    pub fn into_history(self) -> (Vec<Incident>, Vec<PlannedNotification>) {
+        let (mut history, planned) = self.sink.into_kept();
         let mut open: Vec<Incident> = self.incidents.into_values().collect();
         open.sort_by_key(|i| i.opened_at);
-        self.history.extend(open);
-        self.history
-            .sort_by_key(|i| (i.opened_at, i.rule.clone(), i.topic.clone()));
-        (self.history, self.planned)
+        history.extend(open);
+        history.sort_by_key(|i| (i.opened_at, i.rule.clone(), i.topic.clone()));
+        (history, planned)
     }
 
     /// Every spike stream with its budget and the calibration its own history gave
@@ -1141,6 +1065,47 @@ impl AlertRouter {
             .values()
             .filter(|i| i.status != Status::Resolved)
             .collect()
+    }
+}
+
+/// The timeline row of a transition: `detail` with the numbers and who was notified
+/// (or why nobody was).
+fn timeline_row(
+    incident: &Incident,
+    event: &str,
+    mut detail: serde_json::Value,
+    suppressed: Option<&'static str>,
+    outbox: &[OutboxRow],
+    now: i64,
+) -> TimelineRow {
+    if let Some(obj) = detail.as_object_mut() {
+        if let Some(why) = suppressed {
+            obj.insert("notifications".into(), serde_json::json!(why));
+        }
+        obj.insert("level".into(), serde_json::json!(incident.level));
+        obj.insert(
+            "observed".into(),
+            serde_json::json!(incident.evidence.observed),
+        );
+        obj.insert(
+            "expected".into(),
+            serde_json::json!(incident.evidence.expected),
+        );
+        obj.insert(
+            "receivers".into(),
+            serde_json::json!(
+                outbox
+                    .iter()
+                    .map(|o| o.receiver.as_str())
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    TimelineRow {
+        version: incident.version,
+        at: now,
+        event: event.to_owned(),
+        detail: detail.to_string(),
     }
 }
 
