@@ -589,6 +589,14 @@ impl<'de> Deserialize<'de> for Matcher {
 }
 
 /// Where notifications go.
+///
+/// Decision: one struct for every kind, its kind-specific fields checked per kind at their
+/// place (`url` is required and must be http(s) for chat and webhooks, smtp(s) for email;
+/// PagerDuty needs `routing_key`; email `from` and `to`), rather than a
+/// `#[serde(tag = "kind")]` enum. serde reads an internally tagged enum by buffering the
+/// whole mapping first, which loses every value's line and column and cannot deny unknown
+/// fields; errors at their value matter more here than the type. What each kind does with
+/// its fields lives in one module per kind (`lauscher_alerts::receiver`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverConfig {
