@@ -48,6 +48,17 @@ pub enum IndexError {
         /// What went wrong.
         detail: String,
     },
+    /// The index was built by an older version of Lauscher, without a field this one
+    /// needs.
+    #[error(
+        "index {path}: the index was created by another version of Lauscher (no field {missing:?}); move it away and re-import, or delete the data directory"
+    )]
+    OlderSchema {
+        /// The index directory.
+        path: String,
+        /// The first field it lacks.
+        missing: &'static str,
+    },
     /// A search names a rule the rule set does not have.
     #[error("unknown rule {0:?}")]
     UnknownRule(String),
@@ -114,14 +125,11 @@ impl MentionIndex {
             .set_default_multithread_executor()
             .map_err(tantivy_err)?;
         analyzer::register(&index);
-        let fields = Fields::from_schema(&index.schema()).map_err(|missing| {
-            IndexError::Directory {
+        let fields =
+            Fields::from_schema(&index.schema()).map_err(|missing| IndexError::OlderSchema {
                 path: path.clone(),
-                detail: format!(
-                    "the index was created by another version of Lauscher (no field {missing:?}); move it away and re-import, or delete the data directory"
-                ),
-            }
-        })?;
+                missing: missing.0,
+            })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -94,10 +94,14 @@ pub struct Fields {
     pub stemmed: HashMap<Lang, Field>,
 }
 
+/// A field the index lacks: it was built by an older version of Lauscher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingField(pub &'static str);
+
 impl Fields {
-    /// Resolves the fields of an index built by [`build`]; returns the name of the first
-    /// missing field for an index built by another version.
-    pub fn from_schema(schema: &Schema) -> Result<Fields, String> {
+    /// Resolves the fields of an index built by [`build`]; names the first missing field
+    /// of an index built by another version.
+    pub fn from_schema(schema: &Schema) -> Result<Fields, MissingField> {
         let mut missing = None;
         let mut f = |name: &'static str| match schema.get_field(name) {
             Ok(field) => field,
@@ -141,7 +145,7 @@ impl Fields {
             stemmed,
         };
         match missing {
-            Some(name) => Err(name.to_owned()),
+            Some(name) => Err(MissingField(name)),
             None => Ok(fields),
         }
     }

@@ -197,15 +197,20 @@ pub struct Sentiment {
     pub explanation: Vec<Contribution>,
 }
 
+/// The error for an unknown intent name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown intent {0:?}: expected complaint, question, praise or other")]
+pub struct UnknownIntent(pub String);
+
 impl FromStr for Intent {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownIntent;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "complaint" => Ok(Intent::Complaint),
             "question" => Ok(Intent::Question),
             "praise" => Ok(Intent::Praise),
             "other" => Ok(Intent::Other),
-            _ => Err(format!("unknown intent {s:?}")),
+            _ => Err(UnknownIntent(s.to_owned())),
         }
     }
 }
