@@ -22,118 +22,10 @@
 //! question that still shows what it is about.
 
 use lauscher_config::ServiceKind;
-use lauscher_model::Lang;
 use lauscher_model::{Intent, IntentDecision, Label, Sentiment};
 
 use crate::sentiment::Analysis;
 use lauscher_text::social::Kind;
-
-/// Service words: what people write when they need the service team. Matched on word
-/// prefixes (`erstatt` covers `Erstattung`, `erstattet`).
-const SERVICE_DE: &[&str] = &[
-    "erstatt",
-    "rückerstatt",
-    "entschädig",
-    "kündig",
-    "hotline",
-    "kundenservice",
-    "kundendienst",
-    "service",
-    "beschwerde",
-    "reklamation",
-    "störung",
-    "ausfall",
-    "ausgefallen",
-    "verspät",
-    "kaputt",
-    "defekt",
-    "rechnung",
-    "abbuchung",
-    "abgebucht",
-    "lieferung",
-    "geliefert",
-    "paket",
-    "bestellung",
-    "vertrag",
-    "support",
-    "hilfe",
-    "erreichbar",
-    "warteschleife",
-    "fahrgastrecht",
-    "anschluss",
-    "storn",
-    "gutschrift",
-    "passwort",
-    "login",
-    "einloggen",
-    "absturz",
-    "stürzt",
-    "fehler",
-    "problem",
-];
-const SERVICE_EN: &[&str] = &[
-    "refund",
-    "reimburs",
-    "compensat",
-    "cancel",
-    "hotline",
-    "customer",
-    "service",
-    "support",
-    "complain",
-    "complaint",
-    "outage",
-    "broken",
-    "delay",
-    "charged",
-    "overcharg",
-    "bill",
-    "invoice",
-    "deliver",
-    "package",
-    "parcel",
-    "order",
-    "contract",
-    "subscription",
-    "account",
-    "password",
-    "login",
-    "log in",
-    "crash",
-    "error",
-    "bug",
-    "issue",
-    "problem",
-    "fix",
-    "help",
-    "reply",
-    "respond",
-    "response",
-    "waiting",
-    "hold",
-];
-
-/// Phrases that ask without a question mark.
-const ASK_DE: &[&[&str]] = &[
-    &["weiß", "jemand"],
-    &["weiss", "jemand"],
-    &["kann", "mir", "jemand"],
-    &["kann", "jemand"],
-    &["hat", "jemand"],
-    &["wie", "kann", "ich"],
-    &["was", "kann", "ich"],
-    &["an", "wen", "kann"],
-];
-const ASK_EN: &[&[&str]] = &[
-    &["does", "anyone"],
-    &["anyone", "know"],
-    &["can", "anyone"],
-    &["can", "someone"],
-    &["how", "do", "i"],
-    &["how", "can", "i"],
-    &["who", "do", "i"],
-    &["any", "idea"],
-];
 
 /// Service cues of these kinds weigh together toward a complaint.
 fn tells_a_problem(kind: ServiceKind) -> bool {
@@ -152,10 +44,9 @@ const PROBLEM_WEIGHT: f32 = -1.4;
 
 /// Decides the intent of an analysed post with its overall sentiment.
 pub fn classify(analysis: &Analysis, sentiment: &Sentiment) -> IntentDecision {
-    let (service, ask): (&[&str], &[&[&str]]) = match analysis.lang {
-        Some(Lang::De) => (SERVICE_DE, ASK_DE),
-        Some(Lang::En) => (SERVICE_EN, ASK_EN),
-        _ => (&[], &[]),
+    let (service, ask): (&[&str], &[&[&str]]) = match analysis.lang.and_then(crate::pack::of) {
+        Some(p) => (p.service_words, p.ask),
+        None => (&[], &[]),
     };
     let words: Vec<&str> = analysis
         .tokens

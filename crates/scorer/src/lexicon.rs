@@ -27,36 +27,6 @@ pub const CACHE_CAPACITY: usize = 100_000;
 /// Shortest stem looked up: shorter ones collide across unrelated words.
 const MIN_STEM: usize = 4;
 
-/// Evaluative first parts of German compounds (`Scheißservice`, `Traumwetter`), with the
-/// valence the compound takes when its head carries none.
-const DE_PREFIXES: &[(&str, f32)] = &[
-    ("scheiß", -2.6),
-    ("scheiss", -2.6),
-    ("kack", -2.5),
-    ("drecks", -2.6),
-    ("mist", -2.0),
-    ("horror", -2.2),
-    ("chaos", -2.0),
-    ("katastrophen", -2.5),
-    ("pannen", -1.8),
-    ("problem", -1.2),
-    ("ärger", -1.6),
-    ("frust", -1.8),
-    ("schrott", -2.3),
-    ("müll", -1.8),
-    ("sau", -1.0),
-    ("traum", 2.2),
-    ("spitzen", 2.2),
-    ("super", 2.0),
-    ("mega", 1.6),
-    ("klasse", 2.0),
-    ("hammer", 1.8),
-    ("wunder", 1.6),
-    ("lieblings", 2.0),
-    ("glücks", 1.8),
-    ("freuden", 2.0),
-];
-
 /// How a word was found, for explanations.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Via {
@@ -176,18 +146,16 @@ impl Lexicon {
     /// it; `None` for a language without a bundled lexicon and without user words.
     pub fn bundled(lang: Lang, user: &[UserLexicon]) -> Option<Lexicon> {
         let mut layers: Vec<Vec<(String, f32)>> = Vec::new();
-        match lang {
-            Lang::En => {
+        if let Some(pack) = crate::pack::of(lang) {
+            if pack.vader {
                 layers.push(
                     vader_sentiment::LEXICON
                         .iter()
                         .map(|(w, v)| (w.to_lowercase(), *v as f32))
                         .collect(),
                 );
-                layers.push(parse_tsv(include_str!("../lexicon/en.tsv")));
             }
-            Lang::De => layers.push(parse_tsv(include_str!("../lexicon/de.tsv"))),
-            _ => {}
+            layers.push(parse_tsv(pack.lexicon));
         }
         layers.extend(
             user.iter()
@@ -316,7 +284,8 @@ impl Lexicon {
             .filter(|v| *v != 0.0)
             .or_else(|| head_valence(&split.lemma).filter(|v| *v != 0.0))
             .or_else(|| {
-                DE_PREFIXES
+                crate::pack::de::PACK
+                    .compound_prefixes
                     .iter()
                     .find(|(prefix, _)| split.first.starts_with(prefix))
                     .map(|(_, v)| *v)

@@ -15,6 +15,7 @@
 pub mod eval;
 pub mod intent;
 pub mod lexicon;
+pub mod pack;
 pub mod sentiment;
 pub mod service;
 
@@ -27,21 +28,6 @@ use lauscher_text::{Fingerprint, LanguageDetector};
 
 pub use sentiment::{Analysis, SentimentScorer, TopicWords};
 
-/// Words that, in a clause naming a topic, say the author moves to it.
-const SWITCH_TO: &[&str] = &[
-    "wechsle",
-    "wechseln",
-    "gewechselt",
-    "wechsel",
-    "umsteigen",
-    "umgestiegen",
-    "steige",
-    "switch",
-    "switched",
-    "switching",
-    "moving",
-    "moved",
-];
 /// The weight of a switch cue for the target.
 const SWITCH_WEIGHT: f32 = 2.0;
 
@@ -238,7 +224,7 @@ impl Scorer {
             let switch = clauses.iter().find_map(|&c| {
                 a.tokens[a.clauses[c].clone()]
                     .iter()
-                    .find(|tok| SWITCH_TO.contains(&tok.text.as_str()))
+                    .find(|tok| crate::pack::switches_to(&tok.text))
                     .map(|tok| tok.text.clone())
             });
             if let Some(word) = switch {

@@ -21,63 +21,6 @@ use lauscher_model::Lang;
 
 use lauscher_text::social::PostToken;
 
-/// Number words a `<n>` slot takes besides digits.
-const NUMBERS_EN: &[&str] = &[
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "fifteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "few",
-    "couple",
-    "several",
-    "many",
-    "multiple",
-    "countless",
-    "hundred",
-];
-const NUMBERS_DE: &[&str] = &[
-    "ein",
-    "eine",
-    "einer",
-    "zwei",
-    "drei",
-    "vier",
-    "fünf",
-    "sechs",
-    "sieben",
-    "acht",
-    "neun",
-    "zehn",
-    "elf",
-    "zwölf",
-    "fünfzehn",
-    "zwanzig",
-    "dreißig",
-    "vierzig",
-    "fünfzig",
-    "paar",
-    "mehrere",
-    "mehreren",
-    "vielen",
-    "etlichen",
-    "unzähligen",
-    "hundert",
-];
-
-/// Widest gap `…` matches, in words.
 const MAX_GAP: usize = 3;
 
 /// One service cue found in a post.
@@ -113,11 +56,7 @@ impl ServiceCues {
     /// The bundled cues of `lang` with the `service:` entries of `user` lexicons of that
     /// language merged over them; `None` when there are none.
     pub fn bundled(lang: Lang, user: &[UserLexicon]) -> Option<ServiceCues> {
-        let data = match lang {
-            Lang::De => include_str!("../lexicon/service-de.tsv"),
-            Lang::En => include_str!("../lexicon/service-en.tsv"),
-            _ => "",
-        };
+        let data = crate::pack::of(lang).map_or("", |p| p.service_cues);
         let mut entries = parse_tsv(data);
         for u in user.iter().filter(|u| u.lang == lang) {
             for e in &u.service {
@@ -304,11 +243,7 @@ impl ServiceCues {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == ',' || c == '.');
         }
-        match self.lang {
-            Lang::De => NUMBERS_DE.contains(&word),
-            Lang::En => NUMBERS_EN.contains(&word),
-            _ => false,
-        }
+        crate::pack::of(self.lang).is_some_and(|p| p.numbers.contains(&word))
     }
 }
 
