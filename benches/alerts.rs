@@ -62,7 +62,7 @@ fn main() {
                 reach: Some((i as u64 * 31) % 20_000),
                 published_at: at,
                 fetched_at: at,
-                lang: (*lang).to_owned(),
+                lang: lang.parse().ok(),
                 score: -0.3,
                 label: [Label::Negative, Label::Neutral, Label::Positive][i % 3],
                 intent: Intent::Other,

@@ -88,7 +88,7 @@ fn main() {
                     lang_hint: None,
                     repost_of: None,
                 },
-                lang: (*lang).into(),
+                lang: lang.parse().ok(),
                 sentiment: Sentiment {
                     score: match label {
                         Label::Negative => -0.5,

@@ -270,7 +270,7 @@ impl AlertRouter {
     fn passes(rule: &AlertRule, m: &MentionSummary) -> bool {
         rule.label.is_none_or(|l| l == m.label)
             && (rule.intent.is_empty() || rule.intent.contains(&m.intent))
-            && (rule.lang.is_empty() || rule.lang.contains(&m.lang))
+            && (rule.lang.is_empty() || m.lang.is_some_and(|l| rule.lang.contains(&l)))
             && (rule.source.is_empty() || rule.source.contains(&m.source))
     }
 
@@ -366,7 +366,7 @@ impl AlertRouter {
                         Detector::Shift(d) => {
                             let passes_but_label = {
                                 let r = &self.config.rules[ri];
-                                (r.lang.is_empty() || r.lang.contains(&m.lang))
+                                (r.lang.is_empty() || m.lang.is_some_and(|l| r.lang.contains(&l)))
                                     && (r.source.is_empty() || r.source.contains(&m.source))
                             };
                             if passes_but_label {

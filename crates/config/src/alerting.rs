@@ -244,7 +244,7 @@ pub struct AlertRule {
     pub intent: Vec<Intent>,
     /// Only mentions in one of these languages.
     #[serde(default)]
-    pub lang: Vec<String>,
+    pub lang: Vec<lauscher_model::Lang>,
     /// Only mentions from one of these sources.
     #[serde(default)]
     pub source: Vec<String>,

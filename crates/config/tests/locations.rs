@@ -183,6 +183,7 @@ rules:
     topics: [acme]
     label: negative
     intent: [complaint]
+    lang: [de, en]
     window: 60m
     step: 5m
     min_ratio: 3

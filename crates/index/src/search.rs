@@ -327,7 +327,7 @@ impl MentionIndex {
                 reach: m.author_reach,
                 published_at: m.published_at,
                 fetched_at: m.fetched_at,
-                lang: m.lang,
+                lang: m.lang.parse().ok(),
                 score: m.sentiment as f32,
                 label: m.label.parse().unwrap_or(Label::Neutral),
                 intent: m.intent.parse().unwrap_or(Intent::Other),

@@ -1,6 +1,5 @@
 //! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
-use lauscher_model::Lang;
 use lauscher_model::ScoredMention;
 use lauscher_query::site_keys;
 use lauscher_text::token::{fold, tags};
@@ -65,7 +64,7 @@ impl MentionWriter {
                 doc.add_u64(f.author_reach, reach);
             }
         }
-        doc.add_text(f.lang, &m.lang);
+        doc.add_text(f.lang, lauscher_model::lang::code::of(m.lang));
         doc.add_text(f.sentiment_label, m.sentiment.label.as_str());
         doc.add_f64(f.sentiment, f64::from(m.sentiment.score));
         doc.add_text(f.intent, m.intent.intent.as_str());
@@ -104,7 +103,7 @@ impl MentionWriter {
             doc.add_text(f.title, title);
         }
         doc.add_text(f.text, &m.mention.text);
-        if let Some(field) = m.lang.parse::<Lang>().ok().and_then(|l| f.stemmed.get(&l)) {
+        if let Some(field) = m.lang.and_then(|l| f.stemmed.get(&l)) {
             if let Some(title) = &m.mention.title {
                 doc.add_text(*field, title);
             }

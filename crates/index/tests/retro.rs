@@ -199,7 +199,12 @@ fn mentions() -> Vec<ScoredMention> {
 fn live_hits(set: &RuleSet, corpus: &[ScoredMention], pos: usize) -> Vec<u128> {
     corpus
         .iter()
-        .filter(|s| set.matches(pos, &MentionFields::of(&s.mention, &s.lang)))
+        .filter(|s| {
+            set.matches(
+                pos,
+                &MentionFields::of(&s.mention, lauscher_model::lang::code::of(s.lang)),
+            )
+        })
         .map(|s| s.mention.id.0)
         .collect()
 }

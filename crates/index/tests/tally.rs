@@ -63,7 +63,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
             lang_hint: None,
             repost_of: None,
         },
-        lang: "en".into(),
+        lang: Some(lauscher_model::Lang::En),
         sentiment: Sentiment {
             score: p.score,
             label: p.label,

@@ -129,7 +129,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
                 lang_hint: None,
                 repost_of: None,
             },
-            lang: "en".into(),
+            lang: Some(lauscher_model::Lang::En),
             sentiment: Sentiment {
                 score: if label == Label::Negative { -0.5 } else { 0.0 },
                 label,

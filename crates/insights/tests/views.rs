@@ -99,7 +99,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
                 lang_hint: None,
                 repost_of: None,
             },
-            lang: "en".into(),
+            lang: Some(lauscher_model::Lang::En),
             sentiment: Sentiment {
                 score: p.score as f32,
                 label: p.label,

@@ -109,3 +109,42 @@ impl FromStr for Lang {
             .ok_or_else(|| UnsupportedLang(s.to_owned()))
     }
 }
+
+impl serde::Serialize for Lang {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Lang {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        code.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A mention's language as its code: a [`Lang`]'s, or `und` when undetermined. For
+/// `#[serde(with = "lauscher_model::lang::code")]` on an `Option<Lang>`.
+pub mod code {
+    use super::Lang;
+    use serde::Deserialize;
+
+    /// The code of an undetermined language.
+    pub const UNDETERMINED: &str = "und";
+
+    /// Returns `lang`'s code, or `und`.
+    pub fn of(lang: Option<Lang>) -> &'static str {
+        lang.map_or(UNDETERMINED, Lang::code)
+    }
+
+    /// Serialises as the code.
+    pub fn serialize<S: serde::Serializer>(lang: &Option<Lang>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(of(*lang))
+    }
+
+    /// Reads a code; `und`, or one Lauscher does not analyse, is undetermined.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Lang>, D::Error> {
+        let code = String::deserialize(d)?;
+        Ok(code.parse().ok())
+    }
+}

@@ -283,8 +283,9 @@ pub struct TargetSentiment {
 pub struct ScoredMention {
     /// The mention itself.
     pub mention: Mention,
-    /// ISO 639-1 code of a configured language, or `und` when undetermined.
-    pub lang: String,
+    /// The detected (or declared) language; `None` when undetermined (stored as `und`).
+    #[serde(with = "lang::code")]
+    pub lang: Option<Lang>,
     /// Sentiment with its explanation.
     pub sentiment: Sentiment,
     /// What the author wants, with the cues.
@@ -322,8 +323,9 @@ pub struct MentionSummary {
     pub published_at: DateTime<Utc>,
     /// When it was fetched (imports set it to `published_at`).
     pub fetched_at: DateTime<Utc>,
-    /// Language code.
-    pub lang: String,
+    /// The language; `None` when undetermined.
+    #[serde(with = "lang::code")]
+    pub lang: Option<Lang>,
     /// Sentiment score in `[-1, 1]`.
     pub score: f32,
     /// Sentiment label.
@@ -356,7 +358,7 @@ impl MentionSummary {
             reach: m.author.as_ref().and_then(|a| a.reach),
             published_at: m.published_at,
             fetched_at: m.fetched_at,
-            lang: s.lang.clone(),
+            lang: s.lang,
             score: s.sentiment.score,
             label: s.sentiment.label,
             intent: s.intent.intent,

@@ -124,7 +124,6 @@ impl Scorer {
             }
         }
         let scored = self.score_detected(&full, detected, &words);
-        let code = scored.lang.code();
         let lang = scored.lang.lang();
         let vocabulary = Vocabulary(&self.sentiment);
         let mut phrases: Vec<String> = Vec::new();
@@ -147,7 +146,7 @@ impl Scorer {
         }
         let targets = self.targets(&scored, &mention, &matched, rules);
         ScoredMention {
-            lang: code.to_owned(),
+            lang,
             sentiment: scored.sentiment,
             intent: scored.intent,
             topics: matched.iter().map(|r| r.id.clone()).collect(),

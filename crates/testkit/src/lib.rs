@@ -62,7 +62,7 @@ pub fn scored(id: u128, text: &str) -> ScoredBuilder {
             lang_hint: None,
             repost_of: None,
         },
-        lang: "de".into(),
+        lang: Some(lauscher_model::Lang::De),
         sentiment: Sentiment {
             score: -0.5,
             label: Label::Negative,
@@ -81,9 +81,9 @@ pub fn scored(id: u128, text: &str) -> ScoredBuilder {
 }
 
 impl ScoredBuilder {
-    /// Sets the language.
-    pub fn lang(mut self, lang: &str) -> Self {
-        self.0.lang = lang.into();
+    /// Sets the language by its code (`und` or an unknown code: undetermined).
+    pub fn lang(mut self, code: &str) -> Self {
+        self.0.lang = code.parse().ok();
         self
     }
 
@@ -161,7 +161,7 @@ impl ScoredBuilder {
             Some(t) => format!("{t} {}", m.text),
             None => m.text.clone(),
         };
-        self.0.phrases = lauscher_text::phrases::phrases(&text, self.0.lang.parse().ok());
+        self.0.phrases = lauscher_text::phrases::phrases(&text, self.0.lang);
         self.0
     }
 }
