@@ -8,8 +8,18 @@
 /// input and at most two allocations.
 pub fn html_to_text(input: &str) -> String {
     let stripped = strip_tags(input);
-    let decoded = html_escape::decode_html_entities(&stripped);
-    collapse_whitespace(&decoded)
+    collapse_whitespace(&decode_entities(&stripped))
+}
+
+/// Decodes HTML entities (HTML5 names, decimal and hex forms) once; borrows when there
+/// is none. The one entity decoder of text Lauscher reads (feeds, imports, posts); the
+/// crawler's repair of broken XML only rewrites entities for the XML parser.
+pub fn decode_entities(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('&') {
+        html_escape::decode_html_entities(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Collapses every run of Unicode whitespace into one ASCII space and trims both ends.

@@ -94,7 +94,7 @@ pub fn decode(text: &str) -> Cow<'_, str> {
         if !out.contains('&') {
             break;
         }
-        let decoded = html_escape::decode_html_entities(&out).into_owned();
+        let decoded = crate::normalize::decode_entities(&out).into_owned();
         if decoded == out {
             break;
         }
