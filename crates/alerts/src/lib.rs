@@ -14,7 +14,7 @@
 //! - [`tail`]: a statistic's own past and the level that meets the budget;
 //! - [`detector`]: [`SpikeDetector`], one stream's counts and decisions;
 //! - [`cusum`]: slow build-ups; [`shift`]: sentiment shift;
-//! - [`incident`]: the incident state machine;
+//! - [`incident`]: the incident state machine; [`book`]: the newest incident per stream;
 //! - [`route`]: routing tree, silences and mutes; [`render`]: message texts from
 //!   templates; [`receiver`]: one module per receiver kind (bodies, grouping, posting);
 //! - [`router`]: [`AlertRouter`], the stages from signal to notification;
@@ -26,6 +26,7 @@
 
 pub mod backtest;
 pub mod baseline;
+pub mod book;
 pub mod cusum;
 pub mod deliver;
 pub mod detector;

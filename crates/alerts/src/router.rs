@@ -21,8 +21,9 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use crate::book::IncidentBook;
 use crate::detector::{Evidence, KeyMap, Sample, Signal, SpikeDetector, SpikeParams, key_hash};
-use crate::incident::{Change, Incident, Input, Status};
+use crate::incident::{Change, Incident, Input};
 use crate::render::Templates;
 use crate::route::{Labels, matches, muted_until, route};
 use crate::shift::ShiftDetector;
@@ -170,7 +171,7 @@ pub struct AlertRouter {
     /// Topic (hashed) → stream index per rule.
     stream_index: KeyMap<Vec<Option<usize>>>,
     /// The newest incident per (rule, topic).
-    incidents: HashMap<(String, String), Incident>,
+    incidents: IncidentBook,
     /// Consecutive failed polls per source.
     failures: HashMap<String, u32>,
     /// Per source: first mention, last mention, mentions seen (for "silent").
@@ -188,7 +189,7 @@ impl AlertRouter {
         wake: Arc<Notify>,
         now: i64,
     ) -> Result<AlertRouter, RouterError> {
-        let mut incidents = HashMap::new();
+        let mut incidents = IncidentBook::default();
         let mut groups = GroupClock::default();
         if let Some(state) = &state {
             let since = now - config.incidents.reopen_within.0.as_secs() as i64;
@@ -196,7 +197,7 @@ impl AlertRouter {
                 match serde_json::from_str::<Incident>(&rec.body) {
                     Ok(mut i) => {
                         i.id = rec.id;
-                        incidents.insert((i.rule.clone(), i.topic.clone()), i);
+                        incidents.insert(i);
                     }
                     Err(e) => warn!(id = rec.id, error = %e, "stored incident unreadable; skipped"),
                 }
@@ -429,12 +430,7 @@ impl AlertRouter {
             return;
         }
         self.check_silent(now);
-        let keys: Vec<(String, String)> = self
-            .incidents
-            .iter()
-            .filter(|(_, i)| i.is_open())
-            .map(|(k, _)| k.clone())
-            .collect();
+        let keys = self.incidents.open_streams();
         for key in keys {
             // Each tick makes at most a few changes (SLA warning, then escalation...).
             for _ in 0..4 {
@@ -689,7 +685,7 @@ impl AlertRouter {
                     match changed {
                         Some(change) => self.commit(next, change, now),
                         None => {
-                            self.incidents.insert(key, next);
+                            self.incidents.insert(next);
                         }
                     }
                 }
@@ -739,7 +735,7 @@ impl AlertRouter {
         if peak_rose {
             self.sink.save_numbers(&incident);
         }
-        self.incidents.insert(key, incident);
+        self.incidents.insert(incident);
     }
 
     /// Receivers for `event` of `incident`, each with the time it may go out (mute,
@@ -826,7 +822,7 @@ impl AlertRouter {
         }
         for other in self
             .incidents
-            .values()
+            .iter()
             .filter(|o| o.is_open() && o.topic == incident.topic && o.rule != incident.rule)
         {
             // A shitstorm on a topic mutes lesser incidents there; an open spike mutes
@@ -959,15 +955,14 @@ impl AlertRouter {
     fn book(&mut self, incident: Incident) {
         let open = incident.is_open();
         let (rule_id, topic) = (incident.rule.clone(), incident.topic.clone());
-        self.incidents
-            .insert((rule_id.clone(), topic.clone()), incident);
+        self.incidents.insert(incident);
         self.set_detector_open(&rule_id, &topic, open);
         self.update_open_gauge();
     }
 
     fn update_open_gauge(&self) {
         METRICS.incidents_open.reset();
-        for i in self.incidents.values().filter(|i| i.is_open()) {
+        for i in self.incidents.iter().filter(|i| i.is_open()) {
             METRICS
                 .incidents_open
                 .with_label_values(&[&i.level.to_string()])
@@ -977,8 +972,7 @@ impl AlertRouter {
 
     fn find(&self, id: i64) -> Result<Incident, RouterError> {
         self.incidents
-            .values()
-            .find(|i| i.id == id)
+            .by_id(id)
             .cloned()
             .ok_or(RouterError::NotFound(id))
     }
@@ -1025,7 +1019,7 @@ impl AlertRouter {
     /// Incidents a backtest opened, oldest first, with those still open at the end.
     pub fn into_history(self) -> (Vec<Incident>, Vec<PlannedNotification>) {
         let (mut history, planned) = self.sink.into_kept();
-        let mut open: Vec<Incident> = self.incidents.into_values().collect();
+        let mut open: Vec<Incident> = self.incidents.into_incidents();
         open.sort_by_key(|i| i.opened_at);
         history.extend(open);
         history.sort_by_key(|i| (i.opened_at, i.rule.clone(), i.topic.clone()));
@@ -1054,17 +1048,12 @@ impl AlertRouter {
 
     /// Whether any incident is open (its timers need the clock).
     pub fn any_open(&self) -> bool {
-        self.incidents
-            .values()
-            .any(|i| i.status != Status::Resolved)
+        self.incidents.unresolved().next().is_some()
     }
 
     /// Open incidents, for status pages.
     pub fn open_incidents(&self) -> Vec<&Incident> {
-        self.incidents
-            .values()
-            .filter(|i| i.status != Status::Resolved)
-            .collect()
+        self.incidents.unresolved().collect()
     }
 }
 
