@@ -156,7 +156,7 @@ pub struct SearchArgs {
     pub limit: usize,
     /// `reposts`: leave reposts out and show how often each hit was reposted.
     #[arg(long)]
-    pub collapse: Option<String>,
+    pub collapse: Option<lauscher_index::Collapse>,
     /// Print JSON (one object with `total` and `hits`).
     #[arg(long)]
     pub json: bool,

@@ -84,7 +84,7 @@ pub struct SearchParams {
     /// Intent.
     pub intent: Option<lauscher_model::Intent>,
     /// `reposts`: leave reposts out and count them on their originals.
-    pub collapse: Option<String>,
+    pub collapse: Option<lauscher_index::Collapse>,
     /// Page size (default 20, at most 1000).
     pub limit: Option<usize>,
     /// Hits to skip.
@@ -115,7 +115,7 @@ impl SearchParams {
             source: self.source,
             label: self.label,
             intent: self.intent,
-            collapse: self.collapse.as_deref().map(str::parse).transpose()?,
+            collapse: self.collapse,
             limit: self.limit.unwrap_or(20).clamp(1, 1000),
             offset: self.offset.unwrap_or(0),
         })
