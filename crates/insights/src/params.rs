@@ -10,6 +10,14 @@ use serde::Deserialize;
 use crate::{Filters, InsightsError, Interval};
 
 /// View parameters, all text (query string or flags).
+///
+/// Decision: the filter fields (topic, rule, lang, source, label, intent, since, until)
+/// are written out here and in the search API's parameters rather than embedded as one
+/// struct: serde can only embed with `flatten`, which cannot deny unknown fields, and an
+/// unknown parameter must be a 400, not silently ignored. Both end in the index's one
+/// request type ([`lauscher_index::SearchRequest`], through [`crate::Filters`] here), and
+/// label and intent are the model's types in both. The views differ on purpose: `topic`
+/// takes a comma-separated list and the window defaults to the last 7 days.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
