@@ -97,7 +97,7 @@ fn ingest(rt: &tokio::runtime::Runtime, config: &Config, ms: Vec<Mention>) -> Du
             let b = Batch {
                 source: "bench".into(),
                 mentions: batch,
-                cursor: None,
+                checkpoint: None,
                 keep_all: true,
                 ack: None,
             };

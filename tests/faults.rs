@@ -70,8 +70,14 @@ async fn broken_sources_are_reported_and_the_good_ones_still_index() {
         assert!(log.contains(&format!("{u}/slow.xml: timed out")), "{log}");
         assert!(log.contains("malformed feed partially recovered"), "{log}");
         assert_eq!(dir.total(&["--source", "good"]), 2);
-        // The complete entries before the cut are recovered.
-        assert_eq!(dir.total(&["--source", "truncated"]), 2);
+        // The complete entries before the cut are recovered, and what arrived of the
+        // cut one (its title, the start of its text).
+        assert_eq!(dir.total(&["--source", "truncated"]), 3);
+        assert!(
+            texts(&dir.search(&["--source", "truncated"]))
+                .iter()
+                .any(|t| t.starts_with("Acme Bahn Text der mitten im")),
+        );
         assert_eq!(texts(&dir.search(&["--source", "badutf8"])).len(), 1);
     })
     .await

@@ -219,3 +219,131 @@ async fn latin1_feeds_and_mislabelled_charsets_decode() {
     .await
     .expect("test body");
 }
+
+/// Every shape of feed a forgiving feed reader accepts yields every entry: Atom 0.3,
+/// RSS 1.0 and 0.90 (RDF), a last end tag cut before its `>`, junk and a doctype before
+/// the root, a feed served as `text/html`, JSON Feed 1.0 and 1.1 under their content
+/// types, entries with only a title or only content, entity forms, and `<rss>` without
+/// version, channel or with a default namespace.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_feed_variant_a_feed_reader_accepts_is_read_whole() {
+    let server = MockServer::start().await;
+    let variants = [
+        ("atom03", "atom03.xml", "application/atom+xml", 2),
+        ("rdf", "rdf.xml", "application/rdf+xml", 2),
+        ("rss090", "rss090.xml", "application/rss+xml", 1),
+        ("cut", "cut-end-tag.xml", "application/atom+xml", 2),
+        ("junk", "junk-before-root.xml", "text/xml", 1),
+        ("jf10", "jsonfeed-10.json", "application/json", 2),
+        ("jf11", "jsonfeed-11.json", "application/feed+json", 2),
+        (
+            "partial",
+            "title-or-content-only.xml",
+            "application/rss+xml",
+            3,
+        ),
+        ("entities", "entities.xml", "application/rss+xml", 3),
+        ("bare", "rss-bare.xml", "application/xml", 2),
+        ("html", "served-as-html.xml", "text/html; charset=utf-8", 1),
+    ];
+    let u = server.uri();
+    let mut sources = String::new();
+    for (id, file, ctype, _) in variants {
+        let route = format!("/{id}");
+        Mock::given(method("GET"))
+            .and(path(route.as_str()))
+            .respond_with(body(&fixture(&format!("feeds/variants/{file}")), ctype))
+            .mount(&server)
+            .await;
+        sources.push_str(&source(id, &format!("{u}{route}")));
+    }
+    let dir = Dir::new();
+    dir.write_config(&sources);
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        for (id, _, _, entries) in variants {
+            assert_eq!(dir.total(&["--source", id]), entries, "source {id}");
+        }
+        let all = dir.search(&[]).to_string();
+        for expected in [
+            "Acme Bahn im Atom-0.3-Feed",
+            "Acme Bahn ohne link-Element",
+            "https://rdf.example.org/2",
+            "Acme Bahn im JSON Feed 1.0",
+            "Acme nur Text, kein Titel",
+            "Acme Bahn im JSON Feed 1.1",
+            "Acme nur ein Inhalt ohne Titel und Link",
+            "https://partial.example.org/guid-only",
+            "Acme hex groß",
+            "Acme dezimal & café AT&T",
+            "Acme abgeschnitten zwei",
+        ] {
+            assert!(all.contains(expected), "{expected}: {all}");
+        }
+    })
+    .await
+    .expect("test thread");
+}
+
+/// 301, 302, 303, 307 and 308 are followed; a feed that moved for good (301 or 308
+/// all the way) is polled at its new URL from then on; a 410 stops polling.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_followed_permanent_moves_remembered_and_gone_feeds_left_alone() {
+    let server = MockServer::start().await;
+    let u = server.uri();
+    for (status, from) in [
+        (301, "/m301"),
+        (302, "/m302"),
+        (303, "/m303"),
+        (307, "/m307"),
+        (308, "/m308"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(from))
+            .respond_with(
+                ResponseTemplate::new(status).insert_header("Location", format!("{u}/new{from}")),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/new{from}")))
+            .respond_with(feed("feeds/rss2.xml"))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/gone"))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let mut sources = String::new();
+    for id in ["m301", "m302", "m303", "m307", "m308", "gone"] {
+        sources.push_str(&source(id, &format!("{u}/{id}")));
+    }
+    dir.write_config(&sources);
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        // All five serve the same feed: its two entries, once.
+        assert_eq!(dir.total(&[]), 2);
+        dir.run_once();
+        dir
+    })
+    .await
+    .expect("test thread");
+    let requests = server.received_requests().await.unwrap_or_default();
+    let count = |p: &str| requests.iter().filter(|r| r.url.path() == p).count();
+    // Permanent moves: the old URL is asked once, the new one on both runs.
+    assert_eq!((count("/m301"), count("/new/m301")), (1, 2));
+    assert_eq!((count("/m308"), count("/new/m308")), (1, 2));
+    // Temporary ones keep being asked at the configured URL, and followed.
+    for p in ["m302", "m303", "m307"] {
+        assert_eq!(
+            (count(&format!("/{p}")), count(&format!("/new/{p}"))),
+            (2, 2),
+            "{p}"
+        );
+    }
+    assert_eq!(count("/gone"), 2, "one poll per run, none after the 410");
+    drop(dir);
+}

@@ -1,7 +1,7 @@
 //! Parses RSS, Atom and JSON Feed bodies into mentions, recovering what it can.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use feed_rs::model::{Entry, Feed};
+use feed_rs::model::{Entry, Feed, FeedType};
 use lauscher_model::{Author, Mention};
 use lauscher_text::Fingerprint;
 use lauscher_text::normalize::{collapse_whitespace, html_to_text};
@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
-use crate::repair::{sanitize, split_entries};
+use crate::repair::{close_truncated, sanitize, split_entries};
 
 /// Dates further in the future than this are treated as missing.
 const MAX_FUTURE_SKEW: ChronoDuration = ChronoDuration::minutes(5);
@@ -19,8 +19,6 @@ const MAX_FUTURE_SKEW: ChronoDuration = ChronoDuration::minutes(5);
 pub struct ParsedFeed {
     /// The mentions found, in document order.
     pub mentions: Vec<Mention>,
-    /// Entries dropped because they had neither title nor text.
-    pub skipped: usize,
     /// Set when the document was malformed and only some entries were recovered: the
     /// first error, with its position.
     pub recovered_from: Option<FetchError>,
@@ -57,7 +55,6 @@ pub fn parse_feed(
         Ok(feed) => {
             let mut parsed = ParsedFeed {
                 mentions: Vec::new(),
-                skipped: 0,
                 recovered_from: None,
                 ttl_minutes: feed.ttl,
             };
@@ -69,18 +66,24 @@ pub fn parse_feed(
             let split = split_entries(&doc);
             let mut parsed = ParsedFeed {
                 mentions: Vec::new(),
-                skipped: 0,
                 recovered_from: None,
                 ttl_minutes: None,
             };
             for entry in &split.entries {
                 let one = format!("{}{}{}", split.header, entry, split.closers);
-                if let Ok(feed) = parse_document(&one, cx.url) {
+                let feed = parse_document(&one, cx.url).or_else(|_| {
+                    let closed = close_truncated(entry);
+                    parse_document(
+                        &format!("{}{closed}{}", split.header, split.closers),
+                        cx.url,
+                    )
+                });
+                if let Ok(feed) = feed {
                     parsed.ttl_minutes = parsed.ttl_minutes.or(feed.ttl);
                     collect(&feed, cx, &mut parsed);
                 }
             }
-            if parsed.mentions.is_empty() && parsed.skipped == 0 {
+            if parsed.mentions.is_empty() {
                 return Err(first_error);
             }
             parsed.recovered_from = Some(first_error);
@@ -89,13 +92,195 @@ pub fn parse_feed(
     }
 }
 
+/// Parses one document with feed-rs, first making JSON Feeds of any version and
+/// shape readable ([`loosen_json_feed`]) and, when feed-rs refuses a text construct's
+/// `type` (`application/xhtml+xml` from Atom 0.3, `application/octet-stream`, an empty
+/// one), reading such constructs as XHTML, HTML or plain text and trying again.
 fn parse_document(doc: &str, base: &Url) -> Result<Feed, feed_rs::parser::ParseFeedError> {
-    feed_rs::parser::Builder::new()
-        .base_uri(Some(base.as_str()))
-        // Missing ids stay empty; we derive deterministic ones (feed-rs would use UUIDs).
-        .id_generator(|_, _, _| String::new())
-        .build()
-        .parse(doc.as_bytes())
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    let parse = |doc: &str| {
+        feed_rs::parser::Builder::new()
+            .base_uri(Some(base.as_str()))
+            // Missing ids stay empty; we derive deterministic ones (feed-rs would use UUIDs).
+            .id_generator(|_, _, _| String::new())
+            .build()
+            .parse(doc.as_bytes())
+    };
+    if doc.starts_with('{') {
+        return match loosen_json_feed(doc) {
+            Some(loose) => parse(&loose),
+            None => parse(doc),
+        };
+    }
+    let mut doc = std::borrow::Cow::Borrowed(doc);
+    let mut tries = 0;
+    loop {
+        match parse(&doc) {
+            Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType { mime, .. }))
+                if tries < 4 =>
+            {
+                tries += 1;
+                let kind = if mime.contains("xhtml") {
+                    "xhtml"
+                } else if mime.contains("html") {
+                    "html"
+                } else {
+                    "text"
+                };
+                let loose = doc
+                    .replace(&format!("type=\"{mime}\""), &format!("type=\"{kind}\""))
+                    .replace(&format!("type='{mime}'"), &format!("type=\"{kind}\""));
+                if loose == *doc {
+                    return parse(&loose);
+                }
+                doc = std::borrow::Cow::Owned(loose);
+            }
+            Err(ParseFeedError::ParseError(
+                ParseErrorKind::MissingContent { position, .. }
+                | ParseErrorKind::UnknownMimeType { position, .. },
+            )) if tries < 8 => {
+                // What feed-rs still refuses (an empty inline content, a type it cannot
+                // read) goes, so the rest of the entry is kept.
+                tries += 1;
+                match without_element_at(&doc, position as usize) {
+                    Some(less) => doc = std::borrow::Cow::Owned(less),
+                    None => return parse(&doc),
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Removes the element whose start tag ends at or before byte `position` (the one
+/// feed-rs was reading), with everything up to its end tag.
+fn without_element_at(doc: &str, position: usize) -> Option<String> {
+    let upto = doc.get(..position.min(doc.len()))?;
+    let start = upto
+        .rmatch_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| doc[i + 1..].starts_with(|c: char| c.is_alphabetic()))?;
+    let name: String = doc[start + 1..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    let tag_close = doc[start..].find('>')? + start;
+    let end = if doc[..tag_close].ends_with('/') {
+        tag_close + 1
+    } else {
+        let closer = format!("</{name}>");
+        doc[tag_close..].find(&closer)? + tag_close + closer.len()
+    };
+    Some(format!("{}{}", &doc[..start], &doc[end..]))
+}
+
+/// Makes a JSON Feed readable whatever its version and however loosely it is typed:
+/// feed-rs wants `version` to start with `https://jsonfeed.org/version/1`, a `title`,
+/// an `items` array and every field a string. Here any version (1.0 and 1.1, `http:`,
+/// none) is read as 1.1, a missing title is empty, numbers become strings and fields of
+/// other types are dropped. `None` when the body is not a JSON object.
+fn loosen_json_feed(doc: &str) -> Option<String> {
+    use serde_json::Value;
+    let Value::Object(mut feed) = serde_json::from_str::<Value>(doc).ok()? else {
+        return None;
+    };
+    fn text(v: Value) -> Option<Value> {
+        match v {
+            Value::String(_) => Some(v),
+            Value::Number(n) => Some(Value::String(n.to_string())),
+            _ => None,
+        }
+    }
+    fn person(v: Value) -> Option<Value> {
+        let Value::Object(mut p) = v else { return None };
+        p.retain(|k, _| k == "name" || k == "url");
+        for k in ["name", "url"] {
+            if let Some(v) = p.remove(k).and_then(text) {
+                p.insert(k.to_owned(), v);
+            }
+        }
+        Some(Value::Object(p))
+    }
+    fn strings(fields: &mut serde_json::Map<String, Value>, keys: &[&str]) {
+        for k in keys {
+            if let Some(v) = fields.remove(*k)
+                && let Some(v) = text(v)
+            {
+                fields.insert((*k).to_owned(), v);
+            }
+        }
+    }
+    fn people(fields: &mut serde_json::Map<String, Value>) {
+        if let Some(a) = fields.remove("author")
+            && let Some(a) = person(a)
+        {
+            fields.insert("author".into(), a);
+        }
+        if let Some(Value::Array(list)) = fields.remove("authors") {
+            let list: Vec<Value> = list.into_iter().filter_map(person).collect();
+            fields.insert("authors".into(), Value::Array(list));
+        }
+    }
+    feed.insert(
+        "version".into(),
+        Value::String("https://jsonfeed.org/version/1.1".into()),
+    );
+    strings(
+        &mut feed,
+        &[
+            "title",
+            "home_page_url",
+            "feed_url",
+            "language",
+            "description",
+            "icon",
+            "favicon",
+        ],
+    );
+    feed.entry("title")
+        .or_insert_with(|| Value::String(String::new()));
+    people(&mut feed);
+    let items = match feed.remove("items") {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let items: Vec<Value> = items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Object(mut item) = item else {
+                return None;
+            };
+            strings(
+                &mut item,
+                &[
+                    "id",
+                    "url",
+                    "external_url",
+                    "title",
+                    "content_html",
+                    "content_text",
+                    "summary",
+                    "date_published",
+                    "date_modified",
+                ],
+            );
+            people(&mut item);
+            if let Some(Value::Array(tags)) = item.remove("tags") {
+                let tags: Vec<Value> = tags.into_iter().filter(Value::is_string).collect();
+                item.insert("tags".into(), Value::Array(tags));
+            }
+            if let Some(Value::Array(files)) = item.remove("attachments") {
+                let files: Vec<Value> = files
+                    .into_iter()
+                    .filter(|f| f["url"].is_string() && f["mime_type"].is_string())
+                    .collect();
+                item.insert("attachments".into(), Value::Array(files));
+            }
+            Some(Value::Object(item))
+        })
+        .collect();
+    feed.insert("items".into(), Value::Array(items));
+    serde_json::to_string(&Value::Object(feed)).ok()
 }
 
 fn collect(feed: &Feed, cx: &FeedContext<'_>, out: &mut ParsedFeed) {
@@ -103,19 +288,58 @@ fn collect(feed: &Feed, cx: &FeedContext<'_>, out: &mut ParsedFeed) {
         .language
         .map(str::to_owned)
         .or_else(|| feed.language.clone());
-    for entry in &feed.entries {
-        match to_mention(entry, lang_hint.as_deref(), cx) {
-            Some(m) => out.mentions.push(m),
-            None => out.skipped += 1,
-        }
+    let links: Vec<Option<Url>> = feed.entries.iter().map(|e| entry_link(e, cx)).collect();
+    for (entry, link) in feed.entries.iter().zip(&links) {
+        // Entries sharing one link (comments on one post, linked as `post#comment-7`)
+        // are told apart by their own ids, not merged as duplicates.
+        let shared = link
+            .as_ref()
+            .is_some_and(|l| links.iter().filter(|o| o.as_ref() == Some(l)).count() > 1);
+        out.mentions.push(to_mention(
+            entry,
+            feed.feed_type == FeedType::Atom,
+            link.clone(),
+            shared,
+            lang_hint.as_deref(),
+            cx,
+        ));
     }
 }
 
-fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> Option<Mention> {
+/// The entry's link: its first alternate (or untyped) link, else its first link, else
+/// its id when that is an http(s) URL (an RSS `guid` is a permalink by default, and feed
+/// readers take an Atom id that is a URL as the link), in canonical form.
+fn entry_link(entry: &Entry, cx: &FeedContext<'_>) -> Option<Url> {
+    let link = entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| entry.links.first());
+    match link {
+        Some(l) => canonical_url(&l.href, Some(cx.url)),
+        None => Url::parse(entry.id.trim())
+            .ok()
+            .and_then(|u| canonical_url(u.as_str(), None)),
+    }
+}
+
+/// Every entry is a mention, as every feed reader counts it: one with only a title is
+/// its title; one without title or text (only a link, an author, a date, or markup that
+/// is no text) keeps empty text, which no topic rule matches, so it is indexed only for
+/// sources that keep everything.
+fn to_mention(
+    entry: &Entry,
+    atom: bool,
+    url: Option<Url>,
+    shared_url: bool,
+    lang_hint: Option<&str>,
+    cx: &FeedContext<'_>,
+) -> Mention {
     let title = entry
         .title
         .as_ref()
-        .map(|t| html_to_text(&t.content))
+        .or_else(|| entry.media.iter().find_map(|m| m.title.as_ref()))
+        .map(|t| plain_text(t, atom))
         .filter(|t| !t.is_empty());
     let body = entry
         .content
@@ -130,26 +354,7 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
                 .map(|s| html_to_text(&s.content))
                 .filter(|t| !t.is_empty())
         });
-    let text = match (&body, &title) {
-        (Some(b), _) => b.clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => return None,
-    };
-    let link = entry
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| entry.links.first());
-    let url = link.and_then(|l| canonical_url(&l.href, Some(cx.url)));
     let native = Some(entry.id.as_str()).filter(|id| !id.trim().is_empty());
-    let content_hash = || {
-        Fingerprint::of(&format!("{} {text}", title.as_deref().unwrap_or_default())).content_hash
-    };
-    let published = entry
-        .published
-        .or(entry.updated)
-        .filter(|d| *d <= cx.fetched_at + MAX_FUTURE_SKEW)
-        .unwrap_or(cx.fetched_at);
     let author = entry
         .authors
         .first()
@@ -157,8 +362,26 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         .map(collapse_whitespace)
         .filter(|n| !n.is_empty())
         .map(|name| Author { name, reach: None });
-    Some(Mention {
-        id: mention_id(cx.source, url.as_ref(), native, content_hash),
+    let dated = entry.published.or(entry.updated);
+    let text = body.or_else(|| title.clone()).unwrap_or_default();
+    let content_hash = || {
+        let mut key = format!("{} {text}", title.as_deref().unwrap_or_default());
+        if text.is_empty() {
+            // Without text, who and when tell entries apart.
+            key = format!("{key} {:?} {:?}", author.as_ref().map(|a| &a.name), dated);
+        }
+        Fingerprint::of(&key).content_hash
+    };
+    let published = dated
+        .filter(|d| *d <= cx.fetched_at + MAX_FUTURE_SKEW)
+        .unwrap_or(cx.fetched_at);
+    Mention {
+        id: mention_id(
+            cx.source,
+            url.as_ref().filter(|_| !shared_url || native.is_none()),
+            native,
+            content_hash,
+        ),
         source: cx.source.to_owned(),
         url: url.map(String::from),
         author,
@@ -168,7 +391,19 @@ fn to_mention(entry: &Entry, lang_hint: Option<&str>, cx: &FeedContext<'_>) -> O
         text,
         lang_hint: lang_hint.map(str::to_owned),
         repost_of: None,
-    })
+    }
+}
+
+/// The text of a title. Atom says what a text construct holds: `type="text"` is text
+/// (`History of the <blink> tag` keeps its `<blink>`), HTML and XHTML lose their markup.
+/// RSS titles are read as HTML, as feed readers do: feeds put escaped markup in them.
+fn plain_text(t: &feed_rs::model::Text, atom: bool) -> String {
+    let plain = t.content_type.ty() == "text" && t.content_type.subty() == "plain";
+    if atom && plain {
+        collapse_whitespace(&t.content)
+    } else {
+        html_to_text(&t.content)
+    }
 }
 
 /// Finds the line and column of the first well-formedness error in `doc`.
@@ -266,7 +501,7 @@ mod tests {
             .iter()
             .filter_map(|m| m.title.clone())
             .collect();
-        assert_eq!(titles, ["one", "three"]);
+        assert_eq!(titles, ["one", "three", "four"]);
         assert!(matches!(
             parsed.recovered_from,
             Some(FetchError::Parse { .. })

@@ -29,7 +29,7 @@ pub struct HttpSettings {
 }
 
 /// The cache validators of a previous response, sent back as a conditional GET.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Validators {
     /// The `ETag` header, verbatim.
     pub etag: Option<String>,
@@ -52,6 +52,9 @@ pub enum Fetched {
         validators: Validators,
         /// The URL after redirects.
         final_url: Url,
+        /// Where the URL has moved for good: set when every redirect on the way was
+        /// permanent (301 or 308), so the source should be polled there from now on.
+        moved_to: Option<Url>,
     },
 }
 
@@ -62,36 +65,21 @@ pub enum Fetched {
 pub struct HttpFetcher {
     client: Client,
     body_limit: u64,
+    max_redirects: u8,
     allow_private: bool,
 }
-
-/// The redirect limit was passed.
-#[derive(Debug, thiserror::Error)]
-#[error("too many redirects")]
-struct TooManyRedirects;
 
 impl HttpFetcher {
     /// Returns a fetcher with `settings`.
     pub fn new(settings: &HttpSettings) -> Result<Self, FetchError> {
-        let max = settings.max_redirects as usize;
         let allow_private = settings.allow_private;
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max {
-                return attempt.error(TooManyRedirects);
-            }
-            match allow_private {
-                true => attempt.follow(),
-                false => match address::check_url(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(refused) => attempt.error(refused),
-                },
-            }
-        });
+        // Redirects are followed by `get_with_limit`, which checks every hop against
+        // the address guard and tells permanent moves from temporary ones.
         let mut builder = Client::builder()
             .user_agent(settings.user_agent.clone())
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
-            .redirect(policy);
+            .redirect(redirect::Policy::none());
         if !allow_private {
             builder = builder.dns_resolver(address::PublicResolver);
         }
@@ -102,6 +90,7 @@ impl HttpFetcher {
         Ok(HttpFetcher {
             client,
             body_limit: settings.body_limit,
+            max_redirects: settings.max_redirects,
             allow_private,
         })
     }
@@ -132,17 +121,45 @@ impl HttpFetcher {
         limit: u64,
         truncate: bool,
     ) -> Result<Fetched, FetchError> {
-        if !self.allow_private {
-            address::check_url(url).map_err(|e| refused(url, &e))?;
-        }
-        let mut req = self.client.get(url.clone());
-        if let Some(etag) = &validators.etag {
-            req = req.header(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &validators.last_modified {
-            req = req.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let mut resp = req.send().await.map_err(|e| classify(url, &e))?;
+        let mut at = url.clone();
+        let mut hops = 0u8;
+        let mut permanent = true;
+        let mut resp = loop {
+            if !self.allow_private {
+                address::check_url(&at).map_err(|e| refused(url, &e))?;
+            }
+            let mut req = self.client.get(at.clone());
+            if let Some(etag) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = req.send().await.map_err(|e| classify(url, &e))?;
+            let status = resp.status();
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| at.join(l).ok());
+            match (status.is_redirection(), location) {
+                (true, Some(next)) if status != StatusCode::NOT_MODIFIED => {
+                    hops += 1;
+                    if hops > self.max_redirects {
+                        return Err(FetchError::TooManyRedirects {
+                            url: url.to_string(),
+                        });
+                    }
+                    permanent &= matches!(
+                        status,
+                        StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                    );
+                    at = next;
+                }
+                _ => break resp,
+            }
+        };
+        let moved_to = (hops > 0 && permanent).then(|| at.clone());
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -186,6 +203,7 @@ impl HttpFetcher {
                 last_modified: header_string(&headers, header::LAST_MODIFIED),
             },
             final_url,
+            moved_to,
         })
     }
 }
@@ -227,11 +245,6 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     while let Some(c) = cause {
         if let Some(p) = c.downcast_ref::<address::PrivateAddress>() {
             return refused(url, p);
-        }
-        if c.is::<TooManyRedirects>() {
-            return FetchError::TooManyRedirects {
-                url: url.to_string(),
-            };
         }
         cause = c.source();
     }

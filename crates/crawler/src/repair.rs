@@ -24,8 +24,175 @@ pub fn sanitize(bytes: &[u8], http_charset: Option<&str>) -> String {
     if text.starts_with('{') {
         return text.to_owned();
     }
-    let text = strip_declaration(text);
-    fix_markup(text)
+    let text = from_root(text);
+    let mut doc = fix_markup(text);
+    close_cut_end_tag(&mut doc);
+    upgrade_root(&mut doc);
+    doc
+}
+
+/// The names of the root elements of the feed formats we read.
+const ROOTS: [&str; 4] = ["<rss", "<feed", "<rdf:RDF", "<RDF"];
+
+/// Starts the document at its feed root, dropping what comes before: the declaration
+/// (the text is UTF-8 now), comments, a doctype, and junk a server printed first (a PHP
+/// warning in HTML, a stray `<br />`). Without a known root, only the declaration goes.
+fn from_root(text: &str) -> &str {
+    let root = ROOTS
+        .iter()
+        .filter_map(|tag| {
+            text.match_indices(tag)
+                .find(|(at, _)| {
+                    text[at + tag.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c == '>' || c == '/' || c.is_whitespace())
+                })
+                .map(|(at, _)| at)
+        })
+        .min();
+    match root {
+        Some(at) => &text[at..],
+        None => strip_declaration(text),
+    }
+}
+
+/// Rewrites roots feed-rs does not know into ones it does, keeping every entry: an
+/// `<rss>` without a version (or with 0.90, 0.93, 0.94, 2.0.1) is read as RSS 2.0; Atom 0.3
+/// (`http://purl.org/atom/ns#`) as Atom 1.0, its `issued` and `modified` as `published`
+/// and `updated`; RSS 0.90 as RSS 1.0, and an RDF item's `rdf:about` becomes a link after
+/// its own (feed-rs drops RDF items without `<link>`). Costs one pass over the document
+/// when a root needs it, none otherwise.
+fn upgrade_root(doc: &mut String) {
+    let Some(end) = tag_end(doc) else { return };
+    let start_tag = &doc[..=end];
+    if start_tag.starts_with("<rss") {
+        let version = attribute(start_tag, "version");
+        // RSS has no namespace; a default one (`http://backend.userland.com/rss2`) would
+        // hide every element from the parser.
+        if let Some(ns) = attribute(start_tag, "xmlns") {
+            let declared = format!("xmlns=\"{ns}\"");
+            *doc = doc.replacen(&declared, "", 1);
+            return upgrade_root(doc);
+        }
+        // Items straight under `<rss>` get the `<channel>` they lack.
+        if !doc.contains("<channel") && !start_tag.ends_with("/>") {
+            let body = doc[end + 1..].replace("</rss>", "");
+            *doc = format!("{}<channel>{body}</channel></rss>", &doc[..=end]);
+            return upgrade_root(doc);
+        }
+        if !matches!(version, Some("2.0" | "0.91" | "0.92")) {
+            let rest = doc[end..].to_owned();
+            let mut tag = start_tag[..start_tag.len() - 1]
+                .trim_end_matches('/')
+                .to_owned();
+            if let Some(v) = version {
+                tag = tag.replacen(&format!("version=\"{v}\""), "", 1);
+                tag = tag.replacen(&format!("version='{v}'"), "", 1);
+            }
+            let self_closing = start_tag.ends_with("/>");
+            *doc = format!(
+                "{} version=\"2.0\"{}{}",
+                tag.trim_end(),
+                if self_closing { "/" } else { "" },
+                rest
+            );
+        }
+    } else if start_tag.starts_with("<rdf:RDF") || start_tag.starts_with("<RDF") {
+        *doc = link_rdf_items(&doc.replace(
+            "http://my.netscape.com/rdf/simple/0.9/",
+            "http://purl.org/rss/1.0/",
+        ));
+    } else if start_tag.starts_with("<feed") && start_tag.contains("purl.org/atom/ns#") {
+        *doc = doc
+            .replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom")
+            .replace("<issued>", "<published>")
+            .replace("</issued>", "</published>")
+            .replace("<modified>", "<updated>")
+            .replace("</modified>", "</updated>");
+    }
+}
+
+/// Appends `<link>` with its `rdf:about` to every RDF item, after the item's own links.
+fn link_rdf_items(doc: &str) -> String {
+    let mut out = String::with_capacity(doc.len() + 256);
+    let mut rest = doc;
+    while let Some(at) = rest.find("<item") {
+        let after = &rest[at + "<item".len()..];
+        let is_item = after.starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace());
+        let end = tag_end(&rest[at..]).map(|e| at + e);
+        let (Some(end), true) = (end, is_item) else {
+            out.push_str(&rest[..at + "<item".len()]);
+            rest = after;
+            continue;
+        };
+        let about = attribute(&rest[at..=end], "rdf:about").map(str::to_owned);
+        out.push_str(&rest[..=end]);
+        rest = &rest[end + 1..];
+        if let (Some(about), Some(close)) = (about, rest.find("</item>")) {
+            out.push_str(&rest[..close]);
+            out.push_str("<link>");
+            out.push_str(&about);
+            out.push_str("</link>");
+            rest = &rest[close..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Returns the value of attribute `name` in a start tag.
+fn attribute<'a>(start_tag: &'a str, name: &str) -> Option<&'a str> {
+    start_tag.match_indices(name).find_map(|(at, _)| {
+        if !start_tag[..at].ends_with(char::is_whitespace) {
+            return None;
+        }
+        let rest = start_tag[at + name.len()..]
+            .trim_start()
+            .strip_prefix('=')?;
+        let rest = rest.trim_start();
+        let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let value = &rest[1..];
+        value.find(quote).map(|end| &value[..end])
+    })
+}
+
+/// Completes a last end tag cut before its `>` (`</feed`), the most common truncation
+/// of otherwise whole documents.
+fn close_cut_end_tag(doc: &mut String) {
+    let trimmed = doc.trim_end().len();
+    doc.truncate(trimmed);
+    if let Some(lt) = doc.rfind('<') {
+        let tail = &doc[lt..];
+        if tail.starts_with("</")
+            && !tail.contains('>')
+            && tail[2..]
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
+        {
+            doc.push('>');
+        }
+    }
+}
+
+/// Closes an entry cut short: an open CDATA section is ended, a tag cut in the middle is
+/// dropped, and every element left open is closed, so that what arrived of the entry
+/// (its title, the start of its text) is kept.
+pub fn close_truncated(entry: &str) -> String {
+    let mut out = entry.to_owned();
+    let open_cdata = out
+        .rfind("<![CDATA[")
+        .is_some_and(|at| !out[at..].contains("]]>"));
+    if open_cdata {
+        out.push_str("]]>");
+    } else if let Some(lt) = out.rfind('<')
+        && !out[lt..].contains('>')
+    {
+        out.truncate(lt);
+    }
+    let closers = closers_for(&out);
+    out.push_str(&closers);
+    out
 }
 
 fn decode(bytes: &[u8], http_charset: Option<&str>) -> String {
@@ -310,25 +477,29 @@ mod tests {
     #[test]
     fn decodes_latin1_mislabelled_and_mixed_bodies() {
         let latin1 =
-            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Gr\xfc\xdfe</t></rss>";
-        assert_eq!(sanitize(latin1, None), "<rss><t>Grüße</t></rss>");
-        let utf8_labelled_latin1 =
-            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><t>Grüße</t></rss>";
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><t>Gr\xfc\xdfe</t></channel></rss>";
+        assert_eq!(
+            sanitize(latin1, None),
+            "<rss version=\"2.0\"><channel><t>Grüße</t></channel></rss>"
+        );
+        let utf8_labelled_latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><t>Grüße</t></channel></rss>";
         assert_eq!(
             sanitize(utf8_labelled_latin1.as_bytes(), Some("iso-8859-1")),
-            "<rss><t>Grüße</t></rss>"
+            "<rss version=\"2.0\"><channel><t>Grüße</t></channel></rss>"
         );
-        let mixed = b"<rss><t>M\xc3\xbcnchen und K\xf6ln</t></rss>";
+        let mixed =
+            b"<rss version=\"2.0\"><channel><t>M\xc3\xbcnchen und K\xf6ln</t></channel></rss>";
         assert_eq!(
             sanitize(mixed, Some("utf-8")),
-            "<rss><t>München und Köln</t></rss>"
+            "<rss version=\"2.0\"><channel><t>München und Köln</t></channel></rss>"
         );
     }
 
     #[test]
     fn strips_bom_leading_junk_and_declaration() {
-        let body = "\u{feff}  \n\n<?xml version=\"1.0\"?>\n<rss/>";
-        assert_eq!(sanitize(body.as_bytes(), None), "<rss/>");
+        let body =
+            "\u{feff}  \n\n<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<rss version=\"2.0\"/>";
+        assert_eq!(sanitize(body.as_bytes(), None), "<rss version=\"2.0\"/>");
     }
 
     #[test]
@@ -337,6 +508,54 @@ mod tests {
         assert_eq!(
             sanitize(body.as_bytes(), None),
             "<t>AT&amp;T &#160;caf&#233; &amp; &#8364; &amp;bogus; a=1&amp;b=2</t><d><![CDATA[x &nbsp; y]]></d>"
+        );
+    }
+
+    #[test]
+    fn upgrades_roots_feed_rs_does_not_read() {
+        assert_eq!(
+            sanitize(
+                b"<rss xmlns=\"http://backend.userland.com/rss2\"><item/></rss",
+                None
+            ),
+            "<rss version=\"2.0\"><channel><item/></channel></rss>"
+        );
+        assert_eq!(
+            sanitize(
+                b"<b>Warning</b><rss version=\"0.94\"><channel/></rss>",
+                None
+            ),
+            "<rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(
+            sanitize(
+                b"<feed xmlns=\"http://purl.org/atom/ns#\"><entry><issued>x</issued></entry></feed>",
+                None
+            ),
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><published>x</published></entry></feed>"
+        );
+        assert_eq!(
+            sanitize(
+                b"<rdf:RDF><item rdf:about=\"u\"><title>t</title></item></rdf:RDF>",
+                None
+            ),
+            "<rdf:RDF><item rdf:about=\"u\"><title>t</title><link>u</link></item></rdf:RDF>"
+        );
+    }
+
+    #[test]
+    fn closes_what_a_cut_leaves_open() {
+        assert_eq!(
+            close_truncated("<item><title>t</title><description><![CDATA[half"),
+            "<item><title>t</title><description><![CDATA[half]]></description></item>"
+        );
+        assert_eq!(
+            close_truncated("<item><title>t</title><link>https://exa"),
+            "<item><title>t</title><link>https://exa</link></item>"
+        );
+        assert_eq!(
+            close_truncated("<item><title>t</ti"),
+            "<item><title>t</title></item>"
         );
     }
 

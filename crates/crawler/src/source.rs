@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lauscher_model::Mention;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::FetchError;
@@ -13,14 +14,61 @@ use crate::http::{Fetched, HttpFetcher, Validators};
 use crate::robots::RobotsCache;
 use crate::throttle::HostThrottle;
 
-/// What a pull source remembers between polls; stored in the state store and advanced
-/// only after the mentions of the poll that produced it are committed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a feed source remembers between polls; stored in the state store as its
+/// checkpoint ([`Cursor::encode`]) and advanced only after the mentions of the poll that
+/// produced it are committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Cursor {
     /// HTTP cache validators.
+    #[serde(flatten)]
     pub validators: Validators,
-    /// xxh3 of the last body, for servers that ignore validators.
+    /// xxh3 of the last body, for servers that ignore validators (16 hex digits).
+    #[serde(with = "hex_hash")]
     pub body_hash: Option<u64>,
+    /// Where the feed moved for good (every redirect on the way was 301 or 308): it is
+    /// polled there from then on, and the move is logged once.
+    pub moved_to: Option<Url>,
+    /// The configured URL the move was seen from: when the operator changes the URL in
+    /// the config, the old move no longer applies.
+    pub moved_from: Option<Url>,
+}
+
+impl Cursor {
+    /// The checkpoint text stored for this cursor (JSON).
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a stored checkpoint; one that does not parse (written by a future version,
+    /// or damaged) starts afresh: the next poll fetches the whole feed and dedupe drops
+    /// what is already indexed.
+    /// A move recorded for another configured URL is forgotten.
+    pub fn decode(checkpoint: &str, configured: &Url) -> Cursor {
+        let mut cursor: Cursor = serde_json::from_str(checkpoint).unwrap_or_default();
+        if cursor.moved_from.as_ref() != Some(configured) {
+            cursor.moved_to = None;
+            cursor.moved_from = None;
+        }
+        cursor
+    }
+}
+
+/// A body hash as 16 hex digits (JSON numbers lose bits above 2^53 in many readers).
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            Some(h) => s.serialize_str(&format!("{h:016x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        Ok(text.and_then(|t| u64::from_str_radix(&t, 16).ok()))
+    }
 }
 
 /// The result of one successful poll.
@@ -34,8 +82,6 @@ pub enum Poll {
         mentions: Vec<Mention>,
         /// The cursor to store once these mentions are committed.
         cursor: Cursor,
-        /// Entries dropped as unusable (no title and no text).
-        skipped: usize,
         /// The error a malformed document was recovered from.
         recovered_from: Option<FetchError>,
         /// The feed's `<ttl>` in minutes.
@@ -83,41 +129,46 @@ impl FeedSource {
             (Some(open), true) => open,
             _ => &crawler.http,
         };
+        let url = cursor.moved_to.as_ref().unwrap_or(&self.url);
         let mut interval = crawler.host_interval;
         if let Some(robots) = &crawler.robots {
             // A refused origin is reported at the feed's URL, not its robots.txt.
-            let verdict = robots.check(http, &self.url).await.map_err(|e| match e {
+            let verdict = robots.check(http, &url).await.map_err(|e| match e {
                 FetchError::PrivateAddress { detail, .. } => FetchError::PrivateAddress {
-                    url: self.url.to_string(),
+                    url: url.to_string(),
                     detail,
                 },
                 other => other,
             })?;
             if !verdict.allowed {
                 return Err(FetchError::Disallowed {
-                    url: self.url.to_string(),
+                    url: url.to_string(),
                 });
             }
             interval = interval.max(verdict.crawl_delay.unwrap_or_default());
         }
         crawler
             .throttle
-            .wait(self.url.host_str().unwrap_or_default(), interval)
+            .wait(url.host_str().unwrap_or_default(), interval)
             .await;
         let started = Instant::now();
-        let fetched = http.get(&self.url, &cursor.validators).await?;
+        let fetched = http.get(&url, &cursor.validators).await?;
         let elapsed = started.elapsed();
-        let (body, charset, validators, final_url) = match fetched {
+        let (body, charset, validators, final_url, moved_to) = match fetched {
             Fetched::NotModified => return Ok((Poll::NotModified, elapsed)),
             Fetched::Body {
                 body,
                 charset,
                 validators,
                 final_url,
-            } => (body, charset, validators, final_url),
+                moved_to,
+            } => (body, charset, validators, final_url, moved_to),
         };
+        if let Some(to) = &moved_to {
+            tracing::warn!(source = %self.id, from = %url, to = %to, "feed moved permanently; polling the new URL from now on");
+        }
         let body_hash = lauscher_text::fingerprint::hash64(&body);
-        if cursor.body_hash == Some(body_hash) {
+        if cursor.body_hash == Some(body_hash) && moved_to.is_none() {
             return Ok((Poll::NotModified, elapsed));
         }
         let source = self.id.clone();
@@ -133,7 +184,7 @@ impl FeedSource {
         })
         .await
         .map_err(|e| FetchError::Transport {
-            url: self.url.to_string(),
+            url: url.to_string(),
             detail: format!("parser task failed: {e}"),
         })??;
         Ok((
@@ -142,8 +193,12 @@ impl FeedSource {
                 cursor: Cursor {
                     validators,
                     body_hash: Some(body_hash),
+                    moved_from: moved_to
+                        .is_some()
+                        .then(|| self.url.clone())
+                        .or_else(|| cursor.moved_from.clone()),
+                    moved_to: moved_to.or_else(|| cursor.moved_to.clone()),
                 },
-                skipped: parsed.skipped,
                 recovered_from: parsed.recovered_from,
                 ttl_minutes: parsed.ttl_minutes,
             },

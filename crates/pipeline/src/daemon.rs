@@ -6,9 +6,9 @@ use std::time::Duration;
 use lauscher_config::{Config, SourceConfig, SourceKind};
 use lauscher_crawler::{
     Crawler, Cursor, FeedSource, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll,
-    RobotsCache, Validators, schedule,
+    RobotsCache, schedule,
 };
-use lauscher_state::{StateStore, StoredCursor};
+use lauscher_state::{Checkpoint, StateStore};
 use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::{SourcePollFailed, SourcePolled};
 use rand::SeedableRng;
@@ -49,14 +49,8 @@ impl SourceRunner {
     /// server's `Retry-After`) and never affects other sources.
     async fn run(self, cancel: CancellationToken, once: bool) -> Result<(), PipelineError> {
         let id = self.config.id.as_str();
-        let mut cursor = match self.state.cursor(id)? {
-            Some(c) => Cursor {
-                validators: Validators {
-                    etag: c.etag,
-                    last_modified: c.last_modified,
-                },
-                body_hash: c.body_hash,
-            },
+        let mut cursor = match self.state.checkpoint(id)? {
+            Some(c) => Cursor::decode(&c.0, &self.config.url),
             None => Cursor::default(),
         };
         let mut rng = rand::rngs::StdRng::from_os_rng();
@@ -76,7 +70,6 @@ impl SourceRunner {
                         source: id,
                         mentions: 0,
                         not_modified: true,
-                        skipped: 0,
                         elapsed,
                     }
                     .emit();
@@ -86,7 +79,6 @@ impl SourceRunner {
                     Poll::Fetched {
                         mentions,
                         cursor: next,
-                        skipped,
                         recovered_from,
                         ttl_minutes,
                     },
@@ -107,18 +99,13 @@ impl SourceRunner {
                         source: id,
                         mentions: mentions.len(),
                         not_modified: false,
-                        skipped,
                         elapsed,
                     }
                     .emit();
                     let batch = Batch {
                         source: id.to_owned(),
                         mentions,
-                        cursor: Some(StoredCursor {
-                            etag: next.validators.etag.clone(),
-                            last_modified: next.validators.last_modified.clone(),
-                            body_hash: next.body_hash,
-                        }),
+                        checkpoint: Some(Checkpoint(next.encode())),
                         keep_all: self.config.keep_all,
                         ack: None,
                     };
@@ -154,6 +141,12 @@ impl SourceRunner {
                         retry_in: delay,
                     }
                     .emit();
+                    if matches!(err, FetchError::Status { status: 410, .. }) {
+                        // Gone for good: the health rule has been told (410 is a broken
+                        // source); polling again would only repeat it.
+                        warn!(source = id, url = %self.config.url, "source is gone (HTTP 410); no more polls until it is changed in the config");
+                        return Ok(());
+                    }
                     if matches!(err, FetchError::Disallowed { .. }) {
                         delay.max(self.config.interval.0)
                     } else {

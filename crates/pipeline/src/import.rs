@@ -151,7 +151,7 @@ fn send(
     sender.blocking_send(Batch {
         source: source.to_owned(),
         mentions,
-        cursor: None,
+        checkpoint: None,
         keep_all,
         ack: Some(tx),
     })?;

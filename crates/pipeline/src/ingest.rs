@@ -5,7 +5,7 @@
 //!   the state store, and of those in flight), analyses the rest on all cores and drops
 //!   those matching no topic;
 //! - the *indexer* adds the survivors to tantivy and commits on time, count, flush
-//!   or drain; after each commit it reloads readers, writes cursors and seen rows to the
+//!   or drain; after each commit it reloads readers, writes checkpoints and seen rows to the
 //!   state store in one transaction, and acknowledges the batches it covered.
 
 use std::collections::{HashMap, HashSet};
@@ -19,7 +19,7 @@ use lauscher_index::{MentionIndex, MentionWriter};
 use lauscher_model::{Mention, MentionId, MentionSummary, ScoredMention, author_key};
 use lauscher_query::ActiveRules;
 use lauscher_scorer::Scorer;
-use lauscher_state::{Duplicate, Seen, SeenQuery, SeenRow, StateStore, StoredCursor, author_hash};
+use lauscher_state::{Checkpoint, Duplicate, Seen, SeenQuery, SeenRow, StateStore, author_hash};
 use lauscher_telemetry::METRICS;
 use lauscher_telemetry::events::IndexCommitted;
 use lauscher_text::Fingerprint;
@@ -81,8 +81,8 @@ pub struct Batch {
     pub source: String,
     /// The mentions, in source order.
     pub mentions: Vec<Mention>,
-    /// The source's cursor after this batch, stored once the batch is committed.
-    pub cursor: Option<StoredCursor>,
+    /// The source's checkpoint after this batch, stored once the batch is committed.
+    pub checkpoint: Option<Checkpoint>,
     /// Index mentions that match no topic too.
     pub keep_all: bool,
     /// Told what became of the batch once it is committed.
@@ -113,7 +113,7 @@ enum Analysed {
         mentions: Vec<ScoredMention>,
         /// Every new mention of the batch, indexed or not, to remember as seen.
         seen: Vec<SeenRow>,
-        cursor: Option<StoredCursor>,
+        checkpoint: Option<Checkpoint>,
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     },
     Flush(oneshot::Sender<Result<(), String>>),
@@ -522,7 +522,7 @@ impl Analyser {
             source: batch.source,
             mentions,
             seen,
-            cursor: batch.cursor,
+            checkpoint: batch.checkpoint,
             ack: batch.ack.map(|a| (a, report)),
         })
     }
@@ -532,7 +532,7 @@ impl Analyser {
 #[derive(Default)]
 struct Pending {
     seen: Vec<SeenRow>,
-    cursors: HashMap<String, StoredCursor>,
+    checkpoints: HashMap<String, Checkpoint>,
     acks: Vec<(oneshot::Sender<BatchReport>, BatchReport)>,
     indexed: HashMap<(String, String), u64>,
     added: usize,
@@ -597,10 +597,10 @@ impl Indexer {
                     source,
                     mentions,
                     seen,
-                    cursor,
+                    checkpoint,
                     ack,
                 }) => {
-                    self.add(source, mentions, seen, cursor, ack)?;
+                    self.add(source, mentions, seen, checkpoint, ack)?;
                     if self.pending.added >= self.commit_docs
                         || self.pending.seen.len() >= self.commit_docs
                     {
@@ -625,7 +625,7 @@ impl Indexer {
         source: String,
         mentions: Vec<ScoredMention>,
         seen: Vec<SeenRow>,
-        cursor: Option<StoredCursor>,
+        checkpoint: Option<Checkpoint>,
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     ) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
@@ -652,8 +652,8 @@ impl Indexer {
         }
         self.pending.added += mentions.len();
         self.pending.seen.extend(seen);
-        if let Some(cursor) = cursor {
-            self.pending.cursors.insert(source, cursor);
+        if let Some(checkpoint) = checkpoint {
+            self.pending.checkpoints.insert(source, checkpoint);
         }
         self.pending.acks.extend(ack);
         if self.first_uncommitted.is_none() {
@@ -665,7 +665,7 @@ impl Indexer {
     fn commit(&mut self, trigger: &'static str) -> Result<(), PipelineError> {
         let p = std::mem::take(&mut self.pending);
         self.first_uncommitted = None;
-        if p.added == 0 && p.seen.is_empty() && p.cursors.is_empty() && p.acks.is_empty() {
+        if p.added == 0 && p.seen.is_empty() && p.checkpoints.is_empty() && p.acks.is_empty() {
             return Ok(());
         }
         let started = Instant::now();
@@ -677,9 +677,13 @@ impl Indexer {
             self.commit_seq = seq;
             self.index.reload()?;
         }
-        let cursors: Vec<(String, StoredCursor)> = p.cursors.into_iter().collect();
-        self.state
-            .record_commit(&cursors, &p.seen, Utc::now().timestamp(), self.commit_seq)?;
+        let checkpoints: Vec<(String, Checkpoint)> = p.checkpoints.into_iter().collect();
+        self.state.record_commit(
+            &checkpoints,
+            &p.seen,
+            Utc::now().timestamp(),
+            self.commit_seq,
+        )?;
         for ((source, topic), n) in p.indexed {
             METRICS
                 .mentions_indexed_total

@@ -5,7 +5,7 @@
 //!     fingerprint ─▶ dedupe (in flight + state store) ─▶ analyse (language, sentiment,
 //!     topics; on all cores for large batches) ─▶ topic filter
 //!   ─▶ [bounded queue, 2] ─▶ indexer thread: index add ─▶ commit (time, count, flush,
-//!     drain) ─▶ reload readers ─▶ state: cursors + seen set ─▶ acknowledgements
+//!     drain) ─▶ reload readers ─▶ state: checkpoints + seen set ─▶ acknowledgements
 //! ```
 //!
 //! Delivery is at-least-once with idempotent stages: the queue blocks when full (a slow

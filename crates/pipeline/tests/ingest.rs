@@ -49,7 +49,7 @@ async fn send(
         .send(Batch {
             source: "s".into(),
             mentions,
-            cursor: None,
+            checkpoint: None,
             keep_all,
             ack: Some(tx),
         })

@@ -1,4 +1,4 @@
-//! The embedded state store: crawl cursors, the robots.txt cache, the seen set, and
+//! The embedded state store: source checkpoints, the robots.txt cache, the seen set, and
 //! incidents with their timeline, notification outbox and silences, in one SQLite file
 //! in the data directory.
 //!
@@ -46,16 +46,12 @@ pub enum StateError {
     },
 }
 
-/// A crawl cursor as stored.
+/// Where a source stands, as the source itself encodes it: opaque to the store (HTTP
+/// validators and a body hash for feeds, a `min_id` for Mastodon, `time_us` for
+/// Jetstream). One row per source in `crawl_state`, advanced only in the transaction
+/// that records the index commit holding the mentions read up to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StoredCursor {
-    /// The `ETag` to send back.
-    pub etag: Option<String>,
-    /// The `Last-Modified` to send back.
-    pub last_modified: Option<String>,
-    /// Hash of the last body, for servers that ignore validators.
-    pub body_hash: Option<u64>,
-}
+pub struct Checkpoint(pub String);
 
 /// One indexed mention to remember as seen.
 ///
@@ -255,6 +251,19 @@ DROP INDEX seen_content;
 CREATE INDEX seen_original ON seen(content_hash) WHERE content_hash IS NOT NULL AND repost_of IS NULL;
 CREATE INDEX seen_author_content ON seen(author_content) WHERE author_content IS NOT NULL;
 ",
+    // Checkpoints: one opaque text per source, whatever its kind. A feed's validators
+    // and body hash move into the JSON the feed source reads.
+    "
+ALTER TABLE crawl_state ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
+UPDATE crawl_state SET checkpoint = json_object(
+    'etag', etag,
+    'last_modified', last_modified,
+    'body_hash', CASE WHEN body_hash IS NULL THEN NULL ELSE printf('%016x', body_hash) END
+);
+ALTER TABLE crawl_state DROP COLUMN etag;
+ALTER TABLE crawl_state DROP COLUMN last_modified;
+ALTER TABLE crawl_state DROP COLUMN body_hash;
+",
 ];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
@@ -340,19 +349,13 @@ impl StateStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Returns the stored cursor of `source`.
-    pub fn cursor(&self, source: &str) -> Result<Option<StoredCursor>, StateError> {
+    /// Returns the stored checkpoint of `source`.
+    pub fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, StateError> {
         self.conn()
             .query_row(
-                "SELECT etag, last_modified, body_hash FROM crawl_state WHERE source_id = ?1",
+                "SELECT checkpoint FROM crawl_state WHERE source_id = ?1",
                 [source],
-                |r| {
-                    Ok(StoredCursor {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                        body_hash: r.get::<_, Option<i64>>(2)?.map(|h| h as u64),
-                    })
-                },
+                |r| Ok(Checkpoint(r.get(0)?)),
             )
             .optional()
             .map_err(|e| self.err(e))
@@ -435,7 +438,7 @@ impl StateStore {
     /// carries the same sequence number, so a restart can tell that it happened.
     pub fn record_commit(
         &self,
-        cursors: &[(String, StoredCursor)],
+        checkpoints: &[(String, Checkpoint)],
         seen: &[SeenRow],
         now: i64,
         commit_seq: u64,
@@ -444,18 +447,12 @@ impl StateStore {
         let run = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
             {
-                let mut put_cursor = tx.prepare_cached(
-                    "INSERT INTO crawl_state (source_id, etag, last_modified, body_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(source_id) DO UPDATE SET etag = ?2, last_modified = ?3, body_hash = ?4, updated_at = ?5",
+                let mut put_checkpoint = tx.prepare_cached(
+                    "INSERT INTO crawl_state (source_id, checkpoint, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(source_id) DO UPDATE SET checkpoint = ?2, updated_at = ?3",
                 )?;
-                for (source, c) in cursors {
-                    put_cursor.execute(params![
-                        source,
-                        c.etag,
-                        c.last_modified,
-                        c.body_hash.map(|h| h as i64),
-                        now
-                    ])?;
+                for (source, c) in checkpoints {
+                    put_checkpoint.execute(params![source, c.0, now])?;
                 }
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES ('commit_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
@@ -620,14 +617,10 @@ mod tests {
     }
 
     #[test]
-    fn cursors_survive_reopening() {
+    fn checkpoints_survive_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.db");
-        let c = StoredCursor {
-            etag: Some("\"v1\"".into()),
-            last_modified: None,
-            body_hash: Some(u64::MAX),
-        };
+        let c = Checkpoint("{\"etag\":\"v1\"}".into());
         let seen = SeenRow {
             id: MentionId(1),
             author: 3,
@@ -639,7 +632,7 @@ mod tests {
             .and_then(|s| s.record_commit(&[("feed".into(), c.clone())], &[seen], 1, 7))
             .expect("write");
         let s = StateStore::open(&path).expect("reopen");
-        assert_eq!(s.cursor("feed").ok().flatten(), Some(c));
+        assert_eq!(s.checkpoint("feed").ok().flatten(), Some(c));
         assert_eq!(s.commit_seq().ok(), Some(7));
         let near = s
             .find_duplicates(&[SeenQuery {
@@ -653,6 +646,6 @@ mod tests {
             [Some(Seen::Duplicate(Duplicate::Near))],
             "near-duplicate index reloads from disk"
         );
-        assert_eq!(s.cursor("other").ok().flatten(), None);
+        assert_eq!(s.checkpoint("other").ok().flatten(), None);
     }
 }

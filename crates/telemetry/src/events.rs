@@ -44,8 +44,6 @@ pub struct SourcePolled<'a> {
     pub mentions: usize,
     /// Whether the server answered 304 or sent an unchanged body.
     pub not_modified: bool,
-    /// Entries skipped as unusable (no text, no title).
-    pub skipped: usize,
     /// Time the fetch took.
     pub elapsed: Duration,
 }
@@ -61,7 +59,6 @@ impl SourcePolled<'_> {
         tracing::debug!(
             source = self.source,
             mentions = self.mentions,
-            skipped = self.skipped,
             outcome,
             "source polled"
         );
@@ -73,12 +70,6 @@ impl SourcePolled<'_> {
             .mentions_fetched_total
             .with_label_values(&[self.source])
             .inc_by(self.mentions as u64);
-        if self.skipped > 0 {
-            METRICS
-                .mentions_rejected_total
-                .with_label_values(&[self.source, "unusable_entry"])
-                .inc_by(self.skipped as u64);
-        }
         METRICS
             .fetch_duration_seconds
             .with_label_values(&[self.source])
