@@ -17,3 +17,4 @@ mod import;
 mod insights;
 mod rules;
 mod score;
+mod sources;

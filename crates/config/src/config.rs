@@ -214,12 +214,51 @@ pub struct SentimentConfig {
     pub user_lexicons: Vec<UserLexicon>,
 }
 
-/// The kinds of source Lauscher can poll.
+/// The kinds of source. Each is one module in `lauscher_crawler::sources` (push is the
+/// API's `/api/v1/ingest`); the settings each reads are listed in [`SourceConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
-    /// An RSS 0.9x/1.0/2.0, Atom or JSON Feed document.
+    /// An RSS 0.9x/1.0/2.0, Atom or JSON Feed document at `url`.
     Feed,
+    /// Hashtag timelines (`hashtags`) or the public timeline of a Mastodon instance at
+    /// `url`, with an optional app `token`.
+    Mastodon,
+    /// Hacker News stories and comments matching `query`, through Algolia's search API.
+    Hackernews,
+    /// Reddit posts matching `query`, through Reddit's search feed (anonymous).
+    Reddit,
+    /// The videos of a YouTube `channel`, through its feed (no key).
+    Youtube,
+    /// Posts and comments matching `query` on the Lemmy instance at `url`.
+    Lemmy,
+    /// Mentions pushed to `POST /api/v1/ingest` with the source's bearer `token`.
+    Push,
+}
+
+impl SourceKind {
+    /// The name written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Mastodon => "mastodon",
+            SourceKind::Hackernews => "hackernews",
+            SourceKind::Reddit => "reddit",
+            SourceKind::Youtube => "youtube",
+            SourceKind::Lemmy => "lemmy",
+            SourceKind::Push => "push",
+        }
+    }
+
+    /// The API a kind reads when `url` is not given.
+    pub fn default_url(self) -> Option<&'static str> {
+        match self {
+            SourceKind::Hackernews => Some("https://hn.algolia.com/"),
+            SourceKind::Reddit => Some("https://www.reddit.com/"),
+            SourceKind::Youtube => Some("https://www.youtube.com/"),
+            _ => None,
+        }
+    }
 }
 
 /// One place mentions come from.
@@ -230,8 +269,26 @@ pub struct SourceConfig {
     pub id: String,
     /// What kind of source it is.
     pub kind: SourceKind,
-    /// Where to fetch it.
-    pub url: url::Url,
+    /// Where to fetch it: the feed (feed), the instance (mastodon, lemmy), or another
+    /// API base than the public one (hackernews, reddit, youtube; tests use this).
+    #[serde(default)]
+    pub url: Option<url::Url>,
+    /// Mastodon: the hashtags to follow (without `#`); none means the public timeline.
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    /// Mastodon: only posts of the instance itself (`local=true`). Default false.
+    #[serde(default)]
+    pub local: bool,
+    /// Hacker News, Reddit, Lemmy: the search query.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// YouTube: the channel id (`UC…`).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Mastodon: an app token with `read:statuses` (for instances without public
+    /// preview). Push: the bearer token clients send. Write `${ENV_VAR}`, not the secret.
+    #[serde(default)]
+    pub token: Option<Secret>,
     /// Time between polls; each poll is jittered by ±10%. Default `5m`.
     #[serde(default = "default_interval")]
     pub interval: HumanDuration,
@@ -248,6 +305,36 @@ pub struct SourceConfig {
     /// from its own machine or network (cloud metadata, the local API).
     #[serde(default)]
     pub allow_private: bool,
+}
+
+impl SourceConfig {
+    /// The URL it reads: `url`, else its kind's public API.
+    pub fn base_url(&self) -> Option<url::Url> {
+        self.url.clone().or_else(|| {
+            self.kind
+                .default_url()
+                .and_then(|u| url::Url::parse(u).ok())
+        })
+    }
+
+    /// Where the source reads from, for logs and errors.
+    pub fn location(&self) -> String {
+        match self.base_url() {
+            Some(u) => u.to_string(),
+            None => format!("{} source {}", self.kind.as_str(), self.id),
+        }
+    }
+}
+
+/// A secret from the config (a token): shown as `***` in logs, errors and `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 fn default_interval() -> HumanDuration {
@@ -355,12 +442,7 @@ impl Config {
             if !seen.insert(s.id.as_str()) {
                 return Err(at("id", format!("duplicate source id {:?}", s.id)));
             }
-            if !matches!(s.url.scheme(), "http" | "https") {
-                return Err(at(
-                    "url",
-                    format!("source {:?}: url must be http or https", s.id),
-                ));
-            }
+            check_source_kind(s).map_err(|(key, m)| at(key, m))?;
             if s.interval.0 < std::time::Duration::from_secs(1) {
                 return Err(at(
                     "interval",
@@ -378,6 +460,90 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Checks that a source has the settings its kind needs and none it ignores; returns
+/// the key to point at and the message.
+fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
+    use SourceKind as K;
+    let kind = s.kind.as_str();
+    let id = &s.id;
+    let given: [(&'static str, bool, &[SourceKind]); 6] = [
+        (
+            "url",
+            s.url.is_some(),
+            &[
+                K::Feed,
+                K::Mastodon,
+                K::Lemmy,
+                K::Hackernews,
+                K::Reddit,
+                K::Youtube,
+            ],
+        ),
+        ("hashtags", !s.hashtags.is_empty(), &[K::Mastodon]),
+        ("local", s.local, &[K::Mastodon]),
+        (
+            "query",
+            s.query.is_some(),
+            &[K::Hackernews, K::Reddit, K::Lemmy],
+        ),
+        ("channel", s.channel.is_some(), &[K::Youtube]),
+        ("token", s.token.is_some(), &[K::Mastodon, K::Push]),
+    ];
+    for (key, set, kinds) in given {
+        if set && !kinds.contains(&s.kind) {
+            return Err((
+                key,
+                format!("source {id:?}: {key} is not a setting of kind {kind}"),
+            ));
+        }
+    }
+    let needs: &[&'static str] = match s.kind {
+        K::Feed | K::Mastodon => &["url"],
+        K::Lemmy => &["url", "query"],
+        K::Hackernews | K::Reddit => &["query"],
+        K::Youtube => &["channel"],
+        K::Push => &["token"],
+    };
+    for key in needs {
+        let missing = match *key {
+            "url" => s.url.is_none(),
+            "query" => s.query.as_deref().is_none_or(|q| q.trim().is_empty()),
+            "channel" => s.channel.is_none(),
+            _ => s.token.as_ref().is_none_or(|t| t.0.trim().is_empty()),
+        };
+        if missing {
+            return Err(("kind", format!("source {id:?}: kind {kind} needs {key}")));
+        }
+    }
+    if let Some(url) = &s.url
+        && !matches!(url.scheme(), "http" | "https")
+    {
+        return Err(("url", format!("source {id:?}: url must be http or https")));
+    }
+    if let Some(tag) = s
+        .hashtags
+        .iter()
+        .find(|t| t.is_empty() || !t.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    {
+        return Err((
+            "hashtags",
+            format!("source {id:?}: hashtag {tag:?} must be letters, digits and _ (no #)"),
+        ));
+    }
+    if let Some(c) = &s.channel
+        && !(c.starts_with("UC")
+            && c.len() == 24
+            && c.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err((
+            "channel",
+            format!("source {id:?}: channel {c:?} must be a channel id (UC and 22 letters)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Replaces `${NAME}` by the variable's value.

@@ -23,7 +23,8 @@ pub use alerting::{
     ReceiverKind, Route, RuleDefaults, TimeOfDay, Weekday,
 };
 pub use config::{
-    Config, CrawlerConfig, IndexConfig, SentimentConfig, ServerConfig, SourceConfig, SourceKind,
+    Config, CrawlerConfig, IndexConfig, Secret, SentimentConfig, ServerConfig, SourceConfig,
+    SourceKind,
 };
 pub use error::ConfigError;
 pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};

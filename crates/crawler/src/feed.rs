@@ -351,6 +351,7 @@ fn to_mention(
             entry
                 .summary
                 .as_ref()
+                .or_else(|| entry.media.iter().find_map(|m| m.description.as_ref()))
                 .map(|s| html_to_text(&s.content))
                 .filter(|t| !t.is_empty())
         });

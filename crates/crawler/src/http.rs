@@ -43,19 +43,25 @@ pub enum Fetched {
     /// 304: nothing changed since the validators were issued.
     NotModified,
     /// A body, with the validators to send next time.
-    Body {
-        /// The body, decompressed, at most the configured limit.
-        body: Bytes,
-        /// The charset from `Content-Type`, if any.
-        charset: Option<String>,
-        /// Validators for the next request.
-        validators: Validators,
-        /// The URL after redirects.
-        final_url: Url,
-        /// Where the URL has moved for good: set when every redirect on the way was
-        /// permanent (301 or 308), so the source should be polled there from now on.
-        moved_to: Option<Url>,
-    },
+    Body(Box<Body>),
+}
+
+/// A response body with what a source needs to know about it.
+#[derive(Debug)]
+pub struct Body {
+    /// The body, decompressed, at most the configured limit.
+    pub body: Bytes,
+    /// The charset from `Content-Type`, if any.
+    pub charset: Option<String>,
+    /// Validators for the next request.
+    pub validators: Validators,
+    /// The URL after redirects.
+    pub final_url: Url,
+    /// Where the URL has moved for good: set when every redirect on the way was
+    /// permanent (301 or 308), so the source should be polled there from now on.
+    pub moved_to: Option<Url>,
+    /// The response headers (rate limits, `Link` paging).
+    pub headers: HeaderMap,
 }
 
 /// Fetches URLs with Lauscher's limits: a User-Agent naming the operator, connect and
@@ -101,14 +107,35 @@ impl HttpFetcher {
     /// body is read chunk by chunk and abandoned as soon as it passes the limit, so a
     /// 10 GiB body costs at most the limit in memory.
     pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        self.get_with_limit(url, validators, self.body_limit, false)
+        self.get_with_limit(url, validators, &[], self.body_limit, false)
             .await
+    }
+
+    /// GETs an API `url` with extra request headers (`Accept`, `Authorization`); the
+    /// answer keeps its headers for rate limits and paging. Error statuses are errors
+    /// as with [`HttpFetcher::get`].
+    pub async fn get_api(
+        &self,
+        url: &Url,
+        headers: &[(header::HeaderName, String)],
+    ) -> Result<Body, FetchError> {
+        match self
+            .get_with_limit(url, &Validators::default(), headers, self.body_limit, false)
+            .await?
+        {
+            Fetched::Body(body) => Ok(*body),
+            Fetched::NotModified => Err(FetchError::Status {
+                url: url.to_string(),
+                status: 304,
+                retry_after: None,
+            }),
+        }
     }
 
     /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest
     /// (robots.txt: what lies past the limit does not count).
     pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, FetchError> {
-        self.get_with_limit(url, &Validators::default(), limit as u64, true)
+        self.get_with_limit(url, &Validators::default(), &[], limit as u64, true)
             .await
     }
 
@@ -118,6 +145,7 @@ impl HttpFetcher {
         &self,
         url: &Url,
         validators: &Validators,
+        extra: &[(header::HeaderName, String)],
         limit: u64,
         truncate: bool,
     ) -> Result<Fetched, FetchError> {
@@ -134,6 +162,9 @@ impl HttpFetcher {
             }
             if let Some(lm) = &validators.last_modified {
                 req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            for (name, value) in extra {
+                req = req.header(name, value);
             }
             let resp = req.send().await.map_err(|e| classify(url, &e))?;
             let status = resp.status();
@@ -195,7 +226,7 @@ impl HttpFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body {
+        Ok(Fetched::Body(Box::new(Body {
             body: body.freeze(),
             charset: charset(&headers),
             validators: Validators {
@@ -204,7 +235,8 @@ impl HttpFetcher {
             },
             final_url,
             moved_to,
-        })
+            headers,
+        })))
     }
 }
 

@@ -18,11 +18,13 @@ pub mod repair;
 pub mod robots;
 pub mod schedule;
 pub mod source;
+pub mod sources;
 pub mod throttle;
 
 pub use canonical::{canonical_url, mention_id};
 pub use error::FetchError;
 pub use http::{HttpFetcher, HttpSettings, Validators};
 pub use robots::{RobotsCache, RobotsStore, StoredRobots};
-pub use source::{Crawler, Cursor, FeedSource, Poll};
+pub use source::{BoxFuture, Crawler, Poll, Poller};
+pub use sources::{Cursor, FeedSource};
 pub use throttle::HostThrottle;

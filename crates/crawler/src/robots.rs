@@ -152,9 +152,9 @@ async fn fetch(http: &HttpFetcher, origin: &str) -> Result<StoredRobots, crate::
         });
     };
     Ok(match http.get_prefix(&url, ROBOTS_LIMIT).await {
-        Ok(Fetched::Body { body, .. }) => StoredRobots {
+        Ok(Fetched::Body(answer)) => StoredRobots {
             status: 200,
-            body: body.to_vec(),
+            body: answer.body.to_vec(),
             fetched_at,
         },
         Ok(Fetched::NotModified) => StoredRobots {

@@ -7,16 +7,16 @@ use rand::Rng;
 /// Longest `Retry-After` honoured; a server asking for more is polled after this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// Returns the delay before the next regular poll: the interval (or the feed's `<ttl>`,
-/// when longer) jittered by ±10% so sources started together drift apart.
+/// Returns the delay before the next regular poll: the interval (or what the source
+/// asked for, a feed's `<ttl>` or a rate limit's reset, when longer) jittered by ±10%
+/// so sources started together drift apart.
 pub fn next_poll_delay(
     interval: Duration,
-    ttl_minutes: Option<u32>,
+    wait_at_least: Option<Duration>,
     rng: &mut impl Rng,
 ) -> Duration {
-    let base = ttl_minutes
-        .map(|m| Duration::from_secs(u64::from(m) * 60))
-        .filter(|ttl| *ttl > interval)
+    let base = wait_at_least
+        .filter(|wait| *wait > interval)
         .unwrap_or(interval);
     base.mul_f64(rng.random_range(0.9..=1.1))
 }
@@ -69,7 +69,10 @@ mod tests {
         let i = Duration::from_secs(300);
         let d = next_poll_delay(i, None, &mut rng);
         assert!(d >= i.mul_f64(0.9) && d <= i.mul_f64(1.1));
-        assert!(next_poll_delay(i, Some(60), &mut rng) >= Duration::from_secs(3240));
-        assert!(next_poll_delay(i, Some(1), &mut rng) <= i.mul_f64(1.1));
+        assert!(
+            next_poll_delay(i, Some(Duration::from_secs(3600)), &mut rng)
+                >= Duration::from_secs(3240)
+        );
+        assert!(next_poll_delay(i, Some(Duration::from_secs(60)), &mut rng) <= i.mul_f64(1.1));
     }
 }

@@ -1,92 +1,61 @@
-//! Sources: things that can be polled for new mentions.
+//! Sources: where mentions come from, behind one [`Poller`] trait.
+//!
+//! A polling source is asked for what is new since its checkpoint and answers with
+//! mentions and the checkpoint to store once they are committed. The checkpoint is
+//! opaque text the source alone reads (HTTP validators for feeds, `min_id` for
+//! Mastodon, a timestamp for Hacker News), stored in one table and advanced only after
+//! the index commit that holds its mentions, so a crash replays instead of losing. The
+//! daemon's polling loop (`lauscher_pipeline::daemon`) gives every kind the same
+//! schedule, jitter, backoff and `Retry-After`; a kind is one module in
+//! [`crate::sources`] and one line in [`crate::sources::poller`].
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
 
-use chrono::Utc;
 use lauscher_model::Mention;
-use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::error::FetchError;
-use crate::feed::{FeedContext, parse_feed};
-use crate::http::{Fetched, HttpFetcher, Validators};
+use crate::http::HttpFetcher;
 use crate::robots::RobotsCache;
 use crate::throttle::HostThrottle;
 
-/// What a feed source remembers between polls; stored in the state store as its
-/// checkpoint ([`Cursor::encode`]) and advanced only after the mentions of the poll that
-/// produced it are committed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Cursor {
-    /// HTTP cache validators.
-    #[serde(flatten)]
-    pub validators: Validators,
-    /// xxh3 of the last body, for servers that ignore validators (16 hex digits).
-    #[serde(with = "hex_hash")]
-    pub body_hash: Option<u64>,
-    /// Where the feed moved for good (every redirect on the way was 301 or 308): it is
-    /// polled there from then on, and the move is logged once.
-    pub moved_to: Option<Url>,
-    /// The configured URL the move was seen from: when the operator changes the URL in
-    /// the config, the old move no longer applies.
-    pub moved_from: Option<Url>,
+/// A boxed future, as trait objects return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What one poll found.
+#[derive(Debug, Default)]
+pub struct Poll {
+    /// The mentions (duplicates of earlier polls included; dedupe drops them).
+    pub mentions: Vec<Mention>,
+    /// The checkpoint to store once these mentions are committed; `None` when nothing
+    /// changed (a 304, the same body, an empty page), so the stored one stays.
+    pub checkpoint: Option<String>,
+    /// The error a malformed document was recovered from.
+    pub recovered_from: Option<FetchError>,
+    /// The least time before the next poll the source asks for (a feed's `<ttl>`, a
+    /// rate limit nearly used up); the configured interval when longer.
+    pub wait_at_least: Option<Duration>,
+    /// More is waiting now (a page limit was reached): poll again without the interval.
+    pub more: bool,
 }
 
-impl Cursor {
-    /// The checkpoint text stored for this cursor (JSON).
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Reads a stored checkpoint; one that does not parse (written by a future version,
-    /// or damaged) starts afresh: the next poll fetches the whole feed and dedupe drops
-    /// what is already indexed.
-    /// A move recorded for another configured URL is forgotten.
-    pub fn decode(checkpoint: &str, configured: &Url) -> Cursor {
-        let mut cursor: Cursor = serde_json::from_str(checkpoint).unwrap_or_default();
-        if cursor.moved_from.as_ref() != Some(configured) {
-            cursor.moved_to = None;
-            cursor.moved_from = None;
-        }
-        cursor
+impl Poll {
+    /// Whether nothing changed since the last poll.
+    pub fn unchanged(&self) -> bool {
+        self.checkpoint.is_none() && self.mentions.is_empty()
     }
 }
 
-/// A body hash as 16 hex digits (JSON numbers lose bits above 2^53 in many readers).
-mod hex_hash {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-        match h {
-            Some(h) => s.serialize_str(&format!("{h:016x}")),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        Ok(text.and_then(|t| u64::from_str_radix(&t, 16).ok()))
-    }
-}
-
-/// The result of one successful poll.
-#[derive(Debug)]
-pub enum Poll {
-    /// Nothing new (304, or the same body as last time).
-    NotModified,
-    /// New content.
-    Fetched {
-        /// The mentions in it (duplicates of earlier polls included; dedupe drops them).
-        mentions: Vec<Mention>,
-        /// The cursor to store once these mentions are committed.
-        cursor: Cursor,
-        /// The error a malformed document was recovered from.
-        recovered_from: Option<FetchError>,
-        /// The feed's `<ttl>` in minutes.
-        ttl_minutes: Option<u32>,
-    },
+/// One kind of polling source: asked for what is new since `checkpoint` (empty when
+/// it was never polled). Errors name the URL; the caller backs off and reports health.
+pub trait Poller: Send + Sync {
+    /// Polls once.
+    fn poll<'a>(
+        &'a self,
+        crawler: &'a Crawler,
+        checkpoint: &'a str,
+    ) -> BoxFuture<'a, Result<Poll, FetchError>>;
 }
 
 /// Shared crawling machinery: the HTTP client, robots.txt cache and host throttle.
@@ -103,37 +72,30 @@ pub struct Crawler {
     pub host_interval: Duration,
 }
 
-/// An RSS, Atom or JSON Feed URL polled with conditional GET.
-pub struct FeedSource {
-    /// The source id.
-    pub id: String,
-    /// The feed URL.
-    pub url: Url,
-    /// The configured language, which beats the feed's.
-    pub language: Option<String>,
-    /// Whether it may reach private addresses (see [`crate::address`]).
-    pub allow_private: bool,
-}
-
-impl FeedSource {
-    /// Polls the feed once: robots.txt, host throttle, conditional GET, parse.
-    ///
-    /// Parsing runs on the blocking pool: a feed of hundreds of entries takes
-    /// milliseconds, far beyond what an async task may block.
-    pub async fn poll(
-        &self,
-        crawler: &Arc<Crawler>,
-        cursor: &Cursor,
-    ) -> Result<(Poll, Duration), FetchError> {
-        let http = match (&crawler.private_http, self.allow_private) {
+impl Crawler {
+    /// The HTTP client for a source: the one that may reach private addresses when it
+    /// opts in (and one exists), else the guarded one.
+    pub fn http(&self, allow_private: bool) -> &HttpFetcher {
+        match (&self.private_http, allow_private) {
             (Some(open), true) => open,
-            _ => &crawler.http,
-        };
-        let url = cursor.moved_to.as_ref().unwrap_or(&self.url);
-        let mut interval = crawler.host_interval;
-        if let Some(robots) = &crawler.robots {
-            // A refused origin is reported at the feed's URL, not its robots.txt.
-            let verdict = robots.check(http, &url).await.map_err(|e| match e {
+            _ => &self.http,
+        }
+    }
+
+    /// Waits for robots.txt and the host's turn before a request to `url`: refuses a
+    /// path robots.txt disallows (when `robots`: web resources, not APIs, whose
+    /// published rate limits apply instead), and spaces requests to one host by the
+    /// configured interval or the site's `Crawl-delay`, whichever is longer.
+    pub async fn before_request(
+        &self,
+        http: &HttpFetcher,
+        url: &url::Url,
+        robots: bool,
+    ) -> Result<(), FetchError> {
+        let mut interval = self.host_interval;
+        if let Some(robots) = self.robots.as_ref().filter(|_| robots) {
+            // A refused origin is reported at the source's URL, not its robots.txt.
+            let verdict = robots.check(http, url).await.map_err(|e| match e {
                 FetchError::PrivateAddress { detail, .. } => FetchError::PrivateAddress {
                     url: url.to_string(),
                     detail,
@@ -147,62 +109,9 @@ impl FeedSource {
             }
             interval = interval.max(verdict.crawl_delay.unwrap_or_default());
         }
-        crawler
-            .throttle
+        self.throttle
             .wait(url.host_str().unwrap_or_default(), interval)
             .await;
-        let started = Instant::now();
-        let fetched = http.get(&url, &cursor.validators).await?;
-        let elapsed = started.elapsed();
-        let (body, charset, validators, final_url, moved_to) = match fetched {
-            Fetched::NotModified => return Ok((Poll::NotModified, elapsed)),
-            Fetched::Body {
-                body,
-                charset,
-                validators,
-                final_url,
-                moved_to,
-            } => (body, charset, validators, final_url, moved_to),
-        };
-        if let Some(to) = &moved_to {
-            tracing::warn!(source = %self.id, from = %url, to = %to, "feed moved permanently; polling the new URL from now on");
-        }
-        let body_hash = lauscher_text::fingerprint::hash64(&body);
-        if cursor.body_hash == Some(body_hash) && moved_to.is_none() {
-            return Ok((Poll::NotModified, elapsed));
-        }
-        let source = self.id.clone();
-        let language = self.language.clone();
-        let parsed = tokio::task::spawn_blocking(move || {
-            let cx = FeedContext {
-                source: &source,
-                url: &final_url,
-                language: language.as_deref(),
-                fetched_at: Utc::now(),
-            };
-            parse_feed(&body, charset.as_deref(), &cx)
-        })
-        .await
-        .map_err(|e| FetchError::Transport {
-            url: url.to_string(),
-            detail: format!("parser task failed: {e}"),
-        })??;
-        Ok((
-            Poll::Fetched {
-                mentions: parsed.mentions,
-                cursor: Cursor {
-                    validators,
-                    body_hash: Some(body_hash),
-                    moved_from: moved_to
-                        .is_some()
-                        .then(|| self.url.clone())
-                        .or_else(|| cursor.moved_from.clone()),
-                    moved_to: moved_to.or_else(|| cursor.moved_to.clone()),
-                },
-                recovered_from: parsed.recovered_from,
-                ttl_minutes: parsed.ttl_minutes,
-            },
-            elapsed,
-        ))
+        Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! Runs every configured source on its schedule and feeds the pipeline.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lauscher_config::{Config, SourceConfig, SourceKind};
+use lauscher_config::{Config, SourceConfig};
 use lauscher_crawler::{
-    Crawler, Cursor, FeedSource, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll,
-    RobotsCache, schedule,
+    Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poller, RobotsCache, schedule,
 };
 use lauscher_state::{Checkpoint, StateStore};
 use lauscher_telemetry::METRICS;
@@ -31,11 +30,14 @@ pub fn user_agent(contact: Option<&url::Url>) -> String {
 /// any) and the error. The alert router's source-health rule listens here.
 pub type PollObserver = Arc<dyn Fn(&str, Result<(), (Option<u16>, String)>) + Send + Sync>;
 
-/// Polls one source on its schedule until cancelled.
+/// The polling adapter: runs one [`Poller`] on its schedule until cancelled, whatever
+/// its kind. Every kind gets the same jittered interval, exponential backoff with full
+/// jitter (never sooner than `Retry-After`), health reports, back-pressure from the
+/// pipeline and checkpoints stored only after their mentions are committed.
 struct SourceRunner {
     observer: Option<PollObserver>,
     config: SourceConfig,
-    source: FeedSource,
+    poller: Box<dyn Poller>,
     crawler: Arc<Crawler>,
     state: Arc<StateStore>,
     sender: BatchSender,
@@ -43,53 +45,32 @@ struct SourceRunner {
 }
 
 impl SourceRunner {
-    /// Polls until `cancel` fires; with `once`, polls a single time and returns.
+    /// Polls until `cancel` fires; with `once`, polls a single time (following pages
+    /// the source says are waiting) and returns.
     ///
     /// A failing source backs off (exponentially, with jitter, never sooner than the
     /// server's `Retry-After`) and never affects other sources.
     async fn run(self, cancel: CancellationToken, once: bool) -> Result<(), PipelineError> {
         let id = self.config.id.as_str();
-        let mut cursor = match self.state.checkpoint(id)? {
-            Some(c) => Cursor::decode(&c.0, &self.config.url),
-            None => Cursor::default(),
-        };
+        let mut checkpoint = self.state.checkpoint(id)?.unwrap_or_default().0;
         let mut rng = rand::rngs::StdRng::from_os_rng();
         let mut failures: u32 = 0;
         loop {
+            let started = Instant::now();
             let outcome = tokio::select! {
                 () = cancel.cancelled() => return Ok(()),
-                r = self.source.poll(&self.crawler, &cursor) => r,
+                r = self.poller.poll(&self.crawler, &checkpoint) => r,
             };
+            let elapsed = started.elapsed();
+            let mut more = false;
             let delay = match outcome {
-                Ok((Poll::NotModified, elapsed)) => {
+                Ok(poll) => {
                     failures = 0;
                     if let Some(o) = &self.observer {
                         o(id, Ok(()));
                     }
-                    SourcePolled {
-                        source: id,
-                        mentions: 0,
-                        not_modified: true,
-                        elapsed,
-                    }
-                    .emit();
-                    schedule::next_poll_delay(self.config.interval.0, None, &mut rng)
-                }
-                Ok((
-                    Poll::Fetched {
-                        mentions,
-                        cursor: next,
-                        recovered_from,
-                        ttl_minutes,
-                    },
-                    elapsed,
-                )) => {
-                    failures = 0;
-                    if let Some(o) = &self.observer {
-                        o(id, Ok(()));
-                    }
-                    if let Some(err) = &recovered_from {
-                        warn!(source = id, recovered = mentions.len(), error = %err, "malformed feed partially recovered");
+                    if let Some(err) = &poll.recovered_from {
+                        warn!(source = id, recovered = poll.mentions.len(), error = %err, "malformed feed partially recovered");
                         METRICS
                             .mentions_rejected_total
                             .with_label_values(&[id, "malformed_feed"])
@@ -97,25 +78,32 @@ impl SourceRunner {
                     }
                     SourcePolled {
                         source: id,
-                        mentions: mentions.len(),
-                        not_modified: false,
+                        mentions: poll.mentions.len(),
+                        not_modified: poll.unchanged(),
                         elapsed,
                     }
                     .emit();
-                    let batch = Batch {
-                        source: id.to_owned(),
-                        mentions,
-                        checkpoint: Some(Checkpoint(next.encode())),
-                        keep_all: self.config.keep_all,
-                        ack: None,
-                    };
-                    // Waits while the pipeline is busy: back-pressure stops fetching.
-                    tokio::select! {
-                        () = cancel.cancelled() => return Ok(()),
-                        r = self.sender.send(batch) => r?,
+                    more = poll.more;
+                    let wait = poll.wait_at_least;
+                    if !poll.unchanged() {
+                        let next = poll.checkpoint.clone();
+                        let batch = Batch {
+                            source: id.to_owned(),
+                            mentions: poll.mentions,
+                            checkpoint: next.clone().map(Checkpoint),
+                            keep_all: self.config.keep_all,
+                            ack: None,
+                        };
+                        // Waits while the pipeline is busy: back-pressure stops fetching.
+                        tokio::select! {
+                            () = cancel.cancelled() => return Ok(()),
+                            r = self.sender.send(batch) => r?,
+                        }
+                        if let Some(next) = next {
+                            checkpoint = next;
+                        }
                     }
-                    cursor = next;
-                    schedule::next_poll_delay(self.config.interval.0, ttl_minutes, &mut rng)
+                    schedule::next_poll_delay(self.config.interval.0, wait, &mut rng)
                 }
                 Err(err) => {
                     failures += 1;
@@ -135,7 +123,7 @@ impl SourceRunner {
                     );
                     SourcePollFailed {
                         source: id,
-                        url: self.config.url.as_str(),
+                        url: &self.config.location(),
                         kind: err.kind(),
                         error: &err,
                         retry_in: delay,
@@ -144,7 +132,7 @@ impl SourceRunner {
                     if matches!(err, FetchError::Status { status: 410, .. }) {
                         // Gone for good: the health rule has been told (410 is a broken
                         // source); polling again would only repeat it.
-                        warn!(source = id, url = %self.config.url, "source is gone (HTTP 410); no more polls until it is changed in the config");
+                        warn!(source = id, url = %self.config.location(), "source is gone (HTTP 410); no more polls until it is changed in the config");
                         return Ok(());
                     }
                     if matches!(err, FetchError::Disallowed { .. }) {
@@ -154,6 +142,10 @@ impl SourceRunner {
                     }
                 }
             };
+            // More waiting and no rate limit to respect: read it now.
+            if more && delay <= self.config.interval.0.mul_f64(1.1) {
+                continue;
+            }
             if once {
                 return Ok(());
             }
@@ -224,15 +216,12 @@ pub async fn run_sources_observed(
     });
     let mut tasks = JoinSet::new();
     for sc in &config.sources {
-        let SourceKind::Feed = sc.kind;
+        let Some(poller) = crate::sources::poller(sc) else {
+            continue;
+        };
         let runner = SourceRunner {
             observer: observer.clone(),
-            source: FeedSource {
-                id: sc.id.clone(),
-                url: sc.url.clone(),
-                language: sc.language.clone(),
-                allow_private: sc.allow_private,
-            },
+            poller,
             config: sc.clone(),
             crawler: crawler.clone(),
             state: state.clone(),
@@ -240,6 +229,10 @@ pub async fn run_sources_observed(
             backoff: (config.crawler.backoff_min.0, config.crawler.backoff_max.0),
         };
         tasks.spawn(runner.run(cancel.clone(), once));
+    }
+    if tasks.is_empty() && !once {
+        // Only push sources: they arrive through the API until shutdown.
+        cancel.cancelled().await;
     }
     info!(sources = config.sources.len(), "sources started");
     drop(sender);

@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod import;
 pub mod ingest;
 pub mod robots_store;
+pub mod sources;
 
 pub use daemon::{PollObserver, run_sources, run_sources_observed};
 pub use import::{ImportRecord, ImportSummary, import_jsonl};

@@ -1,0 +1,15 @@
+//! The kinds of source, one module each, and [`poller`], which makes the one a source's
+//! config asks for.
+
+pub mod feed;
+
+pub use feed::{Cursor, FeedSource};
+pub mod hackernews;
+pub mod lemmy;
+pub mod mastodon;
+
+mod api;
+
+pub use hackernews::HackerNewsSource;
+pub use lemmy::LemmySource;
+pub use mastodon::MastodonSource;

@@ -1,0 +1,72 @@
+//! Which [`Poller`] a configured source runs: one line per kind.
+//!
+//! Reddit and YouTube are feeds their platforms publish (Reddit's search feed answers
+//! anonymously; a YouTube channel's feed needs no key), so they run the feed source at
+//! a URL made from the query or channel. Reddit's feed is asked without robots.txt,
+//! which disallows every unknown crawler on the whole site: the search feed is an
+//! interface Reddit offers feed readers, polled at its published pace.
+
+use lauscher_config::{SourceConfig, SourceKind};
+use lauscher_crawler::Poller;
+use lauscher_crawler::sources::{FeedSource, HackerNewsSource, LemmySource, MastodonSource};
+use url::Url;
+
+/// The poller of `source`; `None` for kinds that are not polled (push).
+pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
+    let id = source.id.clone();
+    let base = source.base_url()?;
+    let language = source.language.clone();
+    let allow_private = source.allow_private;
+    let feed = |url: Url, robots: bool| -> Box<dyn Poller> {
+        Box::new(FeedSource {
+            id: id.clone(),
+            url,
+            language: language.clone(),
+            allow_private,
+            robots,
+        })
+    };
+    let query = source.query.clone().unwrap_or_default();
+    Some(match source.kind {
+        SourceKind::Feed => feed(base, true),
+        SourceKind::Reddit => feed(
+            with_query(&base, "search.rss", &[("q", &query), ("sort", "new")])?,
+            false,
+        ),
+        SourceKind::Youtube => {
+            let channel = source.channel.clone().unwrap_or_default();
+            feed(
+                with_query(&base, "feeds/videos.xml", &[("channel_id", &channel)])?,
+                true,
+            )
+        }
+        SourceKind::Mastodon => Box::new(MastodonSource {
+            id,
+            instance: base,
+            hashtags: source.hashtags.clone(),
+            local: source.local,
+            token: source.token.as_ref().map(|t| t.0.clone()),
+            language,
+            allow_private,
+        }),
+        SourceKind::Hackernews => Box::new(HackerNewsSource {
+            id,
+            api: base,
+            query,
+            allow_private,
+        }),
+        SourceKind::Lemmy => Box::new(LemmySource {
+            id,
+            instance: base,
+            query,
+            allow_private,
+        }),
+        SourceKind::Push => return None,
+    })
+}
+
+fn with_query(base: &Url, path: &str, pairs: &[(&str, &str)]) -> Option<Url> {
+    let mut url = base.join(path).ok()?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Some(url)
+}

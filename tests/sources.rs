@@ -1,0 +1,245 @@
+//! Social sources against fake APIs on 127.0.0.1: Mastodon, Hacker News (Algolia),
+//! Lemmy, Reddit's search feed and YouTube channel feeds.
+
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::util::{Dir, fixture};
+
+fn json(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(fixture(name), "application/json")
+}
+
+fn api_source(id: &str, kind: &str, extra: &str) -> String {
+    format!("  - id: {id}\n    kind: {kind}\n    interval: 1s\n    allow_private: true\n{extra}")
+}
+
+/// Hashtag timelines page with `min_id`, a status seen through two instances is one
+/// mention, a boost reposts its original, HTML is stripped, the app token is sent, and
+/// the author's followers are the reach.
+#[tokio::test(flavor = "multi_thread")]
+async fn mastodon_timelines_page_dedupe_across_instances_and_boosts_repost() {
+    let home = MockServer::start().await;
+    let other = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/acme"))
+        .and(header("authorization", "Bearer app-token-123"))
+        .and(query_param("min_id", "113000000000000003"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("[]", "application/json"))
+        .mount(&home)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/acme"))
+        .and(header("authorization", "Bearer app-token-123"))
+        .respond_with(json("mastodon/tag-page1.json").insert_header("X-RateLimit-Remaining", "299"))
+        .mount(&home)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/public"))
+        .and(query_param("local", "true"))
+        .respond_with(json("mastodon/other-instance.json"))
+        .mount(&other)
+        .await;
+    let dir = Dir::new();
+    let home_url = home.uri();
+    let other_url = other.uri();
+    dir.write_config(
+        &[
+            api_source(
+                "masto",
+                "mastodon",
+                &format!("    url: {home_url}/\n    hashtags: [acme]\n    token: app-token-123\n"),
+            ),
+            api_source(
+                "masto2",
+                "mastodon",
+                &format!("    url: {other_url}/\n    local: true\n"),
+            ),
+        ]
+        .concat(),
+    );
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        // Ana's status (through both instances), Cem's original and Bob's boost.
+        assert_eq!(dir.total(&[]), 3);
+        let all = dir.search(&[]).to_string();
+        assert!(
+            all.contains("Die #Acme App stürzt beim Login ab & nichts geht"),
+            "{all}"
+        );
+        assert!(!all.contains("<p>") && !all.contains("<span>"), "{all}");
+        assert!(all.contains("https://other.example/@ana/77"), "{all}");
+        assert!(all.contains("1200"), "followers are the reach: {all}");
+        assert_eq!(
+            dir.total(&["--collapse", "reposts"]),
+            2,
+            "the boost is a repost"
+        );
+        dir.run_once();
+        assert_eq!(dir.total(&[]), 3);
+        dir
+    })
+    .await
+    .expect("test thread");
+    let requests = home.received_requests().await.unwrap_or_default();
+    assert!(
+        requests.iter().any(|r| r
+            .url
+            .query()
+            .is_some_and(|q| q.contains("min_id=113000000000000003"))),
+        "the second poll asks for what came after the newest status"
+    );
+    drop(dir);
+}
+
+/// Algolia's search is read newest first, then from the newest second on, so a
+/// second poll reads only what is new and the shared second loses nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn hacker_news_stories_and_comments_are_read_from_where_the_last_poll_ended() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .and(query_param("query", "acme"))
+        .and(query_param("tags", "(story,comment)"))
+        .respond_with(json("hackernews/newest.json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(json("hackernews/since.json"))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&api_source(
+        "hn",
+        "hackernews",
+        &format!("    url: {u}/\n    query: acme\n"),
+    ));
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&["--source", "hn"]), 2);
+        let all = dir.search(&[]).to_string();
+        assert!(
+            all.contains("Acme's API has been down for an hour"),
+            "{all}"
+        );
+        assert!(
+            all.contains("https://news.ycombinator.com/item?id=4001"),
+            "{all}"
+        );
+        dir.run_once();
+        // The second poll adds the new comment; the shared second is no duplicate.
+        assert_eq!(dir.total(&["--source", "hn"]), 3);
+        dir
+    })
+    .await
+    .expect("test thread");
+    let requests = server.received_requests().await.unwrap_or_default();
+    let second = requests
+        .iter()
+        .filter_map(|r| r.url.query().map(str::to_owned))
+        .find(|q| q.contains("numericFilters"))
+        .unwrap_or_default();
+    assert!(second.contains("created_at_i%3E%3D1763632800"), "{second}");
+    drop(dir);
+}
+
+/// Lemmy posts and comments, Reddit's search feed and a YouTube channel's feed.
+#[tokio::test(flavor = "multi_thread")]
+async fn lemmy_reddit_and_youtube_sources_index_their_posts() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/search"))
+        .and(query_param("q", "acme"))
+        .and(query_param("sort", "New"))
+        .respond_with(json("lemmy/search.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/search.rss"))
+        .and(query_param("q", "acme"))
+        .and(query_param("sort", "new"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("reddit/search.rss"), "application/atom+xml"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feeds/videos.xml"))
+        .and(query_param("channel_id", "UCabcdefghijklmnopqrstuv"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("youtube/videos.xml"), "application/atom+xml"),
+        )
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(
+        &[
+            api_source(
+                "lemmy",
+                "lemmy",
+                &format!("    url: {u}/\n    query: acme\n"),
+            ),
+            api_source(
+                "reddit",
+                "reddit",
+                &format!("    url: {u}/\n    query: acme\n"),
+            ),
+            api_source(
+                "yt",
+                "youtube",
+                &format!("    url: {u}/\n    channel: UCabcdefghijklmnopqrstuv\n"),
+            ),
+        ]
+        .concat(),
+    );
+    tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(dir.total(&["--source", "lemmy"]), 2);
+        assert_eq!(dir.total(&["--source", "reddit"]), 1);
+        assert_eq!(dir.total(&["--source", "yt"]), 1);
+        let all = dir.search(&[]).to_string();
+        for expected in [
+            "https://lemmy.example/post/1",
+            "Acme hat mir eine Gutschrift angeboten",
+            "Acme hat meine Bestellung storniert und antwortet nicht",
+            "Acme zeigt in drei Minuten, was die neue App kann.",
+        ] {
+            assert!(all.contains(expected), "{expected}: {all}");
+        }
+    })
+    .await
+    .expect("test thread");
+}
+
+/// Each kind is checked where it is written: what it needs, and settings it ignores.
+#[test]
+fn source_settings_are_checked_per_kind() {
+    let dir = Dir::new();
+    dir.write_config(&api_source("hn", "hackernews", "    hashtags: [acme]\n"));
+    let out = dir
+        .cmd(&["check", "--config"])
+        .arg(dir.config())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("hashtags is not a setting of kind hackernews"),
+        "{err}"
+    );
+    assert!(err.contains("lauscher.yaml:"), "{err}");
+    dir.write_config(&api_source("yt", "youtube", ""));
+    let out = dir
+        .cmd(&["check", "--config"])
+        .arg(dir.config())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kind youtube needs channel"), "{err}");
+}
