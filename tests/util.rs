@@ -213,6 +213,24 @@ impl Daemon {
         })
     }
 
+    /// POSTs `body` to `path` with `headers`; returns the status and body.
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let url = format!("{}{path}", self.base);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut req = reqwest::Client::new().post(&url).body(body.to_owned());
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = req.send().await.expect("api request");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.expect("body"))
+        })
+    }
+
     pub fn get_json(&self, path: &str) -> Value {
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "{path}: {body}");

@@ -201,6 +201,7 @@ impl Daemon {
                 handle: a.handle(),
             }),
             timezone,
+            push: lauscher_pipeline::push::PushInbox::new(config, pipeline.sender()).map(Arc::new),
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,

@@ -289,6 +289,10 @@ pub struct SourceConfig {
     /// preview). Push: the bearer token clients send. Write `${ENV_VAR}`, not the secret.
     #[serde(default)]
     pub token: Option<Secret>,
+    /// Push: a secret for HMAC-SHA256 signatures; when set, every request must carry
+    /// `X-Lauscher-Signature: sha256=<hex HMAC of the body>`.
+    #[serde(default)]
+    pub secret: Option<Secret>,
     /// Time between polls; each poll is jittered by ±10%. Default `5m`.
     #[serde(default = "default_interval")]
     pub interval: HumanDuration,
@@ -436,6 +440,7 @@ impl Config {
             ));
         }
         let mut seen = HashSet::new();
+        let mut push_tokens = HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             let at = |key: &str, msg: String| f.at(&format!("sources[{i}].{key}"), msg);
             check_id(&s.id).map_err(|m| at("id", m))?;
@@ -443,6 +448,15 @@ impl Config {
                 return Err(at("id", format!("duplicate source id {:?}", s.id)));
             }
             check_source_kind(s).map_err(|(key, m)| at(key, m))?;
+            if s.kind == SourceKind::Push
+                && let Some(token) = &s.token
+                && !push_tokens.insert(token.0.as_str())
+            {
+                return Err(at(
+                    "token",
+                    format!("source {:?}: another push source has the same token", s.id),
+                ));
+            }
             if s.interval.0 < std::time::Duration::from_secs(1) {
                 return Err(at(
                     "interval",
@@ -468,7 +482,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
     use SourceKind as K;
     let kind = s.kind.as_str();
     let id = &s.id;
-    let given: [(&'static str, bool, &[SourceKind]); 6] = [
+    let given: [(&'static str, bool, &[SourceKind]); 7] = [
         (
             "url",
             s.url.is_some(),
@@ -490,6 +504,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         ),
         ("channel", s.channel.is_some(), &[K::Youtube]),
         ("token", s.token.is_some(), &[K::Mastodon, K::Push]),
+        ("secret", s.secret.is_some(), &[K::Push]),
     ];
     for (key, set, kinds) in given {
         if set && !kinds.contains(&s.kind) {

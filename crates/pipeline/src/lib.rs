@@ -17,6 +17,7 @@
 pub mod daemon;
 pub mod import;
 pub mod ingest;
+pub mod push;
 pub mod robots_store;
 pub mod sources;
 

@@ -33,6 +33,7 @@ use axum::routing::{delete, get, post};
 use chrono::Utc;
 use lauscher_index::{MentionIndex, SearchRequest, parse_time};
 use lauscher_model::MentionId;
+use lauscher_pipeline::push::{PushError, PushInbox};
 use lauscher_query::ActiveRules;
 use lauscher_telemetry::METRICS;
 use serde::Deserialize;
@@ -58,7 +59,12 @@ pub struct ApiState {
     pub alerts: Option<AlertsApi>,
     /// Time zone of insight timelines when the request names none.
     pub timezone: chrono_tz::Tz,
+    /// The push inbox, when push sources are configured.
+    pub push: Option<Arc<PushInbox>>,
 }
+
+/// Where mentions are pushed.
+pub const PUSH_PATH: &str = "/api/v1/ingest";
 
 /// Search parameters, as in the CLI.
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +150,10 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route(
+            PUSH_PATH,
+            post(ingest).layer(axum::extract::DefaultBodyLimit::max(limits.max_push_body)),
+        )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             admission,
@@ -216,6 +226,49 @@ pub async fn serve(
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
     Ok(())
+}
+
+/// `POST /api/v1/ingest`: one mention as JSON or many as NDJSON, for a push source's
+/// bearer token; 202 with what became of them once they are committed.
+async fn ingest(
+    State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(inbox) = &s.push else {
+        return error(StatusCode::NOT_FOUND, "no push source is configured");
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match inbox
+        .push(
+            header("authorization"),
+            header("x-lauscher-signature"),
+            &body,
+        )
+        .await
+    {
+        Ok(report) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({
+                "indexed": report.indexed,
+                "duplicates": report.duplicates,
+                "unmatched": report.unmatched,
+            })),
+        )
+            .into_response(),
+        Err(e @ (PushError::Unauthorized | PushError::BadSignature)) => {
+            let mut r = error(StatusCode::UNAUTHORIZED, e.to_string());
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            r
+        }
+        Err(e @ (PushError::Malformed { .. } | PushError::Size(_))) => {
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(e @ PushError::Closed) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {

@@ -31,6 +31,8 @@ use tokio::sync::Semaphore;
 pub struct ApiLimits {
     /// Largest request body, in bytes.
     pub max_body: usize,
+    /// Largest body of a push (`POST /api/v1/ingest`), which carries mentions in bulk.
+    pub max_push_body: usize,
     /// Longest query string, in bytes.
     pub max_query: usize,
     /// Requests handled at once.
@@ -47,6 +49,7 @@ impl Default for ApiLimits {
     fn default() -> Self {
         ApiLimits {
             max_body: 64 << 10,
+            max_push_body: 8 << 20,
             max_query: 4 << 10,
             max_in_flight: 64,
             request_timeout: Duration::from_secs(30),
@@ -92,10 +95,15 @@ pub(crate) async fn admit(State(a): State<Admission>, req: Request, next: Next) 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > a.limits.max_body as u64) {
+    let max_body = if req.uri().path() == crate::PUSH_PATH {
+        a.limits.max_push_body
+    } else {
+        a.limits.max_body
+    };
+    if declared.is_some_and(|n| n > max_body as u64) {
         return crate::error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body larger than {} bytes", a.limits.max_body),
+            format!("request body larger than {max_body} bytes"),
         );
     }
     let Ok(_permit) = a.in_flight.clone().try_acquire_owned() else {

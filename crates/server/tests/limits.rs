@@ -46,6 +46,7 @@ async fn start(limits: ApiLimits) -> Api {
         }),
         alerts: None,
         timezone: chrono_tz::Europe::Berlin,
+        push: None,
     };
     let (listener, addr) = lauscher_server::bind(([127, 0, 0, 1], 0).into())
         .await
@@ -76,6 +77,7 @@ async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
 fn small() -> ApiLimits {
     ApiLimits {
         max_body: 1024,
+        max_push_body: 4096,
         max_query: 256,
         max_in_flight: 1,
         request_timeout: Duration::from_millis(300),
