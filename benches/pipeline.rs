@@ -98,6 +98,7 @@ fn ingest(rt: &tokio::runtime::Runtime, config: &Config, ms: Vec<Mention>) -> Du
                 source: "bench".into(),
                 mentions: batch,
                 checkpoint: None,
+                deletes: Vec::new(),
                 keep_all: true,
                 ack: None,
             };

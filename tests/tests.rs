@@ -15,6 +15,7 @@ mod faults;
 mod feeds;
 mod import;
 mod insights;
+mod jetstream;
 mod push;
 mod rules;
 mod score;

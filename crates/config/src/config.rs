@@ -232,6 +232,10 @@ pub enum SourceKind {
     Youtube,
     /// Posts and comments matching `query` on the Lemmy instance at `url`.
     Lemmy,
+    /// Bluesky posts streamed from Jetstream (`url`: one instance's `wss://…/subscribe`;
+    /// default: the four public instances in turn). Needs the daemon: `run --once` skips
+    /// streams.
+    Jetstream,
     /// Mentions pushed to `POST /api/v1/ingest` with the source's bearer `token`.
     Push,
 }
@@ -246,6 +250,7 @@ impl SourceKind {
             SourceKind::Reddit => "reddit",
             SourceKind::Youtube => "youtube",
             SourceKind::Lemmy => "lemmy",
+            SourceKind::Jetstream => "jetstream",
             SourceKind::Push => "push",
         }
     }
@@ -256,6 +261,7 @@ impl SourceKind {
             SourceKind::Hackernews => Some("https://hn.algolia.com/"),
             SourceKind::Reddit => Some("https://www.reddit.com/"),
             SourceKind::Youtube => Some("https://www.youtube.com/"),
+            SourceKind::Jetstream => Some("wss://jetstream1.us-east.bsky.network/subscribe"),
             _ => None,
         }
     }
@@ -493,6 +499,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
                 K::Hackernews,
                 K::Reddit,
                 K::Youtube,
+                K::Jetstream,
             ],
         ),
         ("hashtags", !s.hashtags.is_empty(), &[K::Mastodon]),
@@ -520,6 +527,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         K::Hackernews | K::Reddit => &["query"],
         K::Youtube => &["channel"],
         K::Push => &["token"],
+        K::Jetstream => &[],
     };
     for key in needs {
         let missing = match *key {
@@ -532,10 +540,17 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
             return Err(("kind", format!("source {id:?}: kind {kind} needs {key}")));
         }
     }
-    if let Some(url) = &s.url
-        && !matches!(url.scheme(), "http" | "https")
-    {
-        return Err(("url", format!("source {id:?}: url must be http or https")));
+    if let Some(url) = &s.url {
+        let schemes: &[&str] = match s.kind {
+            K::Jetstream => &["ws", "wss"],
+            _ => &["http", "https"],
+        };
+        if !schemes.contains(&url.scheme()) {
+            return Err((
+                "url",
+                format!("source {id:?}: url must be {}", schemes.join(" or ")),
+            ));
+        }
     }
     if let Some(tag) = s
         .hashtags

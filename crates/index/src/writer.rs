@@ -35,6 +35,14 @@ impl MentionWriter {
         Ok(MentionWriter { writer, fields })
     }
 
+    /// Deletes the mention `id` (a post its source reports deleted), from the next commit.
+    pub fn delete(&mut self, id: lauscher_model::MentionId) {
+        self.writer.delete_term(Term::from_field_text(
+            self.fields.mention_id,
+            &id.to_string(),
+        ));
+    }
+
     /// Adds `m`; with `replace`, first deletes any document with the same mention id.
     ///
     /// Replacing costs tantivy a term lookup in every segment at the next commit, so

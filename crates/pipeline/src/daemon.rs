@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lauscher_config::{Config, SourceConfig};
+use lauscher_crawler::sources::{JetstreamSource, StreamBatch};
 use lauscher_crawler::{
     Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poller, RobotsCache, schedule,
 };
@@ -91,6 +92,7 @@ impl SourceRunner {
                             source: id.to_owned(),
                             mentions: poll.mentions,
                             checkpoint: next.clone().map(Checkpoint),
+                            deletes: Vec::new(),
                             keep_all: self.config.keep_all,
                             ack: None,
                         };
@@ -157,6 +159,115 @@ impl SourceRunner {
     }
 }
 
+/// Runs one streaming source until cancelled: connects, forwards what it reads as
+/// batches (each with the checkpoint after it), and when the connection ends or fails
+/// backs off as a failing poll does and reconnects to the next instance from the last
+/// event read.
+struct StreamRunner {
+    observer: Option<PollObserver>,
+    config: SourceConfig,
+    stream: JetstreamSource,
+    state: Arc<StateStore>,
+    sender: BatchSender,
+    backoff: (Duration, Duration),
+}
+
+impl StreamRunner {
+    async fn run(self, cancel: CancellationToken) -> Result<(), PipelineError> {
+        let id = self.config.id.as_str();
+        let mut checkpoint = self.state.checkpoint(id)?.unwrap_or_default().0;
+        let mut rng = rand::rngs::StdRng::from_os_rng();
+        let mut failures: u32 = 0;
+        let endpoints = self.stream.endpoints.clone();
+        for endpoint in endpoints.iter().cycle() {
+            let from = checkpoint.clone();
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamBatch>(4);
+            let mut healthy = false;
+            let outcome = {
+                let reading = self.stream.stream(endpoint, &from, &tx);
+                tokio::pin!(reading);
+                loop {
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        r = &mut reading => break r,
+                        Some(batch) = rx.recv() => {
+                            if !healthy {
+                                healthy = true;
+                                failures = 0;
+                                if let Some(o) = &self.observer {
+                                    o(id, Ok(()));
+                                }
+                            }
+                            checkpoint = self.forward(batch, &cancel).await?;
+                        }
+                    }
+                }
+            };
+            drop(tx);
+            while let Some(batch) = rx.recv().await {
+                checkpoint = self.forward(batch, &cancel).await?;
+            }
+            failures += 1;
+            let delay =
+                schedule::failure_delay(failures, self.backoff.0, self.backoff.1, None, &mut rng);
+            match outcome {
+                Ok(()) => info!(source = id, url = %endpoint, "stream ended; reconnecting"),
+                Err(err) => {
+                    if let Some(o) = &self.observer {
+                        let status = match &err {
+                            FetchError::Status { status, .. } => Some(*status),
+                            _ => None,
+                        };
+                        o(id, Err((status, err.to_string())));
+                    }
+                    SourcePollFailed {
+                        source: id,
+                        url: endpoint.as_str(),
+                        kind: err.kind(),
+                        error: &err,
+                        retry_in: delay,
+                    }
+                    .emit();
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands `batch` to the pipeline; returns its checkpoint.
+    async fn forward(
+        &self,
+        batch: StreamBatch,
+        cancel: &CancellationToken,
+    ) -> Result<String, PipelineError> {
+        SourcePolled {
+            source: &self.config.id,
+            mentions: batch.mentions.len(),
+            not_modified: false,
+            elapsed: Duration::ZERO,
+        }
+        .emit();
+        let checkpoint = batch.checkpoint.clone();
+        let batch = Batch {
+            source: self.config.id.clone(),
+            mentions: batch.mentions,
+            checkpoint: Some(Checkpoint(batch.checkpoint)),
+            deletes: batch.deletes,
+            keep_all: self.config.keep_all,
+            ack: None,
+        };
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            r = self.sender.send(batch) => r?,
+        }
+        Ok(checkpoint)
+    }
+}
+
 /// Starts a [`SourceRunner`] per configured source; returns when all have stopped
 /// (after `cancel`, or after one poll each with `once`).
 pub async fn run_sources(
@@ -216,6 +327,22 @@ pub async fn run_sources_observed(
     });
     let mut tasks = JoinSet::new();
     for sc in &config.sources {
+        if let Some(stream) = crate::sources::stream(sc) {
+            if once {
+                info!(source = %sc.id, "streams run in the daemon, not with --once");
+                continue;
+            }
+            let runner = StreamRunner {
+                observer: observer.clone(),
+                config: sc.clone(),
+                stream,
+                state: state.clone(),
+                sender: sender.clone(),
+                backoff: (config.crawler.backoff_min.0, config.crawler.backoff_max.0),
+            };
+            tasks.spawn(runner.run(cancel.clone()));
+            continue;
+        }
         let Some(poller) = crate::sources::poller(sc) else {
             continue;
         };

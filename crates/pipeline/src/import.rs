@@ -152,6 +152,7 @@ fn send(
         source: source.to_owned(),
         mentions,
         checkpoint: None,
+        deletes: Vec::new(),
         keep_all,
         ack: Some(tx),
     })?;

@@ -83,6 +83,8 @@ pub struct Batch {
     pub mentions: Vec<Mention>,
     /// The source's checkpoint after this batch, stored once the batch is committed.
     pub checkpoint: Option<Checkpoint>,
+    /// Mentions the source reports deleted: removed from the index in the same commit.
+    pub deletes: Vec<MentionId>,
     /// Index mentions that match no topic too.
     pub keep_all: bool,
     /// Told what became of the batch once it is committed.
@@ -114,6 +116,7 @@ enum Analysed {
         /// Every new mention of the batch, indexed or not, to remember as seen.
         seen: Vec<SeenRow>,
         checkpoint: Option<Checkpoint>,
+        deletes: Vec<MentionId>,
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     },
     Flush(oneshot::Sender<Result<(), String>>),
@@ -523,6 +526,7 @@ impl Analyser {
             mentions,
             seen,
             checkpoint: batch.checkpoint,
+            deletes: batch.deletes,
             ack: batch.ack.map(|a| (a, report)),
         })
     }
@@ -598,9 +602,10 @@ impl Indexer {
                     mentions,
                     seen,
                     checkpoint,
+                    deletes,
                     ack,
                 }) => {
-                    self.add(source, mentions, seen, checkpoint, ack)?;
+                    self.add(source, mentions, seen, checkpoint, &deletes, ack)?;
                     if self.pending.added >= self.commit_docs
                         || self.pending.seen.len() >= self.commit_docs
                     {
@@ -626,6 +631,7 @@ impl Indexer {
         mentions: Vec<ScoredMention>,
         seen: Vec<SeenRow>,
         checkpoint: Option<Checkpoint>,
+        deletes: &[MentionId],
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     ) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
@@ -650,7 +656,11 @@ impl Indexer {
                 .entry((source.clone(), topic.to_owned()))
                 .or_default() += n;
         }
-        self.pending.added += mentions.len();
+        // After the adds: a post created and deleted in one batch is gone.
+        for id in deletes {
+            writer.delete(*id);
+        }
+        self.pending.added += mentions.len() + deletes.len();
         self.pending.seen.extend(seen);
         if let Some(checkpoint) = checkpoint {
             self.pending.checkpoints.insert(source, checkpoint);

@@ -158,6 +158,7 @@ impl PushInbox {
                 source: source.id.clone(),
                 mentions,
                 checkpoint: None,
+                deletes: Vec::new(),
                 keep_all: source.keep_all,
                 ack: Some(tx),
             })

@@ -8,7 +8,9 @@
 
 use lauscher_config::{SourceConfig, SourceKind};
 use lauscher_crawler::Poller;
-use lauscher_crawler::sources::{FeedSource, HackerNewsSource, LemmySource, MastodonSource};
+use lauscher_crawler::sources::{
+    FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource,
+};
 use url::Url;
 
 /// The poller of `source`; `None` for kinds that are not polled (push).
@@ -61,7 +63,35 @@ pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
             query,
             allow_private,
         }),
-        SourceKind::Push => return None,
+        SourceKind::Push | SourceKind::Jetstream => return None,
+    })
+}
+
+/// The public Jetstream instances, tried in turn when no `url` is configured.
+const JETSTREAMS: [&str; 4] = [
+    "wss://jetstream1.us-east.bsky.network/subscribe",
+    "wss://jetstream2.us-east.bsky.network/subscribe",
+    "wss://jetstream1.us-west.bsky.network/subscribe",
+    "wss://jetstream2.us-west.bsky.network/subscribe",
+];
+
+/// The stream of `source`, for kinds that stream.
+pub fn stream(source: &SourceConfig) -> Option<JetstreamSource> {
+    if source.kind != SourceKind::Jetstream {
+        return None;
+    }
+    let endpoints = match &source.url {
+        Some(url) => vec![url.clone()],
+        None => JETSTREAMS
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .collect(),
+    };
+    Some(JetstreamSource {
+        id: source.id.clone(),
+        endpoints,
+        language: source.language.clone(),
+        allow_private: source.allow_private,
     })
 }
 

@@ -50,6 +50,7 @@ async fn send(
             source: "s".into(),
             mentions,
             checkpoint: None,
+            deletes: Vec::new(),
             keep_all,
             ack: Some(tx),
         })

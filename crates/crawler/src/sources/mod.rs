@@ -5,11 +5,13 @@ pub mod feed;
 
 pub use feed::{Cursor, FeedSource};
 pub mod hackernews;
+pub mod jetstream;
 pub mod lemmy;
 pub mod mastodon;
 
 mod api;
 
 pub use hackernews::HackerNewsSource;
+pub use jetstream::{JetstreamSource, StreamBatch};
 pub use lemmy::LemmySource;
 pub use mastodon::MastodonSource;
