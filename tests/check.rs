@@ -55,7 +55,7 @@ fn a_broken_config_names_file_line_and_column() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("broken.yaml:4:11: sources[0].kind: unknown variant `fed`, expected `feed`"),
+        err.contains("broken.yaml:4:11: sources[0].kind: unknown variant `fed`, expected one of `feed`, `mastodon`"),
         "{err}"
     );
     assert!(err.contains("4 |     kind: fed"), "{err}");

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Delivery is at-least-once with idempotent stages: the queue blocks when full (a slow
-//! index stops fetching, nothing is dropped); a source's cursor and the seen set are
+//! index stops fetching, nothing is dropped); a source's checkpoint and the seen set are
 //! written only after the index commit holding its mentions, so a crash replays the
 //! uncommitted batches. Both writes carry a commit number; when they disagree at start
 //! (a crash between them), replays replace documents by id instead of adding them.
