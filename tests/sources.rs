@@ -243,3 +243,79 @@ fn source_settings_are_checked_per_kind() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("kind youtube needs channel"), "{err}");
 }
+
+/// More than 1,000 hits since the checkpoint: the window is halved until it fits, the
+/// slice is read whole, and the next poll starts where the slice ended.
+#[tokio::test(flavor = "multi_thread")]
+async fn hacker_news_windows_over_the_hit_cap_are_sliced_by_time() {
+    let server = MockServer::start().await;
+    // First poll: the newest page.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(json("hackernews/newest.json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    // From the checkpoint to now: too many hits for one query.
+    let slice = |nb_hits: u64| {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "hits": [{"objectID": format!("h{nb_hits}"), "created_at_i": 1763632850,
+                      "author": "x", "comment_text": format!("Acme slice of {nb_hits}")}],
+            "nbHits": nb_hits, "nbPages": 1
+        }))
+    };
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(slice(5_000))
+        .up_to_n_times(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(slice(600))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&api_source(
+        "hn",
+        "hackernews",
+        &format!("    url: {u}/\n    query: acme\n"),
+    ));
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        dir.run_once();
+        dir
+    })
+    .await
+    .expect("test thread");
+    let filters: Vec<(i64, i64)> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            let (_, f) = r.url.query_pairs().find(|(k, _)| k == "numericFilters")?;
+            let mut bounds = f.split(',').filter_map(|b| {
+                b.split_once(['=', '<'])
+                    .and_then(|(_, v)| v.trim_start_matches('=').parse().ok())
+            });
+            Some((bounds.next()?, bounds.next()?))
+        })
+        .collect();
+    assert!(filters.len() >= 4, "{filters:?}");
+    // Every query starts at the checkpoint; each cut halves the window.
+    let (from, _) = filters[0];
+    assert_eq!(from, 1763632800);
+    for pair in filters.windows(2).take(3) {
+        assert_eq!(pair[1].0, from);
+        assert_eq!(pair[1].1 - from, (pair[0].1 - from) / 2, "{filters:?}");
+    }
+    // The next poll (paging: more was waiting) starts where the slice ended.
+    let slice_end = filters[3].1;
+    assert!(
+        filters.iter().skip(4).any(|(f, _)| *f == slice_end),
+        "{filters:?}"
+    );
+    assert!(dir.total(&["--source", "hn"]) >= 3);
+}
