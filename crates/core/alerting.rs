@@ -3,138 +3,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use lauscher_alerts::{AlertHandle, AlertInbox, AlertRouter, AlertService, Deliverer, Templates};
-use lauscher_config::{AlertingConfig, Config, TimeZone};
+use lauscher_config::AlertingConfig;
 use lauscher_index::MentionIndex;
-use lauscher_query::{RuleKind, RuleSet};
+use lauscher_query::RuleSet;
 use lauscher_state::StateStore;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BacktestArgs, IncidentsArgs, IncidentsCommand, SilencesArgs, SilencesCommand};
 use crate::commands::load_config;
-
-/// History replayed into the detectors at start-up: 8 weeks (the seasonal baseline's).
-const REBUILD_DAYS: i64 = 56;
-
-/// Loads the alerting file the config names, checking topic ids against `rules`.
-pub fn load(config: &Config, rules: &RuleSet) -> Result<Option<(AlertingConfig, Templates)>> {
-    let Some(path) = config.alerts_path() else {
-        return Ok(None);
-    };
-    let topics: Vec<String> = rules
-        .rules()
-        .iter()
-        .filter(|r| r.kind != RuleKind::Pack)
-        .map(|r| r.id.clone())
-        .collect();
-    let alerting = AlertingConfig::load(&path, &topics).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let templates = Templates::load(&alerting.base_dir.join(&alerting.templates))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    for rule in &alerting.rules {
-        let lang = rule.language(&alerting.defaults);
-        if !templates.has(lang) {
-            bail!(
-                "{}: alert rule {:?}: no message template for language {lang:?} (add {lang}.j2 to the templates directory)",
-                path.display(),
-                rule.id
-            );
-        }
-    }
-    Ok(Some((alerting, templates)))
-}
-
-/// The user's time zone for insight timelines and reports: the alerting file's
-/// `defaults.timezone` (the zone the user stated for seasonality and mute times), else
-/// the one default, [`TimeZone::default`].
-pub fn timezone(alerting: Option<&AlertingConfig>) -> chrono_tz::Tz {
-    alerting
-        .map_or_else(TimeZone::default, |a| a.defaults.timezone)
-        .0
-}
-
-/// Alerting while the daemon runs: the router thread and the delivery task.
-pub struct RunningAlerts {
-    service: AlertService,
-    deliverer: JoinHandle<()>,
-    digests: Option<JoinHandle<()>>,
-    cancel: CancellationToken,
-}
-
-impl RunningAlerts {
-    /// Rebuilds the detectors from the index, loads open incidents and starts the
-    /// router thread and the delivery worker.
-    pub fn start(
-        alerting: AlertingConfig,
-        templates: Templates,
-        state: Arc<StateStore>,
-        index: Arc<MentionIndex>,
-        rules: Arc<lauscher_query::ActiveRules>,
-        handle: AlertHandle,
-        inbox: AlertInbox,
-    ) -> Result<RunningAlerts> {
-        let now = Utc::now();
-        let wake = Arc::new(Notify::new());
-        let digests = crate::digest::DigestScheduler {
-            alerting: alerting.clone(),
-            index: index.clone(),
-            rules,
-            state: state.clone(),
-            wake: wake.clone(),
-        };
-        let deliverer = Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
-        let mut router = AlertRouter::new(
-            alerting,
-            templates,
-            Some(state.clone()),
-            wake.clone(),
-            now.timestamp(),
-        )
-        .context("cannot load incidents")?;
-        let mut history = index
-            .summaries(
-                now - chrono::Duration::days(REBUILD_DAYS),
-                now + chrono::Duration::days(1),
-            )
-            .context("cannot read recent mentions to rebuild alert counters")?;
-        history.sort_by_key(|m| (m.fetched_at, m.published_at));
-        router.rebuild(history.iter(), now.timestamp());
-        let service =
-            AlertService::start(router, handle, inbox).context("cannot start the alert router")?;
-        let cancel = CancellationToken::new();
-        let deliverer = tokio::spawn(deliverer.run(cancel.clone()));
-        let digests = digests.spawn(cancel.clone());
-        Ok(RunningAlerts {
-            service,
-            deliverer,
-            digests,
-            cancel,
-        })
-    }
-
-    /// A handle for the pipeline, crawler and API.
-    pub fn handle(&self) -> AlertHandle {
-        self.service.handle()
-    }
-
-    /// Stops the router after the queued work, then the delivery worker once every
-    /// notification due was answered (at most [`lauscher_alerts::DRAIN_LIMIT`]); what
-    /// is not yet sent stays in the outbox for the next start.
-    pub async fn stop(self) {
-        let service = self.service;
-        let _ = tokio::task::spawn_blocking(move || service.stop()).await;
-        self.cancel.cancel();
-        let _ = self.deliverer.await;
-        if let Some(d) = self.digests {
-            let _ = d.await;
-        }
-    }
-}
+use lauscher_daemon::alerting::REBUILD_DAYS;
 
 /// Streams that opened more incidents in the last 90 days than their rule's budget
 /// allows, from the state store in `data_dir` (none when there is none).
@@ -170,7 +49,7 @@ pub fn backtest(args: BacktestArgs) -> Result<ExitCode> {
     let config = load_config(&args.config.config)?;
     let rules = RuleSet::load(&config.rule_paths(), &config.langs())
         .map_err(|e| anyhow::anyhow!("rules rejected:\n{e}"))?;
-    let Some((alerting, templates)) = load(&config, &rules)? else {
+    let Some((alerting, templates)) = lauscher_daemon::alerting::load(&config, &rules)? else {
         bail!("the config names no alerting file (alerts: alerts.yaml)");
     };
     if let Some(rule) = &args.rule

@@ -1,25 +1,18 @@
 //! The subcommands, wiring library crates together.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
-use lauscher_alerts::AlertService;
 use lauscher_config::Config;
 use lauscher_index::MentionIndex;
-use lauscher_pipeline::{
-    CommitHook, ImportSummary, Pipeline, PollObserver, import_jsonl, run_sources_observed,
-};
+use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl};
 use lauscher_query::{ActiveRules, RuleKind, RuleSet};
-use lauscher_server::{AlertsApi, ApiState, SearchParams};
+use lauscher_server::SearchParams;
 
-use crate::alerting::RunningAlerts;
 use lauscher_model::Lang;
-use lauscher_telemetry::METRICS;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -65,61 +58,7 @@ pub fn load_config(path: &Path) -> Result<Config> {
 
 /// Loads the config's rule files and runs their examples, as the daemon accepts them.
 pub fn load_rules(config: &Config) -> Result<RuleSet> {
-    RuleSet::load_checked(&config.rule_paths(), &config.langs())
-        .map_err(|e| anyhow::anyhow!("rules rejected:\n{e}"))
-}
-
-/// Re-reads the config file's rule list and the rule files, and swaps the rule set in
-/// force when every rule parses and every example passes. Settings other than `rules:`
-/// (sources, languages, server, index) take effect at the next start.
-#[derive(Clone)]
-pub struct Reloader {
-    config_path: PathBuf,
-    langs: Vec<Lang>,
-    rules: Arc<ActiveRules>,
-}
-
-impl Reloader {
-    fn reload(&self) -> Result<String, String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        let set =
-            RuleSet::load_checked(&config.rule_paths(), &self.langs).map_err(|e| e.to_string())?;
-        let topics = set
-            .rules()
-            .iter()
-            .filter(|r| r.kind != RuleKind::Pack)
-            .count();
-        let summary = format!(
-            "{} rules ({topics} topics) from {}",
-            set.rules().len(),
-            self.config_path.display()
-        );
-        self.rules.replace(set);
-        Ok(summary)
-    }
-
-    fn reload_logged(&self, trigger: &str) -> Result<String, String> {
-        let result = self.reload();
-        let outcome = if result.is_ok() {
-            "applied"
-        } else {
-            "rejected"
-        };
-        METRICS
-            .rule_reloads_total
-            .with_label_values(&[outcome])
-            .inc();
-        METRICS
-            .rules_loaded
-            .set(self.rules.get().rules().len() as i64);
-        match &result {
-            Ok(summary) => info!(trigger, %summary, "rules reloaded"),
-            Err(problems) => {
-                tracing::error!(trigger, %problems, "rules rejected; the previous rules stay in force")
-            }
-        }
-        result
-    }
+    Ok(lauscher_daemon::load_rules(config)?)
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
@@ -127,184 +66,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let listen = args.listen.unwrap_or(config.server.listen);
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
-    Daemon::start(&config, &args.config.config, &args.data.data_dir, listen)
+    lauscher_daemon::Daemon::start(&config, &args.config.config, &args.data.data_dir, listen)
         .await?
         .run(&config, cancel, args.once)
         .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The daemon's parts: the pipeline, alerting and the API server beside it.
-pub struct Daemon {
-    pipeline: Pipeline,
-    alerts: Option<RunningAlerts>,
-    rules: Arc<ActiveRules>,
-    /// Whether `/readyz` answers 200: while sources run, not while starting or draining.
-    ready: Arc<AtomicBool>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    server_cancel: CancellationToken,
-    /// Where the API listens.
-    pub addr: SocketAddr,
-}
-
-impl Daemon {
-    /// Loads the rules, opens the data directory, starts the ingest threads, the API
-    /// server and the SIGHUP reload handler. `config_path` is re-read on reload.
-    pub async fn start(
-        config: &Config,
-        config_path: &Path,
-        data_dir: &Path,
-        listen: SocketAddr,
-    ) -> Result<Daemon> {
-        let rules = Arc::new(ActiveRules::new(load_rules(config)?));
-        METRICS.rules_loaded.set(rules.get().rules().len() as i64);
-        let reloader = Reloader {
-            config_path: config_path.to_path_buf(),
-            langs: config.langs(),
-            rules: rules.clone(),
-        };
-        spawn_reload_handler(reloader.clone());
-        let alerting = crate::alerting::load(config, &rules.get())?;
-        let timezone = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
-        let (alert_handle, alert_inbox) = AlertService::channel();
-        let hook: Option<CommitHook> = alerting.as_ref().map(|_| {
-            let h = alert_handle.clone();
-            Box::new(move |mentions| h.committed(mentions)) as CommitHook
-        });
-        let pipeline = Pipeline::start_with_hook(config, data_dir, rules.clone(), hook)
-            .with_context(|| format!("cannot open data directory {}", data_dir.display()))?;
-        let alerts = match alerting {
-            Some((alerting, templates)) => Some(RunningAlerts::start(
-                alerting,
-                templates,
-                pipeline.state(),
-                pipeline.index(),
-                rules.clone(),
-                alert_handle,
-                alert_inbox,
-            )?),
-            None => None,
-        };
-        let (listener, addr) = lauscher_server::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let server_cancel = CancellationToken::new();
-        let ready = Arc::new(AtomicBool::new(false));
-        let rules_handle = rules.clone();
-        let state = ApiState {
-            index: pipeline.index(),
-            ready: ready.clone(),
-            rules: rules.clone(),
-            reload: Arc::new(move || reloader.reload_logged("api")),
-            alerts: alerts.as_ref().map(|a| AlertsApi {
-                state: pipeline.state(),
-                handle: a.handle(),
-            }),
-            timezone,
-            push: lauscher_pipeline::push::PushInbox::new(config, pipeline.sender()).map(Arc::new),
-        };
-        let server = tokio::spawn(lauscher_server::serve(
-            listener,
-            state,
-            lauscher_server::ApiLimits::default(),
-            server_cancel.clone(),
-        ));
-        info!(addr = %addr, "api listening");
-        println!("lauscher: api listening on http://{addr}");
-        Ok(Daemon {
-            pipeline,
-            alerts,
-            rules: rules_handle,
-            ready,
-            server,
-            server_cancel,
-            addr,
-        })
-    }
-
-    fn poll_observer(&self) -> Option<PollObserver> {
-        let handle = self.alerts.as_ref()?.handle();
-        Some(Arc::new(move |source: &str, result| {
-            handle.polled(source, result)
-        }))
-    }
-
-    /// The rules in force.
-    pub fn rules(&self) -> Arc<RuleSet> {
-        self.rules.get()
-    }
-
-    /// The index, for summaries.
-    pub fn index(&self) -> Arc<MentionIndex> {
-        self.pipeline.index()
-    }
-
-    /// Polls every source once and commits.
-    pub async fn poll_once(&self, config: &Config) -> Result<()> {
-        self.ready.store(true, Ordering::Release);
-        run_sources_observed(
-            config,
-            self.pipeline.state(),
-            self.pipeline.sender(),
-            CancellationToken::new(),
-            true,
-            self.poll_observer(),
-        )
-        .await?;
-        self.pipeline.flush().await?;
-        Ok(())
-    }
-
-    /// Runs sources until `cancel` (or one round with `once`), then drains, commits
-    /// and stops the server.
-    pub async fn run(self, config: &Config, cancel: CancellationToken, once: bool) -> Result<()> {
-        let sources = if cancel.is_cancelled() {
-            Ok(())
-        } else {
-            self.ready.store(true, Ordering::Release);
-            run_sources_observed(
-                config,
-                self.pipeline.state(),
-                self.pipeline.sender(),
-                cancel,
-                once,
-                self.poll_observer(),
-            )
-            .await
-        };
-        self.ready.store(false, Ordering::Release);
-        info!("draining");
-        let drained = self.pipeline.shutdown().await;
-        if let Some(alerts) = self.alerts {
-            alerts.stop().await;
-        }
-        self.server_cancel.cancel();
-        let served = self.server.await;
-        sources?;
-        drained?;
-        served
-            .context("api server task failed")?
-            .context("api server failed")?;
-        info!("stopped");
-        Ok(())
-    }
-}
-
-/// Reloads the rules on SIGHUP (Unix only).
-fn spawn_reload_handler(reloader: Reloader) {
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            let r = reloader.clone();
-            let _ = tokio::task::spawn_blocking(move || r.reload_logged("SIGHUP")).await;
-        }
-    });
-    #[cfg(not(unix))]
-    let _ = reloader;
 }
 
 fn spawn_signal_handler(cancel: CancellationToken) {
@@ -571,7 +337,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     if let Ok(config) = Config::load(config_path)
         && let Some(path) = config.alerts_path()
     {
-        match crate::alerting::load(&config, &set) {
+        match lauscher_daemon::alerting::load(&config, &set) {
             Ok(Some((a, _))) => {
                 println!(
                     "{}: ok ({} alert rules, {} receivers)",

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
-use crate::commands::Daemon;
+use lauscher_daemon::Daemon;
 
 const POSTS: &str = include_str!("demo/posts.tsv");
 const CONFIG: &str = include_str!("demo/demo.yaml");

@@ -33,8 +33,8 @@ fn prepare(
     }
     let config = load_config(config)?;
     let rules = load_rules(&config)?;
-    let alerting = crate::alerting::load(&config, &rules)?;
-    let tz = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
+    let alerting = lauscher_daemon::alerting::load(&config, &rules)?;
+    let tz = lauscher_daemon::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
     let lang = alerting
         .as_ref()
         .and_then(|(a, _)| a.defaults.language.parse().ok())

@@ -8,7 +8,6 @@ mod alerting;
 mod cli;
 mod commands;
 mod demo;
-mod digest;
 mod insights;
 mod score;
 
