@@ -319,3 +319,113 @@ async fn hacker_news_windows_over_the_hit_cap_are_sliced_by_time() {
     );
     assert!(dir.total(&["--source", "hn"]) >= 3);
 }
+
+/// Reddit over OAuth: a token from the app's id and secret, the User-Agent Reddit
+/// requires on every request, `before` paging from the newest post read, and the same
+/// ids as the search feed (a post read both ways is one mention).
+#[tokio::test(flavor = "multi_thread")]
+async fn reddit_oauth_gets_a_token_sends_its_user_agent_and_pages_with_before() {
+    const UA: &str = "linux:org.example.lauscher:v1.0 (by /u/acme_listening)";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/access_token"))
+        .and(header("authorization", "Basic Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQ="))
+        .and(header("user-agent", UA))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "tok-1", "token_type": "bearer", "expires_in": 86400, "scope": "*"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/search"))
+        .and(header("authorization", "Bearer tok-1"))
+        .and(header("user-agent", UA))
+        .and(query_param("before", "t3_abc124"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"kind": "Listing", "data": {"children": []}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/search"))
+        .and(header("authorization", "Bearer tok-1"))
+        .and(header("user-agent", UA))
+        .and(query_param("q", "acme"))
+        .and(query_param("sort", "new"))
+        .respond_with(json("reddit/listing.json").insert_header("x-ratelimit-remaining", "99"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/search.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("reddit/search.rss"), "application/atom+xml"),
+        )
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(
+        &[
+            api_source(
+                "reddit-api",
+                "reddit",
+                &format!(
+                    "    url: {u}/\n    query: acme\n    client_id: client-id\n    client_secret: client-secret\n    user_agent: \"{UA}\"\n"
+                ),
+            ),
+            api_source("reddit-rss", "reddit", &format!("    url: {u}/\n    query: acme\n")),
+        ]
+        .concat(),
+    );
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        dir.run_once();
+        // Two posts through the API; the feed's one post is the API's abc123: one mention.
+        assert_eq!(dir.total(&[]), 2);
+        let all = dir.search(&[]).to_string();
+        assert!(
+            all.contains("Ich warte seit drei Tagen auf eine Antwort von Acme."),
+            "{all}"
+        );
+        assert!(
+            all.contains("https://www.reddit.com/r/de/comments/abc124/acme_kundenservice/"),
+            "{all}"
+        );
+        dir
+    })
+    .await
+    .expect("test thread");
+    let requests = server.received_requests().await.unwrap_or_default();
+    let tokens = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/access_token")
+        .count();
+    assert_eq!(
+        tokens, 2,
+        "one token per start (two runs), kept in memory, not stored"
+    );
+    assert!(
+        requests.iter().any(|r| r
+            .url
+            .query()
+            .is_some_and(|q| q.contains("before=t3_abc124"))),
+        "the second poll asks for what came after the newest post"
+    );
+    drop(dir);
+
+    let bad = Dir::new();
+    bad.write_config(&api_source(
+        "r",
+        "reddit",
+        "    query: acme\n    client_id: x\n    client_secret: y\n    user_agent: lauscher\n",
+    ));
+    let out = bad
+        .cmd(&["check", "--config"])
+        .arg(bad.config())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Reddit requires a User-Agent like"), "{err}");
+}

@@ -299,6 +299,17 @@ pub struct SourceConfig {
     /// `X-Lauscher-Signature: sha256=<hex HMAC of the body>`.
     #[serde(default)]
     pub secret: Option<Secret>,
+    /// Reddit over OAuth (opt-in): the app's client id; with `client_secret` and
+    /// `user_agent`. Without it, Reddit's anonymous search feed is read.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Reddit over OAuth: the app's secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Reddit over OAuth: the User-Agent Reddit requires,
+    /// `<platform>:<app ID>:<version> (by /u/<name>)`.
+    #[serde(default)]
+    pub user_agent: Option<String>,
     /// Time between polls; each poll is jittered by ±10%. Default `5m`.
     #[serde(default = "default_interval")]
     pub interval: HumanDuration,
@@ -488,7 +499,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
     use SourceKind as K;
     let kind = s.kind.as_str();
     let id = &s.id;
-    let given: [(&'static str, bool, &[SourceKind]); 7] = [
+    let given: [(&'static str, bool, &[SourceKind]); 10] = [
         (
             "url",
             s.url.is_some(),
@@ -512,6 +523,9 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         ("channel", s.channel.is_some(), &[K::Youtube]),
         ("token", s.token.is_some(), &[K::Mastodon, K::Push]),
         ("secret", s.secret.is_some(), &[K::Push]),
+        ("client_id", s.client_id.is_some(), &[K::Reddit]),
+        ("client_secret", s.client_secret.is_some(), &[K::Reddit]),
+        ("user_agent", s.user_agent.is_some(), &[K::Reddit]),
     ];
     for (key, set, kinds) in given {
         if set && !kinds.contains(&s.kind) {
@@ -538,6 +552,31 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         };
         if missing {
             return Err(("kind", format!("source {id:?}: kind {kind} needs {key}")));
+        }
+    }
+    if s.client_id.is_some() || s.client_secret.is_some() || s.user_agent.is_some() {
+        if s.client_id.is_none() || s.client_secret.is_none() {
+            return Err((
+                "client_id",
+                format!("source {id:?}: Reddit over OAuth needs client_id and client_secret"),
+            ));
+        }
+        match &s.user_agent {
+            None => {
+                return Err((
+                    "client_id",
+                    format!("source {id:?}: Reddit over OAuth needs user_agent"),
+                ));
+            }
+            Some(ua) if !reddit_user_agent(ua) => {
+                return Err((
+                    "user_agent",
+                    format!(
+                        "source {id:?}: Reddit requires a User-Agent like \"linux:com.example.lauscher:v1.0 (by /u/yourname)\", not {ua:?}"
+                    ),
+                ));
+            }
+            Some(_) => {}
         }
     }
     if let Some(url) = &s.url {
@@ -574,6 +613,31 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         ));
     }
     Ok(())
+}
+
+/// Whether `ua` has the form Reddit's API rules ask for:
+/// `<platform>:<app ID>:<version string> (by /u/<reddit username>)`.
+fn reddit_user_agent(ua: &str) -> bool {
+    let Some((app, by)) = ua.split_once(" (by /u/") else {
+        return false;
+    };
+    let Some(name) = by.strip_suffix(')') else {
+        return false;
+    };
+    let word = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+    };
+    let mut parts = app.splitn(3, ':');
+    let (Some(platform), Some(app_id), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    word(platform, &[])
+        && word(app_id, &['.', '_', '-'])
+        && word(version, &['.', '_', '-'])
+        && word(name, &['_', '-'])
 }
 
 /// Replaces `${NAME}` by the variable's value.

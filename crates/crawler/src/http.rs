@@ -132,6 +132,56 @@ impl HttpFetcher {
         }
     }
 
+    /// POSTs a form to an API `url` (an OAuth token endpoint) with extra headers; no
+    /// redirects are followed. The answer is read as [`HttpFetcher::get_api`] reads.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        headers: &[(header::HeaderName, String)],
+        form: &[(&str, &str)],
+    ) -> Result<Body, FetchError> {
+        if !self.allow_private {
+            address::check_url(url).map_err(|e| refused(url, &e))?;
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut req = self
+            .client
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await.map_err(|e| classify(url, &e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                retry_after: retry_after(resp.headers(), SystemTime::now()),
+            });
+        }
+        let headers = resp.headers().clone();
+        let final_url = resp.url().clone();
+        let bytes = resp.bytes().await.map_err(|e| classify(url, &e))?;
+        if bytes.len() as u64 > self.body_limit {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit: self.body_limit,
+            });
+        }
+        Ok(Body {
+            body: bytes,
+            charset: charset(&headers),
+            validators: Validators::default(),
+            final_url,
+            moved_to: None,
+            headers,
+        })
+    }
+
     /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest
     /// (robots.txt: what lies past the limit does not count).
     pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, FetchError> {

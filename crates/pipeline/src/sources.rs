@@ -9,7 +9,7 @@
 use lauscher_config::{SourceConfig, SourceKind};
 use lauscher_crawler::Poller;
 use lauscher_crawler::sources::{
-    FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource,
+    FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource, RedditSource,
 };
 use url::Url;
 
@@ -31,6 +31,31 @@ pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
     let query = source.query.clone().unwrap_or_default();
     Some(match source.kind {
         SourceKind::Feed => feed(base, true),
+        SourceKind::Reddit if source.client_id.is_some() => Box::new(RedditSource {
+            id,
+            api: source
+                .url
+                .clone()
+                .or_else(|| Url::parse("https://oauth.reddit.com/").ok())?,
+            token_url: source
+                .url
+                .as_ref()
+                .map_or_else(
+                    || Url::parse("https://www.reddit.com/api/v1/access_token"),
+                    |u| u.join("api/v1/access_token"),
+                )
+                .ok()?,
+            query,
+            client_id: source.client_id.clone().unwrap_or_default(),
+            client_secret: source
+                .client_secret
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+            user_agent: source.user_agent.clone().unwrap_or_default(),
+            allow_private,
+            token: tokio::sync::Mutex::new(None),
+        }),
         SourceKind::Reddit => feed(
             with_query(&base, "search.rss", &[("q", &query), ("sort", "new")])?,
             false,

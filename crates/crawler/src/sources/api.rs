@@ -18,11 +18,13 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
     allow_private: bool,
     url: &Url,
     token: Option<&str>,
+    extra: &[(HeaderName, String)],
 ) -> Result<(T, HeaderMap), FetchError> {
     let http = crawler.http(allow_private);
     crawler.before_request(http, url, false).await?;
     let mut headers: Vec<(HeaderName, String)> =
         vec![(header::ACCEPT, "application/json".to_owned())];
+    headers.extend_from_slice(extra);
     if let Some(token) = token {
         headers.push((header::AUTHORIZATION, format!("Bearer {token}")));
     }

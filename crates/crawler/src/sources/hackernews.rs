@@ -110,7 +110,9 @@ impl HackerNewsSource {
         page: u64,
     ) -> Result<Page, FetchError> {
         let url = self.search_url(from, until, page)?;
-        Ok(get_json(crawler, self.allow_private, &url, None).await?.0)
+        Ok(get_json(crawler, self.allow_private, &url, None, &[])
+            .await?
+            .0)
     }
 
     fn mention(&self, hit: &Hit, fetched_at: DateTime<Utc>) -> Mention {

@@ -166,7 +166,7 @@ impl Poller for LemmySource {
             for page in 1..=MAX_PAGES {
                 let url = self.search_url(page)?;
                 let (found, _): (Search, _) =
-                    get_json(crawler, self.allow_private, &url, None).await?;
+                    get_json(crawler, self.allow_private, &url, None, &[]).await?;
                 let mut all_new = !found.posts.is_empty() || !found.comments.is_empty();
                 let mut seen = |at: Option<DateTime<Utc>>| {
                     if let Some(at) = at {

@@ -179,8 +179,14 @@ impl Poller for MastodonSource {
             for timeline in self.timelines() {
                 let min_id = state.min_id.get(&timeline).cloned();
                 let url = self.timeline_url(&timeline, min_id.as_deref())?;
-                let (statuses, headers): (Vec<Status>, _) =
-                    get_json(crawler, self.allow_private, &url, self.token.as_deref()).await?;
+                let (statuses, headers): (Vec<Status>, _) = get_json(
+                    crawler,
+                    self.allow_private,
+                    &url,
+                    self.token.as_deref(),
+                    &[],
+                )
+                .await?;
                 let now = Utc::now();
                 if let Some(wait) = rate_limit_wait(&headers, now) {
                     poll.wait_at_least = Some(poll.wait_at_least.unwrap_or_default().max(wait));

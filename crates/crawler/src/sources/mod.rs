@@ -8,6 +8,7 @@ pub mod hackernews;
 pub mod jetstream;
 pub mod lemmy;
 pub mod mastodon;
+pub mod reddit;
 
 mod api;
 
@@ -15,3 +16,4 @@ pub use hackernews::HackerNewsSource;
 pub use jetstream::{JetstreamSource, StreamBatch};
 pub use lemmy::LemmySource;
 pub use mastodon::MastodonSource;
+pub use reddit::RedditSource;
