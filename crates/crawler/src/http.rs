@@ -165,15 +165,19 @@ impl HttpFetcher {
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
-        let bytes = resp.bytes().await.map_err(|e| classify(url, &e))?;
-        if bytes.len() as u64 > self.body_limit {
-            return Err(FetchError::TooLarge {
-                url: url.to_string(),
-                limit: self.body_limit,
-            });
+        let mut resp = resp;
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
+            if bytes.len() as u64 + chunk.len() as u64 > self.body_limit {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.body_limit,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
         }
         Ok(Body {
-            body: bytes,
+            body: bytes.freeze(),
             charset: charset(&headers),
             validators: Validators::default(),
             final_url,
