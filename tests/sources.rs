@@ -429,3 +429,78 @@ async fn reddit_oauth_gets_a_token_sends_its_user_agent_and_pages_with_before() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Reddit requires a User-Agent like"), "{err}");
 }
+
+/// With an API key, the comments on the channel's recent videos are read newest first
+/// (the key in a header, never in a URL); `quotaExceeded` pauses comments until the
+/// quota resets instead of failing the source.
+#[tokio::test(flavor = "multi_thread")]
+async fn youtube_comments_are_read_with_a_key_and_pause_when_the_quota_is_exceeded() {
+    let server = MockServer::start().await;
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let feed = fixture("youtube/videos.xml").replace("2026-11-19T15:00:00+00:00", &yesterday);
+    Mock::given(method("GET"))
+        .and(path("/feeds/videos.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(feed, "application/atom+xml"))
+        .mount(&server)
+        .await;
+    let comment = |id: &str, text: &str, at: &str| {
+        serde_json::json!({"kind": "youtube#commentThread", "id": id, "snippet": {"videoId": "dQw4w9WgXcQ",
+            "topLevelComment": {"id": id, "snippet": {"textDisplay": text, "textOriginal": text,
+                "authorDisplayName": "@zuschauer", "publishedAt": at}}}})
+    };
+    Mock::given(method("GET"))
+        .and(path("/youtube/v3/commentThreads"))
+        .and(query_param("videoId", "dQw4w9WgXcQ"))
+        .and(header("x-goog-api-key", "yt-key-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"items": [
+            comment("Ug1", "Acme App stürzt bei mir nach dem Update ab", "2026-12-05T10:00:00Z"),
+            comment("Ug2", "Acme erklärt das super, danke", "2026-12-05T09:00:00Z"),
+        ]})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/youtube/v3/commentThreads"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"error": {"code": 403,
+            "message": "The request cannot be completed because you have exceeded your quota.",
+            "errors": [{"domain": "youtube.quota", "reason": "quotaExceeded"}]}}),
+        ))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(&api_source(
+        "yt",
+        "youtube",
+        &format!("    url: {u}/\n    channel: UCabcdefghijklmnopqrstuv\n    api_key: yt-key-123\n"),
+    ));
+    let dir = tokio::task::spawn_blocking(move || {
+        dir.run_once();
+        assert_eq!(
+            dir.total(&["--source", "yt"]),
+            3,
+            "the video and its two comments"
+        );
+        let all = dir.search(&[]).to_string();
+        assert!(
+            all.contains("Acme App stürzt bei mir nach dem Update ab"),
+            "{all}"
+        );
+        assert!(all.contains("watch?lc=Ug1&v=dQw4w9WgXcQ"), "{all}");
+        let second = dir.run_once();
+        assert!(!String::from_utf8_lossy(&second.stderr).contains("yt-key-123"));
+        dir.run_once();
+        dir
+    })
+    .await
+    .expect("test thread");
+    let requests = server.received_requests().await.unwrap_or_default();
+    let calls: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/youtube/v3/commentThreads")
+        .collect();
+    assert_eq!(calls.len(), 2, "none after quotaExceeded until the reset");
+    assert!(calls.iter().all(|r| !r.url.as_str().contains("yt-key-123")));
+    assert_eq!(dir.total(&["--source", "yt"]), 3);
+}

@@ -62,6 +62,8 @@ pub struct Body {
     pub moved_to: Option<Url>,
     /// The response headers (rate limits, `Link` paging).
     pub headers: HeaderMap,
+    /// The HTTP status (an error status only from [`HttpFetcher::get_api_answer`]).
+    pub status: u16,
 }
 
 /// Fetches URLs with Lauscher's limits: a User-Agent naming the operator, connect and
@@ -107,7 +109,7 @@ impl HttpFetcher {
     /// body is read chunk by chunk and abandoned as soon as it passes the limit, so a
     /// 10 GiB body costs at most the limit in memory.
     pub async fn get(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        self.get_with_limit(url, validators, &[], self.body_limit, false)
+        self.get_with_limit(url, validators, &[], self.body_limit, false, false)
             .await
     }
 
@@ -120,7 +122,41 @@ impl HttpFetcher {
         headers: &[(header::HeaderName, String)],
     ) -> Result<Body, FetchError> {
         match self
-            .get_with_limit(url, &Validators::default(), headers, self.body_limit, false)
+            .get_with_limit(
+                url,
+                &Validators::default(),
+                headers,
+                self.body_limit,
+                false,
+                false,
+            )
+            .await?
+        {
+            Fetched::Body(body) => Ok(*body),
+            Fetched::NotModified => Err(FetchError::Status {
+                url: url.to_string(),
+                status: 304,
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// GETs an API `url` like [`HttpFetcher::get_api`], but answers an error status with
+    /// its body too, for APIs that say why in it (YouTube's `quotaExceeded`).
+    pub async fn get_api_answer(
+        &self,
+        url: &Url,
+        headers: &[(header::HeaderName, String)],
+    ) -> Result<Body, FetchError> {
+        match self
+            .get_with_limit(
+                url,
+                &Validators::default(),
+                headers,
+                self.body_limit,
+                false,
+                true,
+            )
             .await?
         {
             Fetched::Body(body) => Ok(*body),
@@ -183,13 +219,14 @@ impl HttpFetcher {
             final_url,
             moved_to: None,
             headers,
+            status: status.as_u16(),
         })
     }
 
     /// GETs `url` and returns at most `limit` bytes of its body, ignoring the rest
     /// (robots.txt: what lies past the limit does not count).
     pub async fn get_prefix(&self, url: &Url, limit: usize) -> Result<Fetched, FetchError> {
-        self.get_with_limit(url, &Validators::default(), &[], limit as u64, true)
+        self.get_with_limit(url, &Validators::default(), &[], limit as u64, true, false)
             .await
     }
 
@@ -202,6 +239,7 @@ impl HttpFetcher {
         extra: &[(header::HeaderName, String)],
         limit: u64,
         truncate: bool,
+        error_bodies: bool,
     ) -> Result<Fetched, FetchError> {
         let mut at = url.clone();
         let mut hops = 0u8;
@@ -249,7 +287,7 @@ impl HttpFetcher {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
-        if !status.is_success() {
+        if !status.is_success() && !error_bodies {
             return Err(FetchError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
@@ -290,6 +328,7 @@ impl HttpFetcher {
             final_url,
             moved_to,
             headers,
+            status: status.as_u16(),
         })))
     }
 }

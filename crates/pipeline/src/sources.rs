@@ -10,6 +10,7 @@ use lauscher_config::{SourceConfig, SourceKind};
 use lauscher_crawler::Poller;
 use lauscher_crawler::sources::{
     FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource, RedditSource,
+    YouTubeSource,
 };
 use url::Url;
 
@@ -62,10 +63,23 @@ pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
         ),
         SourceKind::Youtube => {
             let channel = source.channel.clone().unwrap_or_default();
-            feed(
-                with_query(&base, "feeds/videos.xml", &[("channel_id", &channel)])?,
-                true,
-            )
+            Box::new(YouTubeSource {
+                id: id.clone(),
+                feed: FeedSource {
+                    id: id.clone(),
+                    url: with_query(&base, "feeds/videos.xml", &[("channel_id", &channel)])?,
+                    language: language.clone(),
+                    allow_private,
+                    robots: true,
+                },
+                // Tests point `url` at one server for the feed and the Data API.
+                api: match &source.url {
+                    Some(u) => u.clone(),
+                    None => Url::parse("https://www.googleapis.com/").ok()?,
+                },
+                api_key: source.api_key.as_ref().map(|k| k.0.clone()),
+                allow_private,
+            })
         }
         SourceKind::Mastodon => Box::new(MastodonSource {
             id,

@@ -9,6 +9,7 @@ pub mod jetstream;
 pub mod lemmy;
 pub mod mastodon;
 pub mod reddit;
+pub mod youtube;
 
 mod api;
 
@@ -17,3 +18,4 @@ pub use jetstream::{JetstreamSource, StreamBatch};
 pub use lemmy::LemmySource;
 pub use mastodon::MastodonSource;
 pub use reddit::RedditSource;
+pub use youtube::YouTubeSource;
