@@ -148,3 +148,62 @@ fn jetstream_resumes_from_its_cursor_and_deletes_remove_posts() {
     daemon.kill9();
     assert_eq!(dir.total(&["--source", "bsky"]), 3);
 }
+
+/// With keywords, only posts containing one are kept, and their authors' handles and
+/// follower counts come from a profile lookup (the test server answers both the
+/// stream and `getProfile`).
+#[test]
+fn jetstream_keywords_filter_posts_and_profiles_give_reach() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let lookups = Arc::new(Mutex::new(0usize));
+    let counted = lookups.clone();
+    rt.spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let mut head = [0u8; 16];
+            let n = tcp.peek(&mut head).await.unwrap_or(0);
+            if head[..n].starts_with(b"GET /xrpc") {
+                *counted.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                let mut request = vec![0u8; 4096];
+                let _ = tcp.read(&mut request).await;
+                let body = r#"{"did":"did:plc:ana","handle":"ana.bsky.social","followersCount":4200}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                continue;
+            }
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                for e in [
+                    create("did:plc:ana", "a1", T0 + 100, "Die ACME App stürzt ab"),
+                    create("did:plc:bob", "b1", T0 + 200, "Schönes Wetter heute"),
+                    create("did:plc:ana", "a2", T0 + 300, "Acme antwortet nicht"),
+                ] {
+                    let _ = ws.send(Message::text(e)).await;
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+        }
+    });
+    let dir = Dir::new();
+    dir.write_config(&format!(
+        "  - id: bsky\n    kind: jetstream\n    url: ws://127.0.0.1:{port}/subscribe\n    query: acme\n    keep_all: true\n    allow_private: true\n"
+    ));
+    let daemon = dir.start_daemon();
+    let page = daemon.wait_for("source=bsky&limit=100", |p| p["total"] == 2);
+    let all = page.to_string();
+    assert!(!all.contains("Wetter"), "{all}");
+    assert!(all.contains("ana.bsky.social"), "{all}");
+    assert!(all.contains("4200"), "{all}");
+    assert_eq!(
+        *lookups.lock().unwrap_or_else(|p| p.into_inner()),
+        1,
+        "one lookup per author a day"
+    );
+    daemon.kill9();
+}

@@ -522,7 +522,7 @@ fn check_source_kind(s: &SourceConfig) -> Result<(), (&'static str, String)> {
         (
             "query",
             s.query.is_some(),
-            &[K::Hackernews, K::Reddit, K::Lemmy],
+            &[K::Hackernews, K::Reddit, K::Lemmy, K::Jetstream],
         ),
         ("channel", s.channel.is_some(), &[K::Youtube]),
         ("token", s.token.is_some(), &[K::Mastodon, K::Push]),

@@ -167,6 +167,7 @@ struct StreamRunner {
     observer: Option<PollObserver>,
     config: SourceConfig,
     stream: JetstreamSource,
+    crawler: Arc<Crawler>,
     state: Arc<StateStore>,
     sender: BatchSender,
     backoff: (Duration, Duration),
@@ -184,7 +185,7 @@ impl StreamRunner {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<StreamBatch>(4);
             let mut healthy = false;
             let outcome = {
-                let reading = self.stream.stream(endpoint, &from, &tx);
+                let reading = self.stream.stream(&self.crawler, endpoint, &from, &tx);
                 tokio::pin!(reading);
                 loop {
                     tokio::select! {
@@ -336,6 +337,7 @@ pub async fn run_sources_observed(
                 observer: observer.clone(),
                 config: sc.clone(),
                 stream,
+                crawler: crawler.clone(),
                 state: state.clone(),
                 sender: sender.clone(),
                 backoff: (config.crawler.backoff_min.0, config.crawler.backoff_max.0),

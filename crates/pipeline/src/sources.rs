@@ -126,11 +126,29 @@ pub fn stream(source: &SourceConfig) -> Option<JetstreamSource> {
             .filter_map(|u| Url::parse(u).ok())
             .collect(),
     };
+    // Tests point `url` at one server for the stream and the profile lookups.
+    let profiles = match &source.url {
+        Some(u) => {
+            let mut http = u.clone();
+            let _ = http.set_scheme(if u.scheme() == "wss" { "https" } else { "http" });
+            http.join("/").ok()?
+        }
+        None => Url::parse("https://public.api.bsky.app/").ok()?,
+    };
     Some(JetstreamSource {
         id: source.id.clone(),
         endpoints,
         language: source.language.clone(),
         allow_private: source.allow_private,
+        keywords: source
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect(),
+        profiles,
+        profile_cache: Default::default(),
     })
 }
 

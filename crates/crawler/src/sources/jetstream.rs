@@ -6,8 +6,13 @@
 //! The checkpoint is the `time_us` of the last event read; a reconnect asks from five
 //! seconds before it, and the ids (from the post's `at://` address) make what is read
 //! twice a duplicate. A `delete` removes the post from the index. Reconnects back off
-//! and go round the configured instances. Posts carry no follower counts; reach stays
-//! unknown (profile lookups are not made).
+//! and go round the configured instances.
+//!
+//! With `keywords`, only posts containing one of them (case-insensitive) are handed on,
+//! and their authors' profiles are looked up (`app.bsky.actor.getProfile` on the public
+//! AppView, no auth) for their handle and follower count, cached for a day. Without
+//! keywords every post is handed on and topic rules pick; no profile is looked up, as
+//! that would be a request per post of the whole network.
 
 use std::time::Duration;
 
@@ -22,6 +27,8 @@ use url::Url;
 use crate::address;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
+use crate::source::Crawler;
+use crate::sources::api::get_json;
 
 /// How far a reconnect rewinds the cursor.
 pub const REWIND: Duration = Duration::from_secs(5);
@@ -42,7 +49,31 @@ pub struct JetstreamSource {
     pub language: Option<String>,
     /// Whether it may reach private addresses.
     pub allow_private: bool,
+    /// Words a post must contain one of (lowercase); empty: every post.
+    pub keywords: Vec<String>,
+    /// The AppView for profile lookups, `https://public.api.bsky.app/`.
+    pub profiles: Url,
+    /// Handles and follower counts by DID, with when they were looked up.
+    pub profile_cache:
+        std::sync::Mutex<std::collections::HashMap<String, (Profile, std::time::Instant)>>,
 }
+
+/// What a profile lookup tells about an author.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The handle (`ana.bsky.social`).
+    #[serde(default)]
+    pub handle: Option<String>,
+    /// Followers.
+    #[serde(default)]
+    pub followers_count: Option<u64>,
+}
+
+/// How long a looked-up profile is kept.
+const PROFILE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Most profiles kept.
+const PROFILE_CACHE: usize = 100_000;
 
 /// What a stream hands on: mentions, deletions and the checkpoint after them.
 #[derive(Debug, Default)]
@@ -108,6 +139,7 @@ impl JetstreamSource {
     /// in it, so the caller reconnects from there.
     pub async fn stream(
         &self,
+        crawler: &Crawler,
         endpoint: &Url,
         checkpoint: &str,
         out: &mpsc::Sender<StreamBatch>,
@@ -169,7 +201,13 @@ impl JetstreamSource {
                         continue;
                     };
                     last = Some(last.map_or(event.time_us, |l| l.max(event.time_us)));
+                    let before = batch.mentions.len();
                     self.read(event, &mut batch);
+                    if batch.mentions.len() > before && !self.keywords.is_empty() {
+                        if let Some(m) = batch.mentions.last_mut() {
+                            self.add_profile(crawler, m).await;
+                        }
+                    }
                     if batch.mentions.len() + batch.deletes.len() >= BATCH_EVENTS
                         && out.send(flush(&mut batch, last)).await.is_err()
                     {
@@ -219,6 +257,44 @@ impl JetstreamSource {
         canonical_url(&format!("https://bsky.app/profile/{did}/post/{rkey}"), None)
     }
 
+    /// Sets the author's handle and reach from the profile (cached for a day); a failed
+    /// lookup leaves the DID and no reach.
+    async fn add_profile(&self, crawler: &Crawler, m: &mut Mention) {
+        let Some(did) = m.author.as_ref().map(|a| a.name.clone()) else {
+            return;
+        };
+        let cached = self.profile_cache.lock().ok().and_then(|c| {
+            c.get(&did)
+                .filter(|(_, at)| at.elapsed() < PROFILE_TTL)
+                .cloned()
+        });
+        let profile = match cached {
+            Some((p, _)) => p,
+            None => {
+                let Ok(mut url) = self.profiles.join("xrpc/app.bsky.actor.getProfile") else {
+                    return;
+                };
+                url.query_pairs_mut().append_pair("actor", &did);
+                let Ok((p, _)) =
+                    get_json::<Profile>(crawler, self.allow_private, &url, None, &[]).await
+                else {
+                    return;
+                };
+                if let Ok(mut c) = self.profile_cache.lock() {
+                    if c.len() >= PROFILE_CACHE {
+                        c.clear();
+                    }
+                    c.insert(did.clone(), (p.clone(), std::time::Instant::now()));
+                }
+                p
+            }
+        };
+        m.author = Some(Author {
+            name: profile.handle.unwrap_or(did),
+            reach: profile.followers_count,
+        });
+    }
+
     fn read(&self, event: Event, batch: &mut StreamBatch) {
         let Some(commit) = event.commit.filter(|_| event.kind == "commit") else {
             return;
@@ -234,6 +310,12 @@ impl JetstreamSource {
                 .push(mention_id(&self.id, url.as_ref(), Some(&native), || 0)),
             "create" | "update" => {
                 let Some(post) = commit.record else { return };
+                if !self.keywords.is_empty() {
+                    let lower = post.text.to_lowercase();
+                    if !self.keywords.iter().any(|k| lower.contains(k.as_str())) {
+                        return;
+                    }
+                }
                 let now = Utc::now();
                 let seen_at = Utc.timestamp_micros(event.time_us).single().unwrap_or(now);
                 let text = post.text.trim().to_owned();
