@@ -203,10 +203,11 @@ impl JetstreamSource {
                     last = Some(last.map_or(event.time_us, |l| l.max(event.time_us)));
                     let before = batch.mentions.len();
                     self.read(event, &mut batch);
-                    if batch.mentions.len() > before && !self.keywords.is_empty() {
-                        if let Some(m) = batch.mentions.last_mut() {
-                            self.add_profile(crawler, m).await;
-                        }
+                    if batch.mentions.len() > before
+                        && !self.keywords.is_empty()
+                        && let Some(m) = batch.mentions.last_mut()
+                    {
+                        self.add_profile(crawler, m).await;
                     }
                     if batch.mentions.len() + batch.deletes.len() >= BATCH_EVENTS
                         && out.send(flush(&mut batch, last)).await.is_err()
