@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use lauscher_config::{Config, SourceConfig};
 use lauscher_crawler::sources::{JetstreamSource, StreamBatch};
 use lauscher_crawler::{
-    Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poller, RobotsCache, schedule,
+    BoxFuture, Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poller, RobotsCache,
+    schedule,
 };
 use lauscher_state::{Checkpoint, StateStore};
 use lauscher_telemetry::METRICS;
@@ -31,29 +32,61 @@ pub fn user_agent(contact: Option<&url::Url>) -> String {
 /// any) and the error. The alert router's source-health rule listens here.
 pub type PollObserver = Arc<dyn Fn(&str, Result<(), (Option<u16>, String)>) + Send + Sync>;
 
+/// What a running source is given: its settings, where it stood (its last committed
+/// checkpoint), where its batches go, when to stop, whom to tell how polls go, and how
+/// to back off.
+pub struct SourceContext {
+    /// The source's settings.
+    pub config: SourceConfig,
+    /// The last committed checkpoint (empty: never read).
+    pub checkpoint: String,
+    /// The pipeline's intake.
+    pub sender: BatchSender,
+    /// Fires at shutdown.
+    pub cancel: CancellationToken,
+    /// Told every poll's or connection's outcome (source health).
+    pub observer: Option<PollObserver>,
+    /// Least and most time between attempts after failures.
+    pub backoff: (Duration, Duration),
+    /// Read once and return (`run --once`); streams return at once.
+    pub once: bool,
+}
+
+/// A source of any kind, as the daemon runs it: polling kinds through [`Polling`], the
+/// stream through [`Streaming`]. (Push sources are not run: the API's inbox takes
+/// their mentions.)
+pub trait Source: Send {
+    /// Runs until `cx.cancel` fires (or one round with `cx.once`).
+    fn run(self: Box<Self>, cx: SourceContext) -> BoxFuture<'static, Result<(), PipelineError>>;
+}
+
 /// The polling adapter: runs one [`Poller`] on its schedule until cancelled, whatever
 /// its kind. Every kind gets the same jittered interval, exponential backoff with full
 /// jitter (never sooner than `Retry-After`), health reports, back-pressure from the
 /// pipeline and checkpoints stored only after their mentions are committed.
-struct SourceRunner {
-    observer: Option<PollObserver>,
-    config: SourceConfig,
-    poller: Box<dyn Poller>,
-    crawler: Arc<Crawler>,
-    state: Arc<StateStore>,
-    sender: BatchSender,
-    backoff: (Duration, Duration),
+pub struct Polling {
+    /// The kind's poller.
+    pub poller: Box<dyn Poller>,
+    /// The shared HTTP machinery.
+    pub crawler: Arc<Crawler>,
 }
 
-impl SourceRunner {
+impl Source for Polling {
+    fn run(self: Box<Self>, cx: SourceContext) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move { self.poll_until_cancelled(cx).await })
+    }
+}
+
+impl Polling {
     /// Polls until `cancel` fires; with `once`, polls a single time (following pages
     /// the source says are waiting) and returns.
     ///
     /// A failing source backs off (exponentially, with jitter, never sooner than the
     /// server's `Retry-After`) and never affects other sources.
-    async fn run(self, cancel: CancellationToken, once: bool) -> Result<(), PipelineError> {
-        let id = self.config.id.as_str();
-        let mut checkpoint = self.state.checkpoint(id)?.unwrap_or_default().0;
+    async fn poll_until_cancelled(self, cx: SourceContext) -> Result<(), PipelineError> {
+        let (cancel, once) = (cx.cancel.clone(), cx.once);
+        let id = cx.config.id.as_str();
+        let mut checkpoint = cx.checkpoint.clone();
         let mut rng = rand::rngs::StdRng::from_os_rng();
         let mut failures: u32 = 0;
         loop {
@@ -67,7 +100,7 @@ impl SourceRunner {
             let delay = match outcome {
                 Ok(poll) => {
                     failures = 0;
-                    if let Some(o) = &self.observer {
+                    if let Some(o) = &cx.observer {
                         o(id, Ok(()));
                     }
                     if let Some(err) = &poll.recovered_from {
@@ -93,23 +126,23 @@ impl SourceRunner {
                             mentions: poll.mentions,
                             checkpoint: next.clone().map(Checkpoint),
                             deletes: Vec::new(),
-                            keep_all: self.config.keep_all,
+                            keep_all: cx.config.keep_all,
                             ack: None,
                         };
                         // Waits while the pipeline is busy: back-pressure stops fetching.
                         tokio::select! {
                             () = cancel.cancelled() => return Ok(()),
-                            r = self.sender.send(batch) => r?,
+                            r = cx.sender.send(batch) => r?,
                         }
                         if let Some(next) = next {
                             checkpoint = next;
                         }
                     }
-                    schedule::next_poll_delay(self.config.interval.0, wait, &mut rng)
+                    schedule::next_poll_delay(cx.config.interval.0, wait, &mut rng)
                 }
                 Err(err) => {
                     failures += 1;
-                    if let Some(o) = &self.observer {
+                    if let Some(o) = &cx.observer {
                         let status = match &err {
                             FetchError::Status { status, .. } => Some(*status),
                             _ => None,
@@ -118,14 +151,14 @@ impl SourceRunner {
                     }
                     let delay = schedule::failure_delay(
                         failures,
-                        self.backoff.0,
-                        self.backoff.1,
+                        cx.backoff.0,
+                        cx.backoff.1,
                         err.retry_after(),
                         &mut rng,
                     );
                     SourcePollFailed {
                         source: id,
-                        url: &self.config.location(),
+                        url: &cx.config.location(),
                         kind: err.kind(),
                         error: &err,
                         retry_in: delay,
@@ -134,18 +167,18 @@ impl SourceRunner {
                     if matches!(err, FetchError::Status { status: 410, .. }) {
                         // Gone for good: the health rule has been told (410 is a broken
                         // source); polling again would only repeat it.
-                        warn!(source = id, url = %self.config.location(), "source is gone (HTTP 410); no more polls until it is changed in the config");
+                        warn!(source = id, url = %cx.config.location(), "source is gone (HTTP 410); no more polls until it is changed in the config");
                         return Ok(());
                     }
                     if matches!(err, FetchError::Disallowed { .. }) {
-                        delay.max(self.config.interval.0)
+                        delay.max(cx.config.interval.0)
                     } else {
                         delay
                     }
                 }
             };
             // More waiting and no rate limit to respect: read it now.
-            if more && delay <= self.config.interval.0.mul_f64(1.1) {
+            if more && delay <= cx.config.interval.0.mul_f64(1.1) {
                 continue;
             }
             if once {
@@ -163,20 +196,30 @@ impl SourceRunner {
 /// batches (each with the checkpoint after it), and when the connection ends or fails
 /// backs off as a failing poll does and reconnects to the next instance from the last
 /// event read.
-struct StreamRunner {
-    observer: Option<PollObserver>,
-    config: SourceConfig,
-    stream: JetstreamSource,
-    crawler: Arc<Crawler>,
-    state: Arc<StateStore>,
-    sender: BatchSender,
-    backoff: (Duration, Duration),
+pub struct Streaming {
+    /// The stream.
+    pub stream: JetstreamSource,
+    /// The shared HTTP machinery (profile lookups).
+    pub crawler: Arc<Crawler>,
 }
 
-impl StreamRunner {
-    async fn run(self, cancel: CancellationToken) -> Result<(), PipelineError> {
-        let id = self.config.id.as_str();
-        let mut checkpoint = self.state.checkpoint(id)?.unwrap_or_default().0;
+impl Source for Streaming {
+    fn run(self: Box<Self>, cx: SourceContext) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            if cx.once {
+                info!(source = %cx.config.id, "streams run in the daemon, not with --once");
+                return Ok(());
+            }
+            self.read_until_cancelled(cx).await
+        })
+    }
+}
+
+impl Streaming {
+    async fn read_until_cancelled(self, cx: SourceContext) -> Result<(), PipelineError> {
+        let cancel = cx.cancel.clone();
+        let id = cx.config.id.as_str();
+        let mut checkpoint = cx.checkpoint.clone();
         let mut rng = rand::rngs::StdRng::from_os_rng();
         let mut failures: u32 = 0;
         let endpoints = self.stream.endpoints.clone();
@@ -195,26 +238,26 @@ impl StreamRunner {
                             if !healthy {
                                 healthy = true;
                                 failures = 0;
-                                if let Some(o) = &self.observer {
+                                if let Some(o) = &cx.observer {
                                     o(id, Ok(()));
                                 }
                             }
-                            checkpoint = self.forward(batch, &cancel).await?;
+                            checkpoint = forward(&cx, batch).await?;
                         }
                     }
                 }
             };
             drop(tx);
             while let Some(batch) = rx.recv().await {
-                checkpoint = self.forward(batch, &cancel).await?;
+                checkpoint = forward(&cx, batch).await?;
             }
             failures += 1;
             let delay =
-                schedule::failure_delay(failures, self.backoff.0, self.backoff.1, None, &mut rng);
+                schedule::failure_delay(failures, cx.backoff.0, cx.backoff.1, None, &mut rng);
             match outcome {
                 Ok(()) => info!(source = id, url = %endpoint, "stream ended; reconnecting"),
                 Err(err) => {
-                    if let Some(o) = &self.observer {
+                    if let Some(o) = &cx.observer {
                         let status = match &err {
                             FetchError::Status { status, .. } => Some(*status),
                             _ => None,
@@ -238,15 +281,14 @@ impl StreamRunner {
         }
         Ok(())
     }
+}
 
-    /// Hands `batch` to the pipeline; returns its checkpoint.
-    async fn forward(
-        &self,
-        batch: StreamBatch,
-        cancel: &CancellationToken,
-    ) -> Result<String, PipelineError> {
+/// Hands a stream's `batch` to the pipeline; returns its checkpoint.
+async fn forward(cx: &SourceContext, batch: StreamBatch) -> Result<String, PipelineError> {
+    let cancel = &cx.cancel;
+    {
         SourcePolled {
-            source: &self.config.id,
+            source: &cx.config.id,
             mentions: batch.mentions.len(),
             not_modified: false,
             elapsed: Duration::ZERO,
@@ -254,22 +296,22 @@ impl StreamRunner {
         .emit();
         let checkpoint = batch.checkpoint.clone();
         let batch = Batch {
-            source: self.config.id.clone(),
+            source: cx.config.id.clone(),
             mentions: batch.mentions,
             checkpoint: Some(Checkpoint(batch.checkpoint)),
             deletes: batch.deletes,
-            keep_all: self.config.keep_all,
+            keep_all: cx.config.keep_all,
             ack: None,
         };
         tokio::select! {
             () = cancel.cancelled() => {}
-            r = self.sender.send(batch) => r?,
+            r = cx.sender.send(batch) => r?,
         }
         Ok(checkpoint)
     }
 }
 
-/// Starts a [`SourceRunner`] per configured source; returns when all have stopped
+/// Starts every configured [`Source`]; returns when all have stopped
 /// (after `cancel`, or after one poll each with `once`).
 pub async fn run_sources(
     config: &Config,
@@ -328,36 +370,19 @@ pub async fn run_sources_observed(
     });
     let mut tasks = JoinSet::new();
     for sc in &config.sources {
-        if let Some(stream) = crate::sources::stream(sc) {
-            if once {
-                info!(source = %sc.id, "streams run in the daemon, not with --once");
-                continue;
-            }
-            let runner = StreamRunner {
-                observer: observer.clone(),
-                config: sc.clone(),
-                stream,
-                crawler: crawler.clone(),
-                state: state.clone(),
-                sender: sender.clone(),
-                backoff: (config.crawler.backoff_min.0, config.crawler.backoff_max.0),
-            };
-            tasks.spawn(runner.run(cancel.clone()));
-            continue;
-        }
-        let Some(poller) = crate::sources::poller(sc) else {
+        let Some(source) = crate::sources::source(sc, &crawler) else {
             continue;
         };
-        let runner = SourceRunner {
-            observer: observer.clone(),
-            poller,
+        let cx = SourceContext {
             config: sc.clone(),
-            crawler: crawler.clone(),
-            state: state.clone(),
+            checkpoint: state.checkpoint(&sc.id)?.unwrap_or_default().0,
             sender: sender.clone(),
+            cancel: cancel.clone(),
+            observer: observer.clone(),
             backoff: (config.crawler.backoff_min.0, config.crawler.backoff_max.0),
+            once,
         };
-        tasks.spawn(runner.run(cancel.clone(), once));
+        tasks.spawn(source.run(cx));
     }
     if tasks.is_empty() && !once {
         // Only push sources: they arrive through the API until shutdown.

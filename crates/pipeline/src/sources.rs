@@ -7,14 +7,32 @@
 //! interface Reddit offers feed readers, polled at its published pace.
 
 use lauscher_config::{SourceConfig, SourceKind};
-use lauscher_crawler::Poller;
+use std::sync::Arc;
+
+use lauscher_crawler::{Crawler, Poller};
+
+use crate::daemon::{Polling, Source, Streaming};
 use lauscher_crawler::sources::{
     FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource, RedditSource,
     YouTubeSource,
 };
 use url::Url;
 
-/// The poller of `source`; `None` for kinds that are not polled (push).
+/// How `source` runs: polled, streamed, or (push) not at all.
+pub fn source(source: &SourceConfig, crawler: &Arc<Crawler>) -> Option<Box<dyn Source>> {
+    if let Some(stream) = stream(source) {
+        return Some(Box::new(Streaming {
+            stream,
+            crawler: crawler.clone(),
+        }));
+    }
+    Some(Box::new(Polling {
+        poller: poller(source)?,
+        crawler: crawler.clone(),
+    }))
+}
+
+/// The poller of `source`; `None` for kinds that are not polled (push, streams).
 pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
     let id = source.id.clone();
     let base = source.base_url()?;

@@ -138,3 +138,71 @@ async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
     assert_eq!(page.total, 1);
     p.shutdown().await.expect("shutdown");
 }
+
+/// Any source runs through the same loop: an in-memory one reads its batches (following
+/// `more`), and its checkpoint is stored only with the commit that holds them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_committed() {
+    use lauscher_crawler::sources::MemorySource;
+    use lauscher_crawler::{Crawler, HostThrottle, HttpFetcher, HttpSettings};
+    use lauscher_pipeline::daemon::{Polling, Source, SourceContext};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
+    let http = HttpFetcher::new(&HttpSettings {
+        user_agent: "test".into(),
+        body_limit: 1 << 20,
+        max_redirects: 3,
+        timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(5),
+        allow_private: false,
+    })
+    .expect("http");
+    let crawler = Arc::new(Crawler {
+        http,
+        private_http: None,
+        robots: None,
+        throttle: HostThrottle::new(),
+        host_interval: std::time::Duration::ZERO,
+    });
+    let source = Box::new(Polling {
+        poller: Box::new(MemorySource {
+            batches: vec![
+                vec![mention(1, "Acme eins"), mention(2, "Acme zwei")],
+                vec![mention(3, "Acme drei")],
+            ],
+        }),
+        crawler,
+    });
+    let sc = Config::from_str_named(
+        "version: 1\ncrawler:\n  contact: https://example.org/\nsources:\n  - {id: s, kind: feed, url: https://example.org/feed}\n",
+        "t.yaml",
+        &|_| None,
+    )
+    .expect("config")
+    .sources
+    .remove(0);
+    let cx = SourceContext {
+        config: sc,
+        checkpoint: String::new(),
+        sender: p.sender(),
+        cancel: tokio_util::sync::CancellationToken::new(),
+        observer: None,
+        backoff: (
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(2),
+        ),
+        once: true,
+    };
+    source.run(cx).await.expect("run");
+    p.flush().await.expect("flush");
+    assert_eq!(
+        p.index()
+            .search(&SearchRequest::default(), None)
+            .expect("search")
+            .total,
+        3
+    );
+    let checkpoint = p.state().checkpoint("s").expect("state").map(|c| c.0);
+    assert_eq!(checkpoint.as_deref(), Some("2"));
+}

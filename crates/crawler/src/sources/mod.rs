@@ -8,6 +8,7 @@ pub mod hackernews;
 pub mod jetstream;
 pub mod lemmy;
 pub mod mastodon;
+pub mod memory;
 pub mod reddit;
 pub mod youtube;
 
@@ -17,5 +18,6 @@ pub use hackernews::HackerNewsSource;
 pub use jetstream::{JetstreamSource, StreamBatch};
 pub use lemmy::LemmySource;
 pub use mastodon::MastodonSource;
+pub use memory::MemorySource;
 pub use reddit::RedditSource;
 pub use youtube::YouTubeSource;
