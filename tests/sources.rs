@@ -146,7 +146,8 @@ async fn hacker_news_stories_and_comments_are_read_from_where_the_last_poll_ende
     drop(dir);
 }
 
-/// Lemmy posts and comments, Reddit's search feed and a YouTube channel's feed.
+/// Lemmy posts and comments (the instance's search limit read once), Reddit's search feed
+/// and a YouTube channel's feed.
 #[tokio::test(flavor = "multi_thread")]
 async fn lemmy_reddit_and_youtube_sources_index_their_posts() {
     let server = MockServer::start().await;
@@ -155,6 +156,15 @@ async fn lemmy_reddit_and_youtube_sources_index_their_posts() {
         .and(query_param("q", "acme"))
         .and(query_param("sort", "New"))
         .respond_with(json("lemmy/search.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/site"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"site_view": {
+            "local_site_rate_limit": {"search": 1, "search_per_second": 600}}})),
+        )
+        .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))

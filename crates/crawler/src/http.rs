@@ -121,24 +121,7 @@ impl HttpFetcher {
         url: &Url,
         headers: &[(header::HeaderName, String)],
     ) -> Result<Body, FetchError> {
-        match self
-            .get_with_limit(
-                url,
-                &Validators::default(),
-                headers,
-                self.body_limit,
-                false,
-                false,
-            )
-            .await?
-        {
-            Fetched::Body(body) => Ok(*body),
-            Fetched::NotModified => Err(FetchError::Status {
-                url: url.to_string(),
-                status: 304,
-                retry_after: None,
-            }),
-        }
+        self.api(url, headers, false).await
     }
 
     /// GETs an API `url` like [`HttpFetcher::get_api`], but answers an error status with
@@ -148,17 +131,26 @@ impl HttpFetcher {
         url: &Url,
         headers: &[(header::HeaderName, String)],
     ) -> Result<Body, FetchError> {
-        match self
+        self.api(url, headers, true).await
+    }
+
+    async fn api(
+        &self,
+        url: &Url,
+        headers: &[(header::HeaderName, String)],
+        error_bodies: bool,
+    ) -> Result<Body, FetchError> {
+        let fetched = self
             .get_with_limit(
                 url,
                 &Validators::default(),
                 headers,
                 self.body_limit,
                 false,
-                true,
+                error_bodies,
             )
-            .await?
-        {
+            .await?;
+        match fetched {
             Fetched::Body(body) => Ok(*body),
             Fetched::NotModified => Err(FetchError::Status {
                 url: url.to_string(),

@@ -119,6 +119,7 @@ pub fn poller(source: &SourceConfig) -> Option<Box<dyn Poller>> {
             instance: base,
             query,
             allow_private,
+            search_limit: std::sync::OnceLock::new(),
         }),
         SourceKind::Push | SourceKind::Jetstream => return None,
     })

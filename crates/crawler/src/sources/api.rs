@@ -38,6 +38,14 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
     Ok((value, answer.headers))
 }
 
+/// `path` under an API's `base`; an error names the base.
+pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, FetchError> {
+    base.join(path).map_err(|e| FetchError::Transport {
+        url: base.to_string(),
+        detail: e.to_string(),
+    })
+}
+
 /// How long to wait before the next request when the rate limit is nearly used up
 /// (under 10 % remaining): until its reset. Reads `X-RateLimit-{Limit,Remaining,Reset}`
 /// (Mastodon: the reset is a time stamp) and `X-Ratelimit-{Used,Remaining,Reset}`

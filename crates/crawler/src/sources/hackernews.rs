@@ -16,7 +16,7 @@ use url::Url;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
 use crate::source::{BoxFuture, Crawler, Poll, Poller};
-use crate::sources::api::get_json;
+use crate::sources::api::{endpoint, get_json};
 
 /// Hits per page (Algolia allows up to 1,000).
 const PAGE: usize = 200;
@@ -75,13 +75,7 @@ impl HackerNewsSource {
         until: Option<i64>,
         page: u64,
     ) -> Result<Url, FetchError> {
-        let mut url =
-            self.api
-                .join("api/v1/search_by_date")
-                .map_err(|e| FetchError::Transport {
-                    url: self.api.to_string(),
-                    detail: e.to_string(),
-                })?;
+        let mut url = endpoint(&self.api, "api/v1/search_by_date")?;
         let mut filters = Vec::new();
         if let Some(from) = from {
             filters.push(format!("created_at_i>={from}"));

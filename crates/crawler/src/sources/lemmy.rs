@@ -4,7 +4,10 @@
 //! first; pages are read while every hit on them is newer than the checkpoint (the
 //! newest `published` read), up to five. Federated copies of one post share their
 //! ActivityPub id (`ap_id`), which is the mention's identity, so one post seen through
-//! two instances is one mention. Anonymous; one request per poll and page.
+//! two instances is one mention. Anonymous. The instance's own search limit
+//! (`local_site_rate_limit.search` per `search_per_second` seconds, from `/api/v3/site`,
+//! read at the first poll) spaces the searches: a poll that used up more than half of
+//! it waits for the window to pass.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use lauscher_model::{Author, Mention};
@@ -15,7 +18,7 @@ use url::Url;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
 use crate::source::{BoxFuture, Crawler, Poll, Poller};
-use crate::sources::api::get_json;
+use crate::sources::api::{endpoint, get_json};
 
 /// Hits per page (the API's maximum).
 const PAGE: usize = 50;
@@ -32,6 +35,28 @@ pub struct LemmySource {
     pub query: String,
     /// Whether it may reach private addresses.
     pub allow_private: bool,
+    /// The instance's search limit: searches per window, once read.
+    pub search_limit: std::sync::OnceLock<Option<(u32, std::time::Duration)>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Site {
+    #[serde(default)]
+    site_view: Option<SiteView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SiteView {
+    #[serde(default)]
+    local_site_rate_limit: Option<RateLimit>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RateLimit {
+    #[serde(default)]
+    search: Option<u32>,
+    #[serde(default)]
+    search_per_second: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -100,14 +125,25 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl LemmySource {
+    /// The instance's search limit, read once; `None` when the site does not say.
+    async fn limit(&self, crawler: &Crawler) -> Option<(u32, std::time::Duration)> {
+        if let Some(known) = self.search_limit.get() {
+            return *known;
+        }
+        let url = endpoint(&self.instance, "api/v3/site").ok()?;
+        let read = get_json::<Site>(crawler, self.allow_private, &url, None, &[])
+            .await
+            .ok()
+            .and_then(|(site, _)| site.site_view?.local_site_rate_limit)
+            .and_then(|l| {
+                let per = std::time::Duration::from_secs(l.search_per_second?.max(1));
+                Some((l.search?.max(1), per))
+            });
+        *self.search_limit.get_or_init(|| read)
+    }
+
     fn search_url(&self, page: u32) -> Result<Url, FetchError> {
-        let mut url = self
-            .instance
-            .join("api/v3/search")
-            .map_err(|e| FetchError::Transport {
-                url: self.instance.to_string(),
-                detail: e.to_string(),
-            })?;
+        let mut url = endpoint(&self.instance, "api/v3/search")?;
         url.query_pairs_mut()
             .append_pair("q", &self.query)
             .append_pair("type_", "All")
@@ -163,7 +199,15 @@ impl Poller for LemmySource {
             let now = Utc::now();
             let mut poll = Poll::default();
             let mut newest = state.newest;
+            let limit = self.limit(crawler).await;
+            let mut requests = 0u32;
             for page in 1..=MAX_PAGES {
+                if let Some((allowed, _)) = limit
+                    && requests >= allowed
+                {
+                    break;
+                }
+                requests += 1;
                 let url = self.search_url(page)?;
                 let (found, _): (Search, _) =
                     get_json(crawler, self.allow_private, &url, None, &[]).await?;
@@ -204,6 +248,11 @@ impl Poller for LemmySource {
                 if !all_new {
                     break;
                 }
+            }
+            if let Some((allowed, window)) = limit
+                && requests * 2 > allowed
+            {
+                poll.wait_at_least = Some(window);
             }
             if newest != state.newest {
                 poll.checkpoint = serde_json::to_string(&Checkpoint { newest }).ok();

@@ -21,7 +21,7 @@ use url::Url;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
 use crate::source::{BoxFuture, Crawler, Poll, Poller};
-use crate::sources::api::{get_json, rate_limit_wait};
+use crate::sources::api::{endpoint, get_json, rate_limit_wait};
 
 /// Statuses per request (the API's maximum).
 const PAGE: usize = 40;
@@ -92,13 +92,7 @@ impl MastodonSource {
             Some(tag) => format!("api/v1/timelines/tag/{tag}"),
             None => "api/v1/timelines/public".to_owned(),
         };
-        let mut url = self
-            .instance
-            .join(&path)
-            .map_err(|e| FetchError::Transport {
-                url: self.instance.to_string(),
-                detail: e.to_string(),
-            })?;
+        let mut url = endpoint(&self.instance, &path)?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("limit", &PAGE.to_string());

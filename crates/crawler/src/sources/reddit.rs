@@ -23,7 +23,7 @@ use url::Url;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
 use crate::source::{BoxFuture, Crawler, Poll, Poller};
-use crate::sources::api::{get_json, rate_limit_wait};
+use crate::sources::api::{endpoint, get_json, rate_limit_wait};
 
 /// Posts per request (the API's maximum).
 const PAGE: usize = 100;
@@ -131,10 +131,7 @@ impl RedditSource {
     }
 
     fn search_url(&self, before: Option<&str>) -> Result<Url, FetchError> {
-        let mut url = self.api.join("search").map_err(|e| FetchError::Transport {
-            url: self.api.to_string(),
-            detail: e.to_string(),
-        })?;
+        let mut url = endpoint(&self.api, "search")?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("q", &self.query)

@@ -23,6 +23,7 @@ use url::Url;
 use crate::canonical::{canonical_url, mention_id};
 use crate::error::FetchError;
 use crate::source::{BoxFuture, Crawler, Poll, Poller};
+use crate::sources::api::endpoint;
 use crate::sources::feed::FeedSource;
 
 /// Units a key has per day.
@@ -141,13 +142,7 @@ fn video_id(url: &str) -> Option<String> {
 
 impl YouTubeSource {
     fn threads_url(&self, video: &str) -> Result<Url, FetchError> {
-        let mut url =
-            self.api
-                .join("youtube/v3/commentThreads")
-                .map_err(|e| FetchError::Transport {
-                    url: self.api.to_string(),
-                    detail: e.to_string(),
-                })?;
+        let mut url = endpoint(&self.api, "youtube/v3/commentThreads")?;
         url.query_pairs_mut()
             .append_pair("part", "snippet")
             .append_pair("videoId", video)
