@@ -289,12 +289,16 @@ fn collect(feed: &Feed, cx: &FeedContext<'_>, out: &mut ParsedFeed) {
         .map(str::to_owned)
         .or_else(|| feed.language.clone());
     let links: Vec<Option<Url>> = feed.entries.iter().map(|e| entry_link(e, cx)).collect();
+    let mut uses: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for l in links.iter().flatten() {
+        *uses.entry(l.as_str()).or_default() += 1;
+    }
     for (entry, link) in feed.entries.iter().zip(&links) {
         // Entries sharing one link (comments on one post, linked as `post#comment-7`)
         // are told apart by their own ids, not merged as duplicates.
         let shared = link
             .as_ref()
-            .is_some_and(|l| links.iter().filter(|o| o.as_ref() == Some(l)).count() > 1);
+            .is_some_and(|l| uses.get(l.as_str()).is_some_and(|n| *n > 1));
         out.mentions.push(to_mention(
             entry,
             feed.feed_type == FeedType::Atom,
@@ -507,6 +511,36 @@ mod tests {
             parsed.recovered_from,
             Some(FetchError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn comments_sharing_a_link_stay_apart_and_a_guid_url_is_the_link() {
+        let body = "<rss version=\"2.0\"><channel><title>c</title>\
+            <item><guid>c-1</guid><link>https://blog.example/post#comment-1</link><description>eins</description></item>\
+            <item><guid>c-2</guid><link>https://blog.example/post#comment-2</link><description>zwei</description></item>\
+            <item><guid>https://blog.example/other</guid><description>drei</description></item>\
+            </channel></rss>";
+        let parsed = parse(body).expect("parses");
+        assert_eq!(parsed.mentions.len(), 3);
+        assert_ne!(parsed.mentions[0].id, parsed.mentions[1].id);
+        assert_eq!(
+            parsed.mentions[2].url.as_deref(),
+            Some("https://blog.example/other")
+        );
+    }
+
+    #[test]
+    fn atom_text_titles_keep_angle_brackets_and_html_titles_lose_markup() {
+        let body = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>\
+            <entry><id>a</id><title type=\"text\">History of the &lt;blink&gt; tag</title></entry>\
+            <entry><id>b</id><title type=\"html\">&lt;b&gt;Bold&lt;/b&gt; news</title></entry></feed>";
+        let parsed = parse(body).expect("parses");
+        let titles: Vec<_> = parsed
+            .mentions
+            .iter()
+            .filter_map(|m| m.title.clone())
+            .collect();
+        assert_eq!(titles, ["History of the <blink> tag", "Bold news"]);
     }
 
     #[test]
