@@ -87,6 +87,7 @@ fn main() {
                     text: text.clone(),
                     lang_hint: None,
                     repost_of: None,
+                    reply_to: None,
                 },
                 lang: lang.parse().ok(),
                 sentiment: Sentiment {

@@ -73,6 +73,7 @@ fn mentions(posts: &[(String, &'static str)], hints: bool) -> Vec<Mention> {
             text: text.clone(),
             lang_hint: hints.then(|| (*lang).to_owned()),
             repost_of: None,
+            reply_to: None,
         })
         .collect()
 }

@@ -14,12 +14,16 @@ use crate::util::Dir;
 const T0: i64 = 1_763_632_800_000_000;
 
 fn create(did: &str, rkey: &str, t: i64, text: &str) -> String {
+    let reply = (rkey == "d1").then(|| {
+        serde_json::json!({"root": {"uri": "at://did:plc:cem/app.bsky.feed.post/c1", "cid": "x"},
+            "parent": {"uri": "at://did:plc:cem/app.bsky.feed.post/c1", "cid": "x"}})
+    });
     serde_json::json!({
         "did": did, "time_us": t, "kind": "commit",
         "commit": {"rev": "x", "operation": "create", "collection": "app.bsky.feed.post",
             "rkey": rkey, "cid": "bafy",
             "record": {"$type": "app.bsky.feed.post", "text": text,
-                "createdAt": "2026-11-20T10:00:00.000Z", "langs": ["de"]}}
+                "createdAt": "2026-11-20T10:00:00.000Z", "langs": ["de"], "reply": reply}}
     })
     .to_string()
 }
@@ -136,6 +140,10 @@ fn jetstream_resumes_from_its_cursor_and_deletes_remove_posts() {
     );
     assert!(
         all.contains("https://bsky.app/profile/did:plc:bob/post/b1"),
+        "{all}"
+    );
+    assert!(
+        all.contains("\"reply_to\":\"at://did:plc:cem/app.bsky.feed.post/c1\""),
         "{all}"
     );
     let cursors = cursors.lock().unwrap_or_else(|p| p.into_inner()).clone();

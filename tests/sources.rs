@@ -70,6 +70,10 @@ async fn mastodon_timelines_page_dedupe_across_instances_and_boosts_repost() {
         assert!(!all.contains("<p>") && !all.contains("<span>"), "{all}");
         assert!(all.contains("https://other.example/@ana/77"), "{all}");
         assert!(all.contains("1200"), "followers are the reach: {all}");
+        assert!(
+            all.contains("/api/v1/statuses/112999\""),
+            "reply reference: {all}"
+        );
         assert_eq!(
             dir.total(&["--collapse", "reposts"]),
             2,
@@ -128,6 +132,10 @@ async fn hacker_news_stories_and_comments_are_read_from_where_the_last_poll_ende
         assert!(
             all.contains("https://news.ycombinator.com/item?id=4001"),
             "{all}"
+        );
+        assert!(
+            all.contains("\"reply_to\":\"https://news.ycombinator.com/item?id=4001\""),
+            "a comment answers its parent: {all}"
         );
         dir.run_once();
         // The second poll adds the new comment; the shared second is no duplicate.
@@ -219,6 +227,7 @@ async fn lemmy_reddit_and_youtube_sources_index_their_posts() {
             "Acme hat mir eine Gutschrift angeboten",
             "Acme hat meine Bestellung storniert und antwortet nicht",
             "Acme zeigt in drei Minuten, was die neue App kann.",
+            "\"reply_to\":\"https://lemmy.example/post/1\"",
         ] {
             assert!(all.contains(expected), "{expected}: {all}");
         }
@@ -498,6 +507,10 @@ async fn youtube_comments_are_read_with_a_key_and_pause_when_the_quota_is_exceed
             "{all}"
         );
         assert!(all.contains("watch?lc=Ug1&v=dQw4w9WgXcQ"), "{all}");
+        assert!(
+            all.contains("\"reply_to\":\"https://www.youtube.com/watch?v=dQw4w9WgXcQ\""),
+            "{all}"
+        );
         let second = dir.run_once();
         assert!(!String::from_utf8_lossy(&second.stderr).contains("yt-key-123"));
         dir.run_once();

@@ -396,6 +396,7 @@ fn to_mention(
         text,
         lang_hint: lang_hint.map(str::to_owned),
         repost_of: None,
+        reply_to: None,
     }
 }
 

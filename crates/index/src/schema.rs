@@ -42,6 +42,7 @@ pub fn build(langs: &[Lang]) -> Schema {
     sb.add_u64_field("simhash", FAST | STORED);
     // The original a repost reposts (its mention id); absent on originals.
     sb.add_text_field("repost_of", STRING | FAST | STORED);
+    sb.add_text_field("reply_to", STRING | STORED);
     sb.add_text_field("url", STORED);
     sb.add_text_field("explanation", STORED);
     let social = TextOptions::default().set_stored().set_indexing_options(
@@ -86,6 +87,8 @@ pub struct Fields {
     pub author_reach: Field,
     pub simhash: Field,
     pub repost_of: Field,
+    /// Absent in indexes made before replies were kept: they open, without it.
+    pub reply_to: Option<Field>,
     pub url: Field,
     pub explanation: Field,
     pub title: Field,
@@ -138,6 +141,7 @@ impl Fields {
             author_reach: f("author_reach"),
             simhash: f("simhash"),
             repost_of: f("repost_of"),
+            reply_to: schema.get_field("reply_to").ok(),
             url: f("url"),
             explanation: f("explanation"),
             title: f("title"),

@@ -105,6 +105,9 @@ pub struct IndexedMention {
     /// The original this mention reposts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repost_of: Option<MentionId>,
+    /// The post this one answers, as the source names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
     /// How often it was reposted (collapsed searches only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reposts: Option<usize>,
@@ -482,6 +485,7 @@ impl MentionIndex {
             targets: explanation.targets,
             explanation: explanation.sentiment,
             repost_of: text(f.repost_of).and_then(|s| s.parse().ok()),
+            reply_to: f.reply_to.and_then(text),
             reposts: None,
         })
     }

@@ -83,6 +83,9 @@ impl MentionWriter {
             doc.add_text(f.topic_kind, k.as_str());
         }
         doc.add_u64(f.simhash, m.simhash);
+        if let (Some(field), Some(parent)) = (f.reply_to, &m.mention.reply_to) {
+            doc.add_text(field, parent);
+        }
         if let Some(original) = m.mention.repost_of {
             doc.add_text(f.repost_of, original.to_string());
         }

@@ -62,6 +62,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
             text: p.text.clone(),
             lang_hint: None,
             repost_of: None,
+            reply_to: None,
         },
         lang: Some(lauscher_model::Lang::En),
         sentiment: Sentiment {

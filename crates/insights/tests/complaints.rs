@@ -128,6 +128,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
                 text: text.clone(),
                 lang_hint: None,
                 repost_of: None,
+                reply_to: None,
             },
             lang: Some(lauscher_model::Lang::En),
             sentiment: Sentiment {

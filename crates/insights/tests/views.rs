@@ -98,6 +98,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
                 text: p.text.clone(),
                 lang_hint: None,
                 repost_of: None,
+                reply_to: None,
             },
             lang: Some(lauscher_model::Lang::En),
             sentiment: Sentiment {

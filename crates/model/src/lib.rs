@@ -106,6 +106,12 @@ pub struct Mention {
     /// its own: it counts in volume, share of voice and authors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repost_of: Option<MentionId>,
+    /// The post this one answers, as the source names it: the parent's URL where the
+    /// source gives one (Hacker News, Lemmy, YouTube), else its own address
+    /// (`at://…` on Bluesky, the status API URL on Mastodon). The service desk follows
+    /// threads with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// The sentiment class of a mention.

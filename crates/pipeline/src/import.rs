@@ -52,6 +52,8 @@ pub struct ImportRecord {
     pub title: Option<String>,
     /// The post this one reposts: its `id` in the same source, or its URL.
     pub repost_of: Option<String>,
+    /// The post this one answers, as the source names it (its URL where it has one).
+    pub reply_to: Option<String>,
 }
 
 /// An RFC 3339 string or unix seconds.
@@ -233,6 +235,7 @@ fn to_mention(
         text,
         lang_hint: r.lang,
         repost_of,
+        reply_to: r.reply_to.filter(|p| !p.trim().is_empty()),
     })
 }
 

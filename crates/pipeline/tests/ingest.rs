@@ -36,6 +36,7 @@ fn mention(id: u128, text: &str) -> Mention {
         text: text.into(),
         lang_hint: None,
         repost_of: None,
+        reply_to: None,
     }
 }
 

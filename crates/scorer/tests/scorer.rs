@@ -169,6 +169,7 @@ fn mention(text: &str) -> Mention {
         text: text.into(),
         lang_hint: Some("de".into()),
         repost_of: None,
+        reply_to: None,
     }
 }
 

@@ -61,6 +61,7 @@ pub fn scored(id: u128, text: &str) -> ScoredBuilder {
             text: text.into(),
             lang_hint: None,
             repost_of: None,
+            reply_to: None,
         },
         lang: Some(lauscher_model::Lang::De),
         sentiment: Sentiment {

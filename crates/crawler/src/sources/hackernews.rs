@@ -66,6 +66,8 @@ struct Hit {
     story_text: Option<String>,
     #[serde(default)]
     comment_text: Option<String>,
+    #[serde(default)]
+    parent_id: Option<u64>,
 }
 
 impl HackerNewsSource {
@@ -147,6 +149,9 @@ impl HackerNewsSource {
             text,
             lang_hint: None,
             repost_of: None,
+            reply_to: hit
+                .parent_id
+                .map(|p| format!("https://news.ycombinator.com/item?id={p}")),
         }
     }
 }

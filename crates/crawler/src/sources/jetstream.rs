@@ -117,6 +117,18 @@ struct Post {
     created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     langs: Vec<String>,
+    #[serde(default)]
+    reply: Option<ReplyRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyRef {
+    parent: StrongRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct StrongRef {
+    uri: String,
 }
 
 impl JetstreamSource {
@@ -339,6 +351,7 @@ impl JetstreamSource {
                         .clone()
                         .or_else(|| post.langs.first().cloned()),
                     repost_of: None,
+                    reply_to: post.reply.map(|r| r.parent.uri),
                 });
             }
             _ => {}

@@ -105,6 +105,8 @@ struct Comment {
 #[derive(Debug, Deserialize)]
 struct PostTitle {
     name: String,
+    #[serde(default)]
+    ap_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +186,7 @@ impl LemmySource {
             text,
             lang_hint: None,
             repost_of: None,
+            reply_to: None,
         }
     }
 }
@@ -236,14 +239,22 @@ impl Poller for LemmySource {
                 for c in &found.comments {
                     let at = parse_time(&c.comment.published);
                     seen(at);
-                    poll.mentions.push(self.mention(
+                    let mut comment = self.mention(
                         &c.comment.ap_id,
                         c.post.as_ref().map(|p| p.name.clone()),
                         &c.comment.content,
                         &c.creator.name,
                         at,
                         now,
-                    ));
+                    );
+                    // A comment answers its post, whose id is its ActivityPub address.
+                    comment.reply_to = c
+                        .post
+                        .as_ref()
+                        .and_then(|p| p.ap_id.as_deref())
+                        .and_then(|a| canonical_url(a, None))
+                        .map(String::from);
+                    poll.mentions.push(comment);
                 }
                 if !all_new {
                     break;

@@ -67,6 +67,8 @@ struct Status {
     account: Account,
     #[serde(default)]
     reblog: Option<Box<Status>>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +158,11 @@ impl MastodonSource {
                 .clone()
                 .or_else(|| shown.language.clone().filter(|l| !l.is_empty())),
             repost_of: None,
+            reply_to: status
+                .in_reply_to_id
+                .as_ref()
+                .and_then(|id| self.instance.join(&format!("api/v1/statuses/{id}")).ok())
+                .map(String::from),
         }
     }
 }

@@ -175,6 +175,7 @@ impl RedditSource {
             text,
             lang_hint: None,
             repost_of: None,
+            reply_to: None,
         }
     }
 }

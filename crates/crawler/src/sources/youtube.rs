@@ -178,6 +178,9 @@ impl YouTubeSource {
             text,
             lang_hint: self.feed.language.clone(),
             repost_of: None,
+            // A comment answers its video.
+            reply_to: canonical_url(&format!("https://www.youtube.com/watch?v={video}"), None)
+                .map(String::from),
         }
     }
 
