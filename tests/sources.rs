@@ -527,3 +527,51 @@ async fn youtube_comments_are_read_with_a_key_and_pause_when_the_quota_is_exceed
     assert!(calls.iter().all(|r| !r.url.as_str().contains("yt-key-123")));
     assert_eq!(dir.total(&["--source", "yt"]), 3);
 }
+
+/// An instance without public preview answers 401: the source fails with the status
+/// and its URL (the source-health rule treats 401 as broken), the others go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mastodon_instance_refusing_anonymous_reads_is_reported_with_its_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/timelines/tag/acme"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                serde_json::json!({"error": "This API requires an authenticated user"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(json("hackernews/newest.json"))
+        .mount(&server)
+        .await;
+    let dir = Dir::new();
+    let u = server.uri();
+    dir.write_config(
+        &[
+            api_source(
+                "masto",
+                "mastodon",
+                &format!("    url: {u}/\n    hashtags: [acme]\n"),
+            ),
+            api_source(
+                "hn",
+                "hackernews",
+                &format!("    url: {u}/\n    query: acme\n"),
+            ),
+        ]
+        .concat(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let out = dir.run_once();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains("HTTP 401"), "{log}");
+        assert!(log.contains("/api/v1/timelines/tag/acme"), "{log}");
+        assert_eq!(dir.total(&["--source", "hn"]), 2);
+        assert_eq!(dir.total(&["--source", "masto"]), 0);
+    })
+    .await
+    .expect("test thread");
+}
