@@ -1,10 +1,10 @@
-//! The ingest pipeline and the daemon that runs it.
+//! The ingest pipeline, the sources that feed it and the push inbox.
 //!
 //! ```text
-//! FeedSource::poll ─Batch─▶ [bounded queue, 8] ─▶ analyser thread:
+//! Source::run (polling, streaming), push ─Batch─▶ [bounded queue, 8] ─▶ analyser thread:
 //!     fingerprint ─▶ dedupe (in flight + state store) ─▶ analyse (language, sentiment,
 //!     topics; on all cores for large batches) ─▶ topic filter
-//!   ─▶ [bounded queue, 2] ─▶ indexer thread: index add ─▶ commit (time, count, flush,
+//!   ─▶ [bounded queue, 2] ─▶ indexer thread: index add, deletes ─▶ commit (time, count, flush,
 //!     drain) ─▶ reload readers ─▶ state: checkpoints + seen set ─▶ acknowledgements
 //! ```
 //!
