@@ -297,8 +297,26 @@ fn fix_markup(text: &str) -> String {
     }
 }
 
+/// Copies `s` (a CDATA section or comment) without the characters XML forbids.
 fn push_without_controls(s: &str, out: &mut String) {
     out.extend(s.chars().filter(|&c| is_xml_char(c)));
+}
+
+/// Copies markup and text without the characters XML forbids, escaping a `<` that
+/// cannot start markup (`a < b`, `<3`, `<=`), which feed writers leave in titles.
+fn push_markup(s: &str, out: &mut String) {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '<'
+            && !chars
+                .peek()
+                .is_some_and(|n| n.is_alphabetic() || matches!(n, '/' | '!' | '?' | '_' | ':'))
+        {
+            out.push_str("&lt;");
+        } else if is_xml_char(c) {
+            out.push(c);
+        }
+    }
 }
 
 fn is_xml_char(c: char) -> bool {
@@ -308,7 +326,7 @@ fn is_xml_char(c: char) -> bool {
 fn fix_text(s: &str, out: &mut String) {
     let mut rest = s;
     while let Some(amp) = rest.find('&') {
-        push_without_controls(&rest[..amp], out);
+        push_markup(&rest[..amp], out);
         let after = &rest[amp + 1..];
         let entity_len = after
             .char_indices()
@@ -328,7 +346,7 @@ fn fix_text(s: &str, out: &mut String) {
             }
         }
     }
-    push_without_controls(rest, out);
+    push_markup(rest, out);
 }
 
 /// Returns what `&name;` becomes: itself when XML knows it, numeric references for HTML
@@ -508,6 +526,24 @@ mod tests {
         assert_eq!(
             sanitize(body.as_bytes(), None),
             "<t>AT&amp;T &#160;caf&#233; &amp; &#8364; &amp;bogus; a=1&amp;b=2</t><d><![CDATA[x &nbsp; y]]></d>"
+        );
+    }
+
+    #[test]
+    fn a_less_than_sign_that_starts_no_tag_is_text() {
+        assert_eq!(
+            sanitize(
+                b"<rss version=\"2.0\"><channel><t><![CDATA[a < b]]></t></channel></rss>",
+                None
+            ),
+            "<rss version=\"2.0\"><channel><t><![CDATA[a < b]]></t></channel></rss>"
+        );
+        assert_eq!(
+            sanitize(
+                b"<rss version=\"2.0\"><channel><t>a < b, <3 and <= 5</t></channel></rss>",
+                None
+            ),
+            "<rss version=\"2.0\"><channel><t>a &lt; b, &lt;3 and &lt;= 5</t></channel></rss>"
         );
     }
 
