@@ -17,9 +17,12 @@
 pub mod daemon;
 pub mod import;
 pub mod ingest;
+pub mod polling;
 pub mod push;
 pub mod robots_store;
+pub mod source;
 pub mod sources;
+pub mod streaming;
 
 pub use daemon::{PollObserver, run_sources, run_sources_observed};
 pub use import::{ImportRecord, ImportSummary, import_jsonl};

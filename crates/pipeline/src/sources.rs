@@ -1,22 +1,26 @@
-//! Which [`Poller`] a configured source runs: one line per kind.
+//! How each configured source runs, and which [`Poller`] or stream it is: one line per
+//! kind.
 //!
-//! Reddit and YouTube are feeds their platforms publish (Reddit's search feed answers
-//! anonymously; a YouTube channel's feed needs no key), so they run the feed source at
-//! a URL made from the query or channel. Reddit's feed is asked without robots.txt,
-//! which disallows every unknown crawler on the whole site: the search feed is an
-//! interface Reddit offers feed readers, polled at its published pace.
+//! Reddit without an app and YouTube are feeds their platforms publish (Reddit's search
+//! feed answers anonymously; a YouTube channel's feed needs no key), so they run the
+//! feed source at a URL made from the query or channel; YouTube adds comments with a
+//! key. Reddit's feed is asked without robots.txt, which disallows every unknown
+//! crawler on the whole site: the search feed is an interface Reddit offers feed
+//! readers, polled at its published pace.
 
-use lauscher_config::{SourceConfig, SourceKind};
 use std::sync::Arc;
 
-use lauscher_crawler::{Crawler, Poller};
-
-use crate::daemon::{Polling, Source, Streaming};
+use lauscher_config::{SourceConfig, SourceKind};
 use lauscher_crawler::sources::{
     FeedSource, HackerNewsSource, JetstreamSource, LemmySource, MastodonSource, RedditSource,
     YouTubeSource,
 };
+use lauscher_crawler::{Crawler, Poller};
 use url::Url;
+
+use crate::polling::Polling;
+use crate::source::Source;
+use crate::streaming::Streaming;
 
 /// How `source` runs: polled, streamed, or (push) not at all.
 pub fn source(source: &SourceConfig, crawler: &Arc<Crawler>) -> Option<Box<dyn Source>> {

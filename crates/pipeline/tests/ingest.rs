@@ -146,7 +146,8 @@ async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
 async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_committed() {
     use lauscher_crawler::sources::MemorySource;
     use lauscher_crawler::{Crawler, HostThrottle, HttpFetcher, HttpSettings};
-    use lauscher_pipeline::daemon::{Polling, Source, SourceContext};
+    use lauscher_pipeline::polling::Polling;
+    use lauscher_pipeline::source::{Source, SourceContext};
 
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
