@@ -201,34 +201,18 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn get(&self, path: &str) -> (u16, String) {
-        let url = format!("{}{path}", self.base);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let resp = reqwest::get(&url).await.expect("api request");
-            let status = resp.status().as_u16();
-            (status, resp.text().await.expect("body"))
-        })
+        answer(reqwest::Client::new().get(format!("{}{path}", self.base)))
     }
 
     /// POSTs `body` to `path` with `headers`; returns the status and body.
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-        let url = format!("{}{path}", self.base);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let mut req = reqwest::Client::new().post(&url).body(body.to_owned());
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            let resp = req.send().await.expect("api request");
-            let status = resp.status().as_u16();
-            (status, resp.text().await.expect("body"))
-        })
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        answer(req)
     }
 
     pub fn get_json(&self, path: &str) -> Value {
@@ -273,6 +257,19 @@ impl Daemon {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// Sends `req` on a runtime of its own (the harness is synchronous); the status and body.
+fn answer(req: reqwest::RequestBuilder) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let resp = req.send().await.expect("api request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    })
 }
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (bool, String) {

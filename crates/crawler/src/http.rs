@@ -193,19 +193,9 @@ impl HttpFetcher {
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
-        let mut resp = resp;
-        let mut bytes = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
-            if bytes.len() as u64 + chunk.len() as u64 > self.body_limit {
-                return Err(FetchError::TooLarge {
-                    url: url.to_string(),
-                    limit: self.body_limit,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let body = read_capped(resp, url, self.body_limit, false).await?;
         Ok(Body {
-            body: bytes.freeze(),
+            body,
             charset: charset(&headers),
             validators: Validators::default(),
             final_url,
@@ -236,7 +226,7 @@ impl HttpFetcher {
         let mut at = url.clone();
         let mut hops = 0u8;
         let mut permanent = true;
-        let mut resp = loop {
+        let resp = loop {
             if !self.allow_private {
                 address::check_url(&at).map_err(|e| refused(url, &e))?;
             }
@@ -295,23 +285,9 @@ impl HttpFetcher {
                 limit,
             });
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                if truncate {
-                    let room = limit as usize - body.len();
-                    body.extend_from_slice(&chunk[..room]);
-                    break;
-                }
-                return Err(FetchError::TooLarge {
-                    url: url.to_string(),
-                    limit,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(resp, url, limit, truncate).await?;
         Ok(Fetched::Body(Box::new(Body {
-            body: body.freeze(),
+            body,
             charset: charset(&headers),
             validators: Validators {
                 etag: header_string(&headers, header::ETAG),
@@ -323,6 +299,33 @@ impl HttpFetcher {
             status: status.as_u16(),
         })))
     }
+}
+
+/// Reads `resp`'s body chunk by chunk, abandoning it as soon as it passes `limit` (an
+/// error, or with `truncate` the prefix read so far), so a 10 GiB body costs at most
+/// the limit in memory.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    url: &Url,
+    limit: u64,
+    truncate: bool,
+) -> Result<Bytes, FetchError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            if truncate {
+                let room = limit as usize - body.len();
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn is_compressed(headers: &HeaderMap) -> bool {
