@@ -70,7 +70,13 @@ impl Polling {
                         elapsed,
                     }
                     .emit();
-                    more = poll.more;
+                    // More is read at once only when the checkpoint moved: a server that
+                    // ignores the paging parameter cannot make the loop spin.
+                    more = poll.more
+                        && poll
+                            .checkpoint
+                            .as_ref()
+                            .is_some_and(|next| *next != checkpoint);
                     let wait = poll.wait_at_least;
                     if !poll.unchanged() {
                         let next = poll.checkpoint.clone();

@@ -208,3 +208,83 @@ async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_
     let checkpoint = p.state().checkpoint("s").expect("state").map(|c| c.0);
     assert_eq!(checkpoint.as_deref(), Some("2"));
 }
+
+/// A source that says more is waiting but does not move its checkpoint (a server that
+/// ignores paging) is not polled again at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn more_without_progress_does_not_spin() {
+    use lauscher_crawler::{
+        BoxFuture, Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll, Poller,
+    };
+    use lauscher_pipeline::polling::Polling;
+    use lauscher_pipeline::source::{Source, SourceContext};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Stuck(Arc<AtomicUsize>);
+    impl Poller for Stuck {
+        fn poll<'a>(
+            &'a self,
+            _: &'a Crawler,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Poll, FetchError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                Ok(Poll {
+                    mentions: vec![mention(7, "Acme again")],
+                    checkpoint: Some("same".into()),
+                    more: true,
+                    ..Poll::default()
+                })
+            })
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
+    let http = HttpFetcher::new(&HttpSettings {
+        user_agent: "test".into(),
+        body_limit: 1 << 20,
+        max_redirects: 3,
+        timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(5),
+        allow_private: false,
+    })
+    .expect("http");
+    let crawler = Arc::new(Crawler {
+        http,
+        private_http: None,
+        robots: None,
+        throttle: HostThrottle::new(),
+        host_interval: std::time::Duration::ZERO,
+    });
+    let polls = Arc::new(AtomicUsize::new(0));
+    let sc = Config::from_str_named(
+        "version: 1\ncrawler:\n  contact: https://example.org/\nsources:\n  - {id: s, kind: feed, url: https://example.org/feed}\n",
+        "t.yaml",
+        &|_| None,
+    )
+    .expect("config")
+    .sources
+    .remove(0);
+    let cx = SourceContext {
+        config: sc,
+        checkpoint: "same".into(),
+        sender: p.sender(),
+        cancel: tokio_util::sync::CancellationToken::new(),
+        observer: None,
+        backoff: (
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(2),
+        ),
+        once: true,
+    };
+    let source = Box::new(Polling {
+        poller: Box::new(Stuck(polls.clone())),
+        crawler,
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(10), source.run(cx))
+        .await
+        .expect("returns")
+        .expect("run");
+    assert_eq!(polls.load(Ordering::SeqCst), 1);
+}
