@@ -113,3 +113,34 @@ fn unmatched_posts_import_again_with_keep_all() {
     assert_eq!(s["duplicates"], 0, "{s}");
     assert_eq!(dir.total(&[]), 1);
 }
+
+/// `index.retention` deletes mentions published before it when the daemon runs (at
+/// start and every hour), and keeps the rest.
+#[test]
+fn retention_deletes_mentions_older_than_it_keeps() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    std::fs::write(
+        dir.config(),
+        config.replace(
+            "  writer_memory: 32MiB\n",
+            "  writer_memory: 32MiB\n  retention: 400d\n",
+        ),
+    )
+    .expect("config");
+    let old = (chrono::Utc::now() - chrono::Duration::days(500)).to_rfc3339();
+    let recent = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
+    let file = dir.write(
+        "posts.jsonl",
+        &format!(
+            "{{\"id\":\"1\",\"text\":\"Acme Bahn was late again\",\"published_at\":\"{old}\"}}\n\
+             {{\"id\":\"2\",\"text\":\"Acme Bahn app crashes at login\",\"published_at\":\"{recent}\"}}\n"
+        ),
+    );
+    dir.import(&file);
+    assert_eq!(dir.total(&[]), 2, "import keeps what it is given");
+    dir.run_once();
+    assert_eq!(dir.total(&[]), 1);
+    assert_eq!(dir.total(&["crashes"]), 1);
+}

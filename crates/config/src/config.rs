@@ -174,6 +174,10 @@ pub struct IndexConfig {
     /// Memory for tantivy's indexing buffers. Default `128MiB`.
     #[serde(default = "default_writer_memory")]
     pub writer_memory: ByteSize,
+    /// How long mentions are kept (`400d`): older ones are deleted from the index and the
+    /// seen set at start and every hour. Default: kept for ever.
+    #[serde(default)]
+    pub retention: Option<HumanDuration>,
 }
 
 fn default_commit_interval() -> HumanDuration {
@@ -192,6 +196,7 @@ impl Default for IndexConfig {
             commit_interval: default_commit_interval(),
             commit_docs: default_commit_docs(),
             writer_memory: default_writer_memory(),
+            retention: None,
         }
     }
 }
@@ -444,6 +449,13 @@ impl Config {
                 "index.commit_interval",
                 "commit_interval must be at least 100ms",
             ));
+        }
+        if self
+            .index
+            .retention
+            .is_some_and(|r| r.0 < std::time::Duration::from_secs(86_400))
+        {
+            return Err(f.at("index.retention", "retention must be at least 1d"));
         }
         if self.index.commit_docs == 0 {
             return Err(f.at("index.commit_docs", "commit_docs must be at least 1"));

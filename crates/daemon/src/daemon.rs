@@ -153,6 +153,31 @@ impl Daemon {
         Ok(())
     }
 
+    /// Deletes what `keep` (the index's retention) no longer keeps, at start and every
+    /// hour until `cancel` (once with `once`); a failure is logged and tried again.
+    async fn apply_retention(
+        &self,
+        keep: Option<std::time::Duration>,
+        cancel: &CancellationToken,
+        once: bool,
+    ) {
+        let Some(keep) = keep.and_then(|k| chrono::Duration::from_std(k).ok()) else {
+            return;
+        };
+        loop {
+            if let Err(e) = self.pipeline.prune(chrono::Utc::now() - keep).await {
+                tracing::warn!(error = %e, "retention not applied; trying again in an hour");
+            }
+            if once {
+                return;
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    }
+
     /// Runs sources until `cancel` (or one round with `once`), then drains, commits
     /// and stops the server.
     pub async fn run(self, config: &Config, cancel: CancellationToken, once: bool) -> Result<()> {
@@ -160,15 +185,16 @@ impl Daemon {
             Ok(())
         } else {
             self.ready.store(true, Ordering::Release);
-            run_sources_observed(
+            let polling = run_sources_observed(
                 config,
                 self.pipeline.state(),
                 self.pipeline.sender(),
-                cancel,
+                cancel.clone(),
                 once,
                 self.poll_observer(),
-            )
-            .await
+            );
+            let keep = config.index.retention.map(|r| r.0);
+            tokio::join!(polling, self.apply_retention(keep, &cancel, once)).0
         };
         self.ready.store(false, Ordering::Release);
         info!("draining");

@@ -35,6 +35,21 @@ impl MentionWriter {
         Ok(MentionWriter { writer, fields })
     }
 
+    /// Deletes every mention published before `cutoff` (retention), from the next commit.
+    pub fn delete_published_before(
+        &mut self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> tantivy::Result<()> {
+        let field = self.fields.ts;
+        let upper = Term::from_field_date(field, DateTime::from_timestamp_secs(cutoff.timestamp()));
+        let range = tantivy::query::RangeQuery::new(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Excluded(upper),
+        );
+        self.writer.delete_query(Box::new(range))?;
+        Ok(())
+    }
+
     /// Deletes the mention `id` (a post its source reports deleted), from the next commit.
     pub fn delete(&mut self, id: lauscher_model::MentionId) {
         self.writer.delete_term(Term::from_field_text(

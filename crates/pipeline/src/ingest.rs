@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lauscher_config::Config;
 use lauscher_index::{MentionIndex, MentionWriter};
 use lauscher_model::{Mention, MentionId, MentionSummary, ScoredMention, author_key};
@@ -105,6 +105,7 @@ pub struct BatchReport {
 enum Msg {
     Batch(Batch),
     Flush(oneshot::Sender<Result<(), String>>),
+    Prune(DateTime<Utc>, oneshot::Sender<Result<(), String>>),
 }
 
 /// A batch after analysis, on its way to the indexer.
@@ -120,6 +121,7 @@ enum Analysed {
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     },
     Flush(oneshot::Sender<Result<(), String>>),
+    Prune(DateTime<Utc>, oneshot::Sender<Result<(), String>>),
 }
 
 /// The running ingest stage. Send batches, flush to force a commit, shut down to drain.
@@ -233,6 +235,21 @@ impl Pipeline {
     pub fn sender(&self) -> BatchSender {
         BatchSender {
             tx: self.tx.clone(),
+        }
+    }
+
+    /// Deletes the mentions published before `cutoff` and the seen rows first seen
+    /// before it (retention), in the indexer's order with everything sent before, and
+    /// waits for the commit.
+    pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<(), PipelineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Prune(cutoff, tx))
+            .await
+            .map_err(|_| PipelineError::Stopped)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(PipelineError::Stopped),
         }
     }
 
@@ -443,6 +460,7 @@ impl Analyser {
                 let out = match msg {
                     Msg::Batch(batch) => self.analyse(batch)?,
                     Msg::Flush(reply) => Analysed::Flush(reply),
+                    Msg::Prune(cutoff, reply) => Analysed::Prune(cutoff, reply),
                 };
                 tx.send(out).map_err(|_| PipelineError::Stopped)?;
             }
@@ -617,6 +635,11 @@ impl Indexer {
                     let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                     r?;
                 }
+                Some(Analysed::Prune(cutoff, reply)) => {
+                    let r = self.prune(cutoff);
+                    let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                    r?;
+                }
                 None => {
                     self.commit("drained")?;
                     return Ok(());
@@ -669,6 +692,18 @@ impl Indexer {
         if self.first_uncommitted.is_none() {
             self.first_uncommitted = Some(Instant::now());
         }
+        Ok(())
+    }
+
+    /// Deletes what retention no longer keeps, then commits.
+    fn prune(&mut self, cutoff: DateTime<Utc>) -> Result<(), PipelineError> {
+        let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+        writer.delete_published_before(cutoff)?;
+        // A delete is a change to commit, like an added mention.
+        self.pending.added += 1;
+        self.commit("retention")?;
+        let forgotten = self.state.prune_seen(cutoff.timestamp())?;
+        info!(%cutoff, forgotten, "retention applied");
         Ok(())
     }
 
