@@ -815,6 +815,16 @@ rules: [topics, extra.yaml]
     }
 
     #[test]
+    fn retention_is_a_duration_of_at_least_a_day() {
+        let with = |r: &str| OK.replace("rules:", &format!("index:\n  retention: {r}\nrules:"));
+        let c = load(&with("400d")).expect("valid");
+        assert_eq!(c.index.retention.map(|r| r.0.as_secs()), Some(400 * 86_400));
+        let err = load(&with("12h")).expect_err("too short").to_string();
+        assert!(err.contains("retention must be at least 1d"), "{err}");
+        assert!(err.starts_with("test.yaml:10:14: "), "{err}");
+    }
+
+    #[test]
     fn sources_need_a_contact_url() {
         let err = load(&OK.replace(
             "  contact: https://example.org/contact\n",
