@@ -143,4 +143,23 @@ fn retention_deletes_mentions_older_than_it_keeps() {
     dir.run_once();
     assert_eq!(dir.total(&[]), 1);
     assert_eq!(dir.total(&["crashes"]), 1);
+    // Insight windows reaching past the retention are refused: their counts would be short.
+    let out = dir
+        .cmd(&[
+            "insights",
+            "timeline",
+            "--since",
+            "450d",
+            "--interval",
+            "1w",
+            "--config",
+        ])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .output()
+        .expect("run insights");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("before the retention of 400 days"), "{err}");
 }

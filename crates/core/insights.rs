@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::cli::{InsightsArgs, ReportArgs};
 use crate::commands::{load_config, load_rules};
 
-/// The index directory (which must exist), the rules in force and the user's time
-/// zone, as both commands need them.
+/// The index directory (which must exist), the rules in force, the user's time zone,
+/// the report language and the index's retention in days, as both commands need them.
 fn prepare(
     config: &std::path::Path,
     data_dir: &std::path::Path,
@@ -23,6 +23,7 @@ fn prepare(
     lauscher_query::RuleSet,
     chrono_tz::Tz,
     lauscher_config::ReportLanguage,
+    Option<u32>,
 )> {
     let dir = data_dir.join("index");
     if !dir.join("meta.json").exists() {
@@ -39,13 +40,14 @@ fn prepare(
         .as_ref()
         .and_then(|(a, _)| a.defaults.language.parse().ok())
         .unwrap_or_default();
-    Ok((dir, rules, tz, lang))
+    Ok((dir, rules, tz, lang, config.index.retention_days()))
 }
 
 /// Runs `lauscher report`.
 pub async fn report(args: ReportArgs) -> Result<ExitCode> {
     let format = args.format;
-    let (dir, rules, default_tz, default_lang) = prepare(&args.config.config, &args.data.data_dir)?;
+    let (dir, rules, default_tz, default_lang, _) =
+        prepare(&args.config.config, &args.data.data_dir)?;
     let lang = args.lang.unwrap_or(default_lang);
     let tz = args.tz.map_or(default_tz, |t| t.0);
     let week = match &args.week {
@@ -77,7 +79,7 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode> {
 /// Runs `lauscher insights`.
 pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
     let view: View = args.view;
-    let (dir, rules, tz, _) = prepare(&args.config.config, &args.data.data_dir)?;
+    let (dir, rules, tz, _, retention_days) = prepare(&args.config.config, &args.data.data_dir)?;
     let params = Params {
         topic: args.filters.topic,
         rule: args.filters.rule,
@@ -97,8 +99,15 @@ pub async fn run(args: InsightsArgs) -> Result<ExitCode> {
     let value = tokio::task::spawn_blocking(move || -> Result<Value> {
         let index = MentionIndex::open(&dir, &[])
             .with_context(|| format!("cannot open index {}", dir.display()))?;
-        lauscher_insights::run(view, &index, &rules, &params, tz, Utc::now())
-            .map_err(anyhow::Error::msg)
+        lauscher_insights::run(
+            view,
+            &index,
+            &rules,
+            &params,
+            (tz, retention_days),
+            Utc::now(),
+        )
+        .map_err(anyhow::Error::msg)
     })
     .await??;
     let mut out = std::io::stdout().lock();

@@ -190,6 +190,14 @@ fn default_writer_memory() -> ByteSize {
     ByteSize(128 << 20)
 }
 
+impl IndexConfig {
+    /// The retention in whole days (rounded up), for the insight views' check.
+    pub fn retention_days(&self) -> Option<u32> {
+        self.retention
+            .map(|r| u32::try_from(r.0.as_secs().div_ceil(86_400)).unwrap_or(u32::MAX))
+    }
+}
+
 impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig {

@@ -221,7 +221,7 @@ impl Filters {
         }
         if let Some(days) = retention_days {
             let earliest = Utc::now() - chrono::Duration::days(days as i64);
-            // A day of slack: retention deletes nightly.
+            // A day of slack: retention runs hourly, and a window may start at midnight.
             if self.since < earliest - chrono::Duration::days(1) {
                 return Err(InsightsError::BeyondRetention {
                     since: self.since,
@@ -371,17 +371,18 @@ impl std::str::FromStr for View {
 }
 
 /// Computes `view` for `params` at `now`: what `GET /api/v1/insights/<view>` answers
-/// and `lauscher insights <view> --json` prints.
+/// and `lauscher insights <view> --json` prints. A window reaching past
+/// `retention_days` (the index's retention) is refused: its counts would be short.
 pub fn run(
     view: View,
     index: &MentionIndex,
     rules: &RuleSet,
     params: &Params,
-    default_tz: chrono_tz::Tz,
+    (default_tz, retention_days): (chrono_tz::Tz, Option<u32>),
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value, InsightsError> {
     let filters = params.filters(now)?;
-    filters.check(rules, None)?;
+    filters.check(rules, retention_days)?;
     let value = match view {
         View::Timeline => {
             let interval = params.interval(&filters)?;

@@ -61,6 +61,8 @@ pub struct ApiState {
     pub timezone: chrono_tz::Tz,
     /// The push inbox, when push sources are configured.
     pub push: Option<Arc<PushInbox>>,
+    /// The index's retention in days: insight windows reaching past it are refused.
+    pub retention_days: Option<u32>,
 }
 
 /// Where mentions are pushed.
@@ -321,8 +323,8 @@ async fn insights(
     };
     let index = state.index.clone();
     let rules = state.rules.get();
-    let tz = state.timezone;
-    let run = move || lauscher_insights::run(view, &index, &rules, &params, tz, Utc::now());
+    let settings = (state.timezone, state.retention_days);
+    let run = move || lauscher_insights::run(view, &index, &rules, &params, settings, Utc::now());
     match tokio::task::spawn_blocking(run).await {
         Ok(Ok(v)) => axum::Json(v).into_response(),
         Ok(Err(e)) if e.is_bad_request() => error(StatusCode::BAD_REQUEST, e.to_string()),

@@ -47,6 +47,7 @@ async fn start(limits: ApiLimits) -> Api {
         alerts: None,
         timezone: chrono_tz::Europe::Berlin,
         push: None,
+        retention_days: None,
     };
     let (listener, addr) = lauscher_server::bind(([127, 0, 0, 1], 0).into())
         .await
