@@ -145,28 +145,12 @@ async fn reports_dedupe_and_filtering_and_remembers_across_restarts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_committed() {
     use lauscher_crawler::sources::MemorySource;
-    use lauscher_crawler::{Crawler, HostThrottle, HttpFetcher, HttpSettings};
     use lauscher_pipeline::polling::Polling;
-    use lauscher_pipeline::source::{Source, SourceContext};
+    use lauscher_pipeline::source::Source;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
-    let http = HttpFetcher::new(&HttpSettings {
-        user_agent: "test".into(),
-        body_limit: 1 << 20,
-        max_redirects: 3,
-        timeout: std::time::Duration::from_secs(5),
-        connect_timeout: std::time::Duration::from_secs(5),
-        allow_private: false,
-    })
-    .expect("http");
-    let crawler = Arc::new(Crawler {
-        http,
-        private_http: None,
-        robots: None,
-        throttle: HostThrottle::new(),
-        host_interval: std::time::Duration::ZERO,
-    });
+    let crawler = crawler();
     let source = Box::new(Polling {
         poller: Box::new(MemorySource {
             batches: vec![
@@ -176,26 +160,7 @@ async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_
         }),
         crawler,
     });
-    let sc = Config::from_str_named(
-        "version: 1\ncrawler:\n  contact: https://example.org/\nsources:\n  - {id: s, kind: feed, url: https://example.org/feed}\n",
-        "t.yaml",
-        &|_| None,
-    )
-    .expect("config")
-    .sources
-    .remove(0);
-    let cx = SourceContext {
-        config: sc,
-        checkpoint: String::new(),
-        sender: p.sender(),
-        cancel: tokio_util::sync::CancellationToken::new(),
-        observer: None,
-        backoff: (
-            std::time::Duration::from_secs(1),
-            std::time::Duration::from_secs(2),
-        ),
-        once: true,
-    };
+    let cx = once(&p, "");
     source.run(cx).await.expect("run");
     p.flush().await.expect("flush");
     assert_eq!(
@@ -213,11 +178,9 @@ async fn a_source_in_memory_runs_through_the_polling_loop_and_its_checkpoint_is_
 /// ignores paging) is not polled again at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn more_without_progress_does_not_spin() {
-    use lauscher_crawler::{
-        BoxFuture, Crawler, FetchError, HostThrottle, HttpFetcher, HttpSettings, Poll, Poller,
-    };
+    use lauscher_crawler::{BoxFuture, Crawler, FetchError, Poll, Poller};
     use lauscher_pipeline::polling::Polling;
-    use lauscher_pipeline::source::{Source, SourceContext};
+    use lauscher_pipeline::source::Source;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct Stuck(Arc<AtomicUsize>);
@@ -241,43 +204,9 @@ async fn more_without_progress_does_not_spin() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
-    let http = HttpFetcher::new(&HttpSettings {
-        user_agent: "test".into(),
-        body_limit: 1 << 20,
-        max_redirects: 3,
-        timeout: std::time::Duration::from_secs(5),
-        connect_timeout: std::time::Duration::from_secs(5),
-        allow_private: false,
-    })
-    .expect("http");
-    let crawler = Arc::new(Crawler {
-        http,
-        private_http: None,
-        robots: None,
-        throttle: HostThrottle::new(),
-        host_interval: std::time::Duration::ZERO,
-    });
+    let crawler = crawler();
     let polls = Arc::new(AtomicUsize::new(0));
-    let sc = Config::from_str_named(
-        "version: 1\ncrawler:\n  contact: https://example.org/\nsources:\n  - {id: s, kind: feed, url: https://example.org/feed}\n",
-        "t.yaml",
-        &|_| None,
-    )
-    .expect("config")
-    .sources
-    .remove(0);
-    let cx = SourceContext {
-        config: sc,
-        checkpoint: "same".into(),
-        sender: p.sender(),
-        cancel: tokio_util::sync::CancellationToken::new(),
-        observer: None,
-        backoff: (
-            std::time::Duration::from_secs(1),
-            std::time::Duration::from_secs(2),
-        ),
-        once: true,
-    };
+    let cx = once(&p, "same");
     let source = Box::new(Polling {
         poller: Box::new(Stuck(polls.clone())),
         crawler,
@@ -287,4 +216,48 @@ async fn more_without_progress_does_not_spin() {
         .expect("returns")
         .expect("run");
     assert_eq!(polls.load(Ordering::SeqCst), 1);
+}
+
+/// The HTTP machinery a polling source is run with (these sources make no request).
+fn crawler() -> Arc<lauscher_crawler::Crawler> {
+    let http = lauscher_crawler::HttpFetcher::new(&lauscher_crawler::HttpSettings {
+        user_agent: "test".into(),
+        body_limit: 1 << 20,
+        max_redirects: 3,
+        timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(5),
+        allow_private: false,
+    })
+    .expect("http");
+    Arc::new(lauscher_crawler::Crawler {
+        http,
+        private_http: None,
+        robots: None,
+        throttle: lauscher_crawler::HostThrottle::new(),
+        host_interval: std::time::Duration::ZERO,
+    })
+}
+
+/// The context of source `s`, read once from `checkpoint` into `p`.
+fn once(p: &Pipeline, checkpoint: &str) -> lauscher_pipeline::source::SourceContext {
+    let config = Config::from_str_named(
+        "version: 1\ncrawler:\n  contact: https://example.org/\nsources:\n  - {id: s, kind: feed, url: https://example.org/feed}\n",
+        "t.yaml",
+        &|_| None,
+    )
+    .expect("config")
+    .sources
+    .remove(0);
+    lauscher_pipeline::source::SourceContext {
+        config,
+        checkpoint: checkpoint.to_owned(),
+        sender: p.sender(),
+        cancel: tokio_util::sync::CancellationToken::new(),
+        observer: None,
+        backoff: (
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(2),
+        ),
+        once: true,
+    }
 }
