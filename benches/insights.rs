@@ -110,7 +110,7 @@ fn main() {
                 panic!("add: {e}");
             }
         }
-        if let Err(e) = w.commit("{}").and_then(|_| w.close()) {
+        if let Err(e) = w.commit(0).and_then(|_| w.close()) {
             panic!("commit: {e}");
         }
     }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Term, Value};
-use tantivy::{DocAddress, Order, TantivyDocument};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocAddress, DocId, Order, TantivyDocument};
 
 use lauscher_query::{MentionFields, RuleSet};
 
@@ -161,9 +162,10 @@ impl MentionIndex {
         let (total, docs) = searcher
             .search(&query, &(Count, top))
             .map_err(|e| self.tantivy(e))?;
+        let mut loader = Loader::new(self, &searcher);
         let mut hits: Vec<IndexedMention> = docs
             .into_iter()
-            .map(|(_, addr)| self.load(&searcher, addr))
+            .map(|(_, addr)| loader.load(addr))
             .collect::<Result<_, _>>()?;
         if req.collapse == Some(Collapse::Reposts) {
             self.count_reposts(&searcher, &mut hits)?;
@@ -281,8 +283,9 @@ impl MentionIndex {
         let docs = searcher.search(query, &top).map_err(|e| self.tantivy(e))?;
         let mut total = 0;
         let mut hits = Vec::new();
+        let mut loader = Loader::new(self, searcher);
         for (_, addr) in docs {
-            let m = self.load(searcher, addr)?;
+            let m = loader.load(addr)?;
             let fields = MentionFields {
                 text: &m.text,
                 title: m.title.as_deref(),
@@ -321,8 +324,12 @@ impl MentionIndex {
             .search(&query, &DocSetCollector)
             .map_err(|e| self.tantivy(e))?;
         let mut out = Vec::with_capacity(docs.len());
+        // In document order: columns open once per segment, doc store blocks read once.
+        let mut docs: Vec<DocAddress> = docs.into_iter().collect();
+        docs.sort_unstable();
+        let mut loader = Loader::new(self, &searcher);
         for addr in docs {
-            let m = self.load(&searcher, addr)?;
+            let m = loader.load(addr)?;
             out.push(MentionSummary {
                 id: m.id,
                 author_key: author_key(m.author.as_deref(), m.url.as_deref(), &m.source),
@@ -346,7 +353,7 @@ impl MentionIndex {
     pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
         let searcher = self.reader.searcher();
         let q = TermQuery::new(
-            Term::from_field_text(self.fields.mention_id, &id.to_string()),
+            crate::writer::id_term(self.fields.mention_id, id),
             IndexRecordOption::Basic,
         );
         let docs = searcher
@@ -438,56 +445,168 @@ impl MentionIndex {
         })
     }
 
-    fn load(
+    /// Loads the mention at `addr` (see [`Loader`]).
+    pub(crate) fn load(
         &self,
         searcher: &tantivy::Searcher,
         addr: DocAddress,
     ) -> Result<IndexedMention, IndexError> {
-        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.tantivy(e))?;
-        let f = &self.fields;
+        Loader::new(self, searcher).load(addr)
+    }
+}
+
+/// Loads mentions: stored text, title and URL from the doc store (one block read and
+/// decompression each), everything else from the segment's columns, opened once per
+/// segment as long as consecutive loads stay in it.
+pub(crate) struct Loader<'a> {
+    index: &'a MentionIndex,
+    searcher: &'a tantivy::Searcher,
+    open: Option<(u32, SegmentColumns)>,
+}
+
+impl<'a> Loader<'a> {
+    pub(crate) fn new(index: &'a MentionIndex, searcher: &'a tantivy::Searcher) -> Self {
+        Loader {
+            index,
+            searcher,
+            open: None,
+        }
+    }
+
+    /// The mention at `addr`.
+    pub(crate) fn load(&mut self, addr: DocAddress) -> Result<IndexedMention, IndexError> {
+        let searcher = self.searcher;
+        let columns = match &mut self.open {
+            Some((seg, columns)) if *seg == addr.segment_ord => columns,
+            slot => {
+                let columns = SegmentColumns::open(searcher.segment_reader(addr.segment_ord))
+                    .map_err(|e| self.index.tantivy(e))?;
+                &slot.insert((addr.segment_ord, columns)).1
+            }
+        };
+        let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.index.tantivy(e))?;
+        let f = &self.index.fields;
         let text = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str().map(str::to_owned))
         };
-        let date = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_datetime())
-                .and_then(|d| Utc.timestamp_opt(d.into_timestamp_secs(), 0).single())
-                .unwrap_or_default()
-        };
         let explanation: StoredExplanation = text(f.explanation)
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
+        let d = addr.doc_id;
         Ok(IndexedMention {
-            id: text(f.mention_id)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(MentionId(0)),
-            source: text(f.source).unwrap_or_default(),
+            id: doc
+                .get_first(f.mention_id)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .map_or(MentionId(0), |b| MentionId(u128::from_be_bytes(b))),
+            source: columns.source.first(d).unwrap_or_default(),
             url: text(f.url),
-            author: text(f.author),
-            author_reach: doc.get_first(f.author_reach).and_then(|v| v.as_u64()),
-            published_at: date(f.ts),
-            fetched_at: date(f.fetched_at),
-            lang: text(f.lang).unwrap_or_default(),
+            author: columns.author.first(d),
+            author_reach: columns.author_reach.first(d),
+            published_at: columns.published(d),
+            fetched_at: columns.fetched(d),
+            lang: columns.lang.first(d).unwrap_or_default(),
             title: text(f.title),
             text: text(f.text).unwrap_or_default(),
-            sentiment: doc
-                .get_first(f.sentiment)
-                .and_then(|v| v.as_f64())
-                .unwrap_or_default(),
-            label: text(f.sentiment_label).unwrap_or_default(),
-            intent: text(f.intent).unwrap_or_default(),
+            sentiment: columns.sentiment.first(d).unwrap_or_default(),
+            label: columns.label.first(d).unwrap_or_default(),
+            intent: columns.intent.first(d).unwrap_or_default(),
             intent_cues: explanation.intent,
-            topics: doc
-                .get_all(f.topics)
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
+            topics: columns.topics.all(d),
             targets: explanation.targets,
             explanation: explanation.sentiment,
-            repost_of: text(f.repost_of).and_then(|s| s.parse().ok()),
-            reply_to: f.reply_to.and_then(text),
+            repost_of: columns.repost_of.first(d).and_then(|s| s.parse().ok()),
+            reply_to: text(f.reply_to),
             reposts: None,
         })
+    }
+}
+
+/// The columns a page of hits reads, opened once per segment (a few µs each).
+pub(crate) struct SegmentColumns {
+    ts: Option<Column<tantivy::DateTime>>,
+    fetched_at: Option<Column<tantivy::DateTime>>,
+    source: Words,
+    author: Words,
+    lang: Words,
+    label: Words,
+    intent: Words,
+    topics: Words,
+    repost_of: Words,
+    sentiment: Numbers<f64>,
+    author_reach: Numbers<u64>,
+}
+
+impl SegmentColumns {
+    /// Opens the columns of `segment`; a column an older index lacks reads as empty.
+    pub(crate) fn open(segment: &tantivy::SegmentReader) -> tantivy::Result<SegmentColumns> {
+        let ff = segment.fast_fields();
+        let words = |name: &str| -> tantivy::Result<Words> { Ok(Words(ff.str(name)?)) };
+        Ok(SegmentColumns {
+            ts: ff.date("ts").ok(),
+            fetched_at: ff.date("fetched_at").ok(),
+            source: words("source")?,
+            author: words("author")?,
+            lang: words("lang")?,
+            label: words("sentiment_label")?,
+            intent: words("intent")?,
+            topics: words("topics")?,
+            repost_of: words("repost_of")?,
+            sentiment: Numbers(ff.f64("sentiment").ok()),
+            author_reach: Numbers(ff.u64("author_reach").ok()),
+        })
+    }
+
+    fn date(column: &Option<Column<tantivy::DateTime>>, doc: DocId) -> DateTime<Utc> {
+        column
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .and_then(|d| Utc.timestamp_opt(d.into_timestamp_secs(), 0).single())
+            .unwrap_or_default()
+    }
+
+    /// When the mention at `doc` was published.
+    pub(crate) fn published(&self, doc: DocId) -> DateTime<Utc> {
+        Self::date(&self.ts, doc)
+    }
+
+    /// When the mention at `doc` was first fetched.
+    pub(crate) fn fetched(&self, doc: DocId) -> DateTime<Utc> {
+        Self::date(&self.fetched_at, doc)
+    }
+}
+
+/// A string column (absent in a segment without values).
+struct Words(Option<StrColumn>);
+
+impl Words {
+    fn first(&self, doc: DocId) -> Option<String> {
+        let col = self.0.as_ref()?;
+        let ord = col.term_ords(doc).next()?;
+        let mut out = String::new();
+        col.ord_to_str(ord, &mut out).ok()?.then_some(out)
+    }
+
+    fn all(&self, doc: DocId) -> Vec<String> {
+        let Some(col) = self.0.as_ref() else {
+            return Vec::new();
+        };
+        col.term_ords(doc)
+            .filter_map(|ord| {
+                let mut out = String::new();
+                col.ord_to_str(ord, &mut out).ok()?.then_some(out)
+            })
+            .collect()
+    }
+}
+
+/// A numeric column (absent in a segment without values).
+struct Numbers<T>(Option<Column<T>>);
+
+impl<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static> Numbers<T> {
+    fn first(&self, doc: DocId) -> Option<T> {
+        self.0.as_ref()?.first(doc)
     }
 }
 

@@ -762,7 +762,7 @@ mod tests {
                 .build();
             w.add(&m, false).expect("add");
         }
-        w.commit("{}").expect("commit");
+        w.commit(0).expect("commit");
         w.close().expect("close");
         index.reload().expect("reload");
         let searcher = index.reader.searcher();

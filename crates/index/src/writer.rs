@@ -52,10 +52,7 @@ impl MentionWriter {
 
     /// Deletes the mention `id` (a post its source reports deleted), from the next commit.
     pub fn delete(&mut self, id: lauscher_model::MentionId) {
-        self.writer.delete_term(Term::from_field_text(
-            self.fields.mention_id,
-            &id.to_string(),
-        ));
+        self.writer.delete_term(id_term(self.fields.mention_id, id));
     }
 
     /// Adds `m`; with `replace`, first deletes any document with the same mention id.
@@ -64,13 +61,11 @@ impl MentionWriter {
     /// callers that know the id is new (the pipeline's dedupe does) pass `false`.
     pub fn add(&mut self, m: &ScoredMention, replace: bool) -> tantivy::Result<()> {
         let f = &self.fields;
-        let id = m.mention.id.to_string();
         if replace {
-            self.writer
-                .delete_term(Term::from_field_text(f.mention_id, &id));
+            self.writer.delete_term(id_term(f.mention_id, m.mention.id));
         }
         let mut doc = TantivyDocument::default();
-        doc.add_text(f.mention_id, &id);
+        doc.add_bytes(f.mention_id, &m.mention.id.0.to_be_bytes());
         doc.add_date(
             f.ts,
             DateTime::from_timestamp_secs(m.mention.published_at.timestamp()),
@@ -98,8 +93,8 @@ impl MentionWriter {
             doc.add_text(f.topic_kind, k.as_str());
         }
         doc.add_u64(f.simhash, m.simhash);
-        if let (Some(field), Some(parent)) = (f.reply_to, &m.mention.reply_to) {
-            doc.add_text(field, parent);
+        if let Some(parent) = &m.mention.reply_to {
+            doc.add_text(f.reply_to, parent);
         }
         if let Some(original) = m.mention.repost_of {
             doc.add_text(f.repost_of, original.to_string());
@@ -139,11 +134,16 @@ impl MentionWriter {
         Ok(())
     }
 
-    /// Commits everything added so far with `payload` (a JSON note stored with the
-    /// commit, for crash reconciliation); returns the commit's opstamp.
-    pub fn commit(&mut self, payload: &str) -> tantivy::Result<u64> {
+    /// Commits everything added so far as commit number `commit_seq` (stored with the
+    /// commit beside the layout version, for crash reconciliation); returns the commit's
+    /// opstamp.
+    pub fn commit(&mut self, commit_seq: u64) -> tantivy::Result<u64> {
         let mut prepared = self.writer.prepare_commit()?;
-        prepared.set_payload(payload);
+        let payload = serde_json::json!({
+            "schema": crate::schema::SCHEMA_VERSION,
+            "commit_seq": commit_seq,
+        });
+        prepared.set_payload(&payload.to_string());
         let opstamp = prepared.commit()?;
         Ok(opstamp)
     }
@@ -152,6 +152,11 @@ impl MentionWriter {
     pub fn close(self) -> tantivy::Result<()> {
         self.writer.wait_merging_threads()
     }
+}
+
+/// The term of mention `id` in the `mention_id` field: its 16 bytes, big-endian.
+pub(crate) fn id_term(field: tantivy::schema::Field, id: lauscher_model::MentionId) -> Term {
+    Term::from_field_bytes(field, &id.0.to_be_bytes())
 }
 
 /// tantivy's error type, re-exported so callers need not depend on tantivy.

@@ -27,7 +27,7 @@ fn compounds_the_scorer_split_are_counted_by_their_parts() {
         .topics(&[], TopicKind::Brand)
         .build();
     w.add(&m, false).expect("add");
-    w.commit("{}").expect("commit");
+    w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
     let r = index

@@ -221,7 +221,7 @@ fn live_matching_and_retro_search_agree_for_every_operator() {
     for m in &corpus {
         w.add(m, false).expect("add");
     }
-    w.commit("{}").expect("commit");
+    w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
 

@@ -88,7 +88,7 @@ fn index(posts: &[Post], segmented: bool) -> (tempfile::TempDir, MentionIndex) {
     for (i, p) in posts.iter().enumerate() {
         w.add(&mention(i, p), false).expect("add");
         if segmented && i % 37 == 36 {
-            w.commit("{}").expect("commit");
+            w.commit(0).expect("commit");
         }
     }
     if segmented {
@@ -96,7 +96,7 @@ fn index(posts: &[Post], segmented: bool) -> (tempfile::TempDir, MentionIndex) {
             w.add(&mention(i, p), true).expect("replace");
         }
     }
-    w.commit("{}").expect("commit");
+    w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
     assert_eq!(index.num_segments() > 1, segmented);

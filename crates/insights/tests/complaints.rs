@@ -145,7 +145,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
         };
         w.add(&m, false).expect("add");
     }
-    w.commit("{}").expect("commit");
+    w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
     (dir, index)

@@ -115,7 +115,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
         };
         w.add(&m, false).expect("add");
     }
-    w.commit("{}").expect("commit");
+    w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
     (dir, index)

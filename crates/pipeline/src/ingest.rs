@@ -717,8 +717,7 @@ impl Indexer {
         if p.added > 0 {
             let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
             let seq = self.commit_seq + 1;
-            let payload = serde_json::json!({"schema": 1, "commit_seq": seq}).to_string();
-            writer.commit(&payload)?;
+            writer.commit(seq)?;
             self.commit_seq = seq;
             self.index.reload()?;
         }
