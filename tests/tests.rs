@@ -17,6 +17,7 @@ mod import;
 mod insights;
 mod jetstream;
 mod push;
+mod reindex;
 mod rules;
 mod score;
 mod sources;

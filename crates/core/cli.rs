@@ -39,6 +39,13 @@ pub enum Command {
     /// unix seconds), and optionally `source`, `author`, `followers`, `lang`, `title`.
     /// Malformed lines are reported by line number and skipped.
     Import(ImportArgs),
+    /// Rebuild the index from its own stored mentions with the current layout, scorer
+    /// and rules (after an upgrade, a lexicon change or new rules).
+    ///
+    /// Builds the new index beside the old one with a progress bar, then swaps them;
+    /// the old one is kept as `index.previous/`. Stop the daemon first: the old index's
+    /// writer lock is held throughout.
+    Reindex(ReindexArgs),
     /// Search the index, newest first. Works while the daemon runs.
     Search(SearchArgs),
     /// Validate the configuration and the topic rules, and run every rule's examples.
@@ -191,6 +198,18 @@ pub struct FilterArgs {
     /// Only mentions with this intent (complaint, question, praise, other).
     #[arg(long)]
     pub intent: Option<lauscher_model::Intent>,
+}
+
+/// `lauscher reindex`.
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lauscher check`.

@@ -16,7 +16,7 @@ use lauscher_model::Lang;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::cli::{CheckArgs, Cli, Command, ImportArgs, RunArgs, SearchArgs};
+use crate::cli::{CheckArgs, Cli, Command, ImportArgs, ReindexArgs, RunArgs, SearchArgs};
 
 /// Runs the parsed command line.
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -29,6 +29,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Import(args) => import(args).await,
+        Command::Reindex(args) => reindex(args).await,
         Command::Search(args) => search(args).await,
         Command::Check(args) => check(args),
         Command::Score(args) => crate::score::score(args),
@@ -155,6 +156,60 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     print_import_summary(&summary, started.elapsed(), args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
+    let config = load_config(&args.config.config)?;
+    let rules = Arc::new(ActiveRules::new(load_rules(&config)?));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} mentions, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress_bar = bar.clone();
+    let data_dir = args.data.data_dir.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        lauscher_pipeline::reindex::reindex(&config, &data_dir, rules, |done, total| {
+            if let Some(b) = &progress_bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        })
+    })
+    .await
+    .context("reindex failed")?
+    .with_context(|| format!("cannot reindex {}", args.data.data_dir.display()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let rate = summary.mentions as f64 / summary.elapsed.as_secs_f64().max(1e-9);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "mentions": summary.mentions, "from_layout": summary.from_layout,
+            "layout": lauscher_index::SCHEMA_VERSION,
+            "previous": summary.previous.display().to_string(),
+            "seconds": summary.elapsed.as_secs_f64(), "mentions_per_sec": rate,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "reindexed {} mentions (layout {} -> {}) in {:.1}s, {:.0}/s; the old index is in {}",
+            summary.mentions,
+            summary.from_layout,
+            lauscher_index::SCHEMA_VERSION,
+            summary.elapsed.as_secs_f64(),
+            rate,
+            summary.previous.display()
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,6 +10,7 @@
 //! configured language (no positions, so they stay cheap) serves word families.
 
 pub mod analyzer;
+pub mod dump;
 pub mod rule;
 pub mod schema;
 pub mod search;
@@ -23,12 +24,13 @@ use lauscher_model::Lang;
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
-pub use schema::Fields;
+pub use dump::MentionDump;
+pub use schema::{Fields, SCHEMA_VERSION};
 pub use search::{
     Collapse, IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time,
 };
-pub use tally::{Buckets, LabelTally, PhraseSelection, PhraseTally};
 pub use space::SpaceUsage;
+pub use tally::{Buckets, LabelTally, PhraseSelection, PhraseTally};
 pub use writer::MentionWriter;
 
 /// Why the index failed.
@@ -53,7 +55,8 @@ pub enum IndexError {
     /// The index was built by an older version of Lauscher, in a layout this one does
     /// not write: `lauscher reindex` rebuilds it from its own stored mentions.
     #[error(
-        "index {path}: the index has layout {found} and this version of Lauscher writes layout {}; run `lauscher reindex` to rebuild it from its stored mentions (the old index keeps serving until the new one is complete)", schema::SCHEMA_VERSION
+        "index {path}: the index has layout {found} and this version of Lauscher writes layout {}; run `lauscher reindex` to rebuild it from its stored mentions (the old index keeps serving until the new one is complete)",
+        schema::SCHEMA_VERSION
     )]
     OlderSchema {
         /// The index directory.

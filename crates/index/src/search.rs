@@ -6,9 +6,9 @@ use lauscher_model::{
 };
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Term, Value};
-use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, Order, TantivyDocument};
 
 use lauscher_query::{MentionFields, RuleSet};
@@ -574,6 +574,32 @@ impl SegmentColumns {
     /// When the mention at `doc` was first fetched.
     pub(crate) fn fetched(&self, doc: DocId) -> DateTime<Utc> {
         Self::date(&self.fetched_at, doc)
+    }
+}
+
+/// What [`SegmentColumns::row`] reads of a mention's own metadata.
+pub(crate) struct ColumnRow {
+    pub source: String,
+    pub author: Option<String>,
+    pub reach: Option<u64>,
+    pub published_at: DateTime<Utc>,
+    pub fetched_at: DateTime<Utc>,
+    pub lang: Option<String>,
+    pub repost_of: Option<MentionId>,
+}
+
+impl SegmentColumns {
+    /// The metadata of the mention at `doc` (no analysis result).
+    pub(crate) fn row(&self, doc: DocId) -> ColumnRow {
+        ColumnRow {
+            source: self.source.first(doc).unwrap_or_default(),
+            author: self.author.first(doc),
+            reach: self.author_reach.first(doc),
+            published_at: self.published(doc),
+            fetched_at: self.fetched(doc),
+            lang: self.lang.first(doc),
+            repost_of: self.repost_of.first(doc).and_then(|s| s.parse().ok()),
+        }
     }
 }
 

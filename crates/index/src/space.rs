@@ -56,14 +56,12 @@ impl MentionIndex {
                 ("norms", seg.fieldnorms()),
             ] {
                 for f in fields.fields() {
-                    *out
-                        .parts
+                    *out.parts
                         .entry((part.to_owned(), f.field_name().to_owned()))
                         .or_default() += f.total().get_bytes();
                 }
             }
-            *out
-                .parts
+            *out.parts
                 .entry(("stored".to_owned(), "*".to_owned()))
                 .or_default() += seg.store().total().get_bytes();
         }

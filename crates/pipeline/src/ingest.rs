@@ -158,6 +158,7 @@ impl Pipeline {
             source,
         };
         std::fs::create_dir_all(data_dir).map_err(dir_error)?;
+        crate::reindex::finish_swap(data_dir)?;
         let state = Arc::new(StateStore::open(&data_dir.join("state.db"))?);
         let pruned = state.prune_seen(Utc::now().timestamp() - SEEN_RETENTION_DAYS * 86_400)?;
         if pruned > 0 {
@@ -182,8 +183,18 @@ impl Pipeline {
             state: state.clone(),
             in_flight: InFlight::new(config.index.commit_docs),
         };
-        let index_seq = index.last_commit_seq();
-        let state_seq = state.commit_seq()?;
+        let mut index_seq = index.last_commit_seq();
+        let mut state_seq = state.commit_seq()?;
+        if index_seq == 0 && index.num_docs() == 0 && state_seq > 0 {
+            // The index was deleted and the state store kept: forget what it held, so
+            // its mentions can come in again.
+            let forgotten = state.forget_index()?;
+            warn!(
+                forgotten,
+                "new index beside an older state store: seen mentions and source checkpoints forgotten, so they can be indexed again"
+            );
+            (index_seq, state_seq) = (0, 0);
+        }
         let replace_existing = index_seq != state_seq;
         if replace_existing {
             warn!(
@@ -404,7 +415,7 @@ impl InFlight {
 
 /// Maps `f` over `items` in order, on all cores when there are enough items to pay for
 /// the threads ([`PARALLEL_BATCH`]).
-fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+pub(crate) fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < PARALLEL_BATCH || threads < 2 {
         return items.into_iter().map(f).collect();

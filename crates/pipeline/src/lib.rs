@@ -19,6 +19,7 @@ pub mod import;
 pub mod ingest;
 pub mod polling;
 pub mod push;
+pub mod reindex;
 pub mod robots_store;
 pub mod source;
 pub mod sources;

@@ -493,6 +493,26 @@ impl StateStore {
         Ok(())
     }
 
+    /// Forgets every seen mention, every source's checkpoint and the commit number: what
+    /// the store remembers of an index that is gone (deleted by its user). Without this,
+    /// every mention of the lost index would come in again as a duplicate of itself and
+    /// be dropped, and sources would resume after posts the new index never had. Returns
+    /// the seen rows forgotten.
+    pub fn forget_index(&self) -> Result<usize, StateError> {
+        let mut conn = self.conn();
+        let run = |conn: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = conn.transaction()?;
+            let n = tx.execute("DELETE FROM seen", [])?;
+            tx.execute("DELETE FROM crawl_state", [])?;
+            tx.execute("DELETE FROM meta WHERE key = 'commit_seq'", [])?;
+            tx.commit()?;
+            Ok(n)
+        };
+        let n = run(&mut conn).map_err(|e| self.err(e))?;
+        *self.near.lock().unwrap_or_else(|p| p.into_inner()) = NearIndex::new(NEAR_CAPACITY);
+        Ok(n)
+    }
+
     /// Forgets seen mentions first seen before `before` (unix seconds); returns how many.
     /// Scans the table (no index on `first_seen`, to keep inserts cheap): run it at
     /// start-up, not per batch.
