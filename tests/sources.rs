@@ -70,8 +70,10 @@ async fn mastodon_timelines_page_dedupe_across_instances_and_boosts_repost() {
         assert!(!all.contains("<p>") && !all.contains("<span>"), "{all}");
         assert!(all.contains("https://other.example/@ana/77"), "{all}");
         assert!(all.contains("1200"), "followers are the reach: {all}");
+        // The two instances are polled at once and the first copy in is kept, so the
+        // reply reference is in either instance's id space.
         assert!(
-            all.contains("/api/v1/statuses/112999\""),
+            all.contains("/api/v1/statuses/112999\"") || all.contains("/api/v1/statuses/401\""),
             "reply reference: {all}"
         );
         assert_eq!(

@@ -125,7 +125,7 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
         let bar = indicatif::ProgressBar::new(total_bytes);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                "{bar:40} {bytes}/{total_bytes} {msg} eta {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
@@ -136,9 +136,11 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
     let keep_all = args.keep_all;
     let started = std::time::Instant::now();
     let (mut summary, acks) = tokio::task::spawn_blocking(move || {
-        import_jsonl(input, &source, keep_all, &sender, |bytes| {
+        import_jsonl(input, &source, keep_all, &sender, |bytes, posts| {
             if let Some(b) = &progress_bar {
                 b.set_position(bytes);
+                let rate = posts as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                b.set_message(format!("{rate:.0} posts/s"));
             }
         })
     })
@@ -226,6 +228,7 @@ fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: b
             "read": s.read, "indexed": s.indexed, "duplicates": s.duplicates, "unmatched": s.unmatched,
             "rejected": s.rejected_total, "rejected_lines": rejected,
             "seconds": elapsed.as_secs_f64(), "posts_per_sec": rate,
+            "peak_rss_bytes": peak_rss_bytes(),
         });
         writeln!(out, "{v}")?;
         return Ok(());
@@ -249,8 +252,20 @@ fn print_import_summary(s: &ImportSummary, elapsed: std::time::Duration, json: b
             s.rejected_total - s.rejected.len()
         )?;
     }
-    writeln!(out, "{:.1}s, {:.0} posts/s", elapsed.as_secs_f64(), rate)?;
+    write!(out, "{:.1}s, {:.0} posts/s", elapsed.as_secs_f64(), rate)?;
+    match peak_rss_bytes() {
+        Some(b) => writeln!(out, ", peak memory {} MiB", b >> 20)?,
+        None => writeln!(out)?,
+    }
     Ok(())
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), where the system tells.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 async fn search(args: SearchArgs) -> Result<ExitCode> {

@@ -168,7 +168,10 @@ pub struct IndexConfig {
     /// is the poll interval plus this.
     #[serde(default = "default_commit_interval")]
     pub commit_interval: HumanDuration,
-    /// Commit after this many uncommitted mentions. Default 20,000.
+    /// Commit after this many uncommitted mentions. Default 100,000: each commit flushes
+    /// and later merges segments, and on 73k real posts an import ran at 11.4k posts/s
+    /// committing every 20,000 and 17.8k every 100,000 (`commit_interval` still makes
+    /// live mentions searchable within seconds).
     #[serde(default = "default_commit_docs")]
     pub commit_docs: usize,
     /// Memory for tantivy's indexing buffers. Default `128MiB`.
@@ -184,7 +187,7 @@ fn default_commit_interval() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(10))
 }
 fn default_commit_docs() -> usize {
-    20_000
+    100_000
 }
 fn default_writer_memory() -> ByteSize {
     ByteSize(128 << 20)

@@ -85,15 +85,16 @@ pub struct ImportSummary {
 
 /// Reads `input` line by line and sends valid mentions to the pipeline in batches.
 ///
-/// Runs on the calling (blocking) thread; `progress` is told the bytes consumed so
-/// far. Malformed lines are recorded with their line number and skipped. Returns the
+/// Runs on the calling (blocking) thread; `progress` is told the bytes and lines
+/// consumed so far. Memory stays bounded whatever the input's size: one line buffer,
+/// one batch, the pipeline's bounded queues, and one report receiver per batch. Malformed lines are recorded with their line number and skipped. Returns the
 /// receivers of every batch's report; await them after a flush.
 pub fn import_jsonl(
     input: impl BufRead,
     default_source: &str,
     keep_all: bool,
     sender: &BatchSender,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<(ImportSummary, Vec<oneshot::Receiver<BatchReport>>), PipelineError> {
     let mut summary = ImportSummary::default();
     let mut acks = Vec::new();
@@ -133,13 +134,13 @@ pub fn import_jsonl(
                 default_source,
                 keep_all,
             )?);
-            progress(bytes);
+            progress(bytes, summary.read as u64);
         }
     }
     if !batch.is_empty() {
         acks.push(send(sender, batch, default_source, keep_all)?);
     }
-    progress(bytes);
+    progress(bytes, summary.read as u64);
     Ok((summary, acks))
 }
 

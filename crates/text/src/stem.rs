@@ -1,8 +1,8 @@
 //! Per-language stemming over rust-stemmers, with a per-thread cache.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rust_stemmers::Algorithm;
@@ -17,7 +17,7 @@ const CACHE_CAPACITY: usize = 100_000;
 type StemCache = HashMap<String, (String, String)>;
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Lang, StemCache>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Lang, StemCache>> = RefCell::new(HashMap::default());
 }
 
 /// Reduces words of one language to their stems.

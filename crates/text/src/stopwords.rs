@@ -3,7 +3,7 @@
 //! The lists are plain data files beside this module (one lowercase word per line), short
 //! on purpose: social posts are short, and removing too much hurts phrase search.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::LazyLock;
 
 use lauscher_model::Lang;
