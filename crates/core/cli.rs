@@ -164,6 +164,10 @@ pub struct SearchArgs {
     /// `reposts`: leave reposts out and show how often each hit was reposted.
     #[arg(long)]
     pub collapse: Option<lauscher_index::Collapse>,
+    /// Only mentions with any of these phrases, comma-separated (stemmed keys, as
+    /// `lauscher insights complaints` lists them).
+    #[arg(long)]
+    pub phrase: Option<String>,
     /// Print JSON (one object with `total` and `hits`).
     #[arg(long)]
     pub json: bool,

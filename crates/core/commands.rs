@@ -291,6 +291,7 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         source: f.source,
         label: f.label,
         intent: f.intent,
+        phrase: args.phrase,
         collapse: args.collapse,
         limit: Some(args.limit),
         offset: None,

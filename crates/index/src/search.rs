@@ -38,6 +38,10 @@ pub struct SearchRequest {
     pub label: Option<Label>,
     /// Intent.
     pub intent: Option<Intent>,
+    /// Mentions with any of these phrases (the stemmed keys the complaints view lists,
+    /// `app crash`); read from the `phrases` column.
+    #[serde(default)]
+    pub phrases: Vec<String>,
     /// Collapse reposts under their original: reposts are left out and each hit says
     /// how often it was reposted (`collapse=reposts`).
     #[serde(default)]
@@ -407,6 +411,23 @@ impl MentionIndex {
         }
         if let Some(l) = req.label {
             clauses.push((Occur::Must, term(f.sentiment_label, l.as_str())));
+        }
+        if !req.phrases.is_empty() {
+            // The column-only field answers a one-value range (tantivy scans the
+            // column block by block, skipping to the other clauses' documents).
+            let any: Vec<(Occur, Box<dyn Query>)> = req
+                .phrases
+                .iter()
+                .map(|p| {
+                    let t = Term::from_field_text(f.phrases, p);
+                    let q: Box<dyn Query> = Box::new(RangeQuery::new(
+                        std::ops::Bound::Included(t.clone()),
+                        std::ops::Bound::Included(t),
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         if req.collapse == Some(Collapse::Reposts) {
             clauses.push((Occur::Must, Box::new(AllQuery)));

@@ -219,7 +219,7 @@ fn earliest_is_the_first_matching_post() {
     let posts = fixture();
     let (_dir, index) = index(&posts, true);
     let req = SearchRequest {
-        query: "phrases:wifi".into(),
+        phrases: vec!["wifi".into()],
         ..SearchRequest::default()
     };
     let first = posts
@@ -229,7 +229,7 @@ fn earliest_is_the_first_matching_post() {
         .min();
     assert_eq!(index.earliest(&req, None).expect("earliest"), first);
     let none = SearchRequest {
-        query: "phrases:teleport".into(),
+        phrases: vec!["teleport".into()],
         ..SearchRequest::default()
     };
     assert_eq!(index.earliest(&none, None).expect("earliest"), None);

@@ -492,11 +492,7 @@ pub fn complaints(
      -> Result<Phrase, InsightsError> {
         let (status, weeks_in_top) = status_of(key);
         let mut search = foreground(filters, topic, filters.since, filters.until);
-        search.q = forms
-            .iter()
-            .map(|(f, _)| format!("phrases:\"{f}\""))
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        search.phrases = forms.iter().map(|(f, _)| f.clone()).collect();
         let main_form = forms.first().map(|f| f.0.clone()).unwrap_or_default();
         let keys: Vec<&str> = forms.iter().map(|f| f.0.as_str()).collect();
         let newest = newest(index, rules, &search)?;
@@ -633,7 +629,7 @@ fn first_seen(
 ) -> Result<(), InsightsError> {
     for p in listed {
         let mut search = filters.search(topic, filters.since, filters.until);
-        search.q = p.search.q.clone();
+        search.phrases = p.search.phrases.clone();
         let mut req = search.request();
         req.since = None;
         p.first_seen = index.earliest(&req, Some(rules))?.map(|t| t.to_rfc3339());

@@ -143,6 +143,9 @@ pub struct Search {
     /// Intent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
+    /// Any of these phrases (stemmed keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phrases: Vec<String>,
     /// Start, RFC 3339.
     pub since: String,
     /// End, RFC 3339.
@@ -166,6 +169,7 @@ impl Search {
             source: self.source.clone(),
             label: self.label,
             intent: self.intent,
+            phrases: self.phrases.clone(),
             collapse: None,
             limit: 0,
             offset: 0,
@@ -190,6 +194,9 @@ impl Search {
             if let Some(v) = v {
                 push(k, v);
             }
+        }
+        if !self.phrases.is_empty() {
+            push("phrase", &self.phrases.join(","));
         }
         push("since", &self.since);
         push("until", &self.until);
@@ -253,6 +260,7 @@ impl Filters {
             source: self.source.clone(),
             label: self.label,
             intent: self.intent,
+            phrases: Vec::new(),
             since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }

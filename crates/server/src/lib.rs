@@ -91,6 +91,9 @@ pub struct SearchParams {
     pub label: Option<lauscher_model::Label>,
     /// Intent.
     pub intent: Option<lauscher_model::Intent>,
+    /// Any of these phrases, comma-separated (stemmed keys, as the complaints view
+    /// lists them: `app crash,app absturz`).
+    pub phrase: Option<String>,
     /// `reposts`: leave reposts out and count them on their originals.
     pub collapse: Option<lauscher_index::Collapse>,
     /// Page size (default 20, at most 1000).
@@ -123,6 +126,15 @@ impl SearchParams {
             source: self.source,
             label: self.label,
             intent: self.intent,
+            phrases: self
+                .phrase
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
             collapse: self.collapse,
             limit: self.limit.unwrap_or(20).clamp(1, 1000),
             offset: self.offset.unwrap_or(0),
