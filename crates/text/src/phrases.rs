@@ -93,16 +93,15 @@ pub fn phrase_forms(
 ) -> Vec<PhraseForm> {
     let stemmer = lang.and_then(Stemmer::new);
     // Byte ranges of URLs: their tokens (`https`, `example`, `p`) are no phrases.
-    let mut urls: Vec<(usize, usize)> = Vec::new();
-    let mut offset = 0;
-    for word in text.split_whitespace() {
-        let start = text[offset..].find(word).map_or(offset, |i| offset + i);
-        let end = start + word.len();
-        if is_url(word) {
-            urls.push((start, end));
-        }
-        offset = end;
-    }
+    let urls: Vec<(usize, usize)> = text
+        .split_whitespace()
+        .filter(|w| is_url(w))
+        .map(|w| {
+            // `w` is a slice of `text`: its offset is the distance between the two.
+            let start = w.as_ptr() as usize - text.as_ptr() as usize;
+            (start, start + w.len())
+        })
+        .collect();
     let stem_of = |w: &str| match &stemmer {
         Some(s) => s.stem(w),
         None => fold(w),
