@@ -1,11 +1,14 @@
-//! Insight views over an index of 1 million generated posts, next to a plain pass.
+//! Insight views and search over an index of 1 million generated posts (10 million
+//! with `LAUSCHER_BENCH_MENTIONS=10000000`; building that takes many minutes and ~4 GB
+//! of memory), next to a plain pass.
 //!
-//! R = `text.to_lowercase().split_whitespace().count()` over all 1M posts (one thread).
+//! R = `text.to_lowercase().split_whitespace().count()` over all posts (one thread).
 //! Posts span 90 days, three topics (brand, competitor, industry), 50,000 authors.
 //! Each view is run warm 30 times; p50 and p99 are printed with their ratio to R.
 //!
 //! Targets (issue 8): timeline and share of voice p99 ≤ R/50; complaints over a
-//! one-week window ≤ R/5.
+//! one-week window ≤ R/5. At 10M (issue 20): timeline, share of voice, complaints and
+//! search p99 ≤ 50 ms.
 //!
 //! Run: `cargo bench --bench insights` (building the index takes about a minute).
 
@@ -25,7 +28,8 @@ mod corpus;
 
 use corpus::{best_of, corpus, raw_pass};
 
-const POSTS: usize = 1_000_000;
+/// Mentions indexed by default (`LAUSCHER_BENCH_MENTIONS` overrides).
+const DEFAULT_POSTS: usize = 1_000_000;
 const RULES: &str = "version: 1
 rules:
   - {id: acme, kind: brand, name: Acme Bahn, query: acme}
@@ -39,7 +43,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let posts = corpus(POSTS, 11);
+    let mentions: usize = std::env::var("LAUSCHER_BENCH_MENTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_POSTS);
+    let posts = corpus(mentions, 11);
     let langs = [Lang::De, Lang::En];
     let rules = match RuleSet::from_texts(&[("bench.yaml".into(), RULES.into())], &langs) {
         Ok(r) => r,
@@ -65,7 +73,7 @@ fn main() {
             Err(e) => panic!("writer: {e}"),
         };
         for (i, (text, lang)) in posts.iter().enumerate() {
-            let at = until - chrono::Duration::seconds(span - (i as i64 * span) / POSTS as i64);
+            let at = until - chrono::Duration::seconds(span - (i as i64 * span) / mentions as i64);
             let label = [
                 Label::Negative,
                 Label::Neutral,
@@ -118,7 +126,7 @@ fn main() {
         panic!("reload: {e}");
     }
     println!(
-        "index of {POSTS} posts built in {:.1?}: {} segments",
+        "index of {mentions} posts built in {:.1?}: {} segments",
         built.elapsed(),
         index.num_segments()
     );
@@ -157,6 +165,19 @@ fn main() {
             .map(|t| t.series.len()),
             "share_of_voice" => share_of_voice(&index, &rules, &month).map(|s| s.topics.len()),
             "top" => top(&index, &rules, &acme_month, 10).map(|t| t.sources.len()),
+            "search" => index
+                .search(
+                    &lauscher_index::SearchRequest {
+                        query: "verspätung".into(),
+                        since: Some(until - days(7)),
+                        until: Some(until),
+                        topic: Some("acme".into()),
+                        ..Default::default()
+                    },
+                    Some(&rules),
+                )
+                .map(|p| p.total)
+                .map_err(lauscher_insights::InsightsError::from),
             _ => complaints(&index, &rules, &acme_week, 20, Recurrence::default())
                 .map(|c| c.phrases.len()),
         };
@@ -165,7 +186,7 @@ fn main() {
             Err(e) => panic!("{name}: {e}"),
         }
     };
-    let views = ["timeline", "share_of_voice", "top", "complaints"];
+    let views = ["timeline", "share_of_voice", "top", "complaints", "search"];
     let mut c = Criterion::default().configure_from_args();
     {
         let mut g = c.benchmark_group("insights");
@@ -183,7 +204,7 @@ fn main() {
         black_box(raw_pass(&posts));
         t.elapsed()
     });
-    println!("\nR (raw pass over {POSTS} posts): {r:.1?}\n");
+    println!("\nR (raw pass over {mentions} posts): {r:.1?}\n");
     println!("| view | p50 | p99 | p99 / R | target |");
     println!("|---|---|---|---|---|");
     for (v, target) in [
@@ -191,6 +212,7 @@ fn main() {
         ("share_of_voice", "≤ R/50"),
         ("top", "-"),
         ("complaints", "≤ R/5"),
+        ("search", "-"),
     ] {
         let mut times: Vec<Duration> = (0..30)
             .map(|_| {
