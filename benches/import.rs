@@ -200,7 +200,7 @@ fn main() {
     );
     let _ = std::fs::write(
         &config,
-        "version: 1\nlanguages: [de, en]\nindex:\n  commit_interval: 2s\n  commit_docs: 20000\n  writer_memory: 128MiB\nrules: [topics.yaml]\n",
+        "version: 1\nlanguages: [de, en]\nrules: [topics.yaml]\n",
     );
 
     let n = posts.len() as f64;

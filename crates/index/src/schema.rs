@@ -15,7 +15,8 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
-/// 3: phrases are a column only.
+/// 3: phrases are a column only; no SimHash column (the state store keeps SimHashes
+/// for near-duplicate checks; nothing read it from the index).
 ///
 /// 2: nothing is stored that a column holds (dates, labels, topics, scores, author),
 /// no field norms (results are ordered by time, never by BM25 score), no term
@@ -66,7 +67,6 @@ pub fn build(langs: &[Lang]) -> Schema {
     sb.add_text_field("phrases", TextOptions::default().set_fast("raw"));
     sb.add_f64_field("sentiment", FAST);
     sb.add_u64_field("author_reach", FAST);
-    sb.add_u64_field("simhash", FAST);
     sb.add_text_field("reply_to", STORED);
     sb.add_text_field("url", STORED);
     sb.add_text_field("explanation", STORED);
@@ -122,7 +122,6 @@ pub struct Fields {
     pub phrases: Field,
     pub sentiment: Field,
     pub author_reach: Field,
-    pub simhash: Field,
     pub repost_of: Field,
     pub reply_to: Field,
     pub url: Field,
@@ -175,7 +174,6 @@ impl Fields {
             phrases: f("phrases"),
             sentiment: f("sentiment"),
             author_reach: f("author_reach"),
-            simhash: f("simhash"),
             repost_of: f("repost_of"),
             reply_to: f("reply_to"),
             url: f("url"),

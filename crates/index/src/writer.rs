@@ -92,7 +92,6 @@ impl MentionWriter {
         for k in &m.topic_kinds {
             doc.add_text(f.topic_kind, k.as_str());
         }
-        doc.add_u64(f.simhash, m.simhash);
         if let Some(parent) = &m.mention.reply_to {
             doc.add_text(f.reply_to, parent);
         }
