@@ -413,39 +413,20 @@ impl InFlight {
     }
 }
 
-/// Maps `f` over `items` in order, on all cores when there are enough items to pay for
-/// the threads ([`PARALLEL_BATCH`]).
+/// Maps `f` over `items` in order, on all cores (rayon's pool) when there are enough
+/// items to pay for the hand-off ([`PARALLEL_BATCH`]).
+///
+/// The pool's threads live as long as the process, so the per-thread stem and
+/// lexicon caches stay warm from batch to batch; threads spawned per batch started
+/// every batch with cold caches. A panic in `f` is re-raised here, loudly, rather
+/// than losing mentions silently (analysis does not panic on any input we know of).
 pub(crate) fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PARALLEL_BATCH || threads < 2 {
+    use rayon::prelude::*;
+    if items.len() < PARALLEL_BATCH || rayon::current_num_threads() < 2 {
         return items.into_iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut iter = items.into_iter();
-    loop {
-        let part: Vec<T> = iter.by_ref().take(chunk).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
     let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<U>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                // Analysis does not panic on any input we know of; if it ever does,
-                // re-raise so the bug is loud rather than mentions silently lost.
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
-    })
+    items.into_par_iter().map(f).collect()
 }
 
 /// The first ingest thread: dedupe and analysis.
