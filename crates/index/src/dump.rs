@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use lauscher_model::{Author, Mention, MentionId};
+use lauscher_model::{Author, Mention};
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument};
@@ -125,9 +125,7 @@ impl MentionDump {
                 let id = id_field
                     .and_then(|f| doc.get_first(f))
                     .and_then(|v| match v.as_bytes() {
-                        Some(b) => <[u8; 16]>::try_from(b)
-                            .ok()
-                            .map(|b| MentionId(u128::from_be_bytes(b))),
+                        Some(b) => crate::writer::id_of_bytes(b),
                         None => v.as_str().and_then(|s| s.parse().ok()),
                     });
                 // A document without a readable id cannot be kept under its identity.

@@ -515,19 +515,20 @@ impl<'a> Loader<'a> {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         let d = addr.doc_id;
+        let row = columns.row(d);
         Ok(IndexedMention {
             id: doc
                 .get_first(f.mention_id)
                 .and_then(|v| v.as_bytes())
-                .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                .map_or(MentionId(0), |b| MentionId(u128::from_be_bytes(b))),
-            source: columns.source.first(d).unwrap_or_default(),
+                .and_then(crate::writer::id_of_bytes)
+                .unwrap_or(MentionId(0)),
+            source: row.source,
             url: text(f.url),
-            author: columns.author.first(d),
-            author_reach: columns.author_reach.first(d),
-            published_at: columns.published(d),
-            fetched_at: columns.fetched(d),
-            lang: columns.lang.first(d).unwrap_or_default(),
+            author: row.author,
+            author_reach: row.reach,
+            published_at: row.published_at,
+            fetched_at: row.fetched_at,
+            lang: row.lang.unwrap_or_default(),
             title: text(f.title),
             text: text(f.text).unwrap_or_default(),
             sentiment: columns.sentiment.first(d).unwrap_or_default(),
@@ -537,7 +538,7 @@ impl<'a> Loader<'a> {
             topics: columns.topics.all(d),
             targets: explanation.targets,
             explanation: explanation.sentiment,
-            repost_of: columns.repost_of.first(d).and_then(|s| s.parse().ok()),
+            repost_of: row.repost_of,
             reply_to: text(f.reply_to),
             reposts: None,
         })
@@ -598,7 +599,7 @@ impl SegmentColumns {
     }
 }
 
-/// What [`SegmentColumns::row`] reads of a mention's own metadata.
+/// What [`SegmentColumns::row`] reads of a mention's own metadata (not its analysis).
 pub(crate) struct ColumnRow {
     pub source: String,
     pub author: Option<String>,

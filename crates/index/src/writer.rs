@@ -158,5 +158,11 @@ pub(crate) fn id_term(field: tantivy::schema::Field, id: lauscher_model::Mention
     Term::from_field_bytes(field, &id.0.to_be_bytes())
 }
 
+/// The mention id a `mention_id` term or stored value holds (see [`id_term`]).
+pub(crate) fn id_of_bytes(bytes: &[u8]) -> Option<lauscher_model::MentionId> {
+    let b = <[u8; 16]>::try_from(bytes).ok()?;
+    Some(lauscher_model::MentionId(u128::from_be_bytes(b)))
+}
+
 /// tantivy's error type, re-exported so callers need not depend on tantivy.
 pub use tantivy::TantivyError;

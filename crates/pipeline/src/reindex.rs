@@ -21,6 +21,9 @@
 //!   lock from start to swap, so a daemon started during it fails on the lock with a
 //!   message instead of writing mentions the new index would not have, and a reindex
 //!   started under a running daemon fails the same way before doing any work.
+//!   The lock is released just before the two renames (it lives in the directory being
+//!   renamed): a daemon started in that instant would write into the index about to
+//!   become `index.previous/`.
 //!
 //! Cost: a doc store read per mention plus the analysis and indexing an import pays.
 
