@@ -69,6 +69,8 @@ fn main() {
                 topics: vec![["acme", "blitzbus"][i % 2].to_owned()],
                 url: None,
                 snippet: text.chars().take(200).collect(),
+                reply_to: None,
+                address: None,
             }
         })
         .collect();

@@ -94,6 +94,7 @@ fn main() {
                     title: None,
                     text: text.clone(),
                     lang_hint: None,
+                    address: None,
                     repost_of: None,
                     reply_to: None,
                 },

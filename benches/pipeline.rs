@@ -72,6 +72,7 @@ fn mentions(posts: &[(String, &'static str)], hints: bool) -> Vec<Mention> {
             title: None,
             text: text.clone(),
             lang_hint: hints.then(|| (*lang).to_owned()),
+            address: None,
             repost_of: None,
             reply_to: None,
         })

@@ -893,6 +893,8 @@ mod tests {
             source: "s".into(),
             author_key: author.into(),
             snippet: format!("Zug verspätet wieder {author}"),
+            reply_to: None,
+            address: None,
             ..lauscher_testkit::summary(0, t)
         }
     }

@@ -239,6 +239,40 @@ pub struct DigestMessage<'a> {
     pub link: Option<&'a str>,
 }
 
+/// A service desk notice: an SLA clock of an item warns or ran out.
+#[derive(Clone, Copy, Debug)]
+pub struct DeskNotice<'a> {
+    /// The desk item.
+    pub item: i64,
+    /// `sla_warning` or `sla_breach`.
+    pub event: &'a str,
+    /// The clock (`first_response`, `next_response`, `resolution`).
+    pub clock: &'a str,
+    /// When it is (was) due, unix seconds.
+    pub due: i64,
+    /// One line.
+    pub title: &'a str,
+    /// A few lines: the post, its author, who owns the item.
+    pub text: &'a str,
+    /// Where agents open the item, if the API is reachable for them.
+    pub link: Option<&'a str>,
+}
+
+impl DeskNotice<'_> {
+    /// The notice as a digest-shaped message, for kinds that show both the same way.
+    pub fn as_digest(&self) -> DigestMessage<'_> {
+        DigestMessage {
+            id: "desk",
+            period: "",
+            title: self.title,
+            summary: self.text,
+            markdown: self.text,
+            html: self.text,
+            link: self.link,
+        }
+    }
+}
+
 impl DigestMessage<'_> {
     /// The summary, with the link to the full report on its own line when there is one.
     pub fn summary_with_link(&self) -> String {

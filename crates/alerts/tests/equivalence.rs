@@ -37,6 +37,8 @@ fn mention(n: u64, t: i64, label: Label) -> MentionSummary {
         author_key: format!("author{n}"),
         label,
         snippet: format!("post {n}"),
+        reply_to: None,
+        address: None,
         ..lauscher_testkit::summary(n, t)
     }
 }

@@ -68,6 +68,9 @@ pub struct AlertingConfig {
     /// Scheduled insight digests, sent through the receivers.
     #[serde(default)]
     pub digests: Vec<DigestConfig>,
+    /// The service desk: which mentions become items, SLA policies and calendars.
+    #[serde(default)]
+    pub desk: Option<crate::desk::DeskConfig>,
     /// Message templates directory, relative to this file. Default `templates`; the
     /// bundled templates are used for languages without a file there.
     #[serde(default = "default_templates")]
@@ -95,6 +98,7 @@ impl Default for AlertingConfig {
             fallback: None,
             incidents: IncidentPolicy::default(),
             digests: Vec::new(),
+            desk: None,
             templates: default_templates(),
             file: String::new(),
             base_dir: PathBuf::new(),
@@ -445,7 +449,7 @@ impl MuteInterval {
 }
 
 /// A day of the week, written `mon` … `sun`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[expect(missing_docs, reason = "the names say it")]
 pub enum Weekday {
@@ -544,6 +548,14 @@ pub const MATCHER_LABELS: [&str; 8] = [
 impl FromStr for Matcher {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        Matcher::parse(s, &MATCHER_LABELS)
+    }
+}
+
+impl Matcher {
+    /// Parses `name="value"` for a matcher whose names must be among `labels` (alert
+    /// routes and the service desk match on different labels).
+    pub fn parse(s: &str, labels: &[&str]) -> Result<Matcher, String> {
         let bad =
             || format!("invalid matcher {s:?}: expected name=\"value\" (operators =, !=, =~, !~)");
         let name_end = s
@@ -568,10 +580,10 @@ impl FromStr for Matcher {
             .and_then(|r| r.strip_suffix('"'))
             .unwrap_or(rest)
             .to_owned();
-        if !MATCHER_LABELS.contains(&name.as_str()) {
+        if !labels.contains(&name.as_str()) {
             return Err(format!(
                 "unknown label {name:?} in matcher {s:?}: expected one of {}",
-                MATCHER_LABELS.join(", ")
+                labels.join(", ")
             ));
         }
         if matches!(op, MatchOp::Re | MatchOp::NotRe) {
@@ -1074,6 +1086,9 @@ impl AlertingConfig {
             ));
         }
         check_route(&self.routing, "routing", &receivers, f)?;
+        if let Some(desk) = &self.desk {
+            desk.validate(f, topics, &receivers)?;
+        }
         let p = &self.incidents;
         if p.sla_warn.0 > p.sla.0 {
             return Err(f.at("incidents.sla_warn", "sla_warn must not be later than sla"));

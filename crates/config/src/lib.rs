@@ -8,11 +8,13 @@
 //!
 //! - [`config`]: the daemon config;
 //! - [`alerting`]: alert rules, routing, receivers and the incident policy;
+//! - [`desk`]: the service desk section of the alerting file;
 //! - [`lexicon`]: user sentiment lexicons merged over the bundled ones;
 //! - [`value`]: value types users write by hand (durations, sizes, time zones, bands).
 
 pub mod alerting;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod lexicon;
 pub mod value;
@@ -25,6 +27,9 @@ pub use alerting::{
 pub use config::{
     Config, CrawlerConfig, IndexConfig, Secret, SentimentConfig, ServerConfig, SourceConfig,
     SourceKind,
+};
+pub use desk::{
+    CalendarConfig, Date, DeskConfig, DeskMatcher, DeskRoute, OpenHours, SlaPolicy, Targets,
 };
 pub use error::ConfigError;
 pub use lexicon::{ServiceEntry, ServiceKind, ServicePattern, UserLexicon};

@@ -395,6 +395,7 @@ fn to_mention(
         title,
         text,
         lang_hint: lang_hint.map(str::to_owned),
+        address: None,
         repost_of: None,
         reply_to: None,
     }

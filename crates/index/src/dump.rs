@@ -144,6 +144,7 @@ impl MentionDump {
                     title: stored(title),
                     text: stored(text).unwrap_or_default(),
                     lang_hint: row.lang.filter(|l| l != "und"),
+                    address: None,
                     repost_of: row.repost_of,
                     reply_to: stored(reply_to),
                 })?;

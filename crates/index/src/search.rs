@@ -347,6 +347,8 @@ impl MentionIndex {
                 intent: m.intent.parse().unwrap_or(Intent::Other),
                 topics: m.topics,
                 snippet: snippet(&m.text),
+                reply_to: None,
+                address: None,
                 url: m.url,
             });
         }

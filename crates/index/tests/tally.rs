@@ -61,6 +61,7 @@ fn mention(i: usize, p: &Post) -> ScoredMention {
             title: None,
             text: p.text.clone(),
             lang_hint: None,
+            address: None,
             repost_of: None,
             reply_to: None,
         },

@@ -127,6 +127,7 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
                 title: None,
                 text: text.clone(),
                 lang_hint: None,
+                address: None,
                 repost_of: None,
                 reply_to: None,
             },

@@ -97,6 +97,7 @@ fn index(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
                 title: None,
                 text: p.text.clone(),
                 lang_hint: None,
+                address: None,
                 repost_of: None,
                 reply_to: None,
             },

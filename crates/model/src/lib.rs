@@ -112,6 +112,22 @@ pub struct Mention {
     /// threads with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// How replies name this post where that is not its URL: the status API URL on
+    /// Mastodon (replies carry only the parent's id), the `at://` URI on Bluesky. With
+    /// [`Mention::reply_to`] it lets the service desk follow a thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Mention {
+    /// The addresses replies may name this post by: its own [`Mention::address`] and its
+    /// URL.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.address
+            .as_deref()
+            .into_iter()
+            .chain(self.url.as_deref())
+    }
 }
 
 /// The sentiment class of a mention.
@@ -253,6 +269,68 @@ impl fmt::Display for Intent {
     }
 }
 
+/// How urgent a service desk item is, lowest first (so `max` picks the most urgent).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Can wait.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Wide reach or an escalated incident on the topic.
+    High,
+    /// Very wide reach, a shitstorm on the topic, or a threat.
+    Urgent,
+}
+
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// One step more urgent (urgent stays urgent).
+    pub fn raised(self) -> Priority {
+        match self {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown priority {s:?}: expected low, normal, high or urgent"))
+    }
+}
+
 /// An intent decision with the cues that fired.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntentDecision {
@@ -344,6 +422,13 @@ pub struct MentionSummary {
     pub url: Option<String>,
     /// The first 200 characters of the text, for samples in alerts.
     pub snippet: String,
+    /// The post this one answers ([`Mention::reply_to`]); not kept in the index, so
+    /// `None` in summaries rebuilt from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// [`Mention::address`]; `None` in summaries rebuilt from the index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl MentionSummary {
@@ -371,6 +456,8 @@ impl MentionSummary {
             topics: s.topics.clone(),
             url: m.url.clone(),
             snippet: snippet(&m.text),
+            reply_to: m.reply_to.clone(),
+            address: m.address.clone(),
         }
     }
 }

@@ -236,6 +236,7 @@ fn to_mention(
         text,
         lang_hint: r.lang,
         repost_of,
+        address: None,
         reply_to: r.reply_to.filter(|p| !p.trim().is_empty()),
     })
 }

@@ -35,6 +35,7 @@ fn mention(id: u128, text: &str) -> Mention {
         title: None,
         text: text.into(),
         lang_hint: None,
+        address: None,
         repost_of: None,
         reply_to: None,
     }

@@ -168,6 +168,7 @@ fn mention(text: &str) -> Mention {
         title: None,
         text: text.into(),
         lang_hint: Some("de".into()),
+        address: None,
         repost_of: None,
         reply_to: None,
     }

@@ -164,7 +164,11 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
 
 /// Inserts `o` for incident `id`; an empty idempotency key becomes
 /// `<incident>:<version>:<receiver>`. A row with the same key is kept as it is.
-fn put_outbox(conn: &rusqlite::Connection, id: i64, o: &OutboxRow) -> rusqlite::Result<()> {
+pub(crate) fn put_outbox(
+    conn: &rusqlite::Connection,
+    id: i64,
+    o: &OutboxRow,
+) -> rusqlite::Result<()> {
     let key = if o.idempotency_key.is_empty() {
         format!("{id}:{}:{}", o.version, o.receiver)
     } else {

@@ -1,6 +1,6 @@
-//! The embedded state store: source checkpoints, the robots.txt cache, the seen set, and
-//! incidents with their timeline, notification outbox and silences, in one SQLite file
-//! in the data directory.
+//! The embedded state store: source checkpoints, the robots.txt cache, the seen set,
+//! incidents with their timeline, notification outbox and silences, and the service
+//! desk's items and event log, in one SQLite file in the data directory.
 //!
 //! SQLite (bundled, WAL mode, `synchronous=FULL`) because one transaction must span the
 //! cursors and the seen rows of a commit, and later issues need relational queries over
@@ -17,8 +17,10 @@ use lauscher_model::MentionId;
 use lauscher_text::fingerprint::NearIndex;
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod desk;
 mod incidents;
 
+pub use desk::{DeskEventRow, DeskItemRow, DeskWrite, StaleItem};
 pub use incidents::{IncidentRecord, OutboxRow, OutboxStatus, SilenceRow, TimelineRow};
 
 /// Why the state store failed.
@@ -263,6 +265,41 @@ UPDATE crawl_state SET checkpoint = json_object(
 ALTER TABLE crawl_state DROP COLUMN etag;
 ALTER TABLE crawl_state DROP COLUMN last_modified;
 ALTER TABLE crawl_state DROP COLUMN body_hash;
+",
+    // The service desk: items, their append-only events, the mentions they hold and the
+    // thread addresses that lead to them.
+    "
+CREATE TABLE desk_items (
+    id         INTEGER PRIMARY KEY,
+    state      TEXT NOT NULL,
+    team       TEXT NOT NULL,
+    assignee   TEXT,
+    priority   INTEGER NOT NULL,
+    posted_at  INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX desk_items_state ON desk_items(state, posted_at);
+CREATE INDEX desk_items_posted ON desk_items(posted_at);
+CREATE TABLE desk_events (
+    item_id INTEGER NOT NULL REFERENCES desk_items(id),
+    seq     INTEGER NOT NULL,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (item_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE desk_mentions (
+    mention_id BLOB PRIMARY KEY,
+    item_id    INTEGER NOT NULL,
+    role       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE desk_threads (
+    address TEXT PRIMARY KEY,
+    item_id INTEGER NOT NULL
+) WITHOUT ROWID;
 ",
 ];
 

@@ -60,6 +60,7 @@ pub fn scored(id: u128, text: &str) -> ScoredBuilder {
             title: None,
             text: text.into(),
             lang_hint: None,
+            address: None,
             repost_of: None,
             reply_to: None,
         },

@@ -19,7 +19,7 @@ use lauscher_config::{ReceiverConfig, ReceiverKind};
 use serde_json::Value;
 
 use crate::incident::Incident;
-use crate::render::{DigestMessage, Message};
+use crate::render::{DeskNotice, DigestMessage, Message};
 
 /// An HTTP request to a receiver: where, with which extra headers, and the body with its
 /// secrets added.
@@ -46,6 +46,12 @@ pub trait Integration: Sync {
 
     /// The body of a digest.
     fn digest(&self, digest: &DigestMessage<'_>) -> Value;
+
+    /// The body of a service desk notice (an SLA warning or breach). Chat and email show
+    /// it like a digest; webhooks and PagerDuty key on the item.
+    fn desk(&self, notice: &DeskNotice<'_>) -> Value {
+        self.digest(&notice.as_digest())
+    }
 
     /// One message for two or more notifications of a group (bodies as
     /// [`Integration::incident`] made them, oldest first); `None` where every incident

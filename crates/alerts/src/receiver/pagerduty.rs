@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{HttpPost, Integration, truncate, webhook};
 use crate::incident::Incident;
-use crate::render::{DigestMessage, Message};
+use crate::render::{DeskNotice, DigestMessage, Message};
 
 /// Where PagerDuty events go unless the receiver names another URL.
 pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -67,6 +67,23 @@ impl Integration for Pagerduty {
 
     fn digest(&self, d: &DigestMessage<'_>) -> Value {
         webhook::digest_event(d)
+    }
+
+    fn desk(&self, n: &DeskNotice<'_>) -> Value {
+        // One PagerDuty incident per item and clock: a breach after a warning updates it.
+        json!({
+            "event_action": "trigger",
+            "dedup_key": format!("lauscher-desk:{}:{}", n.item, n.clock),
+            "payload": {
+                "summary": truncate(n.title, 1024),
+                "source": "lauscher",
+                "severity": if n.event == "sla_breach" { "error" } else { "warning" },
+                "component": "desk",
+                "class": n.event,
+                "custom_details": {"text": n.text, "item": n.item, "clock": n.clock},
+            },
+            "links": n.link.map(|l| vec![json!({"href": l, "text": format!("item {}", n.item)})]).unwrap_or_default(),
+        })
     }
 
     fn groups(&self) -> bool {

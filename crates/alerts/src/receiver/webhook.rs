@@ -1,4 +1,4 @@
-//! Generic JSON webhooks: `lauscher.alert/v1` and `lauscher.digest/v1`, optionally
+//! Generic JSON webhooks: `lauscher.alert/v1`, `lauscher.digest/v1` and `lauscher.desk/v1`, optionally
 //! signed (`Lauscher-Signature: t=…,v1=HMAC-SHA256`) and with the user's headers.
 
 use lauscher_config::ReceiverConfig;
@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{HttpPost, Integration};
 use crate::incident::Incident;
-use crate::render::{DigestMessage, Message};
+use crate::render::{DeskNotice, DigestMessage, Message};
 
 /// A generic webhook.
 pub(super) struct Webhook;
@@ -45,6 +45,19 @@ impl Integration for Webhook {
 
     fn digest(&self, d: &DigestMessage<'_>) -> Value {
         digest_event(d)
+    }
+
+    fn desk(&self, n: &DeskNotice<'_>) -> Value {
+        json!({
+            "version": "lauscher.desk/v1",
+            "event": n.event,
+            "item": n.item,
+            "clock": n.clock,
+            "due": chrono::DateTime::from_timestamp(n.due, 0).map(|t| t.to_rfc3339()),
+            "title": n.title,
+            "text": n.text,
+            "link": n.link,
+        })
     }
 
     fn groups(&self) -> bool {

@@ -148,6 +148,7 @@ impl HackerNewsSource {
             title,
             text,
             lang_hint: None,
+            address: None,
             repost_of: None,
             reply_to: hit
                 .parent_id

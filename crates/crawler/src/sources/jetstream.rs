@@ -351,6 +351,7 @@ impl JetstreamSource {
                         .clone()
                         .or_else(|| post.langs.first().cloned()),
                     repost_of: None,
+                    address: Some(native),
                     reply_to: post.reply.map(|r| r.parent.uri),
                 });
             }

@@ -185,6 +185,7 @@ impl LemmySource {
             title,
             text,
             lang_hint: None,
+            address: None,
             repost_of: None,
             reply_to: None,
         }

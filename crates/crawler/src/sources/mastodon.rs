@@ -158,6 +158,11 @@ impl MastodonSource {
                 .clone()
                 .or_else(|| shown.language.clone().filter(|l| !l.is_empty())),
             repost_of: None,
+            address: self
+                .instance
+                .join(&format!("api/v1/statuses/{}", status.id))
+                .ok()
+                .map(String::from),
             reply_to: status
                 .in_reply_to_id
                 .as_ref()

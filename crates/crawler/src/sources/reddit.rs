@@ -174,6 +174,7 @@ impl RedditSource {
             title,
             text,
             lang_hint: None,
+            address: None,
             repost_of: None,
             reply_to: None,
         }

@@ -177,6 +177,7 @@ impl YouTubeSource {
             title: None,
             text,
             lang_hint: self.feed.language.clone(),
+            address: None,
             repost_of: None,
             // A comment answers its video.
             reply_to: canonical_url(&format!("https://www.youtube.com/watch?v={video}"), None)

@@ -1,0 +1,809 @@
+//! The desk itself: intake of committed mentions, agents' actions, the SLA tick, and
+//! reads (items, events, KPIs) over the state store.
+//!
+//! Every write is one state-store transaction holding the item's new version, its events
+//! and any notifications ([`StateStore::desk_commit`]), made under one lock so that the
+//! intake, the clock and agents never interleave a read-modify-write. Agents' writes may
+//! name the version they saw: a stale one is refused ([`DeskError::Stale`], HTTP 409).
+//!
+//! Intake, per committed mention, oldest first:
+//! 1. a mention the desk holds already is skipped (replays after a restart are no-ops);
+//!    one posted longer than `max_age` ago is skipped (archive imports are no queue);
+//! 2. a post by one of the brand's own accounts is never an item; when it replies in an
+//!    item's thread it is that item's response (a bot account's is recorded, never
+//!    counted);
+//! 3. a reply by the item's author in its thread within `follow_up` of the author's last
+//!    post joins the item (reopening it when pending or resolved);
+//! 4. otherwise a mention whose intent is one of `intents` and that a desk route matches
+//!    becomes a new item, with the route's team, a priority (reach, open incidents on its
+//!    topics) and the first SLA policy that matches.
+//!
+//! Threads are followed through addresses: an item's posts' URLs and source addresses
+//! (Mastodon status API URLs, Bluesky `at://` URIs) lead to it, and a reply names its
+//! parent by one of them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use lauscher_alerts::render::DeskNotice;
+use lauscher_alerts::route::{Labels, matches, route};
+use lauscher_config::{AlertingConfig, DeskConfig};
+use lauscher_model::{MentionSummary, Priority};
+use lauscher_state::{
+    DeskEventRow, DeskItemRow, DeskWrite, OutboxRow, OutboxStatus, StateError, StateStore,
+};
+use tracing::{info, warn};
+
+use crate::clock::SlaBook;
+use crate::event::{Actor, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind};
+use crate::item::{Item, Notice, Refused};
+use crate::kpi::{KpiReport, KpiRequest};
+
+/// Why a desk call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// No such item.
+    #[error("no desk item {0}")]
+    NotFound(i64),
+    /// The item changed since the caller read it.
+    #[error("item {id} is at version {current}, not {expected}: reload it and try again")]
+    Stale {
+        /// The item.
+        id: i64,
+        /// The version the caller saw.
+        expected: u32,
+        /// The version stored.
+        current: u32,
+    },
+    /// The change is not possible now.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// A stored row does not parse (written by a newer Lauscher, or damaged).
+    #[error("desk item {id}: stored data unreadable: {message}")]
+    Corrupt {
+        /// The item.
+        id: i64,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// What an agent does to an item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Give it to an agent.
+    Assign(String),
+    /// Take it (refused when another agent owns it).
+    Claim,
+    /// Give it back to the team.
+    Unassign,
+    /// Add a tag.
+    Tag(String),
+    /// Remove a tag.
+    Untag(String),
+    /// Add an internal note.
+    Note(String),
+    /// Set the priority.
+    Prioritize(Priority),
+    /// Record the receipt stamp sent to the author ("thanks, we are on it"), with an
+    /// optional reference (a ticket number): the first response.
+    Ack(Option<String>),
+    /// Waiting on the author or a third party.
+    Pending,
+    /// Done.
+    Resolve,
+    /// Back to work.
+    Reopen,
+    /// Give it up, with a reason.
+    Dismiss(DismissReason),
+    /// Fold it into another item.
+    Merge(i64),
+}
+
+/// Which items to list.
+#[derive(Clone, Debug, Default)]
+pub struct ItemFilter {
+    /// Only these states (default: new, open, pending).
+    pub states: Vec<ItemState>,
+    /// Only this agent's.
+    pub assignee: Option<String>,
+    /// Only this team's.
+    pub team: Option<String>,
+    /// Only items with this topic.
+    pub topic: Option<String>,
+    /// Only items with a clock past due.
+    pub breached: bool,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// An item with where its clocks stand, as lists show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ItemView {
+    /// The item.
+    #[serde(flatten)]
+    pub item: Item,
+    /// The earliest due time of a running clock (unix seconds).
+    pub sla_due: Option<i64>,
+    /// Which clock that is.
+    pub sla_clock: Option<Clock>,
+    /// Whether a running clock is past due.
+    pub breached: bool,
+}
+
+/// What one intake call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Intake {
+    /// New items.
+    pub created: usize,
+    /// Follow-ups joined to items.
+    pub follow_ups: usize,
+    /// Brand replies recorded as responses.
+    pub responses: usize,
+}
+
+/// What a write stores beside the item and its events.
+#[derive(Default)]
+struct Extras {
+    mentions: Vec<(lauscher_model::MentionId, &'static str)>,
+    addresses: Vec<String>,
+    notifications: Vec<OutboxRow>,
+}
+
+/// The service desk over a state store.
+pub struct Desk {
+    state: Arc<StateStore>,
+    config: DeskConfig,
+    alerting: AlertingConfig,
+    book: SlaBook,
+    /// Topic id → kind (`brand`, `competitor`, `industry`), for matchers.
+    kinds: BTreeMap<String, String>,
+    lock: Mutex<()>,
+}
+
+fn stored_item(row: &DeskItemRow) -> Result<Item, DeskError> {
+    serde_json::from_str(&row.body).map_err(|e| DeskError::Corrupt {
+        id: row.id,
+        message: e.to_string(),
+    })
+}
+
+/// Parses stored events.
+pub fn stored_events(rows: &[DeskEventRow]) -> Result<Vec<Event>, DeskError> {
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.data).map_err(|e| DeskError::Corrupt {
+                id: r.item_id,
+                message: format!("event {}: {e}", r.seq),
+            })
+        })
+        .collect()
+}
+
+impl Desk {
+    /// The desk of the alerting file's `desk:` section; `None` without one. `kinds` maps
+    /// topic ids to their kind.
+    pub fn new(
+        alerting: &AlertingConfig,
+        state: Arc<StateStore>,
+        kinds: BTreeMap<String, String>,
+    ) -> Option<Desk> {
+        let config = alerting.desk.clone()?;
+        Some(Desk {
+            book: SlaBook::new(&config),
+            state,
+            config,
+            alerting: alerting.clone(),
+            kinds,
+            lock: Mutex::new(()),
+        })
+    }
+
+    /// The desk's configuration.
+    pub fn config(&self) -> &DeskConfig {
+        &self.config
+    }
+
+    /// The SLA policies and calendars.
+    pub fn book(&self) -> &SlaBook {
+        &self.book
+    }
+
+    fn guard(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn labels(&self, post: &Post, topic: Option<&str>, extra: &[(&str, &str)]) -> Labels {
+        let mut l = Labels::new();
+        if let Some(t) = topic {
+            l.insert("topic".into(), t.to_owned());
+            if let Some(k) = self.kinds.get(t) {
+                l.insert("kind".into(), k.clone());
+            }
+        }
+        l.insert("intent".into(), post.intent.as_str().into());
+        l.insert("lang".into(), post.lang.clone());
+        l.insert("source".into(), post.source.clone());
+        for (k, v) in extra {
+            l.insert((*k).into(), (*v).into());
+        }
+        l
+    }
+
+    /// Label sets of a post, one per topic (any may match).
+    fn label_sets(&self, post: &Post, extra: &[(&str, &str)]) -> Vec<Labels> {
+        if post.topics.is_empty() {
+            return vec![self.labels(post, None, extra)];
+        }
+        post.topics
+            .iter()
+            .map(|t| self.labels(post, Some(t), extra))
+            .collect()
+    }
+
+    fn team_for(&self, post: &Post) -> Option<String> {
+        if self.config.routes.is_empty() {
+            return Some("service".into());
+        }
+        let sets = self.label_sets(post, &[]);
+        let reach = post.reach.unwrap_or(0);
+        self.config
+            .routes
+            .iter()
+            .find(|r| {
+                reach >= r.min_reach
+                    && sets
+                        .iter()
+                        .any(|l| r.matchers.iter().all(|m| matches(&m.0, l)))
+            })
+            .map(|r| r.team.clone())
+    }
+
+    fn priority_for(&self, post: &Post) -> Result<Priority, DeskError> {
+        let reach = post.reach.unwrap_or(0);
+        let mut p = if reach >= self.config.urgent_reach {
+            Priority::Urgent
+        } else if reach >= self.config.high_reach {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        for inc in self.state.live_incidents(i64::MAX)? {
+            if inc.status == "resolved" || !post.topics.contains(&inc.topic) {
+                continue;
+            }
+            p = p.max(match inc.level {
+                3.. => Priority::Urgent,
+                2 => Priority::High,
+                _ => Priority::Normal,
+            });
+        }
+        Ok(p)
+    }
+
+    fn policy_for(&self, post: &Post, team: &str, priority: Priority) -> String {
+        let extra = [("team", team), ("priority", priority.as_str())];
+        let reach = post.reach.unwrap_or(0);
+        let sets = self.label_sets(post, &extra);
+        // The first policy any of the post's topics matches.
+        self.book
+            .policies()
+            .iter()
+            .find(|p| {
+                reach >= p.min_reach
+                    && sets
+                        .iter()
+                        .any(|l| p.matchers.iter().all(|m| matches(&m.0, l)))
+            })
+            .map_or_else(|| "default".to_owned(), |p| p.name.clone())
+    }
+
+    fn load(&self, id: i64) -> Result<Item, DeskError> {
+        let row = self.state.desk_item(id)?.ok_or(DeskError::NotFound(id))?;
+        stored_item(&row)
+    }
+
+    /// Applies `changes` to `item` (or starts it from a `created` change) and writes the
+    /// result with the given extras. Returns the new item.
+    fn write(
+        &self,
+        item: Option<Item>,
+        id: i64,
+        changes: Vec<(Actor, Change)>,
+        at: i64,
+        extras: Extras,
+    ) -> Result<Item, DeskError> {
+        let Extras {
+            mentions,
+            addresses,
+            notifications,
+        } = extras;
+        let base_version = item.as_ref().map_or(0, |i| i.version);
+        let mut events = Vec::new();
+        let mut item = item;
+        for (n, (actor, change)) in changes.into_iter().enumerate() {
+            let e = Event {
+                item: id,
+                seq: base_version + n as u32 + 1,
+                at,
+                actor,
+                change,
+            };
+            match &mut item {
+                Some(i) => i.apply(&e),
+                None => item = Item::replay(std::slice::from_ref(&e)),
+            }
+            events.push(e);
+        }
+        let Some(item) = item else {
+            return Err(DeskError::NotFound(id));
+        };
+        let json = |v: &dyn erased::Json| v.json();
+        let row = DeskItemRow {
+            id,
+            state: item.state.as_str().into(),
+            team: item.team.clone(),
+            assignee: item.assignee.clone(),
+            priority: item.priority as u8,
+            posted_at: item.posted_at(),
+            updated_at: at,
+            version: item.version,
+            body: json(&item),
+        };
+        let events = events
+            .iter()
+            .map(|e| DeskEventRow {
+                item_id: id,
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor.to_string(),
+                action: e.change.name().into(),
+                data: json(e),
+            })
+            .collect();
+        let w = DeskWrite {
+            item: Some(row),
+            base_version,
+            events,
+            mentions,
+            addresses,
+            notifications,
+        };
+        match self.state.desk_commit(std::slice::from_ref(&w))? {
+            Ok(()) => Ok(item),
+            Err(stale) => {
+                let current = self.state.desk_item(stale.id)?.map_or(0, |r| r.version);
+                Err(DeskError::Stale {
+                    id: stale.id,
+                    expected: base_version,
+                    current,
+                })
+            }
+        }
+    }
+
+    /// Takes committed mentions in (see the module docs).
+    pub fn intake(&self, mentions: &[MentionSummary], now: i64) -> Result<Intake, DeskError> {
+        let _g = self.guard();
+        let ids: Vec<_> = mentions.iter().map(|m| m.id).collect();
+        let known = self.state.desk_known(&ids)?;
+        let mut order: Vec<&MentionSummary> = mentions
+            .iter()
+            .filter(|m| !known.contains(&m.id))
+            .filter(|m| now - m.published_at.timestamp() <= self.config.max_age.0.as_secs() as i64)
+            .collect();
+        order.sort_by_key(|m| (m.published_at, m.id));
+        let mut report = Intake::default();
+        for m in order {
+            let post = Post::of(m);
+            let addresses: Vec<String> = m.address.iter().chain(m.url.iter()).cloned().collect();
+            let parent = match &m.reply_to {
+                Some(r) => self.state.desk_thread(r)?,
+                None => None,
+            };
+            if self.config.is_own(&m.author_key, &m.topics) {
+                let Some(id) = parent else { continue };
+                let item = self.load(id)?;
+                let change = Change::Responded {
+                    kind: ResponseKind::ThreadReply,
+                    post: Some(post),
+                    automated: self.config.is_bot(&m.author_key),
+                    reference: None,
+                };
+                if item.check(&change).is_err() {
+                    continue;
+                }
+                self.write(
+                    Some(item),
+                    id,
+                    vec![(Actor::System, change)],
+                    now,
+                    Extras {
+                        mentions: vec![(m.id, "brand_reply")],
+                        addresses,
+                        ..Extras::default()
+                    },
+                )?;
+                report.responses += 1;
+                continue;
+            }
+            if let Some(id) = parent {
+                let item = self.load(id)?;
+                let within = m.published_at.timestamp() - item.last_post_at()
+                    <= self.config.follow_up.0.as_secs() as i64;
+                if item.post.author == m.author_key && within {
+                    self.write(
+                        Some(item),
+                        id,
+                        vec![(Actor::System, Change::FollowUp { post })],
+                        now,
+                        Extras {
+                            mentions: vec![(m.id, "follow_up")],
+                            addresses,
+                            ..Extras::default()
+                        },
+                    )?;
+                    report.follow_ups += 1;
+                    continue;
+                }
+            }
+            if !self.config.intents.contains(&m.intent) {
+                continue;
+            }
+            let Some(team) = self.team_for(&post) else {
+                continue;
+            };
+            let priority = self.priority_for(&post)?;
+            let policy = self.policy_for(&post, &team, priority);
+            let id = self.state.desk_next_id()?;
+            let change = Change::Created {
+                post,
+                priority,
+                team,
+                policy,
+            };
+            let item = self.write(
+                None,
+                id,
+                vec![(Actor::System, change)],
+                now,
+                Extras {
+                    mentions: vec![(m.id, "opening")],
+                    addresses,
+                    ..Extras::default()
+                },
+            )?;
+            info!(item = id, team = %item.team, priority = %item.priority, policy = %item.policy, "desk item queued");
+            report.created += 1;
+        }
+        Ok(report)
+    }
+
+    /// Runs `action` on item `id` as `actor`; `version`, when given, must be the item's.
+    pub fn act(
+        &self,
+        id: i64,
+        action: Action,
+        actor: Actor,
+        version: Option<u32>,
+        now: i64,
+    ) -> Result<Item, DeskError> {
+        let _g = self.guard();
+        let item = self.load(id)?;
+        if let Some(v) = version
+            && v != item.version
+        {
+            return Err(DeskError::Stale {
+                id,
+                expected: v,
+                current: item.version,
+            });
+        }
+        let change = match action {
+            Action::Assign(to) => Change::Assigned { to },
+            Action::Claim => {
+                let Some(me) = actor.user() else {
+                    return Err(Refused::Invalid("only an agent can claim an item".into()).into());
+                };
+                if let Some(other) = item.owned_by_other(&actor) {
+                    return Err(Refused::Invalid(format!(
+                        "item {id} is {other}'s: assign it explicitly to take it over"
+                    ))
+                    .into());
+                }
+                Change::Assigned { to: me.to_owned() }
+            }
+            Action::Unassign => Change::Unassigned,
+            Action::Tag(tag) => Change::Tagged {
+                tag: clean(tag, "tag")?,
+            },
+            Action::Untag(tag) => Change::Untagged { tag },
+            Action::Note(body) => Change::Noted {
+                body: clean(body, "note")?,
+            },
+            Action::Prioritize(priority) => Change::Prioritized { priority },
+            Action::Ack(reference) => Change::Responded {
+                kind: ResponseKind::Receipt,
+                post: None,
+                automated: false,
+                reference: reference.filter(|r| !r.trim().is_empty()),
+            },
+            Action::Pending => Change::Pending,
+            Action::Resolve => Change::Resolved,
+            Action::Reopen => Change::Reopened,
+            Action::Dismiss(reason) => Change::Dismissed { reason },
+            Action::Merge(into) => {
+                let target = self.load(into)?;
+                if !target.state.is_live() {
+                    return Err(Refused::Invalid(format!(
+                        "item {into} is {}: merge into a live item",
+                        target.state
+                    ))
+                    .into());
+                }
+                Change::Merged { into }
+            }
+        };
+        item.check(&change)?;
+        // Claiming or acknowledging an unowned item makes it the agent's.
+        let mut changes = vec![(actor.clone(), change)];
+        if let (Change::Responded { .. } | Change::Resolved, Some(me), None) =
+            (&changes[0].1, actor.user(), &item.assignee)
+            && item.state == ItemState::New
+        {
+            changes.insert(0, (actor.clone(), Change::Assigned { to: me.to_owned() }));
+        }
+        self.write(Some(item), id, changes, now, Extras::default())
+    }
+
+    /// Sends what the SLA clocks owe at `now`: one warning and one breach per run of a
+    /// clock, as events with their notifications. Returns how many notices it queued.
+    pub fn tick(&self, now: i64) -> Result<usize, DeskError> {
+        let _g = self.guard();
+        let rows = self
+            .state
+            .desk_items(&["new", "open", "pending"], 100_000)?;
+        let mut sent = 0;
+        for row in rows {
+            let item = match stored_item(&row) {
+                Ok(i) => i,
+                Err(e) => {
+                    warn!(error = %e, "desk item skipped by the SLA clock");
+                    continue;
+                }
+            };
+            let mut changes = Vec::new();
+            for run in self.book.runs(&item, now) {
+                if run.stopped_at.is_some() {
+                    continue;
+                }
+                let has = |breach| {
+                    item.notices.contains(&Notice {
+                        clock: run.clock,
+                        start: run.start,
+                        breach,
+                    })
+                };
+                match (run.due, run.warn_at) {
+                    (Some(due), _) if now >= due && !has(true) => changes.push(Change::SlaBreach {
+                        clock: run.clock,
+                        start: run.start,
+                        due,
+                    }),
+                    (Some(due), Some(w)) if now >= w && now < due && !has(false) && !has(true) => {
+                        changes.push(Change::SlaWarning {
+                            clock: run.clock,
+                            start: run.start,
+                            due,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if changes.is_empty() {
+                continue;
+            }
+            let notifications = changes
+                .iter()
+                .enumerate()
+                .flat_map(|(n, c)| self.notifications(&item, c, item.version + n as u32 + 1, now))
+                .collect();
+            sent += changes.len();
+            let changes = changes.into_iter().map(|c| (Actor::System, c)).collect();
+            let extras = Extras {
+                notifications,
+                ..Extras::default()
+            };
+            self.write(Some(item), row.id, changes, now, extras)?;
+        }
+        Ok(sent)
+    }
+
+    fn notifications(&self, item: &Item, change: &Change, seq: u32, now: i64) -> Vec<OutboxRow> {
+        let (Change::SlaWarning { clock, due, .. } | Change::SlaBreach { clock, due, .. }) = change
+        else {
+            return Vec::new();
+        };
+        let event = change.name();
+        let policy = self.book.policy(&item.policy);
+        let mut receivers: Vec<String> = policy.map(|p| p.receivers.clone()).unwrap_or_default();
+        if receivers.is_empty() {
+            for labels in self.label_sets(&item.post, &[("status", event)]) {
+                for r in route(&self.alerting.routing, &labels) {
+                    receivers.extend(r.receivers);
+                }
+            }
+            receivers.sort();
+            receivers.dedup();
+        }
+        let clock_name = clock.as_str().replace('_', " ");
+        let due_text = chrono::DateTime::from_timestamp(*due, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
+        let title = if event == "sla_breach" {
+            format!(
+                "SLA breached: item {} ({} was due {due_text})",
+                item.id, clock_name
+            )
+        } else {
+            format!(
+                "SLA warning: item {} ({} due {due_text})",
+                item.id, clock_name
+            )
+        };
+        let text = format!(
+            "{} · @{} on {} · {} · priority {} · team {} · {}\n{}{}",
+            item.post.intent,
+            item.post.author,
+            item.post.source,
+            item.state,
+            item.priority,
+            item.team,
+            item.assignee
+                .as_deref()
+                .map_or("unassigned".to_owned(), |a| format!("owner {a}")),
+            item.post.snippet,
+            item.post
+                .url
+                .as_deref()
+                .map(|u| format!("\n{u}"))
+                .unwrap_or_default(),
+        );
+        let link = self
+            .config
+            .link
+            .as_ref()
+            .and_then(|l| l.join(&format!("api/v1/desk/items/{}", item.id)).ok())
+            .map(String::from);
+        let notice = DeskNotice {
+            item: item.id,
+            event,
+            clock: clock.as_str(),
+            due: *due,
+            title: &title,
+            text: &text,
+            link: link.as_deref(),
+        };
+        receivers
+            .iter()
+            .filter_map(|r| self.alerting.receivers.iter().find(|x| &x.id == r))
+            .map(|rc| OutboxRow {
+                id: 0,
+                incident_id: 0,
+                version: seq,
+                receiver: rc.id.clone(),
+                idempotency_key: format!("desk:{}:{seq}:{}", item.id, rc.id),
+                event: event.into(),
+                body: lauscher_alerts::receiver::of(rc.kind)
+                    .desk(&notice)
+                    .to_string(),
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                created_at: now,
+                next_attempt_at: now,
+                expires_at: now + rc.ttl.0.as_secs() as i64,
+                sent_at: None,
+                last_error: None,
+                group_key: String::new(),
+            })
+            .collect()
+    }
+
+    /// One item with its events.
+    pub fn item(&self, id: i64) -> Result<(ItemView, Vec<Event>), DeskError> {
+        let item = self.load(id)?;
+        let events = stored_events(&self.state.desk_events(id)?)?;
+        Ok((self.view(item, chrono::Utc::now().timestamp()), events))
+    }
+
+    fn view(&self, item: Item, now: i64) -> ItemView {
+        let running: Vec<_> = self
+            .book
+            .runs(&item, now)
+            .into_iter()
+            .filter(|r| r.stopped_at.is_none() && r.due.is_some())
+            .collect();
+        let next = running.iter().min_by_key(|r| r.due);
+        ItemView {
+            sla_due: next.and_then(|r| r.due),
+            sla_clock: next.map(|r| r.clock),
+            breached: running.iter().any(|r| r.breached(now)),
+            item,
+        }
+    }
+
+    /// Items, most urgent SLA first (then oldest post).
+    pub fn list(&self, f: &ItemFilter, now: i64) -> Result<Vec<ItemView>, DeskError> {
+        let states: Vec<ItemState> = if f.states.is_empty() {
+            vec![ItemState::New, ItemState::Open, ItemState::Pending]
+        } else {
+            f.states.clone()
+        };
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let mut out = Vec::new();
+        for row in self.state.desk_items(&names, 100_000)? {
+            let item = stored_item(&row)?;
+            if f.assignee
+                .as_ref()
+                .is_some_and(|a| item.assignee.as_ref() != Some(a))
+                || f.team.as_ref().is_some_and(|t| &item.team != t)
+                || f.topic
+                    .as_ref()
+                    .is_some_and(|t| !item.post.topics.contains(t))
+            {
+                continue;
+            }
+            let v = self.view(item, now);
+            if f.breached && !v.breached {
+                continue;
+            }
+            out.push(v);
+        }
+        out.sort_by_key(|v| (v.sla_due.unwrap_or(i64::MAX), v.item.posted_at(), v.item.id));
+        out.truncate(if f.limit == 0 { 200 } else { f.limit });
+        Ok(out)
+    }
+
+    /// KPIs, from the event log alone.
+    pub fn kpi(&self, req: &KpiRequest) -> Result<KpiReport, DeskError> {
+        let logs = self
+            .state
+            .desk_event_log(req.since, req.until, &["new", "open", "pending"])?;
+        let mut items = Vec::with_capacity(logs.len());
+        for rows in logs {
+            let events = stored_events(&rows)?;
+            if let Some(item) = Item::replay(&events) {
+                items.push(item);
+            }
+        }
+        Ok(crate::kpi::compute(&items, &self.book, req))
+    }
+}
+
+fn clean(s: String, what: &str) -> Result<String, Refused> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(Refused::Invalid(format!("empty {what}")));
+    }
+    if t.chars().count() > 10_000 {
+        return Err(Refused::Invalid(format!(
+            "{what} longer than 10,000 characters"
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+mod erased {
+    /// JSON of a value the desk wrote itself (serialising its own types cannot fail).
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}
