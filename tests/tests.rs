@@ -11,6 +11,7 @@ mod alerts;
 mod api;
 mod check;
 mod crash;
+mod desk;
 mod faults;
 mod feeds;
 mod import;

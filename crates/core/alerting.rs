@@ -137,7 +137,7 @@ pub fn backtest(args: BacktestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn api_base(config_path: &Path, api: Option<&str>) -> Result<String> {
+pub(crate) fn api_base(config_path: &Path, api: Option<&str>) -> Result<String> {
     if let Some(a) = api {
         return Ok(a.trim_end_matches('/').to_owned());
     }
@@ -147,7 +147,7 @@ fn api_base(config_path: &Path, api: Option<&str>) -> Result<String> {
     Ok(format!("http://{listen}"))
 }
 
-async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
+pub(crate) async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
     let resp = req
         .send()
         .await
@@ -174,7 +174,7 @@ async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
     Ok(body)
 }
 
-fn who() -> String {
+pub(crate) fn who() -> String {
     std::env::var("USER").unwrap_or_else(|_| "cli".into())
 }
 

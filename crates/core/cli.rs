@@ -71,6 +71,9 @@ pub enum Command {
     Incidents(IncidentsArgs),
     /// List, add and expire silences of the running daemon.
     Silences(SilencesArgs),
+    /// The service desk of the running daemon: the queue of complaints and questions,
+    /// agents' actions on items, and service KPIs.
+    Desk(DeskArgs),
     /// Timelines, share of voice and top lists from the index (the API's
     /// `/api/v1/insights/...` computed locally): an aligned table, `--json` or `--csv`.
     Insights(InsightsArgs),
@@ -434,5 +437,133 @@ pub enum SilencesCommand {
     Expire {
         /// The silence id.
         id: i64,
+    },
+}
+
+/// `lauscher desk`.
+#[derive(Debug, Args)]
+pub struct DeskArgs {
+    #[command(subcommand)]
+    pub command: DeskCommand,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The API's base URL (default: `server.listen` of the config).
+    #[arg(long, env = "LAUSCHER_API", global = true)]
+    pub api: Option<String>,
+    /// Who acts (default: $USER).
+    #[arg(long, global = true)]
+    pub by: Option<String>,
+    /// Refuse the action if the item changed since this version (what `show` printed).
+    #[arg(long, global = true)]
+    pub if_version: Option<u32>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Desk subcommands; item actions take one or more item ids.
+#[derive(Debug, Subcommand)]
+pub enum DeskCommand {
+    /// The queue, most urgent SLA first.
+    List {
+        /// States, comma-separated (default new,open,pending).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this agent's items.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Only this team's items.
+        #[arg(long)]
+        team: Option<String>,
+        /// Only items with a clock past due.
+        #[arg(long)]
+        breached: bool,
+    },
+    /// One item with its clocks and history.
+    Show {
+        /// The item id.
+        id: i64,
+    },
+    /// Take items (refused for items another agent owns).
+    Claim {
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Give items to an agent.
+    Assign {
+        /// The agent.
+        to: String,
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Record the receipt sent to the author ("thanks, we are on it"): the first response.
+    Ack {
+        /// The item id.
+        id: i64,
+        /// The reference the author was given (a ticket number).
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Waiting on the author or a third party.
+    Pending {
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Mark items done.
+    Resolve {
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Back to work.
+    Reopen {
+        /// The item id.
+        id: i64,
+    },
+    /// Give items up: not_actionable, duplicate, spam, abuse, own_post, answered_elsewhere.
+    Dismiss {
+        /// The reason.
+        reason: String,
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Add a tag.
+    Tag {
+        /// The tag.
+        tag: String,
+        /// Item ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Add an internal note.
+    Note {
+        /// The item id.
+        id: i64,
+        /// The note.
+        body: String,
+    },
+    /// Fold an item into another.
+    Merge {
+        /// The item given up.
+        id: i64,
+        /// The item it goes into.
+        into: i64,
+    },
+    /// Service KPIs: volume, first response (median, p90), service level at 1h and 6h,
+    /// resolution, resolved share, handle time, backlog, detection lag.
+    Kpi {
+        /// Cohort start: an age (`7d`) or time (default 7 days ago).
+        #[arg(long)]
+        since: Option<String>,
+        /// Cohort end (default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Also per team, agent, topic, source or intent.
+        #[arg(long)]
+        per: Option<String>,
     },
 }

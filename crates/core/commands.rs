@@ -39,6 +39,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => crate::insights::report(args).await,
         Command::Incidents(args) => crate::alerting::incidents(args).await,
         Command::Silences(args) => crate::alerting::silences(args).await,
+        Command::Desk(args) => crate::desk::desk(args).await,
     }
 }
 

@@ -8,6 +8,7 @@ mod alerting;
 mod cli;
 mod commands;
 mod demo;
+mod desk;
 mod insights;
 mod score;
 

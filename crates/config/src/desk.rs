@@ -393,6 +393,14 @@ impl DeskConfig {
         })
     }
 
+    /// Whether `author_key` is an own handle of any topic.
+    pub fn is_own_anywhere(&self, author_key: &str) -> bool {
+        self.own_accounts
+            .values()
+            .flatten()
+            .any(|h| fold_handle(h) == author_key)
+    }
+
     /// Whether `author_key` posts automatically.
     pub fn is_bot(&self, author_key: &str) -> bool {
         self.bots.iter().any(|h| fold_handle(h) == author_key)

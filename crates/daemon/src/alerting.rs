@@ -60,6 +60,7 @@ pub fn timezone(alerting: Option<&AlertingConfig>) -> chrono_tz::Tz {
 /// Alerting while the daemon runs: the router thread and the delivery task.
 pub struct RunningAlerts {
     service: AlertService,
+    wake: Arc<Notify>,
     deliverer: JoinHandle<()>,
     digests: Option<JoinHandle<()>>,
     cancel: CancellationToken,
@@ -119,10 +120,16 @@ impl RunningAlerts {
         let digests = digests.spawn(cancel.clone());
         Ok(RunningAlerts {
             service,
+            wake,
             deliverer,
             digests,
             cancel,
         })
+    }
+
+    /// Wakes the delivery worker (after queueing notifications elsewhere).
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// A handle for the pipeline, crawler and API.

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::alerting::RunningAlerts;
+use crate::desk::RunningDesk;
 use crate::error::DaemonError;
 use crate::load_rules;
 use crate::reload::{Reloader, spawn_reload_handler};
@@ -27,6 +28,7 @@ type Result<T> = std::result::Result<T, DaemonError>;
 pub struct Daemon {
     pipeline: Pipeline,
     alerts: Option<RunningAlerts>,
+    desk: Option<RunningDesk>,
     rules: Arc<ActiveRules>,
     /// Whether `/readyz` answers 200: while sources run, not while starting or draining.
     ready: Arc<AtomicBool>,
@@ -56,9 +58,19 @@ impl Daemon {
         let alerting = crate::alerting::load(config, &rules.get())?;
         let timezone = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
         let (alert_handle, alert_inbox) = AlertService::channel();
+        let has_desk = alerting.as_ref().is_some_and(|(a, _)| a.desk.is_some());
+        let (desk_feed, desk_inbox) = crate::desk::channel();
         let hook: Option<CommitHook> = alerting.as_ref().map(|_| {
             let h = alert_handle.clone();
-            Box::new(move |mentions| h.committed(mentions)) as CommitHook
+            let feed = has_desk.then_some(desk_feed);
+            Box::new(move |mentions: Vec<lauscher_model::MentionSummary>| {
+                if let Some(f) = &feed {
+                    // The desk thread gone (it failed to start) loses nothing: the
+                    // next start catches up from the index.
+                    let _ = f.send(mentions.clone());
+                }
+                h.committed(mentions)
+            }) as CommitHook
         });
         let pipeline =
             Pipeline::start_with_hook(config, data_dir, rules.clone(), hook).map_err(|source| {
@@ -67,6 +79,9 @@ impl Daemon {
                     source,
                 }
             })?;
+        let desk = alerting
+            .as_ref()
+            .and_then(|(a, _)| crate::desk::open(a, pipeline.state(), &rules.get()));
         let alerts = match alerting {
             Some((alerting, templates)) => Some(RunningAlerts::start(
                 alerting,
@@ -78,6 +93,17 @@ impl Daemon {
                 alert_inbox,
             )?),
             None => None,
+        };
+        let desk = match (desk, &alerts) {
+            (Some(desk), Some(alerts)) => Some(
+                RunningDesk::start(desk, pipeline.index(), desk_inbox, alerts.wake()).map_err(
+                    |e| DaemonError::AlertsStart {
+                        what: "cannot start the service desk",
+                        detail: e.to_string(),
+                    },
+                )?,
+            ),
+            _ => None,
         };
         let (listener, addr) =
             lauscher_server::bind(listen)
@@ -98,6 +124,7 @@ impl Daemon {
                 state: pipeline.state(),
                 handle: a.handle(),
             }),
+            desk: desk.as_ref().map(RunningDesk::desk),
             timezone,
             push: lauscher_pipeline::push::PushInbox::new(config, pipeline.sender()).map(Arc::new),
             retention_days: config.index.retention_days(),
@@ -113,6 +140,7 @@ impl Daemon {
         Ok(Daemon {
             pipeline,
             alerts,
+            desk,
             rules: rules_handle,
             ready,
             server,
@@ -200,6 +228,9 @@ impl Daemon {
         self.ready.store(false, Ordering::Release);
         info!("draining");
         let drained = self.pipeline.shutdown().await;
+        if let Some(desk) = self.desk {
+            desk.stop().await;
+        }
         if let Some(alerts) = self.alerts {
             alerts.stop().await;
         }

@@ -1,11 +1,12 @@
 //! The daemon's wiring: the ingest pipeline, the sources that feed it, alerting (the
-//! router thread, the delivery worker, digests), rule reloads and the API server,
+//! router thread, the delivery worker, digests), the service desk, rule reloads and the API server,
 //! started together by [`Daemon::start`] and stopped together by [`Daemon::run`]
 //! (drain, commit, stop). The binary parses arguments and calls this; the demo and the
 //! end-to-end tests run the same code.
 
 pub mod alerting;
 mod daemon;
+pub mod desk;
 mod digest;
 mod error;
 mod reload;

@@ -9,8 +9,8 @@
 //! Intake, per committed mention, oldest first:
 //! 1. a mention the desk holds already is skipped (replays after a restart are no-ops);
 //!    one posted longer than `max_age` ago is skipped (archive imports are no queue);
-//! 2. a post by one of the brand's own accounts is never an item; when it replies in an
-//!    item's thread it is that item's response (a bot account's is recorded, never
+//! 2. a post by one of the brand's own accounts (of any topic) is never an item; when it
+//!    replies in the thread of an item of its topic, it is that item's response (a bot account's is recorded, never
 //!    counted);
 //! 3. a reply by the item's author in its thread within `follow_up` of the author's last
 //!    post joins the item (reopening it when pending or resolved);
@@ -32,6 +32,7 @@ use lauscher_model::{MentionSummary, Priority};
 use lauscher_state::{
     DeskEventRow, DeskItemRow, DeskWrite, OutboxRow, OutboxStatus, StateError, StateStore,
 };
+use lauscher_telemetry::METRICS;
 use tracing::{info, warn};
 
 use crate::clock::SlaBook;
@@ -322,6 +323,7 @@ impl Desk {
             notifications,
         } = extras;
         let base_version = item.as_ref().map_or(0, |i| i.version);
+        let answered_before = item.as_ref().is_some_and(|i| i.first_response.is_some());
         let mut events = Vec::new();
         let mut item = item;
         for (n, (actor, change)) in changes.into_iter().enumerate() {
@@ -373,7 +375,15 @@ impl Desk {
             notifications,
         };
         match self.state.desk_commit(std::slice::from_ref(&w))? {
-            Ok(()) => Ok(item),
+            Ok(()) => {
+                if let (false, Some(r)) = (answered_before, &item.first_response) {
+                    METRICS
+                        .desk_first_response_seconds
+                        .with_label_values(&[&item.post.source, item.post.intent.as_str()])
+                        .observe((r.at - item.posted_at()).max(0) as f64);
+                }
+                Ok(item)
+            }
             Err(stale) => {
                 let current = self.state.desk_item(stale.id)?.map_or(0, |r| r.version);
                 Err(DeskError::Stale {
@@ -404,9 +414,14 @@ impl Desk {
                 Some(r) => self.state.desk_thread(r)?,
                 None => None,
             };
-            if self.config.is_own(&m.author_key, &m.topics) {
+            if self.config.is_own_anywhere(&m.author_key) {
                 let Some(id) = parent else { continue };
                 let item = self.load(id)?;
+                // The brand answering in the thread: its handle must be one of the
+                // item's brand (a reply often names no brand itself).
+                if !self.config.is_own(&m.author_key, &item.post.topics) {
+                    continue;
+                }
                 let change = Change::Responded {
                     kind: ResponseKind::ThreadReply,
                     post: Some(post),
@@ -567,6 +582,8 @@ impl Desk {
             .state
             .desk_items(&["new", "open", "pending"], 100_000)?;
         let mut sent = 0;
+        let mut backlog: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
+        let mut breached: BTreeMap<String, i64> = BTreeMap::new();
         for row in rows {
             let item = match stored_item(&row) {
                 Ok(i) => i,
@@ -575,8 +592,17 @@ impl Desk {
                     continue;
                 }
             };
+            *backlog
+                .entry((item.team.clone(), item.state.as_str()))
+                .or_default() += 1;
+            let runs = self.book.runs(&item, now);
+            let late = runs
+                .iter()
+                .any(|r| r.stopped_at.is_none() && r.breached(now));
+            *breached.entry(item.team.clone()).or_default() +=
+                i64::from(late && item.state.is_backlog());
             let mut changes = Vec::new();
-            for run in self.book.runs(&item, now) {
+            for run in runs {
                 if run.stopped_at.is_some() {
                     continue;
                 }
@@ -618,6 +644,17 @@ impl Desk {
                 ..Extras::default()
             };
             self.write(Some(item), row.id, changes, now, extras)?;
+        }
+        METRICS.desk_backlog.reset();
+        for ((team, state), n) in backlog {
+            METRICS
+                .desk_backlog
+                .with_label_values(&[state, &team])
+                .set(n);
+        }
+        METRICS.desk_breached.reset();
+        for (team, n) in breached {
+            METRICS.desk_breached.with_label_values(&[&team]).set(n);
         }
         Ok(sent)
     }

@@ -10,11 +10,13 @@
 //! | `GET /readyz` | the index is open and sources are scheduled (503 before) |
 //! | `GET /metrics` | Prometheus text format |
 //! | `/api/v1/incidents`, `/api/v1/silences` | see [`incidents`] |
+//! | `/api/v1/desk/...` | the service desk: see [`desk`] |
 //!
 //! Errors are JSON `{"error": "..."}` with 400 for bad parameters, 404 for unknown ids
 //! and 500 for index failures. Searches run on the blocking pool. Every route runs
 //! behind the same [`ApiLimits`] (body, query length, requests in flight, timeouts).
 
+pub mod desk;
 mod incidents;
 mod limits;
 
@@ -57,6 +59,8 @@ pub struct ApiState {
     pub reload: Reload,
     /// Incidents and silences, when alerting is configured.
     pub alerts: Option<AlertsApi>,
+    /// The service desk, when the alerting file has a `desk:` section.
+    pub desk: Option<desk::DeskApi>,
     /// Time zone of insight timelines when the request names none.
     pub timezone: chrono_tz::Tz,
     /// The push inbox, when push sources are configured.
@@ -161,6 +165,11 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             get(incidents::silences).post(incidents::add_silence),
         )
         .route("/api/v1/silences/{id}", delete(incidents::expire_silence))
+        .route("/api/v1/desk/items", get(desk::list))
+        .route("/api/v1/desk/items/{id}", get(desk::get))
+        .route("/api/v1/desk/items/{id}/{action}", post(desk::act))
+        .route("/api/v1/desk/bulk", post(desk::bulk))
+        .route("/api/v1/desk/kpi", get(desk::kpi))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

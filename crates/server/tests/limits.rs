@@ -45,6 +45,7 @@ async fn start(limits: ApiLimits) -> Api {
             Ok("reloaded".into())
         }),
         alerts: None,
+        desk: None,
         timezone: chrono_tz::Europe::Berlin,
         push: None,
         retention_days: None,

@@ -56,6 +56,13 @@ pub struct Metrics {
     /// From the index commit of the mention that tipped a window to the receiver's
     /// answer.
     pub alert_latency_seconds: Histogram,
+    /// Service desk items by state (new, open, pending) and team.
+    pub desk_backlog: IntGaugeVec,
+    /// Service desk items new or open with an SLA clock past due, by team.
+    pub desk_breached: IntGaugeVec,
+    /// Post → first counting response of desk items, by source and intent (observed when
+    /// the response is recorded).
+    pub desk_first_response_seconds: HistogramVec,
 }
 
 /// Registers `metric` on `registry` and returns it.
@@ -193,6 +200,39 @@ impl Metrics {
             )
             .expect("valid gauge"),
         );
+        let desk_backlog = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("desk_backlog", "Service desk items by state and team"),
+                &["state", "team"],
+            )
+            .expect("valid gauge"),
+        );
+        let desk_breached = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "desk_breached",
+                    "Service desk items new or open with an SLA clock past due",
+                ),
+                &["team"],
+            )
+            .expect("valid gauge"),
+        );
+        let desk_first_response_seconds = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "desk_first_response_seconds",
+                    "Post to first counting response of service desk items",
+                )
+                .buckets(vec![
+                    900.0, 1800.0, 2700.0, 3600.0, 14_400.0, 21_600.0, 28_800.0, 86_400.0,
+                ]),
+                &["source", "intent"],
+            )
+            .expect("valid histogram"),
+        );
         let alert_latency_seconds = register(
             &registry,
             Histogram::with_opts(
@@ -227,6 +267,9 @@ impl Metrics {
             rules_loaded,
             alerts_total,
             incidents_open,
+            desk_backlog,
+            desk_breached,
+            desk_first_response_seconds,
             notifications_total,
             outbox_pending,
             alert_latency_seconds,

@@ -1,0 +1,319 @@
+//! The service desk API.
+//!
+//! | route | |
+//! |---|---|
+//! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
+//! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
+//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent, `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
+//! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use lauscher_config::HumanDuration;
+use lauscher_desk::{Action, Actor, Desk, DeskError, ItemFilter, ItemState, KpiRequest, Refused};
+use lauscher_index::parse_time;
+use lauscher_model::Priority;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiState, error};
+
+fn not_configured() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "the service desk is not configured (desk: in the alerting file)",
+    )
+}
+
+fn desk_error(e: &DeskError) -> Response {
+    let status = match e {
+        DeskError::NotFound(_) => StatusCode::NOT_FOUND,
+        DeskError::Stale { .. } | DeskError::Refused(Refused::State { .. }) => StatusCode::CONFLICT,
+        DeskError::Refused(Refused::Invalid(_)) => StatusCode::BAD_REQUEST,
+        DeskError::State(_) | DeskError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DeskError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(desk_error(&e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// `GET /api/v1/desk/items` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    state: Option<String>,
+    assignee: Option<String>,
+    team: Option<String>,
+    topic: Option<String>,
+    #[serde(default)]
+    breached: bool,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let Query(p) = match params {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let states = match p
+        .state
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<ItemState>)
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let filter = ItemFilter {
+        states,
+        assignee: p.assignee,
+        team: p.team,
+        topic: p.topic,
+        breached: p.breached,
+        limit: p.limit.unwrap_or(200).clamp(1, 10_000),
+    };
+    match blocking(move || desk.list(&filter, Utc::now().timestamp())).await {
+        Ok(items) => Json(json!({ "items": items })).into_response(),
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn get(State(state): State<ApiState>, Path(id): Path<i64>) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    match blocking(move || desk.item(id)).await {
+        Ok((item, events)) => {
+            let mut v = json!(item);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("events".into(), json!(events));
+            }
+            Json(v).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// The body of an action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActBody {
+    by: Option<String>,
+    version: Option<u32>,
+    to: Option<String>,
+    tag: Option<String>,
+    body: Option<String>,
+    priority: Option<String>,
+    reason: Option<String>,
+    into: Option<i64>,
+    reference: Option<String>,
+}
+
+fn action(name: &str, b: &ActBody) -> Result<Action, String> {
+    let need = |v: &Option<String>, field: &str| {
+        v.clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| format!("{name} needs \"{field}\""))
+    };
+    Ok(match name {
+        "claim" => Action::Claim,
+        "assign" => Action::Assign(need(&b.to, "to")?),
+        "unassign" => Action::Unassign,
+        "tag" => Action::Tag(need(&b.tag, "tag")?),
+        "untag" => Action::Untag(need(&b.tag, "tag")?),
+        "note" => Action::Note(need(&b.body, "body")?),
+        "priority" => Action::Prioritize(need(&b.priority, "priority")?.parse::<Priority>()?),
+        "ack" => Action::Ack(b.reference.clone()),
+        "pending" => Action::Pending,
+        "resolve" => Action::Resolve,
+        "reopen" => Action::Reopen,
+        "dismiss" => Action::Dismiss(need(&b.reason, "reason")?.parse()?),
+        "merge" => Action::Merge(b.into.ok_or_else(|| "merge needs \"into\"".to_owned())?),
+        other => {
+            return Err(format!(
+                "unknown action {other:?}: expected claim, assign, unassign, tag, untag, note, priority, ack, pending, resolve, reopen, dismiss or merge"
+            ));
+        }
+    })
+}
+
+fn actor(b: &ActBody) -> Result<Actor, String> {
+    b.by.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Actor::User(s.to_owned()))
+        .ok_or_else(|| "name the agent: {\"by\": \"<name>\"}".to_owned())
+}
+
+pub(crate) async fn act(
+    State(state): State<ApiState>,
+    Path((id, name)): Path<(i64, String)>,
+    body: Result<Json<ActBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let (a, who) = match (action(&name, &b), actor(&b)) {
+        (Ok(a), Ok(who)) => (a, who),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let version = b.version;
+    match blocking(move || desk.act(id, a, who, version, Utc::now().timestamp())).await {
+        Ok(item) => Json(item).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The body of a bulk action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    ids: Vec<i64>,
+    action: String,
+    #[serde(flatten)]
+    rest: ActBody,
+}
+
+pub(crate) async fn bulk(
+    State(state): State<ApiState>,
+    body: Result<Json<BulkBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    if b.ids.len() > 1000 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "at most 1000 items per bulk action",
+        );
+    }
+    let (a, who) = match (action(&b.action, &b.rest), actor(&b.rest)) {
+        (Ok(a), Ok(who)) => (a, who),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let ids = b.ids;
+    let results = tokio::task::spawn_blocking(move || {
+        let now = Utc::now().timestamp();
+        ids.iter()
+            .map(
+                |&id| match desk.act(id, a.clone(), who.clone(), None, now) {
+                    Ok(item) => {
+                        json!({"id": id, "ok": true, "state": item.state, "version": item.version})
+                    }
+                    Err(e) => json!({"id": id, "ok": false, "error": e.to_string()}),
+                },
+            )
+            .collect::<Vec<Value>>()
+    })
+    .await;
+    match results {
+        Ok(r) => Json(json!({ "results": r })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /api/v1/desk/kpi` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiParams {
+    since: Option<String>,
+    until: Option<String>,
+    by: Option<String>,
+    targets: Option<String>,
+    step: Option<String>,
+}
+
+/// Parses KPI parameters (shared with the digest and the CLI through the API).
+pub fn kpi_request(p: KpiParams) -> Result<KpiRequest, String> {
+    let now = Utc::now();
+    let since = match &p.since {
+        Some(s) => parse_time(s, now)?,
+        None => now - chrono::Duration::days(7),
+    };
+    let until = match &p.until {
+        Some(s) => parse_time(s, now)?,
+        None => now,
+    };
+    if until <= since {
+        return Err("until must be after since".into());
+    }
+    let secs = |s: &str| HumanDuration::parse(s).map(|d| d.0.as_secs() as i64);
+    let targets = match &p.targets {
+        Some(t) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(secs)
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![3600, 6 * 3600],
+    };
+    Ok(KpiRequest {
+        since: since.timestamp(),
+        until: until.timestamp(),
+        now: now.timestamp(),
+        targets,
+        by: p.by.as_deref().map(str::parse).transpose()?,
+        step: p.step.as_deref().map(secs).transpose()?.unwrap_or(0).max(0),
+    })
+}
+
+pub(crate) async fn kpi(
+    State(state): State<ApiState>,
+    params: Result<Query<KpiParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let req = match params
+        .map_err(|e| e.body_text())
+        .and_then(|Query(p)| kpi_request(p))
+    {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if req.step > 0 && (req.until - req.since) / req.step > 10_000 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "step too small: at most 10,000 points",
+        );
+    }
+    match blocking(move || desk.kpi(&req)).await {
+        Ok(r) => Json(r).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// What the desk routes need.
+pub type DeskApi = Arc<Desk>;

@@ -1,0 +1,254 @@
+//! The service desk end to end: posts pushed into the real daemon become desk items, a
+//! brand reply in the thread is a first response, agents claim, acknowledge and resolve
+//! through the API and the CLI, an SLA warning reaches a fake Slack, and kill -9 loses
+//! nothing.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::util::{Daemon, Dir};
+
+const TOKEN: &str = "desk-push-token-0123";
+
+fn alerts(slack: &str) -> String {
+    format!(
+        "version: 1
+receivers:
+  - {{id: service-slack, kind: slack, url: \"{slack}/hook\"}}
+desk:
+  own_accounts:
+    acme: [AcmeBahn]
+  routes:
+    - {{matchers: ['topic=\"acme\"'], team: service-de}}
+  sla:
+    - name: standard
+      first_response: 60m
+      next_response: 4h
+      resolution: 3d
+      warn: 0.75
+      receivers: [service-slack]
+"
+    )
+}
+
+fn setup(slack: &str) -> Dir {
+    let dir = Dir::new();
+    dir.write_config(&format!(
+        "  - id: inbox\n    kind: push\n    token: {TOKEN}\n    keep_all: true\n"
+    ));
+    dir.write("alerts.yaml", &alerts(slack));
+    let config = std::fs::read_to_string(dir.config()).expect("config");
+    std::fs::write(dir.config(), format!("{config}alerts: alerts.yaml\n")).expect("config");
+    dir
+}
+
+fn line(id: &str, author: &str, minutes_ago: i64, text: &str, reply_to: Option<&str>) -> String {
+    let at = (Utc::now() - chrono::Duration::minutes(minutes_ago)).to_rfc3339();
+    let mut v = json!({
+        "url": format!("https://social.example/{id}"),
+        "author": author,
+        "published_at": at,
+        "text": text,
+    });
+    if let Some(r) = reply_to {
+        v["reply_to"] = json!(format!("https://social.example/{r}"));
+    }
+    v.to_string()
+}
+
+fn push(daemon: &Daemon, lines: &[String]) {
+    let (status, body) = daemon.post(
+        "/api/v1/ingest",
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        &lines.join("\n"),
+    );
+    assert_eq!(status, 202, "{body}");
+}
+
+fn items(daemon: &Daemon, query: &str) -> Vec<Value> {
+    daemon.get_json(&format!("/api/v1/desk/items?{query}"))["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn wait_items(daemon: &Daemon, query: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = items(daemon, query);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {n} items: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn by_author<'a>(items: &'a [Value], author: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|i| i["post"]["author"] == author)
+        .unwrap_or_else(|| panic!("no item by {author}: {items:?}"))
+}
+
+fn act(daemon: &Daemon, id: &Value, action: &str, body: Value) -> (u16, Value) {
+    let (status, answer) = daemon.post(
+        &format!("/api/v1/desk/items/{id}/{action}"),
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    );
+    (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn complaints_reach_the_queue_are_worked_measured_and_survive_kill_9() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let dir = setup(&slack.uri());
+    let dir = tokio::task::spawn_blocking(move || {
+        let daemon = dir.start_daemon();
+        push(
+            &daemon,
+            &[
+                // Posted 50 minutes ago: past 45 of its 60 minutes at once.
+                line("1", "kim", 50, "Die Acme Bahn App stürzt beim Login ab, seit Tagen kaputt", None),
+                line("2", "lea", 5, "Schon wieder 40 Minuten Verspätung bei Acme Bahn, das nervt", None),
+                line("3", "max", 2, "Wann fährt heute der nächste Acme Bahn Zug nach Köln?", None),
+                // Praise and the brand's own post are no items.
+                line("4", "ola", 1, "Danke Acme Bahn, super freundliches Personal heute!", None),
+                line("5", "AcmeBahn", 1, "Heute Bauarbeiten bei Acme Bahn zwischen A und B.", None),
+            ],
+        );
+        let queue = wait_items(&daemon, "", 3);
+        assert_eq!(queue.len(), 3, "{queue:?}");
+        assert!(queue.iter().all(|i| i["team"] == "service-de" && i["state"] == "new"));
+        assert_eq!(by_author(&queue, "max")["post"]["intent"], "question");
+        // The oldest SLA comes first.
+        assert_eq!(queue[0]["post"]["author"], "kim");
+
+        // The brand answers lea in her thread: her first response, found, not clicked.
+        push(
+            &daemon,
+            &[line("6", "AcmeBahn", 0, "Das tut uns leid, Lea, wir schauen nach.", Some("2"))],
+        );
+        let lea = by_author(&queue, "lea")["id"].clone();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let item = daemon.get_json(&format!("/api/v1/desk/items/{lea}"));
+            if item["first_response"]["kind"] == "thread_reply" {
+                assert_eq!(item["first_response"]["by"], "acmebahn");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no thread reply recorded: {item}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        // Anna claims kim's complaint, sends the receipt, then resolves it.
+        let kim = by_author(&queue, "kim")["id"].clone();
+        let seen = daemon.get_json(&format!("/api/v1/desk/items/{kim}"));
+        let actions: Vec<&str> = seen["events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["action"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(actions, ["created", "sla_warning"], "warned as soon as queued");
+        let version = seen["version"].clone();
+        let (status, item) = act(&daemon, &kim, "claim", json!({"by": "anna", "version": version}));
+        assert_eq!(status, 200, "{item}");
+        assert_eq!(item["state"], "open");
+        let (status, stale) = act(&daemon, &kim, "resolve", json!({"by": "bob", "version": version}));
+        assert_eq!(status, 409, "a stale version is refused: {stale}");
+        let (status, item) =
+            act(&daemon, &kim, "ack", json!({"by": "anna", "reference": "T-1234"}));
+        assert_eq!(status, 200, "{item}");
+        assert_eq!(item["first_response"]["kind"], "receipt");
+        let (status, _) = act(&daemon, &kim, "teleport", json!({"by": "anna"}));
+        assert_eq!(status, 400);
+        let (status, _) = act(&daemon, &kim, "resolve", json!({}));
+        assert_eq!(status, 400, "every action names its agent");
+
+        // The CLI works the same queue.
+        let api = daemon.base.clone();
+        let out = dir
+            .cmd(&["desk", "resolve", &kim.to_string(), "--by", "anna", "--api", &api])
+            .output()
+            .expect("cli");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = dir.cmd(&["desk", "list", "--api", &api]).output().expect("cli");
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(listed.contains("@lea") && listed.contains("@max"), "{listed}");
+        assert!(!listed.contains("@kim"), "resolved items leave the queue: {listed}");
+
+        // The SLA warning of kim's complaint reached Slack (sent before it was answered).
+        let kpi = daemon.get_json("/api/v1/desk/kpi?since=2h");
+        let k = &kpi["total"];
+        assert_eq!(k["volume"], 3);
+        assert_eq!(k["answered"], 2);
+        assert_eq!(k["resolved"], 1);
+        assert_eq!(k["backlog"]["new"], 2);
+        // kim answered after ~50 min, lea within minutes: both within the hour.
+        assert_eq!(k["service_levels"][0]["met"], 2);
+        assert_eq!(k["service_levels"][0]["counted"], 2, "max's question is too young to count");
+
+        let metrics = daemon.get("/metrics").1;
+        assert!(
+            metrics.contains("lauscher_desk_first_response_seconds_count{intent=\"complaint\",source=\"inbox\"} 2"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("lauscher_desk_backlog{"), "{metrics}");
+
+        // kill -9: items, events and KPIs survive; the catch-up adds nothing twice.
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        let again = daemon.get_json("/api/v1/desk/kpi?since=2h");
+        assert_eq!(again["total"], kpi["total"], "KPIs recompute the same from the events");
+        let all = items(&daemon, "state=new,open,pending,resolved");
+        assert_eq!(all.len(), 3, "{all:?}");
+        let shown = daemon.get_json(&format!("/api/v1/desk/items/{kim}"));
+        let actions: Vec<&str> = shown["events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["action"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            actions.starts_with(&["created"]) && actions.contains(&"responded") && actions.ends_with(&["resolved"]),
+            "{actions:?}"
+        );
+        (dir, daemon)
+    })
+    .await
+    .expect("test thread");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = slack.received_requests().await.unwrap_or_default();
+        let texts: Vec<String> = got
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        if texts
+            .iter()
+            .any(|t| t.contains("SLA warning") && t.contains("@kim"))
+        {
+            assert!(
+                !texts.iter().any(|t| t.contains("@lea")),
+                "lea was answered in time: {texts:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SLA warning reached Slack: {texts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(dir);
+}
