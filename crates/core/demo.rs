@@ -306,6 +306,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             .await??;
     print!("{summary}");
     print!("{}", alerts_summary(&hooks).await);
+    print!(
+        "{}",
+        desk_summary(&format!("http://{}", daemon.addr), &base).await?
+    );
     let cancel = CancellationToken::new();
     if args.once {
         cancel.cancel();
@@ -324,6 +328,104 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     feed_cancel.cancel();
     let _ = feed_server.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service desk after the sample stream: the brand's social team answers one
+/// complaint in its thread (pushed, as a real integration would), its bot auto-replies
+/// to another (recorded, never counted), and a demo agent claims, acknowledges and
+/// resolves a third through the API; then the queue and the KPIs.
+async fn desk_summary(api: &str, base: &str) -> Result<String> {
+    use crate::alerting::call;
+    use std::fmt::Write;
+    let client = reqwest::Client::new();
+    let items = call(client.get(format!("{api}/api/v1/desk/items"))).await?;
+    let items = items["items"].as_array().cloned().unwrap_or_default();
+    let url_of = |i: &serde_json::Value| i["post"]["url"].as_str().unwrap_or("").to_owned();
+    let now = Utc::now();
+    let reply = |id: &str, author: &str, text: &str, to: &str| {
+        serde_json::json!({
+            "url": format!("{base}/social/reply-{id}"),
+            "author": author,
+            "published_at": now.to_rfc3339(),
+            "text": text,
+            "reply_to": to,
+        })
+        .to_string()
+    };
+    // The newest complaints get the answers (the list is oldest SLA first).
+    let items: Vec<serde_json::Value> = items.into_iter().rev().collect();
+    let mut lines = Vec::new();
+    if let Some(first) = items.first() {
+        lines.push(reply(
+            "1",
+            "AcmeBahn",
+            "Das tut uns sehr leid! Wir prüfen das sofort und melden uns per DM.",
+            &url_of(first),
+        ));
+    }
+    if let Some(second) = items.get(1) {
+        lines.push(reply(
+            "2",
+            "acmebahn_bot",
+            "Danke für deine Nachricht! Wir antworten so schnell wie möglich.",
+            &url_of(second),
+        ));
+    }
+    if !lines.is_empty() {
+        call(
+            client
+                .post(format!("{api}/api/v1/ingest"))
+                .bearer_auth("demo-push-token-0123456789")
+                .body(lines.join("\n")),
+        )
+        .await?;
+    }
+    if let Some(third) = items.get(2) {
+        let id = &third["id"];
+        for (action, extra) in [
+            ("claim", serde_json::json!({})),
+            ("ack", serde_json::json!({"reference": "DEMO-4711"})),
+            ("resolve", serde_json::json!({})),
+        ] {
+            let mut body = serde_json::json!({"by": "demo-agent"});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            call(
+                client
+                    .post(format!("{api}/api/v1/desk/items/{id}/{action}"))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string()),
+            )
+            .await?;
+        }
+    }
+    // The brand reply is committed within the index's commit interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut kpi = serde_json::Value::Null;
+    while std::time::Instant::now() < deadline {
+        kpi = call(client.get(format!("{api}/api/v1/desk/kpi?since=3d"))).await?;
+        if items.len() < 3 || kpi["total"]["answered"].as_u64() >= Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let queue = call(client.get(format!("{api}/api/v1/desk/items"))).await?;
+    let mut s = String::from(
+        "\nservice desk (desk: in alerts.yaml; `lauscher desk list`, /api/v1/desk/items)\n",
+    );
+    let queue = queue["items"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(s, "  {} items waiting, most urgent SLA first:", queue.len());
+    let now = now.timestamp();
+    for i in queue.iter().take(5) {
+        let _ = writeln!(s, "  {}", crate::desk::line(i, now));
+    }
+    if queue.len() > 5 {
+        let _ = writeln!(s, "  … and {} more", queue.len() - 5);
+    }
+    let _ = writeln!(s, "  KPIs of the last 3 days (`lauscher desk kpi`):");
+    s.push_str(&crate::desk::kpi_text(&kpi["total"], "    "));
+    Ok(s)
 }
 
 /// What the demo's webhook receiver got: the router opens an incident on the burst

@@ -16,7 +16,7 @@ fn age(secs: i64) -> String {
     }
 }
 
-fn line(i: &Value, now: i64) -> String {
+pub(crate) fn line(i: &Value, now: i64) -> String {
     let posted = i["post"]["posted_at"]
         .as_str()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
@@ -54,19 +54,27 @@ fn stat(v: &Value) -> String {
     format!("median {} · p90 {} · n {}", m("median"), m("p90"), v["n"])
 }
 
-/// Prints one KPI block.
-pub fn print_kpis(k: &Value, indent: &str) {
+/// One KPI block as text.
+pub(crate) fn kpi_text(k: &Value, indent: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let pct = |v: &Value| {
         v.as_f64()
             .map_or("-".to_owned(), |s| format!("{:.0} %", s * 100.0))
     };
-    println!(
+    let _ = writeln!(
+        out,
         "{indent}volume {} ({} dismissed, {} merged) · answered {} · reopened {}",
         k["volume"], k["dismissed"], k["merged"], k["answered"], k["reopened"]
     );
-    println!("{indent}first response   {}", stat(&k["first_response"]));
+    let _ = writeln!(
+        out,
+        "{indent}first response   {}",
+        stat(&k["first_response"])
+    );
     for sl in k["service_levels"].as_array().cloned().unwrap_or_default() {
-        println!(
+        let _ = writeln!(
+            out,
             "{indent}service level @{:<4} {} ({} of {})",
             age(sl["target_s"].as_i64().unwrap_or(0)),
             pct(&sl["share"]),
@@ -74,20 +82,27 @@ pub fn print_kpis(k: &Value, indent: &str) {
             sl["counted"]
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{indent}first-response SLA met {} · breached {}",
         k["sla_met"], k["sla_breached"]
     );
-    println!("{indent}resolution       {}", stat(&k["resolution"]));
-    println!(
+    let _ = writeln!(out, "{indent}resolution       {}", stat(&k["resolution"]));
+    let _ = writeln!(
+        out,
         "{indent}resolved share   {} ({})",
         pct(&k["resolved_share"]),
         k["resolved"]
     );
-    println!("{indent}handle time      {}", stat(&k["handle_time"]));
-    println!("{indent}detection lag    {}", stat(&k["detection_lag"]));
+    let _ = writeln!(out, "{indent}handle time      {}", stat(&k["handle_time"]));
+    let _ = writeln!(
+        out,
+        "{indent}detection lag    {}",
+        stat(&k["detection_lag"])
+    );
     let b = &k["backlog"];
-    println!(
+    let _ = writeln!(
+        out,
         "{indent}backlog now      {} new · {} open · {} pending · {} breached · oldest {}",
         b["new"],
         b["open"],
@@ -95,6 +110,7 @@ pub fn print_kpis(k: &Value, indent: &str) {
         b["breached"],
         b["oldest_age_s"].as_i64().map_or("-".to_owned(), age)
     );
+    out
 }
 
 fn with_query(url: &str, q: &[(&str, String)]) -> Result<url::Url> {
@@ -198,11 +214,11 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&body)?);
             } else {
-                print_kpis(&body["total"], "");
+                print!("{}", kpi_text(&body["total"], ""));
                 if let Some(groups) = body["groups"].as_object() {
                     for (k, v) in groups {
                         println!("{} {k}:", body["by"].as_str().unwrap_or(""));
-                        print_kpis(v, "  ");
+                        print!("{}", kpi_text(v, "  "));
                     }
                 }
             }

@@ -354,8 +354,7 @@ impl<'de> Deserialize<'de> for Targets {
                 mut map: A,
             ) -> Result<Targets, A::Error> {
                 let mut got: [Option<Duration>; 4] = [None; 4];
-                while let Some(key) = map.next_key::<String>()? {
-                    let p: Priority = key.parse().map_err(serde::de::Error::custom)?;
+                while let Some(PriorityKey(p)) = map.next_key::<PriorityKey>()? {
                     let d: HumanDuration = map.next_value()?;
                     got[p as usize] = Some(d.0);
                 }
@@ -370,6 +369,17 @@ impl<'de> Deserialize<'de> for Targets {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A priority as a mapping key, failing inside the key so the error stands under it.
+struct PriorityKey(Priority);
+
+impl<'de> Deserialize<'de> for PriorityKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::value::deserialize_parsed(d, "a priority: low, normal, high or urgent", |s| {
+            s.parse::<Priority>().map(PriorityKey)
+        })
     }
 }
 
@@ -420,7 +430,7 @@ impl DeskConfig {
         }
         for t in self.own_accounts.keys() {
             if !topics.is_empty() && !topics.contains(t) {
-                return Err(f.at(
+                return Err(f.at_key(
                     &format!("desk.own_accounts.{t}"),
                     format!("unknown topic {t:?}: own accounts are listed per topic id"),
                 ));

@@ -360,6 +360,133 @@ fn alerting_errors_stand_under_their_values() {
     });
 }
 
+const DESK: &str = "version: 1
+receivers:
+  - id: chat
+    kind: slack
+    url: https://hooks.example.org/x
+desk:
+  intents: [complaint, question]
+  own_accounts:
+    acme: [AcmeBahn]
+  follow_up: 7d
+  routes:
+    - matchers: ['topic=\"acme\"']
+      team: service-de
+  calendars:
+    - id: office
+      timezone: Europe/Berlin
+      week:
+        mon: [08:00-12:00, 12:30-20:00]
+        sat: [09:00-14:00]
+      holidays: [2026-12-25]
+  sla:
+    - name: standard
+      matchers: ['intent=\"complaint\"']
+      calendar: office
+      first_response: {urgent: 15m, normal: 1h}
+      next_response: 4h
+      warn: 0.75
+      receivers: [chat]
+";
+
+#[test]
+fn desk_errors_stand_under_their_values() {
+    let cases = [
+        case(
+            "  intents: [complaint, question]",
+            "  intents: [complaint, rant]",
+            "rant",
+            "unknown variant",
+        ),
+        case(
+            "    acme: [AcmeBahn]",
+            "    acmex: [AcmeBahn]",
+            "acmex",
+            "unknown topic",
+        ),
+        case("  follow_up: 7d", "  follow_up: 7", "7", "duration"),
+        case(
+            "    - matchers: ['topic=\"acme\"']",
+            "    - matchers: ['rule=\"acme\"']",
+            "'rule",
+            "unknown label",
+        ),
+        case(
+            "      team: service-de",
+            "      team: Service DE",
+            "Service DE",
+            "invalid id",
+        ),
+        case(
+            "        mon: [08:00-12:00, 12:30-20:00]",
+            "        mon: [08:00-12:00, 11:30-20:00]",
+            "[08:00",
+            "overlap",
+        ),
+        case(
+            "        sat: [09:00-14:00]",
+            "        sat: [14:00-09:00]",
+            "14:00-09:00",
+            "end must be after the start",
+        ),
+        case(
+            "        sat: [09:00-14:00]",
+            "        someday: [09:00-14:00]",
+            "someday",
+            "unknown variant",
+        ),
+        case(
+            "      holidays: [2026-12-25]",
+            "      holidays: [2026-02-30]",
+            "2026-02-30",
+            "invalid date",
+        ),
+        case(
+            "      timezone: Europe/Berlin",
+            "      timezone: Mars/Olympus",
+            "Mars/Olympus",
+            "unknown time zone",
+        ),
+        case(
+            "      calendar: office",
+            "      calendar: shop",
+            "shop",
+            "unknown calendar",
+        ),
+        case(
+            "      first_response: {urgent: 15m, normal: 1h}",
+            "      first_response: {urgent: 15m}",
+            "{urgent",
+            "need normal",
+        ),
+        case(
+            "      first_response: {urgent: 15m, normal: 1h}",
+            "      first_response: {urgent: 15m, normal: 1h, asap: 1m}",
+            "asap",
+            "unknown priority",
+        ),
+        case(
+            "      warn: 0.75",
+            "      warn: 1.5",
+            "1.5",
+            "share in (0, 1]",
+        ),
+        case(
+            "      receivers: [chat]",
+            "      receivers: [chat, nobody]",
+            "nobody",
+            "unknown receiver",
+        ),
+    ];
+    each_error_at_its_value(DESK, &cases, &|text| {
+        AlertingConfig::parse(text, "alerts.yaml", &["acme".to_owned()], &|_| None)
+            .err()
+            .into_iter()
+            .collect()
+    });
+}
+
 const LEXICON: &str = "version: 1
 lang: de
 words:

@@ -16,7 +16,8 @@
 //!    post joins the item (reopening it when pending or resolved);
 //! 4. otherwise a mention whose intent is one of `intents` and that a desk route matches
 //!    becomes a new item, with the route's team, a priority (reach, open incidents on its
-//!    topics) and the first SLA policy that matches.
+//!    topics), the first SLA policy that matches and its abuse flag ([`crate::abuse`],
+//!    read from the first 200 characters): a threat is urgent and announced at once.
 //!
 //! Threads are followed through addresses: an item's posts' URLs and source addresses
 //! (Mastodon status API URLs, Bluesky `at://` URIs) lead to it, and a reply names its
@@ -35,6 +36,7 @@ use lauscher_state::{
 use lauscher_telemetry::METRICS;
 use tracing::{info, warn};
 
+use crate::abuse::AbuseKind;
 use crate::clock::SlaBook;
 use crate::event::{Actor, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind};
 use crate::item::{Item, Notice, Refused};
@@ -471,7 +473,11 @@ impl Desk {
             let Some(team) = self.team_for(&post) else {
                 continue;
             };
-            let priority = self.priority_for(&post)?;
+            let abuse = crate::abuse::check(&m.snippet);
+            let mut priority = self.priority_for(&post)?;
+            if abuse.as_ref().is_some_and(|a| a.kind == AbuseKind::Threat) {
+                priority = Priority::Urgent;
+            }
             let policy = self.policy_for(&post, &team, priority);
             let id = self.state.desk_next_id()?;
             let change = Change::Created {
@@ -479,7 +485,18 @@ impl Desk {
                 priority,
                 team,
                 policy,
+                abuse,
             };
+            // A threat is announced at once, through the SLA policy's receivers.
+            let notifications = Item::replay(&[Event {
+                item: id,
+                seq: 1,
+                at: now,
+                actor: Actor::System,
+                change: change.clone(),
+            }])
+            .map(|i| self.notifications(&i, &change, 1, now))
+            .unwrap_or_default();
             let item = self.write(
                 None,
                 id,
@@ -488,7 +505,7 @@ impl Desk {
                 Extras {
                     mentions: vec![(m.id, "opening")],
                     addresses,
-                    ..Extras::default()
+                    notifications,
                 },
             )?;
             info!(item = id, team = %item.team, priority = %item.priority, policy = %item.policy, "desk item queued");
@@ -575,7 +592,9 @@ impl Desk {
     }
 
     /// Sends what the SLA clocks owe at `now`: one warning and one breach per run of a
-    /// clock, as events with their notifications. Returns how many notices it queued.
+    /// clock, as events with their notifications (a warning while the target can still
+    /// be met, a breach only when the clock ran out after the item was queued). Returns
+    /// how many notifications it queued.
     pub fn tick(&self, now: i64) -> Result<usize, DeskError> {
         let _g = self.guard();
         let rows = self
@@ -632,12 +651,18 @@ impl Desk {
             if changes.is_empty() {
                 continue;
             }
-            let notifications = changes
+            // A clock already run out when the post was queued (found late, or a first
+            // start reading back days of posts) is recorded, not announced: nobody could
+            // have met it, and a flood of such notices would bury the ones that matter.
+            let notifications: Vec<OutboxRow> = changes
                 .iter()
                 .enumerate()
+                .filter(
+                    |(_, c)| !matches!(c, Change::SlaBreach { due, .. } if *due <= item.queued_at),
+                )
                 .flat_map(|(n, c)| self.notifications(&item, c, item.version + n as u32 + 1, now))
                 .collect();
-            sent += changes.len();
+            sent += notifications.len();
             let changes = changes.into_iter().map(|c| (Actor::System, c)).collect();
             let extras = Extras {
                 notifications,
@@ -660,11 +685,20 @@ impl Desk {
     }
 
     fn notifications(&self, item: &Item, change: &Change, seq: u32, now: i64) -> Vec<OutboxRow> {
-        let (Change::SlaWarning { clock, due, .. } | Change::SlaBreach { clock, due, .. }) = change
-        else {
-            return Vec::new();
+        let (event, clock, due) = match change {
+            Change::SlaWarning { clock, due, .. } | Change::SlaBreach { clock, due, .. } => {
+                (change.name(), Some(*clock), *due)
+            }
+            Change::Created { .. }
+                if item
+                    .abuse
+                    .as_ref()
+                    .is_some_and(|a| a.kind == AbuseKind::Threat) =>
+            {
+                ("threat", None, now)
+            }
+            _ => return Vec::new(),
         };
-        let event = change.name();
         let policy = self.book.policy(&item.policy);
         let mut receivers: Vec<String> = policy.map(|p| p.receivers.clone()).unwrap_or_default();
         if receivers.is_empty() {
@@ -676,11 +710,20 @@ impl Desk {
             receivers.sort();
             receivers.dedup();
         }
-        let clock_name = clock.as_str().replace('_', " ");
-        let due_text = chrono::DateTime::from_timestamp(*due, 0)
+        let clock_name = clock.map_or("", Clock::as_str).replace('_', " ");
+        let due_text = chrono::DateTime::from_timestamp(due, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_default();
-        let title = if event == "sla_breach" {
+        let title = if event == "threat" {
+            format!(
+                "Threat in item {}: {}",
+                item.id,
+                item.abuse
+                    .as_ref()
+                    .map(|a| a.cues.join("; "))
+                    .unwrap_or_default()
+            )
+        } else if event == "sla_breach" {
             format!(
                 "SLA breached: item {} ({} was due {due_text})",
                 item.id, clock_name
@@ -718,8 +761,8 @@ impl Desk {
         let notice = DeskNotice {
             item: item.id,
             event,
-            clock: clock.as_str(),
-            due: *due,
+            clock: clock.map_or("", Clock::as_str),
+            due,
             title: &title,
             text: &text,
             link: link.as_deref(),

@@ -207,6 +207,9 @@ pub enum Change {
         team: String,
         /// The SLA policy that matched.
         policy: String,
+        /// Insults, threats or profanity found in the post.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        abuse: Option<crate::abuse::Abuse>,
     },
     /// The author posted again in the thread (reopens a pending or resolved item).
     FollowUp {

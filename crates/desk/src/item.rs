@@ -81,6 +81,9 @@ pub struct Item {
     pub notes: Vec<Note>,
     /// The SLA policy that matched at intake.
     pub policy: String,
+    /// The opening post's abuse flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abuse: Option<crate::abuse::Abuse>,
     /// The opening post.
     pub post: Post,
     /// The author's later posts in the thread.
@@ -127,6 +130,7 @@ impl Item {
             priority,
             team,
             policy,
+            abuse,
         } = &e.change
         else {
             return None;
@@ -141,6 +145,7 @@ impl Item {
             tags: BTreeSet::new(),
             notes: Vec::new(),
             policy: policy.clone(),
+            abuse: abuse.clone(),
             post: post.clone(),
             follow_ups: Vec::new(),
             queued_at: e.at,
@@ -390,6 +395,11 @@ impl Item {
             .take_while(|(at, _)| *at <= t)
             .last()
             .map(|(_, s)| *s)
+    }
+
+    /// Whether the post insults, attacks or threatens (kept out of the complaint KPIs).
+    pub fn is_abusive(&self) -> bool {
+        self.abuse.as_ref().is_some_and(|a| a.kind.is_abusive())
     }
 
     /// Whether `actor` may act as the one who claims: used by `claim` to refuse taking an

@@ -5,7 +5,9 @@
 //! seconds; the cohort is the items whose `t0` falls in the window; dismissed and merged
 //! items count in volume only):
 //!
-//! - **volume**: items in the cohort; `dismissed` and `merged` apart.
+//! - **volume**: items in the cohort; `dismissed` and `merged` apart; items whose post
+//!   insults, attacks or threatens ([`crate::abuse`]) count as `abusive` and in no other
+//!   cohort figure (profanity alone changes nothing).
 //! - **first response time (FRT)**: first counting response − `t0`, over answered items;
 //!   median (the mean of the middle two for an even count), p90 (nearest rank:
 //!   the ⌈0.9·n⌉-th smallest) and mean. Receipts, brand replies in the thread and ticket
@@ -167,8 +169,11 @@ pub struct Backlog {
 /// KPIs of one group of items.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Kpis {
-    /// Items in the cohort.
+    /// Items in the cohort (abusive ones apart).
     pub volume: usize,
+    /// Cohort items that insult, attack or threaten: moderation, not service; counted
+    /// here and in no other cohort figure.
+    pub abusive: usize,
     /// Cohort items per intent.
     pub by_intent: BTreeMap<String, usize>,
     /// Dismissed cohort items.
@@ -320,6 +325,10 @@ fn kpis(items: &[&Item], book: &SlaBook, req: &KpiRequest) -> Kpis {
             k.backlog.pending += 1;
         }
         if t0 < req.since || t0 >= req.until {
+            continue;
+        }
+        if item.is_abusive() {
+            k.abusive += 1;
             continue;
         }
         k.volume += 1;

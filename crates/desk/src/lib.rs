@@ -21,6 +21,7 @@
 //! clock. Hand-off to ticket systems, abuse flags, corrections and API roles are not
 //! built yet.
 
+pub mod abuse;
 pub mod calendar;
 pub mod clock;
 pub mod desk;

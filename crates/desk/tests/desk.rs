@@ -317,3 +317,52 @@ fn kpis_follow_the_written_formulas() {
     // yet; at 1h B and D new, C (carol's) and F (reopened by its follow-up) open.
     assert_eq!(r.backlog_series[..2], [(T, 0), (T + h, 4)]);
 }
+
+fn saying(n: u64, author: &str, t: i64, text: &str) -> MentionSummary {
+    let mut m = post(n, author, t, Intent::Complaint, None);
+    m.snippet = text.into();
+    m
+}
+
+#[test]
+fn abuse_is_counted_apart_a_threat_escalates_and_swearing_stays_a_complaint() {
+    let (desk, state, _dir) = desk();
+    desk.intake(
+        &[
+            saying(
+                1,
+                "kim",
+                0,
+                "Scheiß Netz seit Tagen, Acme, wann wird das repariert?",
+            ),
+            saying(2, "troll", 10, "Ihr seid doch alle Idioten bei Acme"),
+            saying(3, "rage", 20, "Ich weiß, wo du wohnst, Acme-Schaffner."),
+        ],
+        T + 60,
+    )
+    .expect("intake");
+    let threat = desk.item(id_of(&desk, "rage")).expect("item").0;
+    assert_eq!(threat.item.priority, lauscher_model::Priority::Urgent);
+    let queued = state.due_notifications(T + 120, 10).expect("outbox");
+    assert_eq!(queued.len(), 1, "the threat is announced at once");
+    assert_eq!(queued[0].event, "threat");
+    assert!(queued[0].body.contains("wohnst"), "{}", queued[0].body);
+    let kim = desk.item(id_of(&desk, "kim")).expect("item").0;
+    assert_eq!(
+        kim.item.abuse.map(|a| a.kind),
+        Some(lauscher_desk::abuse::AbuseKind::Profanity)
+    );
+    let r = desk
+        .kpi(&KpiRequest {
+            since: T,
+            until: T + 3600,
+            now: T + 3600,
+            targets: vec![3600],
+            by: None,
+            step: 0,
+        })
+        .expect("kpi");
+    assert_eq!(r.total.volume, 1, "only kim's complaint is a complaint");
+    assert_eq!(r.total.abusive, 2);
+    assert_eq!(r.total.service_levels[0].counted, 1);
+}
