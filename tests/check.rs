@@ -107,6 +107,15 @@ fn the_demo_runs_offline_and_finds_the_complaint_burst() {
         stdout.contains("incident 1 opened → service-team"),
         "{stdout}"
     );
+    // The service desk: the complaints and the question wait; the brand's reply and the
+    // agent's receipt count as answers, the bot's auto-reply does not; the troll is
+    // counted apart.
+    assert!(
+        stdout.contains("items waiting, most urgent SLA first"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("answered 2 "), "{stdout}");
+    assert!(stdout.contains("abusive apart 1"), "{stdout}");
 }
 
 #[test]

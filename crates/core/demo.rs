@@ -352,8 +352,13 @@ async fn desk_summary(api: &str, base: &str) -> Result<String> {
         })
         .to_string()
     };
-    // The newest complaints get the answers (the list is oldest SLA first).
-    let items: Vec<serde_json::Value> = items.into_iter().rev().collect();
+    // The newest complaints get the answers (the list is oldest SLA first); abusive
+    // posts are moderation, not service.
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .rev()
+        .filter(|i| i["abuse"]["kind"].is_null() || i["abuse"]["kind"] == "profanity")
+        .collect();
     let mut lines = Vec::new();
     if let Some(first) = items.first() {
         lines.push(reply(

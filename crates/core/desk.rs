@@ -64,8 +64,8 @@ pub(crate) fn kpi_text(k: &Value, indent: &str) -> String {
     };
     let _ = writeln!(
         out,
-        "{indent}volume {} ({} dismissed, {} merged) · answered {} · reopened {}",
-        k["volume"], k["dismissed"], k["merged"], k["answered"], k["reopened"]
+        "{indent}volume {} ({} dismissed, {} merged) · answered {} · reopened {} · abusive apart {}",
+        k["volume"], k["dismissed"], k["merged"], k["answered"], k["reopened"], k["abusive"]
     );
     let _ = writeln!(
         out,

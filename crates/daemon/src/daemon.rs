@@ -227,6 +227,10 @@ impl Daemon {
         };
         self.ready.store(false, Ordering::Release);
         info!("draining");
+        // The API first: its push inbox holds a sender of the pipeline's queue, which
+        // drains only once every sender is gone.
+        self.server_cancel.cancel();
+        let served = self.server.await;
         let drained = self.pipeline.shutdown().await;
         if let Some(desk) = self.desk {
             desk.stop().await;
@@ -234,8 +238,6 @@ impl Daemon {
         if let Some(alerts) = self.alerts {
             alerts.stop().await;
         }
-        self.server_cancel.cancel();
-        let served = self.server.await;
         sources?;
         drained?;
         served
