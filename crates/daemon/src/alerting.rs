@@ -77,6 +77,7 @@ impl RunningAlerts {
         rules: Arc<lauscher_query::ActiveRules>,
         handle: AlertHandle,
         inbox: AlertInbox,
+        desk: Option<Arc<lauscher_desk::Desk>>,
     ) -> Result<RunningAlerts> {
         let now = Utc::now();
         let wake = Arc::new(Notify::new());
@@ -86,6 +87,7 @@ impl RunningAlerts {
             rules,
             state: state.clone(),
             wake: wake.clone(),
+            desk,
         };
         let deliverer = Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
         let mut router = AlertRouter::new(

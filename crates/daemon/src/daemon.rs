@@ -91,6 +91,7 @@ impl Daemon {
                 rules.clone(),
                 alert_handle,
                 alert_inbox,
+                desk.clone(),
             )?),
             None => None,
         };

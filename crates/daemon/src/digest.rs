@@ -32,6 +32,8 @@ pub struct DigestScheduler {
     pub rules: Arc<ActiveRules>,
     pub state: Arc<StateStore>,
     pub wake: Arc<Notify>,
+    /// The service desk, whose KPIs of the period join the digest.
+    pub desk: Option<Arc<lauscher_desk::Desk>>,
 }
 
 impl DigestScheduler {
@@ -80,8 +82,28 @@ impl DigestScheduler {
             .or_else(|| self.alerting.defaults.language.parse().ok())
             .unwrap_or_default();
         let rules = self.rules.get();
-        let digest = lauscher_insights::digest(&self.index, &rules, period, tz, lang)
+        let mut digest = lauscher_insights::digest(&self.index, &rules, period, tz, lang)
             .map_err(|e| e.to_string())?;
+        if let Some(desk) = &self.desk {
+            let (since, until) = period.bounds(tz);
+            let req = lauscher_desk::KpiRequest {
+                since: since.timestamp(),
+                until: until.timestamp(),
+                now: now.timestamp(),
+                targets: vec![3600, 6 * 3600],
+                by: None,
+                step: 0,
+            };
+            let k = desk.kpi(&req).map_err(|e| e.to_string())?;
+            let de = lang == lauscher_config::ReportLanguage::De;
+            let (md, html, summary) = lauscher_desk::kpi::digest_section(&k.total, de);
+            digest.markdown.push_str(&md);
+            digest.html = match digest.html.rfind("</body>") {
+                Some(at) => format!("{}{html}{}", &digest.html[..at], &digest.html[at..]),
+                None => digest.html + &html,
+            };
+            digest.summary = format!("{}\n{summary}", digest.summary);
+        }
         let period_text = period.to_string();
         let link = d.link.as_ref().map(|base| {
             let week = match period {

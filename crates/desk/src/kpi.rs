@@ -396,3 +396,106 @@ fn kpis(items: &[&Item], book: &SlaBook, req: &KpiRequest) -> Kpis {
     k.detection_lag = Stats::of(lag);
     k
 }
+
+/// The desk's part of the weekly (or daily) digest: a Markdown section, the same as
+/// HTML, and one summary line for chat; German when `de`.
+pub fn digest_section(k: &Kpis, de: bool) -> (String, String, String) {
+    let dur = |s: Option<f64>| {
+        s.map_or("–".to_owned(), |s| {
+            let s = s.round() as i64;
+            match s {
+                s if s < 3600 => format!("{} min", s / 60),
+                s if s < 2 * 86_400 => format!("{:.1} h", s as f64 / 3600.0),
+                s => format!("{:.1} d", s as f64 / 86_400.0),
+            }
+        })
+    };
+    let pct = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{:.0} %", v * 100.0));
+    let sl = |i: usize| {
+        k.service_levels.get(i).map_or("–".to_owned(), |s| {
+            format!("{} ({}/{})", pct(s.share), s.met, s.counted)
+        })
+    };
+    let (title, lines) = if de {
+        (
+            "Service-Desk",
+            vec![
+                format!(
+                    "Anliegen: {} (davon {} beleidigend/bedrohlich, gesondert gezählt)",
+                    k.volume, k.abusive
+                ),
+                format!(
+                    "Erste Antwort: Median {}, p90 {}",
+                    dur(k.first_response.median),
+                    dur(k.first_response.p90)
+                ),
+                format!("Service-Level in 1 h: {} · in 6 h: {}", sl(0), sl(1)),
+                format!(
+                    "Gelöst: {} · Lösungszeit Median {}",
+                    pct(k.resolved_share),
+                    dur(k.resolution.median)
+                ),
+                format!(
+                    "Offen jetzt: {} neu, {} in Arbeit, {} überfällig",
+                    k.backlog.new, k.backlog.open, k.backlog.breached
+                ),
+            ],
+        )
+    } else {
+        (
+            "Service desk",
+            vec![
+                format!("Items: {} ({} abusive, counted apart)", k.volume, k.abusive),
+                format!(
+                    "First response: median {}, p90 {}",
+                    dur(k.first_response.median),
+                    dur(k.first_response.p90)
+                ),
+                format!(
+                    "Service level within 1 h: {} · within 6 h: {}",
+                    sl(0),
+                    sl(1)
+                ),
+                format!(
+                    "Resolved: {} · time to resolution median {}",
+                    pct(k.resolved_share),
+                    dur(k.resolution.median)
+                ),
+                format!(
+                    "Open now: {} new, {} in progress, {} overdue",
+                    k.backlog.new, k.backlog.open, k.backlog.breached
+                ),
+            ],
+        )
+    };
+    let markdown = format!(
+        "\n## {title}\n\n{}\n",
+        lines.iter().map(|l| format!("- {l}\n")).collect::<String>()
+    );
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let html = format!(
+        "<h2>{title}</h2><ul>{}</ul>",
+        lines
+            .iter()
+            .map(|l| format!("<li>{}</li>", esc(l)))
+            .collect::<String>()
+    );
+    let summary = format!(
+        "{title}: {} · {} {} · SL 1h {}",
+        k.volume,
+        if de {
+            "erste Antwort"
+        } else {
+            "first response"
+        },
+        dur(k.first_response.median),
+        k.service_levels
+            .first()
+            .map_or("–".to_owned(), |s| pct(s.share))
+    );
+    (markdown, html, summary)
+}

@@ -366,3 +366,37 @@ fn abuse_is_counted_apart_a_threat_escalates_and_swearing_stays_a_complaint() {
     assert_eq!(r.total.abusive, 2);
     assert_eq!(r.total.service_levels[0].counted, 1);
 }
+
+#[test]
+fn the_digest_section_states_the_service_figures() {
+    let (desk, _state, _dir) = desk();
+    desk.intake(&[post(1, "kim", 0, Intent::Complaint, None)], T + 60)
+        .expect("intake");
+    desk.act(
+        id_of(&desk, "kim"),
+        Action::Ack(None),
+        user("anna"),
+        None,
+        T + 600,
+    )
+    .expect("ack");
+    let r = desk
+        .kpi(&KpiRequest {
+            since: T - 3600,
+            until: T + 3600,
+            now: T + 7200,
+            targets: vec![3600, 6 * 3600],
+            by: None,
+            step: 0,
+        })
+        .expect("kpi");
+    let (md, html, summary) = lauscher_desk::kpi::digest_section(&r.total, true);
+    assert!(md.contains("## Service-Desk"), "{md}");
+    assert!(md.contains("Erste Antwort: Median 10 min"), "{md}");
+    assert!(md.contains("Service-Level in 1 h: 100 % (1/1)"), "{md}");
+    assert!(html.starts_with("<h2>Service-Desk</h2><ul><li>"), "{html}");
+    assert_eq!(
+        summary,
+        "Service-Desk: 1 · erste Antwort 10 min · SL 1h 100 %"
+    );
+}
