@@ -252,3 +252,146 @@ async fn complaints_reach_the_queue_are_worked_measured_and_survive_kill_9() {
     }
     drop(dir);
 }
+
+fn token(dir: &Dir, name: &str, role: &str) -> String {
+    let out = dir
+        .cmd(&["token", "create", name, "--role", role, "--data-dir"])
+        .arg(dir.data())
+        .output()
+        .expect("token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Sends a request with an optional bearer token; returns the status and body.
+fn send(
+    daemon: &Daemon,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", daemon.base);
+    let mut req = if method == "GET" {
+        client.get(url)
+    } else {
+        client.post(url)
+    };
+    req = req
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        match req.send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    })
+}
+
+fn call(daemon: &Daemon, method: &str, path: &str, token: Option<&str>, body: &str) -> u16 {
+    send(daemon, method, path, token, body).0
+}
+
+/// Once a token exists the API needs one: viewers read, agents act (under the token's
+/// name, whatever `by` says), revoked tokens stop working; health and the push inbox
+/// stay as they were.
+#[test]
+fn tokens_with_roles_guard_the_api_and_name_the_actor() {
+    let dir = setup("http://127.0.0.1:9");
+    let agent = token(&dir, "anna", "agent");
+    let viewer = token(&dir, "vera", "viewer");
+    assert!(agent.starts_with("lsr_") && agent.len() > 60, "{agent}");
+    let daemon = dir.start_daemon();
+    push(
+        &daemon,
+        &[line(
+            "1",
+            "kim",
+            1,
+            "Die Acme Bahn App stürzt beim Login ab, seit Tagen kaputt",
+            None,
+        )],
+    );
+    assert_eq!(call(&daemon, "GET", "/healthz", None, ""), 200);
+    assert_eq!(call(&daemon, "GET", "/api/v1/desk/items", None, ""), 401);
+    assert_eq!(
+        call(&daemon, "GET", "/api/v1/desk/items", Some("lsr_wrong"), ""),
+        401
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let (_, page) = send(&daemon, "GET", "/api/v1/desk/items", Some(&viewer), "");
+        let page: Value = serde_json::from_str(&page).unwrap_or(Value::Null);
+        if let Some(id) = page["items"][0]["id"].as_i64() {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "no item");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let claim = format!("/api/v1/desk/items/{id}/claim");
+    let mallory = r#"{"by": "mallory"}"#;
+    assert_eq!(call(&daemon, "POST", &claim, Some(&viewer), mallory), 403);
+    assert_eq!(call(&daemon, "POST", &claim, Some(&agent), mallory), 200);
+    assert_eq!(
+        call(&daemon, "POST", "/api/v1/reload", Some(&agent), ""),
+        403
+    );
+    let (status, body) = daemon.get(&format!("/api/v1/desk/items/{id}"));
+    assert_eq!(status, 401, "{body}");
+    let out = dir
+        .cmd(&[
+            "desk",
+            "show",
+            &id.to_string(),
+            "--json",
+            "--api",
+            &daemon.base,
+        ])
+        .env("LAUSCHER_TOKEN", &viewer)
+        .output()
+        .expect("cli");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("\"assignee\": \"anna\""),
+        "the token names the actor: {shown}"
+    );
+    assert!(!shown.contains("mallory"), "{shown}");
+    let out = dir
+        .cmd(&["token", "revoke", "anna", "--data-dir"])
+        .arg(dir.data())
+        .output()
+        .expect("revoke");
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(5_500));
+    let note = format!("/api/v1/desk/items/{id}/note");
+    assert_eq!(
+        call(&daemon, "POST", &note, Some(&agent), r#"{"body": "x"}"#),
+        401
+    );
+    let listed = dir
+        .cmd(&["token", "list", "--data-dir"])
+        .arg(dir.data())
+        .output()
+        .expect("list");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("anna") && listed.contains("revoked"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("lsr_"),
+        "secrets are never shown again: {listed}"
+    );
+}

@@ -148,6 +148,11 @@ pub(crate) fn api_base(config_path: &Path, api: Option<&str>) -> Result<String> 
 }
 
 pub(crate) async fn call(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
+    // Once the daemon has tokens, commands send the one in LAUSCHER_TOKEN.
+    let req = match std::env::var("LAUSCHER_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => req.bearer_auth(t.trim()),
+        _ => req,
+    };
     let resp = req
         .send()
         .await

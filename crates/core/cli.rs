@@ -71,6 +71,8 @@ pub enum Command {
     Incidents(IncidentsArgs),
     /// List, add and expire silences of the running daemon.
     Silences(SilencesArgs),
+    /// API tokens with roles (viewer, agent, admin): once one exists, the API needs one.
+    Token(TokenArgs),
     /// The service desk of the running daemon: the queue of complaints and questions,
     /// agents' actions on items, and service KPIs.
     Desk(DeskArgs),
@@ -565,5 +567,41 @@ pub enum DeskCommand {
         /// Also per team, agent, topic, source or intent.
         #[arg(long)]
         per: Option<String>,
+    },
+}
+
+/// `lauscher token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+    /// Directory of the state store the daemon uses.
+    #[arg(
+        long,
+        env = "LAUSCHER_DATA_DIR",
+        default_value = "lauscher-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; its secret is printed once (the state store keeps a hash).
+    Create {
+        /// Who acts with it: audit entries name it (an agent's name).
+        name: String,
+        /// viewer (reads), agent (also works desk items and incidents) or admin (also
+        /// reloads rules).
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// Tokens with their roles (never their secrets).
+    List,
+    /// Revoke a token (within 5 s on a running daemon).
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }

@@ -40,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => crate::alerting::incidents(args).await,
         Command::Silences(args) => crate::alerting::silences(args).await,
         Command::Desk(args) => crate::desk::desk(args).await,
+        Command::Token(args) => crate::desk::token(args),
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::alerting::{api_base, call, who};
-use crate::cli::{DeskArgs, DeskCommand};
+use crate::cli::{DeskArgs, DeskCommand, TokenArgs, TokenCommand};
 
 fn age(secs: i64) -> String {
     match secs {
@@ -255,4 +255,54 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `lauscher token ...`: works on the state store directly (beside a running daemon too).
+pub fn token(args: TokenArgs) -> Result<ExitCode> {
+    use anyhow::{Context, bail};
+    use lauscher_server::auth::{Role, new_secret, token_hash};
+    let path = args.data_dir.join("state.db");
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let state = lauscher_state::StateStore::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let now = chrono::Utc::now().timestamp();
+    match args.command {
+        TokenCommand::Create { name, role } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
+                bail!(
+                    "invalid token name {name:?}: 1-64 characters without spaces (an agent's name)"
+                );
+            }
+            let secret = new_secret().map_err(anyhow::Error::msg)?;
+            if !state.add_token(&name, role.as_str(), &token_hash(&secret), now)? {
+                bail!("a token named {name:?} exists (revoked ones keep their name)");
+            }
+            eprintln!("token {name:?} ({role}) made; shown once, keep it safe:");
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            for t in state.tokens()? {
+                let made = chrono::DateTime::from_timestamp(t.created_at, 0)
+                    .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                let status = t
+                    .revoked_at
+                    .and_then(|r| chrono::DateTime::from_timestamp(r, 0))
+                    .map_or("live".to_owned(), |r| {
+                        format!("revoked {}", r.format("%Y-%m-%d %H:%M"))
+                    });
+                println!("{:<24} {:<7} made {made}  {status}", t.name, t.role);
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if !state.revoke_token(&name, now)? {
+                bail!("no live token named {name:?}");
+            }
+            println!("token {name:?} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

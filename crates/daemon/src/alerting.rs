@@ -75,8 +75,7 @@ impl RunningAlerts {
         state: Arc<StateStore>,
         index: Arc<MentionIndex>,
         rules: Arc<lauscher_query::ActiveRules>,
-        handle: AlertHandle,
-        inbox: AlertInbox,
+        (handle, inbox): (AlertHandle, AlertInbox),
         desk: Option<Arc<lauscher_desk::Desk>>,
     ) -> Result<RunningAlerts> {
         let now = Utc::now();

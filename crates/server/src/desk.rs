@@ -4,16 +4,16 @@
 //! |---|---|
 //! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
-//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent, `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
 //! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use lauscher_config::HumanDuration;
 use lauscher_desk::{Action, Actor, Desk, DeskError, ItemFilter, ItemState, KpiRequest, Refused};
@@ -22,6 +22,7 @@ use lauscher_model::Priority;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::{ApiState, error};
 
 fn not_configured() -> Response {
@@ -161,7 +162,11 @@ fn action(name: &str, b: &ActBody) -> Result<Action, String> {
     })
 }
 
-fn actor(b: &ActBody) -> Result<Actor, String> {
+/// The agent acting: the token's name when tokens are in force, else the body's `by`.
+fn actor(b: &ActBody, caller: Option<&Caller>) -> Result<Actor, String> {
+    if let Some(c) = caller {
+        return Ok(Actor::User(c.name.clone()));
+    }
     b.by.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -171,6 +176,7 @@ fn actor(b: &ActBody) -> Result<Actor, String> {
 
 pub(crate) async fn act(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     Path((id, name)): Path<(i64, String)>,
     body: Result<Json<ActBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -181,7 +187,7 @@ pub(crate) async fn act(
         Ok(Json(b)) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let (a, who) = match (action(&name, &b), actor(&b)) {
+    let (a, who) = match (action(&name, &b), actor(&b, caller.as_deref())) {
         (Ok(a), Ok(who)) => (a, who),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -204,6 +210,7 @@ pub struct BulkBody {
 
 pub(crate) async fn bulk(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     body: Result<Json<BulkBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Some(desk) = state.desk.clone() else {
@@ -219,7 +226,10 @@ pub(crate) async fn bulk(
             "at most 1000 items per bulk action",
         );
     }
-    let (a, who) = match (action(&b.action, &b.rest), actor(&b.rest)) {
+    let (a, who) = match (
+        action(&b.action, &b.rest),
+        actor(&b.rest, caller.as_deref()),
+    ) {
         (Ok(a), Ok(who)) => (a, who),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };

@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use lauscher_alerts::{AlertHandle, RouterError};
 use lauscher_config::{HumanDuration, Matcher};
@@ -23,6 +23,7 @@ use lauscher_state::{IncidentRecord, SilenceRow, StateStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::{ApiState, error};
 
 /// What the incident routes need.
@@ -157,14 +158,23 @@ pub struct ActBody {
     by: Option<String>,
 }
 
-async fn act(state: ApiState, id: i64, body: Option<Json<ActBody>>, resolve: bool) -> Response {
+async fn act(
+    state: ApiState,
+    caller: Option<Extension<Caller>>,
+    id: i64,
+    body: Option<Json<ActBody>>,
+    resolve: bool,
+) -> Response {
     let Some(api) = state.alerts.clone() else {
         return not_configured();
     };
-    let by = body
-        .and_then(|Json(b)| b.by)
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| "api".to_owned());
+    let by = match caller {
+        Some(Extension(c)) => c.name,
+        None => body
+            .and_then(|Json(b)| b.by)
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| "api".to_owned()),
+    };
     let result = if resolve {
         api.handle.resolve(id, &by).await
     } else {
@@ -186,18 +196,20 @@ async fn act(state: ApiState, id: i64, body: Option<Json<ActBody>>, resolve: boo
 
 pub(crate) async fn ack(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<i64>,
     body: Option<Json<ActBody>>,
 ) -> Response {
-    act(state, id, body, false).await
+    act(state, caller, id, body, false).await
 }
 
 pub(crate) async fn resolve(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<i64>,
     body: Option<Json<ActBody>>,
 ) -> Response {
-    act(state, id, body, true).await
+    act(state, caller, id, body, true).await
 }
 
 /// A new silence.

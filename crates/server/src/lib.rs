@@ -16,6 +16,7 @@
 //! and 500 for index failures. Searches run on the blocking pool. Every route runs
 //! behind the same [`ApiLimits`] (body, query length, requests in flight, timeouts).
 
+pub mod auth;
 pub mod desk;
 mod incidents;
 mod limits;
@@ -61,6 +62,8 @@ pub struct ApiState {
     pub alerts: Option<AlertsApi>,
     /// The service desk, when the alerting file has a `desk:` section.
     pub desk: Option<desk::DeskApi>,
+    /// API tokens (from the state store); `None` in tests without one.
+    pub tokens: Option<auth::Tokens>,
     /// Time zone of insight timelines when the request names none.
     pub timezone: chrono_tz::Tz,
     /// The push inbox, when push sources are configured.
@@ -149,6 +152,7 @@ impl SearchParams {
 /// Builds the router, every route behind `limits`.
 pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
     let admission = limits::Admission::new(limits.clone());
+    let tokens = state.tokens.clone();
     Router::new()
         .route("/api/v1/search", get(search))
         .route("/api/v1/mentions/{id}", get(mention))
@@ -178,6 +182,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             post(ingest).layer(axum::extract::DefaultBodyLimit::max(limits.max_push_body)),
         )
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
         .layer(axum::middleware::from_fn_with_state(
             admission,
             limits::admit,

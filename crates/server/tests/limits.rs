@@ -46,6 +46,7 @@ async fn start(limits: ApiLimits) -> Api {
         }),
         alerts: None,
         desk: None,
+        tokens: None,
         timezone: chrono_tz::Europe::Berlin,
         push: None,
         retention_days: None,

@@ -19,9 +19,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod desk;
 mod incidents;
+mod tokens;
 
 pub use desk::{DeskEventRow, DeskItemRow, DeskWrite, StaleItem};
 pub use incidents::{IncidentRecord, OutboxRow, OutboxStatus, SilenceRow, TimelineRow};
+pub use tokens::TokenRow;
 
 /// Why the state store failed.
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +302,16 @@ CREATE TABLE desk_threads (
     address TEXT PRIMARY KEY,
     item_id INTEGER NOT NULL
 ) WITHOUT ROWID;
+",
+    // API tokens: a SHA-256 of each secret, never the secret.
+    "
+CREATE TABLE api_tokens (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    hash       BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
 ",
 ];
 
