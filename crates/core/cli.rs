@@ -555,6 +555,17 @@ pub enum DeskCommand {
         /// The item it goes into.
         into: i64,
     },
+    /// Flag an author: troll (later posts low priority, out of the complaint KPIs), vip
+    /// (at least high priority) or none.
+    Flag {
+        /// The author's handle.
+        author: String,
+        /// troll, vip or none.
+        flag: String,
+        /// Why (kept with the flag).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Service KPIs: volume, first response (median, p90), service level at 1h and 6h,
     /// resolution, resolved share, handle time, backlog, detection lag.
     Kpi {

@@ -224,6 +224,26 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        DeskCommand::Flag {
+            author,
+            flag,
+            reason,
+        } => {
+            let mut url = url::Url::parse(&format!("{base}/"))?;
+            url.path_segments_mut()
+                .map_err(|()| anyhow::anyhow!("bad API URL {base}"))?
+                .pop_if_empty()
+                .extend(["api", "v1", "desk", "authors", author, "flag"]);
+            let body = call(
+                client
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(json!({"flag": flag, "reason": reason, "by": by}).to_string()),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&body)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         DeskCommand::Claim { ids } => many(ids, "claim", json!({})),
         DeskCommand::Assign { to, ids } => many(ids, "assign", json!({"to": to})),
         DeskCommand::Ack { id, reference } => many(&[*id], "ack", json!({"reference": reference})),

@@ -43,8 +43,15 @@ use crate::alerting::{DailyTimes, Matcher, TimeOfDay, Weekday};
 use crate::value::{HumanDuration, TimeZone};
 
 /// Labels desk matchers may use.
-pub const DESK_LABELS: [&str; 7] = [
-    "topic", "kind", "intent", "lang", "source", "team", "priority",
+pub const DESK_LABELS: [&str; 8] = [
+    "topic",
+    "kind",
+    "intent",
+    "lang",
+    "source",
+    "team",
+    "priority",
+    "author_flag",
 ];
 
 /// The calendar id meaning "every hour of every day".
@@ -133,7 +140,8 @@ impl Default for DeskConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeskRoute {
-    /// All must hold; labels topic, kind, intent, lang, source.
+    /// All must hold; labels topic, kind, intent, lang, source and `author_flag`
+    /// (`troll`, `vip`, empty when none).
     #[serde(default)]
     pub matchers: Vec<DeskMatcher>,
     /// The author's reach must be at least this. Default 0.

@@ -38,7 +38,9 @@ use tracing::{info, warn};
 
 use crate::abuse::AbuseKind;
 use crate::clock::SlaBook;
-use crate::event::{Actor, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind};
+use crate::event::{
+    Actor, AuthorFlag, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind,
+};
 use crate::item::{Item, Notice, Refused};
 use crate::kpi::{KpiReport, KpiRequest};
 
@@ -247,11 +249,11 @@ impl Desk {
             .collect()
     }
 
-    fn team_for(&self, post: &Post) -> Option<String> {
+    fn team_for(&self, post: &Post, flag: &str) -> Option<String> {
         if self.config.routes.is_empty() {
             return Some("service".into());
         }
-        let sets = self.label_sets(post, &[]);
+        let sets = self.label_sets(post, &[("author_flag", flag)]);
         let reach = post.reach.unwrap_or(0);
         self.config
             .routes
@@ -287,8 +289,12 @@ impl Desk {
         Ok(p)
     }
 
-    fn policy_for(&self, post: &Post, team: &str, priority: Priority) -> String {
-        let extra = [("team", team), ("priority", priority.as_str())];
+    fn policy_for(&self, post: &Post, team: &str, priority: Priority, flag: &str) -> String {
+        let extra = [
+            ("team", team),
+            ("priority", priority.as_str()),
+            ("author_flag", flag),
+        ];
         let reach = post.reach.unwrap_or(0);
         let sets = self.label_sets(post, &extra);
         // The first policy any of the post's topics matches.
@@ -470,15 +476,25 @@ impl Desk {
             if !self.config.intents.contains(&m.intent) {
                 continue;
             }
-            let Some(team) = self.team_for(&post) else {
+            let author_flag = self
+                .state
+                .author_flag(&m.author_key)?
+                .and_then(|f| f.flag.parse::<AuthorFlag>().ok());
+            let flag_label = author_flag.map_or("", AuthorFlag::as_str);
+            let Some(team) = self.team_for(&post, flag_label) else {
                 continue;
             };
             let abuse = crate::abuse::check(&m.snippet);
             let mut priority = self.priority_for(&post)?;
+            match author_flag {
+                Some(AuthorFlag::Vip) => priority = priority.max(Priority::High),
+                Some(AuthorFlag::Troll) => priority = Priority::Low,
+                None => {}
+            }
             if abuse.as_ref().is_some_and(|a| a.kind == AbuseKind::Threat) {
                 priority = Priority::Urgent;
             }
-            let policy = self.policy_for(&post, &team, priority);
+            let policy = self.policy_for(&post, &team, priority, flag_label);
             let id = self.state.desk_next_id()?;
             let change = Change::Created {
                 post,
@@ -486,6 +502,7 @@ impl Desk {
                 team,
                 policy,
                 abuse,
+                author_flag,
             };
             // A threat is announced at once, through the SLA policy's receivers.
             let notifications = Item::replay(&[Event {
@@ -790,6 +807,33 @@ impl Desk {
                 group_key: String::new(),
             })
             .collect()
+    }
+
+    /// Sets (or with `None` clears) an agent's flag on an author: a troll's later posts
+    /// are low priority and kept out of the complaint KPIs, a VIP's are at least high
+    /// priority; routes may match `author_flag`. Items already queued keep theirs.
+    pub fn flag_author(
+        &self,
+        author: &str,
+        flag: Option<AuthorFlag>,
+        reason: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(), DeskError> {
+        let author = lauscher_config::desk::fold_handle(author);
+        if author.is_empty() {
+            return Err(Refused::Invalid("which author? (a handle)".into()).into());
+        }
+        let row = flag.map(|f| lauscher_state::AuthorFlagRow {
+            author: author.clone(),
+            flag: f.as_str().into(),
+            reason: reason.trim().to_owned(),
+            set_by: actor.to_string(),
+            set_at: now,
+        });
+        self.state.set_author_flag(&author, row.as_ref())?;
+        info!(author = %author, flag = flag.map_or("none", AuthorFlag::as_str), by = %actor, "author flag set");
+        Ok(())
     }
 
     /// One item with its events.

@@ -107,6 +107,39 @@ impl FromStr for DismissReason {
     }
 }
 
+/// Agents' flag on an author.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorFlag {
+    /// Posts to provoke: low priority, out of the complaint KPIs.
+    Troll,
+    /// Matters: at least high priority.
+    Vip,
+}
+
+impl AuthorFlag {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorFlag::Troll => "troll",
+            AuthorFlag::Vip => "vip",
+        }
+    }
+}
+
+impl FromStr for AuthorFlag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "troll" => Ok(AuthorFlag::Troll),
+            "vip" => Ok(AuthorFlag::Vip),
+            _ => Err(format!(
+                "unknown author flag {s:?}: expected troll, vip or none"
+            )),
+        }
+    }
+}
+
 /// What counts as a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +243,9 @@ pub enum Change {
         /// Insults, threats or profanity found in the post.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         abuse: Option<crate::abuse::Abuse>,
+        /// The agents' flag on the author at intake.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author_flag: Option<AuthorFlag>,
     },
     /// The author posted again in the thread (reopens a pending or resolved item).
     FollowUp {

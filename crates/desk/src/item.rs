@@ -84,6 +84,9 @@ pub struct Item {
     /// The opening post's abuse flag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abuse: Option<crate::abuse::Abuse>,
+    /// The agents' flag on the author at intake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_flag: Option<crate::event::AuthorFlag>,
     /// The opening post.
     pub post: Post,
     /// The author's later posts in the thread.
@@ -131,6 +134,7 @@ impl Item {
             team,
             policy,
             abuse,
+            author_flag,
         } = &e.change
         else {
             return None;
@@ -146,6 +150,7 @@ impl Item {
             notes: Vec::new(),
             policy: policy.clone(),
             abuse: abuse.clone(),
+            author_flag: *author_flag,
             post: post.clone(),
             follow_ups: Vec::new(),
             queued_at: e.at,
@@ -397,9 +402,11 @@ impl Item {
             .map(|(_, s)| *s)
     }
 
-    /// Whether the post insults, attacks or threatens (kept out of the complaint KPIs).
+    /// Whether the post insults, attacks or threatens, or its author is flagged a troll:
+    /// kept out of the complaint KPIs.
     pub fn is_abusive(&self) -> bool {
         self.abuse.as_ref().is_some_and(|a| a.kind.is_abusive())
+            || self.author_flag == Some(crate::event::AuthorFlag::Troll)
     }
 
     /// Whether `actor` may act as the one who claims: used by `claim` to refuse taking an

@@ -32,6 +32,8 @@ pub mod kpi;
 pub use calendar::Calendar;
 pub use clock::{ClockRun, SlaBook};
 pub use desk::{Action, Desk, DeskError, Intake, ItemFilter, ItemView, stored_events};
-pub use event::{Actor, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind};
+pub use event::{
+    Actor, AuthorFlag, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind,
+};
 pub use item::{Item, Refused};
 pub use kpi::{Dimension, KpiReport, KpiRequest, Kpis};

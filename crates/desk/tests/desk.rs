@@ -400,3 +400,61 @@ fn the_digest_section_states_the_service_figures() {
         "Service-Desk: 1 · erste Antwort 10 min · SL 1h 100 %"
     );
 }
+
+#[test]
+fn author_flags_set_priority_and_keep_trolls_out_of_the_kpis() {
+    let (desk, _state, _dir) = desk();
+    let anna = user("anna");
+    desk.flag_author(
+        "@Troll",
+        Some(lauscher_desk::AuthorFlag::Troll),
+        "provokes",
+        &anna,
+        T,
+    )
+    .expect("flag");
+    desk.flag_author(
+        "vip",
+        Some(lauscher_desk::AuthorFlag::Vip),
+        "press",
+        &anna,
+        T,
+    )
+    .expect("flag");
+    desk.intake(
+        &[
+            post(1, "troll", 0, Intent::Complaint, None),
+            post(2, "vip", 10, Intent::Complaint, None),
+            post(3, "kim", 20, Intent::Complaint, None),
+        ],
+        T + 60,
+    )
+    .expect("intake");
+    let priority = |a: &str| desk.item(id_of(&desk, a)).expect("item").0.item.priority;
+    use lauscher_model::Priority;
+    assert_eq!(priority("troll"), Priority::Low);
+    assert_eq!(priority("vip"), Priority::High);
+    assert_eq!(priority("kim"), Priority::Normal);
+    let r = desk
+        .kpi(&KpiRequest {
+            since: T,
+            until: T + 3600,
+            now: T + 3600,
+            targets: vec![3600],
+            by: None,
+            step: 0,
+        })
+        .expect("kpi");
+    assert_eq!((r.total.volume, r.total.abusive), (2, 1));
+    // Cleared, the troll's next post is an ordinary item again.
+    desk.flag_author("troll", None, "", &anna, T + 100)
+        .expect("clear");
+    desk.intake(&[post(4, "troll", 200, Intent::Complaint, None)], T + 260)
+        .expect("intake");
+    let items = desk.list(&ItemFilter::default(), T + 300).expect("list");
+    let newest = items
+        .iter()
+        .find(|v| v.item.post.mention.0 == 4)
+        .expect("item");
+    assert_eq!(newest.item.priority, Priority::Normal);
+}

@@ -6,6 +6,7 @@
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
 //! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
+//! | `POST /api/v1/desk/authors/{handle}/flag` | `{"flag": "troll" \| "vip" \| "none", "reason": "...", "by": "anna"}`: a troll's later posts are low priority and out of the complaint KPIs, a VIP's at least high; routes may match `author_flag` |
 //! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
 
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use lauscher_config::HumanDuration;
-use lauscher_desk::{Action, Actor, Desk, DeskError, ItemFilter, ItemState, KpiRequest, Refused};
+use lauscher_desk::{
+    Action, Actor, AuthorFlag, Desk, DeskError, ItemFilter, ItemState, KpiRequest, Refused,
+};
 use lauscher_index::parse_time;
 use lauscher_model::Priority;
 use serde::Deserialize;
@@ -321,6 +324,55 @@ pub(crate) async fn kpi(
     }
     match blocking(move || desk.kpi(&req)).await {
         Ok(r) => Json(r).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The body of an author flag.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagBody {
+    flag: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+pub(crate) async fn flag_author(
+    State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
+    Path(author): Path<String>,
+    body: Result<Json<FlagBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let flag = match b.flag.as_str() {
+        "none" => None,
+        f => match f.parse::<AuthorFlag>() {
+            Ok(f) => Some(f),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        },
+    };
+    let by = ActBody {
+        by: b.by,
+        ..ActBody::default()
+    };
+    let who = match actor(&by, caller.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let reason = b.reason;
+    let a = author.clone();
+    match blocking(move || desk.flag_author(&a, flag, &reason, &who, Utc::now().timestamp())).await
+    {
+        Ok(()) => Json(json!({"author": author, "flag": flag.map_or("none", AuthorFlag::as_str)}))
+            .into_response(),
         Err(r) => r,
     }
 }

@@ -279,3 +279,57 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 }
+
+/// An agent's flag on an author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorFlagRow {
+    /// The author key (folded handle).
+    pub author: String,
+    /// `troll` or `vip`.
+    pub flag: String,
+    /// Why.
+    pub reason: String,
+    /// Who set it (`user:anna`).
+    pub set_by: String,
+    /// When (unix seconds).
+    pub set_at: i64,
+}
+
+impl StateStore {
+    /// Sets (or with `None` clears) the flag of `author`.
+    pub fn set_author_flag(
+        &self,
+        author: &str,
+        flag: Option<&AuthorFlagRow>,
+    ) -> Result<(), StateError> {
+        let conn = self.conn();
+        let r = match flag {
+            Some(f) => conn.execute(
+                "INSERT OR REPLACE INTO desk_authors (author_key, flag, reason, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![author, f.flag, f.reason, f.set_by, f.set_at],
+            ),
+            None => conn.execute("DELETE FROM desk_authors WHERE author_key = ?1", [author]),
+        };
+        r.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// The flag of `author`.
+    pub fn author_flag(&self, author: &str) -> Result<Option<AuthorFlagRow>, StateError> {
+        self.conn()
+            .query_row(
+                "SELECT author_key, flag, reason, set_by, set_at FROM desk_authors WHERE author_key = ?1",
+                [author],
+                |r| {
+                    Ok(AuthorFlagRow {
+                        author: r.get(0)?,
+                        flag: r.get(1)?,
+                        reason: r.get(2)?,
+                        set_by: r.get(3)?,
+                        set_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

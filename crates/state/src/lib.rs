@@ -21,7 +21,7 @@ mod desk;
 mod incidents;
 mod tokens;
 
-pub use desk::{DeskEventRow, DeskItemRow, DeskWrite, StaleItem};
+pub use desk::{AuthorFlagRow, DeskEventRow, DeskItemRow, DeskWrite, StaleItem};
 pub use incidents::{IncidentRecord, OutboxRow, OutboxStatus, SilenceRow, TimelineRow};
 pub use tokens::TokenRow;
 
@@ -312,6 +312,16 @@ CREATE TABLE api_tokens (
     created_at INTEGER NOT NULL,
     revoked_at INTEGER
 );
+",
+    // Author flags set by agents (troll, vip), with who and why; one row per author.
+    "
+CREATE TABLE desk_authors (
+    author_key TEXT PRIMARY KEY,
+    flag       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    set_by     TEXT NOT NULL,
+    set_at     INTEGER NOT NULL
+) WITHOUT ROWID;
 ",
 ];
 
