@@ -89,6 +89,9 @@ pub struct DeskConfig {
     /// Reach from which an item is `urgent`. Default 100,000.
     #[serde(default = "default_urgent_reach")]
     pub urgent_reach: u64,
+    /// Teams whose new items are handed out automatically.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
     /// Business-hours calendars SLA policies name (`24x7` needs none).
     #[serde(default)]
     pub calendars: Vec<CalendarConfig>,
@@ -129,6 +132,7 @@ impl Default for DeskConfig {
             max_age: default_max_age(),
             high_reach: default_high_reach(),
             urgent_reach: default_urgent_reach(),
+            teams: Vec::new(),
             calendars: Vec::new(),
             sla: Vec::new(),
             link: None,
@@ -161,6 +165,28 @@ impl<'de> Deserialize<'de> for DeskMatcher {
             Matcher::parse(s, &DESK_LABELS).map(DeskMatcher)
         })
     }
+}
+
+/// A team's agents and how new items reach them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// The team id routes name.
+    pub id: String,
+    /// Its agents (as they act: their token names or `by`).
+    pub agents: Vec<String>,
+    /// Hand new items out round robin: longest-waiting item first, to the agent with the
+    /// fewest open items below `capacity` (ties: the one assigned longest ago). Default
+    /// false: agents claim.
+    #[serde(default)]
+    pub auto_assign: bool,
+    /// Open items per agent before they get no more (0: no limit). Default 10.
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
+}
+
+fn default_capacity() -> u32 {
+    10
 }
 
 /// A business-hours calendar.
@@ -446,6 +472,22 @@ impl DeskConfig {
         }
         for (i, r) in self.routes.iter().enumerate() {
             check_id(&r.team).map_err(|m| f.at(&format!("desk.routes[{i}].team"), m))?;
+        }
+        let mut teams = HashSet::new();
+        for (i, t) in self.teams.iter().enumerate() {
+            check_id(&t.id).map_err(|m| f.at(&format!("desk.teams[{i}].id"), m))?;
+            if !teams.insert(t.id.as_str()) {
+                return Err(f.at(
+                    &format!("desk.teams[{i}].id"),
+                    format!("duplicate team {:?}", t.id),
+                ));
+            }
+            if t.auto_assign && t.agents.is_empty() {
+                return Err(f.at(
+                    &format!("desk.teams[{i}].auto_assign"),
+                    format!("team {:?} assigns automatically but lists no agents", t.id),
+                ));
+            }
         }
         let mut calendars = HashSet::from([ALWAYS]);
         for (i, c) in self.calendars.iter().enumerate() {

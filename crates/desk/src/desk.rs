@@ -167,6 +167,9 @@ pub struct Desk {
     /// Topic id → kind (`brand`, `competitor`, `industry`), for matchers.
     kinds: BTreeMap<String, String>,
     lock: Mutex<()>,
+    /// When each agent last got an item by auto-assignment (ties go to the one waiting
+    /// longest; forgotten at restart, then names break ties).
+    last_assigned: Mutex<BTreeMap<String, i64>>,
 }
 
 fn stored_item(row: &DeskItemRow) -> Result<Item, DeskError> {
@@ -204,6 +207,7 @@ impl Desk {
             alerting: alerting.clone(),
             kinds,
             lock: Mutex::new(()),
+            last_assigned: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -614,6 +618,7 @@ impl Desk {
     /// how many notifications it queued.
     pub fn tick(&self, now: i64) -> Result<usize, DeskError> {
         let _g = self.guard();
+        self.auto_assign(now)?;
         let rows = self
             .state
             .desk_items(&["new", "open", "pending"], 100_000)?;
@@ -699,6 +704,66 @@ impl Desk {
             METRICS.desk_breached.with_label_values(&[&team]).set(n);
         }
         Ok(sent)
+    }
+
+    /// Hands new items of auto-assigning teams out: longest-waiting first, each to the
+    /// agent with the fewest open items below the team's capacity (ties: the one
+    /// assigned longest ago, else by name).
+    fn auto_assign(&self, now: i64) -> Result<(), DeskError> {
+        let teams: Vec<_> = self.config.teams.iter().filter(|t| t.auto_assign).collect();
+        if teams.is_empty() {
+            return Ok(());
+        }
+        let rows = self.state.desk_items(&["new", "open"], 100_000)?;
+        let mut load: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut waiting = Vec::new();
+        for row in &rows {
+            match (row.state.as_str(), &row.assignee) {
+                ("open", Some(a)) => *load.entry(a.as_str()).or_default() += 1,
+                ("new", _) => waiting.push(row),
+                _ => {}
+            }
+        }
+        let mut last = self.last_assigned.lock().unwrap_or_else(|p| p.into_inner());
+        for row in waiting {
+            let Some(team) = teams.iter().find(|t| t.id == row.team) else {
+                continue;
+            };
+            let pick = team
+                .agents
+                .iter()
+                .filter(|a| {
+                    team.capacity == 0 || load.get(a.as_str()).copied().unwrap_or(0) < team.capacity
+                })
+                .min_by_key(|a| {
+                    (
+                        load.get(a.as_str()).copied().unwrap_or(0),
+                        last.get(a.as_str()).copied().unwrap_or(i64::MIN),
+                        a.as_str(),
+                    )
+                })
+                .cloned();
+            let Some(agent) = pick else {
+                continue;
+            };
+            let item = stored_item(row)?;
+            let change = Change::Assigned { to: agent.clone() };
+            if item.check(&change).is_err() {
+                continue;
+            }
+            self.write(
+                Some(item),
+                row.id,
+                vec![(Actor::System, change)],
+                now,
+                Extras::default(),
+            )?;
+            if let Some(a) = team.agents.iter().find(|a| **a == agent) {
+                *load.entry(a.as_str()).or_default() += 1;
+            }
+            last.insert(agent, now);
+        }
+        Ok(())
     }
 
     fn notifications(&self, item: &Item, change: &Change, seq: u32, now: i64) -> Vec<OutboxRow> {

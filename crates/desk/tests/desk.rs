@@ -458,3 +458,38 @@ fn author_flags_set_priority_and_keep_trolls_out_of_the_kpis() {
         .expect("item");
     assert_eq!(newest.item.priority, Priority::Normal);
 }
+
+#[test]
+fn round_robin_hands_the_longest_waiting_items_out_within_capacity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = Arc::new(StateStore::open(&dir.path().join("state.db")).expect("state"));
+    let text = format!(
+        "{ALERTS}  teams:\n    - {{id: service, agents: [anna, bob], auto_assign: true, capacity: 1}}\n"
+    );
+    let alerting = AlertingConfig::parse(&text, "alerts.yaml", &[], &|_| None).expect("alerting");
+    let desk = Desk::new(&alerting, state, BTreeMap::new()).expect("desk");
+    desk.intake(
+        &[
+            post(1, "kim", 0, Intent::Complaint, None),
+            post(2, "lea", 10, Intent::Complaint, None),
+            post(3, "max", 20, Intent::Complaint, None),
+        ],
+        T + 60,
+    )
+    .expect("intake");
+    desk.tick(T + 70).expect("tick");
+    let owner = |a: &str| desk.item(id_of(&desk, a)).expect("item").0.item.assignee;
+    assert_eq!(owner("kim").as_deref(), Some("anna"));
+    assert_eq!(owner("lea").as_deref(), Some("bob"));
+    assert_eq!(owner("max"), None, "both agents are at capacity");
+    desk.act(
+        id_of(&desk, "kim"),
+        Action::Resolve,
+        user("anna"),
+        None,
+        T + 80,
+    )
+    .expect("resolve");
+    desk.tick(T + 90).expect("tick");
+    assert_eq!(owner("max").as_deref(), Some("anna"), "anna has room again");
+}
