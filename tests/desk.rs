@@ -395,3 +395,68 @@ fn tokens_with_roles_guard_the_api_and_name_the_actor() {
         "secrets are never shown again: {listed}"
     );
 }
+
+/// An agent corrects the scorer on two items; the correction shows on the item, and
+/// `lauscher eval --corrections` measures the scorer on them and proposes the word both
+/// share for the user lexicon.
+#[test]
+fn corrections_are_shown_and_teach_the_lexicon() {
+    let dir = setup("http://127.0.0.1:9");
+    let daemon = dir.start_daemon();
+    push(
+        &daemon,
+        &[
+            line(
+                "1",
+                "kim",
+                2,
+                "Warum ist die Acme Bahn heute so schnarchig?",
+                None,
+            ),
+            line(
+                "2",
+                "lea",
+                1,
+                "Wieso fährt die Acme Bahn so schnarchig, ist das normal?",
+                None,
+            ),
+        ],
+    );
+    let queue = wait_items(&daemon, "", 2);
+    for item in &queue {
+        assert_eq!(
+            item["post"]["label"], "neutral",
+            "the scorer does not know the word"
+        );
+        let (status, body) = act(
+            &daemon,
+            &item["id"],
+            "correct",
+            json!({"by": "anna", "label": "negative", "intent": "complaint"}),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["corrected_label"], "negative");
+    }
+    let (status, _) = act(&daemon, &queue[0]["id"], "correct", json!({"by": "anna"}));
+    assert_eq!(status, 400, "a correction corrects something");
+    let kpi = daemon.get_json("/api/v1/desk/kpi?since=1h");
+    assert_eq!(
+        kpi["total"]["by_intent"]["complaint"], 2,
+        "the corrected intent is shown: {kpi}"
+    );
+    let (stopped, _) = daemon.terminate();
+    assert!(stopped);
+    let out = dir
+        .cmd(&["eval", "--corrections", "--data-dir"])
+        .arg(dir.data())
+        .output()
+        .expect("eval");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("n 2"), "{stdout}");
+    assert!(stdout.contains("schnarchig: -1.5"), "{stdout}");
+}

@@ -263,7 +263,15 @@ pub struct ScoreArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The labeled TSV file (`-` for standard input).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "corrections")]
+    pub file: Option<PathBuf>,
+    /// Evaluate on the posts agents corrected in the service desk instead (read from the
+    /// data directory's state store and index), and propose user-lexicon entries.
+    #[arg(long, conflicts_with = "file")]
+    pub corrections: bool,
+    /// The data directory (with `--corrections`).
+    #[arg(long, env = "LAUSCHER_DATA_DIR", default_value = "lauscher-data")]
+    pub data_dir: PathBuf,
     #[command(flatten)]
     pub scoring: ScoringArgs,
     /// Also print up to this many misclassified posts with their explanations.
@@ -554,6 +562,18 @@ pub enum DeskCommand {
         id: i64,
         /// The item it goes into.
         into: i64,
+    },
+    /// Correct the scorer: the opening post's sentiment label and/or intent (kept as an
+    /// event; `lauscher eval --corrections` learns from them).
+    Correct {
+        /// The item id.
+        id: i64,
+        /// negative, neutral or positive.
+        #[arg(long)]
+        label: Option<String>,
+        /// complaint, question, praise or other.
+        #[arg(long)]
+        intent: Option<String>,
     },
     /// Flag an author: troll (later posts low priority, out of the complaint KPIs), vip
     /// (at least high priority) or none.

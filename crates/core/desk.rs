@@ -31,7 +31,10 @@ pub(crate) fn line(i: &Value, now: i64) -> String {
         i["id"],
         i["state"].as_str().unwrap_or(""),
         i["priority"].as_str().unwrap_or(""),
-        i["post"]["intent"].as_str().unwrap_or(""),
+        i["corrected_intent"]
+            .as_str()
+            .or(i["post"]["intent"].as_str())
+            .unwrap_or(""),
         i["team"].as_str().unwrap_or(""),
         i["assignee"].as_str().unwrap_or("-"),
         age(now - posted),
@@ -243,6 +246,9 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             .await?;
             println!("{}", serde_json::to_string(&body)?);
             return Ok(ExitCode::SUCCESS);
+        }
+        DeskCommand::Correct { id, label, intent } => {
+            many(&[*id], "correct", json!({"label": label, "intent": intent}))
         }
         DeskCommand::Claim { ids } => many(ids, "claim", json!({})),
         DeskCommand::Assign { to, ids } => many(ids, "assign", json!({"to": to})),

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lauscher_config::Config;
-use lauscher_model::Contribution;
 use lauscher_model::Lang;
+use lauscher_model::{Contribution, Label};
 use lauscher_scorer::eval::{
-    ClassScores, Confusion, INTENTS, IntentConfusion, LABELS, read_labeled,
+    ClassScores, Confusion, INTENTS, IntentConfusion, LABELS, LabeledPost, read_labeled,
 };
 use lauscher_scorer::{Scored, Scorer};
 use serde_json::json;
@@ -124,15 +124,28 @@ pub fn score(args: ScoreArgs) -> Result<ExitCode> {
 pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let (config, forced) = scoring_config(&args.scoring)?;
     let scorer = Scorer::new(&config);
-    let name = args.file.display().to_string();
-    let reader: Box<dyn BufRead> = if name == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
+    let (name, posts, skipped) = if args.corrections {
+        let posts = corrected_posts(&args.data_dir)?;
+        if posts.is_empty() {
+            bail!(
+                "no corrections in {}: agents correct items with `lauscher desk correct ID --label ... --intent ...`",
+                args.data_dir.display()
+            );
+        }
+        ("corrections".to_owned(), posts, Vec::new())
     } else {
-        Box::new(BufReader::new(
-            File::open(&args.file).with_context(|| format!("{name}: cannot open"))?,
-        ))
+        let file = args.file.clone().unwrap_or_default();
+        let name = file.display().to_string();
+        let reader: Box<dyn BufRead> = if name == "-" {
+            Box::new(BufReader::new(std::io::stdin()))
+        } else {
+            Box::new(BufReader::new(
+                File::open(&file).with_context(|| format!("{name}: cannot open"))?,
+            ))
+        };
+        let (posts, skipped) = read_labeled(reader).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        (name, posts, skipped)
     };
-    let (posts, skipped) = read_labeled(reader).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     for s in &skipped {
         eprintln!("{name}:{}: skipped: {}", s.line, s.reason);
     }
@@ -193,6 +206,9 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         if !skipped.is_empty() {
             writeln!(out, "skipped: {} rows (see standard error)", skipped.len())?;
         }
+    }
+    if args.corrections {
+        print!("{}", propose_lexicon(&posts, &scored));
     }
     let mut shown = 0;
     for (p, s) in posts.iter().zip(&scored) {
@@ -290,4 +306,114 @@ fn print_confusion(out: &mut impl Write, title: &str, c: &Confusion) -> Result<(
         .collect();
     print_classes(out, "neg neu pos", &rows)?;
     Ok(())
+}
+
+/// The posts agents corrected in the service desk, with the corrected label (else the
+/// scorer's at the time) and intent; the text from the index, else the item's snippet.
+fn corrected_posts(data_dir: &std::path::Path) -> Result<Vec<LabeledPost>> {
+    let path = data_dir.join("state.db");
+    if !path.exists() {
+        bail!("no state store in {}", data_dir.display());
+    }
+    let state = lauscher_state::StateStore::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let index_dir = data_dir.join("index");
+    let index = if index_dir.join("meta.json").exists() {
+        lauscher_index::MentionIndex::open(&index_dir, &[]).ok()
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for row in state.desk_items_with_action("corrected")? {
+        let item: lauscher_desk::Item = serde_json::from_str(&row.body)
+            .with_context(|| format!("desk item {}: unreadable", row.id))?;
+        if item.corrected_label.is_none() && item.corrected_intent.is_none() {
+            continue;
+        }
+        let text = index
+            .as_ref()
+            .and_then(|i| i.get(item.post.mention).ok().flatten())
+            .map(|m| match m.title {
+                Some(t) if !t.is_empty() => format!("{t}\n{}", m.text),
+                _ => m.text,
+            })
+            .unwrap_or_else(|| item.post.snippet.clone());
+        out.push(LabeledPost {
+            id: item.post.mention.to_string(),
+            lang: item.post.lang.clone(),
+            label: item.label(),
+            intent: item.corrected_intent,
+            text,
+        });
+    }
+    Ok(out)
+}
+
+/// User-lexicon entries the corrections suggest: words in at least two posts the scorer
+/// got wrong with the same corrected label, in no post corrected to the opposite label,
+/// and not yet moving the score. Printed as a lexicon file per language, for review.
+fn propose_lexicon(posts: &[LabeledPost], scored: &[Scored]) -> String {
+    use std::collections::BTreeSet;
+    use std::fmt::Write;
+    let words = |t: &str| -> BTreeSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
+            .map(str::to_lowercase)
+            .collect()
+    };
+    // (lang, word) -> (wrong posts per gold label, posts of any label per label)
+    let mut wrong: BTreeMap<(String, String, &'static str), usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String, &'static str), usize> = BTreeMap::new();
+    for (p, s) in posts.iter().zip(scored) {
+        let lang = s.lang.code().to_owned();
+        let cues: BTreeSet<String> = s
+            .sentiment
+            .explanation
+            .iter()
+            .map(|c| c.cue.to_lowercase())
+            .collect();
+        for w in words(&p.text) {
+            if cues.iter().any(|c| c.contains(&w)) {
+                continue;
+            }
+            *seen
+                .entry((lang.clone(), w.clone(), p.label.as_str()))
+                .or_default() += 1;
+            if s.sentiment.label != p.label && p.label != Label::Neutral {
+                *wrong
+                    .entry((lang.clone(), w, p.label.as_str()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut by_lang: BTreeMap<String, Vec<(String, f32, usize)>> = BTreeMap::new();
+    for ((lang, w, label), n) in wrong {
+        let opposite = if label == "negative" {
+            "positive"
+        } else {
+            "negative"
+        };
+        if n < 2 || seen.contains_key(&(lang.clone(), w.clone(), opposite)) {
+            continue;
+        }
+        let weight = if label == "negative" { -1.5 } else { 1.5 };
+        by_lang.entry(lang).or_default().push((w, weight, n));
+    }
+    let mut out = String::new();
+    if by_lang.is_empty() {
+        out.push_str(
+            "\nno lexicon entries to propose (a word must explain at least two corrected posts)\n",
+        );
+        return out;
+    }
+    for (lang, entries) in by_lang {
+        let _ = writeln!(
+            out,
+            "\n# proposed user lexicon ({lang}) from corrected posts; review before adding\nversion: 1\nlang: {lang}\nwords:"
+        );
+        for (w, weight, n) in entries {
+            let _ = writeln!(out, "  {w}: {weight}   # {n} corrected posts");
+        }
+    }
+    out
 }

@@ -93,6 +93,11 @@ pub enum Action {
     Note(String),
     /// Set the priority.
     Prioritize(Priority),
+    /// Correct the scorer's label and/or intent of the opening post.
+    Correct(
+        Option<lauscher_model::Label>,
+        Option<lauscher_model::Intent>,
+    ),
     /// Record the receipt stamp sent to the author ("thanks, we are on it"), with an
     /// optional reference (a ticket number): the first response.
     Ack(Option<String>),
@@ -578,6 +583,7 @@ impl Desk {
                 body: clean(body, "note")?,
             },
             Action::Prioritize(priority) => Change::Prioritized { priority },
+            Action::Correct(label, intent) => Change::Corrected { label, intent },
             Action::Ack(reference) => Change::Responded {
                 kind: ResponseKind::Receipt,
                 post: None,
@@ -818,7 +824,7 @@ impl Desk {
         };
         let text = format!(
             "{} · @{} on {} · {} · priority {} · team {} · {}\n{}{}",
-            item.post.intent,
+            item.intent(),
             item.post.author,
             item.post.source,
             item.state,
@@ -899,6 +905,20 @@ impl Desk {
         self.state.set_author_flag(&author, row.as_ref())?;
         info!(author = %author, flag = flag.map_or("none", AuthorFlag::as_str), by = %actor, "author flag set");
         Ok(())
+    }
+
+    /// Every correction agents made: the opening post and the corrected label and
+    /// intent (the latest of each), for `lauscher eval --corrections`.
+    pub fn corrections(&self) -> Result<Vec<Item>, DeskError> {
+        let rows = self.state.desk_items_with_action("corrected")?;
+        let mut out = Vec::new();
+        for row in rows {
+            let item = stored_item(&row)?;
+            if item.corrected_label.is_some() || item.corrected_intent.is_some() {
+                out.push(item);
+            }
+        }
+        Ok(out)
     }
 
     /// One item with its events.

@@ -294,6 +294,17 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
+    /// An agent corrected what the scorer decided about the opening post; shown instead
+    /// of the computed values, and the ground truth `lauscher eval --corrections` scores
+    /// the scorer against.
+    Corrected {
+        /// The right sentiment label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<Label>,
+        /// The right intent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<Intent>,
+    },
     /// Waiting on the author or a third party.
     Pending,
     /// Done.
@@ -343,6 +354,7 @@ impl Change {
             Change::Noted { .. } => "noted",
             Change::Prioritized { .. } => "prioritized",
             Change::Responded { .. } => "responded",
+            Change::Corrected { .. } => "corrected",
             Change::Pending => "pending",
             Change::Resolved => "resolved",
             Change::Reopened => "reopened",

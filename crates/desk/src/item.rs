@@ -81,6 +81,12 @@ pub struct Item {
     pub notes: Vec<Note>,
     /// The SLA policy that matched at intake.
     pub policy: String,
+    /// An agent's correction of the opening post's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_label: Option<lauscher_model::Label>,
+    /// An agent's correction of the opening post's intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_intent: Option<lauscher_model::Intent>,
     /// The opening post's abuse flag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abuse: Option<crate::abuse::Abuse>,
@@ -151,6 +157,8 @@ impl Item {
             policy: policy.clone(),
             abuse: abuse.clone(),
             author_flag: *author_flag,
+            corrected_label: None,
+            corrected_intent: None,
             post: post.clone(),
             follow_ups: Vec::new(),
             queued_at: e.at,
@@ -211,6 +219,14 @@ impl Item {
             | Change::Tagged { .. }
             | Change::Untagged { .. }
             | Change::Noted { .. } => true,
+            Change::Corrected { label, intent } => {
+                if label.is_none() && intent.is_none() {
+                    return Err(Refused::Invalid(
+                        "correct what? (label and/or intent)".into(),
+                    ));
+                }
+                true
+            }
             Change::Assigned { to } => {
                 if to.trim().is_empty() {
                     return Err(Refused::Invalid("assign to whom? (an agent name)".into()));
@@ -328,6 +344,14 @@ impl Item {
                 body: body.clone(),
             }),
             Change::Prioritized { priority } => self.priority = *priority,
+            Change::Corrected { label, intent } => {
+                if label.is_some() {
+                    self.corrected_label = *label;
+                }
+                if intent.is_some() {
+                    self.corrected_intent = *intent;
+                }
+            }
             Change::Responded {
                 kind,
                 post,
@@ -400,6 +424,16 @@ impl Item {
             .take_while(|(at, _)| *at <= t)
             .last()
             .map(|(_, s)| *s)
+    }
+
+    /// The intent shown: an agent's correction, else the scorer's.
+    pub fn intent(&self) -> lauscher_model::Intent {
+        self.corrected_intent.unwrap_or(self.post.intent)
+    }
+
+    /// The label shown: an agent's correction, else the scorer's.
+    pub fn label(&self) -> lauscher_model::Label {
+        self.corrected_label.unwrap_or(self.post.label)
     }
 
     /// Whether the post insults, attacks or threatens, or its author is flagged a troll:

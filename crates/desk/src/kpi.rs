@@ -252,7 +252,7 @@ fn key_of(item: &Item, d: Dimension) -> String {
             .cloned()
             .unwrap_or_else(|| "-".into()),
         Dimension::Source => item.post.source.clone(),
-        Dimension::Intent => item.post.intent.as_str().to_owned(),
+        Dimension::Intent => item.intent().as_str().to_owned(),
     }
 }
 
@@ -333,7 +333,7 @@ fn kpis(items: &[&Item], book: &SlaBook, req: &KpiRequest) -> Kpis {
         }
         k.volume += 1;
         *k.by_intent
-            .entry(item.post.intent.as_str().to_owned())
+            .entry(item.intent().as_str().to_owned())
             .or_default() += 1;
         k.reopened += item.reopened;
         lag.push((item.post.fetched_at.timestamp() - t0).max(0));

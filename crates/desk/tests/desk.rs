@@ -493,3 +493,20 @@ fn round_robin_hands_the_longest_waiting_items_out_within_capacity() {
     desk.tick(T + 90).expect("tick");
     assert_eq!(owner("max").as_deref(), Some("anna"), "anna has room again");
 }
+
+#[test]
+fn a_correction_survives_the_event_log() {
+    let e = lauscher_desk::Event {
+        item: 1,
+        seq: 2,
+        at: T,
+        actor: user("anna"),
+        change: lauscher_desk::Change::Corrected {
+            label: Some(lauscher_model::Label::Negative),
+            intent: Some(Intent::Complaint),
+        },
+    };
+    let json = serde_json::to_string(&e).expect("json");
+    let back: lauscher_desk::Event = serde_json::from_str(&json).expect(&json);
+    assert_eq!(back, e, "{json}");
+}

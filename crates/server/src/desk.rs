@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
-//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
 //! | `POST /api/v1/desk/authors/{handle}/flag` | `{"flag": "troll" \| "vip" \| "none", "reason": "...", "by": "anna"}`: a troll's later posts are low priority and out of the complaint KPIs, a VIP's at least high; routes may match `author_flag` |
 //! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
@@ -135,6 +135,19 @@ pub struct ActBody {
     reason: Option<String>,
     into: Option<i64>,
     reference: Option<String>,
+    label: Option<String>,
+    intent: Option<String>,
+}
+
+fn label_of(s: &str) -> Result<lauscher_model::Label, String> {
+    match s {
+        "negative" => Ok(lauscher_model::Label::Negative),
+        "neutral" => Ok(lauscher_model::Label::Neutral),
+        "positive" => Ok(lauscher_model::Label::Positive),
+        _ => Err(format!(
+            "unknown label {s:?}: expected negative, neutral or positive"
+        )),
+    }
 }
 
 fn action(name: &str, b: &ActBody) -> Result<Action, String> {
@@ -157,9 +170,19 @@ fn action(name: &str, b: &ActBody) -> Result<Action, String> {
         "reopen" => Action::Reopen,
         "dismiss" => Action::Dismiss(need(&b.reason, "reason")?.parse()?),
         "merge" => Action::Merge(b.into.ok_or_else(|| "merge needs \"into\"".to_owned())?),
+        "correct" => Action::Correct(
+            b.label.as_deref().map(label_of).transpose()?,
+            b.intent
+                .as_deref()
+                .map(|i| {
+                    i.parse::<lauscher_model::Intent>()
+                        .map_err(|e| e.to_string())
+                })
+                .transpose()?,
+        ),
         other => {
             return Err(format!(
-                "unknown action {other:?}: expected claim, assign, unassign, tag, untag, note, priority, ack, pending, resolve, reopen, dismiss or merge"
+                "unknown action {other:?}: expected claim, assign, unassign, tag, untag, note, priority, correct, ack, pending, resolve, reopen, dismiss or merge"
             ));
         }
     })

@@ -229,6 +229,18 @@ impl StateStore {
         run().map_err(|e| self.err(e))
     }
 
+    /// Items with at least one event of `action`.
+    pub fn desk_items_with_action(&self, action: &str) -> Result<Vec<DeskItemRow>, StateError> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<DeskItemRow>> {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM desk_items WHERE id IN (SELECT item_id FROM desk_events WHERE action = ?1) ORDER BY id"
+            ))?;
+            stmt.query_map([action], item_row)?.collect()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
     /// The events of one item, oldest first.
     pub fn desk_events(&self, item: i64) -> Result<Vec<DeskEventRow>, StateError> {
         let conn = self.conn();
