@@ -432,7 +432,17 @@ impl Desk {
                 None => None,
             };
             if self.config.is_own_anywhere(&m.author_key) {
-                let Some(id) = parent else { continue };
+                let Some(id) = parent else {
+                    // A reply to a post not queued (yet): kept, in case that post comes
+                    // in later (its source polled after the brand's).
+                    if let Some(to) = &m.reply_to {
+                        let json = serde_json::to_string(&post).unwrap_or_default();
+                        let keep = self.config.max_age.0.as_secs() as i64;
+                        self.state
+                            .desk_keep_early_reply(m.id, to, &json, now, now - keep)?;
+                    }
+                    continue;
+                };
                 let item = self.load(id)?;
                 // The brand answering in the thread: its handle must be one of the
                 // item's brand (a reply often names no brand itself).
@@ -536,8 +546,49 @@ impl Desk {
             )?;
             info!(item = id, team = %item.team, priority = %item.priority, policy = %item.policy, "desk item queued");
             report.created += 1;
+            report.responses += self.early_replies(item, id, &m.address, &m.url, now)?;
         }
         Ok(report)
+    }
+
+    /// Brand replies that came in before `item`'s post, recorded as its responses.
+    fn early_replies(
+        &self,
+        mut item: Item,
+        id: i64,
+        address: &Option<String>,
+        url: &Option<String>,
+        now: i64,
+    ) -> Result<usize, DeskError> {
+        let addresses: Vec<String> = address.iter().chain(url.iter()).cloned().collect();
+        let mut n = 0;
+        for json in self.state.desk_early_replies(&addresses)? {
+            let Ok(reply) = serde_json::from_str::<Post>(&json) else {
+                continue;
+            };
+            if !self.config.is_own(&reply.author, &item.post.topics) {
+                continue;
+            }
+            let mention = reply.mention;
+            let change = Change::Responded {
+                kind: ResponseKind::ThreadReply,
+                automated: self.config.is_bot(&reply.author),
+                post: Some(reply),
+                reference: None,
+            };
+            item = self.write(
+                Some(item),
+                id,
+                vec![(Actor::System, change)],
+                now,
+                Extras {
+                    mentions: vec![(mention, "brand_reply")],
+                    ..Extras::default()
+                },
+            )?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Runs `action` on item `id` as `actor`; `version`, when given, must be the item's.

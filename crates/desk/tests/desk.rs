@@ -510,3 +510,23 @@ fn a_correction_survives_the_event_log() {
     let back: lauscher_desk::Event = serde_json::from_str(&json).expect(&json);
     assert_eq!(back, e, "{json}");
 }
+
+#[test]
+fn a_brand_reply_seen_before_its_post_still_answers_it() {
+    let (desk, _state, _dir) = desk();
+    // The brand's account is polled first: its reply comes in before the complaint.
+    let got = desk
+        .intake(
+            &[post(20, "acmebahn", 600, Intent::Other, Some(1))],
+            T + 660,
+        )
+        .expect("intake");
+    assert_eq!(got.responses, 0);
+    let got = desk
+        .intake(&[post(1, "kim", 0, Intent::Complaint, None)], T + 700)
+        .expect("intake");
+    assert_eq!((got.created, got.responses), (1, 1));
+    let item = desk.item(id_of(&desk, "kim")).expect("item").0.item;
+    let r = item.first_response.expect("answered");
+    assert_eq!((r.at, r.by.as_str()), (T + 600, "acmebahn"));
+}

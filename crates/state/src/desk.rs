@@ -345,3 +345,48 @@ impl StateStore {
             .map_err(|e| self.err(e))
     }
 }
+
+impl StateStore {
+    /// Keeps a brand reply whose parent is not (yet) an item, by the parent's address;
+    /// forgets kept replies older than `forget_before`.
+    pub fn desk_keep_early_reply(
+        &self,
+        id: MentionId,
+        address: &str,
+        post: &str,
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StateError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM desk_early_replies WHERE kept_at < ?1",
+            [forget_before],
+        )
+        .and_then(|_| {
+            conn.execute(
+                "INSERT OR IGNORE INTO desk_early_replies (mention_id, address, post, kept_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id.0.to_be_bytes().to_vec(), address, post, now],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+
+    /// Kept brand replies to any of `addresses`, oldest kept first, as stored.
+    pub fn desk_early_replies(&self, addresses: &[String]) -> Result<Vec<String>, StateError> {
+        let conn = self.conn();
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare_cached(
+                "SELECT post FROM desk_early_replies WHERE address = ?1 ORDER BY kept_at",
+            )?;
+            let mut out = Vec::new();
+            for a in addresses {
+                for row in stmt.query_map([a], |r| r.get::<_, String>(0))? {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        };
+        run().map_err(|e| self.err(e))
+    }
+}

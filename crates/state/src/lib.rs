@@ -323,6 +323,16 @@ CREATE TABLE desk_authors (
     set_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
 ",
+    // Brand replies that arrived before the post they answer (sources polled apart).
+    "
+CREATE TABLE desk_early_replies (
+    mention_id BLOB PRIMARY KEY,
+    address    TEXT NOT NULL,
+    post       TEXT NOT NULL,
+    kept_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX desk_early_replies_address ON desk_early_replies(address);
+",
 ];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
