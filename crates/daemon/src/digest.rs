@@ -19,7 +19,7 @@ use lauscher_config::{AlertingConfig, DigestConfig, DigestPeriod};
 use lauscher_index::MentionIndex;
 use lauscher_insights::Period;
 use lauscher_query::ActiveRules;
-use lauscher_state::{OutboxRow, OutboxStatus, StateStore};
+use lauscher_state::{OutboxRow, StateStore};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -129,25 +129,16 @@ impl DigestScheduler {
             let Some(rc) = self.alerting.receivers.iter().find(|x| &x.id == r) else {
                 continue;
             };
-            let row = OutboxRow {
-                id: 0,
-                incident_id: 0,
-                version: 1,
-                receiver: r.clone(),
-                idempotency_key: format!("{key}:{r}"),
-                event: "digest".into(),
-                body: lauscher_alerts::receiver::of(rc.kind)
+            let row = OutboxRow::pending(
+                r,
+                format!("{key}:{r}"),
+                "digest",
+                lauscher_alerts::receiver::of(rc.kind)
                     .digest(&message)
                     .to_string(),
-                status: OutboxStatus::Pending,
-                attempts: 0,
-                created_at: at,
-                next_attempt_at: at,
-                expires_at: at + rc.ttl.0.as_secs() as i64,
-                sent_at: None,
-                last_error: None,
-                group_key: String::new(),
-            };
+                at,
+                rc.ttl.0.as_secs() as i64,
+            );
             self.state
                 .enqueue_notification(&row)
                 .map_err(|e| e.to_string())?;

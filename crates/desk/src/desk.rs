@@ -30,9 +30,7 @@ use lauscher_alerts::render::DeskNotice;
 use lauscher_alerts::route::{Labels, matches, route};
 use lauscher_config::{AlertingConfig, DeskConfig};
 use lauscher_model::{MentionSummary, Priority};
-use lauscher_state::{
-    DeskEventRow, DeskItemRow, DeskWrite, OutboxRow, OutboxStatus, StateError, StateStore,
-};
+use lauscher_state::{DeskEventRow, DeskItemRow, DeskWrite, OutboxRow, StateError, StateStore};
 use lauscher_telemetry::METRICS;
 use tracing::{info, warn};
 
@@ -910,23 +908,17 @@ impl Desk {
             .iter()
             .filter_map(|r| self.alerting.receivers.iter().find(|x| &x.id == r))
             .map(|rc| OutboxRow {
-                id: 0,
-                incident_id: 0,
                 version: seq,
-                receiver: rc.id.clone(),
-                idempotency_key: format!("desk:{}:{seq}:{}", item.id, rc.id),
-                event: event.into(),
-                body: lauscher_alerts::receiver::of(rc.kind)
-                    .desk(&notice)
-                    .to_string(),
-                status: OutboxStatus::Pending,
-                attempts: 0,
-                created_at: now,
-                next_attempt_at: now,
-                expires_at: now + rc.ttl.0.as_secs() as i64,
-                sent_at: None,
-                last_error: None,
-                group_key: String::new(),
+                ..OutboxRow::pending(
+                    &rc.id,
+                    format!("desk:{}:{seq}:{}", item.id, rc.id),
+                    event,
+                    lauscher_alerts::receiver::of(rc.kind)
+                        .desk(&notice)
+                        .to_string(),
+                    now,
+                    rc.ttl.0.as_secs() as i64,
+                )
             })
             .collect()
     }

@@ -125,6 +125,37 @@ pub struct OutboxRow {
     pub group_key: String,
 }
 
+impl OutboxRow {
+    /// A notification about no incident (a digest, a desk notice) for `receiver`, due
+    /// at `now`, given up after `ttl` seconds.
+    pub fn pending(
+        receiver: &str,
+        idempotency_key: String,
+        event: &str,
+        body: String,
+        now: i64,
+        ttl: i64,
+    ) -> OutboxRow {
+        OutboxRow {
+            id: 0,
+            incident_id: 0,
+            version: 1,
+            receiver: receiver.to_owned(),
+            idempotency_key,
+            event: event.to_owned(),
+            body,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            expires_at: now + ttl,
+            sent_at: None,
+            last_error: None,
+            group_key: String::new(),
+        }
+    }
+}
+
 /// A silence: notifications of matching incidents are kept, not sent, in its time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SilenceRow {
