@@ -210,8 +210,13 @@ async fn complaints_reach_the_queue_are_worked_measured_and_survive_kill_9() {
         // kill -9: items, events and KPIs survive; the catch-up adds nothing twice.
         daemon.kill9();
         let daemon = dir.start_daemon();
-        let again = daemon.get_json("/api/v1/desk/kpi?since=2h");
-        assert_eq!(again["total"], kpi["total"], "KPIs recompute the same from the events");
+        let mut again = daemon.get_json("/api/v1/desk/kpi?since=2h");
+        // The oldest item's age moves with the clock; everything else is the log's.
+        let mut before = kpi["total"].clone();
+        for k in [&mut again["total"], &mut before] {
+            k["backlog"]["oldest_age_s"] = Value::Null;
+        }
+        assert_eq!(again["total"], before, "KPIs recompute the same from the events");
         let all = items(&daemon, "state=new,open,pending,resolved");
         assert_eq!(all.len(), 3, "{all:?}");
         let shown = daemon.get_json(&format!("/api/v1/desk/items/{kim}"));
@@ -459,4 +464,134 @@ fn corrections_are_shown_and_teach_the_lexicon() {
     );
     assert!(stdout.contains("n 2"), "{stdout}");
     assert!(stdout.contains("schnarchig: -1.5"), "{stdout}");
+}
+
+fn signed(secret: &str, body: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    format!(
+        "sha256={}",
+        hex::encode(aws_lc_rs::hmac::sign(&key, body.as_bytes()).as_ref())
+    )
+}
+
+/// An item handed off to a ticket system's webhook reaches it once (signed, with its
+/// idempotency key, also across kill -9); the ticket system's signed reports come back:
+/// its first answer is the first response, `closed` resolves the item, a repeated
+/// delivery changes nothing, a bad signature is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handed_off_item_reaches_the_ticket_system_once_and_its_state_comes_back() {
+    const SECRET: &str = "ticket-bridge-secret";
+    let tickets = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/inbound"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("{\"id\": 4711}"))
+        .mount(&tickets)
+        .await;
+    let dir = setup("http://127.0.0.1:9");
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.yaml")).expect("alerts");
+    let alerts = alerts
+        .replace(
+            "receivers:\n",
+            &format!(
+                "receivers:\n  - {{id: tickets, kind: webhook, url: \"{}/inbound\", secret: {SECRET}}}\n",
+                tickets.uri()
+            ),
+        )
+        .replace("desk:\n", "desk:\n  handoff: [tickets]\n");
+    dir.write("alerts.yaml", &alerts);
+    let dir = tokio::task::spawn_blocking(move || {
+        let daemon = dir.start_daemon();
+        push(
+            &daemon,
+            &[line(
+                "1",
+                "kim",
+                1,
+                "Die Acme Bahn App stürzt beim Login ab, seit Tagen kaputt",
+                None,
+            )],
+        );
+        let queue = wait_items(&daemon, "", 1);
+        let id = queue[0]["id"].clone();
+        let (status, item) = act(
+            &daemon,
+            &id,
+            "handoff",
+            json!({"by": "anna", "target": "nowhere"}),
+        );
+        assert_eq!(status, 400, "{item}");
+        let (status, item) = act(
+            &daemon,
+            &id,
+            "handoff",
+            json!({"by": "anna", "target": "tickets"}),
+        );
+        assert_eq!(status, 200, "{item}");
+        assert_eq!(item["state"], "handed_off");
+        let report = |delivery: &str, state: &str| {
+            json!({
+                "item": id,
+                "delivery": delivery,
+                "state": state,
+                "external_id": 4711,
+                "first_response_at": Utc::now().to_rfc3339(),
+            })
+            .to_string()
+        };
+        let hook = "/api/v1/desk/handoff/tickets";
+        let body = report("d-1", "open");
+        let (status, _) = daemon.post(hook, &[("x-lauscher-signature", "sha256=00")], &body);
+        assert_eq!(status, 401, "a bad signature is refused");
+        let (status, answer) = daemon.post(
+            hook,
+            &[("x-lauscher-signature", &signed(SECRET, &body))],
+            &body,
+        );
+        assert_eq!(status, 200, "{answer}");
+        let again = daemon.post(
+            hook,
+            &[("x-lauscher-signature", &signed(SECRET, &body))],
+            &body,
+        );
+        assert_eq!(again.0, 200);
+        let shown = daemon.get_json(&format!("/api/v1/desk/items/{id}"));
+        assert_eq!(shown["first_response"]["kind"], "external", "{shown}");
+        assert_eq!(shown["external"], json!(["4711", "open"]));
+        let versions = shown["version"].clone();
+        let again: Value = serde_json::from_str(&again.1).expect("json");
+        assert_eq!(
+            again["version"], versions,
+            "a repeated delivery changes nothing"
+        );
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        let body = report("d-2", "closed");
+        let (status, answer) = daemon.post(
+            hook,
+            &[("x-lauscher-signature", &signed(SECRET, &body))],
+            &body,
+        );
+        assert_eq!(status, 200, "{answer}");
+        let shown = daemon.get_json(&format!("/api/v1/desk/items/{id}"));
+        assert_eq!(shown["state"], "resolved", "{shown}");
+        std::thread::sleep(Duration::from_secs(2));
+        (dir, daemon)
+    })
+    .await
+    .expect("test thread");
+    let got = tickets.received_requests().await.unwrap_or_default();
+    assert_eq!(got.len(), 1, "one hand-off request, also across kill -9");
+    let r = &got[0];
+    assert_eq!(
+        r.headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok()),
+        Some("handoff:1:tickets")
+    );
+    assert!(r.headers.get("lauscher-signature").is_some());
+    let body: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["version"], "lauscher.handoff/v1");
+    assert_eq!(body["reference"], "LSR-1");
+    assert_eq!(body["post"]["author"], "kim");
+    drop(dir);
 }

@@ -563,6 +563,13 @@ pub enum DeskCommand {
         /// The item it goes into.
         into: i64,
     },
+    /// Hand an item off to a ticket system (a webhook receiver named in desk.handoff).
+    Handoff {
+        /// The item id.
+        id: i64,
+        /// The hand-off target.
+        target: String,
+    },
     /// Correct the scorer: the opening post's sentiment label and/or intent (kept as an
     /// event; `lauscher eval --corrections` learns from them).
     Correct {

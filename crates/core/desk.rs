@@ -247,6 +247,7 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&body)?);
             return Ok(ExitCode::SUCCESS);
         }
+        DeskCommand::Handoff { id, target } => many(&[*id], "handoff", json!({"target": target})),
         DeskCommand::Correct { id, label, intent } => {
             many(&[*id], "correct", json!({"label": label, "intent": intent}))
         }

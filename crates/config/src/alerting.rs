@@ -1087,7 +1087,13 @@ impl AlertingConfig {
         }
         check_route(&self.routing, "routing", &receivers, f)?;
         if let Some(desk) = &self.desk {
-            desk.validate(f, topics, &receivers)?;
+            let signed: HashSet<&str> = self
+                .receivers
+                .iter()
+                .filter(|r| r.kind == ReceiverKind::Webhook && r.secret.is_some())
+                .map(|r| r.id.as_str())
+                .collect();
+            desk.validate(f, topics, &receivers, &signed)?;
         }
         let p = &self.incidents;
         if p.sla_warn.0 > p.sla.0 {

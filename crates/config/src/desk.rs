@@ -89,6 +89,10 @@ pub struct DeskConfig {
     /// Reach from which an item is `urgent`. Default 100,000.
     #[serde(default = "default_urgent_reach")]
     pub urgent_reach: u64,
+    /// Webhook receivers (with a `secret`) items can be handed off to: a ticket system's
+    /// inbound webhook or a bridge to it.
+    #[serde(default)]
+    pub handoff: Vec<String>,
     /// Teams whose new items are handed out automatically.
     #[serde(default)]
     pub teams: Vec<TeamConfig>,
@@ -132,6 +136,7 @@ impl Default for DeskConfig {
             max_age: default_max_age(),
             high_reach: default_high_reach(),
             urgent_reach: default_urgent_reach(),
+            handoff: Vec::new(),
             teams: Vec::new(),
             calendars: Vec::new(),
             sla: Vec::new(),
@@ -455,7 +460,16 @@ impl DeskConfig {
         f: &YamlFile<'_>,
         topics: &[String],
         receivers: &HashSet<&str>,
+        signed_webhooks: &HashSet<&str>,
     ) -> Result<(), Located> {
+        for (i, h) in self.handoff.iter().enumerate() {
+            if !signed_webhooks.contains(h.as_str()) {
+                return Err(f.at(
+                    &format!("desk.handoff[{i}]"),
+                    format!("hand-off target {h:?} must be a webhook receiver with a secret (it signs both ways)"),
+                ));
+            }
+        }
         if self.intents.is_empty() {
             return Err(f.at(
                 "desk.intents",

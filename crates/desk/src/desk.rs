@@ -109,6 +109,8 @@ pub enum Action {
     Dismiss(DismissReason),
     /// Fold it into another item.
     Merge(i64),
+    /// Hand it off to a ticket system through this signed webhook receiver.
+    Handoff(String),
 }
 
 /// Which items to list.
@@ -217,6 +219,19 @@ impl Desk {
     /// The desk's configuration.
     pub fn config(&self) -> &DeskConfig {
         &self.config
+    }
+
+    /// The signing secret of hand-off target `target` (a webhook receiver in
+    /// `desk.handoff`).
+    pub fn handoff_secret(&self, target: &str) -> Option<&str> {
+        if !self.config.handoff.iter().any(|h| h == target) {
+            return None;
+        }
+        self.alerting
+            .receivers
+            .iter()
+            .find(|r| r.id == target)
+            .and_then(|r| r.secret.as_deref())
     }
 
     /// The SLA policies and calendars.
@@ -452,6 +467,7 @@ impl Desk {
                     post: Some(post),
                     automated: self.config.is_bot(&m.author_key),
                     reference: None,
+                    answered_at: None,
                 };
                 if item.check(&change).is_err() {
                     continue;
@@ -573,6 +589,7 @@ impl Desk {
                 automated: self.config.is_bot(&reply.author),
                 post: Some(reply),
                 reference: None,
+                answered_at: None,
             };
             item = self.write(
                 Some(item),
@@ -638,11 +655,25 @@ impl Desk {
                 post: None,
                 automated: false,
                 reference: reference.filter(|r| !r.trim().is_empty()),
+                answered_at: None,
             },
             Action::Pending => Change::Pending,
             Action::Resolve => Change::Resolved,
             Action::Reopen => Change::Reopened,
             Action::Dismiss(reason) => Change::Dismissed { reason },
+            Action::Handoff(target) => {
+                if !self.config.handoff.contains(&target) {
+                    return Err(Refused::Invalid(format!(
+                        "unknown hand-off target {target:?}: expected one of desk.handoff ({})",
+                        self.config.handoff.join(", ")
+                    ))
+                    .into());
+                }
+                Change::HandedOff {
+                    reference: format!("LSR-{id}"),
+                    target,
+                }
+            }
             Action::Merge(into) => {
                 let target = self.load(into)?;
                 if !target.state.is_live() {
@@ -664,7 +695,130 @@ impl Desk {
         {
             changes.insert(0, (actor.clone(), Change::Assigned { to: me.to_owned() }));
         }
-        self.write(Some(item), id, changes, now, Extras::default())
+        let notifications = match &changes.last().map(|c| &c.1) {
+            Some(Change::HandedOff { target, reference }) => {
+                self.handoff_request(&item, target, reference, now)
+            }
+            _ => Vec::new(),
+        };
+        let extras = Extras {
+            notifications,
+            ..Extras::default()
+        };
+        self.write(Some(item), id, changes, now, extras)
+    }
+
+    /// The hand-off request to `target`, queued in the outbox in the same transaction as
+    /// the `handed_off` event: delivered with retries, signed by the receiver's secret,
+    /// with the idempotency key `handoff:<item>:<target>` (the receiving side drops a
+    /// repeat by it; neither a crash nor a retry makes a second ticket there).
+    fn handoff_request(
+        &self,
+        item: &Item,
+        target: &str,
+        reference: &str,
+        now: i64,
+    ) -> Vec<OutboxRow> {
+        let Some(rc) = self.alerting.receivers.iter().find(|r| r.id == target) else {
+            return Vec::new();
+        };
+        let link = self
+            .config
+            .link
+            .as_ref()
+            .and_then(|l| l.join(&format!("api/v1/desk/items/{}", item.id)).ok())
+            .map(String::from);
+        let callback = self
+            .config
+            .link
+            .as_ref()
+            .and_then(|l| l.join(&format!("api/v1/desk/handoff/{target}")).ok())
+            .map(String::from);
+        let body = serde_json::json!({
+            "version": "lauscher.handoff/v1",
+            "event": "handoff",
+            "item": item.id,
+            "reference": reference,
+            "title": format!("{reference}: {} by @{} on {}", item.intent(), item.post.author, item.post.source),
+            "team": item.team,
+            "priority": item.priority,
+            "intent": item.intent(),
+            "label": item.label(),
+            "abuse": item.abuse,
+            "post": item.post,
+            "follow_ups": item.follow_ups,
+            "notes": item.notes,
+            "link": link,
+            "callback": callback,
+        });
+        vec![OutboxRow::pending(
+            &rc.id,
+            format!("handoff:{}:{target}", item.id),
+            "handoff",
+            body.to_string(),
+            now,
+            rc.ttl.0.as_secs() as i64,
+        )]
+    }
+
+    /// Takes in what the ticket system reports on a handed-off item (the caller checked
+    /// the signature): the ticket's state and id; its first agent answer as the first
+    /// response (`first_response_at`, never for automatic answers); `closed` resolves the
+    /// item. A delivery seen before changes nothing.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one field per thing a ticket system reports"
+    )]
+    pub fn external(
+        &self,
+        target: &str,
+        item_id: i64,
+        delivery: &str,
+        state: &str,
+        external_id: Option<String>,
+        first_response_at: Option<i64>,
+        now: i64,
+    ) -> Result<Item, DeskError> {
+        let _g = self.guard();
+        let item = self.load(item_id)?;
+        if item.handoff.as_ref().map(|(t, _)| t.as_str()) != Some(target) {
+            return Err(Refused::Invalid(format!(
+                "item {item_id} was not handed off to {target:?}"
+            ))
+            .into());
+        }
+        if item.deliveries.contains(delivery) {
+            return Ok(item);
+        }
+        let actor = Actor::External(target.to_owned());
+        let mut changes = vec![(
+            actor.clone(),
+            Change::External {
+                target: target.to_owned(),
+                delivery: delivery.to_owned(),
+                state: state.to_owned(),
+                external_id,
+            },
+        )];
+        if let Some(at) = first_response_at
+            && item.first_response.is_none()
+        {
+            changes.push((
+                actor.clone(),
+                Change::Responded {
+                    kind: ResponseKind::External,
+                    post: None,
+                    automated: false,
+                    reference: None,
+                    answered_at: Some(at),
+                },
+            ));
+        }
+        if matches!(state, "closed" | "resolved" | "solved") && item.state == ItemState::HandedOff {
+            changes.push((actor, Change::Resolved));
+        }
+        item.check(&changes[0].1)?;
+        self.write(Some(item), item_id, changes, now, Extras::default())
     }
 
     /// Sends what the SLA clocks owe at `now`: one warning and one breach per run of a

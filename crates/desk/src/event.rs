@@ -26,17 +26,20 @@ pub enum ItemState {
     Dismissed,
     /// Folded into another item.
     Merged,
+    /// In a ticket system now: Lauscher's clocks stop, the ticket's state comes back.
+    HandedOff,
 }
 
 impl ItemState {
     /// Every state.
-    pub const ALL: [ItemState; 6] = [
+    pub const ALL: [ItemState; 7] = [
         ItemState::New,
         ItemState::Open,
         ItemState::Pending,
         ItemState::Resolved,
         ItemState::Dismissed,
         ItemState::Merged,
+        ItemState::HandedOff,
     ];
 
     /// The stored name.
@@ -48,6 +51,7 @@ impl ItemState {
             ItemState::Resolved => "resolved",
             ItemState::Dismissed => "dismissed",
             ItemState::Merged => "merged",
+            ItemState::HandedOff => "handed_off",
         }
     }
 
@@ -75,7 +79,7 @@ impl FromStr for ItemState {
             .into_iter()
             .find(|x| x.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown state {s:?}: expected new, open, pending, resolved, dismissed or merged")
+                format!("unknown state {s:?}: expected new, open, pending, resolved, dismissed, merged or handed_off")
             })
     }
 }
@@ -293,6 +297,9 @@ pub enum Change {
         /// A reference the author was given (a ticket number).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// When the answer was given, where it was not now (a ticket system's answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answered_at: Option<i64>,
     },
     /// An agent corrected what the scorer decided about the opening post; shown instead
     /// of the computed values, and the ground truth `lauscher eval --corrections` scores
@@ -320,6 +327,25 @@ pub enum Change {
     Merged {
         /// The item it went into.
         into: i64,
+    },
+    /// Handed off to a ticket system through a signed webhook receiver.
+    HandedOff {
+        /// The receiver.
+        target: String,
+        /// The reference the ticket carries (`LSR-12`).
+        reference: String,
+    },
+    /// The ticket system reported on the ticket (signed, deduplicated by delivery).
+    External {
+        /// The receiver it came through.
+        target: String,
+        /// Its delivery id (a repeat is ignored).
+        delivery: String,
+        /// The ticket's state as the ticket system names it (`open`, `closed`).
+        state: String,
+        /// The ticket's id there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
     },
     /// An SLA clock reached its warning share.
     SlaWarning {
@@ -360,6 +386,8 @@ impl Change {
             Change::Reopened => "reopened",
             Change::Dismissed { .. } => "dismissed",
             Change::Merged { .. } => "merged",
+            Change::HandedOff { .. } => "handed_off",
+            Change::External { .. } => "external",
             Change::SlaWarning { .. } => "sla_warning",
             Change::SlaBreach { .. } => "sla_breach",
         }

@@ -125,6 +125,15 @@ pub struct Item {
     pub holding: Option<(String, i64)>,
     /// Who resolved or dismissed it last.
     pub closed_by: Option<String>,
+    /// The hand-off: receiver and reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<(String, String)>,
+    /// The ticket's id and state in the ticket system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<(Option<String>, String)>,
+    /// Deliveries of the ticket system taken in (repeats are ignored).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub deliveries: BTreeSet<String>,
     /// SLA notices sent.
     pub notices: BTreeSet<Notice>,
     /// State changes, oldest first: `(at, state)`, for backlog over time.
@@ -175,6 +184,9 @@ impl Item {
             handled: BTreeMap::new(),
             holding: None,
             closed_by: None,
+            handoff: None,
+            external: None,
+            deliveries: BTreeSet::new(),
             notices: BTreeSet::new(),
             history: vec![(e.at, ItemState::New)],
         })
@@ -245,10 +257,21 @@ impl Item {
                 s.is_live()
             }
             Change::Responded { kind, .. } => {
-                s.is_live() || (*kind != ResponseKind::Receipt && s == ItemState::Resolved)
+                s.is_live()
+                    || (*kind != ResponseKind::Receipt
+                        && matches!(s, ItemState::Resolved | ItemState::HandedOff))
+            }
+            Change::HandedOff { .. } => s.is_live(),
+            Change::External { delivery, .. } => {
+                if self.deliveries.contains(delivery) {
+                    return Err(Refused::Invalid(format!(
+                        "delivery {delivery:?} was taken in already"
+                    )));
+                }
+                matches!(s, ItemState::HandedOff | ItemState::Resolved)
             }
             Change::Pending => matches!(s, ItemState::New | ItemState::Open),
-            Change::Resolved => s.is_live(),
+            Change::Resolved => s.is_live() || s == ItemState::HandedOff,
             Change::Reopened => matches!(s, ItemState::Pending | ItemState::Resolved),
             Change::SlaWarning { .. } | Change::SlaBreach { .. } => s.is_live(),
         };
@@ -356,6 +379,7 @@ impl Item {
                 kind,
                 post,
                 automated,
+                answered_at,
                 ..
             } => {
                 if *automated {
@@ -363,7 +387,7 @@ impl Item {
                 }
                 let (when, by) = match post {
                     Some(p) => (p.posted_at.timestamp(), p.author.clone()),
-                    None => (at, e.actor.to_string()),
+                    None => (answered_at.unwrap_or(at), e.actor.to_string()),
                 };
                 let r = Response {
                     at: when,
@@ -399,6 +423,22 @@ impl Item {
             Change::Merged { into } => {
                 self.merged_into = Some(*into);
                 self.set_state(at, ItemState::Merged);
+            }
+            Change::HandedOff { target, reference } => {
+                self.handoff = Some((target.clone(), reference.clone()));
+                self.set_state(at, ItemState::HandedOff);
+            }
+            Change::External {
+                delivery,
+                state,
+                external_id,
+                ..
+            } => {
+                self.deliveries.insert(delivery.clone());
+                let id = external_id
+                    .clone()
+                    .or_else(|| self.external.as_ref().and_then(|(id, _)| id.clone()));
+                self.external = Some((id, state.clone()));
             }
             Change::SlaWarning { clock, start, .. } => {
                 self.notices.insert(Notice {

@@ -160,6 +160,8 @@ pub struct Backlog {
     pub open: usize,
     /// Waiting on the author or a third party (not backlog).
     pub pending: usize,
+    /// In a ticket system, not closed there yet (not backlog).
+    pub handed_off: usize,
     /// New or open with a clock past due.
     pub breached: usize,
     /// Age of the oldest new or open item, seconds.
@@ -323,6 +325,8 @@ fn kpis(items: &[&Item], book: &SlaBook, req: &KpiRequest) -> Kpis {
             }
         } else if item.state == ItemState::Pending {
             k.backlog.pending += 1;
+        } else if item.state == ItemState::HandedOff {
+            k.backlog.handed_off += 1;
         }
         if t0 < req.since || t0 >= req.until {
             continue;

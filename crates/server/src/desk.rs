@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
-//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`), `handoff` (`target`: a webhook receiver named in `desk.handoff`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/handoff/{target}` | the ticket system's report on a handed-off item, signed like a push (`X-Lauscher-Signature: sha256=<hex HMAC-SHA256 of the body>` with the target receiver's secret): `{"item": 12, "delivery": "<unique id>", "state": "open" \| "closed", "external_id": "4711", "first_response_at": RFC 3339?}`; a repeated delivery changes nothing; `closed` resolves the item |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
 //! | `POST /api/v1/desk/authors/{handle}/flag` | `{"flag": "troll" \| "vip" \| "none", "reason": "...", "by": "anna"}`: a troll's later posts are low priority and out of the complaint KPIs, a VIP's at least high; routes may match `author_flag` |
 //! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
@@ -137,6 +138,7 @@ pub struct ActBody {
     reference: Option<String>,
     label: Option<String>,
     intent: Option<String>,
+    target: Option<String>,
 }
 
 fn label_of(s: &str) -> Result<lauscher_model::Label, String> {
@@ -170,6 +172,7 @@ fn action(name: &str, b: &ActBody) -> Result<Action, String> {
         "reopen" => Action::Reopen,
         "dismiss" => Action::Dismiss(need(&b.reason, "reason")?.parse()?),
         "merge" => Action::Merge(b.into.ok_or_else(|| "merge needs \"into\"".to_owned())?),
+        "handoff" => Action::Handoff(need(&b.target, "target")?),
         "correct" => Action::Correct(
             b.label.as_deref().map(label_of).transpose()?,
             b.intent
@@ -182,7 +185,7 @@ fn action(name: &str, b: &ActBody) -> Result<Action, String> {
         ),
         other => {
             return Err(format!(
-                "unknown action {other:?}: expected claim, assign, unassign, tag, untag, note, priority, correct, ack, pending, resolve, reopen, dismiss or merge"
+                "unknown action {other:?}: expected claim, assign, unassign, tag, untag, note, priority, correct, ack, pending, resolve, reopen, dismiss, merge or handoff"
             ));
         }
     })
@@ -395,6 +398,76 @@ pub(crate) async fn flag_author(
     match blocking(move || desk.flag_author(&a, flag, &reason, &who, Utc::now().timestamp())).await
     {
         Ok(()) => Json(json!({"author": author, "flag": flag.map_or("none", AuthorFlag::as_str)}))
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// What a ticket system reports on a handed-off item.
+#[derive(Debug, Deserialize)]
+pub struct ExternalReport {
+    item: i64,
+    delivery: String,
+    state: String,
+    #[serde(default)]
+    external_id: Option<serde_json::Value>,
+    #[serde(default)]
+    first_response_at: Option<chrono::DateTime<Utc>>,
+}
+
+pub(crate) async fn external(
+    State(state): State<ApiState>,
+    Path(target): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let Some(secret) = desk.handoff_secret(&target) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no hand-off target {target:?}"),
+        );
+    };
+    let given = headers
+        .get("x-lauscher-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .and_then(|h| hex::decode(h.trim()).ok());
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    if given.is_none_or(|g| aws_lc_rs::hmac::verify(&key, &body, &g).is_err()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Lauscher-Signature (sha256=<hex HMAC-SHA256 of the body>)",
+        );
+    }
+    let r: ExternalReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("report: {e}")),
+    };
+    if r.delivery.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "report: empty delivery id");
+    }
+    let external_id = r.external_id.map(|v| match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    let first = r.first_response_at.map(|t| t.timestamp());
+    match blocking(move || {
+        desk.external(
+            &target,
+            r.item,
+            &r.delivery,
+            &r.state,
+            external_id,
+            first,
+            Utc::now().timestamp(),
+        )
+    })
+    .await
+    {
+        Ok(item) => Json(json!({"item": item.id, "state": item.state, "version": item.version}))
             .into_response(),
         Err(r) => r,
     }

@@ -173,6 +173,7 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/api/v1/desk/items/{id}", get(desk::get))
         .route("/api/v1/desk/items/{id}/{action}", post(desk::act))
         .route("/api/v1/desk/bulk", post(desk::bulk))
+        .route("/api/v1/desk/handoff/{target}", post(desk::external))
         .route(
             "/api/v1/desk/authors/{author}/flag",
             post(desk::flag_author),
