@@ -563,6 +563,26 @@ async fn a_handed_off_item_reaches_the_ticket_system_once_and_its_state_comes_ba
             again["version"], versions,
             "a repeated delivery changes nothing"
         );
+        // Kim writes again in the thread: the post goes to the same ticket.
+        push(
+            &daemon,
+            &[line(
+                "1b",
+                "kim",
+                0,
+                "Immer noch kaputt, Acme Bahn.",
+                Some("1"),
+            )],
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while daemon.get_json(&format!("/api/v1/desk/items/{id}"))["follow_ups"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        {
+            assert!(Instant::now() < deadline, "the follow-up joined the item");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(2));
         daemon.kill9();
         let daemon = dir.start_daemon();
         let body = report("d-2", "closed");
@@ -580,7 +600,16 @@ async fn a_handed_off_item_reaches_the_ticket_system_once_and_its_state_comes_ba
     .await
     .expect("test thread");
     let got = tickets.received_requests().await.unwrap_or_default();
-    assert_eq!(got.len(), 1, "one hand-off request, also across kill -9");
+    let events: Vec<String> = got
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .map(|b| b["event"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        events,
+        ["handoff", "follow_up"],
+        "one hand-off request and the later post, also across kill -9"
+    );
     let r = &got[0];
     assert_eq!(
         r.headers
@@ -593,5 +622,8 @@ async fn a_handed_off_item_reaches_the_ticket_system_once_and_its_state_comes_ba
     assert_eq!(body["version"], "lauscher.handoff/v1");
     assert_eq!(body["reference"], "LSR-1");
     assert_eq!(body["post"]["author"], "kim");
+    let later: Value = serde_json::from_slice(&got[1].body).expect("json");
+    assert_eq!(later["reference"], "LSR-1");
+    assert_eq!(later["post"]["snippet"], "Immer noch kaputt, Acme Bahn.");
     drop(dir);
 }

@@ -491,6 +491,13 @@ impl Desk {
                 let within = m.published_at.timestamp() - item.last_post_at()
                     <= self.config.follow_up.0.as_secs() as i64;
                 if item.post.author == m.author_key && within {
+                    // A later post of a handed-off thread goes to the same ticket.
+                    let notifications = match (&item.state, &item.handoff) {
+                        (ItemState::HandedOff, Some((target, reference))) => {
+                            self.follow_up_request(&item, target, reference, &post, now)
+                        }
+                        _ => Vec::new(),
+                    };
                     self.write(
                         Some(item),
                         id,
@@ -499,7 +506,7 @@ impl Desk {
                         Extras {
                             mentions: vec![(m.id, "follow_up")],
                             addresses,
-                            ..Extras::default()
+                            notifications,
                         },
                     )?;
                     report.follow_ups += 1;
@@ -755,6 +762,37 @@ impl Desk {
             &rc.id,
             format!("handoff:{}:{target}", item.id),
             "handoff",
+            body.to_string(),
+            now,
+            rc.ttl.0.as_secs() as i64,
+        )]
+    }
+
+    /// A later post of a handed-off thread for the same ticket (`lauscher.handoff/v1`,
+    /// event `follow_up`, keyed by the post so a retry adds it once).
+    fn follow_up_request(
+        &self,
+        item: &Item,
+        target: &str,
+        reference: &str,
+        post: &Post,
+        now: i64,
+    ) -> Vec<OutboxRow> {
+        let Some(rc) = self.alerting.receivers.iter().find(|r| r.id == target) else {
+            return Vec::new();
+        };
+        let body = serde_json::json!({
+            "version": "lauscher.handoff/v1",
+            "event": "follow_up",
+            "item": item.id,
+            "reference": reference,
+            "external_id": item.external.as_ref().and_then(|(id, _)| id.clone()),
+            "post": post,
+        });
+        vec![OutboxRow::pending(
+            &rc.id,
+            format!("handoff:{}:{target}:{}", item.id, post.mention),
+            "handoff_follow_up",
             body.to_string(),
             now,
             rc.ttl.0.as_secs() as i64,
