@@ -58,16 +58,24 @@ impl Daemon {
         let alerting = crate::alerting::load(config, &rules.get())?;
         let timezone = crate::alerting::timezone(alerting.as_ref().map(|(a, _)| a));
         let (alert_handle, alert_inbox) = AlertService::channel();
-        let has_desk = alerting.as_ref().is_some_and(|(a, _)| a.desk.is_some());
         let (desk_feed, desk_inbox) = crate::desk::channel();
-        let hook: Option<CommitHook> = alerting.as_ref().map(|_| {
+        let hook: Option<CommitHook> = alerting.as_ref().map(|(a, _)| {
             let h = alert_handle.clone();
-            let feed = has_desk.then_some(desk_feed);
+            let feed = a.desk.clone().map(|d| (d, desk_feed));
             Box::new(move |mentions: Vec<lauscher_model::MentionSummary>| {
-                if let Some(f) = &feed {
-                    // The desk thread gone (it failed to start) loses nothing: the
-                    // next start catches up from the index.
-                    let _ = f.send(mentions.clone());
+                if let Some((desk, f)) = &feed {
+                    // Only what the desk could act on is copied to its thread. The
+                    // thread gone (it failed to start) loses nothing: the next start
+                    // catches up from the index.
+                    let now = chrono::Utc::now().timestamp();
+                    let concerned: Vec<_> = mentions
+                        .iter()
+                        .filter(|m| lauscher_desk::concerns(desk, m, now))
+                        .cloned()
+                        .collect();
+                    if !concerned.is_empty() {
+                        let _ = f.send(concerned);
+                    }
                 }
                 h.committed(mentions)
             }) as CommitHook

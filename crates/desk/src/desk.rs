@@ -74,6 +74,15 @@ pub enum DeskError {
     },
 }
 
+/// Whether intake could do anything with `m` at `now`: it is not older than `max_age`,
+/// and it is a reply (a follow-up or a brand's answer) or of an intent that makes items.
+/// Cheap, so it runs on every committed mention before any lookup; most mentions (news,
+/// praise, chatter) stop here.
+pub fn concerns(config: &DeskConfig, m: &MentionSummary, now: i64) -> bool {
+    now - m.published_at.timestamp() <= config.max_age.0.as_secs() as i64
+        && (m.reply_to.is_some() || config.intents.contains(&m.intent))
+}
+
 /// What an agent does to an item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -428,12 +437,15 @@ impl Desk {
     /// Takes committed mentions in (see the module docs).
     pub fn intake(&self, mentions: &[MentionSummary], now: i64) -> Result<Intake, DeskError> {
         let _g = self.guard();
-        let ids: Vec<_> = mentions.iter().map(|m| m.id).collect();
-        let known = self.state.desk_known(&ids)?;
-        let mut order: Vec<&MentionSummary> = mentions
+        let concerned: Vec<&MentionSummary> = mentions
             .iter()
+            .filter(|m| concerns(&self.config, m, now))
+            .collect();
+        let ids: Vec<_> = concerned.iter().map(|m| m.id).collect();
+        let known = self.state.desk_known(&ids)?;
+        let mut order: Vec<&MentionSummary> = concerned
+            .into_iter()
             .filter(|m| !known.contains(&m.id))
-            .filter(|m| now - m.published_at.timestamp() <= self.config.max_age.0.as_secs() as i64)
             .collect();
         order.sort_by_key(|m| (m.published_at, m.id));
         let mut report = Intake::default();
@@ -726,21 +738,8 @@ impl Desk {
         reference: &str,
         now: i64,
     ) -> Vec<OutboxRow> {
-        let Some(rc) = self.alerting.receivers.iter().find(|r| r.id == target) else {
-            return Vec::new();
-        };
-        let link = self
-            .config
-            .link
-            .as_ref()
-            .and_then(|l| l.join(&format!("api/v1/desk/items/{}", item.id)).ok())
-            .map(String::from);
-        let callback = self
-            .config
-            .link
-            .as_ref()
-            .and_then(|l| l.join(&format!("api/v1/desk/handoff/{target}")).ok())
-            .map(String::from);
+        let link = self.link(&format!("api/v1/desk/items/{}", item.id));
+        let callback = self.link(&format!("api/v1/desk/handoff/{target}"));
         let body = serde_json::json!({
             "version": "lauscher.handoff/v1",
             "event": "handoff",
@@ -758,14 +757,39 @@ impl Desk {
             "link": link,
             "callback": callback,
         });
+        let key = format!("handoff:{}:{target}", item.id);
+        self.handoff_row(target, key, "handoff", &body, now)
+    }
+
+    /// One outbox request to hand-off target `target` (none if it is gone from the
+    /// config).
+    fn handoff_row(
+        &self,
+        target: &str,
+        key: String,
+        event: &str,
+        body: &serde_json::Value,
+        now: i64,
+    ) -> Vec<OutboxRow> {
+        let Some(rc) = self.alerting.receivers.iter().find(|r| r.id == target) else {
+            return Vec::new();
+        };
+        let ttl = rc.ttl.0.as_secs() as i64;
         vec![OutboxRow::pending(
             &rc.id,
-            format!("handoff:{}:{target}", item.id),
-            "handoff",
+            key,
+            event,
             body.to_string(),
             now,
-            rc.ttl.0.as_secs() as i64,
+            ttl,
         )]
+    }
+
+    /// `path` under the API's base URL as agents reach it (`desk.link`), if set. Joined
+    /// as text: `Url::join` would drop a base path without a trailing slash.
+    fn link(&self, path: &str) -> Option<String> {
+        let base = self.config.link.as_ref()?;
+        Some(format!("{}/{path}", base.as_str().trim_end_matches('/')))
     }
 
     /// A later post of a handed-off thread for the same ticket (`lauscher.handoff/v1`,
@@ -778,9 +802,6 @@ impl Desk {
         post: &Post,
         now: i64,
     ) -> Vec<OutboxRow> {
-        let Some(rc) = self.alerting.receivers.iter().find(|r| r.id == target) else {
-            return Vec::new();
-        };
         let body = serde_json::json!({
             "version": "lauscher.handoff/v1",
             "event": "follow_up",
@@ -789,14 +810,8 @@ impl Desk {
             "external_id": item.external.as_ref().and_then(|(id, _)| id.clone()),
             "post": post,
         });
-        vec![OutboxRow::pending(
-            &rc.id,
-            format!("handoff:{}:{target}:{}", item.id, post.mention),
-            "handoff_follow_up",
-            body.to_string(),
-            now,
-            rc.ttl.0.as_secs() as i64,
-        )]
+        let key = format!("handoff:{}:{target}:{}", item.id, post.mention);
+        self.handoff_row(target, key, "handoff_follow_up", &body, now)
     }
 
     /// Takes in what the ticket system reports on a handed-off item (the caller checked
@@ -1081,12 +1096,7 @@ impl Desk {
                 .map(|u| format!("\n{u}"))
                 .unwrap_or_default(),
         );
-        let link = self
-            .config
-            .link
-            .as_ref()
-            .and_then(|l| l.join(&format!("api/v1/desk/items/{}", item.id)).ok())
-            .map(String::from);
+        let link = self.link(&format!("api/v1/desk/items/{}", item.id));
         let notice = DeskNotice {
             item: item.id,
             event,

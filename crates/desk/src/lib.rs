@@ -31,7 +31,7 @@ pub mod kpi;
 
 pub use calendar::Calendar;
 pub use clock::{ClockRun, SlaBook};
-pub use desk::{Action, Desk, DeskError, Intake, ItemFilter, ItemView, stored_events};
+pub use desk::{Action, Desk, DeskError, Intake, ItemFilter, ItemView, concerns, stored_events};
 pub use event::{
     Actor, AuthorFlag, Change, Clock, DismissReason, Event, ItemState, Post, ResponseKind,
 };

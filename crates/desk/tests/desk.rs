@@ -530,3 +530,50 @@ fn a_brand_reply_seen_before_its_post_still_answers_it() {
     let r = item.first_response.expect("answered");
     assert_eq!((r.at, r.by.as_str()), (T + 600, "acmebahn"));
 }
+
+#[test]
+fn item_links_keep_the_base_path_of_desk_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = Arc::new(StateStore::open(&dir.path().join("state.db")).expect("state"));
+    let text = format!("{ALERTS}  link: https://intra.example/lauscher\n");
+    let alerting = AlertingConfig::parse(&text, "alerts.yaml", &[], &|_| None).expect("alerting");
+    let desk = Desk::new(&alerting, state.clone(), BTreeMap::new()).expect("desk");
+    desk.intake(&[post(1, "kim", 0, Intent::Complaint, None)], T + 60)
+        .expect("intake");
+    assert_eq!(desk.tick(T + 45 * 60).expect("tick"), 1);
+    let queued = state.due_notifications(T + 46 * 60, 10).expect("outbox");
+    assert!(
+        queued[0]
+            .body
+            .contains("https://intra.example/lauscher/api/v1/desk/items/1"),
+        "{}",
+        queued[0].body
+    );
+}
+
+#[test]
+fn only_replies_and_queue_intents_of_recent_posts_concern_the_desk() {
+    let alerting = AlertingConfig::parse(ALERTS, "alerts.yaml", &[], &|_| None).expect("alerting");
+    let config = alerting.desk.expect("desk");
+    let now = T + 60;
+    assert!(lauscher_desk::concerns(
+        &config,
+        &post(1, "kim", 0, Intent::Complaint, None),
+        now
+    ));
+    assert!(lauscher_desk::concerns(
+        &config,
+        &post(2, "acmebahn", 0, Intent::Other, Some(1)),
+        now
+    ));
+    assert!(!lauscher_desk::concerns(
+        &config,
+        &post(3, "max", 0, Intent::Praise, None),
+        now
+    ));
+    assert!(!lauscher_desk::concerns(
+        &config,
+        &post(4, "old", -10 * 86_400, Intent::Complaint, None),
+        now
+    ));
+}

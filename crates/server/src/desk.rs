@@ -203,6 +203,11 @@ fn actor(b: &ActBody, caller: Option<&Caller>) -> Result<Actor, String> {
         .ok_or_else(|| "name the agent: {\"by\": \"<name>\"}".to_owned())
 }
 
+/// The action named `name` with its fields and who does it, or what is wrong.
+fn request(name: &str, b: &ActBody, caller: Option<&Caller>) -> Result<(Action, Actor), String> {
+    Ok((action(name, b)?, actor(b, caller)?))
+}
+
 pub(crate) async fn act(
     State(state): State<ApiState>,
     caller: Option<Extension<Caller>>,
@@ -216,9 +221,9 @@ pub(crate) async fn act(
         Ok(Json(b)) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let (a, who) = match (action(&name, &b), actor(&b, caller.as_deref())) {
-        (Ok(a), Ok(who)) => (a, who),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    let (a, who) = match request(&name, &b, caller.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let version = b.version;
     match blocking(move || desk.act(id, a, who, version, Utc::now().timestamp())).await {
@@ -255,12 +260,9 @@ pub(crate) async fn bulk(
             "at most 1000 items per bulk action",
         );
     }
-    let (a, who) = match (
-        action(&b.action, &b.rest),
-        actor(&b.rest, caller.as_deref()),
-    ) {
-        (Ok(a), Ok(who)) => (a, who),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    let (a, who) = match request(&b.action, &b.rest, caller.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let ids = b.ids;
     let results = tokio::task::spawn_blocking(move || {
