@@ -35,7 +35,7 @@ desk:
     )
 }
 
-fn setup(slack: &str) -> Dir {
+pub(crate) fn setup(slack: &str) -> Dir {
     let dir = Dir::new();
     dir.write_config(&format!(
         "  - id: inbox\n    kind: push\n    token: {TOKEN}\n    keep_all: true\n"
@@ -46,7 +46,13 @@ fn setup(slack: &str) -> Dir {
     dir
 }
 
-fn line(id: &str, author: &str, minutes_ago: i64, text: &str, reply_to: Option<&str>) -> String {
+pub(crate) fn line(
+    id: &str,
+    author: &str,
+    minutes_ago: i64,
+    text: &str,
+    reply_to: Option<&str>,
+) -> String {
     let at = (Utc::now() - chrono::Duration::minutes(minutes_ago)).to_rfc3339();
     let mut v = json!({
         "url": format!("https://social.example/{id}"),
@@ -60,7 +66,7 @@ fn line(id: &str, author: &str, minutes_ago: i64, text: &str, reply_to: Option<&
     v.to_string()
 }
 
-fn push(daemon: &Daemon, lines: &[String]) {
+pub(crate) fn push(daemon: &Daemon, lines: &[String]) {
     let (status, body) = daemon.post(
         "/api/v1/ingest",
         &[("authorization", &format!("Bearer {TOKEN}"))],
@@ -76,7 +82,7 @@ fn items(daemon: &Daemon, query: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn wait_items(daemon: &Daemon, query: &str, n: usize) -> Vec<Value> {
+pub(crate) fn wait_items(daemon: &Daemon, query: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let got = items(daemon, query);
@@ -98,7 +104,7 @@ fn by_author<'a>(items: &'a [Value], author: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no item by {author}: {items:?}"))
 }
 
-fn act(daemon: &Daemon, id: &Value, action: &str, body: Value) -> (u16, Value) {
+pub(crate) fn act(daemon: &Daemon, id: &Value, action: &str, body: Value) -> (u16, Value) {
     let (status, answer) = daemon.post(
         &format!("/api/v1/desk/items/{id}/{action}"),
         &[("content-type", "application/json")],

@@ -22,3 +22,4 @@ mod reindex;
 mod rules;
 mod score;
 mod sources;
+mod tickets;

@@ -54,6 +54,7 @@ use tracing::{info, warn};
 use crate::incident::Incident;
 use crate::receiver;
 use crate::render::{self, Templates};
+use crate::ticket::{TicketClient, TicketError, TicketLedger};
 
 type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
 
@@ -135,6 +136,8 @@ pub struct Deliverer {
     /// their slots.
     deferred: Mutex<HashSet<i64>>,
     wake: Arc<Notify>,
+    /// Where hand-offs to ticket systems record their tickets (the desk).
+    ledger: Option<Arc<dyn TicketLedger>>,
 }
 
 /// A failing receiver is reported to the fallback at most this often.
@@ -190,7 +193,14 @@ impl Deliverer {
             told: Mutex::new(HashMap::new()),
             deferred: Mutex::new(HashSet::new()),
             wake,
+            ledger: None,
         }
+    }
+
+    /// Records the tickets that hand-offs to ticket systems make or find in `ledger`.
+    pub fn with_ledger(mut self, ledger: Arc<dyn TicketLedger>) -> Deliverer {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// Runs until `cancel`, then drains what is due (see the module docs).
@@ -524,6 +534,9 @@ impl Deliverer {
 
     async fn send(&self, r: &ReceiverConfig, batch: &[OutboxRow]) -> Outcome {
         let row = &batch[0];
+        if r.kind.is_ticket_system() {
+            return self.send_ticket(r, row).await;
+        }
         let mut body = row.body.clone();
         if batch.len() > 1 {
             let bodies: Vec<serde_json::Value> = batch
@@ -580,6 +593,30 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// A hand-off to a ticket system: the ticket found or made is recorded before the
+    /// row counts as sent (a failed record is retried: the lookup finds the ticket).
+    async fn send_ticket(&self, r: &ReceiverConfig, row: &OutboxRow) -> Outcome {
+        let client = match TicketClient::new(&self.client, r) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let report = match client.deliver(&row.body).await {
+            Ok(report) => report,
+            Err(TicketError::Retry(error)) => return Outcome::Retry { after: None, error },
+            Err(TicketError::Rejected(error)) => return Outcome::Failed(error),
+        };
+        let Some(ledger) = &self.ledger else {
+            return Outcome::Sent;
+        };
+        match ledger.record(&r.id, &report) {
+            Ok(()) => Outcome::Sent,
+            Err(error) => Outcome::Retry {
+                after: None,
+                error: format!("ticket {} not recorded: {error}", report.ticket.id),
+            },
+        }
+    }
+
     async fn send_email(&self, r: &ReceiverConfig, batch: &[OutboxRow], body: &str) -> Outcome {
         use lettre::AsyncTransport;
         use lettre::message::{Mailbox, MultiPart};

@@ -42,6 +42,7 @@ pub mod shift;
 pub mod sim;
 pub mod sink;
 pub mod tail;
+pub mod ticket;
 
 pub use backtest::{BacktestReport, backtest};
 pub use deliver::{DRAIN_LIMIT, Deliverer};

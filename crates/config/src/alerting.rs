@@ -641,9 +641,12 @@ pub struct ReceiverConfig {
     /// Email: the recipients.
     #[serde(default)]
     pub to: Vec<String>,
+    /// Zammad and Znuny: how tickets are made there (see [`TicketConfig`]).
+    #[serde(default)]
+    pub ticket: Option<TicketConfig>,
     /// Most notifications per time, as `N/s`, `N/m` or `N/h` (a GCRA limit: sends
     /// are spaced, never dropped). Defaults: slack and teams `1/s`, pagerduty `2/s`,
-    /// email `1/s`, webhook and mattermost unlimited.
+    /// email `1/s`, zammad and znuny `5/s`, webhook and mattermost unlimited.
     #[serde(default)]
     pub rate: Option<Rate>,
     /// Notifications that may go out at once before `rate` spaces them. Default 3.
@@ -653,6 +656,103 @@ pub struct ReceiverConfig {
 
 fn default_burst() -> u32 {
     3
+}
+
+/// How a ticket system (receiver kind `zammad` or `znuny`) takes hand-offs: who
+/// Lauscher is there, and where its tickets go. The receiver's `url` is the system's
+/// base (`https://zammad.example.de`; for Znuny the web service's,
+/// `https://host/znuny/nph-genericinterface.pl/Webservice/Lauscher`), its `secret`
+/// checks what the system reports back (Zammad: the webhook's HMAC-SHA1 signature;
+/// Znuny: the invoker's Basic-auth password).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketConfig {
+    /// Zammad: an access token of an agent with `ticket.agent`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Znuny: the agent's login (`UserLogin`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Znuny: the agent's password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The Zammad group or Znuny queue new tickets go to.
+    pub queue: String,
+    /// The customer of new tickets: Zammad finds or creates it by e-mail
+    /// (`guess:<address>`); Znuny needs an existing customer user or an e-mail address.
+    /// Social posters have no e-mail address, so one customer stands for them all.
+    pub customer: String,
+    /// Znuny: the ticket type, where `Ticket::Type` is on.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// How often open tickets are read back, as a safety net for a webhook that did
+    /// not arrive. Default `10m`.
+    #[serde(default = "default_poll")]
+    pub poll: HumanDuration,
+}
+
+/// The error for a name that is no receiver notifications can go to.
+pub(crate) fn unknown_receiver(name: &str) -> String {
+    format!(
+        "unknown receiver {name:?}: define it under receivers: (a ticket system, kind zammad or znuny, takes desk hand-offs only)"
+    )
+}
+
+/// Checks the ticket-system fields of `r`: `ticket` belongs to zammad and znuny
+/// receivers, each with its credentials, and a `secret` for what comes back.
+fn check_ticket(r: &ReceiverConfig) -> Result<(), (&'static str, String)> {
+    let id = &r.id;
+    let Some(t) = &r.ticket else {
+        if r.kind.is_ticket_system() {
+            return Err((
+                "kind",
+                format!(
+                    "receiver {id:?}: {} needs ticket: {{queue, customer, ...}}",
+                    r.kind.as_str()
+                ),
+            ));
+        }
+        return Ok(());
+    };
+    let empty = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    match r.kind {
+        ReceiverKind::Zammad if empty(&t.token) => Err((
+            "ticket",
+            format!("receiver {id:?}: zammad needs ticket.token (an agent's access token)"),
+        )),
+        ReceiverKind::Znuny if empty(&t.user) || empty(&t.password) => Err((
+            "ticket",
+            format!(
+                "receiver {id:?}: znuny needs ticket.user and ticket.password (an agent's login)"
+            ),
+        )),
+        ReceiverKind::Zammad | ReceiverKind::Znuny if empty(&r.secret) => Err((
+            "kind",
+            format!(
+                "receiver {id:?}: a ticket system needs secret: (it checks what the system reports back)"
+            ),
+        )),
+        ReceiverKind::Zammad | ReceiverKind::Znuny
+            if t.queue.trim().is_empty() || t.customer.trim().is_empty() =>
+        {
+            Err((
+                "ticket",
+                format!("receiver {id:?}: ticket.queue and ticket.customer must not be empty"),
+            ))
+        }
+        ReceiverKind::Zammad | ReceiverKind::Znuny => Ok(()),
+        other => Err((
+            "ticket",
+            format!(
+                "receiver {id:?}: ticket: belongs to zammad and znuny receivers, not {}",
+                other.as_str()
+            ),
+        )),
+    }
+}
+
+fn default_poll() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
 }
 
 /// A rate: `count` per `per`.
@@ -708,6 +808,7 @@ impl ReceiverConfig {
         self.rate.or(match self.kind {
             ReceiverKind::Slack | ReceiverKind::Teams | ReceiverKind::Email => per_second(1),
             ReceiverKind::Pagerduty => per_second(2),
+            ReceiverKind::Zammad | ReceiverKind::Znuny => per_second(5),
             ReceiverKind::Webhook | ReceiverKind::Mattermost => None,
         })
     }
@@ -733,6 +834,10 @@ pub enum ReceiverKind {
     Pagerduty,
     /// Email over SMTP: HTML with a text part.
     Email,
+    /// Zammad's REST API: takes desk hand-offs only.
+    Zammad,
+    /// Znuny's (OTRS's) GenericInterface: takes desk hand-offs only.
+    Znuny,
 }
 
 impl ReceiverKind {
@@ -745,7 +850,14 @@ impl ReceiverKind {
             ReceiverKind::Mattermost => "mattermost",
             ReceiverKind::Email => "email",
             ReceiverKind::Pagerduty => "pagerduty",
+            ReceiverKind::Zammad => "zammad",
+            ReceiverKind::Znuny => "znuny",
         }
+    }
+
+    /// Whether it is a ticket system: it takes desk hand-offs, never notifications.
+    pub fn is_ticket_system(self) -> bool {
+        matches!(self, ReceiverKind::Zammad | ReceiverKind::Znuny)
     }
 }
 
@@ -965,7 +1077,14 @@ impl AlertingConfig {
                 ));
             }
         }
-        let receivers: HashSet<&str> = self.receivers.iter().map(|r| r.id.as_str()).collect();
+        // Ticket systems take hand-offs only: routes, digests and the fallback cannot
+        // name them.
+        let receivers: HashSet<&str> = self
+            .receivers
+            .iter()
+            .filter(|r| !r.kind.is_ticket_system())
+            .map(|r| r.id.as_str())
+            .collect();
         let mut seen = HashSet::new();
         for (i, r) in self.receivers.iter().enumerate() {
             let in_recv = |key: &str, msg: String| f.at(&format!("receivers[{i}].{key}"), msg);
@@ -1045,6 +1164,7 @@ impl AlertingConfig {
                     }
                 }
             }
+            check_ticket(r).map_err(|(key, m)| in_recv(key, m))?;
         }
         let mut digest_ids = HashSet::new();
         for (i, d) in self.digests.iter().enumerate() {
@@ -1060,10 +1180,10 @@ impl AlertingConfig {
                 let at = format!("receivers[{j}]");
                 match self.receivers.iter().find(|x| &x.id == r) {
                     None => {
-                        return Err(in_digest(
-                            &at,
-                            format!("unknown receiver {r:?}: define it under receivers:"),
-                        ));
+                        return Err(in_digest(&at, unknown_receiver(r)));
+                    }
+                    Some(x) if x.kind.is_ticket_system() => {
+                        return Err(in_digest(&at, unknown_receiver(r)));
                     }
                     Some(x) if x.kind == ReceiverKind::Pagerduty => {
                         return Err(in_digest(
@@ -1090,7 +1210,10 @@ impl AlertingConfig {
             let signed: HashSet<&str> = self
                 .receivers
                 .iter()
-                .filter(|r| r.kind == ReceiverKind::Webhook && r.secret.is_some())
+                .filter(|r| {
+                    (r.kind == ReceiverKind::Webhook || r.kind.is_ticket_system())
+                        && r.secret.is_some()
+                })
                 .map(|r| r.id.as_str())
                 .collect();
             desk.validate(f, topics, &receivers, &signed)?;
@@ -1115,7 +1238,7 @@ fn check_route(
     receivers: &HashSet<&str>,
     f: &YamlFile<'_>,
 ) -> Result<(), Located> {
-    let unknown = |name: &str| format!("unknown receiver {name:?}: define it under receivers:");
+    let unknown = |name: &str| unknown_receiver(name);
     for (j, name) in route.receivers.iter().enumerate() {
         if !receivers.contains(name.as_str()) {
             return Err(f.at(&format!("{path}.receivers[{j}]"), unknown(name)));

@@ -89,8 +89,8 @@ pub struct DeskConfig {
     /// Reach from which an item is `urgent`. Default 100,000.
     #[serde(default = "default_urgent_reach")]
     pub urgent_reach: u64,
-    /// Webhook receivers (with a `secret`) items can be handed off to: a ticket system's
-    /// inbound webhook or a bridge to it.
+    /// Receivers items can be handed off to: Zammad and Znuny receivers, and webhook
+    /// receivers (with a `secret`) for any other system's inbound webhook or a bridge.
     #[serde(default)]
     pub handoff: Vec<String>,
     /// Teams whose new items are handed out automatically.
@@ -466,7 +466,7 @@ impl DeskConfig {
             if !signed_webhooks.contains(h.as_str()) {
                 return Err(f.at(
                     &format!("desk.handoff[{i}]"),
-                    format!("hand-off target {h:?} must be a webhook receiver with a secret (it signs both ways)"),
+                    format!("hand-off target {h:?} must be a zammad or znuny receiver, or a webhook receiver with a secret (it signs both ways)"),
                 ));
             }
         }
@@ -562,7 +562,7 @@ impl DeskConfig {
                 if !receivers.contains(r.as_str()) {
                     return Err(f.at(
                         &at(&format!("receivers[{j}]")),
-                        format!("unknown receiver {r:?}: define it under receivers:"),
+                        crate::alerting::unknown_receiver(r),
                     ));
                 }
             }

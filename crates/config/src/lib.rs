@@ -22,7 +22,7 @@ pub mod value;
 pub use alerting::{
     AlertKind, AlertRule, AlertingConfig, Budget, CountUnit, DailyTimes, DigestConfig,
     DigestPeriod, Escalation, IncidentPolicy, MatchOp, Matcher, MuteInterval, Rate, ReceiverConfig,
-    ReceiverKind, Route, RuleDefaults, TimeOfDay, Weekday,
+    ReceiverKind, Route, RuleDefaults, TicketConfig, TimeOfDay, Weekday,
 };
 pub use config::{
     Config, CrawlerConfig, IndexConfig, Secret, SentimentConfig, ServerConfig, SourceConfig,

@@ -209,6 +209,11 @@ receivers:
     url: smtps://u:p@mail.example.org:465
     from: Lauscher <lauscher@example.org>
     to: [service@example.org]
+  - id: zammad
+    kind: zammad
+    url: https://zammad.example.org
+    secret: hub-secret
+    ticket: {token: t0ken, queue: Social Media, customer: social@example.org}
 digests:
   - id: weekly
     every: week
@@ -344,6 +349,18 @@ fn alerting_errors_stand_under_their_values() {
             "    receivers: [mail, nobody]",
             "nobody",
             "unknown receiver",
+        ),
+        case(
+            "    receivers: [mail]",
+            "    receivers: [zammad]",
+            "zammad",
+            "takes desk hand-offs only",
+        ),
+        case(
+            "    ticket: {token: t0ken, queue: Social Media, customer: social@example.org}",
+            "    ticket: {queue: Social Media, customer: social@example.org}",
+            "{queue",
+            "zammad needs ticket.token",
         ),
         case(
             "  sla_warn: 45m",

@@ -80,6 +80,11 @@ impl RunningAlerts {
     ) -> Result<RunningAlerts> {
         let now = Utc::now();
         let wake = Arc::new(Notify::new());
+        let mut deliverer =
+            Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
+        if let Some(d) = &desk {
+            deliverer = deliverer.with_ledger(d.clone());
+        }
         let digests = crate::digest::DigestScheduler {
             alerting: alerting.clone(),
             index: index.clone(),
@@ -88,7 +93,6 @@ impl RunningAlerts {
             wake: wake.clone(),
             desk,
         };
-        let deliverer = Deliverer::new(state.clone(), &alerting, templates.clone(), wake.clone());
         let mut router = AlertRouter::new(
             alerting,
             templates,

@@ -6,6 +6,11 @@
 //! read back from the index and taken in again (intake skips what it holds). Those read
 //! back carry no source address (Mastodon, Bluesky), so a brand reply committed in that
 //! window is found by its URL only.
+//!
+//! Tickets handed off to Zammad or Znuny are read back every `ticket.poll` (10 min by
+//! default), a safety net for a webhook that was never set up or did not arrive; a
+//! report that changes nothing (same ticket, state and change time) is not recorded
+//! twice.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +18,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::Utc;
-use lauscher_config::AlertingConfig;
+use lauscher_alerts::ticket::{TicketClient, TicketReport};
+use lauscher_config::{AlertingConfig, ReceiverConfig};
 use lauscher_desk::Desk;
 use lauscher_index::MentionIndex;
 use lauscher_model::MentionSummary;
@@ -35,6 +41,7 @@ pub struct RunningDesk {
     desk: Arc<Desk>,
     intake: std::thread::JoinHandle<()>,
     clock: JoinHandle<()>,
+    polls: Vec<JoinHandle<()>>,
     cancel: CancellationToken,
 }
 
@@ -125,10 +132,19 @@ impl RunningDesk {
                 }
             }
         });
+        let polls = desk
+            .config()
+            .handoff
+            .iter()
+            .filter_map(|t| desk.handoff_target(t))
+            .filter(|r| r.kind.is_ticket_system())
+            .map(|r| tokio::spawn(poll(desk.clone(), r.clone(), cancel.clone())))
+            .collect();
         Ok(RunningDesk {
             desk,
             intake,
             clock,
+            polls,
             cancel,
         })
     }
@@ -144,6 +160,9 @@ impl RunningDesk {
     pub async fn stop(self) {
         self.cancel.cancel();
         let _ = self.clock.await;
+        for p in self.polls {
+            let _ = p.await;
+        }
         for _ in 0..50 {
             if self.intake.is_finished() {
                 let _ = self.intake.join();
@@ -152,5 +171,80 @@ impl RunningDesk {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         warn!("desk intake still busy at stop; the next start catches up");
+    }
+}
+
+/// Reads the open hand-offs to ticket system `receiver` back every `ticket.poll`, from
+/// the first poll after start, until `stop`.
+async fn poll(desk: Arc<Desk>, receiver: ReceiverConfig, stop: CancellationToken) {
+    let every = receiver
+        .ticket
+        .as_ref()
+        .map_or(Duration::from_secs(600), |t| t.poll.0)
+        .max(Duration::from_secs(1));
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("Lauscher/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let d = desk.clone();
+        let id = receiver.id.clone();
+        let open = match tokio::task::spawn_blocking(move || d.open_handoffs(&id)).await {
+            Ok(Ok(open)) => open,
+            Ok(Err(e)) => {
+                warn!(receiver = %receiver.id, error = %e, "hand-offs not read for the ticket poll");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let client = match TicketClient::new(&http, &receiver) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(receiver = %receiver.id, error = %e, "ticket poll off");
+                return;
+            }
+        };
+        for (item, reference, ticket_id) in open {
+            if stop.is_cancelled() {
+                return;
+            }
+            let ticket = match client.status(&reference, ticket_id.as_deref()).await {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(receiver = %receiver.id, item, error = %e, "ticket not read back");
+                    continue;
+                }
+            };
+            let report = TicketReport {
+                item,
+                delivery: format!(
+                    "{}:poll:{}:{}:{}",
+                    receiver.id,
+                    ticket.id,
+                    ticket.state,
+                    ticket.changed.as_deref().unwrap_or("")
+                ),
+                ticket,
+            };
+            let d = desk.clone();
+            let target = receiver.id.clone();
+            match tokio::task::spawn_blocking(move || {
+                d.external(&target, &report, Utc::now().timestamp())
+            })
+            .await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    warn!(receiver = %receiver.id, item, error = %e, "ticket state not recorded")
+                }
+                Err(_) => {}
+            }
+        }
     }
 }

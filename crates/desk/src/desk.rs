@@ -28,7 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use lauscher_alerts::render::DeskNotice;
 use lauscher_alerts::route::{Labels, matches, route};
-use lauscher_config::{AlertingConfig, DeskConfig};
+use lauscher_alerts::ticket::{TicketLedger, TicketReport};
+use lauscher_config::{AlertingConfig, DeskConfig, ReceiverConfig};
 use lauscher_model::{MentionSummary, Priority};
 use lauscher_state::{DeskEventRow, DeskItemRow, DeskWrite, OutboxRow, StateError, StateStore};
 use lauscher_telemetry::METRICS;
@@ -230,17 +231,12 @@ impl Desk {
         &self.config
     }
 
-    /// The signing secret of hand-off target `target` (a webhook receiver in
-    /// `desk.handoff`).
-    pub fn handoff_secret(&self, target: &str) -> Option<&str> {
+    /// The receiver of hand-off target `target` (named in `desk.handoff`).
+    pub fn handoff_target(&self, target: &str) -> Option<&ReceiverConfig> {
         if !self.config.handoff.iter().any(|h| h == target) {
             return None;
         }
-        self.alerting
-            .receivers
-            .iter()
-            .find(|r| r.id == target)
-            .and_then(|r| r.secret.as_deref())
+        self.alerting.receivers.iter().find(|r| r.id == target)
     }
 
     /// The SLA policies and calendars.
@@ -815,24 +811,18 @@ impl Desk {
     }
 
     /// Takes in what the ticket system reports on a handed-off item (the caller checked
-    /// the signature): the ticket's state and id; its first agent answer as the first
-    /// response (`first_response_at`, never for automatic answers); `closed` resolves the
-    /// item. A delivery seen before changes nothing.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one field per thing a ticket system reports"
-    )]
+    /// the signature, or made the ticket itself): the ticket's state, id and number; its
+    /// first agent answer as the first response (never for automatic answers); a closed
+    /// ticket resolves the item. A delivery seen before changes nothing; a report about
+    /// another ticket than the one the item has is refused.
     pub fn external(
         &self,
         target: &str,
-        item_id: i64,
-        delivery: &str,
-        state: &str,
-        external_id: Option<String>,
-        first_response_at: Option<i64>,
+        report: &TicketReport,
         now: i64,
     ) -> Result<Item, DeskError> {
         let _g = self.guard();
+        let item_id = report.item;
         let item = self.load(item_id)?;
         if item.handoff.as_ref().map(|(t, _)| t.as_str()) != Some(target) {
             return Err(Refused::Invalid(format!(
@@ -840,20 +830,33 @@ impl Desk {
             ))
             .into());
         }
-        if item.deliveries.contains(delivery) {
+        if item.deliveries.contains(&report.delivery) {
             return Ok(item);
+        }
+        let t = &report.ticket;
+        let external_id = Some(t.id.clone()).filter(|id| !id.is_empty());
+        if let (Some(known), Some(given)) = (
+            item.external.as_ref().and_then(|(id, _)| id.as_deref()),
+            external_id.as_deref(),
+        ) && known != given
+        {
+            return Err(Refused::Invalid(format!(
+                "item {item_id} is ticket {known} at {target:?}, not {given}"
+            ))
+            .into());
         }
         let actor = Actor::External(target.to_owned());
         let mut changes = vec![(
             actor.clone(),
             Change::External {
                 target: target.to_owned(),
-                delivery: delivery.to_owned(),
-                state: state.to_owned(),
+                delivery: report.delivery.clone(),
+                state: t.state.clone(),
                 external_id,
+                number: t.number.clone(),
             },
         )];
-        if let Some(at) = first_response_at
+        if let Some(at) = t.first_response_at
             && item.first_response.is_none()
         {
             changes.push((
@@ -867,11 +870,31 @@ impl Desk {
                 },
             ));
         }
-        if matches!(state, "closed" | "resolved" | "solved") && item.state == ItemState::HandedOff {
+        if t.closed && item.state == ItemState::HandedOff {
             changes.push((actor, Change::Resolved));
         }
         item.check(&changes[0].1)?;
         self.write(Some(item), item_id, changes, now, Extras::default())
+    }
+
+    /// The items handed off to `target` whose ticket is not closed yet: `(item,
+    /// reference, ticket id if known)`, for the poll that backs the webhook up.
+    pub fn open_handoffs(
+        &self,
+        target: &str,
+    ) -> Result<Vec<(i64, String, Option<String>)>, DeskError> {
+        let rows = self.state.desk_items(&["handed_off"], 100_000)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| stored_item(r).ok())
+            .filter_map(|i| {
+                let (t, reference) = i.handoff.clone()?;
+                (t == target).then(|| {
+                    let id = i.external.as_ref().and_then(|(id, _)| id.clone());
+                    (i.id, reference, id)
+                })
+            })
+            .collect())
     }
 
     /// Sends what the SLA clocks owe at `now`: one warning and one breach per run of a
@@ -1259,5 +1282,13 @@ mod erased {
         fn json(&self) -> String {
             serde_json::to_string(self).unwrap_or_default()
         }
+    }
+}
+
+impl TicketLedger for Desk {
+    fn record(&self, target: &str, report: &TicketReport) -> Result<(), String> {
+        self.external(target, report, chrono::Utc::now().timestamp())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

@@ -346,6 +346,9 @@ pub enum Change {
         /// The ticket's id there.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         external_id: Option<String>,
+        /// The ticket's number as agents see it, when reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<String>,
     },
     /// An SLA clock reached its warning share.
     SlaWarning {

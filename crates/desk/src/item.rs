@@ -131,6 +131,9 @@ pub struct Item {
     /// The ticket's id and state in the ticket system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<(Option<String>, String)>,
+    /// The ticket's number in the ticket system, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_number: Option<String>,
     /// Deliveries of the ticket system taken in (repeats are ignored).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub deliveries: BTreeSet<String>,
@@ -186,6 +189,7 @@ impl Item {
             closed_by: None,
             handoff: None,
             external: None,
+            ticket_number: None,
             deliveries: BTreeSet::new(),
             notices: BTreeSet::new(),
             history: vec![(e.at, ItemState::New)],
@@ -432,9 +436,13 @@ impl Item {
                 delivery,
                 state,
                 external_id,
+                number,
                 ..
             } => {
                 self.deliveries.insert(delivery.clone());
+                if number.is_some() {
+                    self.ticket_number = number.clone();
+                }
                 let id = external_id
                     .clone()
                     .or_else(|| self.external.as_ref().and_then(|(id, _)| id.clone()));

@@ -4,8 +4,8 @@
 //! |---|---|
 //! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
-//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`), `handoff` (`target`: a webhook receiver named in `desk.handoff`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
-//! | `POST /api/v1/desk/handoff/{target}` | the ticket system's report on a handed-off item, signed like a push (`X-Lauscher-Signature: sha256=<hex HMAC-SHA256 of the body>` with the target receiver's secret): `{"item": 12, "delivery": "<unique id>", "state": "open" \| "closed", "external_id": "4711", "first_response_at": RFC 3339?}`; a repeated delivery changes nothing; `closed` resolves the item |
+//! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`), `handoff` (`target`: a receiver named in `desk.handoff`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `POST /api/v1/desk/handoff/{target}` | the ticket system's report on a handed-off item. Zammad: its webhook (`X-Hub-Signature: sha1=<hex HMAC-SHA1>` with the receiver's secret, deduplicated by `X-Zammad-Delivery`, the item from the `[LSR-n]` in the ticket's title); Znuny: its `Ticket::Generic` invoker (Basic auth, the password the receiver's secret; the item from the dynamic field `LauscherRef`); a webhook bridge: signed like a push (`X-Lauscher-Signature: sha256=<hex HMAC-SHA256 of the body>`), `{"item": 12, "delivery": "<unique id>", "state": "open" \| "closed", "external_id": "4711", "number"?, "first_response_at": RFC 3339?}`. A repeated delivery changes nothing; a closed ticket resolves the item |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
 //! | `POST /api/v1/desk/authors/{handle}/flag` | `{"flag": "troll" \| "vip" \| "none", "reason": "...", "by": "anna"}`: a troll's later posts are low priority and out of the complaint KPIs, a VIP's at least high; routes may match `author_flag` |
 //! | `GET /api/v1/desk/kpi` | `since`, `until` (ages or times; default the last 7 days), `by` (team, agent, topic, source, intent), `targets` (default `1h,6h`), `step` (backlog series, e.g. `1h`) |
@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
+use lauscher_alerts::ticket::{self, InboundError, Ticket, TicketReport};
 use lauscher_config::HumanDuration;
 use lauscher_desk::{
     Action, Actor, AuthorFlag, Desk, DeskError, ItemFilter, ItemState, KpiRequest, Refused,
@@ -405,7 +406,7 @@ pub(crate) async fn flag_author(
     }
 }
 
-/// What a ticket system reports on a handed-off item.
+/// What a ticket bridge reports on a handed-off item (a webhook target).
 #[derive(Debug, Deserialize)]
 pub struct ExternalReport {
     item: i64,
@@ -414,7 +415,50 @@ pub struct ExternalReport {
     #[serde(default)]
     external_id: Option<serde_json::Value>,
     #[serde(default)]
+    number: Option<String>,
+    #[serde(default)]
     first_response_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// A bridge's report, signed like a push (`X-Lauscher-Signature: sha256=<hex>`).
+fn bridge_report(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<TicketReport, (StatusCode, String)> {
+    let given = headers
+        .get("x-lauscher-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .and_then(|h| hex::decode(h.trim()).ok());
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    if given.is_none_or(|g| aws_lc_rs::hmac::verify(&key, body, &g).is_err()) {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Lauscher-Signature (sha256=<hex HMAC-SHA256 of the body>)".into(),
+        ));
+    }
+    let r: ExternalReport = serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("report: {e}")))?;
+    if r.delivery.trim().is_empty() {
+        return Err((StatusCode::BAD_REQUEST, "report: empty delivery id".into()));
+    }
+    let id = r.external_id.map(|v| match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    Ok(TicketReport {
+        item: r.item,
+        delivery: r.delivery,
+        ticket: Ticket {
+            id: id.unwrap_or_default(),
+            number: r.number,
+            closed: matches!(r.state.as_str(), "closed" | "resolved" | "solved"),
+            state: r.state,
+            changed: None,
+            first_response_at: r.first_response_at.map(|t| t.timestamp()),
+        },
+    })
 }
 
 pub(crate) async fn external(
@@ -426,49 +470,35 @@ pub(crate) async fn external(
     let Some(desk) = state.desk.clone() else {
         return not_configured();
     };
-    let Some(secret) = desk.handoff_secret(&target) else {
+    let Some(receiver) = desk.handoff_target(&target) else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no hand-off target {target:?}"),
         );
     };
-    let given = headers
-        .get("x-lauscher-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-        .and_then(|h| hex::decode(h.trim()).ok());
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
-    if given.is_none_or(|g| aws_lc_rs::hmac::verify(&key, &body, &g).is_err()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong X-Lauscher-Signature (sha256=<hex HMAC-SHA256 of the body>)",
-        );
-    }
-    let r: ExternalReport = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("report: {e}")),
+    let report = if receiver.kind.is_ticket_system() {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match ticket::inbound(receiver, &header, &body) {
+            Ok(r) => r,
+            Err(e @ InboundError::Unauthorized(_)) => {
+                return error(StatusCode::UNAUTHORIZED, e.to_string());
+            }
+            Err(e @ InboundError::Malformed(_)) => {
+                return error(StatusCode::BAD_REQUEST, e.to_string());
+            }
+        }
+    } else {
+        match bridge_report(receiver.secret.as_deref().unwrap_or(""), &headers, &body) {
+            Ok(r) => r,
+            Err((status, message)) => return error(status, message),
+        }
     };
-    if r.delivery.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "report: empty delivery id");
-    }
-    let external_id = r.external_id.map(|v| match v {
-        Value::String(s) => s,
-        other => other.to_string(),
-    });
-    let first = r.first_response_at.map(|t| t.timestamp());
-    match blocking(move || {
-        desk.external(
-            &target,
-            r.item,
-            &r.delivery,
-            &r.state,
-            external_id,
-            first,
-            Utc::now().timestamp(),
-        )
-    })
-    .await
-    {
+    match blocking(move || desk.external(&target, &report, Utc::now().timestamp())).await {
         Ok(item) => Json(json!({"item": item.id, "state": item.state, "version": item.version}))
             .into_response(),
         Err(r) => r,

@@ -102,6 +102,10 @@ pub fn of(kind: ReceiverKind) -> &'static dyn Integration {
         ReceiverKind::Mattermost => &mattermost::Mattermost,
         ReceiverKind::Pagerduty => &pagerduty::Pagerduty,
         ReceiverKind::Email => &email::Email,
+        // Never reached for notifications: the config keeps ticket systems out of
+        // routes, digests and the fallback, and the deliverer sends their hand-offs
+        // through `crate::ticket`. A webhook's shapes are the closest.
+        ReceiverKind::Zammad | ReceiverKind::Znuny => &webhook::Webhook,
     }
 }
 
