@@ -805,3 +805,56 @@ async fn a_closed_znuny_ticket_is_found_by_the_poll() {
     .expect("test thread");
     drop(dir);
 }
+
+/// A hand-off the ticket system rejects for good (a revoked token) puts the item back in
+/// the queue, with the error in its events, instead of leaving it waiting for a ticket
+/// that will never exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_hand_off_puts_the_item_back_in_the_queue() {
+    let (base, fake) = serve(zammad()).await;
+    let dir = setup("http://127.0.0.1:9");
+    with_ticket_system(
+        &dir,
+        &format!(
+            "{{id: zammad, kind: zammad, url: \"{base}\", secret: {SECRET}, ticket: {{token: revoked, queue: Social Media, customer: social@example.de}}}}"
+        ),
+        "zammad",
+    );
+    let dir = tokio::task::spawn_blocking(move || {
+        let daemon = dir.start_daemon();
+        push(
+            &daemon,
+            &[line(
+                "1",
+                "kim",
+                5,
+                "Die Acme Bahn App stürzt beim Login ab, seit Tagen kaputt",
+                None,
+            )],
+        );
+        let id = wait_items(&daemon, "", 1)[0]["id"].clone();
+        let (status, item) = act(&daemon, &id, "claim", json!({"by": "anna"}));
+        assert_eq!(status, 200, "{item}");
+        let (status, item) = act(
+            &daemon,
+            &id,
+            "handoff",
+            json!({"by": "anna", "target": "zammad"}),
+        );
+        assert_eq!(status, 200, "{item}");
+        wait_until("the item is back with anna", || {
+            daemon.get_json(&format!("/api/v1/desk/items/{id}"))["state"] == "open"
+        });
+        let shown = daemon.get_json(&format!("/api/v1/desk/items/{id}"));
+        let events = shown["events"].to_string();
+        assert!(
+            events.contains("handoff_failed") && events.contains("HTTP 401"),
+            "{shown}"
+        );
+        dir
+    })
+    .await
+    .expect("test thread");
+    assert!(lock(&fake).tickets.is_empty());
+    drop(dir);
+}

@@ -563,7 +563,8 @@ pub enum DeskCommand {
         /// The item it goes into.
         into: i64,
     },
-    /// Hand an item off to a ticket system (a webhook receiver named in desk.handoff).
+    /// Hand an item off to a ticket system (a zammad, znuny or webhook receiver named in
+    /// desk.handoff).
     Handoff {
         /// The item id.
         id: i64,

@@ -429,6 +429,13 @@ impl Deliverer {
         }
         if matches!(status, OutboxStatus::Failed | OutboxStatus::Expired) {
             self.tell_fallback(&row, error.as_deref().unwrap_or(""), now);
+            if row.event == "handoff"
+                && let Some(ledger) = &self.ledger
+                && let Err(e) =
+                    ledger.failed(&row.receiver, &row.body, error.as_deref().unwrap_or(""))
+            {
+                warn!(receiver = %row.receiver, error = %e, "failed hand-off not recorded on its item");
+            }
         }
         // Digests (incident 0) have no timeline.
         if status != OutboxStatus::Pending && row.incident_id > 0 {

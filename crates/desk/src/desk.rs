@@ -877,6 +877,38 @@ impl Desk {
         self.write(Some(item), item_id, changes, now, Extras::default())
     }
 
+    /// Puts item `item_id`, whose hand-off to `target` failed for good, back in the queue
+    /// (open when it has an assignee, else new); nothing when it moved on meanwhile.
+    pub fn handoff_failed(
+        &self,
+        target: &str,
+        item_id: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<(), DeskError> {
+        let _g = self.guard();
+        let item = self.load(item_id)?;
+        let change = Change::HandoffFailed {
+            target: target.to_owned(),
+            error: error.to_owned(),
+        };
+        if item.check(&change).is_err() {
+            return Ok(());
+        }
+        warn!(
+            item = item_id,
+            target, error, "hand-off failed; the item is back in the queue"
+        );
+        self.write(
+            Some(item),
+            item_id,
+            vec![(Actor::System, change)],
+            now,
+            Extras::default(),
+        )?;
+        Ok(())
+    }
+
     /// The items handed off to `target` whose ticket is not closed yet: `(item,
     /// reference, ticket id if known)`, for the poll that backs the webhook up.
     pub fn open_handoffs(
@@ -1289,6 +1321,15 @@ impl TicketLedger for Desk {
     fn record(&self, target: &str, report: &TicketReport) -> Result<(), String> {
         self.external(target, report, chrono::Utc::now().timestamp())
             .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn failed(&self, target: &str, body: &str, error: &str) -> Result<(), String> {
+        let item = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["item"].as_i64())
+            .ok_or("hand-off request without item")?;
+        self.handoff_failed(target, item, error, chrono::Utc::now().timestamp())
             .map_err(|e| e.to_string())
     }
 }

@@ -328,12 +328,20 @@ pub enum Change {
         /// The item it went into.
         into: i64,
     },
-    /// Handed off to a ticket system through a signed webhook receiver.
+    /// Handed off to a ticket system (a Zammad, Znuny or signed webhook receiver).
     HandedOff {
         /// The receiver.
         target: String,
         /// The reference the ticket carries (`LSR-12`).
         reference: String,
+    },
+    /// The hand-off failed for good (rejected, or not delivered within the receiver's
+    /// time to live): the item is back in the queue, its clocks run again.
+    HandoffFailed {
+        /// The receiver.
+        target: String,
+        /// What went wrong.
+        error: String,
     },
     /// The ticket system reported on the ticket (signed, deduplicated by delivery).
     External {
@@ -390,6 +398,7 @@ impl Change {
             Change::Dismissed { .. } => "dismissed",
             Change::Merged { .. } => "merged",
             Change::HandedOff { .. } => "handed_off",
+            Change::HandoffFailed { .. } => "handoff_failed",
             Change::External { .. } => "external",
             Change::SlaWarning { .. } => "sla_warning",
             Change::SlaBreach { .. } => "sla_breach",

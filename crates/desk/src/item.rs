@@ -266,6 +266,9 @@ impl Item {
                         && matches!(s, ItemState::Resolved | ItemState::HandedOff))
             }
             Change::HandedOff { .. } => s.is_live(),
+            Change::HandoffFailed { target, .. } => {
+                s == ItemState::HandedOff && self.handoff.as_ref().is_some_and(|(t, _)| t == target)
+            }
             Change::External { delivery, .. } => {
                 if self.deliveries.contains(delivery) {
                     return Err(Refused::Invalid(format!(
@@ -431,6 +434,15 @@ impl Item {
             Change::HandedOff { target, reference } => {
                 self.handoff = Some((target.clone(), reference.clone()));
                 self.set_state(at, ItemState::HandedOff);
+            }
+            Change::HandoffFailed { .. } => {
+                self.handoff = None;
+                let back = if self.assignee.is_some() {
+                    ItemState::Open
+                } else {
+                    ItemState::New
+                };
+                self.set_state(at, back);
             }
             Change::External {
                 delivery,

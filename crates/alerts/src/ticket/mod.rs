@@ -23,7 +23,10 @@
 //! `X-Zammad-Delivery`), Znuny's `Ticket::Generic` invoker (Basic auth), both read by
 //! [`inbound`]; and [`TicketClient::status`], which the daemon calls for open hand-offs
 //! every `ticket.poll` as a safety net. A closed, merged or removed ticket resolves the
-//! item; the ticket system's first agent answer is the item's first response.
+//! item; the ticket system's first agent answer is the item's first response. A
+//! hand-off rejected for good (wrong credentials, a queue that does not exist) or not
+//! delivered within the receiver's `ttl` puts the item back in the queue
+//! ([`TicketLedger::failed`]), for every kind of hand-off target.
 //!
 //! Cost: a hand-off is two requests (search, create), a later post three (search
 //! unless the id is known, articles, update); polling one request per open hand-off.
@@ -73,6 +76,11 @@ pub trait TicketLedger: Send + Sync {
     /// Records `report` for the item handed off to `target`; a repeated delivery must
     /// change nothing.
     fn record(&self, target: &str, report: &TicketReport) -> Result<(), String>;
+
+    /// Hears that the hand-off request `body` to `target` failed for good (rejected, or
+    /// expired undelivered), so the item goes back to the queue rather than wait for a
+    /// ticket that will never exist.
+    fn failed(&self, target: &str, body: &str, error: &str) -> Result<(), String>;
 }
 
 /// Why a ticket request did not succeed.
