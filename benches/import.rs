@@ -14,7 +14,8 @@
 //! emoji, URLs, retweets and exact and near duplicates. Or bring real posts:
 //! `LAUSCHER_BENCH_CORPUS=posts.jsonl` (the import format) is imported as it is.
 //!
-//! Run: `cargo bench --bench import` (`LAUSCHER_BENCH_POSTS=200000` for more posts).
+//! Run: `cargo bench --bench import` (`LAUSCHER_BENCH_POSTS=200000` for more posts;
+//! `LAUSCHER_BENCH_SAVE=posts.jsonl` keeps the generated corpus).
 
 use std::io::Write;
 use std::path::Path;
@@ -188,6 +189,10 @@ fn main() {
         }
     };
     write(&file, &mut lines.iter().map(String::as_str));
+    // `LAUSCHER_BENCH_SAVE=path` keeps the corpus, to import it again by hand.
+    if let Ok(keep) = std::env::var("LAUSCHER_BENCH_SAVE") {
+        let _ = std::fs::copy(&file, &keep);
+    }
     write(
         &texts_file,
         &mut posts.iter().map(|(t, _)| t.as_str()).map(|t| t.trim()),

@@ -346,8 +346,8 @@ pub struct StateStore {
     near: Mutex<NearIndex>,
 }
 
-/// Most recent SimHashes kept in memory for near-duplicate lookups (8 bytes each, so
-/// about 32 MiB with the band buckets). Near-duplicates of older mentions are not found;
+/// Most recent SimHashes kept in memory for near-duplicate lookups (24 bytes each with
+/// their bucket links, so about 26 MiB). Near-duplicates of older mentions are not found;
 /// exact duplicates (same id or text) are, through SQLite, for the whole retention.
 pub const NEAR_CAPACITY: usize = 1_000_000;
 
