@@ -611,7 +611,7 @@ async fn a_complaint_goes_to_zammad_once_and_its_webhook_closes_it() {
     with_ticket_system(
         &dir,
         &format!(
-            "{{id: zammad, kind: zammad, url: \"{base}\", secret: {SECRET}, ticket: {{token: {TOKEN}, queue: Social Media, customer: social@example.de}}}}"
+            "{{id: zammad, kind: zammad, url: \"{base}\", secret: {SECRET}, ticket: {{token: {TOKEN}, queue: Social Media, customer: social@example.de, settle: 1s}}}}"
         ),
         "zammad",
     );

@@ -31,6 +31,11 @@
 //! - **Receiver health:** a notification a receiver rejects for good or lets expire
 //!   queues a `receiver_health` notice to the configured `fallback` receiver, so a
 //!   revoked webhook or a wrong key never fails silently.
+//! - **Ticket systems** (Zammad, Znuny) get desk hand-offs through [`crate::ticket`]:
+//!   several requests each, so they run beside the rounds (a slow ticket system never
+//!   holds an alert back), one at a time per row; the attempt is recorded before it is
+//!   sent and due again only after the receiver's `ticket.settle`, so a retry after a
+//!   crash or a timeout finds the ticket the attempt may have made.
 //! - **Email** goes over SMTP (lettre) as HTML with a text part; `Message-ID` comes
 //!   from the idempotency key, and later messages of an incident reply to its first
 //!   (`In-Reply-To`, `References`), so mail clients thread them.
@@ -138,6 +143,9 @@ pub struct Deliverer {
     wake: Arc<Notify>,
     /// Where hand-offs to ticket systems record their tickets (the desk).
     ledger: Option<Arc<dyn TicketLedger>>,
+    /// Hand-offs to ticket systems being sent: they take several requests, so they run
+    /// beside the rounds rather than hold alerts back.
+    tickets_in_flight: Mutex<HashSet<i64>>,
 }
 
 /// A failing receiver is reported to the fallback at most this often.
@@ -194,6 +202,7 @@ impl Deliverer {
             deferred: Mutex::new(HashSet::new()),
             wake,
             ledger: None,
+            tickets_in_flight: Mutex::new(HashSet::new()),
         }
     }
 
@@ -253,7 +262,15 @@ impl Deliverer {
     /// their answers; returns whether any request went out.
     async fn send_round(self: &Arc<Self>, due: Vec<OutboxRow>) -> bool {
         let mut tasks = JoinSet::new();
+        let mut spawned = false;
         for batch in self.batches(due) {
+            let ticket = self
+                .receivers
+                .get(&batch[0].receiver)
+                .is_some_and(|r| r.kind.is_ticket_system());
+            if ticket && self.lock_tickets().contains(&batch[0].id) {
+                continue;
+            }
             if let Err(at) = self.claim(&batch[0].receiver) {
                 self.defer(&batch, at);
                 continue;
@@ -265,11 +282,30 @@ impl Deliverer {
                 }
             }
             let this = self.clone();
+            if ticket {
+                // Beside the round: a slow ticket system must not delay alerts. The
+                // attempt is on record first (see `send_ticket`); a shutdown that cuts
+                // it off is retried at the next start like a crash.
+                let id = batch[0].id;
+                self.lock_tickets().insert(id);
+                tokio::spawn(async move {
+                    this.deliver(batch).await;
+                    this.lock_tickets().remove(&id);
+                });
+                spawned = true;
+                continue;
+            }
             tasks.spawn(async move { this.deliver(batch).await });
         }
-        let sent = !tasks.is_empty();
+        let sent = !tasks.is_empty() || spawned;
         while tasks.join_next().await.is_some() {}
         sent
+    }
+
+    fn lock_tickets(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.tickets_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_deferred(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
@@ -607,9 +643,35 @@ impl Deliverer {
             Ok(c) => c,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
+        // The attempt is on record before it is sent, due again only after `settle`: if
+        // we die while the system makes the ticket, the next start's retry comes when
+        // the system's search finds it.
+        let settle = r
+            .ticket
+            .as_ref()
+            .map_or(30, |t| t.settle.0.as_secs() as i64);
+        let now = Utc::now().timestamp();
+        if let Err(e) = self.state.record_attempt(
+            row.id,
+            OutboxStatus::Pending,
+            row.attempts + 1,
+            now + settle,
+            now,
+            Some("in flight"),
+        ) {
+            return Outcome::Retry {
+                after: Some(settle),
+                error: format!("attempt not recorded: {e}"),
+            };
+        }
         let report = match client.deliver(&row.body).await {
             Ok(report) => report,
-            Err(TicketError::Retry(error)) => return Outcome::Retry { after: None, error },
+            Err(TicketError::Retry(error)) => {
+                return Outcome::Retry {
+                    after: Some(settle),
+                    error,
+                };
+            }
             Err(TicketError::Rejected(error)) => return Outcome::Failed(error),
         };
         let Some(ledger) = &self.ledger else {

@@ -689,6 +689,16 @@ pub struct TicketConfig {
     /// not arrive. Default `10m`.
     #[serde(default = "default_poll")]
     pub poll: HumanDuration,
+    /// How long the system's search may take to find a ticket just made (Zammad's
+    /// search index lags behind a create by seconds): a hand-off is tried again no
+    /// sooner than this after an attempt that may have made a ticket (a timeout, an
+    /// error answer, a crash), so the retry's lookup finds it. Default `30s`.
+    #[serde(default = "default_settle")]
+    pub settle: HumanDuration,
+}
+
+fn default_settle() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 
 /// The error for a name that is no receiver notifications can go to.

@@ -333,7 +333,7 @@ impl<'a> TicketClient<'a> {
         let mut req = self
             .http
             .request(method.clone(), &url)
-            .timeout(Duration::from_secs(20));
+            .timeout(Duration::from_secs(10));
         for (k, v) in headers {
             req = req.header(*k, v);
         }
