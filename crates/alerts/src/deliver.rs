@@ -757,7 +757,7 @@ fn retry_after_secs(v: &str) -> Option<i64> {
 
 /// A reqwest error without the URL (which may hold a secret: Slack and Teams URLs are
 /// credentials).
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {

@@ -120,7 +120,7 @@ pub fn merge(kind: ReceiverKind, bodies: &[Value]) -> Option<Value> {
 }
 
 /// `s` cut to `max` characters, with an ellipsis when cut.
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

@@ -37,6 +37,9 @@ pub mod znuny;
 use std::time::Duration;
 
 use lauscher_config::{ReceiverConfig, ReceiverKind, TicketConfig, alerting::redact_url};
+
+use crate::deliver::without_url;
+use crate::receiver::truncate;
 use serde_json::Value;
 
 /// The largest answer read from a ticket system (a ticket's articles with their
@@ -437,25 +440,6 @@ fn text_of(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// `s` cut to `max` characters, with an ellipsis when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// A reqwest error without its URL (which may carry a secret).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut e = e.to_string();
-    if let Some(i) = e.find(" for url") {
-        e.truncate(i);
-    }
-    e
 }
 
 /// Compares two secrets in time independent of where they differ.
