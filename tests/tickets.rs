@@ -851,6 +851,19 @@ async fn a_rejected_hand_off_puts_the_item_back_in_the_queue() {
             events.contains("handoff_failed") && events.contains("HTTP 401"),
             "{shown}"
         );
+        // Handed off again, it is a new request, tried and refused again.
+        let (status, item) = act(
+            &daemon,
+            &id,
+            "handoff",
+            json!({"by": "anna", "target": "zammad"}),
+        );
+        assert_eq!(status, 200, "{item}");
+        wait_until("the second hand-off failed too", || {
+            daemon.get_json(&format!("/api/v1/desk/items/{id}"))["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().filter(|e| e["action"] == "handoff_failed").count() == 2)
+        });
         dir
     })
     .await

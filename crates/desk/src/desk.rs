@@ -753,7 +753,17 @@ impl Desk {
             "link": link,
             "callback": callback,
         });
-        let key = format!("handoff:{}:{target}", item.id);
+        // A hand-off that failed and is tried again is a new request (the outbox keeps
+        // one row per key).
+        let before = item
+            .history
+            .iter()
+            .filter(|(_, s)| *s == ItemState::HandedOff)
+            .count();
+        let key = match before {
+            0 => format!("handoff:{}:{target}", item.id),
+            n => format!("handoff:{}:{target}:try{}", item.id, n + 1),
+        };
         self.handoff_row(target, key, "handoff", &body, now)
     }
 
