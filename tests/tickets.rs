@@ -871,3 +871,94 @@ async fn a_rejected_hand_off_puts_the_item_back_in_the_queue() {
     assert!(lock(&fake).tickets.is_empty());
     drop(dir);
 }
+
+/// kill -9 after every step of the story (queued, claimed, acknowledged, handed off,
+/// closed by the webhook) loses nothing and makes one ticket.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_after_every_step_loses_nothing_and_makes_one_ticket() {
+    let (base, fake) = serve(zammad()).await;
+    let dir = setup("http://127.0.0.1:9");
+    with_ticket_system(
+        &dir,
+        &format!(
+            "{{id: zammad, kind: zammad, url: \"{base}\", secret: {SECRET}, ticket: {{token: {TOKEN}, queue: Social Media, customer: social@example.de, settle: 1s}}}}"
+        ),
+        "zammad",
+    );
+    let f = fake.clone();
+    let dir = tokio::task::spawn_blocking(move || {
+        let item =
+            |d: &crate::util::Daemon, id: &Value| d.get_json(&format!("/api/v1/desk/items/{id}"));
+        let daemon = dir.start_daemon();
+        push(
+            &daemon,
+            &[line(
+                "1",
+                "kim",
+                5,
+                "Die Acme Bahn App stürzt beim Login ab, seit Tagen kaputt",
+                None,
+            )],
+        );
+        let id = wait_items(&daemon, "", 1)[0]["id"].clone();
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        assert_eq!(item(&daemon, &id)["state"], "new");
+
+        let (status, answer) = act(&daemon, &id, "claim", json!({"by": "anna"}));
+        assert_eq!(status, 200, "{answer}");
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        let shown = item(&daemon, &id);
+        assert_eq!(
+            (&shown["state"], &shown["assignee"]),
+            (&json!("open"), &json!("anna"))
+        );
+
+        let (status, answer) = act(&daemon, &id, "ack", json!({"by": "anna"}));
+        assert_eq!(status, 200, "{answer}");
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        assert_eq!(item(&daemon, &id)["first_response"]["kind"], "receipt");
+
+        let (status, answer) = act(
+            &daemon,
+            &id,
+            "handoff",
+            json!({"by": "anna", "target": "zammad"}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        wait_until("the ticket reached the item", || {
+            item(&daemon, &id)["external"][0] == "100"
+        });
+
+        let title = lock(&f).tickets[0].title.clone();
+        let body = zammad_hook(&title, 100, "closed");
+        let headers = [
+            ("x-hub-signature", sha1_signed(&body)),
+            ("x-zammad-delivery", "d-9".to_owned()),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, answer) = daemon.post("/api/v1/desk/handoff/zammad", &headers, &body);
+        assert_eq!(status, 200, "{answer}");
+        daemon.kill9();
+        let daemon = dir.start_daemon();
+        assert_eq!(item(&daemon, &id)["state"], "resolved");
+        let kpi = daemon.get_json("/api/v1/desk/kpi?since=2h");
+        let all = &kpi["total"];
+        assert_eq!(
+            (&all["volume"], &all["answered"], &all["resolved"]),
+            (&json!(1), &json!(1), &json!(1)),
+            "{kpi}"
+        );
+        dir
+    })
+    .await
+    .expect("test thread");
+    let f = lock(&fake);
+    assert_eq!(f.tickets.len(), 1, "{:?}", f.requests);
+    drop(f);
+    drop(dir);
+}
