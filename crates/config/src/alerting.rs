@@ -679,7 +679,8 @@ pub struct TicketConfig {
     /// The Zammad group or Znuny queue new tickets go to.
     pub queue: String,
     /// The customer of new tickets: Zammad finds or creates it by e-mail
-    /// (`guess:<address>`); Znuny needs an existing customer user or an e-mail address.
+    /// (`guess:<address>`) or takes a user id; Znuny needs an existing customer user or
+    /// an e-mail address.
     /// Social posters have no e-mail address, so one customer stands for them all.
     pub customer: String,
     /// Znuny: the ticket type, where `Ticket::Type` is on.
@@ -748,6 +749,16 @@ fn check_ticket(r: &ReceiverConfig) -> Result<(), (&'static str, String)> {
             Err((
                 "ticket",
                 format!("receiver {id:?}: ticket.queue and ticket.customer must not be empty"),
+            ))
+        }
+        ReceiverKind::Zammad
+            if !t.customer.contains('@') && t.customer.trim().parse::<u64>().is_err() =>
+        {
+            Err((
+                "ticket",
+                format!(
+                    "receiver {id:?}: zammad needs ticket.customer as an e-mail address (found or created) or a user id"
+                ),
             ))
         }
         ReceiverKind::Zammad | ReceiverKind::Znuny => Ok(()),

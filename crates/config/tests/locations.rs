@@ -363,6 +363,12 @@ fn alerting_errors_stand_under_their_values() {
             "zammad needs ticket.token",
         ),
         case(
+            "    ticket: {token: t0ken, queue: Social Media, customer: social@example.org}",
+            "    ticket: {token: t0ken, queue: Social Media, customer: social-media}",
+            "{token",
+            "e-mail address (found or created) or a user id",
+        ),
+        case(
             "  sla_warn: 45m",
             "  sla_warn: 2h",
             "2h",

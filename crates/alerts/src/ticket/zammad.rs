@@ -6,7 +6,7 @@
 //! | step | request |
 //! |---|---|
 //! | find | `GET /api/v1/tickets/search?query=title:"LSR-12"&expand=true&limit=50`; only a title starting `[LSR-12]` counts |
-//! | create | `POST /api/v1/tickets` `{title, group, customer_id: "guess:<e-mail>", priority, tags, article: {subject, body, type: note, internal: false, content_type: text/html}}` → `201 {id, number, …}` |
+//! | create | `POST /api/v1/tickets` `{title, group, customer_id: "guess:<e-mail>" (or a user id), priority, tags, article: {subject, body, type: note, internal: false, content_type: text/html}}` → `201 {id, number, …}` |
 //! | later post | `GET /api/v1/ticket_articles/by_ticket/{id}`, then, unless an article has the post's subject, `PUT /api/v1/tickets/{id}` `{article: {…}}` |
 //! | state | `GET /api/v1/tickets/{id}?expand=true` → `state` by name, `first_response_at`, `updated_at` |
 //! | webhook | `POST` to `/api/v1/desk/handoff/<receiver>` with `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the body>` and `X-Zammad-Delivery`; the default payload's `ticket` (or ours, see the README) |
@@ -107,11 +107,11 @@ pub(super) async fn create(c: &TicketClient<'_>, h: &Handoff) -> Result<Ticket, 
         ),
         "article": article(h),
     });
-    if customer.contains('@') {
-        body["customer_id"] = json!(format!("guess:{customer}"));
-    } else {
-        body["customer"] = json!(customer);
-    }
+    // A user id as it is; an e-mail address found or created (`guess:`).
+    body["customer_id"] = match customer.trim().parse::<u64>() {
+        Ok(id) => json!(id),
+        Err(_) => json!(format!("guess:{customer}")),
+    };
     let made = c
         .call(
             reqwest::Method::POST,
