@@ -633,3 +633,49 @@ async fn a_handed_off_item_reaches_the_ticket_system_once_and_its_state_comes_ba
     assert_eq!(later["post"]["snippet"], "Immer noch kaputt, Acme Bahn.");
     drop(dir);
 }
+
+/// Agent availability through the API and the CLI: away, listed, back.
+#[tokio::test(flavor = "multi_thread")]
+async fn agents_go_away_and_come_back() {
+    let dir = setup("http://127.0.0.1:9");
+    tokio::task::spawn_blocking(move || {
+        let daemon = dir.start_daemon();
+        let (status, body) = daemon.post(
+            "/api/v1/desk/agents/anna/away",
+            &[("content-type", "application/json")],
+            &json!({"away": true, "by": "lead"}).to_string(),
+        );
+        assert_eq!(status, 200, "{body}");
+        let agents = daemon.get_json("/api/v1/desk/agents");
+        assert_eq!(agents["away"][0]["agent"], "anna", "{agents}");
+        assert_eq!(agents["away"][0]["set_by"], "user:lead", "{agents}");
+        let (status, body) = daemon.post(
+            "/api/v1/desk/agents/anna/away",
+            &[("content-type", "application/json")],
+            "{\"away\": \"maybe\"}",
+        );
+        assert_eq!(status, 400, "{body}");
+        let out = dir
+            .cmd(&[
+                "desk",
+                "away",
+                "anna",
+                "--back",
+                "--api",
+                &daemon.base,
+                "--by",
+                "anna",
+            ])
+            .output()
+            .expect("lauscher desk away");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let agents = daemon.get_json("/api/v1/desk/agents");
+        assert_eq!(agents["away"], json!([]), "{agents}");
+    })
+    .await
+    .expect("test thread");
+}

@@ -594,6 +594,15 @@ pub enum DeskCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Mark an agent away (auto-assignment passes them over; what they hold stays
+    /// theirs) or, with --back, available again.
+    Away {
+        /// The agent's name.
+        agent: String,
+        /// Available again.
+        #[arg(long)]
+        back: bool,
+    },
     /// Service KPIs: volume, first response (median, p90), service level at 1h and 6h,
     /// resolution, resolved share, handle time, backlog, detection lag.
     Kpi {

@@ -247,6 +247,22 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&body)?);
             return Ok(ExitCode::SUCCESS);
         }
+        DeskCommand::Away { agent, back } => {
+            let mut url = url::Url::parse(&format!("{base}/"))?;
+            url.path_segments_mut()
+                .map_err(|()| anyhow::anyhow!("bad API URL {base}"))?
+                .pop_if_empty()
+                .extend(["api", "v1", "desk", "agents", agent, "away"]);
+            let body = call(
+                client
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(json!({"away": !*back, "by": by}).to_string()),
+            )
+            .await?;
+            println!("{}", serde_json::to_string(&body)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         DeskCommand::Handoff { id, target } => many(&[*id], "handoff", json!({"target": target})),
         DeskCommand::Correct { id, label, intent } => {
             many(&[*id], "correct", json!({"label": label, "intent": intent}))

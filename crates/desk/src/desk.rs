@@ -1041,6 +1041,12 @@ impl Desk {
         if teams.is_empty() {
             return Ok(());
         }
+        let away: std::collections::BTreeSet<String> = self
+            .state
+            .agents_away()?
+            .into_iter()
+            .map(|(a, _, _)| a)
+            .collect();
         let rows = self.state.desk_items(&["new", "open"], 100_000)?;
         let mut load: BTreeMap<&str, u32> = BTreeMap::new();
         let mut waiting = Vec::new();
@@ -1059,6 +1065,7 @@ impl Desk {
             let pick = team
                 .agents
                 .iter()
+                .filter(|a| !away.contains(a.as_str()))
                 .filter(|a| {
                     team.capacity == 0 || load.get(a.as_str()).copied().unwrap_or(0) < team.capacity
                 })
@@ -1215,6 +1222,30 @@ impl Desk {
         self.state.set_author_flag(&author, row.as_ref())?;
         info!(author = %author, flag = flag.map_or("none", AuthorFlag::as_str), by = %actor, "author flag set");
         Ok(())
+    }
+
+    /// Marks `agent` away (auto-assignment passes them over; what they hold stays
+    /// theirs, for a lead to reassign) or back.
+    pub fn set_away(
+        &self,
+        agent: &str,
+        away: bool,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(), DeskError> {
+        let agent = agent.trim();
+        if agent.is_empty() {
+            return Err(Refused::Invalid("which agent? (a name)".into()).into());
+        }
+        self.state
+            .set_agent_away(agent, away, &actor.to_string(), now)?;
+        info!(agent, away, by = %actor, "agent availability set");
+        Ok(())
+    }
+
+    /// The agents who are away: `(agent, set by, since)`.
+    pub fn agents_away(&self) -> Result<Vec<(String, String, i64)>, DeskError> {
+        Ok(self.state.agents_away()?)
     }
 
     /// Every correction agents made: the opening post and the corrected label and

@@ -495,6 +495,36 @@ fn round_robin_hands_the_longest_waiting_items_out_within_capacity() {
 }
 
 #[test]
+fn an_agent_who_is_away_gets_nothing_new_until_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = Arc::new(StateStore::open(&dir.path().join("state.db")).expect("state"));
+    let text = format!(
+        "{ALERTS}  teams:\n    - {{id: service, agents: [anna, bob], auto_assign: true, capacity: 1}}\n"
+    );
+    let alerting = AlertingConfig::parse(&text, "alerts.yaml", &[], &|_| None).expect("alerting");
+    let desk = Desk::new(&alerting, state, BTreeMap::new()).expect("desk");
+    desk.set_away("anna", true, &user("lead"), T).expect("away");
+    assert_eq!(desk.agents_away().expect("away")[0].0, "anna");
+    desk.intake(
+        &[
+            post(1, "kim", 0, Intent::Complaint, None),
+            post(2, "lea", 10, Intent::Complaint, None),
+        ],
+        T + 60,
+    )
+    .expect("intake");
+    desk.tick(T + 70).expect("tick");
+    let owner = |a: &str| desk.item(id_of(&desk, a)).expect("item").0.item.assignee;
+    assert_eq!(owner("kim").as_deref(), Some("bob"));
+    assert_eq!(owner("lea"), None, "anna is away and bob is full");
+    desk.set_away("anna", false, &user("anna"), T + 80)
+        .expect("back");
+    desk.tick(T + 90).expect("tick");
+    assert_eq!(owner("lea").as_deref(), Some("anna"), "anna is back");
+    assert!(desk.agents_away().expect("away").is_empty());
+}
+
+#[test]
 fn a_correction_survives_the_event_log() {
     let e = lauscher_desk::Event {
         item: 1,

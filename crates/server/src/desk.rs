@@ -5,6 +5,8 @@
 //! | `GET /api/v1/desk/items` | `state` (comma-separated; default new,open,pending), `assignee`, `team`, `topic`, `breached=true`, `limit`; most urgent SLA first |
 //! | `GET /api/v1/desk/items/{id}` | one item, its clocks and its events |
 //! | `POST /api/v1/desk/items/{id}/{action}` | `claim`, `assign` (`to`), `unassign`, `tag`/`untag` (`tag`), `note` (`body`), `priority` (`priority`), `correct` (`label` and/or `intent`), `ack` (`reference`?), `pending`, `resolve`, `reopen`, `dismiss` (`reason`), `merge` (`into`), `handoff` (`target`: a receiver named in `desk.handoff`); body `{"by": "anna", "version": 3, ...}`: `by` names the agent (the token's name instead when tokens are in force), `version` (optional) the version the agent saw; 409 when stale or not possible in the item's state |
+//! | `GET /api/v1/desk/agents` | the teams' agents and who is away (`{"away": [{"agent", "set_by", "since"}], "teams": [...]}`) |
+//! | `POST /api/v1/desk/agents/{agent}/away` | `{"away": true \| false, "by"?}`: auto-assignment passes an away agent over; what they hold stays theirs |
 //! | `POST /api/v1/desk/handoff/{target}` | the ticket system's report on a handed-off item. Zammad: its webhook (`X-Hub-Signature: sha1=<hex HMAC-SHA1>` with the receiver's secret, deduplicated by `X-Zammad-Delivery`, the item from the `[LSR-n]` in the ticket's title); Znuny: its `Ticket::Generic` invoker (Basic auth, the password the receiver's secret; the item from the dynamic field `LauscherRef`); a webhook bridge: signed like a push (`X-Lauscher-Signature: sha256=<hex HMAC-SHA256 of the body>`), `{"item": 12, "delivery": "<unique id>", "state": "open" \| "closed", "external_id": "4711", "number"?, "first_response_at": RFC 3339?}`. A repeated delivery changes nothing; a closed ticket resolves the item |
 //! | `POST /api/v1/desk/bulk` | `{"ids": [1, 2], "action": "resolve", "by": "anna", ...}`: the action on each item, each answered apart |
 //! | `POST /api/v1/desk/authors/{handle}/flag` | `{"flag": "troll" \| "vip" \| "none", "reason": "...", "by": "anna"}`: a troll's later posts are low priority and out of the complaint KPIs, a VIP's at least high; routes may match `author_flag` |
@@ -402,6 +404,70 @@ pub(crate) async fn flag_author(
     {
         Ok(()) => Json(json!({"author": author, "flag": flag.map_or("none", AuthorFlag::as_str)}))
             .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The body of an availability change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwayBody {
+    away: bool,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+pub(crate) async fn set_away(
+    State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
+    Path(agent): Path<String>,
+    body: Result<Json<AwayBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let by = ActBody {
+        by: b.by,
+        ..ActBody::default()
+    };
+    let who = match actor(&by, caller.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let a = agent.clone();
+    let away = b.away;
+    match blocking(move || desk.set_away(&a, away, &who, Utc::now().timestamp())).await {
+        Ok(()) => Json(json!({"agent": agent, "away": away})).into_response(),
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn agents(State(state): State<ApiState>) -> Response {
+    let Some(desk) = state.desk.clone() else {
+        return not_configured();
+    };
+    let d = desk.clone();
+    match blocking(move || d.agents_away()).await {
+        Ok(away) => {
+            let rows: Vec<Value> = away
+                .into_iter()
+                .map(|(agent, by, at)| {
+                    json!({"agent": agent, "set_by": by,
+                           "since": chrono::DateTime::from_timestamp(at, 0).map(|t| t.to_rfc3339())})
+                })
+                .collect();
+            let teams: Vec<Value> = desk
+                .config()
+                .teams
+                .iter()
+                .map(|t| json!({"team": t.id, "agents": t.agents, "auto_assign": t.auto_assign}))
+                .collect();
+            Json(json!({"away": rows, "teams": teams})).into_response()
+        }
         Err(r) => r,
     }
 }

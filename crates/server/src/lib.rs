@@ -179,6 +179,8 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
             post(desk::flag_author),
         )
         .route("/api/v1/desk/kpi", get(desk::kpi))
+        .route("/api/v1/desk/agents", get(desk::agents))
+        .route("/api/v1/desk/agents/{agent}/away", post(desk::set_away))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

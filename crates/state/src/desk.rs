@@ -347,6 +347,40 @@ impl StateStore {
 }
 
 impl StateStore {
+    /// Marks `agent` away (or back, with `away` false).
+    pub fn set_agent_away(
+        &self,
+        agent: &str,
+        away: bool,
+        set_by: &str,
+        at: i64,
+    ) -> Result<(), StateError> {
+        let conn = self.conn();
+        let r = if away {
+            conn.execute(
+                "INSERT OR REPLACE INTO desk_agents_away (agent, set_by, set_at) VALUES (?1, ?2, ?3)",
+                params![agent, set_by, at],
+            )
+        } else {
+            conn.execute("DELETE FROM desk_agents_away WHERE agent = ?1", [agent])
+        };
+        r.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// The agents who are away: `(agent, set by, since)`.
+    pub fn agents_away(&self) -> Result<Vec<(String, String, i64)>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT agent, set_by, set_at FROM desk_agents_away ORDER BY agent")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
+
+impl StateStore {
     /// Keeps a brand reply whose parent is not (yet) an item, by the parent's address;
     /// forgets kept replies older than `forget_before`.
     pub fn desk_keep_early_reply(

@@ -333,6 +333,14 @@ CREATE TABLE desk_early_replies (
 ) WITHOUT ROWID;
 CREATE INDEX desk_early_replies_address ON desk_early_replies(address);
 ",
+    // Agents who are away: auto-assignment passes them over.
+    "
+CREATE TABLE desk_agents_away (
+    agent  TEXT PRIMARY KEY,
+    set_by TEXT NOT NULL,
+    set_at INTEGER NOT NULL
+) WITHOUT ROWID;
+",
 ];
 
 /// The state store. Cheap to share behind an `Arc`; every call takes the one connection.
