@@ -232,35 +232,15 @@ pub async fn desk(args: DeskArgs) -> Result<ExitCode> {
             flag,
             reason,
         } => {
-            let mut url = url::Url::parse(&format!("{base}/"))?;
-            url.path_segments_mut()
-                .map_err(|()| anyhow::anyhow!("bad API URL {base}"))?
-                .pop_if_empty()
-                .extend(["api", "v1", "desk", "authors", author, "flag"]);
-            let body = call(
-                client
-                    .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(json!({"flag": flag, "reason": reason, "by": by}).to_string()),
-            )
-            .await?;
-            println!("{}", serde_json::to_string(&body)?);
+            let body = json!({"flag": flag, "reason": reason, "by": by});
+            let answer = post_under(&client, &base, &["authors", author, "flag"], body).await?;
+            println!("{}", serde_json::to_string(&answer)?);
             return Ok(ExitCode::SUCCESS);
         }
         DeskCommand::Away { agent, back } => {
-            let mut url = url::Url::parse(&format!("{base}/"))?;
-            url.path_segments_mut()
-                .map_err(|()| anyhow::anyhow!("bad API URL {base}"))?
-                .pop_if_empty()
-                .extend(["api", "v1", "desk", "agents", agent, "away"]);
-            let body = call(
-                client
-                    .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(json!({"away": !*back, "by": by}).to_string()),
-            )
-            .await?;
-            println!("{}", serde_json::to_string(&body)?);
+            let body = json!({"away": !*back, "by": by});
+            let answer = post_under(&client, &base, &["agents", agent, "away"], body).await?;
+            println!("{}", serde_json::to_string(&answer)?);
             return Ok(ExitCode::SUCCESS);
         }
         DeskCommand::Handoff { id, target } => many(&[*id], "handoff", json!({"target": target})),
@@ -348,4 +328,27 @@ pub fn token(args: TokenArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// POSTs `body` to `<base>/api/v1/desk/<segments>` (each segment escaped as a path part:
+/// handles and names may hold `@` or `/`).
+async fn post_under(
+    client: &reqwest::Client,
+    base: &str,
+    segments: &[&str],
+    body: Value,
+) -> Result<Value> {
+    let mut url = url::Url::parse(&format!("{base}/"))?;
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("bad API URL {base}"))?
+        .pop_if_empty()
+        .extend(["api", "v1", "desk"])
+        .extend(segments);
+    call(
+        client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string()),
+    )
+    .await
 }

@@ -195,6 +195,17 @@ fn action(name: &str, b: &ActBody) -> Result<Action, String> {
 }
 
 /// The agent acting: the token's name when tokens are in force, else the body's `by`.
+/// The agent a request whose body names only `by` acts for (see [`actor`]).
+fn actor_by(by: Option<String>, caller: Option<&Caller>) -> Result<Actor, String> {
+    actor(
+        &ActBody {
+            by,
+            ..ActBody::default()
+        },
+        caller,
+    )
+}
+
 fn actor(b: &ActBody, caller: Option<&Caller>) -> Result<Actor, String> {
     if let Some(c) = caller {
         return Ok(Actor::User(c.name.clone()));
@@ -390,11 +401,7 @@ pub(crate) async fn flag_author(
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         },
     };
-    let by = ActBody {
-        by: b.by,
-        ..ActBody::default()
-    };
-    let who = match actor(&by, caller.as_deref()) {
+    let who = match actor_by(b.by, caller.as_deref()) {
         Ok(w) => w,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -430,11 +437,7 @@ pub(crate) async fn set_away(
         Ok(Json(b)) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let by = ActBody {
-        by: b.by,
-        ..ActBody::default()
-    };
-    let who = match actor(&by, caller.as_deref()) {
+    let who = match actor_by(b.by, caller.as_deref()) {
         Ok(w) => w,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
