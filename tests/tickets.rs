@@ -483,10 +483,11 @@ async fn zammad_gets_one_ticket_per_item_and_one_article_per_post_whatever_is_re
     // State comes back by id, closed when closed.
     lock(&fake).tickets[1].state = "closed".into();
     let t = client
-        .status("LSR-1", Some("101"))
+        .status(1, "LSR-1", Some("101"))
         .await
         .expect("read")
-        .expect("ticket");
+        .expect("ticket")
+        .ticket;
     assert!(t.closed);
     assert_eq!(t.state, "closed");
     // A wrong token is a rejection, not a retry.
@@ -545,10 +546,11 @@ async fn znuny_gets_one_ticket_per_item_with_its_dynamic_field_and_errors_are_re
     lock(&fake).tickets[0].state = "closed successful".into();
     lock(&fake).tickets[0].state_type = "closed".into();
     let t = client
-        .status("LSR-4", None)
+        .status(4, "LSR-4", None)
         .await
         .expect("read")
-        .expect("found by reference");
+        .expect("found by reference")
+        .ticket;
     assert!(t.closed);
     assert_eq!(t.state, "closed successful");
     // Znuny's errors come with 200: a wrong password is a rejection naming the code.

@@ -680,7 +680,7 @@ impl Deliverer {
         match ledger.record(&r.id, &report) {
             Ok(()) => Outcome::Sent,
             Err(error) => Outcome::Retry {
-                after: None,
+                after: Some(settle),
                 error: format!("ticket {} not recorded: {error}", report.ticket.id),
             },
         }

@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::Utc;
-use lauscher_alerts::ticket::{TicketClient, TicketReport};
+use lauscher_alerts::ticket::TicketClient;
 use lauscher_config::{AlertingConfig, ReceiverConfig};
 use lauscher_desk::Desk;
 use lauscher_index::MentionIndex;
@@ -213,24 +213,13 @@ async fn poll(desk: Arc<Desk>, receiver: ReceiverConfig, stop: CancellationToken
             if stop.is_cancelled() {
                 return;
             }
-            let ticket = match client.status(&reference, ticket_id.as_deref()).await {
-                Ok(Some(t)) => t,
+            let report = match client.status(item, &reference, ticket_id.as_deref()).await {
+                Ok(Some(r)) => r,
                 Ok(None) => continue,
                 Err(e) => {
                     warn!(receiver = %receiver.id, item, error = %e, "ticket not read back");
                     continue;
                 }
-            };
-            let report = TicketReport {
-                item,
-                delivery: format!(
-                    "{}:poll:{}:{}:{}",
-                    receiver.id,
-                    ticket.id,
-                    ticket.state,
-                    ticket.changed.as_deref().unwrap_or("")
-                ),
-                ticket,
             };
             let d = desk.clone();
             let target = receiver.id.clone();

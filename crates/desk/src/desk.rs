@@ -119,7 +119,8 @@ pub enum Action {
     Dismiss(DismissReason),
     /// Fold it into another item.
     Merge(i64),
-    /// Hand it off to a ticket system through this signed webhook receiver.
+    /// Hand it off to this receiver of `desk.handoff` (Zammad, Znuny or a signed
+    /// webhook).
     Handoff(String),
 }
 

@@ -49,7 +49,8 @@ const MAX_ANSWER: usize = 16 << 20;
 /// A ticket as Lauscher knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
-    /// The ticket's id in the system (Zammad `id`, Znuny `TicketID`).
+    /// The ticket's id in the system (Zammad `id`, Znuny `TicketID`); empty when a
+    /// webhook bridge reports none.
     pub id: String,
     /// The number agents see, when known.
     pub number: Option<String>,
@@ -114,7 +115,15 @@ pub struct TicketClient<'a> {
     http: &'a reqwest::Client,
     receiver: &'a ReceiverConfig,
     ticket: &'a TicketConfig,
+    system: System,
     base: String,
+}
+
+/// Which ticket system a client speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum System {
+    Zammad,
+    Znuny,
 }
 
 /// What a hand-off row asks for (the fields of `lauscher.handoff/v1` we use).
@@ -223,17 +232,22 @@ impl<'a> TicketClient<'a> {
                 receiver.id
             )));
         };
-        if !receiver.kind.is_ticket_system() {
-            return Err(TicketError::Rejected(format!(
-                "receiver {:?} is {}, not a ticket system",
-                receiver.id,
-                receiver.kind.as_str()
-            )));
-        }
+        let system = match receiver.kind {
+            ReceiverKind::Zammad => System::Zammad,
+            ReceiverKind::Znuny => System::Znuny,
+            other => {
+                return Err(TicketError::Rejected(format!(
+                    "receiver {:?} is {}, not a ticket system",
+                    receiver.id,
+                    other.as_str()
+                )));
+            }
+        };
         Ok(TicketClient {
             http,
             receiver,
             ticket,
+            system,
             base: url.as_str().trim_end_matches('/').to_owned(),
         })
     }
@@ -278,44 +292,58 @@ impl<'a> TicketClient<'a> {
         })
     }
 
-    /// The ticket of `reference` now: read by `id` when known, else found by its
-    /// reference; `None` when there is none.
+    /// What the ticket of `item` (carrying `reference`) is now, as a report: read by `id`
+    /// when known, else found by its reference; `None` when there is none. The report's
+    /// delivery id names the ticket's state and change time, so reading an unchanged
+    /// ticket again is a repeat.
     pub async fn status(
         &self,
+        item: i64,
         reference: &str,
         id: Option<&str>,
-    ) -> Result<Option<Ticket>, TicketError> {
-        match id {
-            Some(id) => self.get(id).await.map(Some),
-            None => self.find(reference).await,
-        }
+    ) -> Result<Option<TicketReport>, TicketError> {
+        let ticket = match id {
+            Some(id) => Some(self.get(id).await?),
+            None => self.find(reference).await?,
+        };
+        Ok(ticket.map(|ticket| TicketReport {
+            item,
+            delivery: format!(
+                "{}:poll:{}:{}:{}",
+                self.receiver.id,
+                ticket.id,
+                ticket.state,
+                ticket.changed.as_deref().unwrap_or("")
+            ),
+            ticket,
+        }))
     }
 
     async fn find(&self, reference: &str) -> Result<Option<Ticket>, TicketError> {
-        match self.receiver.kind {
-            ReceiverKind::Zammad => zammad::find(self, reference).await,
-            _ => znuny::find(self, reference).await,
+        match self.system {
+            System::Zammad => zammad::find(self, reference).await,
+            System::Znuny => znuny::find(self, reference).await,
         }
     }
 
     async fn create(&self, h: &Handoff) -> Result<Ticket, TicketError> {
-        match self.receiver.kind {
-            ReceiverKind::Zammad => zammad::create(self, h).await,
-            _ => znuny::create(self, h).await,
+        match self.system {
+            System::Zammad => zammad::create(self, h).await,
+            System::Znuny => znuny::create(self, h).await,
         }
     }
 
     async fn append(&self, id: &str, h: &Handoff) -> Result<(), TicketError> {
-        match self.receiver.kind {
-            ReceiverKind::Zammad => zammad::append(self, id, h).await,
-            _ => znuny::append(self, id, h).await,
+        match self.system {
+            System::Zammad => zammad::append(self, id, h).await,
+            System::Znuny => znuny::append(self, id, h).await,
         }
     }
 
     async fn get(&self, id: &str) -> Result<Ticket, TicketError> {
-        match self.receiver.kind {
-            ReceiverKind::Zammad => zammad::get(self, id).await,
-            _ => znuny::get(self, id).await,
+        match self.system {
+            System::Zammad => zammad::get(self, id).await,
+            System::Znuny => znuny::get(self, id).await,
         }
     }
 
