@@ -30,7 +30,7 @@ pub use search::{
     Collapse, IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time,
 };
 pub use space::SpaceUsage;
-pub use tally::{Buckets, LabelTally, PhraseSelection, PhraseTally};
+pub use tally::{Buckets, LabelTally, PhraseMentions, PhraseSelection, PhraseTally};
 pub use writer::MentionWriter;
 
 /// Why the index failed.

@@ -207,7 +207,7 @@ impl MentionIndex {
 
     /// Narrows `query` to `req.rule`'s index translation; returns the rule set, the
     /// rule's position and whether the translation is exact (`None` without a rule).
-    fn add_rule<'r>(
+    pub(crate) fn add_rule<'r>(
         &self,
         query: &mut Box<dyn Query>,
         req: &SearchRequest,

@@ -93,6 +93,44 @@ impl Grid {
         }
         Some((i as usize).min(self.count - 1))
     }
+
+    /// The time range of bucket `b` (which [`Grid::of`] returned).
+    fn span(&self, b: usize) -> Span {
+        Span {
+            start: self
+                .origin
+                .wrapping_add((b as u64).wrapping_mul(self.step) as i64),
+            len: self.step,
+            bucket: b,
+        }
+    }
+}
+
+/// One bucket's time range in nanoseconds, remembered between documents: a timestamp
+/// inside it needs no bucket arithmetic.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: i64,
+    /// Length; 0 for no bucket.
+    len: u64,
+    bucket: usize,
+}
+
+impl Span {
+    const EMPTY: Span = Span {
+        start: 0,
+        len: 0,
+        bucket: 0,
+    };
+
+    #[inline]
+    fn of(&self, ts: i64) -> Option<usize> {
+        if (ts.wrapping_sub(self.start) as u64) < self.len {
+            Some(self.bucket)
+        } else {
+            None
+        }
+    }
 }
 
 /// Mentions of one time bucket by sentiment label.
@@ -133,6 +171,15 @@ pub struct PhraseTally {
     pub phrases: HashMap<String, Vec<u64>>,
 }
 
+/// The mentions of one group of phrases ([`MentionIndex::phrase_mentions`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhraseMentions {
+    /// The earliest publication time.
+    pub earliest: Option<DateTime<Utc>>,
+    /// The newest mentions, newest first.
+    pub newest: Vec<crate::IndexedMention>,
+}
+
 /// Which phrases a [`PhraseTally`] counts.
 #[derive(Clone, Copy, Debug)]
 pub enum PhraseSelection<'a> {
@@ -169,6 +216,57 @@ impl MentionIndex {
         selection: PhraseSelection<'_>,
     ) -> Result<PhraseTally, IndexError> {
         self.tally(req, rules, &PhraseCount { buckets, selection })
+    }
+
+    /// For each group of phrases, the mentions `req` filters that have any phrase of the
+    /// group: the earliest publication time, and the newest `newest` mentions (newest
+    /// first, ties in index order). One scan of the `phrases` column for all groups,
+    /// where a `phrases` filter per group would scan it once per group; the newest are
+    /// then loaded from the doc store (one block read each).
+    ///
+    /// A rule the index cannot translate exactly (proximity, `raw:`, `url:`) is checked
+    /// on the newest as a search would: each group is then one search.
+    pub fn phrase_mentions(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        groups: &[Vec<String>],
+        newest: usize,
+    ) -> Result<Vec<PhraseMentions>, IndexError> {
+        let mut query = self.build_query(req)?;
+        let checked = matches!(self.add_rule(&mut query, req, rules)?, Some((_, _, false)));
+        let searcher = self.reader.searcher();
+        let found = scan(
+            &searcher,
+            query.as_ref(),
+            &PhraseDocs {
+                groups,
+                keep: if checked { 0 } else { newest },
+            },
+            MIN_PART_DOCS,
+        )
+        .map_err(|e| self.tantivy(e))?;
+        let mut loader = crate::search::Loader::new(self, &searcher);
+        let mut out = Vec::with_capacity(groups.len());
+        for (group, (earliest, docs)) in groups.iter().zip(found) {
+            let newest = if checked && newest > 0 {
+                let mut r = req.clone();
+                r.phrases.clone_from(group);
+                r.limit = newest;
+                r.offset = 0;
+                r.collapse = None;
+                self.search(&r, rules)?.hits
+            } else {
+                docs.into_iter()
+                    .map(|(_, addr)| loader.load(addr))
+                    .collect::<Result<_, _>>()?
+            };
+            out.push(PhraseMentions {
+                earliest: earliest.map(DateTime::from_timestamp_nanos),
+                newest,
+            });
+        }
+        Ok(out)
     }
 
     /// The earliest publication time among the mentions `req` filters.
@@ -288,16 +386,30 @@ where
     col.first_vals(docs, out);
 }
 
-/// Fills `out` with `None` for `docs` (a column the segment does not have).
-fn fill_none<T: Clone>(docs: &[DocId], out: &mut Vec<Option<T>>) {
+/// Reads the first value of each of `docs` into `out`, `missing` where a document has
+/// none. A column every document has (the usual case) is read without the `Option`s.
+fn vals<T>(col: &Column<T>, docs: &[DocId], out: &mut Vec<T>, missing: T)
+where
+    T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
+{
     out.clear();
-    out.resize(docs.len(), None);
+    out.resize(docs.len(), missing);
+    match col.index {
+        tantivy::columnar::ColumnIndex::Full => col.values.get_vals(docs, out),
+        _ => {
+            let mut opt = vec![None; docs.len()];
+            col.first_vals(docs, &mut opt);
+            for (o, v) in out.iter_mut().zip(opt) {
+                *o = v.unwrap_or(missing);
+            }
+        }
+    }
 }
 
-/// A timestamp in nanoseconds; `i64::MIN` (outside every bucket) when missing.
-#[inline]
-fn nanos(d: Option<tantivy::DateTime>) -> i64 {
-    d.map_or(i64::MIN, |d| d.into_timestamp_nanos())
+/// Fills `out` with `missing` for `docs` (a column the segment does not have).
+fn fill<T: Clone>(docs: &[DocId], out: &mut Vec<T>, missing: T) {
+    out.clear();
+    out.resize(docs.len(), missing);
 }
 
 /// Looks `terms` up in a string column's dictionary: the ordinal of each (or
@@ -340,10 +452,10 @@ struct LabelPart {
     /// Per bucket, a bit per author ordinal.
     author_bits: Vec<Vec<u64>>,
     tallies: Vec<LabelTally>,
-    ts_buf: Vec<Option<tantivy::DateTime>>,
-    label_buf: Vec<Option<u64>>,
-    score_buf: Vec<Option<f64>>,
-    author_buf: Vec<Option<u64>>,
+    ts_buf: Vec<tantivy::DateTime>,
+    label_buf: Vec<u64>,
+    score_buf: Vec<f64>,
+    author_buf: Vec<u64>,
 }
 
 impl Tally for LabelCount {
@@ -395,34 +507,50 @@ impl Tally for LabelCount {
     }
 
     fn collect(&self, p: &mut LabelPart, docs: &[DocId]) {
-        first_vals(&p.ts, docs, &mut p.ts_buf);
-        first_vals(&p.score, docs, &mut p.score_buf);
+        vals(&p.ts, docs, &mut p.ts_buf, tantivy::DateTime::MIN);
+        vals(&p.score, docs, &mut p.score_buf, 0.0);
         match &p.label {
-            Some(l) => first_vals(l, docs, &mut p.label_buf),
-            None => fill_none(docs, &mut p.label_buf),
+            // Anything but an ordinal of "negative" or "positive" is neutral.
+            Some(l) => vals(l, docs, &mut p.label_buf, u64::MAX),
+            None => fill(docs, &mut p.label_buf, u64::MAX),
         }
-        match &p.author {
-            Some(a) => first_vals(a, docs, &mut p.author_buf),
-            None => fill_none(docs, &mut p.author_buf),
-        }
+        let authors = match &p.author {
+            Some(a) => {
+                vals(a, docs, &mut p.author_buf, u64::MAX);
+                true
+            }
+            None => false,
+        };
+        let mut at = Span::EMPTY;
         for i in 0..docs.len() {
-            let Some(b) = p.grid.of(nanos(p.ts_buf[i])) else {
+            // Mentions arrive roughly in time order: most fall in the last bucket.
+            let ts = p.ts_buf[i].into_timestamp_nanos();
+            let Some(b) = at.of(ts).or_else(|| {
+                let b = p.grid.of(ts)?;
+                at = p.grid.span(b);
+                Some(b)
+            }) else {
                 continue;
             };
             let t = &mut p.tallies[b];
-            let slot = p.label_buf[i]
-                .and_then(|o| p.label_slot.get(o as usize).copied())
+            let slot = p
+                .label_slot
+                .get(p.label_buf[i] as usize)
+                .copied()
                 .unwrap_or(1);
             match slot {
                 0 => t.negative += 1,
                 2 => t.positive += 1,
                 _ => t.neutral += 1,
             }
-            t.score_sum += p.score_buf[i].unwrap_or(0.0);
-            if let (Some(ord), Some(bits)) = (p.author_buf[i], p.author_bits.get_mut(b))
-                && let Some(w) = bits.get_mut((ord / 64) as usize)
+            t.score_sum += p.score_buf[i];
+            if authors
+                && let Some(w) = p
+                    .author_bits
+                    .get_mut(b)
+                    .and_then(|bits| bits.get_mut((p.author_buf[i] / 64) as usize))
             {
-                *w |= 1 << (ord % 64);
+                *w |= 1 << (p.author_buf[i] % 64);
             }
         }
     }
@@ -516,7 +644,7 @@ struct PhrasePart {
     phrases: Option<Column<u64>>,
     counts: PhraseCounts,
     docs: Vec<u64>,
-    ts_buf: Vec<Option<tantivy::DateTime>>,
+    ts_buf: Vec<tantivy::DateTime>,
     ord_buf: Vec<u64>,
 }
 
@@ -561,10 +689,16 @@ impl Tally for PhraseCount<'_> {
     }
 
     fn collect(&self, p: &mut PhrasePart, docs: &[DocId]) {
-        first_vals(&p.ts, docs, &mut p.ts_buf);
+        vals(&p.ts, docs, &mut p.ts_buf, tantivy::DateTime::MIN);
         let nb = p.grid.count;
+        let mut at = Span::EMPTY;
         for (i, doc) in docs.iter().enumerate() {
-            let Some(b) = p.grid.of(nanos(p.ts_buf[i])) else {
+            let ts = p.ts_buf[i].into_timestamp_nanos();
+            let Some(b) = at.of(ts).or_else(|| {
+                let b = p.grid.of(ts)?;
+                at = p.grid.span(b);
+                Some(b)
+            }) else {
                 continue;
             };
             p.docs[b] += 1;
@@ -690,6 +824,142 @@ impl Tally for PhraseCount<'_> {
     }
 }
 
+/// Per group of phrases, the earliest time and the newest `keep` documents with any
+/// phrase of the group.
+struct PhraseDocs<'a> {
+    groups: &'a [Vec<String>],
+    keep: usize,
+}
+
+/// One scan part of [`PhraseDocs`].
+struct PhraseDocsPart {
+    ts: Column<tantivy::DateTime>,
+    phrases: Option<Column<u64>>,
+    /// The ordinals of the groups' phrases (one bit test rejects the others).
+    bits: Vec<u64>,
+    /// Ordinal → the groups holding it.
+    groups_of: FxHashMap<u64, Vec<usize>>,
+    earliest: Vec<Option<i64>>,
+    /// Per group, the newest documents kept so far: a min-heap on (time, newer doc).
+    newest: Vec<std::collections::BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<DocId>)>>>,
+    ts_buf: Vec<Option<tantivy::DateTime>>,
+    ord_buf: Vec<u64>,
+    hit: Vec<usize>,
+}
+
+/// Per group: the earliest time (nanoseconds) and the newest documents, newest first.
+type GroupDocs = Vec<(Option<i64>, Vec<(i64, tantivy::DocAddress)>)>;
+
+impl Tally for PhraseDocs<'_> {
+    type Part = PhraseDocsPart;
+    type Out = GroupDocs;
+
+    fn part(&self, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
+        let col = reader.fast_fields().str("phrases")?;
+        let mut groups_of: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+        let mut bits = Vec::new();
+        if let Some(col) = &col {
+            bits = vec![0u64; col.num_terms().div_ceil(64)];
+            for (g, group) in self.groups.iter().enumerate() {
+                let refs: Vec<&str> = group.iter().map(String::as_str).collect();
+                for o in ords_of(col, &refs)? {
+                    if let Some(w) = bits.get_mut((o / 64) as usize) {
+                        *w |= 1 << (o % 64);
+                        let gs = groups_of.entry(o).or_default();
+                        if !gs.contains(&g) {
+                            gs.push(g);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(PhraseDocsPart {
+            ts: reader.fast_fields().date("ts")?,
+            phrases: col.map(|c| c.ords().clone()),
+            bits,
+            groups_of,
+            earliest: vec![None; self.groups.len()],
+            newest: vec![std::collections::BinaryHeap::new(); self.groups.len()],
+            ts_buf: Vec::new(),
+            ord_buf: Vec::new(),
+            hit: Vec::new(),
+        })
+    }
+
+    fn collect(&self, p: &mut PhraseDocsPart, docs: &[DocId]) {
+        let Some(ords) = &p.phrases else {
+            return;
+        };
+        first_vals(&p.ts, docs, &mut p.ts_buf);
+        for (i, doc) in docs.iter().enumerate() {
+            let Some(ts) = p.ts_buf[i].map(|t| t.into_timestamp_nanos()) else {
+                continue;
+            };
+            let rows = ords.index.value_row_ids(*doc);
+            let len = (rows.end - rows.start) as usize;
+            if len == 0 {
+                continue;
+            }
+            p.ord_buf.resize(len, 0);
+            ords.values
+                .get_range(u64::from(rows.start), &mut p.ord_buf[..len]);
+            p.hit.clear();
+            for &o in &p.ord_buf[..len] {
+                let set = p
+                    .bits
+                    .get((o / 64) as usize)
+                    .is_some_and(|w| w & (1 << (o % 64)) != 0);
+                if let Some(gs) = set.then(|| p.groups_of.get(&o)).flatten() {
+                    p.hit.extend(gs.iter().copied());
+                }
+            }
+            p.hit.sort_unstable();
+            p.hit.dedup();
+            for &g in &p.hit {
+                let e = &mut p.earliest[g];
+                *e = Some(e.map_or(ts, |m| m.min(ts)));
+                if self.keep == 0 {
+                    continue;
+                }
+                let heap = &mut p.newest[g];
+                let entry = std::cmp::Reverse((ts, std::cmp::Reverse(*doc)));
+                if heap.len() < self.keep {
+                    heap.push(entry);
+                } else if heap.peek().is_some_and(|least| entry < *least) {
+                    heap.pop();
+                    heap.push(entry);
+                }
+            }
+        }
+    }
+
+    fn merge(
+        &self,
+        _: &Searcher,
+        parts: Vec<(SegmentOrdinal, PhraseDocsPart)>,
+    ) -> tantivy::Result<GroupDocs> {
+        let mut out: GroupDocs = vec![(None, Vec::new()); self.groups.len()];
+        for (seg, part) in parts {
+            for (g, (e, heap)) in part.earliest.into_iter().zip(part.newest).enumerate() {
+                let (min, docs) = &mut out[g];
+                if let Some(e) = e {
+                    *min = Some(min.map_or(e, |m: i64| m.min(e)));
+                }
+                docs.extend(heap.into_iter().map(
+                    |std::cmp::Reverse((ts, std::cmp::Reverse(doc)))| {
+                        (ts, tantivy::DocAddress::new(seg, doc))
+                    },
+                ));
+            }
+        }
+        for (_, docs) in &mut out {
+            docs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            docs.truncate(self.keep);
+        }
+        Ok(out)
+    }
+}
+
 /// The smallest `ts` of the matching documents, in nanoseconds.
 struct Earliest;
 
@@ -800,5 +1070,87 @@ mod tests {
             scan(&searcher, query.as_ref(), &top, u32::MAX).expect("whole"),
             scan(&searcher, query.as_ref(), &top, 7).expect("parts")
         );
+    }
+
+    /// One scan for all groups finds what a search and an earliest per group find,
+    /// across segments.
+    #[test]
+    fn phrase_mentions_equal_a_search_per_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("index");
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let texts = [
+            "login fails again",
+            "the app crashes at login",
+            "train late again",
+        ];
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        for i in 0..120u32 {
+            // Distinct times, not in index order.
+            let at = t0 + Duration::minutes(i64::from((i * 37) % 120));
+            let m = lauscher_testkit::scored(u128::from(i) + 1, texts[(i % 3) as usize])
+                .lang("en")
+                .at(at)
+                .build();
+            w.add(&m, false).expect("add");
+            if i == 59 {
+                w.commit(0).expect("commit");
+            }
+        }
+        w.commit(1).expect("commit");
+        w.close().expect("close");
+        index.reload().expect("reload");
+        assert!(index.num_segments() >= 2);
+        let buckets = Buckets {
+            origin: t0,
+            step: Duration::days(1),
+            count: 1,
+        };
+        let top = index
+            .phrase_tally(
+                &SearchRequest::default(),
+                None,
+                buckets,
+                PhraseSelection::Top(10),
+            )
+            .expect("top");
+        let mut keys: Vec<String> = top.phrases.into_keys().collect();
+        keys.sort();
+        assert!(keys.len() >= 3, "{keys:?}");
+        let groups = vec![
+            vec![keys[0].clone()],
+            vec![keys[1].clone(), keys[2].clone()],
+            vec!["no such phrase".to_owned()],
+        ];
+        let req = SearchRequest {
+            since: Some(t0 + Duration::minutes(10)),
+            ..SearchRequest::default()
+        };
+        let found = index
+            .phrase_mentions(&req, None, &groups, 7)
+            .expect("phrase mentions");
+        assert_eq!(found.len(), 3);
+        for (group, got) in groups.iter().zip(&found) {
+            let one = SearchRequest {
+                phrases: group.clone(),
+                limit: 7,
+                ..req.clone()
+            };
+            let ids = |hits: &[crate::IndexedMention]| -> Vec<String> {
+                hits.iter().map(|m| m.id.to_string()).collect()
+            };
+            let expected = index.search(&one, None).expect("search").hits;
+            assert_eq!(ids(&got.newest), ids(&expected), "{group:?}");
+            assert_eq!(
+                got.earliest,
+                index.earliest(&one, None).expect("earliest"),
+                "{group:?}"
+            );
+        }
+        assert!(found[2].newest.is_empty() && found[2].earliest.is_none());
+        assert_eq!(found[0].newest.len(), 7);
     }
 }

@@ -484,19 +484,45 @@ pub fn complaints(
         };
         (status.to_owned(), in_top)
     };
-    let phrase = |key: &str,
-                  forms: &[(String, u64)],
-                  fg: u64,
-                  score: f64,
-                  lift: f64|
-     -> Result<Phrase, InsightsError> {
-        let (status, weeks_in_top) = status_of(key);
-        let mut search = foreground(filters, topic, filters.since, filters.until);
-        search.phrases = forms.iter().map(|(f, _)| f.clone()).collect();
+    // The phrases listed, then the fading ones: (key, forms, fg, score, lift).
+    let mut chosen: Vec<(String, Vec<(String, u64)>, u64, f64, f64)> = Vec::new();
+    for (i, score, lift) in current.ranked().into_iter().take(n.clamp(1, 100)) {
+        let g = &current.groups[i];
+        chosen.push((g.key.clone(), g.forms.clone(), g.fg, score, lift));
+    }
+    let listed_len = chosen.len();
+    // Fading: recurred in earlier weeks, out of this week's list.
+    let mut seen: HashSet<&String> = HashSet::new();
+    for top in tops.iter().skip(1) {
+        for key in top {
+            if !seen.insert(key) || tops[0].contains(key) {
+                continue;
+            }
+            if status_of(key).0 == "fading" {
+                chosen.push((key.clone(), vec![(key.clone(), 0)], 0, 0.0, 0.0));
+            }
+        }
+    }
+    let groups: Vec<Vec<String>> = chosen
+        .iter()
+        .map(|(_, forms, ..)| forms.iter().map(|(f, _)| f.clone()).collect())
+        .collect();
+    let window = foreground(filters, topic, filters.since, filters.until);
+    let newest = newest(index, rules, &window, &groups)?;
+    let first = first_seen(index, rules, filters, topic, &groups[..listed_len])?;
+    let mut listed = Vec::with_capacity(listed_len);
+    let mut fading = Vec::new();
+    for (i, ((key, forms, fg, score, lift), (newest, group))) in chosen
+        .into_iter()
+        .zip(newest.into_iter().zip(groups))
+        .enumerate()
+    {
+        let (status, weeks_in_top) = status_of(&key);
+        let mut search = window.clone();
+        search.phrases = group;
         let main_form = forms.first().map(|f| f.0.clone()).unwrap_or_default();
         let keys: Vec<&str> = forms.iter().map(|f| f.0.as_str()).collect();
-        let newest = newest(index, rules, &search)?;
-        Ok(Phrase {
+        let phrase = Phrase {
             phrase: surface(&newest, &keys).unwrap_or_else(|| main_form.clone()),
             key: main_form,
             variants: forms.iter().skip(1).map(|f| f.0.clone()).collect(),
@@ -510,32 +536,17 @@ pub fn complaints(
             score,
             status,
             weeks_in_top,
-            weekly: weekly.get(key).cloned().unwrap_or_else(|| vec![0; weeks]),
-            first_seen: None,
+            weekly: weekly.get(&key).cloned().unwrap_or_else(|| vec![0; weeks]),
+            first_seen: first.get(i).copied().flatten().map(|t| t.to_rfc3339()),
             samples: samples(&newest),
             search,
-        })
-    };
-    let mut listed = Vec::new();
-    for (i, score, lift) in current.ranked().into_iter().take(n.clamp(1, 100)) {
-        let g = &current.groups[i];
-        listed.push(phrase(&g.key, &g.forms, g.fg, score, lift)?);
-    }
-    // Fading: recurred in earlier weeks, out of this week's list.
-    let mut fading = Vec::new();
-    let mut seen: HashSet<&String> = HashSet::new();
-    for top in tops.iter().skip(1) {
-        for key in top {
-            if !seen.insert(key) || tops[0].contains(key) {
-                continue;
-            }
-            if status_of(key).0 == "fading" {
-                let forms = vec![(key.clone(), 0)];
-                fading.push(phrase(key, &forms, 0, 0.0, 0.0)?);
-            }
+        };
+        if i < listed_len {
+            listed.push(phrase);
+        } else {
+            fading.push(phrase);
         }
     }
-    first_seen(index, rules, filters, topic, &mut listed)?;
     let pick = |status: &str| -> Vec<String> {
         listed
             .iter()
@@ -555,17 +566,22 @@ pub fn complaints(
     })
 }
 
-/// The newest [`NEWEST`] mentions matching `search`, reposts collapsed under their
-/// original: one query per listed phrase serves its surface form and its samples.
+/// Per group of phrase forms, the newest [`NEWEST`] mentions matching `search` with
+/// any of them, reposts left out (their original counts): they serve the phrase's
+/// surface form and its samples. One scan for all groups.
 fn newest(
     index: &MentionIndex,
     rules: &RuleSet,
     search: &Search,
-) -> Result<Vec<IndexedMention>, InsightsError> {
+    groups: &[Vec<String>],
+) -> Result<Vec<Vec<IndexedMention>>, InsightsError> {
     let mut req = search.request();
-    req.limit = NEWEST;
     req.collapse = Some(lauscher_index::Collapse::Reposts);
-    Ok(index.search(&req, Some(rules))?.hits)
+    Ok(index
+        .phrase_mentions(&req, Some(rules), groups, NEWEST)?
+        .into_iter()
+        .map(|m| m.newest)
+        .collect())
 }
 
 /// The most frequent way `posts` write a phrase counted under one of `keys`, case kept
@@ -617,22 +633,22 @@ fn samples(newest: &[IndexedMention]) -> Vec<Sample> {
         .collect()
 }
 
-/// Fills `first_seen`: the earliest mention of the topic with any form of the phrase.
-/// One small aggregation per phrase over its postings only (the phrase's documents),
-/// not a scan of the topic's history.
+/// The earliest mention of the topic with any form of each listed phrase, at any time:
+/// one scan of the topic's `phrases` column for all of them.
 fn first_seen(
     index: &MentionIndex,
     rules: &RuleSet,
     filters: &Filters,
     topic: Option<&str>,
-    listed: &mut [Phrase],
-) -> Result<(), InsightsError> {
-    for p in listed {
-        let mut search = filters.search(topic, filters.since, filters.until);
-        search.phrases = p.search.phrases.clone();
-        let mut req = search.request();
-        req.since = None;
-        p.first_seen = index.earliest(&req, Some(rules))?.map(|t| t.to_rfc3339());
-    }
-    Ok(())
+    groups: &[Vec<String>],
+) -> Result<Vec<Option<DateTime<Utc>>>, InsightsError> {
+    let mut req = filters
+        .search(topic, filters.since, filters.until)
+        .request();
+    req.since = None;
+    Ok(index
+        .phrase_mentions(&req, Some(rules), groups, 0)?
+        .into_iter()
+        .map(|m| m.earliest)
+        .collect())
 }
