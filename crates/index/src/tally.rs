@@ -841,11 +841,15 @@ struct PhraseDocsPart {
     groups_of: FxHashMap<u64, Vec<usize>>,
     earliest: Vec<Option<i64>>,
     /// Per group, the newest documents kept so far: a min-heap on (time, newer doc).
-    newest: Vec<std::collections::BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<DocId>)>>>,
+    newest: Vec<Newest>,
     ts_buf: Vec<Option<tantivy::DateTime>>,
     ord_buf: Vec<u64>,
     hit: Vec<usize>,
 }
+
+/// The newest documents kept: a min-heap on (time, lower document id), so its top is
+/// the first to give way.
+type Newest = std::collections::BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<DocId>)>>;
 
 /// Per group: the earliest time (nanoseconds) and the newest documents, newest first.
 type GroupDocs = Vec<(Option<i64>, Vec<(i64, tantivy::DocAddress)>)>;
