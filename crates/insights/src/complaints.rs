@@ -426,6 +426,16 @@ fn weekly_rankings(
     Ok(out)
 }
 
+/// A phrase to list: its key, its forms with their counts, its foreground count, score
+/// and lift.
+struct Chosen {
+    key: String,
+    forms: Vec<(String, u64)>,
+    fg: u64,
+    score: f64,
+    lift: f64,
+}
+
 /// Recurring complaint topics of the first of `filters.topics` (or of every mention)
 /// in the window, with `n` phrases listed.
 pub fn complaints(
@@ -484,11 +494,17 @@ pub fn complaints(
         };
         (status.to_owned(), in_top)
     };
-    // The phrases listed, then the fading ones: (key, forms, fg, score, lift).
-    let mut chosen: Vec<(String, Vec<(String, u64)>, u64, f64, f64)> = Vec::new();
+    // The phrases listed, then the fading ones.
+    let mut chosen: Vec<Chosen> = Vec::new();
     for (i, score, lift) in current.ranked().into_iter().take(n.clamp(1, 100)) {
         let g = &current.groups[i];
-        chosen.push((g.key.clone(), g.forms.clone(), g.fg, score, lift));
+        chosen.push(Chosen {
+            key: g.key.clone(),
+            forms: g.forms.clone(),
+            fg: g.fg,
+            score,
+            lift,
+        });
     }
     let listed_len = chosen.len();
     // Fading: recurred in earlier weeks, out of this week's list.
@@ -499,24 +515,37 @@ pub fn complaints(
                 continue;
             }
             if status_of(key).0 == "fading" {
-                chosen.push((key.clone(), vec![(key.clone(), 0)], 0, 0.0, 0.0));
+                chosen.push(Chosen {
+                    key: key.clone(),
+                    forms: vec![(key.clone(), 0)],
+                    fg: 0,
+                    score: 0.0,
+                    lift: 0.0,
+                });
             }
         }
     }
     let groups: Vec<Vec<String>> = chosen
         .iter()
-        .map(|(_, forms, ..)| forms.iter().map(|(f, _)| f.clone()).collect())
+        .map(|c| c.forms.iter().map(|(f, _)| f.clone()).collect())
         .collect();
     let window = foreground(filters, topic, filters.since, filters.until);
     let newest = newest(index, rules, &window, &groups)?;
     let first = first_seen(index, rules, filters, topic, &groups[..listed_len])?;
     let mut listed = Vec::with_capacity(listed_len);
     let mut fading = Vec::new();
-    for (i, ((key, forms, fg, score, lift), (newest, group))) in chosen
+    for (i, (chosen, (newest, group))) in chosen
         .into_iter()
         .zip(newest.into_iter().zip(groups))
         .enumerate()
     {
+        let Chosen {
+            key,
+            forms,
+            fg,
+            score,
+            lift,
+        } = chosen;
         let (status, weeks_in_top) = status_of(&key);
         let mut search = window.clone();
         search.phrases = group;
