@@ -10,6 +10,7 @@
 //! configured language (no positions, so they stay cheap) serves word families.
 
 pub mod analyzer;
+mod authors;
 pub mod dump;
 pub mod rule;
 pub mod schema;
@@ -112,6 +113,8 @@ pub struct MentionIndex {
     index: Index,
     fields: Fields,
     reader: IndexReader,
+    /// Author numbers shared by the segments, for distinct author counts.
+    authors: authors::AuthorOrdinals,
 }
 
 impl MentionIndex {
@@ -173,6 +176,7 @@ impl MentionIndex {
             index,
             fields,
             reader,
+            authors: authors::AuthorOrdinals::default(),
         })
     }
 

@@ -14,11 +14,11 @@
 //! are skipped, so a caller asks for exactly the window it reports.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{EnableScoring, Query};
 use tantivy::{
@@ -27,6 +27,7 @@ use tantivy::{
 
 use lauscher_query::RuleSet;
 
+use crate::authors::SharedAuthors;
 use crate::{IndexError, MentionIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -194,9 +195,8 @@ pub enum PhraseSelection<'a> {
 impl MentionIndex {
     /// Mentions by label per time bucket for the mentions `req` filters (its query,
     /// limit and offset aside). With `authors`, each bucket also counts its distinct
-    /// authors exactly, at a bitset of the author column's terms per bucket and scan
-    /// part (so ask for authors only with few buckets); authors spread over several
-    /// segments are told apart by a hash of their names.
+    /// authors, at a bitset of the index's author numbers per bucket and scan part (so
+    /// ask for authors only with few buckets; see `authors` for the numbers).
     pub fn label_tally(
         &self,
         req: &SearchRequest,
@@ -204,7 +204,18 @@ impl MentionIndex {
         buckets: Buckets,
         authors: bool,
     ) -> Result<Vec<LabelTally>, IndexError> {
-        self.tally(req, rules, &LabelCount { buckets, authors })
+        let query = self.filtered_query(req, rules)?;
+        let searcher = self.reader.searcher();
+        let shared = if authors {
+            Some(self.authors.of(&searcher).map_err(|e| self.tantivy(e))?)
+        } else {
+            None
+        };
+        let count = LabelCount {
+            buckets,
+            authors: shared.as_ref(),
+        };
+        scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
     }
 
     /// Phrase counts per time bucket for the mentions `req` filters.
@@ -298,8 +309,9 @@ trait Tally: Sync {
     type Part: Send;
     /// The merged answer.
     type Out;
-    /// A new part for a range of `reader`'s documents.
-    fn part(&self, reader: &SegmentReader) -> tantivy::Result<Self::Part>;
+    /// A new part for a range of the documents of `reader`, segment `seg` of the
+    /// searcher.
+    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Part>;
     /// Counts a block of matching, live documents (ascending).
     fn collect(&self, part: &mut Self::Part, docs: &[DocId]);
     /// Merges the parts, each with the segment it counted.
@@ -339,7 +351,7 @@ fn scan<T: Tally>(
         .into_par_iter()
         .map(|(ord, range)| {
             let reader = searcher.segment_reader(ord);
-            let mut part = tally.part(reader)?;
+            let mut part = tally.part(ord, reader)?;
             let mut scorer = weight.scorer(reader, 1.0)?;
             if scorer.doc() < range.start {
                 scorer.seek(range.start);
@@ -421,23 +433,11 @@ fn ords_of(col: &StrColumn, terms: &[&str]) -> tantivy::Result<Vec<u64>> {
         .collect()
 }
 
-/// The positions of the set bits, ascending.
-fn set_bits(bits: &[u64]) -> Vec<u64> {
-    let mut out = Vec::new();
-    for (w, word) in bits.iter().enumerate() {
-        let mut word = *word;
-        while word != 0 {
-            out.push(w as u64 * 64 + u64::from(word.trailing_zeros()));
-            word &= word - 1;
-        }
-    }
-    out
-}
-
 /// Labels, scores and authors per time bucket.
-struct LabelCount {
+struct LabelCount<'a> {
     buckets: Buckets,
-    authors: bool,
+    /// Count distinct authors, by these shared numbers.
+    authors: Option<&'a SharedAuthors>,
 }
 
 /// One scan part of a [`LabelCount`]; the buffers hold a block's column values.
@@ -449,7 +449,9 @@ struct LabelPart {
     label_slot: Vec<u8>,
     score: Column<f64>,
     author: Option<Column<u64>>,
-    /// Per bucket, a bit per author ordinal.
+    /// The segment's author ordinal → shared number.
+    author_numbers: Arc<Vec<u32>>,
+    /// Per bucket, a bit per shared author number.
     author_bits: Vec<Vec<u64>>,
     tallies: Vec<LabelTally>,
     ts_buf: Vec<tantivy::DateTime>,
@@ -458,11 +460,11 @@ struct LabelPart {
     author_buf: Vec<u64>,
 }
 
-impl Tally for LabelCount {
+impl Tally for LabelCount<'_> {
     type Part = LabelPart;
     type Out = Vec<LabelTally>;
 
-    fn part(&self, reader: &SegmentReader) -> tantivy::Result<LabelPart> {
+    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<LabelPart> {
         let ff = reader.fast_fields();
         let label = ff.str("sentiment_label")?;
         let mut label_slot = Vec::new();
@@ -480,12 +482,18 @@ impl Tally for LabelCount {
                 }
             }
         }
-        let author = if self.authors {
-            ff.str("author")?
-        } else {
-            None
+        let (author, author_numbers, words) = match self.authors {
+            Some(shared) => (
+                ff.str("author")?,
+                shared
+                    .segments
+                    .get(seg as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                shared.count.div_ceil(64),
+            ),
+            None => (None, Arc::default(), 0),
         };
-        let words = author.as_ref().map_or(0, |a| a.num_terms().div_ceil(64));
         Ok(LabelPart {
             grid: self.buckets.grid(),
             ts: ff.date("ts")?,
@@ -498,6 +506,7 @@ impl Tally for LabelCount {
                 Vec::new()
             },
             author: author.map(|a| a.ords().clone()),
+            author_numbers,
             tallies: vec![LabelTally::default(); self.buckets.count],
             ts_buf: Vec::new(),
             label_buf: Vec::new(),
@@ -545,73 +554,41 @@ impl Tally for LabelCount {
             }
             t.score_sum += p.score_buf[i];
             if authors
+                && let Some(&n) = p.author_numbers.get(p.author_buf[i] as usize)
                 && let Some(w) = p
                     .author_bits
                     .get_mut(b)
-                    .and_then(|bits| bits.get_mut((p.author_buf[i] / 64) as usize))
+                    .and_then(|bits| bits.get_mut((n / 64) as usize))
             {
-                *w |= 1 << (p.author_buf[i] % 64);
+                *w |= 1 << (n % 64);
             }
         }
     }
 
     fn merge(
         &self,
-        searcher: &Searcher,
+        _: &Searcher,
         parts: Vec<(SegmentOrdinal, LabelPart)>,
     ) -> tantivy::Result<Vec<LabelTally>> {
         let mut out = vec![LabelTally::default(); self.buckets.count];
-        // Author bitsets per segment: the parts of one segment share its ordinals.
-        let mut bits: Vec<(SegmentOrdinal, Vec<Vec<u64>>)> = Vec::new();
-        for (ord, part) in parts {
+        // Author bits are shared numbers: the union of every part's is the count.
+        let mut bits: Vec<Vec<u64>> = Vec::new();
+        for (_, part) in parts {
             for (o, t) in out.iter_mut().zip(&part.tallies) {
                 o.add(t);
             }
-            if !self.authors {
+            if bits.is_empty() {
+                bits = part.author_bits;
                 continue;
             }
-            match bits.iter_mut().find(|(s, _)| *s == ord) {
-                Some((_, acc)) => {
-                    for (a, b) in acc.iter_mut().zip(&part.author_bits) {
-                        for (x, y) in a.iter_mut().zip(b) {
-                            *x |= y;
-                        }
-                    }
+            for (a, b) in bits.iter_mut().zip(&part.author_bits) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
                 }
-                None => bits.push((ord, part.author_bits)),
             }
         }
-        if let [(_, only)] = bits.as_slice() {
-            for (o, b) in out.iter_mut().zip(only) {
-                o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
-            }
-            return Ok(out);
-        }
-        // Several segments: hash the names of each segment's authors, per bucket.
-        let hashed = bits
-            .into_par_iter()
-            .map(|(seg, buckets)| {
-                let col = searcher.segment_reader(seg).fast_fields().str("author")?;
-                buckets
-                    .iter()
-                    .map(|b| {
-                        let mut hashes = Vec::new();
-                        if let Some(col) = &col {
-                            col.dictionary()
-                                .sorted_ords_to_term_cb(&set_bits(b), |term| {
-                                    hashes.push(FxBuildHasher.hash_one(term));
-                                })?;
-                        }
-                        Ok(hashes)
-                    })
-                    .collect::<tantivy::Result<Vec<Vec<u64>>>>()
-            })
-            .collect::<tantivy::Result<Vec<_>>>()?;
-        for (i, o) in out.iter_mut().enumerate() {
-            let mut all: Vec<u64> = hashed.iter().flat_map(|h| h[i].iter().copied()).collect();
-            all.sort_unstable();
-            all.dedup();
-            o.authors = all.len() as u64;
+        for (o, b) in out.iter_mut().zip(&bits) {
+            o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
         }
         Ok(out)
     }
@@ -652,7 +629,7 @@ impl Tally for PhraseCount<'_> {
     type Part = PhrasePart;
     type Out = PhraseTally;
 
-    fn part(&self, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
+    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
         let phrases = reader.fast_fields().str("phrases")?;
         let counts = match (self.selection, &phrases) {
             (PhraseSelection::Only(terms), Some(col)) => {
@@ -858,7 +835,7 @@ impl Tally for PhraseDocs<'_> {
     type Part = PhraseDocsPart;
     type Out = GroupDocs;
 
-    fn part(&self, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
+    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
         let col = reader.fast_fields().str("phrases")?;
         let mut groups_of: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
         let mut bits = Vec::new();
@@ -978,7 +955,7 @@ impl Tally for Earliest {
     type Part = EarliestPart;
     type Out = Option<i64>;
 
-    fn part(&self, reader: &SegmentReader) -> tantivy::Result<EarliestPart> {
+    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<EarliestPart> {
         Ok(EarliestPart {
             ts: reader.fast_fields().date("ts")?,
             min: None,
@@ -1047,9 +1024,10 @@ mod tests {
             step: Duration::days(1),
             count: 3,
         };
+        let shared = index.authors.of(&searcher).expect("authors");
         let labels = LabelCount {
             buckets,
-            authors: true,
+            authors: Some(&shared),
         };
         let phrases = ["login".to_owned(), "now".to_owned()];
         let phrase = PhraseCount {
@@ -1156,5 +1134,72 @@ mod tests {
         }
         assert!(found[2].newest.is_empty() && found[2].earliest.is_none());
         assert_eq!(found[0].newest.len(), 7);
+    }
+
+    /// An author posting in several segments counts once, also after more segments
+    /// (and new authors) arrive and after a merge.
+    #[test]
+    fn distinct_authors_span_segments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("index");
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let buckets = Buckets {
+            origin: t0,
+            step: Duration::days(1),
+            count: 2,
+        };
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        let mut id = 0u128;
+        let mut add = |w: &mut crate::MentionWriter, author: &str, day: i64| {
+            id += 1;
+            let m = lauscher_testkit::scored(id, "the train is late")
+                .lang("en")
+                .author(author, None)
+                .at(t0 + Duration::days(day) + Duration::minutes(id as i64))
+                .build();
+            w.add(&m, false).expect("add");
+        };
+        let counts = |index: &MentionIndex| -> Vec<u64> {
+            index.reload().expect("reload");
+            index
+                .label_tally(&SearchRequest::default(), None, buckets, true)
+                .expect("tally")
+                .iter()
+                .map(|t| t.authors)
+                .collect()
+        };
+        for a in ["anna", "ben", "cem"] {
+            add(&mut w, a, 0);
+        }
+        w.commit(0).expect("commit");
+        assert_eq!(counts(&index), [3, 0]);
+        // A second segment: ben again on day 0, dora new; anna on day 1.
+        add(&mut w, "ben", 0);
+        add(&mut w, "dora", 0);
+        add(&mut w, "anna", 1);
+        w.commit(1).expect("commit");
+        assert_eq!(counts(&index), [4, 1]);
+        assert!(index.num_segments() >= 2);
+        add(&mut w, "emil", 1);
+        add(&mut w, "anna", 1);
+        w.commit(2).expect("commit");
+        assert_eq!(counts(&index), [4, 2]);
+        w.close().expect("close");
+        let ids = index
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect::<Vec<_>>();
+        let mut writer: tantivy::IndexWriter = index.index.writer(32 << 20).expect("writer");
+        let _ = writer.merge(&ids).wait().expect("merge");
+        writer.wait_merging_threads().expect("wait");
+        index.reload().expect("reload");
+        assert_eq!(index.num_segments(), 1);
+        assert_eq!(counts(&index), [4, 2]);
     }
 }
