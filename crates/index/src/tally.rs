@@ -226,7 +226,15 @@ impl MentionIndex {
         buckets: Buckets,
         selection: PhraseSelection<'_>,
     ) -> Result<PhraseTally, IndexError> {
-        self.tally(req, rules, &PhraseCount { buckets, selection })
+        self.tally(
+            req,
+            rules,
+            &PhraseCount {
+                buckets,
+                selection,
+                selected: PerSegment::default(),
+            },
+        )
     }
 
     /// For each group of phrases, the mentions `req` filters that have any phrase of the
@@ -598,18 +606,63 @@ impl Tally for LabelCount<'_> {
 struct PhraseCount<'a> {
     buckets: Buckets,
     selection: PhraseSelection<'a>,
+    /// The selected ordinals of each segment, looked up once for all its parts.
+    selected: PerSegment<Selected>,
+}
+
+/// The ordinals of a [`PhraseSelection::Only`] in one segment: `bits` marks them (most
+/// values are not selected: one bit test rejects them), `rows` maps one to its row in
+/// the counts (rows in the order of the selection).
+struct Selected {
+    bits: Vec<u64>,
+    rows: FxHashMap<u64, usize>,
+}
+
+/// A value computed once per segment of a scan and shared by the segment's parts
+/// (looking terms up in a dictionary costs microseconds per term).
+struct PerSegment<T> {
+    slots: std::sync::Mutex<FxHashMap<SegmentOrdinal, SharedSlot<T>>>,
+}
+
+type SharedSlot<T> = Arc<std::sync::Mutex<Option<Arc<T>>>>;
+
+impl<T> Default for PerSegment<T> {
+    fn default() -> Self {
+        PerSegment {
+            slots: std::sync::Mutex::new(FxHashMap::default()),
+        }
+    }
+}
+
+impl<T> PerSegment<T> {
+    /// The value of segment `seg`, made by `make` by the first part to ask (the others
+    /// wait for it).
+    fn get(
+        &self,
+        seg: SegmentOrdinal,
+        make: impl FnOnce() -> tantivy::Result<T>,
+    ) -> tantivy::Result<Arc<T>> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(seg).or_default().clone()
+        };
+        let mut value = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = value.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(make()?);
+        *value = Some(v.clone());
+        Ok(v)
+    }
 }
 
 /// How a scan part counts phrases.
 enum PhraseCounts {
     /// Every phrase: (ordinal · buckets + bucket) → count.
     All(FxHashMap<u64, u32>),
-    /// Selected phrases: `bits` marks their ordinals (most values are not selected:
-    /// one bit test rejects them), `rows` maps an ordinal to its row in `counts`
-    /// (`buckets` counts per row, rows in the order of the selection).
+    /// Selected phrases: `buckets` counts per row of `selected`.
     Only {
-        bits: Vec<u64>,
-        rows: FxHashMap<u64, usize>,
+        selected: Arc<Selected>,
         counts: Vec<u32>,
     },
 }
@@ -629,26 +682,28 @@ impl Tally for PhraseCount<'_> {
     type Part = PhrasePart;
     type Out = PhraseTally;
 
-    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
+    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
         let phrases = reader.fast_fields().str("phrases")?;
         let counts = match (self.selection, &phrases) {
             (PhraseSelection::Only(terms), Some(col)) => {
-                let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
-                let rows: FxHashMap<u64, usize> = ords_of(col, &refs)?
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, o)| *o != u64::MAX)
-                    .map(|(i, o)| (o, i))
-                    .collect();
-                let mut bits = vec![0u64; col.num_terms().div_ceil(64)];
-                for o in rows.keys() {
-                    if let Some(w) = bits.get_mut((o / 64) as usize) {
-                        *w |= 1 << (o % 64);
+                let selected = self.selected.get(seg, || {
+                    let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+                    let rows: FxHashMap<u64, usize> = ords_of(col, &refs)?
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(_, o)| *o != u64::MAX)
+                        .map(|(i, o)| (o, i))
+                        .collect();
+                    let mut bits = vec![0u64; col.num_terms().div_ceil(64)];
+                    for o in rows.keys() {
+                        if let Some(w) = bits.get_mut((o / 64) as usize) {
+                            *w |= 1 << (o % 64);
+                        }
                     }
-                }
+                    Ok(Selected { bits, rows })
+                })?;
                 PhraseCounts::Only {
-                    bits,
-                    rows,
+                    selected,
                     counts: vec![0; terms.len() * self.buckets.count],
                 }
             }
@@ -696,12 +751,13 @@ impl Tally for PhraseCount<'_> {
                         *map.entry(o * nb as u64 + b as u64).or_default() += 1;
                     }
                 }
-                PhraseCounts::Only { bits, rows, counts } => {
+                PhraseCounts::Only { selected, counts } => {
                     for &o in &p.ord_buf[..len] {
-                        let hit = bits
+                        let hit = selected
+                            .bits
                             .get((o / 64) as usize)
                             .is_some_and(|w| w & (1 << (o % 64)) != 0);
-                        if hit && let Some(row) = rows.get(&o) {
+                        if hit && let Some(row) = selected.rows.get(&o) {
                             counts[row * nb + b] += 1;
                         }
                     }
@@ -1033,6 +1089,7 @@ mod tests {
         let phrase = PhraseCount {
             buckets,
             selection: PhraseSelection::Only(&phrases),
+            selected: PerSegment::default(),
         };
         let whole = scan(&searcher, query.as_ref(), &labels, u32::MAX).expect("whole");
         let parts = scan(&searcher, query.as_ref(), &labels, 7).expect("parts");
@@ -1047,6 +1104,7 @@ mod tests {
         let top = PhraseCount {
             buckets,
             selection: PhraseSelection::Top(5),
+            selected: PerSegment::default(),
         };
         assert_eq!(
             scan(&searcher, query.as_ref(), &top, u32::MAX).expect("whole"),
