@@ -75,26 +75,55 @@ fn reindex_keeps_every_mention_and_tags_it_with_the_current_rules() {
     assert_eq!(again["duplicates"], 4, "{again}");
 }
 
+/// Under a running daemon, `lauscher reindex` asks it to rebuild online: the daemon
+/// keeps serving, the rebuilt index carries the current rules, and the daemon writes
+/// into it afterwards.
 #[test]
-fn reindex_refuses_while_a_writer_holds_the_index() {
+fn reindex_under_a_running_daemon_rebuilds_online() {
     let dir = Dir::new();
     dir.write_config("");
     let file = dir.write("posts.jsonl", POSTS);
-    dir.import(&file);
+    let s = dir.import_with(&file, &["--keep-all"]);
+    assert_eq!(s["indexed"], 4, "{s}");
+    dir.write_rules(&format!(
+        "{TOPICS}  - id: berge\n    kind: industry\n    name: Berge\n    query: zugspitze\n"
+    ));
     let daemon = dir.start_daemon();
+    let berge = |d: &crate::util::Daemon| d.get_json("/api/v1/search?topic=berge")["total"].clone();
+    assert_eq!(berge(&daemon), 0);
     let out = dir
-        .cmd(&["reindex", "--config"])
+        .cmd(&["reindex", "--json", "--config"])
         .arg(dir.config())
         .arg("--data-dir")
         .arg(dir.data())
+        .arg("--api")
+        .arg(&daemon.base)
         .output()
         .expect("run reindex");
-    assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("stop it first"), "{err}");
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("rebuild online"), "{err}");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["state"], "done", "{status}");
+    assert_eq!(status["done"], 4, "{status}");
+    // The daemon answers from the new index, with the new rule's topic.
+    assert_eq!(berge(&daemon), 1);
+    assert_eq!(daemon.get_json("/api/v1/search")["total"], 4);
+    assert!(dir.data().join("index.previous").is_dir());
     assert!(!dir.data().join("index.reindex").exists());
-    daemon.terminate();
-    assert_eq!(dir.total(&[]), 3);
+    // A second rebuild in a row works the same way.
+    let (code, body) = daemon.post("/api/v1/index/rebuild", &[], "");
+    assert_eq!(code, 202, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while daemon.get_json("/api/v1/index/rebuild")["state"] == "running" {
+        assert!(std::time::Instant::now() < deadline, "rebuild did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(daemon.get_json("/api/v1/index/rebuild")["state"], "done");
+    let (ok, log) = daemon.terminate();
+    assert!(ok, "{log}");
+    assert_eq!(dir.total(&[]), 4);
+    assert_eq!(dir.total(&["--topic", "berge"]), 1);
 }
 
 #[test]

@@ -219,6 +219,10 @@ pub struct ReindexArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The running daemon's API, asked to rebuild online when it holds the index
+    /// (default: `server.listen` of the config).
+    #[arg(long, env = "LAUSCHER_API")]
+    pub api: Option<String>,
 }
 
 /// `lauscher check`.

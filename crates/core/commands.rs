@@ -164,6 +164,14 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
 }
 
 async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
+    let index_dir = lauscher_pipeline::reindex::index_dir(&args.data.data_dir);
+    let held = lauscher_index::MentionDump::open(&index_dir)
+        .and_then(|d| d.hold_writer_lock().map(drop))
+        .is_err();
+    if held && index_dir.join("meta.json").exists() {
+        // A daemon writes the index: it rebuilds online and keeps serving meanwhile.
+        return rebuild_online(&args).await;
+    }
     let config = load_config(&args.config.config)?;
     let rules = Arc::new(ActiveRules::new(load_rules(&config)?));
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -212,6 +220,60 @@ async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
             summary.elapsed.as_secs_f64(),
             rate,
             summary.previous.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the running daemon to rebuild its index online and follows its progress.
+async fn rebuild_online(args: &ReindexArgs) -> Result<ExitCode> {
+    let base = crate::alerting::api_base(&args.config.config, args.api.as_deref())?;
+    let url = format!("{base}/api/v1/index/rebuild");
+    let client = reqwest::Client::new();
+    eprintln!(
+        "a daemon holds the index: asking it to rebuild online ({url}); it keeps serving meanwhile"
+    );
+    crate::alerting::call(client.post(&url)).await?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} mentions, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let status = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let status = crate::alerting::call(client.get(&url)).await?;
+        if let Some(b) = &bar {
+            b.set_length(status["total"].as_u64().unwrap_or(0));
+            b.set_position(status["done"].as_u64().unwrap_or(0));
+        }
+        if status["state"] != "running" {
+            break status;
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if status["state"] != "done" {
+        anyhow::bail!(
+            "the daemon's rebuild failed: {}; its old index stays in force",
+            status["error"].as_str().unwrap_or("unknown error")
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{status}")?;
+    } else {
+        writeln!(
+            out,
+            "the daemon rebuilt {} mentions online (and copied {} changes made meanwhile); the old index is in {}",
+            status["done"],
+            status["copied"],
+            args.data.data_dir.join("index.previous").display()
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -137,6 +137,7 @@ impl Daemon {
             timezone,
             push: lauscher_pipeline::push::PushInbox::new(config, pipeline.sender()).map(Arc::new),
             retention_days: config.index.retention_days(),
+            rebuild: Some(pipeline.rebuilder()),
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,

@@ -22,7 +22,13 @@ pub mod writer;
 use std::path::Path;
 
 use lauscher_model::Lang;
+use std::sync::Arc;
 use tantivy::directory::MmapDirectory;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use lauscher_model::{MentionId, MentionSummary};
+use lauscher_query::RuleSet;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use dump::MentionDump;
@@ -56,7 +62,7 @@ pub enum IndexError {
     /// The index was built by an older version of Lauscher, in a layout this one does
     /// not write: `lauscher reindex` rebuilds it from its own stored mentions.
     #[error(
-        "index {path}: the index has layout {found} and this version of Lauscher writes layout {}; run `lauscher reindex` to rebuild it from its stored mentions (the old index keeps serving until the new one is complete)",
+        "index {path}: the index has layout {found} and this version of Lauscher writes layout {}; stop the daemon and run `lauscher reindex` to rebuild it from its stored mentions (the old index is kept in index.previous/)",
         schema::SCHEMA_VERSION
     )]
     OlderSchema {
@@ -107,8 +113,16 @@ pub(crate) fn layout(index: &Index) -> u64 {
         .unwrap_or(0)
 }
 
-/// An open mention index: the tantivy index, its fields and a reader.
+/// The mention index the daemon searches: the index directory in force, which a
+/// rebuild replaces while searches go on ([`MentionIndex::replace`]). Each call reads
+/// one directory's index from start to end: a call running during a replacement
+/// answers from the old one.
 pub struct MentionIndex {
+    current: ArcSwap<OpenIndex>,
+}
+
+/// One open index directory: the tantivy index, its fields and a reader.
+pub(crate) struct OpenIndex {
     path: String,
     index: Index,
     fields: Fields,
@@ -123,6 +137,145 @@ impl MentionIndex {
     /// An existing index keeps the languages it was created with; posts in a language
     /// added later are indexed unstemmed until the index is rebuilt.
     pub fn open(dir: &Path, langs: &[Lang]) -> Result<MentionIndex, IndexError> {
+        Ok(MentionIndex {
+            current: ArcSwap::from_pointee(OpenIndex::open(dir, langs)?),
+        })
+    }
+
+    /// The index in force.
+    pub(crate) fn current(&self) -> Arc<OpenIndex> {
+        self.current.load_full()
+    }
+
+    /// Puts `other`'s index in force in place of this one's: calls from now on read
+    /// it; calls already running finish on the old one, which closes when the last of
+    /// them ends.
+    pub fn replace(&self, other: MentionIndex) {
+        self.current.store(other.current.load_full());
+    }
+
+    /// The index directory.
+    pub fn path(&self) -> String {
+        self.current().path.clone()
+    }
+
+    /// Reloads the reader so searches see the latest commit.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.current().reload()
+    }
+
+    /// Returns the `commit_seq` of the last commit's payload (0 for a new index or a
+    /// payload without one).
+    pub fn last_commit_seq(&self) -> u64 {
+        self.current().last_commit_seq()
+    }
+
+    /// Returns the number of documents visible to searches.
+    pub fn num_docs(&self) -> u64 {
+        self.current().num_docs()
+    }
+
+    /// Returns the number of segments visible to searches (tantivy's searches run one
+    /// task per segment; tallies cut large segments into document ranges).
+    pub fn num_segments(&self) -> usize {
+        self.current().num_segments()
+    }
+
+    /// Opens the one writer of this index (it holds a lock file; a second writer on the
+    /// same directory fails with a lock error naming the directory).
+    pub fn writer(&self, memory_bytes: usize, threads: usize) -> Result<MentionWriter, IndexError> {
+        self.current().writer(memory_bytes, threads)
+    }
+
+    /// Searches: see [`SearchRequest`]; hits newest first.
+    pub fn search(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<SearchPage, IndexError> {
+        self.current().search(req, rules)
+    }
+
+    /// Runs tantivy aggregations (the Elasticsearch JSON form) over the mentions `req`
+    /// filters, reading columns only.
+    pub fn aggregate(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        aggs: serde_json::Value,
+    ) -> Result<serde_json::Value, IndexError> {
+        self.current().aggregate(req, rules, aggs)
+    }
+
+    /// Summaries of the mentions published in `[since, until)`, unordered.
+    pub fn summaries(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<MentionSummary>, IndexError> {
+        self.current().summaries(since, until)
+    }
+
+    /// The mention with id `id`, if indexed.
+    pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
+        self.current().get(id)
+    }
+
+    /// Mentions by label per time bucket (see [`OpenIndex::label_tally`]).
+    pub fn label_tally(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        authors: bool,
+    ) -> Result<Vec<LabelTally>, IndexError> {
+        self.current().label_tally(req, rules, buckets, authors)
+    }
+
+    /// Phrase counts per time bucket (see [`OpenIndex::phrase_tally`]).
+    pub fn phrase_tally(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        selection: PhraseSelection<'_>,
+    ) -> Result<PhraseTally, IndexError> {
+        self.current().phrase_tally(req, rules, buckets, selection)
+    }
+
+    /// Per group of phrases, the earliest and the newest mentions (see
+    /// [`OpenIndex::phrase_mentions`]).
+    pub fn phrase_mentions(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        groups: &[Vec<String>],
+        newest: usize,
+    ) -> Result<Vec<PhraseMentions>, IndexError> {
+        self.current().phrase_mentions(req, rules, groups, newest)
+    }
+
+    /// The earliest publication time among the mentions `req` filters.
+    pub fn earliest(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<Option<DateTime<Utc>>, IndexError> {
+        self.current().earliest(req, rules)
+    }
+
+    /// The index's bytes by part.
+    pub fn space_usage(&self) -> Result<SpaceUsage, IndexError> {
+        self.current().space_usage()
+    }
+}
+
+impl OpenIndex {
+    /// Opens the index in `dir`, creating it with stemmed fields for `langs` when empty.
+    ///
+    /// An existing index keeps the languages it was created with; posts in a language
+    /// added later are indexed unstemmed until the index is rebuilt.
+    fn open(dir: &Path, langs: &[Lang]) -> Result<OpenIndex, IndexError> {
         let path = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| IndexError::Directory {
             path: path.clone(),
@@ -171,7 +324,7 @@ impl MentionIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(tantivy_err)?;
-        Ok(MentionIndex {
+        Ok(OpenIndex {
             path,
             index,
             fields,

@@ -13,7 +13,7 @@ use tantivy::{DocAddress, DocId, Order, TantivyDocument};
 
 use lauscher_query::{MentionFields, RuleSet};
 
-use crate::{IndexError, MentionIndex, rule};
+use crate::{IndexError, OpenIndex, rule};
 
 /// A search: query text and filters. Every filter is optional.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -143,7 +143,7 @@ pub struct SearchPage {
 /// Most candidates a retro-search that needs the live matcher's check reads.
 const MAX_CHECKED: usize = 1_000_000;
 
-impl MentionIndex {
+impl OpenIndex {
     /// Runs `req` against the last reloaded commit; `rules` resolves `req.rule`.
     pub fn search(
         &self,
@@ -482,13 +482,13 @@ impl MentionIndex {
 /// decompression each), everything else from the segment's columns, opened once per
 /// segment as long as consecutive loads stay in it.
 pub(crate) struct Loader<'a> {
-    index: &'a MentionIndex,
+    index: &'a OpenIndex,
     searcher: &'a tantivy::Searcher,
     open: Option<(u32, SegmentColumns)>,
 }
 
 impl<'a> Loader<'a> {
-    pub(crate) fn new(index: &'a MentionIndex, searcher: &'a tantivy::Searcher) -> Self {
+    pub(crate) fn new(index: &'a OpenIndex, searcher: &'a tantivy::Searcher) -> Self {
         Loader {
             index,
             searcher,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::{IndexError, MentionIndex};
+use crate::{IndexError, OpenIndex};
 
 /// Bytes of an index by part and field.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -34,7 +34,7 @@ impl SpaceUsage {
     }
 }
 
-impl MentionIndex {
+impl OpenIndex {
     /// The space the last reloaded commit's segments take.
     pub fn space_usage(&self) -> Result<SpaceUsage, IndexError> {
         let searcher = self.reader.searcher();

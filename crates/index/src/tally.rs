@@ -27,8 +27,10 @@ use tantivy::{
 
 use lauscher_query::RuleSet;
 
+#[cfg(test)]
+use crate::MentionIndex;
 use crate::authors::SharedAuthors;
-use crate::{IndexError, MentionIndex, SearchRequest};
+use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +194,7 @@ pub enum PhraseSelection<'a> {
     Only(&'a [String]),
 }
 
-impl MentionIndex {
+impl OpenIndex {
     /// Mentions by label per time bucket for the mentions `req` filters (its query,
     /// limit and offset aside). With `authors`, each bucket also counts its distinct
     /// authors, at a bitset of the index's author numbers per bucket and scan part (so
@@ -1072,15 +1074,18 @@ mod tests {
         w.commit(0).expect("commit");
         w.close().expect("close");
         index.reload().expect("reload");
-        let searcher = index.reader.searcher();
+        let searcher = index.current().reader.searcher();
         assert_eq!(searcher.segment_readers().len(), 1);
-        let query = index.build_query(&SearchRequest::default()).expect("query");
+        let query = index
+            .current()
+            .build_query(&SearchRequest::default())
+            .expect("query");
         let buckets = Buckets {
             origin: t0,
             step: Duration::days(1),
             count: 3,
         };
-        let shared = index.authors.of(&searcher).expect("authors");
+        let shared = index.current().authors.of(&searcher).expect("authors");
         let labels = LabelCount {
             buckets,
             authors: Some(&shared),
@@ -1247,13 +1252,15 @@ mod tests {
         assert_eq!(counts(&index), [4, 2]);
         w.close().expect("close");
         let ids = index
+            .current()
             .reader
             .searcher()
             .segment_readers()
             .iter()
             .map(|r| r.segment_id())
             .collect::<Vec<_>>();
-        let mut writer: tantivy::IndexWriter = index.index.writer(32 << 20).expect("writer");
+        let mut writer: tantivy::IndexWriter =
+            index.current().index.writer(32 << 20).expect("writer");
         let _ = writer.merge(&ids).wait().expect("merge");
         writer.wait_merging_threads().expect("wait");
         index.reload().expect("reload");

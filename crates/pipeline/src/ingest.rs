@@ -64,6 +64,9 @@ pub enum PipelineError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An online rebuild of the index failed (the index in force keeps serving).
+    #[error("index rebuild: {0}")]
+    Rebuild(String),
 }
 
 mod tantivy_error {
@@ -106,6 +109,37 @@ enum Msg {
     Batch(Batch),
     Flush(oneshot::Sender<Result<(), String>>),
     Prune(DateTime<Utc>, oneshot::Sender<Result<(), String>>),
+    Rebuild(RebuildStep),
+}
+
+/// A step of an online rebuild ([`crate::reindex::Rebuilder`]), taken by the indexer in
+/// its order with the batches sent before it.
+pub(crate) enum RebuildStep {
+    /// Commit, then copy every change to `tee` until the swap.
+    Start {
+        tee: std::sync::mpsc::Sender<Change>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Commit, send the last commit's number down the tee and close it, wait for the
+    /// rebuilt index (`ready`), then put it in force.
+    Swap {
+        ready: Receiver<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Stop copying: the rebuild failed.
+    Abort,
+}
+
+/// A change the indexer made while a rebuild runs, for the rebuilt index to make too.
+pub(crate) enum Change {
+    /// Mentions added.
+    Add(Vec<ScoredMention>),
+    /// Mentions deleted (at their source).
+    Delete(Vec<MentionId>),
+    /// Mentions published before this time deleted (retention).
+    Prune(DateTime<Utc>),
+    /// No more changes: the old index's last commit number.
+    End(u64),
 }
 
 /// A batch after analysis, on its way to the indexer.
@@ -122,11 +156,13 @@ enum Analysed {
     },
     Flush(oneshot::Sender<Result<(), String>>),
     Prune(DateTime<Utc>, oneshot::Sender<Result<(), String>>),
+    Rebuild(RebuildStep),
 }
 
 /// The running ingest stage. Send batches, flush to force a commit, shut down to drain.
 pub struct Pipeline {
     tx: mpsc::Sender<Msg>,
+    rebuilder: crate::reindex::Rebuilder,
     analyser: std::thread::JoinHandle<Result<(), PipelineError>>,
     indexer: std::thread::JoinHandle<Result<(), PipelineError>>,
     index: Arc<MentionIndex>,
@@ -177,6 +213,7 @@ impl Pipeline {
         METRICS.index_docs.set(index.num_docs() as i64);
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let (analysed_tx, analysed_rx) = std::sync::mpsc::sync_channel(ANALYSED_BATCHES);
+        let analyser_rules = rules.clone();
         let analyser = Analyser {
             scorer: Scorer::new(config),
             rules,
@@ -203,7 +240,15 @@ impl Pipeline {
                 "index and state store disagree (a crash between commit and state write): replays replace documents by id"
             );
         }
+        let reopen = Reopen {
+            data_dir: data_dir.to_path_buf(),
+            langs: config.langs(),
+            memory: config.index.writer_memory.0 as usize,
+            threads,
+        };
         let indexer = Indexer {
+            tee: None,
+            reopen,
             commit_seq: index_seq.max(state_seq),
             replace_existing,
             index: index.clone(),
@@ -223,8 +268,15 @@ impl Pipeline {
             .name("lauscher-index".into())
             .spawn(move || indexer.run(analysed_rx))
             .map_err(dir_error)?;
+        let rebuilder = crate::reindex::Rebuilder::new(
+            BatchSender { tx: tx.clone() },
+            config,
+            data_dir,
+            analyser_rules,
+        );
         Ok(Pipeline {
             tx,
+            rebuilder,
             analyser,
             indexer,
             index,
@@ -235,6 +287,13 @@ impl Pipeline {
     /// The index, for searches.
     pub fn index(&self) -> Arc<MentionIndex> {
         self.index.clone()
+    }
+
+    /// Rebuilds the index while this pipeline keeps serving and writing the old one
+    /// ([`crate::reindex::Rebuilder`]). It sends to the pipeline like a
+    /// [`BatchSender`]: drop it before [`Pipeline::shutdown`].
+    pub fn rebuilder(&self) -> crate::reindex::Rebuilder {
+        self.rebuilder.clone()
     }
 
     /// The state store.
@@ -281,6 +340,8 @@ impl Pipeline {
     /// first, or this waits for them.
     pub async fn shutdown(self) -> Result<(), PipelineError> {
         drop(self.tx);
+        self.rebuilder.cancel();
+        drop(self.rebuilder);
         let (analyser, indexer) = (self.analyser, self.indexer);
         let (analysed, indexed) =
             tokio::task::spawn_blocking(move || (analyser.join(), indexer.join()))
@@ -297,6 +358,16 @@ impl Pipeline {
 #[derive(Clone)]
 pub struct BatchSender {
     tx: mpsc::Sender<Msg>,
+}
+
+impl BatchSender {
+    /// Hands a rebuild step to the indexer, behind everything sent before.
+    pub(crate) async fn rebuild_step(&self, step: RebuildStep) -> Result<(), PipelineError> {
+        self.tx
+            .send(Msg::Rebuild(step))
+            .await
+            .map_err(|_| PipelineError::Stopped)
+    }
 }
 
 impl BatchSender {
@@ -453,6 +524,7 @@ impl Analyser {
                     Msg::Batch(batch) => self.analyse(batch)?,
                     Msg::Flush(reply) => Analysed::Flush(reply),
                     Msg::Prune(cutoff, reply) => Analysed::Prune(cutoff, reply),
+                    Msg::Rebuild(step) => Analysed::Rebuild(step),
                 };
                 tx.send(out).map_err(|_| PipelineError::Stopped)?;
             }
@@ -553,8 +625,19 @@ struct Pending {
     summaries: Vec<MentionSummary>,
 }
 
+/// What the indexer needs to open the index again after a rebuild's swap.
+struct Reopen {
+    data_dir: std::path::PathBuf,
+    langs: Vec<lauscher_model::Lang>,
+    memory: usize,
+    threads: usize,
+}
+
 /// The second ingest thread: the index writer and the commits.
 struct Indexer {
+    /// While a rebuild runs: where every change is copied.
+    tee: Option<std::sync::mpsc::Sender<Change>>,
+    reopen: Reopen,
     /// Sequence number of the last index commit; stored with it and in the state store.
     commit_seq: u64,
     /// Delete documents with the same id before adding. Only needed after a crash
@@ -632,6 +715,7 @@ impl Indexer {
                     let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                     r?;
                 }
+                Some(Analysed::Rebuild(step)) => self.rebuild_step(step)?,
                 None => {
                     self.commit("drained")?;
                     return Ok(());
@@ -675,6 +759,10 @@ impl Indexer {
         for id in deletes {
             writer.delete(*id);
         }
+        self.copy(|| Change::Add(mentions.clone()));
+        if !deletes.is_empty() {
+            self.copy(|| Change::Delete(deletes.to_vec()));
+        }
         self.pending.added += mentions.len() + deletes.len();
         self.pending.seen.extend(seen);
         if let Some(checkpoint) = checkpoint {
@@ -691,12 +779,82 @@ impl Indexer {
     fn prune(&mut self, cutoff: DateTime<Utc>) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
         writer.delete_published_before(cutoff)?;
+        self.copy(|| Change::Prune(cutoff));
         // A delete is a change to commit, like an added mention.
         self.pending.added += 1;
         self.commit("retention")?;
         let forgotten = self.state.prune_seen(cutoff.timestamp())?;
         info!(%cutoff, forgotten, "retention applied");
         Ok(())
+    }
+
+    /// Copies a change to a running rebuild (a rebuild that went away stops it).
+    fn copy(&mut self, change: impl FnOnce() -> Change) {
+        if let Some(tee) = &self.tee
+            && tee.send(change()).is_err()
+        {
+            warn!("index rebuild went away; no longer copying changes to it");
+            self.tee = None;
+        }
+    }
+
+    /// Takes a step of an online rebuild. Its failures are the rebuild's: they are
+    /// answered to it, and ingest goes on with the index in force, unless the writer
+    /// itself was lost.
+    fn rebuild_step(&mut self, step: RebuildStep) -> Result<(), PipelineError> {
+        match step {
+            RebuildStep::Start { tee, reply } => {
+                let r = self.commit("rebuild");
+                if r.is_ok() {
+                    self.tee = Some(tee);
+                }
+                let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                r
+            }
+            RebuildStep::Abort => {
+                self.tee = None;
+                Ok(())
+            }
+            RebuildStep::Swap { ready, reply } => {
+                let r = self.swap(&ready);
+                let _ = reply.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                match r {
+                    Err(e) if self.writer.is_none() => Err(e),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Puts the rebuilt index in force: commits the old one, closes the tee with the
+    /// last commit number, waits until the rebuild has committed the same, then swaps
+    /// the directories and reopens. Ingest waits meanwhile (the rebuild's last changes
+    /// and a commit: about a second).
+    fn swap(&mut self, ready: &Receiver<Result<(), String>>) -> Result<(), PipelineError> {
+        self.commit("rebuild")?;
+        let tee = self.tee.take().ok_or_else(|| {
+            PipelineError::Rebuild("the rebuild stopped receiving changes".into())
+        })?;
+        tee.send(Change::End(self.commit_seq))
+            .map_err(|_| PipelineError::Rebuild("the rebuild went away".into()))?;
+        drop(tee);
+        match ready.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(PipelineError::Rebuild(e)),
+            Err(_) => return Err(PipelineError::Rebuild("the rebuild went away".into())),
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.close()?;
+        }
+        let swapped = crate::reindex::swap_dirs(&self.reopen.data_dir);
+        // Whatever the swap did, write into what is at `index/` now.
+        let dir = crate::reindex::index_dir(&self.reopen.data_dir);
+        let fresh = MentionIndex::open(&dir, &self.reopen.langs)?;
+        let writer = fresh.writer(self.reopen.memory, self.reopen.threads)?;
+        self.index.replace(fresh);
+        self.writer = Some(writer);
+        METRICS.index_docs.set(self.index.num_docs() as i64);
+        swapped.map(|_| ())
     }
 
     fn commit(&mut self, trigger: &'static str) -> Result<(), PipelineError> {

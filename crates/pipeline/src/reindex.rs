@@ -17,13 +17,19 @@
 //! - The old index is kept as `index.previous/` until the next reindex (delete it when
 //!   the new one serves well). The swap is two renames; [`finish_swap`] completes one a
 //!   crash interrupted, and every open of the data directory calls it.
-//! - The daemon must not be writing meanwhile: the reindex holds the old index's writer
+//! - Offline ([`reindex`], no daemon running): the reindex holds the old index's writer
 //!   lock from start to swap, so a daemon started during it fails on the lock with a
-//!   message instead of writing mentions the new index would not have, and a reindex
-//!   started under a running daemon fails the same way before doing any work.
-//!   The lock is released just before the two renames (it lives in the directory being
-//!   renamed): a daemon started in that instant would write into the index about to
-//!   become `index.previous/`.
+//!   message instead of writing mentions the new index would not have. The lock is
+//!   released just before the two renames (it lives in the directory being renamed): a
+//!   daemon started in that instant would write into the index about to become
+//!   `index.previous/`. This is the way for an index of an older layout, which no
+//!   daemon opens for writing.
+//! - Online ([`Rebuilder`], under a running daemon): the daemon keeps serving and
+//!   writing the old index while the new one is built from a snapshot of it, every
+//!   change the daemon makes meanwhile (mentions added, deleted, pruned) is copied to
+//!   the new one, and the indexer swaps the two at a commit boundary
+//!   (`POST /api/v1/index/rebuild`; `lauscher reindex` finds the daemon holding the
+//!   lock and asks it to).
 //!
 //! Cost: a doc store read per mention plus the analysis and indexing an import pays.
 
@@ -41,7 +47,7 @@ use lauscher_text::Fingerprint;
 use tracing::{info, warn};
 
 use crate::PipelineError;
-use crate::ingest::parallel_map;
+use crate::ingest::{BatchSender, Change, RebuildStep, parallel_map};
 
 /// Mentions analysed together (on all cores).
 const BATCH: usize = 2_000;
@@ -64,7 +70,7 @@ pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index")
 }
 
-fn building_dir(data_dir: &Path) -> PathBuf {
+pub(crate) fn building_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index.reindex")
 }
 
@@ -84,6 +90,26 @@ pub fn finish_swap(data_dir: &Path) -> Result<(), PipelineError> {
         })?;
     }
     Ok(())
+}
+
+/// The swap: the old index steps aside to `index.previous/` (replacing an older one),
+/// the rebuilt one takes its name. Returns where the old one is.
+pub(crate) fn swap_dirs(data_dir: &Path) -> Result<PathBuf, PipelineError> {
+    let (old_dir, building, previous) = (
+        index_dir(data_dir),
+        building_dir(data_dir),
+        previous_dir(data_dir),
+    );
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| PipelineError::DataDir { path, source }
+    };
+    if previous.exists() {
+        std::fs::remove_dir_all(&previous).map_err(io(&previous))?;
+    }
+    std::fs::rename(&old_dir, &previous).map_err(io(&old_dir))?;
+    std::fs::rename(&building, &old_dir).map_err(io(&building))?;
+    Ok(previous)
 }
 
 /// Rebuilds `data_dir`'s index with the current layout, scorer and `rules`; calls
@@ -152,17 +178,7 @@ pub fn reindex(
     let from_layout = dump.layout();
     drop(dump);
     drop(lock);
-    // The swap: the old index steps aside, the new one takes its name.
-    let previous = previous_dir(data_dir);
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| PipelineError::DataDir { path, source }
-    };
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous).map_err(io(&previous))?;
-    }
-    std::fs::rename(&old_dir, &previous).map_err(io(&old_dir))?;
-    std::fs::rename(&building, &old_dir).map_err(io(&building))?;
+    let previous = swap_dirs(data_dir)?;
     info!(mentions = done, "reindex complete");
     Ok(ReindexSummary {
         mentions: done,
@@ -170,4 +186,314 @@ pub fn reindex(
         previous,
         elapsed: started.elapsed(),
     })
+}
+
+/// Where an online rebuild is.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RebuildStatus {
+    /// `idle`, `running`, `done` or `failed`.
+    pub state: &'static str,
+    /// Mentions of the snapshot rebuilt so far.
+    pub done: u64,
+    /// Mentions in the snapshot.
+    pub total: u64,
+    /// Changes the daemon made meanwhile, copied to the new index.
+    pub copied: u64,
+    /// Start (RFC 3339).
+    pub started_at: Option<String>,
+    /// End (RFC 3339).
+    pub finished_at: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Rebuilds the index of a running pipeline without stopping it: the old index keeps
+/// serving searches and taking new mentions until the new one is complete.
+///
+/// 1. The indexer commits and from then on copies every change it makes to the
+///    rebuild (a channel; the rebuild takes them between its batches).
+/// 2. The rebuild reads the old index's latest commit ([`MentionDump`]), re-analyses it
+///    with the current scorer and rules into `index.reindex/`, and applies the copied
+///    changes: an added mention replaces the one with its id, a mention added or
+///    deleted meanwhile is skipped in the snapshot, a retention cutoff applies to both.
+/// 3. The indexer commits, sends its commit number and stops copying; the rebuild
+///    applies the rest and commits with that number; the indexer swaps the
+///    directories (as [`reindex`]) and puts the new index in force
+///    ([`MentionIndex::replace`]): searches running meanwhile finish on the old one.
+///
+/// One rebuild at a time. A failed rebuild leaves the old index in force and removes
+/// nothing but its own unfinished directory (at the next rebuild).
+#[derive(Clone)]
+pub struct Rebuilder {
+    sender: BatchSender,
+    config: Arc<Config>,
+    data_dir: PathBuf,
+    rules: Arc<ActiveRules>,
+    status: Arc<std::sync::Mutex<RebuildStatus>>,
+    /// Set when the pipeline shuts down: a running rebuild stops at its next batch.
+    cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Rebuilder {
+    pub(crate) fn new(
+        sender: BatchSender,
+        config: &Config,
+        data_dir: &Path,
+        rules: Arc<ActiveRules>,
+    ) -> Rebuilder {
+        Rebuilder {
+            sender,
+            config: Arc::new(config.clone()),
+            data_dir: data_dir.to_path_buf(),
+            rules,
+            status: Arc::new(std::sync::Mutex::new(RebuildStatus {
+                state: "idle",
+                ..RebuildStatus::default()
+            })),
+            cancelled: Arc::default(),
+        }
+    }
+
+    /// Stops a running rebuild at its next batch (the pipeline is shutting down).
+    pub(crate) fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Where the current or last rebuild is.
+    pub fn status(&self) -> RebuildStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut RebuildStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Starts a rebuild in the background; `false` when one is running.
+    pub fn start(&self) -> bool {
+        {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            if status.state == "running" {
+                return false;
+            }
+            *status = RebuildStatus {
+                state: "running",
+                started_at: Some(chrono::Utc::now().to_rfc3339()),
+                ..RebuildStatus::default()
+            };
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let result = this.run().await;
+            if let Err(e) = &result {
+                warn!(error = %e, "index rebuild failed; the old index stays in force");
+            }
+            this.update(|s| {
+                s.finished_at = Some(chrono::Utc::now().to_rfc3339());
+                match result {
+                    Ok(n) => {
+                        s.state = "done";
+                        s.done = n;
+                    }
+                    Err(e) => {
+                        s.state = "failed";
+                        s.error = Some(e.to_string());
+                    }
+                }
+            });
+        });
+        true
+    }
+
+    /// Runs a rebuild to its end; returns the mentions of the snapshot rebuilt.
+    async fn run(&self) -> Result<u64, PipelineError> {
+        let (tee, changes) = std::sync::mpsc::channel();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender
+            .rebuild_step(RebuildStep::Start { tee, reply })
+            .await?;
+        answer
+            .await
+            .map_err(|_| PipelineError::Stopped)?
+            .map_err(PipelineError::Rebuild)?;
+        let this = self.clone();
+        let built = tokio::task::spawn_blocking(move || this.build(changes)).await;
+        let built = match built {
+            Ok(Ok(b)) => b,
+            other => {
+                let _ = self.sender.rebuild_step(RebuildStep::Abort).await;
+                return Err(match other {
+                    Ok(Err(e)) => e,
+                    _ => PipelineError::Rebuild("the rebuild thread panicked".into()),
+                });
+            }
+        };
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender
+            .rebuild_step(RebuildStep::Swap { ready, reply })
+            .await?;
+        let done = built.done;
+        let this = self.clone();
+        let finished = tokio::task::spawn_blocking(move || {
+            let r = this.finish(built);
+            let _ = ready_tx.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            r
+        })
+        .await
+        .map_err(|_| PipelineError::Rebuild("the rebuild thread panicked".into()))?;
+        finished?;
+        answer
+            .await
+            .map_err(|_| PipelineError::Stopped)?
+            .map_err(PipelineError::Rebuild)?;
+        info!(mentions = done, "online index rebuild complete");
+        Ok(done)
+    }
+
+    /// Builds the new index from the old one's snapshot, taking copied changes between
+    /// batches.
+    fn build(&self, changes: std::sync::mpsc::Receiver<Change>) -> Result<Built, PipelineError> {
+        let old_dir = index_dir(&self.data_dir);
+        let building = building_dir(&self.data_dir);
+        if building.exists() {
+            info!(path = %building.display(), "removing an unfinished reindex");
+            std::fs::remove_dir_all(&building).map_err(|source| PipelineError::DataDir {
+                path: building.display().to_string(),
+                source,
+            })?;
+        }
+        let index = MentionIndex::open(&building, &self.config.langs())?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2);
+        let writer = index.writer(self.config.index.writer_memory.0 as usize, threads)?;
+        let mut b = Built {
+            index,
+            writer,
+            changes,
+            touched: std::collections::HashSet::new(),
+            cutoff: None,
+            end: None,
+            done: 0,
+        };
+        let dump = MentionDump::open(&old_dir)?;
+        let total = dump.len();
+        self.update(|s| s.total = total);
+        let scorer = Scorer::new(&self.config);
+        let rule_set = self.rules.get();
+        let mut batch: Vec<Mention> = Vec::with_capacity(BATCH);
+        let flush = |batch: Vec<Mention>, b: &mut Built| -> Result<(), PipelineError> {
+            let copied = b.take_changes(false)?;
+            let n = batch.len() as u64;
+            let fresh: Vec<Mention> = batch
+                .into_iter()
+                .filter(|m| {
+                    !b.touched.contains(&m.id) && b.cutoff.is_none_or(|c| m.published_at >= c)
+                })
+                .collect();
+            let scored = parallel_map(fresh, |m| {
+                let fp = Fingerprint::of(&m.text);
+                scorer.score(m, &fp, &rule_set)
+            });
+            for s in &scored {
+                b.writer.add(s, false)?;
+            }
+            b.done += n;
+            let done = b.done;
+            self.update(|s| {
+                s.done = done;
+                s.copied += copied;
+            });
+            Ok(())
+        };
+        dump.for_each(|m| {
+            batch.push(m);
+            if batch.len() >= BATCH {
+                flush(std::mem::take(&mut batch), &mut b)?;
+            }
+            Ok::<(), PipelineError>(())
+        })?;
+        flush(batch, &mut b)?;
+        Ok(b)
+    }
+
+    /// Applies the last copied changes, up to the indexer's end, and commits with its
+    /// commit number.
+    fn finish(&self, mut b: Built) -> Result<(), PipelineError> {
+        let copied = b.take_changes(true)?;
+        self.update(|s| s.copied += copied);
+        let seq = b
+            .end
+            .ok_or_else(|| PipelineError::Rebuild("the indexer sent no end".into()))?;
+        let Built { index, writer, .. } = b;
+        let mut writer = writer;
+        writer.commit(seq)?;
+        writer.close()?;
+        drop(index);
+        Ok(())
+    }
+}
+
+/// An index being rebuilt online, with what it learnt from the copied changes.
+struct Built {
+    index: MentionIndex,
+    writer: lauscher_index::MentionWriter,
+    changes: std::sync::mpsc::Receiver<Change>,
+    /// Mentions added or deleted by the daemon meanwhile: the snapshot's copy is stale.
+    touched: std::collections::HashSet<lauscher_model::MentionId>,
+    /// The latest retention cutoff applied meanwhile.
+    cutoff: Option<chrono::DateTime<chrono::Utc>>,
+    /// The indexer's last commit number, once it stopped copying.
+    end: Option<u64>,
+    /// Snapshot mentions read.
+    done: u64,
+}
+
+impl Built {
+    /// Applies the copied changes waiting (with `to_end`, all of them up to the
+    /// indexer's end); returns how many.
+    fn take_changes(&mut self, to_end: bool) -> Result<u64, PipelineError> {
+        let mut n = 0;
+        loop {
+            let change = if to_end {
+                match self.changes.recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                }
+            } else {
+                match self.changes.try_recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                }
+            };
+            n += 1;
+            match change {
+                Change::Add(mentions) => {
+                    for s in &mentions {
+                        self.touched.insert(s.mention.id);
+                        self.writer.add(s, true)?;
+                    }
+                }
+                Change::Delete(ids) => {
+                    for id in ids {
+                        self.touched.insert(id);
+                        self.writer.delete(id);
+                    }
+                }
+                Change::Prune(cutoff) => {
+                    self.writer.delete_published_before(cutoff)?;
+                    self.cutoff = Some(self.cutoff.map_or(cutoff, |c| c.max(cutoff)));
+                }
+                Change::End(seq) => {
+                    self.end = Some(seq);
+                    break;
+                }
+            }
+        }
+        Ok(n)
+    }
 }

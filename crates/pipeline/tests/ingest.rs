@@ -262,3 +262,87 @@ fn once(p: &Pipeline, checkpoint: &str) -> lauscher_pipeline::source::SourceCont
         once: true,
     }
 }
+
+/// An online rebuild while mentions keep coming in and some are deleted: the new index
+/// holds every mention exactly once (the snapshot's and those added meanwhile), not the
+/// deleted ones, searches answer throughout, and the pipeline keeps writing after the
+/// swap.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_online_rebuild_keeps_every_mention_added_meanwhile_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("start");
+    let text = |i: u128| format!("Acme Beschwerde Nummer {i}: der Zug {i} fällt aus");
+    let snapshot: Vec<Mention> = (1..=3000).map(|i| mention(i, &text(i))).collect();
+    for chunk in snapshot.chunks(500) {
+        drop(send(&p, chunk.to_vec(), true).await);
+    }
+    p.flush().await.expect("flush");
+    let index = p.index();
+    assert_eq!(index.num_docs(), 3000);
+    let rebuilder = p.rebuilder();
+    assert!(rebuilder.start());
+    assert!(!rebuilder.start(), "one rebuild at a time");
+    // Keep writing while it runs: new mentions, and deletes of snapshot mentions.
+    let mut next = 10_000u128;
+    let mut deleted = Vec::new();
+    let mut rounds = 0;
+    while rebuilder.status().state == "running" || rounds < 3 {
+        let batch: Vec<Mention> = (next..next + 20).map(|i| mention(i, &text(i))).collect();
+        next += 20;
+        let gone = MentionId(1 + rounds as u128 * 7);
+        deleted.push(gone);
+        p.sender()
+            .send(Batch {
+                source: "s".into(),
+                mentions: batch,
+                checkpoint: None,
+                deletes: vec![gone],
+                keep_all: true,
+                ack: None,
+            })
+            .await
+            .expect("send");
+        // Searches answer throughout.
+        index
+            .search(&SearchRequest::default(), None)
+            .expect("search during the rebuild");
+        rounds += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(
+            rounds < 3000,
+            "rebuild did not end: {:?}",
+            rebuilder.status()
+        );
+    }
+    let status = rebuilder.status();
+    assert_eq!(status.state, "done", "{status:?}");
+    // The snapshot is the commit the rebuild found: the 3000 and maybe a batch more.
+    assert_eq!(status.done, status.total, "{status:?}");
+    assert!(status.done >= 3000 - deleted.len() as u64, "{status:?}");
+    // After the swap the pipeline writes into the new index.
+    drop(send(&p, vec![mention(99_999, &text(99_999))], true).await);
+    p.flush().await.expect("flush");
+    let added = (next - 10_000) as u64;
+    assert_eq!(index.num_docs(), 3000 + added + 1 - deleted.len() as u64);
+    assert!(dir.path().join("index.previous").is_dir());
+    for id in [
+        MentionId(2),
+        MentionId(10_000),
+        MentionId(next - 1),
+        MentionId(99_999),
+    ] {
+        assert!(index.get(id).expect("get").is_some(), "{id:?}");
+    }
+    for id in &deleted {
+        assert!(index.get(*id).expect("get").is_none(), "{id:?} deleted");
+    }
+    drop((index, rebuilder));
+    p.shutdown().await.expect("shutdown");
+    // And it all survives a restart.
+    let p = Pipeline::start(&config(), dir.path(), rules()).expect("restart");
+    assert_eq!(
+        p.index().num_docs(),
+        3000 + added + 1 - deleted.len() as u64
+    );
+    p.shutdown().await.expect("shutdown");
+}

@@ -142,7 +142,7 @@ fn needed(method: &Method, path: &str) -> Option<Role> {
     {
         return None;
     }
-    if path == "/api/v1/reload" {
+    if path == "/api/v1/reload" || path == "/api/v1/index/rebuild" && method == Method::POST {
         return Some(Role::Admin);
     }
     Some(if method == Method::GET || method == Method::HEAD {

@@ -70,6 +70,9 @@ pub struct ApiState {
     pub push: Option<Arc<PushInbox>>,
     /// The index's retention in days: insight windows reaching past it are refused.
     pub retention_days: Option<u32>,
+    /// Rebuilds the index online (`POST /api/v1/index/rebuild`); `None` where no
+    /// pipeline writes the index.
+    pub rebuild: Option<lauscher_pipeline::reindex::Rebuilder>,
 }
 
 /// Where mentions are pushed.
@@ -160,6 +163,10 @@ pub fn router(state: ApiState, limits: &ApiLimits) -> Router {
         .route("/api/v1/insights/{view}", get(insights))
         .route("/api/v1/report", get(report))
         .route("/api/v1/reload", post(reload))
+        .route(
+            "/api/v1/index/rebuild",
+            post(start_rebuild).get(rebuild_status),
+        )
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
@@ -466,6 +473,26 @@ async fn reload(State(state): State<ApiState>) -> Response {
         }
         Ok(Err(problems)) => error(StatusCode::UNPROCESSABLE_ENTITY, problems),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Starts an online rebuild of the index: 202 with its status, 409 while one runs.
+async fn start_rebuild(State(state): State<ApiState>) -> Response {
+    let Some(rebuild) = &state.rebuild else {
+        return error(StatusCode::NOT_FOUND, "no pipeline writes this index");
+    };
+    if rebuild.start() {
+        (StatusCode::ACCEPTED, axum::Json(rebuild.status())).into_response()
+    } else {
+        error(StatusCode::CONFLICT, "an index rebuild is already running")
+    }
+}
+
+/// Where the current or last online rebuild is.
+async fn rebuild_status(State(state): State<ApiState>) -> Response {
+    match &state.rebuild {
+        Some(rebuild) => axum::Json(rebuild.status()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no pipeline writes this index"),
     }
 }
 

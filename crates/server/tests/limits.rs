@@ -50,6 +50,7 @@ async fn start(limits: ApiLimits) -> Api {
         timezone: chrono_tz::Europe::Berlin,
         push: None,
         retention_days: None,
+        rebuild: None,
     };
     let (listener, addr) = lauscher_server::bind(([127, 0, 0, 1], 0).into())
         .await
