@@ -417,6 +417,13 @@ where
     out.clear();
     out.resize(docs.len(), missing);
     match col.index {
+        // A run of consecutive documents (every document of a range matches, the
+        // usual case of a view without filters) is one bulk read.
+        tantivy::columnar::ColumnIndex::Full
+            if docs.len() > 1 && docs[docs.len() - 1] - docs[0] + 1 == docs.len() as u32 =>
+        {
+            col.values.get_range(u64::from(docs[0]), out)
+        }
         tantivy::columnar::ColumnIndex::Full => col.values.get_vals(docs, out),
         _ => {
             let mut opt = vec![None; docs.len()];
