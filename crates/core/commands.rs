@@ -174,16 +174,7 @@ async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
     }
     let config = load_config(&args.config.config)?;
     let rules = Arc::new(ActiveRules::new(load_rules(&config)?));
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {human_pos}/{human_len} mentions, {per_sec}, eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = mentions_bar();
     let progress_bar = bar.clone();
     let data_dir = args.data.data_dir.clone();
     let summary = tokio::task::spawn_blocking(move || {
@@ -225,6 +216,20 @@ async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A progress bar over mentions (rate and ETA) when stderr is a terminal.
+fn mentions_bar() -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} mentions, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
 /// Asks the running daemon to rebuild its index online and follows its progress.
 async fn rebuild_online(args: &ReindexArgs) -> Result<ExitCode> {
     let base = crate::alerting::api_base(&args.config.config, args.api.as_deref())?;
@@ -234,16 +239,7 @@ async fn rebuild_online(args: &ReindexArgs) -> Result<ExitCode> {
         "a daemon holds the index: asking it to rebuild online ({url}); it keeps serving meanwhile"
     );
     crate::alerting::call(client.post(&url)).await?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {human_pos}/{human_len} mentions, {per_sec}, eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = mentions_bar();
     let status = loop {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let status = crate::alerting::call(client.get(&url)).await?;

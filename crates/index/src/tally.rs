@@ -441,6 +441,17 @@ fn fill<T: Clone>(docs: &[DocId], out: &mut Vec<T>, missing: T) {
     out.resize(docs.len(), missing);
 }
 
+/// The values of `doc` in a multi-valued column, read into `buf`.
+fn doc_values<'b>(col: &Column<u64>, doc: DocId, buf: &'b mut Vec<u64>) -> &'b [u64] {
+    let rows = col.index.value_row_ids(doc);
+    let len = rows.end.saturating_sub(rows.start) as usize;
+    buf.resize(len, 0);
+    if len > 0 {
+        col.values.get_range(u64::from(rows.start), &mut buf[..len]);
+    }
+    &buf[..len]
+}
+
 /// Looks `terms` up in a string column's dictionary: the ordinal of each (or
 /// `u64::MAX` when the segment does not have it).
 fn ords_of(col: &StrColumn, terms: &[&str]) -> tantivy::Result<Vec<u64>> {
@@ -746,22 +757,15 @@ impl Tally for PhraseCount<'_> {
             let Some(ords) = &p.phrases else {
                 continue;
             };
-            let rows = ords.index.value_row_ids(*doc);
-            let len = (rows.end - rows.start) as usize;
-            if len == 0 {
-                continue;
-            }
-            p.ord_buf.resize(len, 0);
-            ords.values
-                .get_range(u64::from(rows.start), &mut p.ord_buf[..len]);
+            let values = doc_values(ords, *doc, &mut p.ord_buf);
             match &mut p.counts {
                 PhraseCounts::All(map) => {
-                    for &o in &p.ord_buf[..len] {
+                    for &o in values {
                         *map.entry(o * nb as u64 + b as u64).or_default() += 1;
                     }
                 }
                 PhraseCounts::Only { selected, counts } => {
-                    for &o in &p.ord_buf[..len] {
+                    for &o in values {
                         let hit = selected
                             .bits
                             .get((o / 64) as usize)
@@ -941,16 +945,8 @@ impl Tally for PhraseDocs<'_> {
             let Some(ts) = p.ts_buf[i].map(|t| t.into_timestamp_nanos()) else {
                 continue;
             };
-            let rows = ords.index.value_row_ids(*doc);
-            let len = (rows.end - rows.start) as usize;
-            if len == 0 {
-                continue;
-            }
-            p.ord_buf.resize(len, 0);
-            ords.values
-                .get_range(u64::from(rows.start), &mut p.ord_buf[..len]);
             p.hit.clear();
-            for &o in &p.ord_buf[..len] {
+            for &o in doc_values(ords, *doc, &mut p.ord_buf) {
                 let set = p
                     .bits
                     .get((o / 64) as usize)

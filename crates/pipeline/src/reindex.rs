@@ -92,6 +92,22 @@ pub fn finish_swap(data_dir: &Path) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// Hands `dump`'s mentions to `each` in batches of [`BATCH`] (the last one shorter).
+fn in_batches(
+    dump: &MentionDump,
+    mut each: impl FnMut(Vec<Mention>) -> Result<(), PipelineError>,
+) -> Result<(), PipelineError> {
+    let mut batch: Vec<Mention> = Vec::with_capacity(BATCH);
+    dump.for_each(|m| {
+        batch.push(m);
+        if batch.len() >= BATCH {
+            each(std::mem::take(&mut batch))?;
+        }
+        Ok::<(), PipelineError>(())
+    })?;
+    each(batch)
+}
+
 /// The swap: the old index steps aside to `index.previous/` (replacing an older one),
 /// the rebuilt one takes its name. Returns where the old one is.
 pub(crate) fn swap_dirs(data_dir: &Path) -> Result<PathBuf, PipelineError> {
@@ -150,7 +166,6 @@ pub fn reindex(
     let scorer = Scorer::new(config);
     let rule_set = rules.get();
     let mut done = 0u64;
-    let mut batch: Vec<Mention> = Vec::with_capacity(BATCH);
     let mut flush = |batch: Vec<Mention>, done: &mut u64| -> Result<(), PipelineError> {
         let n = batch.len() as u64;
         let scored = parallel_map(batch, |m| {
@@ -164,14 +179,7 @@ pub fn reindex(
         progress(*done, total);
         Ok(())
     };
-    dump.for_each(|m| {
-        batch.push(m);
-        if batch.len() >= BATCH {
-            flush(std::mem::take(&mut batch), &mut done)?;
-        }
-        Ok::<(), PipelineError>(())
-    })?;
-    flush(batch, &mut done)?;
+    in_batches(&dump, |batch| flush(batch, &mut done))?;
     writer.commit(commit_seq)?;
     writer.close()?;
     drop(index);
@@ -385,7 +393,6 @@ impl Rebuilder {
         self.update(|s| s.total = total);
         let scorer = Scorer::new(&self.config);
         let rule_set = self.rules.get();
-        let mut batch: Vec<Mention> = Vec::with_capacity(BATCH);
         let flush = |batch: Vec<Mention>, b: &mut Built| -> Result<(), PipelineError> {
             let copied = b.take_changes(false)?;
             let n = batch.len() as u64;
@@ -410,14 +417,7 @@ impl Rebuilder {
             });
             Ok(())
         };
-        dump.for_each(|m| {
-            batch.push(m);
-            if batch.len() >= BATCH {
-                flush(std::mem::take(&mut batch), &mut b)?;
-            }
-            Ok::<(), PipelineError>(())
-        })?;
-        flush(batch, &mut b)?;
+        in_batches(&dump, |batch| flush(batch, &mut b))?;
         Ok(b)
     }
 
