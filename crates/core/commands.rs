@@ -165,10 +165,11 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
 
 async fn reindex(args: ReindexArgs) -> Result<ExitCode> {
     let index_dir = lauscher_pipeline::reindex::index_dir(&args.data.data_dir);
-    let held = lauscher_index::MentionDump::open(&index_dir)
-        .and_then(|d| d.hold_writer_lock().map(drop))
-        .is_err();
-    if held && index_dir.join("meta.json").exists() {
+    // Only a writer lock held elsewhere means a daemon: an index that does not open is
+    // reported by the offline rebuild, at its path.
+    let held =
+        lauscher_index::MentionDump::open(&index_dir).is_ok_and(|d| d.hold_writer_lock().is_err());
+    if held {
         // A daemon writes the index: it rebuilds online and keeps serving meanwhile.
         return rebuild_online(&args).await;
     }

@@ -154,11 +154,6 @@ impl MentionIndex {
         self.current.store(other.current.load_full());
     }
 
-    /// The index directory.
-    pub fn path(&self) -> String {
-        self.current().path.clone()
-    }
-
     /// Reloads the reader so searches see the latest commit.
     pub fn reload(&self) -> Result<(), IndexError> {
         self.current().reload()

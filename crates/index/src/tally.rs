@@ -275,7 +275,6 @@ impl OpenIndex {
                 r.phrases.clone_from(group);
                 r.limit = newest;
                 r.offset = 0;
-                r.collapse = None;
                 self.search(&r, rules)?.hits
             } else {
                 docs.into_iter()
@@ -426,10 +425,8 @@ where
         }
         tantivy::columnar::ColumnIndex::Full => col.values.get_vals(docs, out),
         _ => {
-            let mut opt = vec![None; docs.len()];
-            col.first_vals(docs, &mut opt);
-            for (o, v) in out.iter_mut().zip(opt) {
-                *o = v.unwrap_or(missing);
+            for (o, doc) in out.iter_mut().zip(docs) {
+                *o = col.first(*doc).unwrap_or(missing);
             }
         }
     }

@@ -734,6 +734,7 @@ impl Indexer {
         ack: Option<(oneshot::Sender<BatchReport>, BatchReport)>,
     ) -> Result<(), PipelineError> {
         let writer = self.writer.as_mut().ok_or(PipelineError::Stopped)?;
+        let added = mentions.len();
         // Counted per batch (one source), so the metric keys are built once per topic.
         let mut by_topic: HashMap<&str, u64> = HashMap::new();
         for s in &mentions {
@@ -759,11 +760,11 @@ impl Indexer {
         for id in deletes {
             writer.delete(*id);
         }
-        self.copy(|| Change::Add(mentions.clone()));
+        self.copy(move || Change::Add(mentions));
         if !deletes.is_empty() {
             self.copy(|| Change::Delete(deletes.to_vec()));
         }
-        self.pending.added += mentions.len() + deletes.len();
+        self.pending.added += added + deletes.len();
         self.pending.seen.extend(seen);
         if let Some(checkpoint) = checkpoint {
             self.pending.checkpoints.insert(source, checkpoint);

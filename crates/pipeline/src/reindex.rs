@@ -38,9 +38,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lauscher_config::Config;
-use lauscher_index::{IndexError, MentionDump, MentionIndex};
-use lauscher_model::Mention;
-use lauscher_query::ActiveRules;
+use lauscher_index::{IndexError, MentionDump, MentionIndex, MentionWriter};
+use lauscher_model::{Mention, ScoredMention};
+use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_scorer::Scorer;
 use lauscher_state::StateStore;
 use lauscher_text::Fingerprint;
@@ -90,6 +90,33 @@ pub fn finish_swap(data_dir: &Path) -> Result<(), PipelineError> {
         })?;
     }
     Ok(())
+}
+
+/// A new, empty index in `index.reindex/` (an unfinished one there is removed) and its
+/// writer.
+fn open_building(config: &Config, data_dir: &Path) -> Result<MentionWriter, PipelineError> {
+    let building = building_dir(data_dir);
+    if building.exists() {
+        info!(path = %building.display(), "removing an unfinished reindex");
+        std::fs::remove_dir_all(&building).map_err(|source| PipelineError::DataDir {
+            path: building.display().to_string(),
+            source,
+        })?;
+    }
+    let index = MentionIndex::open(&building, &config.langs())?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(2);
+    // The writer keeps the index open; the handle is not needed for writing.
+    Ok(index.writer(config.index.writer_memory.0 as usize, threads)?)
+}
+
+/// Analyses `batch` with the current scorer and rules, on all cores.
+fn analyse(scorer: &Scorer, rules: &RuleSet, batch: Vec<Mention>) -> Vec<ScoredMention> {
+    parallel_map(batch, |m| {
+        let fp = Fingerprint::of(&m.text);
+        scorer.score(m, &fp, rules)
+    })
 }
 
 /// Hands `dump`'s mentions to `each` in batches of [`BATCH`] (the last one shorter).
@@ -150,29 +177,13 @@ pub fn reindex(
     let total = dump.len();
     let state = StateStore::open(&data_dir.join("state.db"))?;
     let commit_seq = state.commit_seq()?;
-    let building = building_dir(data_dir);
-    if building.exists() {
-        info!(path = %building.display(), "removing an unfinished reindex");
-        std::fs::remove_dir_all(&building).map_err(|source| PipelineError::DataDir {
-            path: building.display().to_string(),
-            source,
-        })?;
-    }
-    let index = MentionIndex::open(&building, &config.langs())?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(2);
-    let mut writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
+    let mut writer = open_building(config, data_dir)?;
     let scorer = Scorer::new(config);
     let rule_set = rules.get();
     let mut done = 0u64;
     let mut flush = |batch: Vec<Mention>, done: &mut u64| -> Result<(), PipelineError> {
         let n = batch.len() as u64;
-        let scored = parallel_map(batch, |m| {
-            let fp = Fingerprint::of(&m.text);
-            scorer.score(m, &fp, &rule_set)
-        });
-        for s in &scored {
+        for s in &analyse(&scorer, &rule_set, batch) {
             writer.add(s, false)?;
         }
         *done += n;
@@ -182,7 +193,6 @@ pub fn reindex(
     in_batches(&dump, |batch| flush(batch, &mut done))?;
     writer.commit(commit_seq)?;
     writer.close()?;
-    drop(index);
     let from_layout = dump.layout();
     drop(dump);
     drop(lock);
@@ -196,11 +206,26 @@ pub fn reindex(
     })
 }
 
+/// What an online rebuild is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RebuildState {
+    /// None has run since the daemon started.
+    #[default]
+    Idle,
+    /// One is running.
+    Running,
+    /// The last one put its index in force.
+    Done,
+    /// The last one failed; the old index stayed in force.
+    Failed,
+}
+
 /// Where an online rebuild is.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct RebuildStatus {
-    /// `idle`, `running`, `done` or `failed`.
-    pub state: &'static str,
+    /// What it is doing.
+    pub state: RebuildState,
     /// Mentions of the snapshot rebuilt so far.
     pub done: u64,
     /// Mentions in the snapshot.
@@ -254,10 +279,7 @@ impl Rebuilder {
             config: Arc::new(config.clone()),
             data_dir: data_dir.to_path_buf(),
             rules,
-            status: Arc::new(std::sync::Mutex::new(RebuildStatus {
-                state: "idle",
-                ..RebuildStatus::default()
-            })),
+            status: Arc::default(),
             cancelled: Arc::default(),
         }
     }
@@ -284,11 +306,11 @@ impl Rebuilder {
     pub fn start(&self) -> bool {
         {
             let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            if status.state == "running" {
+            if status.state == RebuildState::Running {
                 return false;
             }
             *status = RebuildStatus {
-                state: "running",
+                state: RebuildState::Running,
                 started_at: Some(chrono::Utc::now().to_rfc3339()),
                 ..RebuildStatus::default()
             };
@@ -303,11 +325,11 @@ impl Rebuilder {
                 s.finished_at = Some(chrono::Utc::now().to_rfc3339());
                 match result {
                     Ok(n) => {
-                        s.state = "done";
+                        s.state = RebuildState::Done;
                         s.done = n;
                     }
                     Err(e) => {
-                        s.state = "failed";
+                        s.state = RebuildState::Failed;
                         s.error = Some(e.to_string());
                     }
                 }
@@ -365,30 +387,15 @@ impl Rebuilder {
     /// Builds the new index from the old one's snapshot, taking copied changes between
     /// batches.
     fn build(&self, changes: std::sync::mpsc::Receiver<Change>) -> Result<Built, PipelineError> {
-        let old_dir = index_dir(&self.data_dir);
-        let building = building_dir(&self.data_dir);
-        if building.exists() {
-            info!(path = %building.display(), "removing an unfinished reindex");
-            std::fs::remove_dir_all(&building).map_err(|source| PipelineError::DataDir {
-                path: building.display().to_string(),
-                source,
-            })?;
-        }
-        let index = MentionIndex::open(&building, &self.config.langs())?;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(2);
-        let writer = index.writer(self.config.index.writer_memory.0 as usize, threads)?;
         let mut b = Built {
-            index,
-            writer,
+            writer: open_building(&self.config, &self.data_dir)?,
             changes,
             touched: std::collections::HashSet::new(),
             cutoff: None,
             end: None,
             done: 0,
         };
-        let dump = MentionDump::open(&old_dir)?;
+        let dump = MentionDump::open(&index_dir(&self.data_dir))?;
         let total = dump.len();
         self.update(|s| s.total = total);
         let scorer = Scorer::new(&self.config);
@@ -402,11 +409,7 @@ impl Rebuilder {
                     !b.touched.contains(&m.id) && b.cutoff.is_none_or(|c| m.published_at >= c)
                 })
                 .collect();
-            let scored = parallel_map(fresh, |m| {
-                let fp = Fingerprint::of(&m.text);
-                scorer.score(m, &fp, &rule_set)
-            });
-            for s in &scored {
+            for s in &analyse(&scorer, &rule_set, fresh) {
                 b.writer.add(s, false)?;
             }
             b.done += n;
@@ -429,19 +432,15 @@ impl Rebuilder {
         let seq = b
             .end
             .ok_or_else(|| PipelineError::Rebuild("the indexer sent no end".into()))?;
-        let Built { index, writer, .. } = b;
-        let mut writer = writer;
-        writer.commit(seq)?;
-        writer.close()?;
-        drop(index);
+        b.writer.commit(seq)?;
+        b.writer.close()?;
         Ok(())
     }
 }
 
 /// An index being rebuilt online, with what it learnt from the copied changes.
 struct Built {
-    index: MentionIndex,
-    writer: lauscher_index::MentionWriter,
+    writer: MentionWriter,
     changes: std::sync::mpsc::Receiver<Change>,
     /// Mentions added or deleted by the daemon meanwhile: the snapshot's copy is stale.
     touched: std::collections::HashSet<lauscher_model::MentionId>,

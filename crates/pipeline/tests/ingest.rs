@@ -3,6 +3,7 @@
 use chrono::Utc;
 use lauscher_index::SearchRequest;
 use lauscher_model::{Mention, MentionId};
+use lauscher_pipeline::reindex::RebuildState;
 use lauscher_pipeline::{Batch, BatchReport, Pipeline};
 use std::sync::Arc;
 
@@ -286,7 +287,7 @@ async fn an_online_rebuild_keeps_every_mention_added_meanwhile_once() {
     let mut next = 10_000u128;
     let mut deleted = Vec::new();
     let mut rounds = 0;
-    while rebuilder.status().state == "running" || rounds < 3 {
+    while rebuilder.status().state == RebuildState::Running || rounds < 3 {
         let batch: Vec<Mention> = (next..next + 20).map(|i| mention(i, &text(i))).collect();
         next += 20;
         let gone = MentionId(1 + rounds as u128 * 7);
@@ -315,7 +316,7 @@ async fn an_online_rebuild_keeps_every_mention_added_meanwhile_once() {
         );
     }
     let status = rebuilder.status();
-    assert_eq!(status.state, "done", "{status:?}");
+    assert_eq!(status.state, RebuildState::Done, "{status:?}");
     // The snapshot is the commit the rebuild found: the 3000 and maybe a batch more.
     assert_eq!(status.done, status.total, "{status:?}");
     assert!(status.done >= 3000 - deleted.len() as u64, "{status:?}");
