@@ -53,21 +53,29 @@ fn main() {
         Ok(r) => r,
         Err(e) => panic!("rules: {e}"),
     };
-    let dir = match tempfile::tempdir() {
+    // `LAUSCHER_BENCH_INDEX=dir` keeps the index there and reuses it when it holds as
+    // many mentions (building 10M takes minutes); by default a temporary directory.
+    let temp = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
     };
-    let index = match MentionIndex::open(dir.path(), &langs) {
+    let kept = std::env::var_os("LAUSCHER_BENCH_INDEX").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let index = match MentionIndex::open(&dir, &langs) {
         Ok(i) => i,
         Err(e) => panic!("index: {e}"),
     };
+    let reuse = kept.is_some() && index.num_docs() == mentions as u64;
+    if !reuse && index.num_docs() > 0 {
+        panic!("{} holds another index: remove it", dir.display());
+    }
     let until = Utc
         .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
         .single()
         .unwrap_or_default();
     let span = 90 * 86_400i64;
     let built = Instant::now();
-    {
+    if !reuse {
         let mut w = match index.writer(256 << 20, 2) {
             Ok(w) => w,
             Err(e) => panic!("writer: {e}"),
