@@ -15,6 +15,10 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
+/// 4: the sentiment score is a column of ten-thousandths (`i64`): about 15 bits per
+/// mention where the `f64` took 64 (0.07 × the raw text on generated posts), and
+/// four decimals are all a lexicon score means.
+///
 /// 3: phrases are a column only; no SimHash column (the state store keeps SimHashes
 /// for near-duplicate checks; nothing read it from the index).
 ///
@@ -22,7 +26,7 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// no field norms (results are ordered by time, never by BM25 score), no term
 /// frequencies on the stemmed fields, dates found through their columns only, zstd
 /// doc store.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Builds the schema for `langs`.
 ///
@@ -65,7 +69,8 @@ pub fn build(langs: &[Lang]) -> Schema {
     // reads it too. As terms they were most of the term dictionary (0.6 × the raw
     // text on real posts) and of tantivy's indexing work, for a drill-down search.
     sb.add_text_field("phrases", TextOptions::default().set_fast("raw"));
-    sb.add_f64_field("sentiment", FAST);
+    // Ten-thousandths of the score ([`score_units`]).
+    sb.add_i64_field("sentiment", FAST);
     sb.add_u64_field("author_reach", FAST);
     sb.add_text_field("reply_to", STORED);
     sb.add_text_field("url", STORED);
@@ -90,6 +95,24 @@ pub fn build(langs: &[Lang]) -> Schema {
         );
     }
     sb.build()
+}
+
+/// Units of the `sentiment` column per score point: a score in [-1, 1] is kept to four
+/// decimals.
+const SCORE_UNITS: f64 = 10_000.0;
+
+/// The `sentiment` column's value of `score` (clamped to [-1, 1]; not a number is 0).
+pub(crate) fn score_units(score: f32) -> i64 {
+    let s = f64::from(score).clamp(-1.0, 1.0);
+    if s.is_nan() {
+        return 0;
+    }
+    (s * SCORE_UNITS).round() as i64
+}
+
+/// The score a `sentiment` column value stands for.
+pub(crate) fn score_of_units(units: i64) -> f64 {
+    units as f64 / SCORE_UNITS
 }
 
 /// A whole-value keyword: one term, no norms.

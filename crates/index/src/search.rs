@@ -533,7 +533,11 @@ impl<'a> Loader<'a> {
             lang: row.lang.unwrap_or_default(),
             title: text(f.title),
             text: text(f.text).unwrap_or_default(),
-            sentiment: columns.sentiment.first(d).unwrap_or_default(),
+            sentiment: columns
+                .sentiment
+                .first(d)
+                .map(crate::schema::score_of_units)
+                .unwrap_or_default(),
             label: columns.label.first(d).unwrap_or_default(),
             intent: columns.intent.first(d).unwrap_or_default(),
             intent_cues: explanation.intent,
@@ -558,7 +562,7 @@ pub(crate) struct SegmentColumns {
     intent: Words,
     topics: Words,
     repost_of: Words,
-    sentiment: Numbers<f64>,
+    sentiment: Numbers<i64>,
     author_reach: Numbers<u64>,
 }
 
@@ -577,7 +581,7 @@ impl SegmentColumns {
             intent: words("intent")?,
             topics: words("topics")?,
             repost_of: words("repost_of")?,
-            sentiment: Numbers(ff.f64("sentiment").ok()),
+            sentiment: Numbers(ff.i64("sentiment").ok()),
             author_reach: Numbers(ff.u64("author_reach").ok()),
         })
     }

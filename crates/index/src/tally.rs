@@ -476,7 +476,8 @@ struct LabelPart {
     label: Option<Column<u64>>,
     /// Label ordinal → 0 negative, 1 neutral (and anything else), 2 positive.
     label_slot: Vec<u8>,
-    score: Column<f64>,
+    /// Ten-thousandths of the score.
+    score: Column<i64>,
     author: Option<Column<u64>>,
     /// The segment's author ordinal → shared number.
     author_numbers: Arc<Vec<u32>>,
@@ -485,7 +486,7 @@ struct LabelPart {
     tallies: Vec<LabelTally>,
     ts_buf: Vec<tantivy::DateTime>,
     label_buf: Vec<u64>,
-    score_buf: Vec<f64>,
+    score_buf: Vec<i64>,
     author_buf: Vec<u64>,
 }
 
@@ -528,7 +529,7 @@ impl Tally for LabelCount<'_> {
             ts: ff.date("ts")?,
             label: label.map(|c| c.ords().clone()),
             label_slot,
-            score: ff.f64("sentiment")?,
+            score: ff.i64("sentiment")?,
             author_bits: if author.is_some() {
                 vec![vec![0u64; words]; self.buckets.count]
             } else {
@@ -546,7 +547,7 @@ impl Tally for LabelCount<'_> {
 
     fn collect(&self, p: &mut LabelPart, docs: &[DocId]) {
         vals(&p.ts, docs, &mut p.ts_buf, tantivy::DateTime::MIN);
-        vals(&p.score, docs, &mut p.score_buf, 0.0);
+        vals(&p.score, docs, &mut p.score_buf, 0);
         match &p.label {
             // Anything but an ordinal of "negative" or "positive" is neutral.
             Some(l) => vals(l, docs, &mut p.label_buf, u64::MAX),
@@ -581,7 +582,7 @@ impl Tally for LabelCount<'_> {
                 2 => t.positive += 1,
                 _ => t.neutral += 1,
             }
-            t.score_sum += p.score_buf[i];
+            t.score_sum += crate::schema::score_of_units(p.score_buf[i]);
             if authors
                 && let Some(&n) = p.author_numbers.get(p.author_buf[i] as usize)
                 && let Some(w) = p

@@ -84,7 +84,7 @@ impl MentionWriter {
         }
         doc.add_text(f.lang, lauscher_model::lang::code::of(m.lang));
         doc.add_text(f.sentiment_label, m.sentiment.label.as_str());
-        doc.add_f64(f.sentiment, f64::from(m.sentiment.score));
+        doc.add_i64(f.sentiment, crate::schema::score_units(m.sentiment.score));
         doc.add_text(f.intent, m.intent.intent.as_str());
         for t in &m.topics {
             doc.add_text(f.topics, t);
