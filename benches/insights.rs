@@ -37,6 +37,48 @@ rules:
   - {id: rail, kind: industry, name: Rail, query: zug}
 ";
 
+/// Complaint phrases planted into the brand's negative posts of the last six weeks, so
+/// the complaints view lists about as many phrases as on real posts (the word salad
+/// alone makes none significant) and its per-phrase work (newest posts, first sighting)
+/// is measured: phrase `k` starts in week `k % 6` of the six (0 the oldest) and is
+/// appended to one in six of that week's negative brand posts from then on.
+const PLANTED: [(&str, &str); 12] = [
+    ("app stürzt beim login ab", "app crashes at login"),
+    ("zug fällt schon wieder aus", "train cancelled again"),
+    (
+        "kundenservice nicht erreichbar",
+        "customer service unreachable",
+    ),
+    ("rückerstattung fehlt noch", "refund still missing"),
+    ("ticket doppelt abgebucht", "charged twice for the ticket"),
+    ("wlan im zug kaputt", "wifi on the train broken"),
+    ("klimaanlage ausgefallen", "air conditioning failed"),
+    ("anschluss verpasst", "missed my connection"),
+    ("reservierung verschwunden", "seat reservation vanished"),
+    ("bordbistro geschlossen", "bistro closed again"),
+    ("preiserhöhung frechheit", "price hike outrageous"),
+    ("passwort zurücksetzen geht nicht", "password reset broken"),
+];
+
+fn plant_complaints(posts: &mut [(String, &'static str)]) {
+    let n = posts.len();
+    let weeks_from = n - n * 42 / 90;
+    for (i, (text, lang)) in posts.iter_mut().enumerate() {
+        // Brand (topic i % 3 == 0) and negative (label i % 4 == 0) in the last 6 weeks.
+        if i % 12 != 0 || i < weeks_from || (i / 12) % 6 != 0 {
+            continue;
+        }
+        let week = ((i - weeks_from) * 6 / (n - weeks_from).max(1)).min(5);
+        let k = (i / 72) % PLANTED.len();
+        if k % 6 > week {
+            continue;
+        }
+        let (de, en) = PLANTED[k];
+        text.push(' ');
+        text.push_str(if *lang == "de" { de } else { en });
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -47,7 +89,8 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(DEFAULT_POSTS);
-    let posts = corpus(mentions, 11);
+    let mut posts = corpus(mentions, 11);
+    plant_complaints(&mut posts);
     let langs = [Lang::De, Lang::En];
     let rules = match RuleSet::from_texts(&[("bench.yaml".into(), RULES.into())], &langs) {
         Ok(r) => r,
@@ -195,6 +238,10 @@ fn main() {
             Err(e) => panic!("{name}: {e}"),
         }
     };
+    println!(
+        "complaints lists {} phrases (one week of the brand)",
+        run("complaints")
+    );
     let views = ["timeline", "share_of_voice", "top", "complaints", "search"];
     let mut c = Criterion::default().configure_from_args();
     {
