@@ -646,7 +646,8 @@ struct PhraseCount<'a> {
     selected: PerSegment<Selected>,
 }
 
-/// The ordinals of a [`PhraseSelection::Only`] in one segment: a bit per ordinal of
+/// The selected phrase ordinals of one segment (a [`PhraseSelection::Only`], the
+/// groups of [`MentionIndex::phrase_mentions`]): a bit per ordinal of
 /// the segment marks the selected ones, and a selected ordinal's rank among them (the
 /// bits set before it: a running count per 64-bit word and one popcount) leads to its
 /// row in the counts. An unselected value costs one bit test, a selected one a few
@@ -994,10 +995,11 @@ struct PhraseDocs<'a> {
 struct PhraseDocsPart {
     ts: Column<tantivy::DateTime>,
     phrases: Option<Column<u64>>,
-    /// The ordinals of the groups' phrases (one bit test rejects the others).
-    bits: Vec<u64>,
-    /// Ordinal → the groups holding it.
-    groups_of: FxHashMap<u64, Vec<usize>>,
+    /// The ordinals of the groups' phrases; a selected one's row is its entry in
+    /// `groups_of`.
+    selected: Selected,
+    /// Per selected ordinal, the groups holding it.
+    groups_of: Vec<Vec<usize>>,
     earliest: Vec<Option<i64>>,
     /// Per group, the newest documents kept so far: a min-heap on (time, newer doc).
     newest: Vec<Newest>,
@@ -1019,27 +1021,36 @@ impl Tally for PhraseDocs<'_> {
 
     fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
         let col = reader.fast_fields().str("phrases")?;
-        let mut groups_of: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
-        let mut bits = Vec::new();
+        // (ordinal, group) of every phrase the segment has, then the groups per ordinal.
+        let mut pairs: Vec<(u64, usize)> = Vec::new();
         if let Some(col) = &col {
-            bits = vec![0u64; col.num_terms().div_ceil(64)];
             for (g, group) in self.groups.iter().enumerate() {
                 let refs: Vec<&str> = group.iter().map(String::as_str).collect();
                 for o in ords_of(col, &refs)? {
-                    if let Some(w) = bits.get_mut((o / 64) as usize) {
-                        *w |= 1 << (o % 64);
-                        let gs = groups_of.entry(o).or_default();
-                        if !gs.contains(&g) {
-                            gs.push(g);
-                        }
+                    if o != u64::MAX {
+                        pairs.push((o, g));
                     }
                 }
             }
         }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut found: Vec<(u64, u32)> = Vec::new();
+        let mut groups_of: Vec<Vec<usize>> = Vec::new();
+        for (o, g) in pairs {
+            if found.last().is_none_or(|(last, _)| *last != o) {
+                found.push((o, groups_of.len() as u32));
+                groups_of.push(Vec::new());
+            }
+            if let Some(gs) = groups_of.last_mut() {
+                gs.push(g);
+            }
+        }
+        let num_terms = col.as_ref().map_or(0, |c| c.num_terms());
         Ok(PhraseDocsPart {
             ts: reader.fast_fields().date("ts")?,
             phrases: col.map(|c| c.ords().clone()),
-            bits,
+            selected: Selected::new(num_terms, found),
             groups_of,
             earliest: vec![None; self.groups.len()],
             newest: vec![std::collections::BinaryHeap::new(); self.groups.len()],
@@ -1060,11 +1071,7 @@ impl Tally for PhraseDocs<'_> {
             };
             p.hit.clear();
             for &o in doc_values(ords, *doc, &mut p.ord_buf) {
-                let set = p
-                    .bits
-                    .get((o / 64) as usize)
-                    .is_some_and(|w| w & (1 << (o % 64)) != 0);
-                if let Some(gs) = set.then(|| p.groups_of.get(&o)).flatten() {
+                if let Some(gs) = p.selected.row(o).and_then(|r| p.groups_of.get(r)) {
                     p.hit.extend(gs.iter().copied());
                 }
             }
