@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use lauscher_config::Config;
 use lauscher_index::MentionIndex;
+use lauscher_pipeline::explain::Explainer;
 use lauscher_pipeline::{ImportSummary, Pipeline, import_jsonl};
 use lauscher_query::{ActiveRules, RuleKind, RuleSet};
 use lauscher_server::SearchParams;
@@ -338,10 +339,27 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         );
     }
     let f = args.filters;
-    let rules = match &f.rule {
-        Some(_) => Some(load_rules(&load_config(&args.config.config)?)?),
+    // JSON hits carry the cues behind their analysis, computed again with the config's
+    // scorer and rules (the index keeps none); without a config they go out without.
+    let explain = args.json && args.config.config.exists();
+    let config = match f.rule.is_some() || explain {
+        true => Some(load_config(&args.config.config)?),
+        false => None,
+    };
+    let rules = match &config {
+        Some(c) => Some(Arc::new(ActiveRules::new(load_rules(c)?))),
         None => None,
     };
+    let explainer = match (&config, &rules) {
+        (Some(c), Some(r)) if explain => Some(Explainer::for_config(c, r.clone())),
+        _ => None,
+    };
+    if args.json && explainer.is_none() {
+        eprintln!(
+            "no config at {}: hits are printed without the cues behind their analysis",
+            args.config.config.display()
+        );
+    }
     let params = SearchParams {
         q: args.query,
         rule: f.rule,
@@ -361,7 +379,11 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
     let page = tokio::task::spawn_blocking(move || -> Result<_> {
         let index = MentionIndex::open(&dir, &[])
             .with_context(|| format!("cannot open index {}", dir.display()))?;
-        Ok(index.search(&req, rules.as_ref())?)
+        let mut page = index.search(&req, rules.map(|r| r.get()).as_deref())?;
+        if let Some(explainer) = explainer {
+            explainer.explain_page(&mut page);
+        }
+        Ok(page)
     })
     .await??;
     let mut out = std::io::stdout().lock();

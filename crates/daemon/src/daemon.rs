@@ -138,6 +138,7 @@ impl Daemon {
             push: lauscher_pipeline::push::PushInbox::new(config, pipeline.sender()).map(Arc::new),
             retention_days: config.index.retention_days(),
             rebuild: Some(pipeline.rebuilder()),
+            explainer: pipeline.explainer(),
         };
         let server = tokio::spawn(lauscher_server::serve(
             listener,

@@ -33,9 +33,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use dump::MentionDump;
 pub use schema::{Fields, SCHEMA_VERSION};
-pub use search::{
-    Collapse, IndexedMention, SearchPage, SearchRequest, StoredExplanation, parse_time,
-};
+pub use search::{Collapse, IndexedMention, SearchPage, SearchRequest, parse_time};
 pub use space::SpaceUsage;
 pub use tally::{Buckets, LabelTally, PhraseMentions, PhraseSelection, PhraseTally};
 pub use writer::MentionWriter;

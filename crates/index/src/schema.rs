@@ -15,6 +15,11 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
+/// 5: no stored explanation. The cues behind a score (sentiment, intent, per-topic
+/// sentiment) are computed again when a mention is shown (`lauscher_pipeline::explain`,
+/// one scoring, ~30 µs a mention): stored as JSON they were 0.21 × the raw text on 73k
+/// real posts, a fifth of the doc store.
+///
 /// 4: the sentiment score is a column of ten-thousandths (`i64`): about 15 bits per
 /// mention where the `f64` took 64 (0.08 × the raw text on 73k real posts), and
 /// four decimals are all a lexicon score means.
@@ -26,7 +31,7 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// no field norms (results are ordered by time, never by BM25 score), no term
 /// frequencies on the stemmed fields, dates found through their columns only, zstd
 /// doc store.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Builds the schema for `langs`.
 ///
@@ -74,7 +79,6 @@ pub fn build(langs: &[Lang]) -> Schema {
     sb.add_u64_field("author_reach", FAST);
     sb.add_text_field("reply_to", STORED);
     sb.add_text_field("url", STORED);
-    sb.add_text_field("explanation", STORED);
     let social = TextOptions::default().set_stored().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(SOCIAL)
@@ -148,7 +152,6 @@ pub struct Fields {
     pub repost_of: Field,
     pub reply_to: Field,
     pub url: Field,
-    pub explanation: Field,
     pub title: Field,
     pub text: Field,
     /// The stemmed field of each language the index was created with.
@@ -200,7 +203,6 @@ impl Fields {
             repost_of: f("repost_of"),
             reply_to: f("reply_to"),
             url: f("url"),
-            explanation: f("explanation"),
             title: f("title"),
             text: f("text"),
             stemmed,

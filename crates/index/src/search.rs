@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use lauscher_model::{
-    Contribution, Intent, Label, MentionId, MentionSummary, TargetSentiment, author_key, snippet,
+    Author, Contribution, Intent, Label, Mention, MentionId, MentionSummary, TargetSentiment,
+    author_key, snippet,
 };
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
@@ -99,14 +100,21 @@ pub struct IndexedMention {
     pub label: String,
     /// Intent (`complaint`, `question`, `praise`, `other`).
     pub intent: String,
-    /// The cues behind the intent.
+    /// The cues behind the intent. Not stored (index layout 5): empty until the mention
+    /// is explained (`lauscher_pipeline::explain::Explainer`), like `targets` and
+    /// `explanation`.
     pub intent_cues: Vec<String>,
     /// Matched topic ids.
     pub topics: Vec<String>,
-    /// Sentiment toward each matched topic.
+    /// Sentiment toward each matched topic (computed when explained).
     pub targets: Vec<TargetSentiment>,
-    /// What moved the sentiment score.
+    /// What moved the sentiment score (computed when explained).
     pub explanation: Vec<Contribution>,
+    /// Set when explaining it again did not reproduce the stored analysis (it was
+    /// analysed by an earlier scorer or other topic rules): what differs. The cues then
+    /// explain the current analysis, not the stored figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_note: Option<String>,
     /// The original this mention reposts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repost_of: Option<MentionId>,
@@ -118,17 +126,28 @@ pub struct IndexedMention {
     pub reposts: Option<usize>,
 }
 
-/// What the index stores (not indexed) to explain a mention's analysis.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StoredExplanation {
-    /// The cues that moved the sentiment score, largest first.
-    pub sentiment: Vec<Contribution>,
-    /// The cues behind the intent.
-    #[serde(default)]
-    pub intent: Vec<String>,
-    /// Sentiment toward each matched topic.
-    #[serde(default)]
-    pub targets: Vec<TargetSentiment>,
+impl IndexedMention {
+    /// The mention as it came in, for analysing it again: its detected language is
+    /// the language hint (so it is not detected anew), as `lauscher reindex` does.
+    pub fn to_mention(&self) -> Mention {
+        Mention {
+            id: self.id,
+            source: self.source.clone(),
+            url: self.url.clone(),
+            author: self.author.as_ref().map(|name| Author {
+                name: name.clone(),
+                reach: self.author_reach,
+            }),
+            published_at: self.published_at,
+            fetched_at: self.fetched_at,
+            title: self.title.clone(),
+            text: self.text.clone(),
+            lang_hint: Some(self.lang.clone()).filter(|l| l != "und"),
+            address: None,
+            repost_of: self.repost_of,
+            reply_to: self.reply_to.clone(),
+        }
+    }
 }
 
 /// A page of search results.
@@ -513,9 +532,6 @@ impl<'a> Loader<'a> {
             doc.get_first(field)
                 .and_then(|v| v.as_str().map(str::to_owned))
         };
-        let explanation: StoredExplanation = text(f.explanation)
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
         let d = addr.doc_id;
         let row = columns.row(d);
         Ok(IndexedMention {
@@ -540,10 +556,11 @@ impl<'a> Loader<'a> {
                 .unwrap_or_default(),
             label: columns.label.first(d).unwrap_or_default(),
             intent: columns.intent.first(d).unwrap_or_default(),
-            intent_cues: explanation.intent,
+            intent_cues: Vec::new(),
             topics: columns.topics.all(d),
-            targets: explanation.targets,
-            explanation: explanation.sentiment,
+            targets: Vec::new(),
+            explanation: Vec::new(),
+            explanation_note: None,
             repost_of: row.repost_of,
             reply_to: text(f.reply_to),
             reposts: None,

@@ -8,7 +8,6 @@ use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::schema::Fields;
-use crate::search::StoredExplanation;
 
 /// Adds mentions to the index and commits them.
 ///
@@ -110,14 +109,6 @@ impl MentionWriter {
         }
         for p in &m.phrases {
             doc.add_text(f.phrases, p);
-        }
-        let explanation = StoredExplanation {
-            sentiment: m.sentiment.explanation.clone(),
-            intent: m.intent.cues.clone(),
-            targets: m.targets.clone(),
-        };
-        if let Ok(json) = serde_json::to_string(&explanation) {
-            doc.add_text(f.explanation, json);
         }
         if let Some(title) = &m.mention.title {
             doc.add_text(f.title, title);

@@ -167,6 +167,7 @@ pub struct Pipeline {
     indexer: std::thread::JoinHandle<Result<(), PipelineError>>,
     index: Arc<MentionIndex>,
     state: Arc<StateStore>,
+    explainer: crate::explain::Explainer,
 }
 
 impl Pipeline {
@@ -214,8 +215,10 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
         let (analysed_tx, analysed_rx) = std::sync::mpsc::sync_channel(ANALYSED_BATCHES);
         let analyser_rules = rules.clone();
+        let scorer = Arc::new(Scorer::new(config));
+        let explainer = crate::explain::Explainer::new(scorer.clone(), rules.clone());
         let analyser = Analyser {
-            scorer: Scorer::new(config),
+            scorer,
             rules,
             state: state.clone(),
             in_flight: InFlight::new(config.index.commit_docs),
@@ -281,12 +284,18 @@ impl Pipeline {
             indexer,
             index,
             state,
+            explainer,
         })
     }
 
     /// The index, for searches.
     pub fn index(&self) -> Arc<MentionIndex> {
         self.index.clone()
+    }
+
+    /// Explains loaded mentions with this pipeline's scorer and the rules in force.
+    pub fn explainer(&self) -> crate::explain::Explainer {
+        self.explainer.clone()
     }
 
     /// Rebuilds the index while this pipeline keeps serving and writing the old one
@@ -502,7 +511,7 @@ pub(crate) fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U +
 
 /// The first ingest thread: dedupe and analysis.
 struct Analyser {
-    scorer: Scorer,
+    scorer: Arc<Scorer>,
     rules: Arc<ActiveRules>,
     state: Arc<StateStore>,
     in_flight: InFlight,

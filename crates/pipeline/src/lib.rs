@@ -15,6 +15,7 @@
 //! (a crash between them), replays replace documents by id instead of adding them.
 
 pub mod daemon;
+pub mod explain;
 pub mod import;
 pub mod ingest;
 pub mod polling;

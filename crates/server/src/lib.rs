@@ -73,6 +73,8 @@ pub struct ApiState {
     /// Rebuilds the index online (`POST /api/v1/index/rebuild`); `None` where no
     /// pipeline writes the index.
     pub rebuild: Option<lauscher_pipeline::reindex::Rebuilder>,
+    /// Fills in the cues behind the hits' analyses (the index keeps none).
+    pub explainer: lauscher_pipeline::explain::Explainer,
 }
 
 /// Where mentions are pushed.
@@ -335,7 +337,13 @@ async fn search(
     };
     let index = state.index.clone();
     let rules = state.rules.get();
-    match tokio::task::spawn_blocking(move || index.search(&req, Some(&rules))).await {
+    let explainer = state.explainer.clone();
+    let run = move || {
+        let mut page = index.search(&req, Some(&rules))?;
+        explainer.explain_page(&mut page);
+        Ok::<_, lauscher_index::IndexError>(page)
+    };
+    match tokio::task::spawn_blocking(run).await {
         Ok(Ok(page)) => axum::Json(page).into_response(),
         Ok(Err(
             e @ (lauscher_index::IndexError::Query { .. }
@@ -437,7 +445,15 @@ async fn mention(State(state): State<ApiState>, Path(id): Path<String>) -> Respo
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("{e}")),
     };
     let index = state.index.clone();
-    match tokio::task::spawn_blocking(move || index.get(id)).await {
+    let explainer = state.explainer.clone();
+    let run = move || {
+        let mut m = index.get(id)?;
+        if let Some(m) = &mut m {
+            explainer.explain(m);
+        }
+        Ok::<_, lauscher_index::IndexError>(m)
+    };
+    match tokio::task::spawn_blocking(run).await {
         Ok(Ok(Some(m))) => axum::Json(m).into_response(),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no mention {id}")),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

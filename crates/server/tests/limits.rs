@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use lauscher_index::MentionIndex;
 use lauscher_model::Lang;
+use lauscher_pipeline::explain::Explainer;
 use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_server::{ApiLimits, ApiState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,10 +36,14 @@ async fn start(limits: ApiLimits) -> Api {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
     let rules = RuleSet::from_texts(&[], &[Lang::De, Lang::En]).expect("empty rule set");
+    let rules = Arc::new(ActiveRules::new(rules));
+    let config = lauscher_config::Config::from_str_named("version: 1\n", "t.yaml", &|_| None)
+        .expect("config");
     let state = ApiState {
         index: Arc::new(index),
         ready: Arc::new(AtomicBool::new(true)),
-        rules: Arc::new(ActiveRules::new(rules)),
+        explainer: Explainer::for_config(&config, rules.clone()),
+        rules,
         reload: Arc::new(|| {
             // Holds the request long enough for the in-flight and timeout tests.
             std::thread::park_timeout(Duration::from_millis(600));
