@@ -122,15 +122,18 @@ impl MentionDump {
                     f.and_then(|f| doc.get_first(f))
                         .and_then(|v| v.as_str().map(str::to_owned))
                 };
-                let id = id_field
-                    .and_then(|f| doc.get_first(f))
-                    .and_then(|v| match v.as_bytes() {
-                        Some(b) => crate::writer::id_of_bytes(b),
-                        None => v.as_str().and_then(|s| s.parse().ok()),
-                    });
+                let row = columns.row(doc_id);
+                // Layouts before 5 stored the id (16 bytes, or hex digits before that).
+                let id = row.id.or_else(|| {
+                    id_field
+                        .and_then(|f| doc.get_first(f))
+                        .and_then(|v| match v.as_bytes() {
+                            Some(b) => crate::writer::id_of_bytes(b),
+                            None => v.as_str().and_then(|s| s.parse().ok()),
+                        })
+                });
                 // A document without a readable id cannot be kept under its identity.
                 let Some(id) = id else { continue };
-                let row = columns.row(doc_id);
                 each(Mention {
                     id,
                     source: row.source,

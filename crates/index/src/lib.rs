@@ -438,4 +438,50 @@ mod tests {
         let got = index.get(MentionId(1)).ok().flatten().map(|m| m.text);
         assert_eq!(got.as_deref(), Some("Wieder Verspätungen in Zürich"));
     }
+
+    #[test]
+    fn ids_sharing_their_indexed_half_are_still_told_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("open");
+        let (a, b) = ((7u128 << 64) | 1, (7u128 << 64) | 2);
+        let mut original = mention(a, "en", "The app keeps crashing", "acme");
+        original.mention.id = MentionId(a);
+        let mut repost = mention(b, "en", "RT: The app keeps crashing", "acme");
+        repost.mention.repost_of = Some(MentionId(a));
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        w.add(&original, false).expect("add");
+        w.add(&repost, false).expect("add");
+        w.commit(1).expect("commit");
+        index.reload().expect("reload");
+        let got = |id| index.get(MentionId(id)).ok().flatten();
+        assert_eq!(
+            got(a).map(|m| m.text).as_deref(),
+            Some("The app keeps crashing")
+        );
+        let shown = got(b).expect("the repost");
+        assert_eq!(
+            (shown.id, shown.repost_of),
+            (MentionId(b), Some(MentionId(a)))
+        );
+        assert!(
+            got((7u128 << 64) | 3).is_none(),
+            "same high half, another id"
+        );
+        let collapsed = index
+            .search(
+                &SearchRequest {
+                    collapse: Some(Collapse::Reposts),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("search");
+        assert_eq!(collapsed.hits.len(), 1);
+        assert_eq!(collapsed.hits[0].reposts, Some(1));
+        w.delete(MentionId(a)).expect("delete");
+        w.commit(2).expect("commit");
+        index.reload().expect("reload");
+        assert!(got(a).is_none());
+        assert_eq!(got(b).map(|m| m.id), Some(MentionId(b)));
+    }
 }

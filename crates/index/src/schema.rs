@@ -15,7 +15,9 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
-/// 5: no stored explanation. The cues behind a score (sentiment, intent, per-topic
+/// 5: mention ids and repost originals as two 64-bit columns each, the high half
+/// indexed (was: 16-byte terms, a stored copy, and the original's 32 hex digits as term
+/// and column); no stored explanation. The cues behind a score (sentiment, intent, per-topic
 /// sentiment) are computed again when a mention is shown (`lauscher_pipeline::explain`,
 /// one scoring, ~30 µs a mention): stored as JSON they were 0.21 × the raw text on 73k
 /// real posts, a fifth of the doc store.
@@ -43,8 +45,12 @@ pub const SCHEMA_VERSION: u64 = 5;
 /// ordered by time).
 pub fn build(langs: &[Lang]) -> Schema {
     let mut sb = Schema::builder();
-    // Looked up by id (get, replace, delete) and shown: its 16 bytes, not 32 hex digits.
-    sb.add_bytes_field("mention_id", INDEXED | STORED);
+    // The mention id (128 bits) as two 64-bit halves: the high half is the key looked
+    // up (get, replace, delete; the low half's column confirms), and both are columns,
+    // so a hit's id is read without the doc store. Indexed whole, random 16-byte terms
+    // cost the term dictionary 34 bytes a mention and a stored copy 16 more.
+    sb.add_u64_field("id_high", INDEXED | FAST);
+    sb.add_u64_field("id_low", FAST);
     // Found through their columns: a range query on a fast field reads the column.
     let date = DateOptions::from(FAST).set_precision(DateTimePrecision::Seconds);
     sb.add_date_field("ts", date.clone());
@@ -58,13 +64,15 @@ pub fn build(langs: &[Lang]) -> Schema {
         "intent",
         "topic_kind",
         "topics",
-        // The original a repost reposts (its mention id); absent on originals.
-        "repost_of",
     ] {
         sb.add_text_field(f, keyword().set_fast("raw"));
     }
     // What topic rules filter on: hashtags and handles (`#bahn`, `@db_bahn`), the
     // author's folded name, and the URL's host with its parent domains.
+    // The original a repost reposts, as its id's halves (as `id_high`, `id_low`);
+    // absent on originals.
+    sb.add_u64_field("repost_high", INDEXED | FAST);
+    sb.add_u64_field("repost_low", FAST);
     sb.add_text_field("tags", keyword().set_fast("raw"));
     sb.add_text_field("author_key", keyword());
     sb.add_text_field("site", keyword().set_fast("raw"));
@@ -133,7 +141,8 @@ fn keyword() -> TextOptions {
 #[derive(Clone, Debug)]
 #[allow(missing_docs)]
 pub struct Fields {
-    pub mention_id: Field,
+    pub id_high: Field,
+    pub id_low: Field,
     pub ts: Field,
     pub fetched_at: Field,
     pub source: Field,
@@ -149,7 +158,8 @@ pub struct Fields {
     pub phrases: Field,
     pub sentiment: Field,
     pub author_reach: Field,
-    pub repost_of: Field,
+    pub repost_high: Field,
+    pub repost_low: Field,
     pub reply_to: Field,
     pub url: Field,
     pub title: Field,
@@ -184,7 +194,8 @@ impl Fields {
             })
             .collect();
         let fields = Fields {
-            mention_id: f("mention_id"),
+            id_high: f("id_high"),
+            id_low: f("id_low"),
             ts: f("ts"),
             fetched_at: f("fetched_at"),
             source: f("source"),
@@ -200,7 +211,8 @@ impl Fields {
             phrases: f("phrases"),
             sentiment: f("sentiment"),
             author_reach: f("author_reach"),
-            repost_of: f("repost_of"),
+            repost_high: f("repost_high"),
+            repost_low: f("repost_low"),
             reply_to: f("reply_to"),
             url: f("url"),
             title: f("title"),

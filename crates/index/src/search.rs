@@ -203,10 +203,8 @@ impl OpenIndex {
         hits: &mut [IndexedMention],
     ) -> Result<(), IndexError> {
         for hit in hits {
-            let q = TermQuery::new(
-                Term::from_field_text(self.fields.repost_of, &hit.id.to_string()),
-                IndexRecordOption::Basic,
-            );
+            let f = &self.fields;
+            let q = crate::writer::id_query(f.repost_high, f.repost_low, hit.id);
             hit.reposts = Some(searcher.search(&q, &Count).map_err(|e| self.tantivy(e))?);
         }
         Ok(())
@@ -377,10 +375,7 @@ impl OpenIndex {
     /// Returns the mention with id `id`, if indexed.
     pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
         let searcher = self.reader.searcher();
-        let q = TermQuery::new(
-            crate::writer::id_term(self.fields.mention_id, id),
-            IndexRecordOption::Basic,
-        );
+        let q = crate::writer::id_query(self.fields.id_high, self.fields.id_low, id);
         let docs = searcher
             .search(&q, &TopDocs::with_limit(1).order_by_score())
             .map_err(|e| self.tantivy(e))?;
@@ -454,7 +449,10 @@ impl OpenIndex {
             clauses.push((Occur::Must, Box::new(AllQuery)));
             clauses.push((
                 Occur::MustNot,
-                Box::new(tantivy::query::ExistsQuery::new("repost_of".into(), false)),
+                Box::new(tantivy::query::ExistsQuery::new(
+                    "repost_high".into(),
+                    false,
+                )),
             ));
         }
         if req.since.is_some() || req.until.is_some() {
@@ -535,11 +533,7 @@ impl<'a> Loader<'a> {
         let d = addr.doc_id;
         let row = columns.row(d);
         Ok(IndexedMention {
-            id: doc
-                .get_first(f.mention_id)
-                .and_then(|v| v.as_bytes())
-                .and_then(crate::writer::id_of_bytes)
-                .unwrap_or(MentionId(0)),
+            id: row.id.unwrap_or(MentionId(0)),
             source: row.source,
             url: text(f.url),
             author: row.author,
@@ -578,7 +572,12 @@ pub(crate) struct SegmentColumns {
     label: Words,
     intent: Words,
     topics: Words,
-    repost_of: Words,
+    id_high: Numbers<u64>,
+    id_low: Numbers<u64>,
+    repost_high: Numbers<u64>,
+    repost_low: Numbers<u64>,
+    /// The original's id as 32 hex digits, in layouts before 5 (read by reindex).
+    repost_hex: Words,
     sentiment: Numbers<i64>,
     author_reach: Numbers<u64>,
 }
@@ -597,7 +596,11 @@ impl SegmentColumns {
             label: words("sentiment_label")?,
             intent: words("intent")?,
             topics: words("topics")?,
-            repost_of: words("repost_of")?,
+            id_high: Numbers(ff.u64("id_high").ok()),
+            id_low: Numbers(ff.u64("id_low").ok()),
+            repost_high: Numbers(ff.u64("repost_high").ok()),
+            repost_low: Numbers(ff.u64("repost_low").ok()),
+            repost_hex: Words(ff.str("repost_of").ok().flatten()),
             sentiment: Numbers(ff.i64("sentiment").ok()),
             author_reach: Numbers(ff.u64("author_reach").ok()),
         })
@@ -624,6 +627,8 @@ impl SegmentColumns {
 
 /// What [`SegmentColumns::row`] reads of a mention's own metadata (not its analysis).
 pub(crate) struct ColumnRow {
+    /// `None` in layouts before 5, which stored it (see `dump`).
+    pub id: Option<MentionId>,
     pub source: String,
     pub author: Option<String>,
     pub reach: Option<u64>,
@@ -636,14 +641,22 @@ pub(crate) struct ColumnRow {
 impl SegmentColumns {
     /// The metadata of the mention at `doc` (no analysis result).
     pub(crate) fn row(&self, doc: DocId) -> ColumnRow {
+        let id = |high: &Numbers<u64>, low: &Numbers<u64>| {
+            Some(crate::writer::id_of_halves(
+                high.first(doc)?,
+                low.first(doc)?,
+            ))
+        };
         ColumnRow {
+            id: id(&self.id_high, &self.id_low),
             source: self.source.first(doc).unwrap_or_default(),
             author: self.author.first(doc),
             reach: self.author_reach.first(doc),
             published_at: self.published(doc),
             fetched_at: self.fetched(doc),
             lang: self.lang.first(doc),
-            repost_of: self.repost_of.first(doc).and_then(|s| s.parse().ok()),
+            repost_of: id(&self.repost_high, &self.repost_low)
+                .or_else(|| self.repost_hex.first(doc).and_then(|s| s.parse().ok())),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
-use lauscher_model::ScoredMention;
+use std::ops::Bound;
+
+use lauscher_model::{MentionId, ScoredMention};
 use lauscher_query::site_keys;
 use lauscher_text::token::{fold, tags};
 use tantivy::indexer::LogMergePolicy;
-use tantivy::schema::Term;
+use tantivy::query::{BooleanQuery, Occur, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::schema::Fields;
@@ -50,21 +53,28 @@ impl MentionWriter {
     }
 
     /// Deletes the mention `id` (a post its source reports deleted), from the next commit.
-    pub fn delete(&mut self, id: lauscher_model::MentionId) {
-        self.writer.delete_term(id_term(self.fields.mention_id, id));
+    pub fn delete(&mut self, id: lauscher_model::MentionId) -> tantivy::Result<()> {
+        let f = &self.fields;
+        self.writer
+            .delete_query(Box::new(id_query(f.id_high, f.id_low, id)))?;
+        Ok(())
     }
 
     /// Adds `m`; with `replace`, first deletes any document with the same mention id.
     ///
-    /// Replacing costs tantivy a term lookup in every segment at the next commit, so
-    /// callers that know the id is new (the pipeline's dedupe does) pass `false`.
+    /// Replacing costs tantivy a term lookup and a column read in every segment at the
+    /// next commit, so callers that know the id is new (the pipeline's dedupe does) pass
+    /// `false`.
     pub fn add(&mut self, m: &ScoredMention, replace: bool) -> tantivy::Result<()> {
         let f = &self.fields;
         if replace {
-            self.writer.delete_term(id_term(f.mention_id, m.mention.id));
+            self.writer
+                .delete_query(Box::new(id_query(f.id_high, f.id_low, m.mention.id)))?;
         }
         let mut doc = TantivyDocument::default();
-        doc.add_bytes(f.mention_id, &m.mention.id.0.to_be_bytes());
+        let (high, low) = halves(m.mention.id);
+        doc.add_u64(f.id_high, high);
+        doc.add_u64(f.id_low, low);
         doc.add_date(
             f.ts,
             DateTime::from_timestamp_secs(m.mention.published_at.timestamp()),
@@ -95,7 +105,9 @@ impl MentionWriter {
             doc.add_text(f.reply_to, parent);
         }
         if let Some(original) = m.mention.repost_of {
-            doc.add_text(f.repost_of, original.to_string());
+            let (high, low) = halves(original);
+            doc.add_u64(f.repost_high, high);
+            doc.add_u64(f.repost_low, low);
         }
         if let Some(url) = &m.mention.url {
             doc.add_text(f.url, url);
@@ -144,12 +156,41 @@ impl MentionWriter {
     }
 }
 
-/// The term of mention `id` in the `mention_id` field: its 16 bytes, big-endian.
-pub(crate) fn id_term(field: tantivy::schema::Field, id: lauscher_model::MentionId) -> Term {
-    Term::from_field_bytes(field, &id.0.to_be_bytes())
+/// The high and low 64 bits of `id`, as the `id_high` and `id_low` fields (and
+/// `repost_high`, `repost_low`) keep them.
+pub(crate) fn halves(id: MentionId) -> (u64, u64) {
+    ((id.0 >> 64) as u64, id.0 as u64)
 }
 
-/// The mention id a `mention_id` term or stored value holds (see [`id_term`]).
+/// The id whose halves are `high` and `low` (see [`halves`]).
+pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
+    MentionId(u128::from(high) << 64 | u128::from(low))
+}
+
+/// The documents whose id halves in the fields `high` (indexed) and `low` (a column)
+/// are those of `id`: a term lookup, confirmed by one column read per candidate.
+pub(crate) fn id_query(high: Field, low: Field, id: MentionId) -> BooleanQuery {
+    let (h, l) = halves(id);
+    let low = Term::from_field_u64(low, l);
+    BooleanQuery::new(vec![
+        (
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(high, h),
+                IndexRecordOption::Basic,
+            )),
+        ),
+        (
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                Bound::Included(low.clone()),
+                Bound::Included(low),
+            )),
+        ),
+    ])
+}
+
+/// The mention id stored whole by layouts before 5 (16 bytes, big-endian).
 pub(crate) fn id_of_bytes(bytes: &[u8]) -> Option<lauscher_model::MentionId> {
     let b = <[u8; 16]>::try_from(bytes).ok()?;
     Some(lauscher_model::MentionId(u128::from_be_bytes(b)))

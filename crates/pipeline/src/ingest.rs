@@ -767,7 +767,7 @@ impl Indexer {
         }
         // After the adds: a post created and deleted in one batch is gone.
         for id in deletes {
-            writer.delete(*id);
+            writer.delete(*id)?;
         }
         self.copy(move || Change::Add(mentions));
         if !deletes.is_empty() {

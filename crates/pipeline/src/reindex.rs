@@ -480,7 +480,7 @@ impl Built {
                 Change::Delete(ids) => {
                     for id in ids {
                         self.touched.insert(id);
-                        self.writer.delete(id);
+                        self.writer.delete(id)?;
                     }
                 }
                 Change::Prune(cutoff) => {
