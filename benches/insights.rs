@@ -5,6 +5,8 @@
 //! R = `text.to_lowercase().split_whitespace().count()` over all posts (one thread).
 //! Posts span 90 days, three topics (brand, competitor, industry), 50,000 authors.
 //! Each view is run warm 30 times; p50 and p99 are printed with their ratio to R.
+//! `search` is a page of 50 hits; `explained_search` the same page with every hit's
+//! analysis explained again, as the API shows it.
 //!
 //! Targets (issue 8): timeline and share of voice p99 ≤ R/50; complaints over a
 //! one-week window ≤ R/5. At 10M (issue 20): timeline, share of voice, complaints and
@@ -205,6 +207,40 @@ fn main() {
         ..Filters::default()
     };
     let berlin: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+    // Hits as the API shows them: with their analysis explained again (one scoring each).
+    let config = match lauscher_config::Config::from_str_named(
+        "version: 1\nlanguages: [de, en]\n",
+        "bench.yaml",
+        &|_| None,
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    };
+    let explainer = lauscher_pipeline::explain::Explainer::for_config(
+        &config,
+        std::sync::Arc::new(lauscher_query::ActiveRules::new(match RuleSet::from_texts(
+            &[("bench.yaml".into(), RULES.into())],
+            &langs,
+        ) {
+            Ok(r) => r,
+            Err(e) => panic!("rules: {e}"),
+        })),
+    );
+    let search = |explain: bool| {
+        let req = lauscher_index::SearchRequest {
+            query: "verspätung".into(),
+            since: Some(until - days(7)),
+            until: Some(until),
+            topic: Some("acme".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        let mut page = index.search(&req, Some(&rules))?;
+        if explain {
+            explainer.explain_page(&mut page);
+        }
+        Ok::<_, lauscher_index::IndexError>(page.hits.len())
+    };
     let run = |name: &str| -> usize {
         let r = match name {
             "timeline" => timeline(
@@ -217,19 +253,8 @@ fn main() {
             .map(|t| t.series.len()),
             "share_of_voice" => share_of_voice(&index, &rules, &month).map(|s| s.topics.len()),
             "top" => top(&index, &rules, &acme_month, 10).map(|t| t.sources.len()),
-            "search" => index
-                .search(
-                    &lauscher_index::SearchRequest {
-                        query: "verspätung".into(),
-                        since: Some(until - days(7)),
-                        until: Some(until),
-                        topic: Some("acme".into()),
-                        ..Default::default()
-                    },
-                    Some(&rules),
-                )
-                .map(|p| p.total)
-                .map_err(lauscher_insights::InsightsError::from),
+            "search" => search(false).map_err(lauscher_insights::InsightsError::from),
+            "explained_search" => search(true).map_err(lauscher_insights::InsightsError::from),
             _ => complaints(&index, &rules, &acme_week, 20, Recurrence::default())
                 .map(|c| c.phrases.len()),
         };
@@ -242,7 +267,14 @@ fn main() {
         "complaints lists {} phrases (one week of the brand)",
         run("complaints")
     );
-    let views = ["timeline", "share_of_voice", "top", "complaints", "search"];
+    let views = [
+        "timeline",
+        "share_of_voice",
+        "top",
+        "complaints",
+        "search",
+        "explained_search",
+    ];
     let mut c = Criterion::default().configure_from_args();
     {
         let mut g = c.benchmark_group("insights");
@@ -269,6 +301,7 @@ fn main() {
         ("top", "-"),
         ("complaints", "≤ R/5"),
         ("search", "-"),
+        ("explained_search", "-"),
     ] {
         let mut times: Vec<Duration> = (0..30)
             .map(|_| {

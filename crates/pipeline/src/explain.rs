@@ -3,7 +3,8 @@
 //! The index keeps a mention's score, label, intent and topics as columns but not the
 //! cues behind them (index layout 5): stored as JSON they were a fifth of the doc store
 //! (0.21 × the raw text on 73k real posts), while analysing one mention again costs
-//! about 30 µs — 1.5 ms for a page of 50 hits. [`Explainer`] analyses a loaded mention
+//! about 65 µs: a page of 50 hits took 2.0 ms and 5.2 ms explained (p50, `cargo bench
+//! --bench insights`). [`Explainer`] analyses a loaded mention
 //! again with the scorer and topic rules in force and fills in its sentiment cues,
 //! intent cues and per-topic sentiment.
 //!
