@@ -12,6 +12,7 @@
 pub mod analyzer;
 mod authors;
 pub mod dump;
+mod id;
 pub mod rule;
 pub mod schema;
 pub mod search;

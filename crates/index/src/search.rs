@@ -204,7 +204,7 @@ impl OpenIndex {
     ) -> Result<(), IndexError> {
         for hit in hits {
             let f = &self.fields;
-            let q = crate::writer::id_query(f.repost_high, f.repost_low, hit.id);
+            let q = crate::id::IdQuery::new(f.repost_high, f.repost_low, hit.id);
             hit.reposts = Some(searcher.search(&q, &Count).map_err(|e| self.tantivy(e))?);
         }
         Ok(())
@@ -375,7 +375,7 @@ impl OpenIndex {
     /// Returns the mention with id `id`, if indexed.
     pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
         let searcher = self.reader.searcher();
-        let q = crate::writer::id_query(self.fields.id_high, self.fields.id_low, id);
+        let q = crate::id::IdQuery::new(self.fields.id_high, self.fields.id_low, id);
         let docs = searcher
             .search(&q, &TopDocs::with_limit(1).order_by_score())
             .map_err(|e| self.tantivy(e))?;
@@ -642,10 +642,7 @@ impl SegmentColumns {
     /// The metadata of the mention at `doc` (no analysis result).
     pub(crate) fn row(&self, doc: DocId) -> ColumnRow {
         let id = |high: &Numbers<u64>, low: &Numbers<u64>| {
-            Some(crate::writer::id_of_halves(
-                high.first(doc)?,
-                low.first(doc)?,
-            ))
+            Some(crate::id::id_of_halves(high.first(doc)?, low.first(doc)?))
         };
         ColumnRow {
             id: id(&self.id_high, &self.id_low),

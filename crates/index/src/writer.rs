@@ -1,15 +1,13 @@
 //! The one writer of the index: adds mentions (replacing by id when asked), commits on demand.
 
-use std::ops::Bound;
-
-use lauscher_model::{MentionId, ScoredMention};
+use lauscher_model::ScoredMention;
 use lauscher_query::site_keys;
 use lauscher_text::token::{fold, tags};
 use tantivy::indexer::LogMergePolicy;
-use tantivy::query::{BooleanQuery, Occur, RangeQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Term};
+use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
+use crate::id::{IdQuery, halves};
 use crate::schema::Fields;
 
 /// Adds mentions to the index and commits them.
@@ -56,7 +54,7 @@ impl MentionWriter {
     pub fn delete(&mut self, id: lauscher_model::MentionId) -> tantivy::Result<()> {
         let f = &self.fields;
         self.writer
-            .delete_query(Box::new(id_query(f.id_high, f.id_low, id)))?;
+            .delete_query(Box::new(IdQuery::new(f.id_high, f.id_low, id)))?;
         Ok(())
     }
 
@@ -69,7 +67,7 @@ impl MentionWriter {
         let f = &self.fields;
         if replace {
             self.writer
-                .delete_query(Box::new(id_query(f.id_high, f.id_low, m.mention.id)))?;
+                .delete_query(Box::new(IdQuery::new(f.id_high, f.id_low, m.mention.id)))?;
         }
         let mut doc = TantivyDocument::default();
         let (high, low) = halves(m.mention.id);
@@ -154,40 +152,6 @@ impl MentionWriter {
     pub fn close(self) -> tantivy::Result<()> {
         self.writer.wait_merging_threads()
     }
-}
-
-/// The high and low 64 bits of `id`, as the `id_high` and `id_low` fields (and
-/// `repost_high`, `repost_low`) keep them.
-pub(crate) fn halves(id: MentionId) -> (u64, u64) {
-    ((id.0 >> 64) as u64, id.0 as u64)
-}
-
-/// The id whose halves are `high` and `low` (see [`halves`]).
-pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
-    MentionId(u128::from(high) << 64 | u128::from(low))
-}
-
-/// The documents whose id halves in the fields `high` (indexed) and `low` (a column)
-/// are those of `id`: a term lookup, confirmed by one column read per candidate.
-pub(crate) fn id_query(high: Field, low: Field, id: MentionId) -> BooleanQuery {
-    let (h, l) = halves(id);
-    let low = Term::from_field_u64(low, l);
-    BooleanQuery::new(vec![
-        (
-            Occur::Must,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(high, h),
-                IndexRecordOption::Basic,
-            )),
-        ),
-        (
-            Occur::Must,
-            Box::new(RangeQuery::new(
-                Bound::Included(low.clone()),
-                Bound::Included(low),
-            )),
-        ),
-    ])
 }
 
 /// The mention id stored whole by layouts before 5 (16 bytes, big-endian).
