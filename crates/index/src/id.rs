@@ -2,14 +2,15 @@
 //!
 //! A mention id is 128 random-looking bits. Indexed whole, each was a 16-byte term
 //! (34 bytes a mention in the term dictionary, the largest share of its FST building)
-//! plus a stored copy. Layout 5 keeps the high half as an indexed `u64` and both halves
+//! plus a stored copy. Layout 5 keeps the low half as an indexed `u64` and both halves
 //! as columns (`id_high`, `id_low`; `repost_high`, `repost_low` for a repost's
-//! original): [`IdQuery`] looks the high half up and confirms each candidate's low half
-//! in its column, so ids that share a high half (about one pair in 4·10⁹ at 10M
-//! mentions) are still told apart.
+//! original): [`IdQuery`] looks the low half up and confirms each candidate's high half
+//! in its column, so ids that share a low half (about one pair in 4·10⁹ hash ids at
+//! 10M mentions; small ids made by hand, as in tests, differ there) are still told
+//! apart.
 //!
 //! Cost of an [`IdQuery`]: one term lookup and one column read per candidate and
-//! segment, like a term query. (A range query on the low half's column would instead
+//! segment, like a term query. (A range query on the high half's column would instead
 //! scan the column from the segment's start to the match: milliseconds per lookup at
 //! 10M mentions, paid by every replacement during a reindex or crash replay.)
 
@@ -29,19 +30,19 @@ pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
     MentionId((u128::from(high) << 64) | u128::from(low))
 }
 
-/// The documents whose id halves in the fields `high` (indexed) and `low` (a column)
+/// The documents whose id halves in the fields `low` (indexed) and `high` (a column)
 /// are those of an id.
 #[derive(Clone, Debug)]
 pub(crate) struct IdQuery {
-    high: Field,
     low: Field,
+    high: Field,
     id: MentionId,
 }
 
 impl IdQuery {
-    /// Finds `id` in the fields `high` and `low`.
-    pub(crate) fn new(high: Field, low: Field, id: MentionId) -> IdQuery {
-        IdQuery { high, low, id }
+    /// Finds `id` in the fields `low` (indexed) and `high` (a column).
+    pub(crate) fn new(low: Field, high: Field, id: MentionId) -> IdQuery {
+        IdQuery { low, high, id }
     }
 }
 
@@ -55,20 +56,20 @@ impl IdQuery {
     /// The documents of the segment `reader` with this id, ascending.
     fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Vec<DocId>> {
         let (high, low) = halves(self.id);
-        let term = Term::from_field_u64(self.high, high);
+        let term = Term::from_field_u64(self.low, low);
         let Some(mut postings) = reader
-            .inverted_index(self.high)?
+            .inverted_index(self.low)?
             .read_postings(&term, IndexRecordOption::Basic)?
         else {
             return Ok(Vec::new());
         };
         let column = reader
             .fast_fields()
-            .u64(reader.schema().get_field_name(self.low))?;
+            .u64(reader.schema().get_field_name(self.high))?;
         let mut docs = Vec::new();
         let mut doc = postings.doc();
         while doc != TERMINATED {
-            if column.first(doc) == Some(low) {
+            if column.first(doc) == Some(high) {
                 docs.push(doc);
             }
             doc = postings.advance();

@@ -444,7 +444,7 @@ mod tests {
     fn ids_sharing_their_indexed_half_are_still_told_apart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("open");
-        let (a, b) = ((7u128 << 64) | 1, (7u128 << 64) | 2);
+        let (a, b) = ((1u128 << 64) | 7, (2u128 << 64) | 7);
         let mut original = mention(a, "en", "The app keeps crashing", "acme");
         original.mention.id = MentionId(a);
         let mut repost = mention(b, "en", "RT: The app keeps crashing", "acme");
@@ -465,8 +465,8 @@ mod tests {
             (MentionId(b), Some(MentionId(a)))
         );
         assert!(
-            got((7u128 << 64) | 3).is_none(),
-            "same high half, another id"
+            got((3u128 << 64) | 7).is_none(),
+            "same low half, another id"
         );
         let collapsed = index
             .search(

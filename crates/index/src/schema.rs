@@ -15,7 +15,7 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
-/// 5: mention ids and repost originals as two 64-bit columns each, the high half
+/// 5: mention ids and repost originals as two 64-bit columns each, the low half
 /// indexed (was: 16-byte terms, a stored copy, and the original's 32 hex digits as term
 /// and column); no stored explanation. The cues behind a score (sentiment, intent, per-topic
 /// sentiment) are computed again when a mention is shown (`lauscher_pipeline::explain`,
@@ -45,12 +45,12 @@ pub const SCHEMA_VERSION: u64 = 5;
 /// ordered by time).
 pub fn build(langs: &[Lang]) -> Schema {
     let mut sb = Schema::builder();
-    // The mention id (128 bits) as two 64-bit halves: the high half is the key looked
-    // up (get, replace, delete; the low half's column confirms), and both are columns,
+    // The mention id (128 bits) as two 64-bit halves: the low half is the key looked
+    // up (get, replace, delete; the high half's column confirms), and both are columns,
     // so a hit's id is read without the doc store. Indexed whole, random 16-byte terms
     // cost the term dictionary 34 bytes a mention and a stored copy 16 more.
-    sb.add_u64_field("id_high", INDEXED | FAST);
-    sb.add_u64_field("id_low", FAST);
+    sb.add_u64_field("id_high", FAST);
+    sb.add_u64_field("id_low", INDEXED | FAST);
     // Found through their columns: a range query on a fast field reads the column.
     let date = DateOptions::from(FAST).set_precision(DateTimePrecision::Seconds);
     sb.add_date_field("ts", date.clone());
@@ -71,8 +71,8 @@ pub fn build(langs: &[Lang]) -> Schema {
     // author's folded name, and the URL's host with its parent domains.
     // The original a repost reposts, as its id's halves (as `id_high`, `id_low`);
     // absent on originals.
-    sb.add_u64_field("repost_high", INDEXED | FAST);
-    sb.add_u64_field("repost_low", FAST);
+    sb.add_u64_field("repost_high", FAST);
+    sb.add_u64_field("repost_low", INDEXED | FAST);
     sb.add_text_field("tags", keyword().set_fast("raw"));
     sb.add_text_field("author_key", keyword());
     sb.add_text_field("site", keyword().set_fast("raw"));

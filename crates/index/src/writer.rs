@@ -54,7 +54,7 @@ impl MentionWriter {
     pub fn delete(&mut self, id: lauscher_model::MentionId) -> tantivy::Result<()> {
         let f = &self.fields;
         self.writer
-            .delete_query(Box::new(IdQuery::new(f.id_high, f.id_low, id)))?;
+            .delete_query(Box::new(IdQuery::new(f.id_low, f.id_high, id)))?;
         Ok(())
     }
 
@@ -67,7 +67,7 @@ impl MentionWriter {
         let f = &self.fields;
         if replace {
             self.writer
-                .delete_query(Box::new(IdQuery::new(f.id_high, f.id_low, m.mention.id)))?;
+                .delete_query(Box::new(IdQuery::new(f.id_low, f.id_high, m.mention.id)))?;
         }
         let mut doc = TantivyDocument::default();
         let (high, low) = halves(m.mention.id);
