@@ -19,7 +19,7 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// indexed (was: 16-byte terms, a stored copy, and the original's 32 hex digits as term
 /// and column); no stored explanation. The cues behind a score (sentiment, intent, per-topic
 /// sentiment) are computed again when a mention is shown (`lauscher_pipeline::explain`,
-/// one scoring, ~65 µs a mention): stored as JSON they were 0.21 × the raw text on 73k
+/// one scoring, ~40 µs a mention): stored as JSON they were 0.21 × the raw text on 73k
 /// real posts, a fifth of the doc store.
 ///
 /// 4: the sentiment score is a column of ten-thousandths (`i64`): about 15 bits per

@@ -3,8 +3,8 @@
 //! The index keeps a mention's score, label, intent and topics as columns but not the
 //! cues behind them (index layout 5): stored as JSON they were a fifth of the doc store
 //! (0.21 × the raw text on 73k real posts), while analysing one mention again costs
-//! about 65 µs: a page of 50 hits took 2.0 ms and 5.2 ms explained (p50, `cargo bench
-//! --bench insights`). [`Explainer`] analyses a loaded mention
+//! about 40 µs ([`Scorer::explain`]: no phrases): a page of 50 hits took 1.5 ms, and
+//! 3.4 ms explained (p50, `cargo bench --bench insights`). [`Explainer`] analyses a loaded mention
 //! again with the scorer and topic rules in force and fills in its sentiment cues,
 //! intent cues and per-topic sentiment.
 //!
@@ -21,7 +21,6 @@ use lauscher_index::{IndexedMention, SearchPage};
 use lauscher_model::ScoredMention;
 use lauscher_query::ActiveRules;
 use lauscher_scorer::Scorer;
-use lauscher_text::Fingerprint;
 
 /// Fills in the explanations of loaded mentions: one analysis each.
 #[derive(Clone)]
@@ -52,9 +51,7 @@ impl Explainer {
     /// Fills in `m`'s cues from analysing it again; notes where that analysis differs
     /// from the stored one.
     pub fn explain(&self, m: &mut IndexedMention) {
-        let mention = m.to_mention();
-        let fingerprint = Fingerprint::of(&mention.text);
-        let now = self.scorer.score(mention, &fingerprint, &self.rules.get());
+        let now = self.scorer.explain(m.to_mention(), &self.rules.get());
         m.explanation_note = difference(m, &now);
         m.explanation = now.sentiment.explanation;
         m.intent_cues = now.intent.cues;

@@ -109,6 +109,20 @@ impl Scorer {
         fingerprint: &Fingerprint,
         rules: &RuleSet,
     ) -> ScoredMention {
+        let mut scored = self.analyse(mention, rules, true);
+        scored.simhash = fingerprint.simhash;
+        scored
+    }
+
+    /// What [`score`](Self::score) finds, without the phrases and the SimHash: the
+    /// analysis an explanation shows (sentiment and intent with their cues, topics,
+    /// per-topic sentiment), for about two thirds of the cost.
+    pub fn explain(&self, mention: Mention, rules: &RuleSet) -> ScoredMention {
+        self.analyse(mention, rules, false)
+    }
+
+    /// The analysis of `mention`, with its phrases when `phrases` is set; SimHash 0.
+    fn analyse(&self, mention: Mention, rules: &RuleSet, phrases: bool) -> ScoredMention {
         let full = match &mention.title {
             Some(t) if !mention.text.starts_with(t.as_str()) => format!("{t}. {}", mention.text),
             _ => mention.text.clone(),
@@ -126,15 +140,12 @@ impl Scorer {
         let scored = self.score_detected(&full, detected, &words);
         let lang = scored.lang.lang();
         let vocabulary = Vocabulary(&self.sentiment);
-        let mut phrases: Vec<String> = Vec::new();
-        for text in [Some(mention.text.as_str()), mention.title.as_deref()]
-            .into_iter()
-            .flatten()
-        {
+        let mut keys: Vec<String> = Vec::new();
+        let texts = [Some(mention.text.as_str()), mention.title.as_deref()];
+        for text in texts.into_iter().flatten().filter(|_| phrases) {
             for p in lauscher_text::phrases::phrase_forms(text, lang, &vocabulary) {
-                if phrases.len() < lauscher_text::phrases::MAX_PHRASES && !phrases.contains(&p.key)
-                {
-                    phrases.push(p.key);
+                if keys.len() < lauscher_text::phrases::MAX_PHRASES && !keys.contains(&p.key) {
+                    keys.push(p.key);
                 }
             }
         }
@@ -152,8 +163,8 @@ impl Scorer {
             topics: matched.iter().map(|r| r.id.clone()).collect(),
             targets,
             topic_kinds,
-            phrases,
-            simhash: fingerprint.simhash,
+            phrases: keys,
+            simhash: 0,
             mention,
         }
     }
