@@ -26,7 +26,7 @@ pub fn user_agent(contact: Option<&url::Url>) -> String {
 /// any) and the error. The alert router's source-health rule listens here.
 pub type PollObserver = Arc<dyn Fn(&str, Result<(), (Option<u16>, String)>) + Send + Sync>;
 
-/// Starts every configured [`Source`]; returns when all have stopped
+/// Starts every configured [`Source`](crate::source::Source); returns when all have stopped
 /// (after `cancel`, or after one poll each with `once`).
 pub async fn run_sources(
     config: &Config,
