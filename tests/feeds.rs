@@ -62,6 +62,10 @@ async fn rss_atom_and_cdata_feeds_are_indexed_and_searchable() {
         assert_eq!(news["hits"][0]["url"], "https://news.example.org/artikel/1");
         assert_eq!(news["hits"][0]["author"], "Redaktion");
         assert_eq!(news["hits"][0]["label"], "negative");
+        // The cues behind the label are computed again for the page, and agree with it.
+        let cues = &news["hits"][0]["explanation"];
+        assert!(cues.as_array().is_some_and(|c| !c.is_empty()), "{news}");
+        assert!(news["hits"][0].get("explanation_note").is_none(), "{news}");
         let social = dir.search(&["--source", "social", "blitzbus"]);
         assert_eq!(social["hits"][0]["label"], "positive");
         assert_eq!(social["hits"][0]["published_at"], "2026-11-20T11:30:00Z");
