@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use lauscher_config::Config;
-use lauscher_model::{Lang, Mention, MentionId};
+use lauscher_model::{Lang, MentionId};
 use lauscher_pipeline::{Batch, Pipeline};
 use lauscher_query::{ActiveRules, RuleSet};
 
@@ -32,20 +31,7 @@ async fn a_shown_mention_is_explained_again_and_a_changed_analysis_is_named() {
     p.sender()
         .send(Batch {
             source: "s".into(),
-            mentions: vec![Mention {
-                id: MentionId(7),
-                source: "s".into(),
-                url: None,
-                author: None,
-                published_at: Utc::now(),
-                fetched_at: Utc::now(),
-                title: None,
-                text: text.into(),
-                lang_hint: None,
-                address: None,
-                repost_of: None,
-                reply_to: None,
-            }],
+            mentions: vec![lauscher_testkit::scored(7, text).build().mention],
             checkpoint: None,
             deletes: Vec::new(),
             keep_all: false,
