@@ -156,13 +156,6 @@ impl LabelTally {
     pub fn total(&self) -> u64 {
         self.negative + self.neutral + self.positive
     }
-
-    fn add(&mut self, o: &LabelTally) {
-        self.negative += o.negative;
-        self.neutral += o.neutral;
-        self.positive += o.positive;
-        self.score_sum += o.score_sum;
-    }
 }
 
 /// Phrase counts per time bucket.
@@ -497,7 +490,12 @@ struct LabelPart {
     author_numbers: Arc<Vec<u32>>,
     /// Per bucket, a bit per shared author number.
     author_bits: Vec<Vec<u64>>,
-    tallies: Vec<LabelTally>,
+    /// Per bucket, mentions by label slot (negative, neutral, positive): an index, not a
+    /// branch per mention (labels come in no order a branch predictor could learn).
+    labels: Vec<[u64; 3]>,
+    /// Per bucket, the sum of the scores in ten-thousandths: exact, whatever the parts
+    /// (an `f64` sum per mention cost a conversion each and depended on the split).
+    units: Vec<i64>,
     ts_buf: Vec<tantivy::DateTime>,
     label_buf: Vec<u64>,
     score_buf: Vec<i64>,
@@ -551,7 +549,8 @@ impl Tally for LabelCount<'_> {
             },
             author: author.map(|a| a.ords().clone()),
             author_numbers,
-            tallies: vec![LabelTally::default(); self.buckets.count],
+            labels: vec![[0; 3]; self.buckets.count],
+            units: vec![0; self.buckets.count],
             ts_buf: Vec::new(),
             label_buf: Vec::new(),
             score_buf: Vec::new(),
@@ -585,18 +584,19 @@ impl Tally for LabelCount<'_> {
             }) else {
                 continue;
             };
-            let t = &mut p.tallies[b];
             let slot = p
                 .label_slot
                 .get(p.label_buf[i] as usize)
                 .copied()
                 .unwrap_or(1);
-            match slot {
-                0 => t.negative += 1,
-                2 => t.positive += 1,
-                _ => t.neutral += 1,
+            if let Some(n) = p
+                .labels
+                .get_mut(b)
+                .and_then(|l| l.get_mut(usize::from(slot)))
+            {
+                *n += 1;
             }
-            t.score_sum += crate::schema::score_of_units(p.score_buf[i]);
+            p.units[b] += p.score_buf[i];
             if authors
                 && let Some(&n) = p.author_numbers.get(p.author_buf[i] as usize)
                 && let Some(w) = p
@@ -615,11 +615,17 @@ impl Tally for LabelCount<'_> {
         parts: Vec<(SegmentOrdinal, LabelPart)>,
     ) -> tantivy::Result<Vec<LabelTally>> {
         let mut out = vec![LabelTally::default(); self.buckets.count];
+        let mut units = vec![0i64; self.buckets.count];
         // Author bits are shared numbers: the union of every part's is the count.
         let mut bits: Vec<Vec<u64>> = Vec::new();
         for (_, part) in parts {
-            for (o, t) in out.iter_mut().zip(&part.tallies) {
-                o.add(t);
+            for (o, l) in out.iter_mut().zip(&part.labels) {
+                o.negative += l[0];
+                o.neutral += l[1];
+                o.positive += l[2];
+            }
+            for (u, p) in units.iter_mut().zip(&part.units) {
+                *u += p;
             }
             if bits.is_empty() {
                 bits = part.author_bits;
@@ -633,6 +639,9 @@ impl Tally for LabelCount<'_> {
         }
         for (o, b) in out.iter_mut().zip(&bits) {
             o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
+        }
+        for (o, u) in out.iter_mut().zip(units) {
+            o.score_sum = crate::schema::score_of_units(u);
         }
         Ok(out)
     }
