@@ -4,9 +4,9 @@
 //! cues behind them (index layout 5): stored as JSON they were a fifth of the doc store
 //! (0.21 × the raw text on 73k real posts), while analysing one mention again costs
 //! about 40 µs ([`Scorer::explain`]: no phrases): a page of 50 hits took 1.5 ms, and
-//! 3.4 ms explained (p50, `cargo bench --bench insights`). [`Explainer`] analyses a loaded mention
-//! again with the scorer and topic rules in force and fills in its sentiment cues,
-//! intent cues and per-topic sentiment.
+//! 3.4 ms explained (p50, `cargo bench --bench insights`). [`Explainer`] analyses a
+//! loaded mention again with the scorer and topic rules in force and fills in its
+//! sentiment cues, intent cues and per-topic sentiment.
 //!
 //! Decision: when the analysis now differs from the stored one (an earlier scorer, a
 //! lexicon or topic rules changed since), the stored figures stay what the API shows —
