@@ -216,16 +216,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => panic!("bench config: {e}"),
     };
-    let explainer = lauscher_pipeline::explain::Explainer::for_config(
-        &config,
-        std::sync::Arc::new(lauscher_query::ActiveRules::new(match RuleSet::from_texts(
-            &[("bench.yaml".into(), RULES.into())],
-            &langs,
-        ) {
-            Ok(r) => r,
-            Err(e) => panic!("rules: {e}"),
-        })),
-    );
+    let explainer = lauscher_pipeline::explain::Explainer::for_config(&config);
     let search = |explain: bool| {
         let req = lauscher_index::SearchRequest {
             query: "verspätung".into(),
@@ -237,7 +228,7 @@ fn main() {
         };
         let mut page = index.search(&req, Some(&rules))?;
         if explain {
-            explainer.explain_page(&mut page);
+            explainer.explain_page(&mut page, &rules);
         }
         Ok::<_, lauscher_index::IndexError>(page.hits.len())
     };

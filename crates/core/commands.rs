@@ -347,11 +347,11 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
         false => None,
     };
     let rules = match &config {
-        Some(c) => Some(Arc::new(ActiveRules::new(load_rules(c)?))),
+        Some(c) => Some(load_rules(c)?),
         None => None,
     };
-    let explainer = match (&config, &rules) {
-        (Some(c), Some(r)) if explain => Some(Explainer::for_config(c, r.clone())),
+    let explainer = match &config {
+        Some(c) if explain => Some(Explainer::for_config(c)),
         _ => None,
     };
     if args.json && explainer.is_none() {
@@ -379,9 +379,9 @@ async fn search(args: SearchArgs) -> Result<ExitCode> {
     let page = tokio::task::spawn_blocking(move || -> Result<_> {
         let index = MentionIndex::open(&dir, &[])
             .with_context(|| format!("cannot open index {}", dir.display()))?;
-        let mut page = index.search(&req, rules.map(|r| r.get()).as_deref())?;
-        if let Some(explainer) = explainer {
-            explainer.explain_page(&mut page);
+        let mut page = index.search(&req, rules.as_ref())?;
+        if let (Some(explainer), Some(rules)) = (explainer, &rules) {
+            explainer.explain_page(&mut page, rules);
         }
         Ok(page)
     })

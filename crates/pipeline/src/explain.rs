@@ -5,8 +5,8 @@
 //! (0.21 × the raw text on 73k real posts), while analysing one mention again costs
 //! about 40 µs ([`Scorer::explain`]: no phrases): a page of 50 hits took 1.5 ms, and
 //! 3.4 ms explained (p50, `cargo bench --bench insights`). [`Explainer`] analyses a
-//! loaded mention again with the scorer and topic rules in force and fills in its
-//! sentiment cues, intent cues and per-topic sentiment.
+//! loaded mention again with the scorer and the topic rules the search used, and fills
+//! in its sentiment cues, intent cues and per-topic sentiment.
 //!
 //! Decision: when the analysis now differs from the stored one (an earlier scorer, a
 //! lexicon or topic rules changed since), the stored figures stay what the API shows —
@@ -19,39 +19,39 @@ use std::sync::Arc;
 use lauscher_config::Config;
 use lauscher_index::{IndexedMention, SearchPage};
 use lauscher_model::ScoredMention;
-use lauscher_query::ActiveRules;
+use lauscher_query::RuleSet;
 use lauscher_scorer::Scorer;
 
 /// Fills in the explanations of loaded mentions: one analysis each.
 #[derive(Clone)]
 pub struct Explainer {
     scorer: Arc<Scorer>,
-    rules: Arc<ActiveRules>,
 }
 
 impl Explainer {
-    /// Explains with `scorer` and the rules in force in `rules` at each call.
-    pub fn new(scorer: Arc<Scorer>, rules: Arc<ActiveRules>) -> Explainer {
-        Explainer { scorer, rules }
+    /// Explains with `scorer` (the pipeline's, shared).
+    pub fn new(scorer: Arc<Scorer>) -> Explainer {
+        Explainer { scorer }
     }
 
     /// Explains with a scorer built from `config` (its languages and lexicons), where no
     /// pipeline runs (the CLI).
-    pub fn for_config(config: &Config, rules: Arc<ActiveRules>) -> Explainer {
-        Explainer::new(Arc::new(Scorer::new(config)), rules)
+    pub fn for_config(config: &Config) -> Explainer {
+        Explainer::new(Arc::new(Scorer::new(config)))
     }
 
-    /// Explains every hit of `page`.
-    pub fn explain_page(&self, page: &mut SearchPage) {
+    /// Explains every hit of `page` with `rules` (the set the search ran with, so a
+    /// reload between the two cannot mix rule sets).
+    pub fn explain_page(&self, page: &mut SearchPage, rules: &RuleSet) {
         for hit in &mut page.hits {
-            self.explain(hit);
+            self.explain(hit, rules);
         }
     }
 
-    /// Fills in `m`'s cues from analysing it again; notes where that analysis differs
-    /// from the stored one.
-    pub fn explain(&self, m: &mut IndexedMention) {
-        let now = self.scorer.explain(m.to_mention(), &self.rules.get());
+    /// Fills in `m`'s cues from analysing it again with `rules`; notes where that
+    /// analysis differs from the stored one.
+    pub fn explain(&self, m: &mut IndexedMention, rules: &RuleSet) {
+        let now = self.scorer.explain(m.to_mention(), rules);
         m.explanation_note = difference(m, &now);
         m.explanation = now.sentiment.explanation;
         m.intent_cues = now.intent.cues;

@@ -216,7 +216,7 @@ impl Pipeline {
         let (analysed_tx, analysed_rx) = std::sync::mpsc::sync_channel(ANALYSED_BATCHES);
         let analyser_rules = rules.clone();
         let scorer = Arc::new(Scorer::new(config));
-        let explainer = crate::explain::Explainer::new(scorer.clone(), rules.clone());
+        let explainer = crate::explain::Explainer::new(scorer.clone());
         let analyser = Analyser {
             scorer,
             rules,
@@ -293,7 +293,7 @@ impl Pipeline {
         self.index.clone()
     }
 
-    /// Explains loaded mentions with this pipeline's scorer and the rules in force.
+    /// Explains loaded mentions with this pipeline's scorer.
     pub fn explainer(&self) -> crate::explain::Explainer {
         self.explainer.clone()
     }

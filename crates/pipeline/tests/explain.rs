@@ -46,7 +46,7 @@ async fn a_shown_mention_is_explained_again_and_a_changed_analysis_is_named() {
     assert!(stored.explanation.is_empty() && stored.targets.is_empty());
 
     let mut shown = stored.clone();
-    p.explainer().explain(&mut shown);
+    p.explainer().explain(&mut shown, &rules.get());
     assert!(
         shown
             .explanation
@@ -65,7 +65,7 @@ async fn a_shown_mention_is_explained_again_and_a_changed_analysis_is_named() {
     // The rule no longer matches: the cues explain today's analysis, and say so.
     rules.replace(rule_set("blitzbus"));
     let mut shown = stored.clone();
-    p.explainer().explain(&mut shown);
+    p.explainer().explain(&mut shown, &rules.get());
     let note = shown.explanation_note.expect("a note");
     assert!(note.contains("topics [] (stored [acme])"), "{note}");
     assert!(note.contains("lauscher reindex"), "{note}");

@@ -340,7 +340,7 @@ async fn search(
     let explainer = state.explainer.clone();
     let run = move || {
         let mut page = index.search(&req, Some(&rules))?;
-        explainer.explain_page(&mut page);
+        explainer.explain_page(&mut page, &rules);
         Ok::<_, lauscher_index::IndexError>(page)
     };
     match tokio::task::spawn_blocking(run).await {
@@ -446,10 +446,11 @@ async fn mention(State(state): State<ApiState>, Path(id): Path<String>) -> Respo
     };
     let index = state.index.clone();
     let explainer = state.explainer.clone();
+    let rules = state.rules.get();
     let run = move || {
         let mut m = index.get(id)?;
         if let Some(m) = &mut m {
-            explainer.explain(m);
+            explainer.explain(m, &rules);
         }
         Ok::<_, lauscher_index::IndexError>(m)
     };

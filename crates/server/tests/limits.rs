@@ -42,7 +42,7 @@ async fn start(limits: ApiLimits) -> Api {
     let state = ApiState {
         index: Arc::new(index),
         ready: Arc::new(AtomicBool::new(true)),
-        explainer: Explainer::for_config(&config, rules.clone()),
+        explainer: Explainer::for_config(&config),
         rules,
         reload: Arc::new(|| {
             // Holds the request long enough for the in-flight and timeout tests.
