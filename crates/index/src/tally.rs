@@ -165,6 +165,9 @@ pub struct PhraseTally {
     pub docs: Vec<u64>,
     /// Mentions with the phrase per bucket, for each phrase counted.
     pub phrases: HashMap<String, Vec<u64>>,
+    /// With [`PhraseSelection::Only`], the earliest publication time of each selected
+    /// phrase among the mentions counted (phrases not found are absent).
+    pub earliest: HashMap<String, DateTime<Utc>>,
 }
 
 /// The mentions of one group of phrases ([`MentionIndex::phrase_mentions`]).
@@ -342,6 +345,11 @@ trait Tally: Sync {
     ) -> tantivy::Result<Self::Out>;
 }
 
+/// Documents handed to [`Tally::collect`] at a time (about): a tantivy block is 64,
+/// and reading a column 64 values at a time cost a dynamic call and a decoder setup per
+/// column and block; 1,024 make them negligible and keep a block's values in L1.
+const TALLY_BLOCK: usize = 1024;
+
 /// Documents per scan part at least: below that, a thread costs more than it saves.
 const MIN_PART_DOCS: u32 = 1 << 16;
 
@@ -378,27 +386,27 @@ fn scan<T: Tally>(
             }
             let alive = reader.alive_bitset();
             let mut block = [0 as DocId; COLLECT_BLOCK_BUFFER_LEN];
-            let mut live = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+            let mut docs: Vec<DocId> = Vec::with_capacity(TALLY_BLOCK + COLLECT_BLOCK_BUFFER_LEN);
             loop {
                 let n = scorer.fill_buffer(&mut block);
-                let docs = &block[..n];
                 // Blocks ascend: cut at the range's end.
-                let docs = &docs[..docs.partition_point(|d| *d < range.end)];
-                if docs.is_empty() {
-                    break;
-                }
+                let filled = &block[..n];
+                let cut = filled.partition_point(|d| *d < range.end);
                 match alive {
-                    None => tally.collect(&mut part, docs),
+                    None => docs.extend_from_slice(&filled[..cut]),
                     Some(alive) => {
-                        live.clear();
-                        live.extend(docs.iter().copied().filter(|d| alive.is_alive(*d)));
-                        tally.collect(&mut part, &live);
+                        docs.extend(filled[..cut].iter().copied().filter(|d| alive.is_alive(*d)))
                     }
                 }
-                if n < COLLECT_BLOCK_BUFFER_LEN
+                let done = cut < n
+                    || n < COLLECT_BLOCK_BUFFER_LEN
                     || scorer.doc() == TERMINATED
-                    || scorer.doc() >= range.end
-                {
+                    || scorer.doc() >= range.end;
+                if docs.len() >= TALLY_BLOCK || (done && !docs.is_empty()) {
+                    tally.collect(&mut part, &docs);
+                    docs.clear();
+                }
+                if done {
                     break;
                 }
             }
@@ -810,10 +818,12 @@ impl OrdCounts {
 enum PhraseCounts {
     /// Every phrase.
     All(OrdCounts),
-    /// Selected phrases: `buckets` counts per row of `selected`.
+    /// Selected phrases: `buckets` counts per row of `selected`, and per row the
+    /// earliest time counted (`i64::MAX`: none).
     Only {
         selected: Arc<Selected>,
         counts: Vec<u32>,
+        earliest: Vec<i64>,
     },
 }
 
@@ -848,6 +858,7 @@ impl Tally for PhraseCount<'_> {
                 PhraseCounts::Only {
                     selected,
                     counts: vec![0; terms.len() * self.buckets.count],
+                    earliest: vec![i64::MAX; terms.len()],
                 }
             }
             (_, Some(col)) => {
@@ -855,10 +866,13 @@ impl Tally for PhraseCount<'_> {
             }
             (_, None) => PhraseCounts::All(OrdCounts::new(0, self.buckets.count)),
         };
+        // A segment holding none of the selected phrases only counts its mentions.
+        let none_selected =
+            matches!(&counts, PhraseCounts::Only { selected, .. } if selected.rows.is_empty());
         Ok(PhrasePart {
             grid: self.buckets.grid(),
             ts: reader.fast_fields().date("ts")?,
-            phrases: phrases.map(|c| c.ords().clone()),
+            phrases: phrases.filter(|_| !none_selected).map(|c| c.ords().clone()),
             counts,
             docs: vec![0; self.buckets.count],
             ts_buf: Vec::new(),
@@ -890,12 +904,19 @@ impl Tally for PhraseCount<'_> {
                         counts.add(o, b, 1);
                     }
                 }
-                PhraseCounts::Only { selected, counts } => {
+                PhraseCounts::Only {
+                    selected,
+                    counts,
+                    earliest,
+                } => {
                     for &o in values {
                         if let Some(row) = selected.row(o)
                             && let Some(c) = counts.get_mut(row * nb + b)
                         {
                             *c += 1;
+                            if let Some(e) = earliest.get_mut(row) {
+                                *e = (*e).min(ts);
+                            }
                         }
                     }
                 }
@@ -912,7 +933,9 @@ impl Tally for PhraseCount<'_> {
         let mut out = PhraseTally {
             docs: vec![0; nb],
             phrases: HashMap::new(),
+            earliest: HashMap::new(),
         };
+        let mut earliest_of: HashMap<&str, i64> = HashMap::new();
         let mut add = |phrase: &str, counts: &mut dyn Iterator<Item = u64>| {
             let acc = match out.phrases.get_mut(phrase) {
                 Some(acc) => acc,
@@ -930,13 +953,19 @@ impl Tally for PhraseCount<'_> {
                 *d += n;
             }
             match part.counts {
-                PhraseCounts::Only { counts, .. } => {
+                PhraseCounts::Only {
+                    counts, earliest, ..
+                } => {
                     if let PhraseSelection::Only(terms) = self.selection {
                         for (i, t) in terms.iter().enumerate() {
                             add(
                                 t,
                                 &mut counts[i * nb..(i + 1) * nb].iter().map(|n| u64::from(*n)),
                             );
+                            if let Some(&e) = earliest.get(i).filter(|e| **e != i64::MAX) {
+                                let at = earliest_of.entry(t.as_str()).or_insert(e);
+                                *at = (*at).min(e);
+                            }
                         }
                     }
                 }
@@ -989,6 +1018,10 @@ impl Tally for PhraseCount<'_> {
             }
         }
         out.docs = docs;
+        out.earliest = earliest_of
+            .into_iter()
+            .map(|(t, e)| (t.to_owned(), DateTime::from_timestamp_nanos(e)))
+            .collect();
         Ok(out)
     }
 }
@@ -1058,7 +1091,8 @@ impl Tally for PhraseDocs<'_> {
         let num_terms = col.as_ref().map_or(0, |c| c.num_terms());
         Ok(PhraseDocsPart {
             ts: reader.fast_fields().date("ts")?,
-            phrases: col.map(|c| c.ords().clone()),
+            // A segment holding none of the groups' phrases has nothing to read.
+            phrases: col.filter(|_| !found.is_empty()).map(|c| c.ords().clone()),
             selected: Selected::new(num_terms, found),
             groups_of,
             earliest: vec![None; self.groups.len()],

@@ -175,6 +175,7 @@ fn phrase_tallies_equal_the_fixture_in_one_segment_and_in_many() {
     // Expected: per phrase (here: single words), negative posts per day.
     let mut expected: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     let mut docs = vec![0u64; 12];
+    let mut first: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
     let until = origin + Duration::days(12);
     for p in posts
         .iter()
@@ -185,6 +186,8 @@ fn phrase_tallies_equal_the_fixture_in_one_segment_and_in_many() {
         let words: BTreeSet<&str> = p.text.split(' ').filter(|w| WORDS.contains(w)).collect();
         for w in words {
             expected.entry(w).or_insert_with(|| vec![0; 12])[day] += 1;
+            let at = first.entry(w).or_insert(p.at);
+            *at = (*at).min(p.at);
         }
     }
     let asked: Vec<String> = ["login", "refund", "never-said"]
@@ -202,6 +205,13 @@ fn phrase_tallies_equal_the_fixture_in_one_segment_and_in_many() {
             assert_eq!(only.phrases[w], expected[w], "{w}, segmented: {segmented}");
         }
         assert_eq!(only.phrases["never-said"], vec![0; 12]);
+        assert_eq!(
+            only.earliest.get("login"),
+            first.get("login"),
+            "segmented: {segmented}"
+        );
+        assert_eq!(only.earliest.get("refund"), first.get("refund"));
+        assert_eq!(only.earliest.get("never-said"), None);
         // Top lists name the frequent words with their counts (every segment's top
         // list holds all six words here, so the counts are exact).
         let top = index

@@ -14,8 +14,9 @@
 //! per week, then their exact counts) and one of the background (the candidates' counts
 //! per week, four more weeks back), each reading the `phrases` fast column of the
 //! matching mentions only ([`MentionIndex::phrase_tally`]); the same for a window other
-//! than the last week; then, per listed phrase, its earliest posting and three stored
-//! samples.
+//! than the last week; then, per listed phrase, three stored samples and its earliest
+//! posting: the background scan notes the earliest mention of each phrase it counts, so
+//! only the mentions before it are read for that.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -361,6 +362,19 @@ fn rank(
     })
 }
 
+/// The weekly rankings, and what their background scan saw.
+struct Weekly {
+    /// Index 0: the week ending at `until`.
+    rankings: Vec<Ranking>,
+    /// The phrases the background counted (sorted).
+    counted: Vec<String>,
+    /// The background's start: it read every mention of the filters (any label) from
+    /// here to `until`.
+    since: DateTime<Utc>,
+    /// The earliest mention with each counted phrase since then.
+    earliest: HashMap<String, DateTime<Utc>>,
+}
+
 /// The rankings of the last `weeks` weeks (index 0: the week ending at `until`): the
 /// foreground's candidate phrases per week, then their background counts per week,
 /// each week's background being the four weeks before it.
@@ -371,7 +385,7 @@ fn weekly_rankings(
     topic: Option<&str>,
     weeks: usize,
     brand: &HashSet<String>,
-) -> Result<Vec<Ranking>, InsightsError> {
+) -> Result<Weekly, InsightsError> {
     let bg_weeks = (BACKGROUND_DAYS / 7) as usize;
     let until = filters.until;
     let week = Duration::weeks(1);
@@ -423,7 +437,12 @@ fn weekly_rankings(
             groups: groups_of(fg_counts, &counts, brand),
         });
     }
-    Ok(out)
+    Ok(Weekly {
+        rankings: out,
+        counted: include,
+        since: bg_buckets.origin,
+        earliest: bg.earliest,
+    })
 }
 
 /// A phrase to list: its key, its forms with their counts, its foreground count, score
@@ -449,7 +468,8 @@ pub fn complaints(
     let brand = brand_words(rules, topic);
     // Week k is [until − (k+1)·7d, until − k·7d); week 0 is the current week.
     let weeks = recurrence.weeks.clamp(1, 52);
-    let week_ranks = weekly_rankings(index, rules, filters, topic, weeks, &brand)?;
+    let weekly_scan = weekly_rankings(index, rules, filters, topic, weeks, &brand)?;
+    let week_ranks = &weekly_scan.rankings;
     let current = if filters.until - filters.since == Duration::weeks(1) {
         None
     } else {
@@ -531,7 +551,14 @@ pub fn complaints(
         .collect();
     let window = foreground(filters, topic, filters.since, filters.until);
     let newest = newest(index, rules, &window, &groups)?;
-    let first = first_seen(index, rules, filters, topic, &groups[..listed_len])?;
+    let first = first_seen(
+        index,
+        rules,
+        filters,
+        topic,
+        &groups[..listed_len],
+        &weekly_scan,
+    )?;
     let mut listed = Vec::with_capacity(listed_len);
     let mut fading = Vec::new();
     for (i, (chosen, (newest, group))) in chosen
@@ -664,20 +691,43 @@ fn samples(newest: &[IndexedMention]) -> Vec<Sample> {
 
 /// The earliest mention of the topic with any form of each listed phrase, at any time:
 /// one scan of the topic's `phrases` column for all of them.
+///
+/// The weekly background already read the last weeks of every label: when the filters
+/// ask for no label or intent and it counted every phrase of the groups, only the
+/// mentions before it are scanned (at 10M mentions, a quarter of the topic's history
+/// instead of all of it) and its earliest times join theirs.
 fn first_seen(
     index: &MentionIndex,
     rules: &RuleSet,
     filters: &Filters,
     topic: Option<&str>,
     groups: &[Vec<String>],
+    weekly: &Weekly,
 ) -> Result<Vec<Option<DateTime<Utc>>>, InsightsError> {
     let mut req = filters
         .search(topic, filters.since, filters.until)
         .request();
     req.since = None;
+    let known = filters.label.is_none()
+        && filters.intent.is_none()
+        && groups
+            .iter()
+            .flatten()
+            .all(|p| weekly.counted.binary_search(p).is_ok());
+    if known {
+        req.until = Some(weekly.since);
+    }
     Ok(index
         .phrase_mentions(&req, Some(rules), groups, 0)?
         .into_iter()
-        .map(|m| m.earliest)
+        .zip(groups)
+        .map(|(m, group)| {
+            let recent = group
+                .iter()
+                .filter(|_| known)
+                .filter_map(|p| weekly.earliest.get(p).copied())
+                .min();
+            m.earliest.into_iter().chain(recent).min()
+        })
         .collect())
 }

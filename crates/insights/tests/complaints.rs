@@ -95,6 +95,12 @@ fn corpus() -> Vec<(i64, Label, String)> {
             ));
         }
     }
+    // Twelve weeks back, before every background: only the first mention shows it.
+    out.push((
+        12 * 168,
+        Label::Neutral,
+        "Acme Bahn login fails after update again".into(),
+    ));
     // New this week only.
     for i in 0..12 {
         let a = VOCAB[(i as usize * 3) % VOCAB.len()];
@@ -107,12 +113,28 @@ fn corpus() -> Vec<(i64, Label, String)> {
     out
 }
 
+/// When the `i`-th post of the corpus, `h` hours back, was published.
+fn published(i: usize, h: i64) -> DateTime<Utc> {
+    until() - Duration::hours(h) - Duration::minutes(1 + (i % 50) as i64)
+}
+
+/// The first post of the corpus with `needle` (and `label`, when given).
+fn first_with(needle: &str, label: Option<Label>) -> Option<String> {
+    corpus()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, l, text))| text.contains(needle) && label.is_none_or(|w| w == *l))
+        .map(|(i, (h, _, _))| published(i, h))
+        .min()
+        .map(|t| t.to_rfc3339())
+}
+
 fn index() -> (tempfile::TempDir, MentionIndex) {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
     let mut w = index.writer(64 << 20, 1).expect("writer");
     for (i, (h, label, text)) in corpus().into_iter().enumerate() {
-        let at = until() - Duration::hours(h) - Duration::minutes(1 + (i % 50) as i64);
+        let at = published(i, h);
         let m = ScoredMention {
             mention: Mention {
                 id: MentionId(i as u128 + 1),
@@ -198,7 +220,17 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
     assert_eq!(login.weekly, [15, 0, 15, 0, 15, 15], "oldest week first");
     assert_eq!(login.samples.len(), 3);
     assert!(login.samples.iter().all(|s| s.text.contains("login fails")));
-    assert!(login.first_seen.is_some());
+    assert_eq!(
+        login.first_seen,
+        first_with("login fails", None),
+        "first seen as far as the index goes back, before every background"
+    );
+    let refund = c
+        .phrases
+        .iter()
+        .find(|p| p.key == "refund form")
+        .expect("refund");
+    assert_eq!(refund.first_seen, first_with("refund form", None));
     let page = index
         .search(&login.search.request(), Some(&rules))
         .expect("search");
@@ -219,4 +251,30 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
         );
     }
     assert!(c.new.iter().any(|p| p.starts_with("refund")), "{:?}", c.new);
+}
+
+#[test]
+fn first_seen_keeps_to_the_asked_label() {
+    let (_dir, index) = index();
+    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
+        .expect("rules");
+    let filters = Filters {
+        topics: vec!["acme".into()],
+        label: Some(Label::Negative),
+        since: until() - Duration::weeks(1),
+        until: until(),
+        ..Filters::default()
+    };
+    let c = complaints(&index, &rules, &filters, 20, Recurrence::default()).expect("complaints");
+    let login = c
+        .phrases
+        .iter()
+        .find(|p| p.key == "login fail")
+        .expect("login");
+    assert_eq!(
+        login.first_seen,
+        first_with("login fails", Some(Label::Negative)),
+        "the neutral mention twelve weeks back is no negative one"
+    );
+    assert_ne!(login.first_seen, first_with("login fails", None));
 }
