@@ -143,9 +143,9 @@ impl Scorer {
         let mut keys: Vec<String> = Vec::new();
         let texts = [Some(mention.text.as_str()), mention.title.as_deref()];
         for text in texts.into_iter().flatten().filter(|_| phrases) {
-            for p in lauscher_text::phrases::phrase_forms(text, lang, &vocabulary) {
-                if keys.len() < lauscher_text::phrases::MAX_PHRASES && !keys.contains(&p.key) {
-                    keys.push(p.key);
+            for key in lauscher_text::phrases::phrase_keys(text, lang, &vocabulary) {
+                if keys.len() < lauscher_text::phrases::MAX_PHRASES && !keys.contains(&key) {
+                    keys.push(key);
                 }
             }
         }

@@ -71,10 +71,7 @@ impl Stemmer {
     /// Calls `f` with the lowercase and the folded stem of `word`, without copying them
     /// out of the cache.
     pub fn with_stems<R>(&self, word: &str, f: impl FnOnce(&str, &str) -> R) -> R {
-        let lower: Cow<'_, str> = if word
-            .bytes()
-            .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
-        {
+        let lower: Cow<'_, str> = if needs_lowercasing(word) {
             Cow::Owned(word.to_lowercase())
         } else {
             Cow::Borrowed(word)
@@ -98,6 +95,20 @@ impl Stemmer {
     }
 }
 
+/// Whether `word.to_lowercase()` differs from `word`: some character has another
+/// lowercase form (`str::to_lowercase` maps each character by itself, but for `Σ`,
+/// which has one). Lowercase words of any script (`verspätung`, the tokens every caller
+/// passes lowercased) are borrowed, not copied.
+fn needs_lowercasing(word: &str) -> bool {
+    if word.is_ascii() {
+        return word.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    word.chars().any(|c| {
+        let mut lower = c.to_lowercase();
+        lower.next() != Some(c) || lower.next().is_some()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +120,24 @@ mod tests {
         let en = Stemmer::new(Lang::En).expect("english stemmer");
         assert_eq!(en.stem("crashing"), en.stem("crashes"));
         assert_eq!(en.stem("Crashing"), "crash");
+    }
+
+    #[test]
+    fn only_words_with_another_lowercase_form_are_lowercased() {
+        for (word, differs) in [
+            ("verspätung", false),
+            ("Verspätung", true),
+            ("VERSPÄTUNG", true),
+            ("straße", false),
+            ("ǅemal", true),
+            ("ΟΔΟΣ", true),
+            ("zug", false),
+            ("Zug", true),
+        ] {
+            assert_eq!(needs_lowercasing(word), differs, "{word}");
+            assert_eq!(word.to_lowercase() != word, differs, "{word}");
+        }
+        let de = Stemmer::new(Lang::De).expect("german stemmer");
+        assert_eq!(de.stem("verspätungen"), de.stem("Verspätungen"));
     }
 }
