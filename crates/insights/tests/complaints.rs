@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::MentionIndex;
-use lauscher_insights::{Filters, Recurrence, complaints};
+use lauscher_insights::complaints::Phrase;
+use lauscher_insights::{Complaints, Filters, Recurrence, complaints};
 use lauscher_model::Lang;
 use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
 use lauscher_query::RuleSet;
@@ -129,6 +130,14 @@ fn first_with(needle: &str, label: Option<Label>) -> Option<String> {
         .map(|t| t.to_rfc3339())
 }
 
+/// The listed phrase counted on `key`.
+fn listed_phrase<'a>(c: &'a Complaints, key: &str) -> &'a Phrase {
+    match c.phrases.iter().find(|p| p.key == key) {
+        Some(p) => p,
+        None => panic!("{key} is not listed"),
+    }
+}
+
 fn index() -> (tempfile::TempDir, MentionIndex) {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
@@ -210,11 +219,7 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
             .any(|w| w == "acm" || w == "acme" || w == "bahn")),
         "the brand's name is no complaint: {listed:?}"
     );
-    let login = c
-        .phrases
-        .iter()
-        .find(|p| p.key == "login fail")
-        .expect("login");
+    let login = listed_phrase(&c, "login fail");
     assert_eq!(login.phrase, "login fails", "shown as people write it");
     assert_eq!(login.count, 15);
     assert_eq!(login.weekly, [15, 0, 15, 0, 15, 15], "oldest week first");
@@ -225,11 +230,7 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
         first_with("login fails", None),
         "first seen as far as the index goes back, before every background"
     );
-    let refund = c
-        .phrases
-        .iter()
-        .find(|p| p.key == "refund form")
-        .expect("refund");
+    let refund = listed_phrase(&c, "refund form");
     assert_eq!(refund.first_seen, first_with("refund form", None));
     let page = index
         .search(&login.search.request(), Some(&rules))
@@ -266,11 +267,7 @@ fn first_seen_keeps_to_the_asked_label() {
         ..Filters::default()
     };
     let c = complaints(&index, &rules, &filters, 20, Recurrence::default()).expect("complaints");
-    let login = c
-        .phrases
-        .iter()
-        .find(|p| p.key == "login fail")
-        .expect("login");
+    let login = listed_phrase(&c, "login fail");
     assert_eq!(
         login.first_seen,
         first_with("login fails", Some(Label::Negative)),
