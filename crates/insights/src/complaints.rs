@@ -694,7 +694,7 @@ fn samples(newest: &[IndexedMention]) -> Vec<Sample> {
 ///
 /// The weekly background already read the last weeks of every label: when the filters
 /// ask for no label or intent and it counted every phrase of the groups, only the
-/// mentions before it are scanned (at 10M mentions, a quarter of the topic's history
+/// mentions before it are scanned (at 10M mentions, about a fifth of the topic's history
 /// instead of all of it) and its earliest times join theirs.
 fn first_seen(
     index: &MentionIndex,
@@ -722,11 +722,13 @@ fn first_seen(
         .into_iter()
         .zip(groups)
         .map(|(m, group)| {
-            let recent = group
-                .iter()
-                .filter(|_| known)
-                .filter_map(|p| weekly.earliest.get(p).copied())
-                .min();
+            let recent = match known {
+                true => group
+                    .iter()
+                    .filter_map(|p| weekly.earliest.get(p).copied())
+                    .min(),
+                false => None,
+            };
             m.earliest.into_iter().chain(recent).min()
         })
         .collect())

@@ -141,11 +141,13 @@ impl Scorer {
         let lang = scored.lang.lang();
         let vocabulary = Vocabulary(&self.sentiment);
         let mut keys: Vec<String> = Vec::new();
-        let texts = [Some(mention.text.as_str()), mention.title.as_deref()];
-        for text in texts.into_iter().flatten().filter(|_| phrases) {
-            for key in lauscher_text::phrases::phrase_keys(text, lang, &vocabulary) {
-                if keys.len() < lauscher_text::phrases::MAX_PHRASES && !keys.contains(&key) {
-                    keys.push(key);
+        if phrases {
+            let texts = [Some(mention.text.as_str()), mention.title.as_deref()];
+            for text in texts.into_iter().flatten() {
+                for key in lauscher_text::phrases::phrase_keys(text, lang, &vocabulary) {
+                    if keys.len() < lauscher_text::phrases::MAX_PHRASES && !keys.contains(&key) {
+                        keys.push(key);
+                    }
                 }
             }
         }

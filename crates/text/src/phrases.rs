@@ -123,6 +123,8 @@ fn extract(
             (start, start + w.len())
         })
         .collect();
+    // A written form, made only when asked for.
+    let written = |make: &dyn Fn() -> String| if surfaces { make() } else { String::new() };
     let stem_of = |w: &str| match &stemmer {
         Some(s) => s.stem(w),
         None => fold(w),
@@ -149,11 +151,7 @@ fn extract(
         {
             terms.push(PhraseForm {
                 key: format!("{} {}", stem_of(before), stem_of(t.text)),
-                surface: if surfaces {
-                    format!("{before} {}", t.text)
-                } else {
-                    String::new()
-                },
+                surface: written(&|| format!("{before} {}", t.text)),
             });
         }
         previous = Some((t.position, t.text, lower.clone()));
@@ -208,11 +206,7 @@ fn extract(
         push(
             PhraseForm {
                 key: w.stem.clone(),
-                surface: if surfaces {
-                    w.text.to_owned()
-                } else {
-                    String::new()
-                },
+                surface: written(&|| w.text.to_owned()),
             },
             &mut out,
         );
@@ -235,11 +229,7 @@ fn extract(
             push(
                 PhraseForm {
                     key: format!("{} {}", a.stem, b.stem),
-                    surface: if surfaces {
-                        format!("{} {}", a.text, b.text)
-                    } else {
-                        String::new()
-                    },
+                    surface: written(&|| format!("{} {}", a.text, b.text)),
                 },
                 &mut out,
             );
