@@ -182,9 +182,10 @@ pub struct PhraseMentions {
 /// Which phrases a [`PhraseTally`] counts.
 #[derive(Clone, Copy, Debug)]
 pub enum PhraseSelection<'a> {
-    /// The `n` most frequent per bucket (as far as each segment's own top `n·1.5 + 10`
-    /// reach, as Elasticsearch's `shard_size`): candidates, to be counted exactly with
-    /// [`PhraseSelection::Only`].
+    /// The `n` most frequent per bucket, as far as each segment's own top `n·1.5 + 10`
+    /// reach (as Elasticsearch's `shard_size`): the phrases of any segment's top list,
+    /// each counted exactly in every segment (the scan counts every phrase, so this
+    /// costs dictionary lookups, not a second scan).
     Top(usize),
     /// Exactly these phrases.
     Only(&'a [String]),
@@ -814,6 +815,10 @@ impl OrdCounts {
     }
 }
 
+/// A segment's counts of every phrase, its `phrases` column, and its own candidates
+/// (name, ordinal) of a [`PhraseSelection::Top`].
+type TopOfSegment = (OrdCounts, StrColumn, Vec<(String, u64)>);
+
 /// How a scan part counts phrases.
 enum PhraseCounts {
     /// Every phrase.
@@ -976,10 +981,15 @@ impl Tally for PhraseCount<'_> {
             }
         }
         if let PhraseSelection::Top(n) = self.selection {
-            // Per segment and bucket, the `n·1.5 + 10` most frequent ordinals; then all
-            // of their counts in that segment.
+            // Per segment and bucket, the `n·1.5 + 10` most frequent ordinals, named; then
+            // every named phrase's counts in every segment, which the segments' counts of
+            // all their ordinals hold: exact counts of the candidates in the same scan.
             let top = n + n / 2 + 10;
+            let mut named: Vec<TopOfSegment> = Vec::with_capacity(all.len());
             for (seg, counts) in all {
+                let Some(col) = searcher.segment_reader(seg).fast_fields().str("phrases")? else {
+                    continue;
+                };
                 let mut per_bucket: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nb];
                 for (i, &ord) in counts.ords.iter().enumerate() {
                     for (list, &n) in per_bucket.iter_mut().zip(&counts.counts[i * nb..]) {
@@ -998,16 +1008,39 @@ impl Tally for PhraseCount<'_> {
                 }
                 chosen.sort_unstable();
                 chosen.dedup();
-                let Some(col) = searcher.segment_reader(seg).fast_fields().str("phrases")? else {
-                    continue;
-                };
                 let mut names = Vec::with_capacity(chosen.len());
                 col.dictionary().sorted_ords_to_term_cb(&chosen, |t| {
                     names.push(String::from_utf8_lossy(t).into_owned());
                 })?;
-                for (o, name) in chosen.into_iter().zip(names) {
+                named.push((counts, col, names.into_iter().zip(chosen).collect()));
+            }
+            let mut union: Vec<&str> = named
+                .iter()
+                .flat_map(|(.., names)| names.iter().map(|(t, _)| t.as_str()))
+                .collect();
+            union.sort_unstable();
+            union.dedup();
+            for (counts, col, names) in &named {
+                // A segment's own candidates come with their ordinals; the others are
+                // looked up in its dictionary.
+                let mut own: Vec<(&str, u64)> =
+                    names.iter().map(|(t, o)| (t.as_str(), *o)).collect();
+                own.sort_unstable();
+                let others: Vec<&str> = union
+                    .iter()
+                    .copied()
+                    .filter(|t| own.binary_search_by(|(o, _)| o.cmp(t)).is_err())
+                    .collect();
+                let found = ords_of(col, &others)?;
+                let ords = own.iter().copied().chain(
+                    others
+                        .into_iter()
+                        .zip(found)
+                        .filter(|(_, o)| *o != u64::MAX),
+                );
+                for (name, o) in ords {
                     let of = counts.of(o).unwrap_or_default();
-                    add(&name, &mut of.iter().map(|c| u64::from(*c)));
+                    add(name, &mut of.iter().map(|c| u64::from(*c)));
                 }
             }
         }

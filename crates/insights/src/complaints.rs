@@ -10,8 +10,8 @@
 //! it): a phrase found everywhere ("new app") or an ordinary word's chance bump never
 //! is; one that appears with the complaints is.
 //!
-//! Cost: over the last `weeks` weeks, two tallies of the foreground (candidate phrases
-//! per week, then their exact counts) and one of the background (the candidates' counts
+//! Cost: over the last `weeks` weeks, one tally of the foreground (candidate phrases
+//! per week with their exact counts) and one of the background (the candidates' counts
 //! per week, four more weeks back), each reading the `phrases` fast column of the
 //! matching mentions only ([`MentionIndex::phrase_tally`]); the same for a window other
 //! than the last week; then, per listed phrase, three stored samples and its earliest
@@ -271,10 +271,7 @@ fn candidates(
     buckets: Buckets,
 ) -> Result<Candidates, InsightsError> {
     let req = search.request();
-    let rough = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Top(CANDIDATES))?;
-    let mut include: Vec<String> = rough.phrases.into_keys().collect();
-    include.sort_unstable();
-    let exact = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Only(&include))?;
+    let exact = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Top(CANDIDATES))?;
     let mut per_bucket: Vec<Vec<(String, u64)>> = vec![Vec::new(); buckets.count];
     for (phrase, counts) in &exact.phrases {
         for (b, n) in counts.iter().enumerate() {
@@ -484,7 +481,9 @@ pub fn complaints(
         )?)
     };
     let current = current.as_ref().unwrap_or(&week_ranks[0]);
-    let mut tops: Vec<HashSet<String>> = Vec::with_capacity(weeks);
+    // Per week, newest first, its top list in rank order (a fading phrase is listed in
+    // the order it was last ranked, the same at every call).
+    let mut tops: Vec<Vec<String>> = Vec::with_capacity(weeks);
     let mut weekly: HashMap<String, Vec<u64>> = HashMap::new();
     for (k, r) in week_ranks.iter().enumerate() {
         for g in &r.groups {
@@ -501,8 +500,8 @@ pub fn complaints(
         );
     }
     let status_of = |key: &str| -> (String, usize) {
-        let in_top = tops.iter().filter(|t| t.contains(key)).count();
-        let this_week = tops[0].contains(key);
+        let in_top = tops.iter().filter(|t| t.iter().any(|k| k == key)).count();
+        let this_week = tops[0].iter().any(|k| k == key);
         let status = if in_top >= recurrence.min_weeks && this_week {
             "recurring"
         } else if this_week && in_top == 1 {

@@ -96,6 +96,22 @@ fn corpus() -> Vec<(i64, Label, String)> {
             ));
         }
     }
+    // Fading: in earlier weeks' lists, not this week's (week 1 lists the wifi first).
+    for (text, weeks) in [
+        ("wifi connection dropped", [1, 2, 4]),
+        ("toilet door jammed", [2, 3, 5]),
+    ] {
+        for week in weeks {
+            for i in 0..15 {
+                let a = VOCAB[(i as usize * 11) % VOCAB.len()];
+                out.push((
+                    week * 168 + 7 + i * 10,
+                    Label::Negative,
+                    format!("Acme Bahn {text} {a}"),
+                ));
+            }
+        }
+    }
     // Twelve weeks back, before every background: only the first mention shows it.
     out.push((
         12 * 168,
@@ -252,6 +268,37 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
         );
     }
     assert!(c.new.iter().any(|p| p.starts_with("refund")), "{:?}", c.new);
+}
+
+/// Fading phrases come in the order their latest week ranked them, and the view
+/// answers the same at every call.
+#[test]
+fn fading_phrases_are_listed_in_a_stable_order() {
+    let (_dir, index) = index();
+    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
+        .expect("rules");
+    let filters = Filters {
+        topics: vec!["acme".into()],
+        since: until() - Duration::weeks(1),
+        until: until(),
+        ..Filters::default()
+    };
+    let view = || complaints(&index, &rules, &filters, 20, Recurrence::default());
+    let c = view().expect("complaints");
+    let fading: Vec<&str> = c.fading.iter().map(|p| p.key.as_str()).collect();
+    let first = |w: &str| fading.iter().position(|k| k.contains(w));
+    let (Some(wifi), Some(toilet)) = (first("wifi"), first("toilet")) else {
+        panic!("both fade: {fading:?}");
+    };
+    assert!(wifi < toilet, "{fading:?}");
+    assert!(
+        c.fading
+            .iter()
+            .all(|p| p.status == "fading" && p.count == 0)
+    );
+    for _ in 0..3 {
+        assert_eq!(view().expect("complaints"), c);
+    }
 }
 
 #[test]
