@@ -163,3 +163,83 @@ fn retention_deletes_mentions_older_than_it_keeps() {
     assert!(!out.status.success());
     assert!(err.contains("before the retention of 400 days"), "{err}");
 }
+
+/// An import killed with SIGKILL after some of its commits loses nothing: importing the
+/// file again adds exactly the posts the first run had not committed, each once.
+#[test]
+fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let n = 20_000;
+    // Every post by its own author: near-identical texts are no duplicates then.
+    let words = [
+        "late", "crash", "refund", "wifi", "seat", "hotline", "app", "login",
+    ];
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"{i}\",\"text\":\"Acme Bahn {} {} post number {i}\",\"author\":\"@u{i}\",\"published_at\":{}}}\n",
+                words[i % words.len()],
+                words[(i / 8) % words.len()],
+                1_763_632_800 + i
+            )
+        })
+        .collect();
+    let file = dir.write("many.jsonl", &lines);
+    let mut child = dir
+        .cmd(&["import", "--json", "--config"])
+        .arg(dir.config())
+        .arg("--data-dir")
+        .arg(dir.data())
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start import");
+    // Killed once its first commit is searchable (commits come every 200 ms here); the
+    // index does not exist before it.
+    let searchable = || {
+        dir.cmd(&["search", "--json", "--config"])
+            .arg(dir.config())
+            .arg("--data-dir")
+            .arg(dir.data())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .and_then(|page| page["total"].as_u64())
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    let mut finished = false;
+    while searchable() == 0 {
+        if child.try_wait().expect("import status").is_some() {
+            finished = true;
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no commit within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let committed = dir.total(&[]);
+    assert!(
+        finished || committed < n as u64,
+        "killed before the end: {committed}"
+    );
+    let s = dir.import(&file);
+    assert_eq!(s["read"], n, "{s}");
+    assert_eq!(
+        s["indexed"].as_u64().unwrap_or(0) + s["duplicates"].as_u64().unwrap_or(0),
+        n as u64,
+        "{s}"
+    );
+    assert_eq!(
+        s["duplicates"], committed,
+        "what the first run committed: {s}"
+    );
+    assert_eq!(dir.total(&[]), n as u64, "every post once");
+}
