@@ -665,53 +665,99 @@ struct PhraseCount<'a> {
 }
 
 /// The selected phrase ordinals of one segment (a [`PhraseSelection::Only`], the
-/// groups of [`MentionIndex::phrase_mentions`]): a bit per ordinal of
-/// the segment marks the selected ones, and a selected ordinal's rank among them (the
-/// bits set before it: a running count per 64-bit word and one popcount) leads to its
-/// row in the counts. An unselected value costs one bit test, a selected one a few
-/// instructions more, where a hash lookup per selected value was half of a tally of
-/// frequent phrases. 1.5 bits per term of the segment's dictionary.
+/// groups of [`MentionIndex::phrase_mentions`]): a bit per ordinal of the segment marks
+/// the selected ones (an unselected value costs one bit test), and a table of
+/// (ordinal, row), open addressing at most a quarter full, leads a selected one to its
+/// row in the counts: 8 bytes per slot, so it stays in the cache (16 KiB for 500
+/// phrases), where a rank among the bits (a running count per 64-bit word) read a
+/// second array as large as the dictionary's bits, out of the cache for a large
+/// segment. One bit per term of the segment's dictionary plus 32 bytes per selected
+/// phrase.
 struct Selected {
     bits: Vec<u64>,
-    /// Per word of `bits`, the bits set in the words before it.
-    before: Vec<u32>,
-    /// Per rank, the row in the selection.
-    rows: Vec<u32>,
+    /// (ordinal, row) of each selected ordinal; `u32::MAX` marks an empty slot.
+    slots: Vec<(u32, u32)>,
+    /// `slots.len() − 1` (a power of two).
+    mask: usize,
+    /// How many ordinals are selected.
+    len: usize,
 }
 
 impl Selected {
     /// `found` is (ordinal, row) of every selected phrase the segment has.
-    fn new(num_terms: usize, mut found: Vec<(u64, u32)>) -> Self {
-        found.sort_unstable();
-        found.dedup_by_key(|(o, _)| *o);
-        let mut bits = vec![0u64; num_terms.div_ceil(64)];
-        let mut rows = Vec::with_capacity(found.len());
+    fn new(num_terms: usize, found: Vec<(u64, u32)>) -> Self {
+        let size = (found.len() * 4).next_power_of_two().max(16);
+        let mut sel = Selected {
+            bits: vec![0u64; num_terms.div_ceil(64)],
+            slots: vec![(u32::MAX, 0); size],
+            mask: size - 1,
+            len: 0,
+        };
         for (o, row) in found {
-            if let Some(w) = bits.get_mut((o / 64) as usize) {
-                *w |= 1 << (o % 64);
-                rows.push(row);
+            let (Ok(o32), Some(w)) = (u32::try_from(o), sel.bits.get_mut((o / 64) as usize)) else {
+                continue;
+            };
+            if o32 == u32::MAX || *w & (1 << (o % 64)) != 0 {
+                continue;
             }
+            *w |= 1 << (o % 64);
+            let mut h = Self::hash(o32) & sel.mask;
+            while sel.slots[h].0 != u32::MAX {
+                h = (h + 1) & sel.mask;
+            }
+            sel.slots[h] = (o32, row);
+            sel.len += 1;
         }
-        let mut before = Vec::with_capacity(bits.len());
-        let mut set = 0u32;
-        for w in &bits {
-            before.push(set);
-            set += w.count_ones();
+        sel
+    }
+
+    /// A slot for ordinal `o` (Fibonacci hashing; masked by the caller).
+    #[inline]
+    fn hash(o: u32) -> usize {
+        (u64::from(o).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize
+    }
+
+    /// Appends the rows of the selected ordinals among `ords` to `rows`, without a
+    /// branch on whether each is selected (that branch is taken at random in a tally of
+    /// frequent phrases, and its mispredictions were most of a scan's time).
+    #[inline]
+    fn rows_of(&self, ords: &[u64], rows: &mut Vec<u32>) {
+        let start = rows.len();
+        rows.resize(start + ords.len() + 1, 0);
+        let mut n = start;
+        for &o in ords {
+            let word = self.bits.get((o / 64) as usize).copied().unwrap_or(0);
+            let selected = (word >> (o % 64)) & 1 == 1;
+            let (k, mut row) = self.slots[Self::hash(o as u32) & self.mask];
+            if selected && k != o as u32 {
+                // Not in its first slot (rare at a quarter full).
+                row = self.row(o).unwrap_or(0) as u32;
+            }
+            rows[n] = row;
+            n += usize::from(selected);
         }
-        Selected { bits, before, rows }
+        rows.truncate(n);
     }
 
     /// The row of ordinal `o`, when it is selected.
     #[inline]
     fn row(&self, o: u64) -> Option<usize> {
-        let w = (o / 64) as usize;
-        let word = *self.bits.get(w)?;
-        let bit = 1u64 << (o % 64);
-        if word & bit == 0 {
+        let word = *self.bits.get((o / 64) as usize)?;
+        if word & (1 << (o % 64)) == 0 {
             return None;
         }
-        let rank = self.before[w] + (word & (bit - 1)).count_ones();
-        self.rows.get(rank as usize).map(|r| *r as usize)
+        let o = o as u32;
+        let mut h = Self::hash(o) & self.mask;
+        loop {
+            let (k, row) = *self.slots.get(h)?;
+            if k == o {
+                return Some(row as usize);
+            }
+            if k == u32::MAX {
+                return None;
+            }
+            h = (h + 1) & self.mask;
+        }
     }
 }
 
@@ -823,8 +869,9 @@ type TopOfSegment = (OrdCounts, StrColumn, Vec<(String, u64)>);
 enum PhraseCounts {
     /// Every phrase.
     All(OrdCounts),
-    /// Selected phrases: `buckets` counts per row of `selected`, and per row the
-    /// earliest time counted (`i64::MAX`: none).
+    /// Selected phrases: per bucket, a count per row of `selected` (bucket-major: a
+    /// document's bucket is found once, its phrases' counts are then one add each),
+    /// and per row the earliest time counted (`i64::MAX`: none).
     Only {
         selected: Arc<Selected>,
         counts: Vec<u32>,
@@ -841,6 +888,11 @@ struct PhrasePart {
     docs: Vec<u64>,
     ts_buf: Vec<tantivy::DateTime>,
     ord_buf: Vec<u64>,
+    /// The rows of a document's selected phrases.
+    row_buf: Vec<u32>,
+    /// Values read so far, and how many of them were selected.
+    values: usize,
+    hits: usize,
 }
 
 impl Tally for PhraseCount<'_> {
@@ -873,7 +925,7 @@ impl Tally for PhraseCount<'_> {
         };
         // A segment holding none of the selected phrases only counts its mentions.
         let none_selected =
-            matches!(&counts, PhraseCounts::Only { selected, .. } if selected.rows.is_empty());
+            matches!(&counts, PhraseCounts::Only { selected, .. } if selected.len == 0);
         Ok(PhrasePart {
             grid: self.buckets.grid(),
             ts: reader.fast_fields().date("ts")?,
@@ -882,12 +934,14 @@ impl Tally for PhraseCount<'_> {
             docs: vec![0; self.buckets.count],
             ts_buf: Vec::new(),
             ord_buf: Vec::new(),
+            row_buf: Vec::new(),
+            values: 0,
+            hits: 0,
         })
     }
 
     fn collect(&self, p: &mut PhrasePart, docs: &[DocId]) {
         vals(&p.ts, docs, &mut p.ts_buf, tantivy::DateTime::MIN);
-        let nb = p.grid.count;
         let mut at = Span::EMPTY;
         for (i, doc) in docs.iter().enumerate() {
             let ts = p.ts_buf[i].into_timestamp_nanos();
@@ -914,14 +968,34 @@ impl Tally for PhraseCount<'_> {
                     counts,
                     earliest,
                 } => {
-                    for &o in values {
-                        if let Some(row) = selected.row(o)
-                            && let Some(c) = counts.get_mut(row * nb + b)
-                        {
+                    // Where many values are selected (a background of frequent phrases)
+                    // a branch per value is mispredicted often, where few are (one
+                    // phrase's first sighting) it almost never is and costs less than
+                    // the branchless lookup: the part's values so far decide.
+                    p.row_buf.clear();
+                    if p.hits * 8 > p.values {
+                        selected.rows_of(values, &mut p.row_buf);
+                    } else {
+                        p.row_buf.extend(
+                            values
+                                .iter()
+                                .filter_map(|o| selected.row(*o))
+                                .map(|r| r as u32),
+                        );
+                    }
+                    p.values += values.len();
+                    p.hits += p.row_buf.len();
+                    let base = b * earliest.len();
+                    for &row in &p.row_buf {
+                        let row = row as usize;
+                        if let Some(c) = counts.get_mut(base + row) {
                             *c += 1;
-                            if let Some(e) = earliest.get_mut(row) {
-                                *e = (*e).min(ts);
-                            }
+                        }
+                        // Rarely earlier than what was seen: a store only then.
+                        if let Some(e) = earliest.get_mut(row)
+                            && ts < *e
+                        {
+                            *e = ts;
                         }
                     }
                 }
@@ -965,7 +1039,7 @@ impl Tally for PhraseCount<'_> {
                         for (i, t) in terms.iter().enumerate() {
                             add(
                                 t,
-                                &mut counts[i * nb..(i + 1) * nb].iter().map(|n| u64::from(*n)),
+                                &mut (0..nb).map(|b| u64::from(counts[b * terms.len() + i])),
                             );
                             if let Some(&e) = earliest.get(i).filter(|e| **e != i64::MAX) {
                                 let at = earliest_of.entry(t.as_str()).or_insert(e);
@@ -1254,6 +1328,13 @@ mod tests {
             .into_iter()
             .map(|o| s.row(o))
             .collect();
+        let mut batch = vec![7];
+        s.rows_of(&[3, 0, 64, 200, 65, 3, 199, 63], &mut batch);
+        assert_eq!(
+            batch,
+            [7, 5, 0, 2, 5, 1],
+            "appended, in order, unselected left out"
+        );
         assert_eq!(
             rows,
             [
