@@ -21,18 +21,48 @@
 use crate::compound::Compounds;
 use crate::stem::Stemmer;
 use crate::stopwords::is_stopword;
-use crate::token::{fold, is_url, sigil, tokenize};
+use crate::token::{fold, fold_into, is_url, sigil, tokenize};
 use lauscher_model::Lang;
+use std::hash::BuildHasher;
 
 /// Most phrases kept per post (unigrams first, in text order).
 pub const MAX_PHRASES: usize = 24;
 
 /// Question words: they ask, they name nothing.
-const QUESTION_WORDS: &[&str] = &[
-    "why", "what", "how", "when", "where", "who", "whom", "whose", "which", "warum", "wieso",
-    "weshalb", "weswegen", "was", "wie", "wann", "wo", "wer", "wen", "wem", "wessen", "welche",
-    "welcher", "welches", "welchen", "woher", "wohin",
-];
+fn is_question_word(lower: &str) -> bool {
+    // A match compiles to a branch on the length and a few comparisons, where a list
+    // compared every word against all 27.
+    matches!(
+        lower,
+        "why"
+            | "what"
+            | "how"
+            | "when"
+            | "where"
+            | "who"
+            | "whom"
+            | "whose"
+            | "which"
+            | "warum"
+            | "wieso"
+            | "weshalb"
+            | "weswegen"
+            | "was"
+            | "wie"
+            | "wann"
+            | "wo"
+            | "wer"
+            | "wen"
+            | "wem"
+            | "wessen"
+            | "welche"
+            | "welcher"
+            | "welches"
+            | "welchen"
+            | "woher"
+            | "wohin"
+    )
+}
 
 /// What the phrase extractor must know beyond stop words: which words only evaluate,
 /// and which word pairs are service terms. The scorer implements it from its lexicons.
@@ -132,9 +162,14 @@ fn extract(
     let mut kept: Vec<Word<'_>> = Vec::new();
     // Service terms across stop words, as (position, key, surface).
     let mut terms: Vec<PhraseForm> = Vec::new();
-    let mut previous: Option<(usize, &str, String)> = None;
+    // The word before (position, as written); its lowercase form is `before_lower`.
+    let mut previous: Option<(usize, &str)> = None;
     // Compound parts, added after the text's own unigrams.
     let mut parts: Vec<PhraseForm> = Vec::new();
+    // Buffers reused from word to word: the lowercase word, the one before, the folded
+    // word (an ASCII word's folded form is its lowercase one).
+    let (mut lower, mut before_lower, mut folded_buf) =
+        (String::new(), String::new(), String::new());
     for t in tokenize(text) {
         let noise = sigil(text, t.start).is_some()
             || urls.iter().any(|&(s, e)| t.start >= s && t.end <= e)
@@ -144,26 +179,41 @@ fn extract(
             previous = None;
             continue;
         }
-        let lower = t.text.to_lowercase();
-        if let (Some(l), Some((p, before, before_lower))) = (lang, &previous)
-            && *p + 1 == t.position
-            && vocabulary.is_term(l, before_lower, &lower)
+        let ascii = t.text.is_ascii();
+        lower.clear();
+        if ascii {
+            lower.push_str(t.text);
+            lower.make_ascii_lowercase();
+        } else {
+            lower.push_str(&t.text.to_lowercase());
+        }
+        if let (Some(l), Some((p, before))) = (lang, previous)
+            && p + 1 == t.position
+            && vocabulary.is_term(l, &before_lower, &lower)
         {
             terms.push(PhraseForm {
                 key: format!("{} {}", stem_of(before), stem_of(t.text)),
                 surface: written(&|| format!("{before} {}", t.text)),
             });
         }
-        previous = Some((t.position, t.text, lower.clone()));
-        let folded = fold(t.text);
-        let stop = |l| is_stopword(l, &folded) || is_stopword(l, &lower);
-        if lang.is_some_and(stop) || stop(Lang::En) || QUESTION_WORDS.contains(&lower.as_str()) {
+        previous = Some((t.position, t.text));
+        before_lower.clear();
+        before_lower.push_str(&lower);
+        let folded: &str = if ascii {
+            &lower
+        } else {
+            folded_buf.clear();
+            fold_into(t.text, &mut folded_buf);
+            &folded_buf
+        };
+        let stop = |l| is_stopword(l, &lower) || (!ascii && is_stopword(l, folded));
+        if lang.is_some_and(stop) || stop(Lang::En) || is_question_word(&lower) {
             continue;
         }
         // The lowercase word stems as the word (the stemmer lowercases first).
         let stem = match &stemmer {
             Some(s) => s.stem(&lower),
-            None => folded,
+            None => folded.to_owned(),
         };
         if stem.chars().count() < 2 {
             continue;
@@ -196,17 +246,41 @@ fn extract(
             weak,
         });
     }
+    // The bigrams are made first (from the words' stems, which the unigrams then take
+    // over) and added last.
+    let mut bigrams: Vec<PhraseForm> = Vec::new();
+    for pair in kept.windows(2) {
+        let [a, b] = pair else { continue };
+        if b.position == a.position + 1 && a.stem != b.stem && !(a.weak && b.weak) {
+            bigrams.push(PhraseForm {
+                key: format!("{} {}", a.stem, b.stem),
+                surface: written(&|| format!("{} {}", a.text, b.text)),
+            });
+        }
+    }
     let mut out: Vec<PhraseForm> = Vec::with_capacity(MAX_PHRASES);
-    let push = |p: PhraseForm, out: &mut Vec<PhraseForm>| {
-        if out.len() < MAX_PHRASES && !out.iter().any(|o| o.key == p.key) {
+    // A hash per kept key: a new key is compared with the keys of equal hash only.
+    let mut hashes: Vec<u64> = Vec::with_capacity(MAX_PHRASES);
+    let mut push = |p: PhraseForm, out: &mut Vec<PhraseForm>| {
+        if out.len() >= MAX_PHRASES {
+            return;
+        }
+        let h = rustc_hash::FxBuildHasher.hash_one(&p.key);
+        let seen = hashes
+            .iter()
+            .zip(out.iter())
+            .any(|(o, kept)| *o == h && kept.key == p.key);
+        if !seen {
+            hashes.push(h);
             out.push(p);
         }
     };
-    for w in kept.iter().filter(|w| !w.weak) {
+    for w in kept.into_iter().filter(|w| !w.weak) {
+        let surface = written(&|| w.text.to_owned());
         push(
             PhraseForm {
-                key: w.stem.clone(),
-                surface: written(&|| w.text.to_owned()),
+                key: w.stem,
+                surface,
             },
             &mut out,
         );
@@ -223,17 +297,8 @@ fn extract(
             push(p, &mut out);
         }
     }
-    for pair in kept.windows(2) {
-        let [a, b] = pair else { continue };
-        if b.position == a.position + 1 && a.stem != b.stem && !(a.weak && b.weak) {
-            push(
-                PhraseForm {
-                    key: format!("{} {}", a.stem, b.stem),
-                    surface: written(&|| format!("{} {}", a.text, b.text)),
-                },
-                &mut out,
-            );
-        }
+    for p in bigrams {
+        push(p, &mut out);
     }
     out
 }

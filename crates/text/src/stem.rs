@@ -17,7 +17,8 @@ const CACHE_CAPACITY: usize = 100_000;
 type StemCache = HashMap<String, (String, String)>;
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Lang, StemCache>> = RefCell::new(HashMap::default());
+    /// One cache per language, by [`Lang::ALL`]'s order.
+    static CACHE: RefCell<[StemCache; Lang::ALL.len()]> = RefCell::new(Default::default());
 }
 
 /// Reduces words of one language to their stems.
@@ -78,7 +79,8 @@ impl Stemmer {
         };
         CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            let words = cache.entry(self.lang).or_default();
+            // In range: one cache per variant of `Lang`.
+            let words = &mut cache[self.lang as usize];
             if let Some((l, folded)) = words.get(lower.as_ref()) {
                 return f(l, folded);
             }
