@@ -277,12 +277,25 @@ impl OpenIndex {
             .collect();
         addrs.sort_unstable();
         addrs.dedup();
-        let mut loader = crate::search::Loader::new(self, &searcher);
-        let mut loaded: FxHashMap<tantivy::DocAddress, crate::IndexedMention> =
-            FxHashMap::default();
-        for addr in addrs {
-            loaded.insert(addr, loader.load(addr)?);
-        }
+        // In one contiguous run per core (each a loader of its own; blocks decompress in
+        // parallel, and a block shared by two runs at most twice).
+        let run = addrs
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(64);
+        let loaded: FxHashMap<tantivy::DocAddress, crate::IndexedMention> = addrs
+            .par_chunks(run)
+            .map(|chunk| {
+                let mut loader = crate::search::Loader::new(self, &searcher);
+                chunk
+                    .iter()
+                    .map(|addr| Ok((*addr, loader.load(*addr)?)))
+                    .collect::<Result<Vec<_>, IndexError>>()
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         let mut out = Vec::with_capacity(groups.len());
         for (group, (earliest, docs)) in groups.iter().zip(found) {
             let newest = if checked && newest > 0 {
