@@ -199,17 +199,25 @@ fn index() -> (tempfile::TempDir, MentionIndex) {
     (dir, index)
 }
 
-#[test]
-fn recurring_new_and_everywhere_phrases_are_told_apart() {
-    let (_dir, index) = index();
-    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
-        .expect("rules");
-    let filters = Filters {
+fn rules() -> RuleSet {
+    RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En]).expect("rules")
+}
+
+/// The brand's last week.
+fn this_week() -> Filters {
+    Filters {
         topics: vec!["acme".into()],
         since: until() - Duration::weeks(1),
         until: until(),
         ..Filters::default()
-    };
+    }
+}
+
+#[test]
+fn recurring_new_and_everywhere_phrases_are_told_apart() {
+    let (_dir, index) = index();
+    let rules = rules();
+    let filters = this_week();
     let c = complaints(&index, &rules, &filters, 20, Recurrence::default()).expect("complaints");
     let listed: Vec<(&str, &str)> = c
         .phrases
@@ -275,14 +283,8 @@ fn recurring_new_and_everywhere_phrases_are_told_apart() {
 #[test]
 fn fading_phrases_are_listed_in_a_stable_order() {
     let (_dir, index) = index();
-    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
-        .expect("rules");
-    let filters = Filters {
-        topics: vec!["acme".into()],
-        since: until() - Duration::weeks(1),
-        until: until(),
-        ..Filters::default()
-    };
+    let rules = rules();
+    let filters = this_week();
     let view = || complaints(&index, &rules, &filters, 20, Recurrence::default());
     let c = view().expect("complaints");
     let fading: Vec<&str> = c.fading.iter().map(|p| p.key.as_str()).collect();
@@ -304,14 +306,10 @@ fn fading_phrases_are_listed_in_a_stable_order() {
 #[test]
 fn first_seen_keeps_to_the_asked_label() {
     let (_dir, index) = index();
-    let rules = RuleSet::from_texts(&[("t.yaml".into(), RULES.into())], &[Lang::De, Lang::En])
-        .expect("rules");
+    let rules = rules();
     let filters = Filters {
-        topics: vec!["acme".into()],
         label: Some(Label::Negative),
-        since: until() - Duration::weeks(1),
-        until: until(),
-        ..Filters::default()
+        ..this_week()
     };
     let c = complaints(&index, &rules, &filters, 20, Recurrence::default()).expect("complaints");
     let login = listed_phrase(&c, "login fail");
