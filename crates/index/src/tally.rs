@@ -736,7 +736,7 @@ impl Selected {
     #[inline]
     fn rows_of(&self, ords: &[u64], rows: &mut Vec<u32>) {
         let start = rows.len();
-        rows.resize(start + ords.len() + 1, 0);
+        rows.resize(start + ords.len(), 0);
         let mut n = start;
         for &o in ords {
             let word = self.bits.get((o / 64) as usize).copied().unwrap_or(0);
