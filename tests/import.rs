@@ -198,18 +198,7 @@ fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
         .expect("start import");
     // Killed once its first commit is searchable (commits come every 200 ms here); the
     // index does not exist before it.
-    let searchable = || {
-        dir.cmd(&["search", "--json", "--config"])
-            .arg(dir.config())
-            .arg("--data-dir")
-            .arg(dir.data())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
-            .and_then(|page| page["total"].as_u64())
-            .unwrap_or(0)
-    };
+    let searchable = || dir.try_total().unwrap_or(0);
     let started = std::time::Instant::now();
     let mut finished = false;
     while searchable() == 0 {

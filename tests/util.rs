@@ -126,21 +126,34 @@ sources:
         serde_json::from_slice(&out.stdout).expect("json summary")
     }
 
+    /// `lauscher search --json` with extra args, with this dir's config and data.
+    fn search_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(&["search", "--json", "--limit", "1000"]);
+        c.args(args)
+            .arg("--config")
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.data());
+        c
+    }
+
     /// `lauscher search --json` with extra args; returns the parsed page.
     pub fn search(&self, args: &[&str]) -> Value {
-        let out = succeed(
-            self.cmd(&["search", "--json", "--limit", "1000"])
-                .args(args)
-                .arg("--config")
-                .arg(self.config())
-                .arg("--data-dir")
-                .arg(self.data()),
-        );
+        let out = succeed(&mut self.search_cmd(args));
         serde_json::from_slice(&out.stdout).expect("search prints JSON")
     }
 
     pub fn total(&self, args: &[&str]) -> u64 {
         self.search(args)["total"].as_u64().expect("total")
+    }
+
+    /// Every mention's count, `None` while the search fails (no index yet).
+    pub fn try_total(&self) -> Option<u64> {
+        let out = self.search_cmd(&[]).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice::<Value>(&out.stdout).ok()?["total"].as_u64()
     }
 
     /// Starts the daemon; returns it once the API answers.

@@ -721,12 +721,13 @@ fn first_seen(
         .into_iter()
         .zip(groups)
         .map(|(m, group)| {
-            let recent = match known {
-                true => group
+            let recent = if known {
+                group
                     .iter()
                     .filter_map(|p| weekly.earliest.get(p).copied())
-                    .min(),
-                false => None,
+                    .min()
+            } else {
+                None
             };
             m.earliest.into_iter().chain(recent).min()
         })
