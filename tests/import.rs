@@ -171,21 +171,7 @@ fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
     let dir = Dir::new();
     dir.write_config("");
     let n = 20_000;
-    // Every post by its own author: near-identical texts are no duplicates then.
-    let words = [
-        "late", "crash", "refund", "wifi", "seat", "hotline", "app", "login",
-    ];
-    let lines: String = (0..n)
-        .map(|i| {
-            format!(
-                "{{\"id\":\"{i}\",\"text\":\"Acme Bahn {} {} post number {i}\",\"author\":\"@u{i}\",\"published_at\":{}}}\n",
-                words[i % words.len()],
-                words[(i / 8) % words.len()],
-                1_763_632_800 + i
-            )
-        })
-        .collect();
-    let file = dir.write("many.jsonl", &lines);
+    let file = dir.write("many.jsonl", &numbered_posts(n));
     let mut child = dir
         .cmd(&["import", "--json", "--config"])
         .arg(dir.config())
@@ -231,4 +217,44 @@ fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
         "what the first run committed: {s}"
     );
     assert_eq!(dir.total(&[]), n as u64, "every post once");
+}
+
+/// An import's commits each leave a segment; its last step merges them into one (a
+/// smaller index, one segment to read), and every post is found as before.
+#[test]
+fn an_import_ends_with_its_posts_in_one_segment() {
+    let dir = Dir::new();
+    dir.write_config("");
+    let config = std::fs::read_to_string(dir.config()).expect("read config");
+    dir.write(
+        "lauscher.yaml",
+        &config.replace("index:\n", "index:\n  commit_docs: 1000\n"),
+    );
+    let n = 5_000;
+    let s = dir.import(&dir.write("many.jsonl", &numbered_posts(n)));
+    assert_eq!(s["indexed"], n, "{s}");
+    let meta = std::fs::read_to_string(dir.data().join("index/meta.json")).expect("meta.json");
+    let meta: serde_json::Value = serde_json::from_str(&meta).expect("meta.json is JSON");
+    assert_eq!(meta["segments"].as_array().map(Vec::len), Some(1), "{meta}");
+    assert_eq!(dir.total(&[]), n as u64);
+    let crash = (0..n).filter(|i| i % 8 == 1 || (i / 8) % 8 == 1).count();
+    assert_eq!(dir.total(&["crash"]), crash as u64);
+}
+
+/// `n` import lines mentioning Acme Bahn with two of eight complaint words each, every
+/// post by its own author (near-identical texts are no duplicates then).
+fn numbered_posts(n: usize) -> String {
+    let words = [
+        "late", "crash", "refund", "wifi", "seat", "hotline", "app", "login",
+    ];
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"{i}\",\"text\":\"Acme Bahn {} {} post number {i}\",\"author\":\"@u{i}\",\"published_at\":{}}}\n",
+                words[i % words.len()],
+                words[(i / 8) % words.len()],
+                1_763_632_800 + i
+            )
+        })
+        .collect()
 }

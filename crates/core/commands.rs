@@ -15,7 +15,7 @@ use lauscher_server::SearchParams;
 
 use lauscher_model::Lang;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::{CheckArgs, Cli, Command, ImportArgs, ReindexArgs, RunArgs, SearchArgs};
 
@@ -112,6 +112,12 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
             args.data.data_dir.display()
         )
     })?;
+    // The import's own segments are merged into one at its end (lauscher_index's
+    // `merge` module: a smaller index, one segment to read).
+    let index = pipeline.index();
+    let before = index
+        .segments()
+        .with_context(|| format!("cannot read {}", args.data.data_dir.display()))?;
     let sender = pipeline.sender();
     let (input, total_bytes): (Box<dyn BufRead + Send>, u64) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
@@ -150,6 +156,16 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
     .await
     .context("import reader failed")??;
     pipeline.shutdown().await?;
+    if let Some(b) = &bar {
+        b.set_message("merging the imported segments");
+    }
+    let merged = tokio::task::spawn_blocking(move || index.merge_since(&before))
+        .await
+        .context("merge failed")?;
+    if let Err(e) = merged {
+        // Everything is committed already: the index is whole, only larger.
+        warn!(error = %e, "the imported segments were not merged");
+    }
     for ack in acks {
         if let Ok(report) = ack.await {
             summary.indexed += report.indexed;

@@ -13,6 +13,7 @@ pub mod analyzer;
 mod authors;
 pub mod dump;
 mod id;
+mod merge;
 pub mod rule;
 pub mod schema;
 pub mod search;
@@ -33,6 +34,7 @@ use lauscher_query::RuleSet;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use dump::MentionDump;
+pub use merge::SegmentSet;
 pub use schema::{Fields, SCHEMA_VERSION};
 pub use search::{Collapse, IndexedMention, SearchPage, SearchRequest, parse_time};
 pub use space::SpaceUsage;
@@ -179,6 +181,20 @@ impl MentionIndex {
     /// same directory fails with a lock error naming the directory).
     pub fn writer(&self, memory_bytes: usize, threads: usize) -> Result<MentionWriter, IndexError> {
         self.current().writer(memory_bytes, threads)
+    }
+
+    /// The segments of the index now, for a later [`merge_since`](Self::merge_since).
+    pub fn segments(&self) -> Result<SegmentSet, IndexError> {
+        self.current().segments()
+    }
+
+    /// Merges the segments written since `before` was taken into one and waits for it
+    /// (an import's or a rebuild's last step; its costs and decisions are in the
+    /// `merge` module's docs); returns
+    /// how many were merged (0 when fewer than two are new). Needs the writer lock: no
+    /// writer may be open.
+    pub fn merge_since(&self, before: &SegmentSet) -> Result<usize, IndexError> {
+        self.current().merge_since(before)
     }
 
     /// Searches: see [`SearchRequest`]; hits newest first.

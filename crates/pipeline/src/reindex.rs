@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lauscher_config::Config;
-use lauscher_index::{IndexError, MentionDump, MentionIndex, MentionWriter};
+use lauscher_index::{IndexError, MentionDump, MentionIndex, MentionWriter, SegmentSet};
 use lauscher_model::{Mention, ScoredMention};
 use lauscher_query::{ActiveRules, RuleSet};
 use lauscher_scorer::Scorer;
@@ -94,7 +94,10 @@ pub fn finish_swap(data_dir: &Path) -> Result<(), PipelineError> {
 
 /// A new, empty index in `index.reindex/` (an unfinished one there is removed) and its
 /// writer.
-fn open_building(config: &Config, data_dir: &Path) -> Result<MentionWriter, PipelineError> {
+fn open_building(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<(MentionIndex, MentionWriter), PipelineError> {
     let building = building_dir(data_dir);
     if building.exists() {
         info!(path = %building.display(), "removing an unfinished reindex");
@@ -107,8 +110,8 @@ fn open_building(config: &Config, data_dir: &Path) -> Result<MentionWriter, Pipe
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(2);
-    // The writer keeps the index open; the handle is not needed for writing.
-    Ok(index.writer(config.index.writer_memory.0 as usize, threads)?)
+    let writer = index.writer(config.index.writer_memory.0 as usize, threads)?;
+    Ok((index, writer))
 }
 
 /// Analyses `batch` with the current scorer and rules, on all cores.
@@ -177,7 +180,7 @@ pub fn reindex(
     let total = dump.len();
     let state = StateStore::open(&data_dir.join("state.db"))?;
     let commit_seq = state.commit_seq()?;
-    let mut writer = open_building(config, data_dir)?;
+    let (building, mut writer) = open_building(config, data_dir)?;
     let scorer = Scorer::new(config);
     let rule_set = rules.get();
     let mut done = 0u64;
@@ -193,6 +196,9 @@ pub fn reindex(
     in_batches(&dump, |batch| flush(batch, &mut done))?;
     writer.commit(commit_seq)?;
     writer.close()?;
+    // A rebuild is an import into a fresh index: its segments become one.
+    building.merge_since(&SegmentSet::default())?;
+    drop(building);
     let from_layout = dump.layout();
     drop(dump);
     drop(lock);
@@ -388,7 +394,9 @@ impl Rebuilder {
     /// batches.
     fn build(&self, changes: std::sync::mpsc::Receiver<Change>) -> Result<Built, PipelineError> {
         let mut b = Built {
-            writer: open_building(&self.config, &self.data_dir)?,
+            // Not merged at the end, unlike the offline rebuild: ingest waits for the
+            // swap, so the merge policy takes care of the segments later.
+            writer: open_building(&self.config, &self.data_dir)?.1,
             changes,
             touched: std::collections::HashSet::new(),
             cutoff: None,
