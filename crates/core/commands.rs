@@ -159,12 +159,21 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
     if let Some(b) = &bar {
         b.set_message("merging the imported segments");
     }
+    let merging = std::time::Instant::now();
     let merged = tokio::task::spawn_blocking(move || index.merge_since(&before))
         .await
         .context("merge failed")?;
-    if let Err(e) = merged {
+    match merged {
+        Ok(m) => info!(
+            segments = m.segments,
+            bytes = m.bytes,
+            segments_after = m.segments_after,
+            bytes_after = m.bytes_after,
+            took_ms = merging.elapsed().as_millis() as u64,
+            "imported segments merged"
+        ),
         // Everything is committed already: the index is whole, only larger.
-        warn!(error = %e, "the imported segments were not merged");
+        Err(e) => warn!(error = %e, "the imported segments were not merged"),
     }
     for ack in acks {
         if let Ok(report) = ack.await {

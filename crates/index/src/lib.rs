@@ -34,7 +34,7 @@ use lauscher_query::RuleSet;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use dump::MentionDump;
-pub use merge::SegmentSet;
+pub use merge::{Merged, SegmentSet};
 pub use schema::{Fields, SCHEMA_VERSION};
 pub use search::{Collapse, IndexedMention, SearchPage, SearchRequest, parse_time};
 pub use space::SpaceUsage;
@@ -188,12 +188,11 @@ impl MentionIndex {
         self.current().segments()
     }
 
-    /// Merges the segments written since `before` was taken into one and waits for it
-    /// (an import's or a rebuild's last step; its costs and decisions are in the
-    /// `merge` module's docs); returns
-    /// how many were merged (0 when fewer than two are new). Needs the writer lock: no
-    /// writer may be open.
-    pub fn merge_since(&self, before: &SegmentSet) -> Result<usize, IndexError> {
+    /// Merges the segments written since `before` was taken into one per 128 MiB of
+    /// segment files and waits for it (an import's or a rebuild's last step; its costs
+    /// and decisions are in the `merge` module's docs). Needs the writer lock: no writer
+    /// may be open.
+    pub fn merge_since(&self, before: &SegmentSet) -> Result<Merged, IndexError> {
         self.current().merge_since(before)
     }
 
