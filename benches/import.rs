@@ -5,8 +5,9 @@
 //! language, sentiment, intent, topics, phrases, index, commits, state store), best of
 //! three. R₂ = `text.to_lowercase().split_whitespace().count()` per post on two
 //! threads, timed here. VADER = `benches/vader.py` on the same texts, when Python has
-//! `vaderSentiment` (skipped otherwise). The index is measured after the import's
-//! writer closed (merges done).
+//! `vaderSentiment` (skipped otherwise). The index is measured after the import ended,
+//! its segments merged (`lauscher_index`'s `merge` module): the wall clock includes the
+//! merge.
 //!
 //! The corpus is generated (seeded, never committed) and real-shaped: post lengths
 //! from a short-heavy distribution, German, English and 10 % other languages, a
