@@ -1,17 +1,21 @@
-//! Mention ids in the index: two 64-bit halves, and the query that finds an id.
+//! Mention ids in the index: two 64-bit halves, a lookup key, and the query that finds
+//! an id.
 //!
 //! A mention id is 128 random-looking bits. Indexed whole, each was a 16-byte term
 //! (34 bytes a mention in the term dictionary, the largest share of its FST building)
-//! plus a stored copy. Layout 5 keeps the low half as an indexed `u64` and both halves
-//! as columns (`id_high`, `id_low`; `repost_high`, `repost_low` for a repost's
-//! original): [`IdQuery`] looks the low half up and confirms each candidate's high half
-//! in its column, so ids that share a low half (about one pair in 4·10⁹ hash ids at
-//! 10M mentions; small ids made by hand, as in tests, differ there) are still told
-//! apart.
+//! plus a stored copy. Layout 5 kept the low half as an indexed `u64` and both halves
+//! as columns: still one term per mention, 19 bytes each (0.20 × the raw text on 73k
+//! real posts, the largest part of the index after the doc store, the `phrases` column
+//! and the text's postings). Layout 6 indexes only a key, the low half's top
+//! [`KEY_BITS`] bits (`id_key`; `repost_key` for a repost's original), so the
+//! dictionary has at most 65,536 terms whatever the index's size; [`IdQuery`] reads the
+//! key's postings and keeps the candidates whose halves match in the columns. Hash ids
+//! spread evenly over the keys; small ids made by hand (as in tests) all share key 0
+//! and are told apart by the columns.
 //!
-//! Cost of an [`IdQuery`]: one term lookup and one column read per candidate and
-//! segment, like a term query. (A range query on the high half's column would instead
-//! scan the column from the segment's start to the match: milliseconds per lookup at
+//! Cost of an [`IdQuery`]: one term lookup per segment and two column reads per
+//! candidate: about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
+//! range query on a column would instead scan the column: milliseconds per lookup at
 //! 10M mentions, paid by every replacement during a reindex or crash replay.)
 
 use lauscher_model::MentionId;
@@ -19,10 +23,21 @@ use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Wei
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError};
 
+use crate::schema::Fields;
+
+/// The bits of an id's low half its lookup key keeps.
+pub(crate) const KEY_BITS: u32 = 16;
+
 /// The high and low 64 bits of `id`, as the `id_high` and `id_low` fields (and
 /// `repost_high`, `repost_low`) keep them.
 pub(crate) fn halves(id: MentionId) -> (u64, u64) {
     ((id.0 >> 64) as u64, id.0 as u64)
+}
+
+/// The lookup key of an id whose low half is `low` (the `id_key` and `repost_key`
+/// fields).
+pub(crate) fn key(low: u64) -> u64 {
+    low >> (64 - KEY_BITS)
 }
 
 /// The id whose halves are `high` and `low` (see [`halves`]).
@@ -30,19 +45,34 @@ pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
     MentionId((u128::from(high) << 64) | u128::from(low))
 }
 
-/// The documents whose id halves in the fields `low` (indexed) and `high` (a column)
-/// are those of an id.
+/// The documents with an id: a mention's own, or the original a repost reposts.
 #[derive(Clone, Debug)]
 pub(crate) struct IdQuery {
+    key: Field,
     low: Field,
     high: Field,
     id: MentionId,
 }
 
 impl IdQuery {
-    /// Finds `id` in the fields `low` (indexed) and `high` (a column).
-    pub(crate) fn new(low: Field, high: Field, id: MentionId) -> IdQuery {
-        IdQuery { low, high, id }
+    /// The mention `id` (its `id_key`, `id_low`, `id_high`).
+    pub(crate) fn mention(f: &Fields, id: MentionId) -> IdQuery {
+        IdQuery {
+            key: f.id_key,
+            low: f.id_low,
+            high: f.id_high,
+            id,
+        }
+    }
+
+    /// The reposts of `id` (their `repost_key`, `repost_low`, `repost_high`).
+    pub(crate) fn reposts_of(f: &Fields, id: MentionId) -> IdQuery {
+        IdQuery {
+            key: f.repost_key,
+            low: f.repost_low,
+            high: f.repost_high,
+            id,
+        }
     }
 }
 
@@ -56,20 +86,19 @@ impl IdQuery {
     /// The documents of the segment `reader` with this id, ascending.
     fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Vec<DocId>> {
         let (high, low) = halves(self.id);
-        let term = Term::from_field_u64(self.low, low);
+        let term = Term::from_field_u64(self.key, key(low));
         let Some(mut postings) = reader
-            .inverted_index(self.low)?
+            .inverted_index(self.key)?
             .read_postings(&term, IndexRecordOption::Basic)?
         else {
             return Ok(Vec::new());
         };
-        let column = reader
-            .fast_fields()
-            .u64(reader.schema().get_field_name(self.high))?;
+        let column = |f: Field| reader.fast_fields().u64(reader.schema().get_field_name(f));
+        let (lows, highs) = (column(self.low)?, column(self.high)?);
         let mut docs = Vec::new();
         let mut doc = postings.doc();
         while doc != TERMINATED {
-            if column.first(doc) == Some(high) {
+            if lows.first(doc) == Some(low) && highs.first(doc) == Some(high) {
                 docs.push(doc);
             }
             doc = postings.advance();

@@ -456,10 +456,12 @@ mod tests {
     }
 
     #[test]
-    fn ids_sharing_their_indexed_half_are_still_told_apart() {
+    fn ids_sharing_their_lookup_key_are_still_told_apart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("open");
-        let (a, b) = ((1u128 << 64) | 7, (2u128 << 64) | 7);
+        // One lookup key (the low half's top bits, 0xABCD) for every id here.
+        let low = 0xABCD_0000_0000_0007u128;
+        let (a, b) = ((1u128 << 64) | low, (2u128 << 64) | low);
         let mut original = mention(a, "en", "The app keeps crashing", "acme");
         original.mention.id = MentionId(a);
         let mut repost = mention(b, "en", "RT: The app keeps crashing", "acme");
@@ -480,8 +482,12 @@ mod tests {
             (MentionId(b), Some(MentionId(a)))
         );
         assert!(
-            got((3u128 << 64) | 7).is_none(),
+            got((3u128 << 64) | low).is_none(),
             "same low half, another id"
+        );
+        assert!(
+            got((1u128 << 64) | (low + 1)).is_none(),
+            "same key and high half, another low half"
         );
         let collapsed = index
             .search(

@@ -204,7 +204,7 @@ impl OpenIndex {
     ) -> Result<(), IndexError> {
         for hit in hits {
             let f = &self.fields;
-            let q = crate::id::IdQuery::new(f.repost_low, f.repost_high, hit.id);
+            let q = crate::id::IdQuery::reposts_of(f, hit.id);
             hit.reposts = Some(searcher.search(&q, &Count).map_err(|e| self.tantivy(e))?);
         }
         Ok(())
@@ -375,7 +375,7 @@ impl OpenIndex {
     /// Returns the mention with id `id`, if indexed.
     pub fn get(&self, id: MentionId) -> Result<Option<IndexedMention>, IndexError> {
         let searcher = self.reader.searcher();
-        let q = crate::id::IdQuery::new(self.fields.id_low, self.fields.id_high, id);
+        let q = crate::id::IdQuery::mention(&self.fields, id);
         let docs = searcher
             .search(&q, &TopDocs::with_limit(1).order_by_score())
             .map_err(|e| self.tantivy(e))?;

@@ -54,7 +54,7 @@ impl MentionWriter {
     pub fn delete(&mut self, id: lauscher_model::MentionId) -> tantivy::Result<()> {
         let f = &self.fields;
         self.writer
-            .delete_query(Box::new(IdQuery::new(f.id_low, f.id_high, id)))?;
+            .delete_query(Box::new(IdQuery::mention(f, id)))?;
         Ok(())
     }
 
@@ -67,12 +67,13 @@ impl MentionWriter {
         let f = &self.fields;
         if replace {
             self.writer
-                .delete_query(Box::new(IdQuery::new(f.id_low, f.id_high, m.mention.id)))?;
+                .delete_query(Box::new(IdQuery::mention(f, m.mention.id)))?;
         }
         let mut doc = TantivyDocument::default();
         let (high, low) = halves(m.mention.id);
         doc.add_u64(f.id_high, high);
         doc.add_u64(f.id_low, low);
+        doc.add_u64(f.id_key, crate::id::key(low));
         doc.add_date(
             f.ts,
             DateTime::from_timestamp_secs(m.mention.published_at.timestamp()),
@@ -106,6 +107,7 @@ impl MentionWriter {
             let (high, low) = halves(original);
             doc.add_u64(f.repost_high, high);
             doc.add_u64(f.repost_low, low);
+            doc.add_u64(f.repost_key, crate::id::key(low));
         }
         if let Some(url) = &m.mention.url {
             doc.add_text(f.url, url);
