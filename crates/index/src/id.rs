@@ -6,12 +6,10 @@
 //! plus a stored copy. Layout 5 kept the low half as an indexed `u64` and both halves
 //! as columns: still one term per mention, 19 bytes each (0.20 × the raw text on 73k
 //! real posts, the largest part of the index after the doc store, the `phrases` column
-//! and the text's postings). Layout 6 indexes only a key, the low half's top
-//! [`KEY_BITS`] bits (`id_key`; `repost_key` for a repost's original), so the
+//! and the text's postings). Layout 6 indexes only a [`KEY_BITS`]-bit key of
+//! the low half ([`key`]; `id_key`, and `repost_key` for a repost's original), so the
 //! dictionary has at most 65,536 terms whatever the index's size; [`IdQuery`] reads the
-//! key's postings and keeps the candidates whose halves match in the columns. Hash ids
-//! spread evenly over the keys; small ids made by hand (as in tests) all share key 0
-//! and are told apart by the columns.
+//! key's postings and keeps the candidates whose halves match in the columns.
 //!
 //! Cost of an [`IdQuery`]: one term lookup per segment and two column reads per
 //! candidate: about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
@@ -35,9 +33,12 @@ pub(crate) fn halves(id: MentionId) -> (u64, u64) {
 }
 
 /// The lookup key of an id whose low half is `low` (the `id_key` and `repost_key`
-/// fields).
+/// fields): the top [`KEY_BITS`] bits of its product with 2⁶⁴/φ (Fibonacci hashing), so
+/// that hash ids and numbered ids alike spread evenly over the keys. (The low half's
+/// own top bits put every numbered id under key 0: with the insights bench's ids
+/// 1..1M, each lookup read a million postings.)
 pub(crate) fn key(low: u64) -> u64 {
-    low >> (64 - KEY_BITS)
+    low.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - KEY_BITS)
 }
 
 /// The id whose halves are `high` and `low` (see [`halves`]).

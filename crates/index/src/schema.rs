@@ -15,7 +15,7 @@ use crate::analyzer::{SOCIAL, stem_name};
 /// older layout opens read-only for `lauscher reindex` ([`crate::dump`]) and is refused
 /// for writing with [`crate::IndexError::OlderSchema`].
 ///
-/// 6: a mention id is looked up by a key, the top 16 bits of its low half (`id_key`,
+/// 6: a mention id is looked up by a 16-bit key of its low half (`id_key`,
 /// `repost_key` for a repost's original), indexed without field norms; both halves are
 /// columns only (was: the whole low half indexed, with norms). At most 65,536 terms
 /// instead of one per mention: the id's term dictionary was 0.20 × the raw text on 73k
@@ -52,7 +52,7 @@ pub const SCHEMA_VERSION: u64 = 6;
 pub fn build(langs: &[Lang]) -> Schema {
     let mut sb = Schema::builder();
     // The mention id (128 bits) as two 64-bit columns, so a hit's id is read without the
-    // doc store, and a key looked up (get, replace, delete), the low half's top 16 bits
+    // doc store, and a key looked up (get, replace, delete), a 16-bit hash of the low half
     // (`crate::id`: the columns confirm each candidate). Indexed whole, random 16-byte
     // terms cost the term dictionary 34 bytes a mention and a stored copy 16 more.
     let key = NumericOptions::default().set_indexed();
