@@ -112,8 +112,8 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
             args.data.data_dir.display()
         )
     })?;
-    // The import's own segments are merged into one at its end (lauscher_index's
-    // `merge` module: a smaller index, one segment to read).
+    // The segments the import writes are merged at its end, one per 128 MiB of files
+    // (lauscher_index's `merge` module: a smaller index, fewer segments to read).
     let index = pipeline.index();
     let before = index
         .segments()
