@@ -65,7 +65,7 @@ impl OpenIndex {
         let ids = self
             .index
             .searchable_segment_ids()
-            .map_err(|source| self.error(source))?;
+            .map_err(|source| self.tantivy(source))?;
         Ok(SegmentSet(ids.into_iter().collect()))
     }
 
@@ -81,13 +81,13 @@ impl OpenIndex {
             let mut writer = self
                 .index
                 .writer_with_num_threads::<tantivy::TantivyDocument>(1, MERGE_WRITER_MEMORY)
-                .map_err(|source| self.error(source))?;
+                .map_err(|source| self.tantivy(source))?;
             writer.set_merge_policy(Box::new(NoMergePolicy));
             for group in groups {
                 writer
                     .merge(&group)
                     .wait()
-                    .map_err(|source| self.error(source))?;
+                    .map_err(|source| self.tantivy(source))?;
                 // The reader lets go of the merged segments' maps, and of the pages the
                 // merge read through them.
                 self.reload()?;
@@ -96,10 +96,10 @@ impl OpenIndex {
             writer
                 .garbage_collect_files()
                 .wait()
-                .map_err(|source| self.error(source))?;
+                .map_err(|source| self.tantivy(source))?;
             writer
                 .wait_merging_threads()
-                .map_err(|source| self.error(source))?;
+                .map_err(|source| self.tantivy(source))?;
         }
         let now = self.segments_since(before)?;
         report.segments_after = now.len();
@@ -112,7 +112,7 @@ impl OpenIndex {
         let metas = self
             .index
             .searchable_segment_metas()
-            .map_err(|source| self.error(source))?;
+            .map_err(|source| self.tantivy(source))?;
         // (The metas are dropped on return: a segment's files are deleted only once no
         // `SegmentMeta` of it is alive.)
         Ok(metas
@@ -139,13 +139,6 @@ impl OpenIndex {
         .filter_map(|c| std::fs::metadata(dir.join(meta.relative_path(c))).ok())
         .map(|m| m.len())
         .sum()
-    }
-
-    fn error(&self, source: tantivy::TantivyError) -> IndexError {
-        IndexError::Tantivy {
-            path: self.path.clone(),
-            source,
-        }
     }
 }
 
