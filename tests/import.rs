@@ -165,7 +165,7 @@ fn retention_deletes_mentions_older_than_it_keeps() {
 }
 
 /// An import killed with SIGKILL after some of its commits loses nothing: importing the
-/// file again adds exactly the posts the first run had not committed, each once.
+/// file again leaves every post in the index exactly once.
 #[test]
 fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
     let dir = Dir::new();
@@ -212,9 +212,14 @@ fn an_import_killed_midway_completes_on_the_next_run_without_duplicates() {
         n as u64,
         "{s}"
     );
-    assert_eq!(
-        s["duplicates"], committed,
-        "what the first run committed: {s}"
+    // The seen set is written just after each index commit, so a kill between the two
+    // leaves the index one commit ahead: those posts are read again as new and replace
+    // their documents by id (tests/crash.rs covers that window on its own). The seen set
+    // is never ahead of the index.
+    let duplicates = s["duplicates"].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        duplicates <= committed,
+        "what the first run committed ({committed}): {s}"
     );
     assert_eq!(dir.total(&[]), n as u64, "every post once");
 }
