@@ -12,11 +12,12 @@
 //! key's postings and keeps the candidates whose halves match in the columns.
 //!
 //! Cost of an [`IdQuery`]: one term lookup per segment and two column reads per
-//! candidate: about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
+//! candidate ([`SegmentIds`] looks up many ids in a segment at once): about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
 //! range query on a column would instead scan the column: milliseconds per lookup at
 //! 10M mentions, paid by every replacement during a reindex or crash replay.)
 
 use lauscher_model::MentionId;
+use tantivy::columnar::Column;
 use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError};
@@ -46,7 +47,7 @@ pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
     MentionId((u128::from(high) << 64) | u128::from(low))
 }
 
-/// The documents with an id: a mention's own, or the original a repost reposts.
+/// The documents of a mention id: what a get, a replacement or a deletion finds.
 #[derive(Clone, Debug)]
 pub(crate) struct IdQuery {
     key: Field,
@@ -65,16 +66,6 @@ impl IdQuery {
             id,
         }
     }
-
-    /// The reposts of `id` (their `repost_key`, `repost_low`, `repost_high`).
-    pub(crate) fn reposts_of(f: &Fields, id: MentionId) -> IdQuery {
-        IdQuery {
-            key: f.repost_key,
-            low: f.repost_low,
-            high: f.repost_high,
-            id,
-        }
-    }
 }
 
 impl Query for IdQuery {
@@ -86,25 +77,86 @@ impl Query for IdQuery {
 impl IdQuery {
     /// The documents of the segment `reader` with this id, ascending.
     fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Vec<DocId>> {
-        let (high, low) = halves(self.id);
+        let mut docs = Vec::new();
+        SegmentIds::open(reader, self.key, self.low, self.high)?.for_each(self.id, |d| {
+            docs.push(d);
+        })?;
+        Ok(docs)
+    }
+}
+
+/// One segment's lookup of ids by one of the key fields (`id_key` or `repost_key`): its
+/// postings and the two half columns, opened once for any number of ids.
+///
+/// Cost: opening is a field lookup; the columns are opened at the first candidate (a
+/// column's opening reads the segment's column directory, microseconds, which a lookup
+/// of many ids, such as the repost counts of a page of hits, pays once per segment
+/// instead of once per id and segment); then one term lookup per id and two column
+/// reads per candidate.
+pub(crate) struct SegmentIds<'r> {
+    reader: &'r SegmentReader,
+    postings: std::sync::Arc<tantivy::InvertedIndexReader>,
+    key: Field,
+    low: Field,
+    high: Field,
+    columns: Option<(Column<u64>, Column<u64>)>,
+}
+
+impl<'r> SegmentIds<'r> {
+    /// The lookup of `reader`'s documents by `key`, confirmed in the `low` and `high`
+    /// columns.
+    pub(crate) fn open(
+        reader: &'r SegmentReader,
+        key: Field,
+        low: Field,
+        high: Field,
+    ) -> tantivy::Result<Self> {
+        Ok(SegmentIds {
+            reader,
+            postings: reader.inverted_index(key)?,
+            key,
+            low,
+            high,
+            columns: None,
+        })
+    }
+
+    /// The reposts' lookup in `reader` (`repost_key`, `repost_low`, `repost_high`).
+    pub(crate) fn reposts(reader: &'r SegmentReader, f: &Fields) -> tantivy::Result<Self> {
+        SegmentIds::open(reader, f.repost_key, f.repost_low, f.repost_high)
+    }
+
+    /// Calls `found` with each document with `id`, ascending, deleted ones included.
+    pub(crate) fn for_each(
+        &mut self,
+        id: MentionId,
+        mut found: impl FnMut(DocId),
+    ) -> tantivy::Result<()> {
+        let (high, low) = halves(id);
         let term = Term::from_field_u64(self.key, key(low));
-        let Some(mut postings) = reader
-            .inverted_index(self.key)?
+        let Some(mut postings) = self
+            .postings
             .read_postings(&term, IndexRecordOption::Basic)?
         else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        let column = |f: Field| reader.fast_fields().u64(reader.schema().get_field_name(f));
-        let (lows, highs) = (column(self.low)?, column(self.high)?);
-        let mut docs = Vec::new();
+        let (lows, highs) = match &self.columns {
+            Some(columns) => columns,
+            None => {
+                let fast = self.reader.fast_fields();
+                let name = |f: Field| self.reader.schema().get_field_name(f);
+                let columns = (fast.u64(name(self.low))?, fast.u64(name(self.high))?);
+                self.columns.insert(columns)
+            }
+        };
         let mut doc = postings.doc();
         while doc != TERMINATED {
             if lows.first(doc) == Some(low) && highs.first(doc) == Some(high) {
-                docs.push(doc);
+                found(doc);
             }
             doc = postings.advance();
         }
-        Ok(docs)
+        Ok(())
     }
 }
 

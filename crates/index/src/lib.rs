@@ -469,9 +469,13 @@ mod tests {
         original.mention.id = MentionId(a);
         let mut repost = mention(b, "en", "RT: The app keeps crashing", "acme");
         repost.mention.repost_of = Some(MentionId(a));
+        let c = (4u128 << 64) | low;
+        let mut second = mention(c, "en", "RT: The app keeps crashing!", "acme");
+        second.mention.repost_of = Some(MentionId(a));
         let mut w = index.writer(32 << 20, 1).expect("writer");
         w.add(&original, false).expect("add");
         w.add(&repost, false).expect("add");
+        w.add(&second, false).expect("add");
         w.commit(1).expect("commit");
         index.reload().expect("reload");
         let got = |id| index.get(MentionId(id)).ok().flatten();
@@ -492,19 +496,25 @@ mod tests {
             got((1u128 << 64) | other).is_none(),
             "same key and high half, another low half"
         );
-        let collapsed = index
-            .search(
-                &SearchRequest {
-                    collapse: Some(Collapse::Reposts),
-                    ..Default::default()
-                },
-                None,
-            )
-            .expect("search");
-        assert_eq!(collapsed.hits.len(), 1);
-        assert_eq!(collapsed.hits[0].reposts, Some(1));
-        w.delete(MentionId(a)).expect("delete");
+        let reposts = || {
+            let page = index
+                .search(
+                    &SearchRequest {
+                        collapse: Some(Collapse::Reposts),
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .expect("search");
+            page.hits.iter().map(|h| h.reposts).collect::<Vec<_>>()
+        };
+        assert_eq!(reposts(), [Some(2)]);
+        w.delete(MentionId(c)).expect("delete");
         w.commit(2).expect("commit");
+        index.reload().expect("reload");
+        assert_eq!(reposts(), [Some(1)], "a deleted repost is not counted");
+        w.delete(MentionId(a)).expect("delete");
+        w.commit(3).expect("commit");
         index.reload().expect("reload");
         assert!(got(a).is_none());
         assert_eq!(got(b).map(|m| m.id), Some(MentionId(b)));

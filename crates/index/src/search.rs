@@ -196,16 +196,29 @@ impl OpenIndex {
         Ok(SearchPage { total, hits })
     }
 
-    /// Sets each hit's repost count: one term lookup per hit.
+    /// Sets each hit's repost count (deleted reposts left out): per segment, one term
+    /// lookup per hit ([`SegmentIds`](crate::id::SegmentIds)).
     fn count_reposts(
         &self,
         searcher: &tantivy::Searcher,
         hits: &mut [IndexedMention],
     ) -> Result<(), IndexError> {
-        for hit in hits {
-            let f = &self.fields;
-            let q = crate::id::IdQuery::reposts_of(f, hit.id);
-            hit.reposts = Some(searcher.search(&q, &Count).map_err(|e| self.tantivy(e))?);
+        let mut counts = vec![0usize; hits.len()];
+        for reader in searcher.segment_readers() {
+            let alive = reader.alive_bitset();
+            let mut ids = crate::id::SegmentIds::reposts(reader, &self.fields)
+                .map_err(|e| self.tantivy(e))?;
+            for (hit, count) in hits.iter().zip(&mut counts) {
+                ids.for_each(hit.id, |doc| {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        *count += 1;
+                    }
+                })
+                .map_err(|e| self.tantivy(e))?;
+            }
+        }
+        for (hit, count) in hits.iter_mut().zip(counts) {
+            hit.reposts = Some(count);
         }
         Ok(())
     }
