@@ -32,6 +32,10 @@ mod corpus;
 
 use corpus::{best_of, corpus, raw_pass};
 
+/// What the index is built from; a kept index (`LAUSCHER_BENCH_INDEX`) records it, and
+/// one built from another version of this corpus is not reused. Change it with the
+/// corpus.
+const CORPUS: &str = "generated posts of seed 11, planted complaints, one repost in ten\n";
 /// Mentions indexed by default (`LAUSCHER_BENCH_MENTIONS` overrides).
 const DEFAULT_POSTS: usize = 1_000_000;
 const RULES: &str = "version: 1
@@ -101,8 +105,8 @@ fn main() {
         Err(e) => panic!("rules: {e}"),
     };
     // `LAUSCHER_BENCH_INDEX=dir` keeps the index there and reuses it when it holds as
-    // many mentions (building 10M takes minutes; remove it when this corpus changes); by
-    // default a temporary directory.
+    // many mentions from the same corpus (building 10M takes minutes); by default a
+    // temporary directory.
     let temp = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
@@ -113,9 +117,16 @@ fn main() {
         Ok(i) => i,
         Err(e) => panic!("index: {e}"),
     };
-    let reuse = kept.is_some() && index.num_docs() == mentions as u64;
+    // A kept index is reused only when it was built from this corpus, of this size.
+    let built_from = dir.join("bench-corpus");
+    let reuse = kept.is_some()
+        && index.num_docs() == mentions as u64
+        && std::fs::read_to_string(&built_from).is_ok_and(|c| c == CORPUS);
     if !reuse && index.num_docs() > 0 {
-        panic!("{} holds another index: remove it", dir.display());
+        panic!(
+            "{} holds another index (of another size or corpus): remove it",
+            dir.display()
+        );
     }
     let until = Utc
         .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
@@ -179,6 +190,9 @@ fn main() {
         }
         if let Err(e) = w.commit(0).and_then(|_| w.close()) {
             panic!("commit: {e}");
+        }
+        if let Err(e) = std::fs::write(&built_from, CORPUS) {
+            panic!("{}: {e}", built_from.display());
         }
     }
     if let Err(e) = index.reload() {
