@@ -12,9 +12,11 @@
 //! key's postings and keeps the candidates whose halves match in the columns.
 //!
 //! Cost of an [`IdQuery`]: one term lookup per segment and two column reads per
-//! candidate ([`SegmentIds`] looks up many ids in a segment at once): about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
+//! candidate: about one candidate per 65,536 mentions (150 at 10M), microseconds. (A
 //! range query on a column would instead scan the column: milliseconds per lookup at
 //! 10M mentions, paid by every replacement during a reindex or crash replay.)
+//! [`SegmentIds`] looks up many ids in a segment at once (the repost counts of a page
+//! of hits).
 
 use lauscher_model::MentionId;
 use tantivy::columnar::Column;
