@@ -49,22 +49,55 @@ pub(crate) fn id_of_halves(high: u64, low: u64) -> MentionId {
     MentionId((u128::from(high) << 64) | u128::from(low))
 }
 
+/// The three fields that keep one id of a mention: its own (`id_high`, `id_low`,
+/// `id_key`) or the original it reposts (`repost_high`, `repost_low`, `repost_key`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdFields {
+    high: Field,
+    low: Field,
+    key: Field,
+}
+
+impl IdFields {
+    /// The mention's own id.
+    pub(crate) fn mention(f: &Fields) -> IdFields {
+        IdFields {
+            high: f.id_high,
+            low: f.id_low,
+            key: f.id_key,
+        }
+    }
+
+    /// The original a repost reposts.
+    pub(crate) fn repost(f: &Fields) -> IdFields {
+        IdFields {
+            high: f.repost_high,
+            low: f.repost_low,
+            key: f.repost_key,
+        }
+    }
+
+    /// Adds `id` to `doc`: its halves and its lookup key.
+    pub(crate) fn add(self, doc: &mut tantivy::TantivyDocument, id: MentionId) {
+        let (high, low) = halves(id);
+        doc.add_u64(self.high, high);
+        doc.add_u64(self.low, low);
+        doc.add_u64(self.key, key(low));
+    }
+}
+
 /// The documents of a mention id: what a get, a replacement or a deletion finds.
 #[derive(Clone, Debug)]
 pub(crate) struct IdQuery {
-    key: Field,
-    low: Field,
-    high: Field,
+    fields: IdFields,
     id: MentionId,
 }
 
 impl IdQuery {
-    /// The mention `id` (its `id_key`, `id_low`, `id_high`).
+    /// The mention `id`.
     pub(crate) fn mention(f: &Fields, id: MentionId) -> IdQuery {
         IdQuery {
-            key: f.id_key,
-            low: f.id_low,
-            high: f.id_high,
+            fields: IdFields::mention(f),
             id,
         }
     }
@@ -80,7 +113,7 @@ impl IdQuery {
     /// The documents of the segment `reader` with this id, ascending.
     fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Vec<DocId>> {
         let mut docs = Vec::new();
-        SegmentIds::open(reader, self.key, self.low, self.high)?.for_each(self.id, |d| {
+        SegmentIds::open(reader, self.fields)?.for_each(self.id, |d| {
             docs.push(d);
         })?;
         Ok(docs)
@@ -98,34 +131,20 @@ impl IdQuery {
 pub(crate) struct SegmentIds<'r> {
     reader: &'r SegmentReader,
     postings: std::sync::Arc<tantivy::InvertedIndexReader>,
-    key: Field,
-    low: Field,
-    high: Field,
+    fields: IdFields,
     columns: Option<(Column<u64>, Column<u64>)>,
 }
 
 impl<'r> SegmentIds<'r> {
-    /// The lookup of `reader`'s documents by `key`, confirmed in the `low` and `high`
+    /// The lookup of `reader`'s documents by the key of `fields`, confirmed in their
     /// columns.
-    pub(crate) fn open(
-        reader: &'r SegmentReader,
-        key: Field,
-        low: Field,
-        high: Field,
-    ) -> tantivy::Result<Self> {
+    pub(crate) fn open(reader: &'r SegmentReader, fields: IdFields) -> tantivy::Result<Self> {
         Ok(SegmentIds {
             reader,
-            postings: reader.inverted_index(key)?,
-            key,
-            low,
-            high,
+            postings: reader.inverted_index(fields.key)?,
+            fields,
             columns: None,
         })
-    }
-
-    /// The reposts' lookup in `reader` (`repost_key`, `repost_low`, `repost_high`).
-    pub(crate) fn reposts(reader: &'r SegmentReader, f: &Fields) -> tantivy::Result<Self> {
-        SegmentIds::open(reader, f.repost_key, f.repost_low, f.repost_high)
     }
 
     /// Calls `found` with each document with `id`, ascending, deleted ones included.
@@ -135,7 +154,7 @@ impl<'r> SegmentIds<'r> {
         mut found: impl FnMut(DocId),
     ) -> tantivy::Result<()> {
         let (high, low) = halves(id);
-        let term = Term::from_field_u64(self.key, key(low));
+        let term = Term::from_field_u64(self.fields.key, key(low));
         let Some(mut postings) = self
             .postings
             .read_postings(&term, IndexRecordOption::Basic)?
@@ -147,7 +166,10 @@ impl<'r> SegmentIds<'r> {
             None => {
                 let fast = self.reader.fast_fields();
                 let name = |f: Field| self.reader.schema().get_field_name(f);
-                let columns = (fast.u64(name(self.low))?, fast.u64(name(self.high))?);
+                let columns = (
+                    fast.u64(name(self.fields.low))?,
+                    fast.u64(name(self.fields.high))?,
+                );
                 self.columns.insert(columns)
             }
         };

@@ -206,8 +206,9 @@ impl OpenIndex {
         let mut counts = vec![0usize; hits.len()];
         for reader in searcher.segment_readers() {
             let alive = reader.alive_bitset();
-            let mut ids = crate::id::SegmentIds::reposts(reader, &self.fields)
-                .map_err(|e| self.tantivy(e))?;
+            let repost = crate::id::IdFields::repost(&self.fields);
+            let mut ids =
+                crate::id::SegmentIds::open(reader, repost).map_err(|e| self.tantivy(e))?;
             for (hit, count) in hits.iter().zip(&mut counts) {
                 ids.for_each(hit.id, |doc| {
                     if alive.is_none_or(|a| a.is_alive(doc)) {

@@ -7,7 +7,7 @@ use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
-use crate::id::{IdQuery, halves};
+use crate::id::{IdFields, IdQuery};
 use crate::schema::Fields;
 
 /// Adds mentions to the index and commits them.
@@ -70,10 +70,7 @@ impl MentionWriter {
                 .delete_query(Box::new(IdQuery::mention(f, m.mention.id)))?;
         }
         let mut doc = TantivyDocument::default();
-        let (high, low) = halves(m.mention.id);
-        doc.add_u64(f.id_high, high);
-        doc.add_u64(f.id_low, low);
-        doc.add_u64(f.id_key, crate::id::key(low));
+        IdFields::mention(f).add(&mut doc, m.mention.id);
         doc.add_date(
             f.ts,
             DateTime::from_timestamp_secs(m.mention.published_at.timestamp()),
@@ -104,10 +101,7 @@ impl MentionWriter {
             doc.add_text(f.reply_to, parent);
         }
         if let Some(original) = m.mention.repost_of {
-            let (high, low) = halves(original);
-            doc.add_u64(f.repost_high, high);
-            doc.add_u64(f.repost_low, low);
-            doc.add_u64(f.repost_key, crate::id::key(low));
+            IdFields::repost(f).add(&mut doc, original);
         }
         if let Some(url) = &m.mention.url {
             doc.add_text(f.url, url);
