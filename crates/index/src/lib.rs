@@ -11,6 +11,7 @@
 
 pub mod analyzer;
 mod authors;
+mod days;
 pub mod dump;
 mod id;
 mod merge;
@@ -130,6 +131,8 @@ pub(crate) struct OpenIndex {
     reader: IndexReader,
     /// Author numbers shared by the segments, for distinct author counts.
     authors: authors::AuthorOrdinals,
+    /// Phrase counts per day kept per segment and filter, for phrase tallies.
+    days: days::SegmentCache<days::SegmentDays>,
 }
 
 impl MentionIndex {
@@ -339,6 +342,7 @@ impl OpenIndex {
             fields,
             reader,
             authors: authors::AuthorOrdinals::default(),
+            days: days::SegmentCache::default(),
         })
     }
 

@@ -406,6 +406,31 @@ impl OpenIndex {
         }
     }
 
+    /// Mentions published in `[since, until)` (to the second, the column's precision;
+    /// an open end is unbounded): a range over the `ts` column.
+    pub(crate) fn time_range(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Box<dyn Query> {
+        use std::ops::Bound;
+        let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
+            Some(d) => {
+                let t = Term::from_field_date_for_search(
+                    self.fields.ts,
+                    tantivy::DateTime::from_timestamp_secs(d.timestamp()),
+                );
+                if inclusive {
+                    Bound::Included(t)
+                } else {
+                    Bound::Excluded(t)
+                }
+            }
+            None => Bound::Unbounded,
+        };
+        Box::new(RangeQuery::new(bound(since, true), bound(until, false)))
+    }
+
     pub(crate) fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -467,28 +492,7 @@ impl OpenIndex {
             ));
         }
         if req.since.is_some() || req.until.is_some() {
-            use std::ops::Bound;
-            let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
-                Some(d) => {
-                    let t = Term::from_field_date_for_search(
-                        f.ts,
-                        tantivy::DateTime::from_timestamp_secs(d.timestamp()),
-                    );
-                    if inclusive {
-                        Bound::Included(t)
-                    } else {
-                        Bound::Excluded(t)
-                    }
-                }
-                None => Bound::Unbounded,
-            };
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    bound(req.since, true),
-                    bound(req.until, false),
-                )),
-            ));
+            clauses.push((Occur::Must, self.time_range(req.since, req.until)));
         }
         Ok(match clauses.len() {
             0 => Box::new(AllQuery),

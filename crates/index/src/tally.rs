@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::{EnableScoring, Query};
+use tantivy::index::SegmentId;
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
 use tantivy::{
     COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
 };
@@ -30,6 +31,7 @@ use lauscher_query::RuleSet;
 #[cfg(test)]
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
+use crate::days::{DAY_NANOS, DayCount, DayKey, DayPlan, Days, PhraseDays, SegmentDays};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -218,6 +220,12 @@ impl OpenIndex {
     }
 
     /// Phrase counts per time bucket for the mentions `req` filters.
+    ///
+    /// Selected phrases ([`PhraseSelection::Only`]) in buckets of a day or longer are
+    /// counted through day counts kept per segment and filter ([`crate::days`]): the
+    /// first such tally of a phrase under a filter reads the filter's mentions over each
+    /// segment's whole time span; later ones read only the days a bucket boundary or the
+    /// window's end cuts. The answer is the same either way.
     pub fn phrase_tally(
         &self,
         req: &SearchRequest,
@@ -225,15 +233,215 @@ impl OpenIndex {
         buckets: Buckets,
         selection: PhraseSelection<'_>,
     ) -> Result<PhraseTally, IndexError> {
-        self.tally(
-            req,
-            rules,
-            &PhraseCount {
-                buckets,
-                selection,
-                selected: PerSegment::default(),
-            },
-        )
+        if let PhraseSelection::Only(terms) = selection
+            && let Some(out) = self.phrase_tally_by_days(req, rules, buckets, terms)?
+        {
+            return Ok(out);
+        }
+        self.tally(req, rules, &PhraseCount::new(buckets, selection))
+    }
+
+    /// [`OpenIndex::phrase_tally`] of selected phrases through day counts kept per
+    /// segment and filter ([`crate::days`]): the days wholly inside one bucket from the
+    /// counts (counted first where a segment lacks them), the others scanned. `None`
+    /// where the buckets or the window do not suit days (the caller scans).
+    fn phrase_tally_by_days(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        terms: &[String],
+    ) -> Result<Option<PhraseTally>, IndexError> {
+        let grid = buckets.grid();
+        let searcher = self.reader.searcher();
+        // The window: the buckets, the request's time range, and the days the segments
+        // hold mentions on (a window reaching back years plans only those days).
+        let mut held: Option<(i64, i64)> = None;
+        // Per segment, the first and last day it holds mentions on.
+        let mut spans: Vec<Option<(i32, i32)>> = Vec::new();
+        for r in searcher.segment_readers() {
+            let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
+            let mut span = None;
+            if ts.num_docs() > 0 {
+                let (lo, hi) = (
+                    ts.min_value().into_timestamp_nanos(),
+                    ts.max_value().into_timestamp_nanos(),
+                );
+                held = Some(held.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                let day = |t: i64| i32::try_from(t.div_euclid(DAY_NANOS)).ok();
+                span = day(lo).zip(day(hi));
+            }
+            spans.push(span);
+        }
+        let Some((lo, hi)) = held else {
+            return Ok(None);
+        };
+        let secs = |d: DateTime<Utc>| d.timestamp().saturating_mul(1_000_000_000);
+        let grid_end = grid
+            .origin
+            .saturating_add(i64::try_from(grid.end).unwrap_or(i64::MAX));
+        let start = [
+            Some(grid.origin),
+            req.since.map(secs),
+            Some(lo.div_euclid(DAY_NANOS).saturating_mul(DAY_NANOS)),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(grid.origin);
+        let end = [
+            Some(grid_end),
+            req.until.map(secs),
+            Some((hi.div_euclid(DAY_NANOS) + 1).saturating_mul(DAY_NANOS)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(grid_end);
+        let Some(plan) = DayPlan::new(start, end, grid.step, |t| grid.of(t)) else {
+            return Ok(None);
+        };
+        let mut all = req.clone();
+        all.since = None;
+        all.until = None;
+        let all_query = self.filtered_query(&all, rules)?;
+        let filter: Arc<str> = format!("{all_query:?}").into();
+        let readers = searcher.segment_readers();
+        let live: Vec<SegmentId> = readers.iter().map(SegmentReader::segment_id).collect();
+        let keys: Vec<DayKey> = readers
+            .iter()
+            .map(|r| DayKey {
+                segment: r.segment_id(),
+                deleted: r.num_deleted_docs(),
+                filter: filter.clone(),
+            })
+            .collect();
+        let mut unique: Vec<&str> = terms.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut kept: Vec<Option<Arc<SegmentDays>>> =
+            keys.iter().map(|k| self.days.get(k)).collect();
+        // Per segment, the phrases (and mention counts) lacking days the plan takes from
+        // kept counts are counted over the days they lack, one segment at a time (a
+        // part's counts are phrases × days).
+        for (seg, key) in keys.iter().enumerate() {
+            let Some(need) = spans[seg].and_then(|(a, b)| {
+                let (from, to) = (a.max(plan.kept.0), b.min(plan.kept.1));
+                (from <= to).then_some((from, to))
+            }) else {
+                continue;
+            };
+            let entry = kept[seg].as_deref();
+            let mut hull: Option<(i32, i32)> = None;
+            let mut widen = |lacks: Option<(i32, i32)>| {
+                if let Some((a, b)) = lacks {
+                    hull = Some(hull.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+                }
+            };
+            widen(Days::lacking(entry.and_then(|e| e.docs.as_deref()), need));
+            let mut missing: Vec<String> = Vec::new();
+            for t in &unique {
+                let days = entry.and_then(|e| e.phrases.get(*t)).map(|p| &p.days);
+                if let Some(lacks) = Days::lacking(days, need) {
+                    missing.push((*t).to_owned());
+                    widen(Some(lacks));
+                }
+            }
+            let Some(hull) = hull else {
+                continue;
+            };
+            let at = |day: i32| DateTime::from_timestamp(i64::from(day) * 86_400, 0);
+            let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, all_query.box_clone()),
+                (Occur::Must, self.time_range(at(hull.0), at(hull.1 + 1))),
+            ]));
+            let Some(fresh) = count_days(
+                &searcher,
+                query.as_ref(),
+                seg as SegmentOrdinal,
+                &missing,
+                hull,
+            )
+            .map_err(|e| self.tantivy(e))?
+            else {
+                return Ok(None);
+            };
+            let days = Arc::new(match entry {
+                Some(old) => old.with(fresh),
+                None => fresh,
+            });
+            self.days
+                .put(key.clone(), days.clone(), days.bytes(), &live);
+            kept[seg] = Some(days);
+        }
+        // The days no count settles, scanned.
+        let mut out = if plan.scans.is_empty() {
+            PhraseTally {
+                docs: vec![0; buckets.count],
+                phrases: terms
+                    .iter()
+                    .map(|t| (t.clone(), vec![0; buckets.count]))
+                    .collect(),
+                earliest: HashMap::new(),
+            }
+        } else {
+            let mut query = self.filtered_query(req, rules)?;
+            let days: Vec<(Occur, Box<dyn Query>)> = plan
+                .scans
+                .iter()
+                .map(|(s0, s1)| {
+                    let at = |s: i64| DateTime::from_timestamp(s, 0);
+                    (Occur::Should, self.time_range(at(*s0), at(*s1)))
+                })
+                .collect();
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::Must, Box::new(BooleanQuery::new(days))),
+            ]));
+            // A segment whose kept counts name every phrase needs no dictionary lookups.
+            let known: Vec<Option<Vec<u64>>> = kept
+                .iter()
+                .map(|d| {
+                    let d = d.as_deref()?;
+                    terms
+                        .iter()
+                        .map(|t| d.phrases.get(t).map(|p| p.ord))
+                        .collect()
+                })
+                .collect();
+            let tally = PhraseCount {
+                known: Some(&known),
+                ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
+            };
+            scan(&searcher, query.as_ref(), &tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))?
+        };
+        // The days wholly inside a bucket, from the counts.
+        let mut firsts: HashMap<&str, i64> = HashMap::new();
+        for d in kept.iter().flatten() {
+            for c in d.docs.iter().flat_map(|d| &d.counts) {
+                if let Some(b) = plan.bucket_of(c.day) {
+                    out.docs[b] += u64::from(c.count);
+                }
+            }
+            for t in &unique {
+                let (Some(p), Some(acc)) = (d.phrases.get(*t), out.phrases.get_mut(*t)) else {
+                    continue;
+                };
+                for c in &p.days.counts {
+                    if let Some(b) = plan.bucket_of(c.day) {
+                        acc[b] += u64::from(c.count);
+                        let first = firsts.entry(t).or_insert(c.first());
+                        *first = (*first).min(c.first());
+                    }
+                }
+            }
+        }
+        for (t, first) in firsts {
+            let first = DateTime::from_timestamp_nanos(first);
+            let at = out.earliest.entry(t.to_owned()).or_insert(first);
+            *at = (*at).min(first);
+        }
+        Ok(Some(out))
     }
 
     /// For each group of phrases, the mentions `req` filters that have any phrase of the
@@ -376,10 +584,25 @@ fn scan<T: Tally>(
     tally: &T,
     min_part: u32,
 ) -> tantivy::Result<T::Out> {
+    let parts = scan_parts(searcher, query, tally, min_part, None)?;
+    tally.merge(searcher, parts)
+}
+
+/// The parts of a [`scan`], unmerged, of every segment or of the segments `only` names.
+fn scan_parts<T: Tally>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    tally: &T,
+    min_part: u32,
+    only: Option<&[SegmentOrdinal]>,
+) -> tantivy::Result<Vec<(SegmentOrdinal, T::Part)>> {
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let threads = rayon::current_num_threads().max(1) as u32;
     let mut ranges = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        if only.is_some_and(|o| !o.contains(&(ord as SegmentOrdinal))) {
+            continue;
+        }
         let max = reader.max_doc();
         let parts = (max / min_part.max(1)).clamp(1, threads);
         let len = max.div_ceil(parts).max(1);
@@ -389,7 +612,7 @@ fn scan<T: Tally>(
             start += len;
         }
     }
-    let parts = ranges
+    ranges
         .into_par_iter()
         .map(|(ord, range)| {
             let reader = searcher.segment_reader(ord);
@@ -426,8 +649,7 @@ fn scan<T: Tally>(
             }
             Ok((ord, part))
         })
-        .collect::<tantivy::Result<Vec<_>>>()?;
-    tally.merge(searcher, parts)
+        .collect::<tantivy::Result<Vec<_>>>()
 }
 
 /// Reads the first value of each of `docs` into `out`.
@@ -489,6 +711,91 @@ fn ords_of(col: &StrColumn, terms: &[&str]) -> tantivy::Result<Vec<u64>> {
         .iter()
         .map(|t| Ok(col.dictionary().term_ord(t)?.unwrap_or(u64::MAX)))
         .collect()
+}
+
+/// Days counted at once at most, phrases × days (a scan part's counts and earliest times
+/// take 12 bytes each): past it, a tally scans as it would without kept counts.
+const MAX_DAY_CELLS: usize = 4 << 20;
+
+/// Counts `terms` (and the mentions) per day on the days `from..=to` among the
+/// documents of segment `seg` that `query` matches (the caller limits it to those days;
+/// [`crate::days`]). `None` where that is too many days to count at once.
+fn count_days(
+    searcher: &Searcher,
+    query: &dyn Query,
+    seg: SegmentOrdinal,
+    terms: &[String],
+    (from, to): (i32, i32),
+) -> tantivy::Result<Option<SegmentDays>> {
+    let span = usize::try_from(i64::from(to) - i64::from(from) + 1).unwrap_or(usize::MAX);
+    if span.saturating_mul(terms.len().max(1)) > MAX_DAY_CELLS {
+        return Ok(None);
+    }
+    let Some(origin) = DateTime::from_timestamp(i64::from(from) * 86_400, 0) else {
+        return Ok(None);
+    };
+    let tally = PhraseCount {
+        first_by_bucket: true,
+        ..PhraseCount::new(
+            Buckets {
+                origin,
+                step: chrono::Duration::days(1),
+                count: span,
+            },
+            PhraseSelection::Only(terms),
+        )
+    };
+    let parts = scan_parts(searcher, query, &tally, MIN_PART_DOCS, Some(&[seg]))?;
+    let rows = terms.len();
+    let mut docs = vec![0u64; span];
+    let mut counts = vec![0u32; rows * span];
+    let mut firsts = vec![i64::MAX; rows * span];
+    let mut ords = vec![u64::MAX; rows];
+    for (_, part) in parts {
+        for (d, n) in docs.iter_mut().zip(&part.docs) {
+            *d += n;
+        }
+        if let PhraseCounts::Only {
+            selected,
+            counts: c,
+            earliest,
+            ..
+        } = part.counts
+        {
+            ords = selected.ords(rows);
+            for (a, n) in counts.iter_mut().zip(&c) {
+                *a += n;
+            }
+            for (a, e) in firsts.iter_mut().zip(&earliest) {
+                *a = (*a).min(*e);
+            }
+        }
+    }
+    let day = |i: usize| from + i as i32;
+    let over = |counts: Vec<DayCount>| Days { from, to, counts };
+    let mut out = SegmentDays {
+        docs: Some(Arc::new(over(
+            docs.iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| DayCount::new(day(i), u32::try_from(*n).unwrap_or(u32::MAX), 0))
+                .collect(),
+        ))),
+        phrases: FxHashMap::default(),
+    };
+    for (row, t) in terms.iter().enumerate() {
+        let days = (0..span)
+            .filter(|i| counts[i * rows + row] > 0)
+            .map(|i| DayCount::new(day(i), counts[i * rows + row], firsts[i * rows + row]))
+            .collect();
+        out.phrases.entry(t.clone()).or_insert_with(|| {
+            Arc::new(PhraseDays {
+                ord: ords[row],
+                days: over(days),
+            })
+        });
+    }
+    Ok(Some(out))
 }
 
 /// Labels, scores and authors per time bucket.
@@ -675,6 +982,24 @@ struct PhraseCount<'a> {
     selection: PhraseSelection<'a>,
     /// The selected ordinals of each segment, looked up once for all its parts.
     selected: PerSegment<Selected>,
+    /// Per segment ordinal of the searcher, the ordinals of a [`PhraseSelection::Only`]
+    /// where already known (from kept day counts): no dictionary lookups.
+    known: Option<&'a [Option<Vec<u64>>]>,
+    /// Note the earliest time of each selected phrase per bucket, not only overall
+    /// (for [`crate::days`]; such parts are not merged by [`Tally::merge`]).
+    first_by_bucket: bool,
+}
+
+impl<'a> PhraseCount<'a> {
+    fn new(buckets: Buckets, selection: PhraseSelection<'a>) -> Self {
+        PhraseCount {
+            buckets,
+            selection,
+            selected: PerSegment::default(),
+            known: None,
+            first_by_bucket: false,
+        }
+    }
 }
 
 /// The selected phrase ordinals of one segment (a [`PhraseSelection::Only`], the
@@ -722,6 +1047,20 @@ impl Selected {
             sel.len += 1;
         }
         sel
+    }
+
+    /// The ordinal of each of the first `rows` rows (`u64::MAX`: not in the segment, or
+    /// a repeated phrase whose first row counts it).
+    fn ords(&self, rows: usize) -> Vec<u64> {
+        let mut out = vec![u64::MAX; rows];
+        for &(o, row) in &self.slots {
+            if o != u32::MAX
+                && let Some(x) = out.get_mut(row as usize)
+            {
+                *x = u64::from(o);
+            }
+        }
+        out
     }
 
     /// A slot for ordinal `o` (Fibonacci hashing; masked by the caller).
@@ -941,9 +1280,12 @@ enum PhraseCounts {
     All(OrdCounts),
     /// Selected phrases: per bucket, a count per row of `selected` (bucket-major: a
     /// document's bucket is found once, its phrases' counts are then one add each),
-    /// and per row the earliest time counted (`i64::MAX`: none).
+    /// and per row the earliest time counted (`i64::MAX`: none), or per bucket and row
+    /// ([`PhraseCount::first_by_bucket`]).
     Only {
         selected: Arc<Selected>,
+        /// The selected phrases.
+        rows: usize,
         counts: Vec<u32>,
         earliest: Vec<i64>,
     },
@@ -974,18 +1316,30 @@ impl Tally for PhraseCount<'_> {
         let counts = match (self.selection, &phrases) {
             (PhraseSelection::Only(terms), Some(col)) => {
                 let selected = self.selected.get(seg, || {
-                    let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
-                    let found: Vec<(u64, u32)> = ords_of(col, &refs)?
+                    let ords = match self.known.and_then(|k| k.get(seg as usize)?.as_ref()) {
+                        Some(ords) => ords.clone(),
+                        None => {
+                            let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+                            ords_of(col, &refs)?
+                        }
+                    };
+                    let found: Vec<(u64, u32)> = ords
                         .into_iter()
                         .zip(0u32..)
                         .filter(|(o, _)| *o != u64::MAX)
                         .collect();
                     Ok(Selected::new(col.num_terms(), found))
                 })?;
+                let firsts = if self.first_by_bucket {
+                    self.buckets.count
+                } else {
+                    1
+                };
                 PhraseCounts::Only {
                     selected,
+                    rows: terms.len(),
                     counts: vec![0; terms.len() * self.buckets.count],
-                    earliest: vec![i64::MAX; terms.len()],
+                    earliest: vec![i64::MAX; terms.len() * firsts],
                 }
             }
             (_, Some(col)) => {
@@ -1035,6 +1389,7 @@ impl Tally for PhraseCount<'_> {
                 }
                 PhraseCounts::Only {
                     selected,
+                    rows,
                     counts,
                     earliest,
                 } => {
@@ -1055,14 +1410,15 @@ impl Tally for PhraseCount<'_> {
                     }
                     p.values += values.len();
                     p.hits += p.row_buf.len();
-                    let base = b * earliest.len();
+                    let base = b * *rows;
+                    let first_base = if self.first_by_bucket { base } else { 0 };
                     for &row in &p.row_buf {
                         let row = row as usize;
                         if let Some(c) = counts.get_mut(base + row) {
                             *c += 1;
                         }
                         // Rarely earlier than what was seen: a store only then.
-                        if let Some(e) = earliest.get_mut(row)
+                        if let Some(e) = earliest.get_mut(first_base + row)
                             && ts < *e
                         {
                             *e = ts;
@@ -1078,6 +1434,7 @@ impl Tally for PhraseCount<'_> {
         searcher: &Searcher,
         parts: Vec<(SegmentOrdinal, PhrasePart)>,
     ) -> tantivy::Result<PhraseTally> {
+        debug_assert!(!self.first_by_bucket, "per-bucket firsts are read by days");
         let nb = self.buckets.count;
         let mut out = PhraseTally {
             docs: vec![0; nb],
@@ -1492,11 +1849,7 @@ mod tests {
             authors: Some(&shared),
         };
         let phrases = ["login".to_owned(), "now".to_owned()];
-        let phrase = PhraseCount {
-            buckets,
-            selection: PhraseSelection::Only(&phrases),
-            selected: PerSegment::default(),
-        };
+        let phrase = PhraseCount::new(buckets, PhraseSelection::Only(&phrases));
         let whole = scan(&searcher, query.as_ref(), &labels, u32::MAX).expect("whole");
         let parts = scan(&searcher, query.as_ref(), &labels, 7).expect("parts");
         assert_eq!(whole, parts);
@@ -1507,11 +1860,7 @@ mod tests {
         assert_eq!(whole, parts);
         assert_eq!(whole.phrases["login"].iter().sum::<u64>(), 301);
         assert_eq!(whole.phrases["now"].iter().sum::<u64>(), 150);
-        let top = PhraseCount {
-            buckets,
-            selection: PhraseSelection::Top(5),
-            selected: PerSegment::default(),
-        };
+        let top = PhraseCount::new(buckets, PhraseSelection::Top(5));
         assert_eq!(
             scan(&searcher, query.as_ref(), &top, u32::MAX).expect("whole"),
             scan(&searcher, query.as_ref(), &top, 7).expect("parts")

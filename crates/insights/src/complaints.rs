@@ -15,12 +15,15 @@
 //! per week, four more weeks back), each reading the `phrases` fast column of the
 //! matching mentions only ([`MentionIndex::phrase_tally`]); the same for a window other
 //! than the last week; then, per listed phrase, three stored samples and its earliest
-//! posting: the background scan notes the earliest mention of each phrase it counts, so
-//! only the mentions before it are read for that.
+//! posting: the background notes the earliest mention of each phrase it counts, so
+//! only the time before it is tallied for that. The background and the earliest
+//! postings count selected phrases under the topic's filter, whose counts per day the
+//! index keeps per segment: after the first call of a topic they read only the days
+//! the weeks' boundaries cut (11 of 70), not the ten weeks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
 use lauscher_model::Lang;
 use lauscher_query::RuleSet;
@@ -688,13 +691,14 @@ fn samples(newest: &[IndexedMention]) -> Vec<Sample> {
         .collect()
 }
 
-/// The earliest mention of the topic with any form of each listed phrase, at any time:
-/// one scan of the topic's `phrases` column for all of them.
+/// The earliest mention of the topic with any form of each listed phrase, at any time
+/// (since 1900): one tally of the listed phrases' earliest times.
 ///
 /// The weekly background already read the last weeks of every label: when the filters
-/// ask for no label or intent and it counted every phrase of the groups, only the
-/// mentions before it are scanned (at 10M mentions, about a fifth of the topic's history
-/// instead of all of it) and its earliest times join theirs.
+/// ask for no label or intent and it counted every phrase of the groups, only the time
+/// before it is tallied and its earliest times join the tally's. That tally's filter is
+/// then the background's (the topic, any label), whose day counts the index keeps: it
+/// reads only the day the background's start cuts.
 fn first_seen(
     index: &MentionIndex,
     rules: &RuleSet,
@@ -703,33 +707,46 @@ fn first_seen(
     groups: &[Vec<String>],
     weekly: &Weekly,
 ) -> Result<Vec<Option<DateTime<Utc>>>, InsightsError> {
-    let mut req = filters
-        .search(topic, filters.since, filters.until)
-        .request();
-    req.since = None;
+    let mut phrases: Vec<String> = groups.iter().flatten().cloned().collect();
+    phrases.sort_unstable();
+    phrases.dedup();
     let known = filters.label.is_none()
         && filters.intent.is_none()
-        && groups
+        && phrases
             .iter()
-            .flatten()
             .all(|p| weekly.counted.binary_search(p).is_ok());
-    if known {
-        req.until = Some(weekly.since);
-    }
-    Ok(index
-        .phrase_mentions(&req, Some(rules), groups, 0)?
-        .into_iter()
-        .zip(groups)
-        .map(|(m, group)| {
-            let recent = if known {
-                group
-                    .iter()
-                    .filter_map(|p| weekly.earliest.get(p).copied())
-                    .min()
-            } else {
-                None
-            };
-            m.earliest.into_iter().chain(recent).min()
+    let until = if known { weekly.since } else { filters.until };
+    let since = Utc
+        .with_ymd_and_hms(1900, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    let tally = if phrases.is_empty() || until <= since {
+        PhraseTally::default()
+    } else {
+        index.phrase_tally(
+            &filters.search(topic, since, until).request(),
+            Some(rules),
+            Buckets {
+                origin: since,
+                step: until - since,
+                count: 1,
+            },
+            PhraseSelection::Only(&phrases),
+        )?
+    };
+    Ok(groups
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .filter_map(|p| tally.earliest.get(p).copied())
+                .chain(
+                    group
+                        .iter()
+                        .filter(|_| known)
+                        .filter_map(|p| weekly.earliest.get(p).copied()),
+                )
+                .min()
         })
         .collect())
 }

@@ -1,0 +1,449 @@
+//! Phrase counts per day, kept per segment and filter, so that a phrase tally over weeks
+//! reads the mentions of a few days instead of all of them.
+//!
+//! The complaints view counts a few hundred candidate phrases in all of a topic's
+//! mentions of the last ten weeks at every call (at 10M mentions: 2.6M mentions and
+//! about 50M phrase values, half of the view's time), and again at the next call, whose
+//! window ends only seconds later. A segment never changes (a delete changes its delete
+//! count, which is part of the key), so how many of its mentions matching a filter have
+//! a phrase on each UTC day holds until the segment is merged away. A tally of selected
+//! phrases in buckets of a day or longer ([`DayPlan`]) takes every day lying wholly
+//! inside one bucket from these counts, and scans only the days a bucket boundary or
+//! the window's end cuts: the complaints view's ten weekly buckets ending "now" cut 11
+//! of their 70 days. The answer is the same as the scan's, to the mention: the kept
+//! counts are exact, and the days they do not settle are counted as before.
+//!
+//! Each phrase's counts cover a range of days ([`Days`]). A tally first counts, per
+//! segment, the phrases whose range lacks days it needs, over the days they lack (one
+//! scan of the segment for all of them): a phrase asked for the first time costs the
+//! scan of the window it was asked for, as without kept counts, and a window moving into
+//! a new day costs the scan of that day.
+//!
+//! Cost: 12 bytes per day a phrase occurs on, per segment and filter (about 5 MB for
+//! the complaints view's 365 phrases over 12 segments of 90 days); entries go least
+//! recently used past [`CACHE_BYTES`], and with the segments they describe.
+
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
+use tantivy::index::SegmentId;
+
+/// Nanoseconds per day.
+pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
+
+/// Kept values above this many bytes evict the least recently used entries.
+pub(crate) const CACHE_BYTES: usize = 64 << 20;
+
+/// A window needs at least this many days lying wholly inside one bucket for kept
+/// counts to be used: below it the scan of the few days costs as much.
+const MIN_KEPT_DAYS: usize = 4;
+
+/// One day's count: 12 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DayCount {
+    /// Days since 1970-01-01 (UTC).
+    pub(crate) day: i32,
+    /// Mentions that day.
+    pub(crate) count: u32,
+    /// The earliest of them, in seconds after the day's start (publication times are
+    /// kept to the second).
+    pub(crate) first_second: u32,
+}
+
+impl DayCount {
+    /// A day's count with its earliest time (nanoseconds since the epoch).
+    pub(crate) fn new(day: i32, count: u32, first: i64) -> Self {
+        let second = (first - i64::from(day) * DAY_NANOS) / 1_000_000_000;
+        DayCount {
+            day,
+            count,
+            first_second: u32::try_from(second.clamp(0, 86_399)).unwrap_or(0),
+        }
+    }
+
+    /// The earliest time counted (nanoseconds since the epoch).
+    pub(crate) fn first(&self) -> i64 {
+        i64::from(self.day) * DAY_NANOS + i64::from(self.first_second) * 1_000_000_000
+    }
+}
+
+/// Counts per day over the days `from..=to` (days without mentions are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Days {
+    pub(crate) from: i32,
+    pub(crate) to: i32,
+    /// Ascending by day.
+    pub(crate) counts: Vec<DayCount>,
+}
+
+impl Days {
+    /// Whether the days `from..=to` are counted.
+    pub(crate) fn covers(&self, (from, to): (i32, i32)) -> bool {
+        self.from <= from && to <= self.to
+    }
+
+    /// The days of `need` these counts lack, as the smallest range holding them.
+    pub(crate) fn lacking(this: Option<&Days>, need: (i32, i32)) -> Option<(i32, i32)> {
+        match this {
+            None => Some(need),
+            Some(d) if d.covers(need) => None,
+            Some(d) => {
+                let before = (need.0 < d.from).then_some((need.0, need.1.min(d.from - 1)));
+                let after = (need.1 > d.to).then_some((need.0.max(d.to + 1), need.1));
+                match (before, after) {
+                    (Some(b), Some(a)) => Some((b.0, a.1)),
+                    (b, a) => b.or(a),
+                }
+            }
+        }
+    }
+
+    /// These counts and `newer`'s (of the same segment and filter, over other days): one
+    /// range where the two meet or overlap, else `newer` alone.
+    pub(crate) fn join(&self, newer: Days) -> Days {
+        if newer.from > self.to.saturating_add(1) || self.from > newer.to.saturating_add(1) {
+            return newer;
+        }
+        let mut counts: Vec<DayCount> = self
+            .counts
+            .iter()
+            .filter(|c| c.day < newer.from || c.day > newer.to)
+            .copied()
+            .chain(newer.counts)
+            .collect();
+        counts.sort_unstable_by_key(|c| c.day);
+        Days {
+            from: self.from.min(newer.from),
+            to: self.to.max(newer.to),
+            counts,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Days>() + self.counts.len() * std::mem::size_of::<DayCount>()
+    }
+}
+
+/// One phrase's counts in one segment under one filter.
+#[derive(Clone, Debug)]
+pub(crate) struct PhraseDays {
+    /// Its ordinal in the segment's `phrases` column (`u64::MAX`: the segment lacks it).
+    pub(crate) ord: u64,
+    pub(crate) days: Days,
+}
+
+/// One segment's counts under one filter.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SegmentDays {
+    /// Matching mentions per day (their earliest time unused).
+    pub(crate) docs: Option<Arc<Days>>,
+    /// The phrases counted so far.
+    pub(crate) phrases: FxHashMap<String, Arc<PhraseDays>>,
+}
+
+impl SegmentDays {
+    /// Memory held, roughly.
+    pub(crate) fn bytes(&self) -> usize {
+        self.docs.as_ref().map_or(0, |d| d.bytes())
+            + self
+                .phrases
+                .iter()
+                .map(|(k, p)| k.len() + 48 + p.days.bytes())
+                .sum::<usize>()
+    }
+
+    /// These counts joined with `fresh`'s (of the same segment and filter).
+    pub(crate) fn with(&self, fresh: SegmentDays) -> SegmentDays {
+        let mut out = self.clone();
+        if let Some(docs) = fresh.docs {
+            let docs = Arc::unwrap_or_clone(docs);
+            out.docs = Some(Arc::new(match &self.docs {
+                Some(old) => old.join(docs),
+                None => docs,
+            }));
+        }
+        for (term, p) in fresh.phrases {
+            let p = Arc::unwrap_or_clone(p);
+            let days = match self.phrases.get(&term) {
+                Some(old) => old.days.join(p.days),
+                None => p.days,
+            };
+            out.phrases
+                .insert(term, Arc::new(PhraseDays { ord: p.ord, days }));
+        }
+        out
+    }
+}
+
+/// What a segment's kept values are looked up by: the segment as of its deletes, and a
+/// filter (for day counts the filtered query without its time range, as printed).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DayKey {
+    pub(crate) segment: SegmentId,
+    pub(crate) deleted: u32,
+    pub(crate) filter: Arc<str>,
+}
+
+/// Values kept per segment and filter by one open index, up to [`CACHE_BYTES`].
+pub(crate) struct SegmentCache<V> {
+    inner: Mutex<Kept<V>>,
+}
+
+struct Kept<V> {
+    /// Values with their size and last use.
+    entries: FxHashMap<DayKey, (Arc<V>, usize, u64)>,
+    clock: u64,
+    bytes: usize,
+}
+
+impl<V> Default for SegmentCache<V> {
+    fn default() -> Self {
+        SegmentCache {
+            inner: Mutex::new(Kept {
+                entries: FxHashMap::default(),
+                clock: 0,
+                bytes: 0,
+            }),
+        }
+    }
+}
+
+impl<V> SegmentCache<V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept<V>> {
+        // A panic while inserting left at worst a stale entry: values are never partial.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The value kept for `key`.
+    pub(crate) fn get(&self, key: &DayKey) -> Option<Arc<V>> {
+        let mut kept = self.lock();
+        kept.clock += 1;
+        let now = kept.clock;
+        let (value, _, used) = kept.entries.get_mut(key)?;
+        *used = now;
+        Some(value.clone())
+    }
+
+    /// Keeps `value` (about `size` bytes) for `key`, drops the entries of segments not in
+    /// `live`, then the least recently used ones past [`CACHE_BYTES`].
+    pub(crate) fn put(&self, key: DayKey, value: Arc<V>, size: usize, live: &[SegmentId]) {
+        let mut kept = self.lock();
+        kept.clock += 1;
+        let now = kept.clock;
+        if let Some((_, old, _)) = kept.entries.insert(key, (value, size, now)) {
+            kept.bytes = kept.bytes.saturating_sub(old);
+        }
+        kept.bytes += size;
+        let Kept { entries, bytes, .. } = &mut *kept;
+        entries.retain(|k, (_, size, _)| {
+            let keep = live.contains(&k.segment);
+            if !keep {
+                *bytes = bytes.saturating_sub(*size);
+            }
+            keep
+        });
+        while kept.bytes > CACHE_BYTES && kept.entries.len() > 1 {
+            let Some(oldest) = kept
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, _, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((_, size, _)) = kept.entries.remove(&oldest) {
+                kept.bytes = kept.bytes.saturating_sub(size);
+            }
+        }
+    }
+}
+
+/// Which days of a window a tally takes from kept counts, and which it scans.
+#[derive(Debug)]
+pub(crate) struct DayPlan {
+    first_day: i64,
+    /// Per day from `first_day`: the bucket it lies wholly in, `u32::MAX` where the day
+    /// is scanned.
+    bucket: Vec<u32>,
+    /// The days to scan, as `[start, end)` in seconds, neighbours joined.
+    pub(crate) scans: Vec<(i64, i64)>,
+    /// The first and last day taken from kept counts.
+    pub(crate) kept: (i32, i32),
+}
+
+impl DayPlan {
+    /// The plan for counting `[start, end)` (nanoseconds) into buckets of `step`
+    /// nanoseconds, `bucket_of` giving a time's bucket. `None` where kept counts would
+    /// not pay: buckets shorter than a day, or fewer than [`MIN_KEPT_DAYS`] whole days.
+    pub(crate) fn new(
+        start: i64,
+        end: i64,
+        step: u64,
+        bucket_of: impl Fn(i64) -> Option<usize>,
+    ) -> Option<DayPlan> {
+        if step < DAY_NANOS as u64 || end <= start {
+            return None;
+        }
+        let first_day = start.div_euclid(DAY_NANOS);
+        let last_day = (end - 1).div_euclid(DAY_NANOS);
+        // Days past i32 are not kept (nor are they dates anyone counts).
+        i32::try_from(first_day).ok()?;
+        i32::try_from(last_day).ok()?;
+        let mut plan = DayPlan {
+            first_day,
+            bucket: Vec::with_capacity(usize::try_from(last_day - first_day + 1).ok()?),
+            scans: Vec::new(),
+            kept: (i32::MAX, i32::MIN),
+        };
+        let mut kept = 0;
+        for day in first_day..=last_day {
+            let d0 = day * DAY_NANOS;
+            let d1 = d0 + DAY_NANOS;
+            let whole = match (bucket_of(d0), bucket_of(d1 - 1)) {
+                (Some(a), Some(b)) if a == b && d0 >= start && d1 <= end => u32::try_from(a).ok(),
+                _ => None,
+            };
+            match whole {
+                Some(b) => {
+                    kept += 1;
+                    plan.bucket.push(b);
+                    let day = i32::try_from(day).ok()?;
+                    plan.kept = (plan.kept.0.min(day), plan.kept.1.max(day));
+                }
+                None => {
+                    plan.bucket.push(u32::MAX);
+                    let (s0, s1) = (d0 / 1_000_000_000, d1 / 1_000_000_000);
+                    match plan.scans.last_mut() {
+                        Some(last) if last.1 == s0 => last.1 = s1,
+                        _ => plan.scans.push((s0, s1)),
+                    }
+                }
+            }
+        }
+        (kept >= MIN_KEPT_DAYS).then_some(plan)
+    }
+
+    /// The bucket day `day` lies wholly in, if it is taken from kept counts.
+    #[inline]
+    pub(crate) fn bucket_of(&self, day: i32) -> Option<usize> {
+        let i = usize::try_from(i64::from(day) - self.first_day).ok()?;
+        let b = *self.bucket.get(i)?;
+        (b != u32::MAX).then_some(b as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000_000_000;
+
+    #[test]
+    fn a_plan_keeps_whole_days_inside_a_bucket_and_scans_the_cut_ones() {
+        // Two buckets of three days from day 10, 06:00: days 10 (cut by the start), 13
+        // (cut between the buckets) and 16 (cut by the end) are scanned.
+        let start = 10 * DAY_NANOS + 6 * H;
+        let step = 3 * DAY_NANOS;
+        let of = |t: i64| {
+            let d = t - start;
+            (d >= 0 && d < 2 * step).then_some((d / step) as usize)
+        };
+        let plan = DayPlan::new(start, start + 2 * step, step as u64, of).expect("plan");
+        let whole: Vec<(i32, Option<usize>)> = (9..18).map(|d| (d, plan.bucket_of(d))).collect();
+        assert_eq!(
+            whole,
+            vec![
+                (9, None),
+                (10, None),
+                (11, Some(0)),
+                (12, Some(0)),
+                (13, None),
+                (14, Some(1)),
+                (15, Some(1)),
+                (16, None),
+                (17, None),
+            ]
+        );
+        assert_eq!(plan.kept, (11, 15));
+        let day = 86_400;
+        assert_eq!(
+            plan.scans,
+            vec![
+                (10 * day, 11 * day),
+                (13 * day, 14 * day),
+                (16 * day, 17 * day)
+            ]
+        );
+        // Buckets of an hour, or a window of a few days, are scanned as they are.
+        assert!(DayPlan::new(start, start + 48 * H, H as u64, |_| Some(0)).is_none());
+        assert!(DayPlan::new(start, start + 2 * DAY_NANOS, step as u64, of).is_none());
+    }
+
+    fn days(from: i32, to: i32, with: &[i32]) -> Days {
+        Days {
+            from,
+            to,
+            counts: with
+                .iter()
+                .map(|d| DayCount::new(*d, 1, i64::from(*d) * DAY_NANOS))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn counts_over_days_know_what_they_lack_and_join_where_they_meet() {
+        let kept = days(10, 20, &[10, 15, 20]);
+        assert_eq!(Days::lacking(Some(&kept), (12, 18)), None);
+        assert_eq!(Days::lacking(Some(&kept), (12, 22)), Some((21, 22)));
+        assert_eq!(Days::lacking(Some(&kept), (5, 12)), Some((5, 9)));
+        assert_eq!(Days::lacking(Some(&kept), (5, 25)), Some((5, 25)));
+        assert_eq!(Days::lacking(None, (5, 25)), Some((5, 25)));
+        // A window moved into the next day: the new day joins the range.
+        let joined = kept.join(days(21, 22, &[22]));
+        assert_eq!(joined, days(10, 22, &[10, 15, 20, 22]));
+        // Overlapping ranges: the newer counts replace the days they share.
+        let joined = kept.join(days(18, 25, &[19, 25]));
+        assert_eq!(joined, days(10, 25, &[10, 15, 19, 25]));
+        // Apart: only the newer range is kept.
+        assert_eq!(kept.join(days(30, 31, &[30])), days(30, 31, &[30]));
+    }
+
+    #[test]
+    fn the_cache_drops_dead_segments_and_the_least_recently_used() {
+        let cache = SegmentCache::<SegmentDays>::default();
+        let put = |key, days: Arc<SegmentDays>, live: &[SegmentId]| {
+            let size = days.bytes();
+            cache.put(key, days, size, live);
+        };
+        let (a, b) = (SegmentId::generate_random(), SegmentId::generate_random());
+        let key = |segment, filter: &str| DayKey {
+            segment,
+            deleted: 0,
+            filter: filter.into(),
+        };
+        let days = Arc::new(SegmentDays::default());
+        put(key(a, "x"), days.clone(), &[a, b]);
+        put(key(b, "x"), days.clone(), &[a, b]);
+        assert!(cache.get(&key(a, "x")).is_some());
+        assert!(cache.get(&key(a, "y")).is_none());
+        // Segment a merged away: its counts go with it.
+        put(key(b, "y"), days.clone(), &[b]);
+        assert!(cache.get(&key(a, "x")).is_none());
+        assert!(cache.get(&key(b, "x")).is_some());
+        // Past the budget, the least recently used go first.
+        let big = Arc::new(SegmentDays {
+            docs: Some(Arc::new(Days {
+                from: 0,
+                to: 0,
+                counts: vec![DayCount::new(0, 1, 0); CACHE_BYTES / 12 / 2 + 1],
+            })),
+            phrases: FxHashMap::default(),
+        });
+        put(key(b, "big1"), big.clone(), &[b]);
+        assert!(cache.get(&key(b, "x")).is_some());
+        put(key(b, "big2"), big, &[b]);
+        assert!(cache.get(&key(b, "big1")).is_none());
+        assert!(cache.get(&key(b, "big2")).is_some());
+        assert!(cache.get(&key(b, "x")).is_some());
+    }
+}
