@@ -133,6 +133,8 @@ pub(crate) struct OpenIndex {
     authors: authors::AuthorOrdinals,
     /// Phrase counts per day kept per segment and filter, for phrase tallies.
     days: days::SegmentCache<days::SegmentDays>,
+    /// Each segment's phrase top lists kept per filter and buckets, for candidates.
+    tops: days::SegmentCache<tally::SegmentTops>,
 }
 
 impl MentionIndex {
@@ -244,6 +246,17 @@ impl MentionIndex {
         self.current().label_tally(req, rules, buckets, authors)
     }
 
+    /// Phrases worth counting exactly (see [`OpenIndex::phrase_candidates`]).
+    pub fn phrase_candidates(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        n: usize,
+    ) -> Result<Vec<String>, IndexError> {
+        self.current().phrase_candidates(req, rules, buckets, n)
+    }
+
     /// Phrase counts per time bucket (see [`OpenIndex::phrase_tally`]).
     pub fn phrase_tally(
         &self,
@@ -343,6 +356,7 @@ impl OpenIndex {
             reader,
             authors: authors::AuthorOrdinals::default(),
             days: days::SegmentCache::default(),
+            tops: days::SegmentCache::default(),
         })
     }
 

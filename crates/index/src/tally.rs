@@ -241,6 +241,98 @@ impl OpenIndex {
         self.tally(req, rules, &PhraseCount::new(buckets, selection))
     }
 
+    /// The phrases worth counting exactly among the mentions `req` filters, per bucket:
+    /// the `2·n` with the most mentions in the segments' own top lists (per segment and
+    /// bucket the `n·1.5 + 10` most frequent, as [`PhraseSelection::Top`] names them),
+    /// all buckets together, sorted. Each segment's lists are kept for the filter and the
+    /// buckets ([`crate::days`]), so the same window asked again (a day-aligned one
+    /// stays the same all day) scans only the segments written since; count the phrases
+    /// with [`PhraseSelection::Only`], whose day counts are kept too.
+    pub fn phrase_candidates(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        n: usize,
+    ) -> Result<Vec<String>, IndexError> {
+        let query = self.filtered_query(req, rules)?;
+        let filter: Arc<str> = format!("{query:?} {buckets:?} {n}").into();
+        let searcher = self.reader.searcher();
+        let readers = searcher.segment_readers();
+        let live: Vec<SegmentId> = readers.iter().map(SegmentReader::segment_id).collect();
+        let keys: Vec<DayKey> = readers
+            .iter()
+            .map(|r| DayKey {
+                segment: r.segment_id(),
+                deleted: r.num_deleted_docs(),
+                filter: filter.clone(),
+            })
+            .collect();
+        let mut lists: Vec<Option<Arc<SegmentTops>>> =
+            keys.iter().map(|k| self.tops.get(k)).collect();
+        let unseen: Vec<SegmentOrdinal> = (0..keys.len())
+            .filter(|i| lists[*i].is_none())
+            .map(|i| i as SegmentOrdinal)
+            .collect();
+        if !unseen.is_empty() {
+            let tally = PhraseCount::new(buckets, PhraseSelection::Top(n));
+            let parts = scan_parts(
+                &searcher,
+                query.as_ref(),
+                &tally,
+                MIN_PART_DOCS,
+                Some(&unseen),
+            )
+            .map_err(|e| self.tantivy(e))?;
+            // The parts of one segment share its ordinals: join their counts first.
+            let mut joined: Vec<(SegmentOrdinal, OrdCounts)> = Vec::new();
+            for (seg, part) in parts {
+                let PhraseCounts::All(counts) = part.counts else {
+                    continue;
+                };
+                match joined.iter_mut().find(|(s, _)| *s == seg) {
+                    Some((_, acc)) => acc.absorb(&counts),
+                    None => joined.push((seg, counts)),
+                }
+            }
+            for seg in unseen {
+                let mut tops: SegmentTops = vec![Vec::new(); buckets.count];
+                if let Some((_, counts)) = joined.iter().find(|(s, _)| *s == seg)
+                    && let Some(top) =
+                        segment_top(&searcher, seg, counts, n).map_err(|e| self.tantivy(e))?
+                {
+                    for (list, out) in top.per_bucket.iter().zip(&mut tops) {
+                        for (count, ord) in list {
+                            if let Ok(i) = top.names.binary_search_by_key(ord, |(_, o)| *o) {
+                                out.push((top.names[i].0.clone(), *count));
+                            }
+                        }
+                    }
+                }
+                let size = tops.iter().flatten().map(|(t, _)| t.len() + 32).sum();
+                let tops = Arc::new(tops);
+                self.tops
+                    .put(keys[seg as usize].clone(), tops.clone(), size, &live);
+                lists[seg as usize] = Some(tops);
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        for b in 0..buckets.count {
+            let mut sums: FxHashMap<&str, u64> = FxHashMap::default();
+            for tops in lists.iter().flatten() {
+                for (t, count) in tops.get(b).into_iter().flatten() {
+                    *sums.entry(t.as_str()).or_default() += u64::from(*count);
+                }
+            }
+            let mut ranked: Vec<(u64, &str)> = sums.into_iter().map(|(t, c)| (c, t)).collect();
+            ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            out.extend(ranked.into_iter().take(2 * n).map(|(_, t)| t.to_owned()));
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
     /// [`OpenIndex::phrase_tally`] of selected phrases through day counts kept per
     /// segment and filter ([`crate::days`]): the days wholly inside one bucket from the
     /// counts (counted first where a segment lacks them), the others scanned. `None`
@@ -1270,6 +1362,9 @@ impl OrdCounts {
     }
 }
 
+/// A segment's own top lists per bucket: (phrase, count).
+pub(crate) type SegmentTops = Vec<Vec<(String, u32)>>;
+
 /// A segment's counts of every phrase, its `phrases` column, and its own candidates
 /// (name, ordinal) of a [`PhraseSelection::Top`].
 type TopOfSegment = (OrdCounts, StrColumn, Vec<(String, u64)>);
@@ -1485,35 +1580,11 @@ impl Tally for PhraseCount<'_> {
             // Per segment and bucket, the `n·1.5 + 10` most frequent ordinals, named; then
             // every named phrase's counts in every segment, which the segments' counts of
             // all their ordinals hold: exact counts of the candidates in the same scan.
-            let top = n + n / 2 + 10;
             let mut named: Vec<TopOfSegment> = Vec::with_capacity(all.len());
             for (seg, counts) in all {
-                let Some(col) = searcher.segment_reader(seg).fast_fields().str("phrases")? else {
-                    continue;
-                };
-                let mut per_bucket: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nb];
-                for (i, &ord) in counts.ords.iter().enumerate() {
-                    for (list, &n) in per_bucket.iter_mut().zip(&counts.counts[i * nb..]) {
-                        if n > 0 {
-                            list.push((n, ord));
-                        }
-                    }
+                if let Some(top) = segment_top(searcher, seg, &counts, n)? {
+                    named.push((counts, top.col, top.names));
                 }
-                let mut chosen: Vec<u64> = Vec::new();
-                for list in &mut per_bucket {
-                    if list.len() > top {
-                        list.select_nth_unstable_by(top, |a, b| b.cmp(a));
-                        list.truncate(top);
-                    }
-                    chosen.extend(list.iter().map(|(_, o)| *o));
-                }
-                chosen.sort_unstable();
-                chosen.dedup();
-                let mut names = Vec::with_capacity(chosen.len());
-                col.dictionary().sorted_ords_to_term_cb(&chosen, |t| {
-                    names.push(String::from_utf8_lossy(t).into_owned());
-                })?;
-                named.push((counts, col, names.into_iter().zip(chosen).collect()));
             }
             let mut union: Vec<&str> = named
                 .iter()
@@ -1558,6 +1629,59 @@ impl Tally for PhraseCount<'_> {
             .collect();
         Ok(out)
     }
+}
+
+/// One segment's own candidates of a [`PhraseSelection::Top`].
+struct SegmentTop {
+    /// Its `phrases` column.
+    col: StrColumn,
+    /// Per bucket, (count, ordinal) of its most frequent phrases.
+    per_bucket: Vec<Vec<(u32, u64)>>,
+    /// Their names with their ordinals, by ordinal.
+    names: Vec<(String, u64)>,
+}
+
+/// Segment `seg`'s own candidates of a [`PhraseSelection::Top`]`(n)` from its counts of
+/// every phrase: per bucket the `n·1.5 + 10` most frequent (as Elasticsearch's
+/// `shard_size`), named; `None` for a segment without phrases.
+fn segment_top(
+    searcher: &Searcher,
+    seg: SegmentOrdinal,
+    counts: &OrdCounts,
+    n: usize,
+) -> tantivy::Result<Option<SegmentTop>> {
+    let Some(col) = searcher.segment_reader(seg).fast_fields().str("phrases")? else {
+        return Ok(None);
+    };
+    let top = n + n / 2 + 10;
+    let nb = counts.buckets;
+    let mut per_bucket: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nb];
+    for (i, &ord) in counts.ords.iter().enumerate() {
+        for (list, &n) in per_bucket.iter_mut().zip(&counts.counts[i * nb..]) {
+            if n > 0 {
+                list.push((n, ord));
+            }
+        }
+    }
+    let mut chosen: Vec<u64> = Vec::new();
+    for list in &mut per_bucket {
+        if list.len() > top {
+            list.select_nth_unstable_by(top, |a, b| b.cmp(a));
+            list.truncate(top);
+        }
+        chosen.extend(list.iter().map(|(_, o)| *o));
+    }
+    chosen.sort_unstable();
+    chosen.dedup();
+    let mut names = Vec::with_capacity(chosen.len());
+    col.dictionary().sorted_ords_to_term_cb(&chosen, |t| {
+        names.push(String::from_utf8_lossy(t).into_owned());
+    })?;
+    Ok(Some(SegmentTop {
+        col,
+        per_bucket,
+        names: names.into_iter().zip(chosen).collect(),
+    }))
 }
 
 /// Per group of phrases, the earliest time and the newest `keep` documents with any

@@ -387,3 +387,54 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
         check(&index, &posts, &format!("segmented: {segmented}, changed"));
     }
 }
+
+/// Candidates are the phrases the segments' own top lists rank highest, all buckets
+/// together; asked again they are the same, and a segment written since adds its own.
+#[test]
+fn candidates_are_the_top_phrases_of_every_segment() {
+    let mut posts = fixture();
+    let (_dir, index) = index(&posts, true);
+    let buckets = Buckets {
+        origin: t0(),
+        step: Duration::days(6),
+        count: 2,
+    };
+    let req = SearchRequest {
+        since: Some(t0()),
+        until: Some(t0() + Duration::days(12)),
+        ..SearchRequest::default()
+    };
+    let first = index
+        .phrase_candidates(&req, None, buckets, 10)
+        .expect("candidates");
+    // At most 2·n per bucket; the words every post has and each complaint word.
+    assert!(first.len() <= 2 * 2 * 10, "{first:?}");
+    for w in WORDS.iter().chain(&["problem", "today"]) {
+        assert!(first.iter().any(|p| p == w), "{w} in {first:?}");
+    }
+    assert_eq!(
+        index
+            .phrase_candidates(&req, None, buckets, 10)
+            .expect("candidates"),
+        first
+    );
+    let mut w = index.writer(32 << 20, 1).expect("writer");
+    for k in 0..400u32 {
+        posts.push(Post {
+            at: t0() + Duration::days(8) + Duration::minutes(i64::from(k)),
+            author: "late".into(),
+            label: Label::Negative,
+            score: -0.5,
+            text: "teleport broken".into(),
+        });
+        let i = posts.len() - 1;
+        w.add(&mention(i, &posts[i]), false).expect("add");
+    }
+    w.commit(0).expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    let again = index
+        .phrase_candidates(&req, None, buckets, 10)
+        .expect("candidates");
+    assert!(again.iter().any(|p| p.starts_with("teleport")), "{again:?}");
+}

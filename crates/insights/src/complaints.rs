@@ -262,11 +262,21 @@ struct Candidates {
     docs: Vec<u64>,
     /// Per bucket, the candidates with their exact counts, most frequent first.
     phrases: Vec<Vec<(String, u64)>>,
+    /// Every phrase counted (sorted): the same all day, so a background counting them
+    /// all finds the index's kept day counts for each at the next call.
+    counted: Vec<String>,
 }
 
 /// The foreground's candidate phrases per bucket, counted exactly: the `CANDIDATES`
-/// most frequent per bucket (as far as each segment's own top list reaches) with at
-/// least `MIN_COUNT` mentions.
+/// most frequent per bucket with at least `MIN_COUNT` mentions, among the phrases the
+/// segments' own top lists name ([`MentionIndex::phrase_candidates`]).
+///
+/// Which phrases are counted is chosen over the same buckets moved to end at the next
+/// midnight (UTC): they stay the same all day, so a call a little later (the API's
+/// windows end "now") finds the index's kept top lists and day counts for them and
+/// reads only the days its own boundaries cut. Their counts are exact for `buckets`;
+/// only a phrase found solely in the first hours of the oldest bucket, which the moved
+/// buckets leave out, can be missed.
 fn candidates(
     index: &MentionIndex,
     rules: &RuleSet,
@@ -274,7 +284,23 @@ fn candidates(
     buckets: Buckets,
 ) -> Result<Candidates, InsightsError> {
     let req = search.request();
-    let exact = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Top(CANDIDATES))?;
+    let end = buckets.origin + buckets.step * buckets.count as i32;
+    let day = 86_400;
+    let rest = end.timestamp().rem_euclid(day);
+    let shift = Duration::seconds(if rest == 0 { 0 } else { day - rest });
+    let mut moved = req.clone();
+    moved.since = req.since.map(|t| t + shift);
+    moved.until = req.until.map(|t| t + shift);
+    let names = index.phrase_candidates(
+        &moved,
+        Some(rules),
+        Buckets {
+            origin: buckets.origin + shift,
+            ..buckets
+        },
+        CANDIDATES,
+    )?;
+    let exact = index.phrase_tally(&req, Some(rules), buckets, PhraseSelection::Only(&names))?;
     let mut per_bucket: Vec<Vec<(String, u64)>> = vec![Vec::new(); buckets.count];
     for (phrase, counts) in &exact.phrases {
         for (b, n) in counts.iter().enumerate() {
@@ -290,6 +316,7 @@ fn candidates(
     Ok(Candidates {
         docs: exact.docs,
         phrases: per_bucket,
+        counted: names,
     })
 }
 
@@ -328,6 +355,7 @@ fn rank(
     let Candidates {
         docs: fg_docs,
         phrases: mut fg_lists,
+        ..
     } = candidates(index, rules, &fg_search, window)?;
     let fg_counts = fg_lists.pop().unwrap_or_default();
     let include: Vec<String> = fg_counts.iter().map(|(k, _)| k.clone()).collect();
@@ -394,13 +422,8 @@ fn weekly_rankings(
     let Candidates {
         docs: fg_docs,
         phrases: fg_lists,
+        counted: include,
     } = candidates(index, rules, &fg_search, fg_buckets)?;
-    let mut include: Vec<String> = fg_lists
-        .iter()
-        .flat_map(|ps| ps.iter().map(|(p, _)| p.clone()))
-        .collect();
-    include.sort_unstable();
-    include.dedup();
     // Background counts per week over every label, `bg_weeks` more weeks back.
     let all = bg_weeks + weeks;
     let bg_buckets = ending(until, week, all);
