@@ -19,9 +19,15 @@
 //! scan of the window it was asked for, as without kept counts, and a window moving into
 //! a new day costs the scan of that day.
 //!
-//! Cost: 12 bytes per day a phrase occurs on, per segment and filter (about 5 MB for
-//! the complaints view's 365 phrases over 12 segments of 90 days); entries go least
-//! recently used past [`CACHE_BYTES`], and with the segments they describe.
+//! Which phrases to count is kept too: each segment's own top lists per filter and
+//! buckets ([`crate::tally`]'s `phrase_candidates`), which the complaints view asks for
+//! over weeks ending at the next midnight, so that its candidates, and with them the
+//! phrases it counts, stay the same all day.
+//!
+//! Cost: 12 bytes per day a phrase occurs on, per segment and filter, and about 40
+//! bytes per listed phrase per segment and bucket for the top lists; each cache drops
+//! its least recently used entries past [`CACHE_BYTES`], and the entries of segments
+//! merged away.
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +39,10 @@ pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
 /// Kept values above this many bytes evict the least recently used entries.
 pub(crate) const CACHE_BYTES: usize = 64 << 20;
+
+/// Days between counted days and needed ones that are counted too, so that the ranges
+/// join.
+const MAX_GAP_DAYS: i32 = 7;
 
 /// A window needs at least this many days lying wholly inside one bucket for kept
 /// counts to be used: below it the scan of the few days costs as much.
@@ -82,14 +92,27 @@ impl Days {
         self.from <= from && to <= self.to
     }
 
-    /// The days of `need` these counts lack, as the smallest range holding them.
+    /// The days of `need` these counts lack, as the smallest range holding them, reaching
+    /// back to the counted days across a gap of up to [`MAX_GAP_DAYS`] so that the two
+    /// join into one range (the day a window's boundary cuts lies between two tallies'
+    /// days: without it, their ranges would replace each other at every call).
     pub(crate) fn lacking(this: Option<&Days>, need: (i32, i32)) -> Option<(i32, i32)> {
         match this {
             None => Some(need),
             Some(d) if d.covers(need) => None,
             Some(d) => {
-                let before = (need.0 < d.from).then_some((need.0, need.1.min(d.from - 1)));
-                let after = (need.1 > d.to).then_some((need.0.max(d.to + 1), need.1));
+                let from = if need.0 > d.to && need.0 - d.to <= MAX_GAP_DAYS {
+                    d.to + 1
+                } else {
+                    need.0
+                };
+                let to = if need.1 < d.from && d.from - need.1 <= MAX_GAP_DAYS {
+                    d.from - 1
+                } else {
+                    need.1
+                };
+                let before = (from < d.from).then_some((from, to.min(d.from - 1)));
+                let after = (to > d.to).then_some((from.max(d.to + 1), to));
                 match (before, after) {
                     (Some(b), Some(a)) => Some((b.0, a.1)),
                     (b, a) => b.or(a),
@@ -398,6 +421,11 @@ mod tests {
         assert_eq!(Days::lacking(Some(&kept), (5, 12)), Some((5, 9)));
         assert_eq!(Days::lacking(Some(&kept), (5, 25)), Some((5, 25)));
         assert_eq!(Days::lacking(None, (5, 25)), Some((5, 25)));
+        // A day apart (the day a boundary cuts): counted too, so the ranges join.
+        assert_eq!(Days::lacking(Some(&kept), (22, 25)), Some((21, 25)));
+        assert_eq!(Days::lacking(Some(&kept), (2, 8)), Some((2, 9)));
+        // Far apart: only what is needed.
+        assert_eq!(Days::lacking(Some(&kept), (40, 45)), Some((40, 45)));
         // A window moved into the next day: the new day joins the range.
         let joined = kept.join(days(21, 22, &[22]));
         assert_eq!(joined, days(10, 22, &[10, 15, 20, 22]));

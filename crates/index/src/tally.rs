@@ -442,6 +442,7 @@ impl OpenIndex {
             let Some(hull) = hull else {
                 continue;
             };
+
             let at = |day: i32| DateTime::from_timestamp(i64::from(day) * 86_400, 0);
             let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, all_query.box_clone()),
