@@ -442,7 +442,6 @@ impl OpenIndex {
             let Some(hull) = hull else {
                 continue;
             };
-
             let at = |day: i32| DateTime::from_timestamp(i64::from(day) * 86_400, 0);
             let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, all_query.box_clone()),
@@ -478,19 +477,10 @@ impl OpenIndex {
                 earliest: HashMap::new(),
             }
         } else {
-            let mut query = self.filtered_query(req, rules)?;
-            let days: Vec<(Occur, Box<dyn Query>)> = plan
-                .scans
-                .iter()
-                .map(|(s0, s1)| {
-                    let at = |s: i64| DateTime::from_timestamp(s, 0);
-                    (Occur::Should, self.time_range(at(*s0), at(*s1)))
-                })
-                .collect();
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, Box::new(BooleanQuery::new(days))),
-            ]));
+            // The window's mentions, those of kept days skipped by their time before
+            // their phrases are read: a range query per cut day would read the whole
+            // time column once per day.
+            let query = self.filtered_query(req, rules)?;
             // A segment whose kept counts name every phrase needs no dictionary lookups.
             let known: Vec<Option<Vec<u64>>> = kept
                 .iter()
@@ -504,6 +494,7 @@ impl OpenIndex {
                 .collect();
             let tally = PhraseCount {
                 known: Some(&known),
+                kept: Some(&plan),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
             scan(&searcher, query.as_ref(), &tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))?
@@ -1081,6 +1072,8 @@ struct PhraseCount<'a> {
     /// Note the earliest time of each selected phrase per bucket, not only overall
     /// (for [`crate::days`]; such parts are not merged by [`Tally::merge`]).
     first_by_bucket: bool,
+    /// Days whose counts are kept ([`crate::days`]): their mentions are skipped.
+    kept: Option<&'a DayPlan>,
 }
 
 impl<'a> PhraseCount<'a> {
@@ -1091,6 +1084,7 @@ impl<'a> PhraseCount<'a> {
             selected: PerSegment::default(),
             known: None,
             first_by_bucket: false,
+            kept: None,
         }
     }
 }
@@ -1472,6 +1466,14 @@ impl Tally for PhraseCount<'_> {
             }) else {
                 continue;
             };
+            if let Some(plan) = self.kept
+                && i32::try_from(ts.div_euclid(DAY_NANOS))
+                    .ok()
+                    .and_then(|day| plan.bucket_of(day))
+                    .is_some()
+            {
+                continue;
+            }
             p.docs[b] += 1;
             let Some(ords) = &p.phrases else {
                 continue;
