@@ -223,9 +223,9 @@ impl OpenIndex {
     ///
     /// Selected phrases ([`PhraseSelection::Only`]) in buckets of a day or longer are
     /// counted through day counts kept per segment and filter ([`crate::days`]): the
-    /// first such tally of a phrase under a filter reads the filter's mentions over each
-    /// segment's whole time span; later ones read only the days a bucket boundary or the
-    /// window's end cuts. The answer is the same either way.
+    /// first such tally of a phrase under a filter reads the window's mentions as
+    /// without them; later ones read the phrases only of the days a bucket boundary or
+    /// the window's end cuts. The answer is the same either way.
     pub fn phrase_tally(
         &self,
         req: &SearchRequest,
