@@ -210,6 +210,27 @@ pub(crate) struct DayKey {
     pub(crate) filter: Arc<str>,
 }
 
+impl DayKey {
+    /// The keys of `searcher`'s segments under `filter`, with the segments' ids.
+    pub(crate) fn of_segments(
+        searcher: &tantivy::Searcher,
+        filter: &Arc<str>,
+    ) -> (Vec<DayKey>, Vec<SegmentId>) {
+        searcher
+            .segment_readers()
+            .iter()
+            .map(|r| {
+                let key = DayKey {
+                    segment: r.segment_id(),
+                    deleted: r.num_deleted_docs(),
+                    filter: filter.clone(),
+                };
+                (key, r.segment_id())
+            })
+            .unzip()
+    }
+}
+
 /// Values kept per segment and filter by one open index, up to [`CACHE_BYTES`].
 pub(crate) struct SegmentCache<V> {
     inner: Mutex<Kept<V>>,

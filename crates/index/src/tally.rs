@@ -20,7 +20,6 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
 use tantivy::{
     COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
@@ -258,16 +257,7 @@ impl OpenIndex {
         let query = self.filtered_query(req, rules)?;
         let filter: Arc<str> = format!("{query:?} {buckets:?} {n}").into();
         let searcher = self.reader.searcher();
-        let readers = searcher.segment_readers();
-        let live: Vec<SegmentId> = readers.iter().map(SegmentReader::segment_id).collect();
-        let keys: Vec<DayKey> = readers
-            .iter()
-            .map(|r| DayKey {
-                segment: r.segment_id(),
-                deleted: r.num_deleted_docs(),
-                filter: filter.clone(),
-            })
-            .collect();
+        let (keys, live) = DayKey::of_segments(&searcher, &filter);
         let mut lists: Vec<Option<Arc<SegmentTops>>> =
             keys.iter().map(|k| self.tops.get(k)).collect();
         let unseen: Vec<SegmentOrdinal> = (0..keys.len())
@@ -398,16 +388,7 @@ impl OpenIndex {
         all.until = None;
         let all_query = self.filtered_query(&all, rules)?;
         let filter: Arc<str> = format!("{all_query:?}").into();
-        let readers = searcher.segment_readers();
-        let live: Vec<SegmentId> = readers.iter().map(SegmentReader::segment_id).collect();
-        let keys: Vec<DayKey> = readers
-            .iter()
-            .map(|r| DayKey {
-                segment: r.segment_id(),
-                deleted: r.num_deleted_docs(),
-                filter: filter.clone(),
-            })
-            .collect();
+        let (keys, live) = DayKey::of_segments(&searcher, &filter);
         let mut unique: Vec<&str> = terms.iter().map(String::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
