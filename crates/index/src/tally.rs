@@ -458,10 +458,19 @@ impl OpenIndex {
                 earliest: HashMap::new(),
             }
         } else {
-            // The window's mentions, those of kept days skipped by their time before
-            // their phrases are read: a range query per cut day would read the whole
-            // time column once per day.
-            let query = self.filtered_query(req, rules)?;
+            // The window's mentions from the first cut day to the last, those of kept
+            // days skipped by their time before their phrases are read: a range query
+            // per cut day would read the whole time column once per day.
+            let mut cut = req.clone();
+            if let (Some(first), Some(last)) = (plan.scans.first(), plan.scans.last()) {
+                let at = |s: i64| DateTime::from_timestamp(s, 0);
+                cut.since = cut.since.max(at(first.0));
+                cut.until = match (cut.until, at(last.1)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            let query = self.filtered_query(&cut, rules)?;
             // A segment whose kept counts name every phrase needs no dictionary lookups.
             let known: Vec<Option<Vec<u64>>> = kept
                 .iter()
