@@ -11,9 +11,9 @@
 //! inside one bucket from these counts, and reads the phrases only of the days a bucket
 //! boundary or the window's end cuts (one pass over the mentions from the first cut day
 //! to the last, the others skipped by their time): the complaints view's ten weekly
-//! buckets ending "now" cut 11
-//! of their 70 days. The answer is the same as the scan's, to the mention: the kept
-//! counts are exact, and the days they do not settle are counted as before.
+//! buckets ending "now" cut 11 of their 70 days. The answer is the same as the scan's,
+//! to the mention: the kept counts are exact, and the days they do not settle are
+//! counted as before.
 //!
 //! Each phrase's counts cover a range of days ([`Days`]). A tally first counts, per
 //! segment, the phrases whose range lacks days it needs, over the days they lack (one
