@@ -41,6 +41,11 @@ use tantivy::index::SegmentId;
 /// Nanoseconds per day.
 pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
+/// The start of day `day` (days since 1970-01-01, UTC).
+pub(crate) fn day_start(day: i32) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+}
+
 /// Kept values above this many bytes evict the least recently used entries.
 pub(crate) const CACHE_BYTES: usize = 64 << 20;
 

@@ -30,7 +30,7 @@ use lauscher_query::RuleSet;
 #[cfg(test)]
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
-use crate::days::{DAY_NANOS, DayCount, DayKey, DayPlan, Days, PhraseDays, SegmentDays};
+use crate::days::{DAY_NANOS, DayCount, DayKey, DayPlan, Days, PhraseDays, SegmentDays, day_start};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -280,10 +280,7 @@ impl OpenIndex {
                 let PhraseCounts::All(counts) = part.counts else {
                     continue;
                 };
-                match joined.iter_mut().find(|(s, _)| *s == seg) {
-                    Some((_, acc)) => acc.absorb(&counts),
-                    None => joined.push((seg, counts)),
-                }
+                join_segment_counts(&mut joined, seg, counts);
             }
             for seg in unseen {
                 let mut tops: SegmentTops = vec![Vec::new(); buckets.count];
@@ -423,10 +420,12 @@ impl OpenIndex {
             let Some(hull) = hull else {
                 continue;
             };
-            let at = |day: i32| DateTime::from_timestamp(i64::from(day) * 86_400, 0);
             let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, all_query.box_clone()),
-                (Occur::Must, self.time_range(at(hull.0), at(hull.1 + 1))),
+                (
+                    Occur::Must,
+                    self.time_range(day_start(hull.0), day_start(hull.1 + 1)),
+                ),
             ]));
             let Some(fresh) = count_days(
                 &searcher,
@@ -787,6 +786,19 @@ fn ords_of(col: &StrColumn, terms: &[&str]) -> tantivy::Result<Vec<u64>> {
         .collect()
 }
 
+/// Adds a scan part's counts of every phrase to those of its segment in `all` (the parts
+/// of one segment share its ordinals).
+fn join_segment_counts(
+    all: &mut Vec<(SegmentOrdinal, OrdCounts)>,
+    seg: SegmentOrdinal,
+    counts: OrdCounts,
+) {
+    match all.iter_mut().find(|(s, _)| *s == seg) {
+        Some((_, acc)) => acc.absorb(&counts),
+        None => all.push((seg, counts)),
+    }
+}
+
 /// Days counted at once at most, phrases × days (a scan part's counts and earliest times
 /// take 12 bytes each): past it, a tally scans as it would without kept counts.
 const MAX_DAY_CELLS: usize = 4 << 20;
@@ -805,7 +817,7 @@ fn count_days(
     if span.saturating_mul(terms.len().max(1)) > MAX_DAY_CELLS {
         return Ok(None);
     }
-    let Some(origin) = DateTime::from_timestamp(i64::from(from) * 86_400, 0) else {
+    let Some(origin) = day_start(from) else {
         return Ok(None);
     };
     let tally = PhraseCount {
@@ -1563,10 +1575,7 @@ impl Tally for PhraseCount<'_> {
                         }
                     }
                 }
-                PhraseCounts::All(counts) => match all.iter_mut().find(|(s, _)| *s == seg) {
-                    Some((_, acc)) => acc.absorb(&counts),
-                    None => all.push((seg, counts)),
-                },
+                PhraseCounts::All(counts) => join_segment_counts(&mut all, seg, counts),
             }
         }
         if let PhraseSelection::Top(n) = self.selection {
