@@ -135,6 +135,8 @@ pub(crate) struct OpenIndex {
     days: days::SegmentCache<days::SegmentDays>,
     /// Each segment's phrase top lists kept per filter and buckets, for candidates.
     tops: days::SegmentCache<tally::SegmentTops>,
+    /// Where each segment's days lie, for tallies of a few days.
+    spans: days::SegmentCache<days::DaySpans>,
 }
 
 impl MentionIndex {
@@ -357,6 +359,7 @@ impl OpenIndex {
             authors: authors::AuthorOrdinals::default(),
             days: days::SegmentCache::default(),
             tops: days::SegmentCache::default(),
+            spans: days::SegmentCache::default(),
         })
     }
 

@@ -14,6 +14,7 @@
 //! are skipped, so a caller asks for exactly the window it reports.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,7 +31,9 @@ use lauscher_query::RuleSet;
 #[cfg(test)]
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
-use crate::days::{DAY_NANOS, DayCount, DayKey, DayPlan, Days, PhraseDays, SegmentDays, day_start};
+use crate::days::{
+    DAY_NANOS, DayCount, DayKey, DayPlan, DaySpans, Days, PhraseDays, SegmentDays, day_start,
+};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -266,12 +269,21 @@ impl OpenIndex {
             .collect();
         if !unseen.is_empty() {
             let tally = PhraseCount::new(buckets, PhraseSelection::Top(n));
+            let within: Vec<Vec<Range<DocId>>> = searcher
+                .segment_readers()
+                .iter()
+                .zip(&lists)
+                .map(|(r, l)| match l {
+                    Some(_) => Vec::new(),
+                    None => vec![0..r.max_doc()],
+                })
+                .collect();
             let parts = scan_parts(
                 &searcher,
                 query.as_ref(),
                 &tally,
                 MIN_PART_DOCS,
-                Some(&unseen),
+                Some(&within),
             )
             .map_err(|e| self.tantivy(e))?;
             // The parts of one segment share its ordinals: join their counts first.
@@ -391,6 +403,7 @@ impl OpenIndex {
         unique.dedup();
         let mut kept: Vec<Option<Arc<SegmentDays>>> =
             keys.iter().map(|k| self.days.get(k)).collect();
+        let spans = self.day_spans(&searcher)?;
         // Per segment, the phrases (and mention counts) lacking days the plan takes from
         // kept counts are counted over the days they lack, one segment at a time (a
         // part's counts are phrases × days).
@@ -427,10 +440,12 @@ impl OpenIndex {
                     self.time_range(day_start(hull.0), day_start(hull.1 + 1)),
                 ),
             ]));
+            let run = spans[seg].docs(hull.0, hull.1).unwrap_or(0..0);
             let Some(fresh) = count_days(
                 &searcher,
                 query.as_ref(),
                 seg as SegmentOrdinal,
+                run,
                 &missing,
                 hull,
             )
@@ -457,9 +472,10 @@ impl OpenIndex {
                 earliest: HashMap::new(),
             }
         } else {
-            // The window's mentions from the first cut day to the last, those of kept
-            // days skipped by their time before their phrases are read: a range query
-            // per cut day would read the whole time column once per day.
+            // The window's mentions in the runs of documents of the cut days (a range
+            // query per cut day would read the whole time column once per day), those
+            // of kept days a run holds skipped by their time before their phrases are
+            // read.
             let mut cut = req.clone();
             if let (Some(first), Some(last)) = (plan.scans.first(), plan.scans.last()) {
                 let at = |s: i64| DateTime::from_timestamp(s, 0);
@@ -486,7 +502,10 @@ impl OpenIndex {
                 kept: Some(&plan),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
-            scan(&searcher, query.as_ref(), &tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))?
+            let within: Vec<Vec<Range<DocId>>> = spans.iter().map(|s| s.runs(&plan.scans)).collect();
+            scan_parts(&searcher, query.as_ref(), &tally, MIN_PART_DOCS, Some(&within))
+                .and_then(|parts| tally.merge(&searcher, parts))
+                .map_err(|e| self.tantivy(e))?
         };
         // The days wholly inside a bucket, from the counts.
         let mut firsts: HashMap<&str, i64> = HashMap::new();
@@ -515,6 +534,31 @@ impl OpenIndex {
             *at = (*at).min(first);
         }
         Ok(Some(out))
+    }
+
+    /// Where each segment's days lie ([`DaySpans`]), read once per segment.
+    fn day_spans(&self, searcher: &Searcher) -> Result<Vec<Arc<DaySpans>>, IndexError> {
+        // Spans do not change with deletes or filters: one key per segment.
+        let filter: Arc<str> = Arc::from("");
+        let live: Vec<_> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+        searcher
+            .segment_readers()
+            .par_iter()
+            .map(|r| {
+                let key = DayKey {
+                    segment: r.segment_id(),
+                    deleted: 0,
+                    filter: filter.clone(),
+                };
+                if let Some(spans) = self.spans.get(&key) {
+                    return Ok(spans);
+                }
+                let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
+                let spans = Arc::new(DaySpans::of(&ts, r.max_doc()));
+                self.spans.put(key, spans.clone(), spans.bytes(), &live);
+                Ok(spans)
+            })
+            .collect()
     }
 
     /// For each group of phrases, the mentions `req` filters that have any phrase of the
@@ -661,28 +705,34 @@ fn scan<T: Tally>(
     tally.merge(searcher, parts)
 }
 
-/// The parts of a [`scan`], unmerged, of every segment or of the segments `only` names.
+/// The parts of a [`scan`], unmerged: of every document, or of the runs of documents
+/// `within` names per segment ordinal (none where it names none).
 fn scan_parts<T: Tally>(
     searcher: &Searcher,
     query: &dyn Query,
     tally: &T,
     min_part: u32,
-    only: Option<&[SegmentOrdinal]>,
+    within: Option<&[Vec<Range<DocId>>]>,
 ) -> tantivy::Result<Vec<(SegmentOrdinal, T::Part)>> {
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let threads = rayon::current_num_threads().max(1) as u32;
     let mut ranges = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-        if only.is_some_and(|o| !o.contains(&(ord as SegmentOrdinal))) {
-            continue;
-        }
         let max = reader.max_doc();
-        let parts = (max / min_part.max(1)).clamp(1, threads);
-        let len = max.div_ceil(parts).max(1);
-        let mut start = 0;
-        while start < max {
-            ranges.push((ord as SegmentOrdinal, start..(start + len).min(max)));
-            start += len;
+        let all = [0..max];
+        let runs = match within {
+            None => &all[..],
+            Some(w) => w.get(ord).map_or(&[][..], Vec::as_slice),
+        };
+        for run in runs {
+            let (from, to) = (run.start.min(max), run.end.min(max));
+            let parts = ((to - from) / min_part.max(1)).clamp(1, threads);
+            let len = (to - from).div_ceil(parts).max(1);
+            let mut start = from;
+            while start < to {
+                ranges.push((ord as SegmentOrdinal, start..(start + len).min(to)));
+                start += len;
+            }
         }
     }
     ranges
@@ -804,12 +854,14 @@ fn join_segment_counts(
 const MAX_DAY_CELLS: usize = 4 << 20;
 
 /// Counts `terms` (and the mentions) per day on the days `from..=to` among the
-/// documents of segment `seg` that `query` matches (the caller limits it to those days;
-/// [`crate::days`]). `None` where that is too many days to count at once.
+/// documents of segment `seg` that `query` matches (the caller limits it to those days,
+/// and `run` to the documents holding them; [`crate::days`]). `None` where that is too
+/// many days to count at once.
 fn count_days(
     searcher: &Searcher,
     query: &dyn Query,
     seg: SegmentOrdinal,
+    run: Range<DocId>,
     terms: &[String],
     (from, to): (i32, i32),
 ) -> tantivy::Result<Option<SegmentDays>> {
@@ -831,7 +883,11 @@ fn count_days(
             PhraseSelection::Only(terms),
         )
     };
-    let parts = scan_parts(searcher, query, &tally, MIN_PART_DOCS, Some(&[seg]))?;
+    let mut within: Vec<Vec<Range<DocId>>> = vec![Vec::new(); searcher.segment_readers().len()];
+    if let Some(w) = within.get_mut(seg as usize) {
+        w.push(run);
+    }
+    let parts = scan_parts(searcher, query, &tally, MIN_PART_DOCS, Some(&within))?;
     let rows = terms.len();
     let mut docs = vec![0u64; span];
     let mut counts = vec![0u32; rows * span];

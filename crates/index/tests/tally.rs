@@ -359,9 +359,25 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
             }
         }
     };
-    for segmented in [false, true] {
+    for (segmented, shuffled) in [(false, false), (true, false), (false, true)] {
         let mut posts = fixture();
-        let (_dir, index) = index(&posts, segmented);
+        let (_dir, index) = if shuffled {
+            // Written out of publication order: a day's mentions lie all over the segment.
+            let dir = tempfile::tempdir().expect("tempdir");
+            let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
+            let mut w = index.writer(32 << 20, 1).expect("writer");
+            for k in 0..posts.len() {
+                let i = k * 7 % posts.len();
+                w.add(&mention(i, &posts[i]), false).expect("add");
+            }
+            w.commit(0).expect("commit");
+            w.close().expect("close");
+            index.reload().expect("reload");
+            (dir, index)
+        } else {
+            index(&posts, segmented)
+        };
+        let segmented = if shuffled { "shuffled" } else if segmented { "true" } else { "false" };
         check(&index, &posts, &format!("segmented: {segmented}"));
         // Every 25th post now says something else, and 60 posts join on days 3 to 5.
         let mut w = index.writer(32 << 20, 1).expect("writer");
