@@ -17,6 +17,8 @@
 //! search p99 ≤ 50 ms.
 //!
 //! Run: `cargo bench --bench insights` (building the index takes about a minute).
+//! `LAUSCHER_BENCH_PROFILE=complaints_now` calls one view 100 times and nothing else,
+//! for `perf record`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -313,6 +315,16 @@ fn main() {
             page.hits.iter().filter_map(|h| h.reposts).sum::<usize>()
         ),
         Err(e) => panic!("collapsed search: {e}"),
+    }
+    // `LAUSCHER_BENCH_PROFILE=view` runs that view 100 times and nothing else, to
+    // profile it (`perf record`).
+    if let Ok(view) = std::env::var("LAUSCHER_BENCH_PROFILE") {
+        let t = Instant::now();
+        for _ in 0..100 {
+            black_box(run(&view));
+        }
+        println!("{view}: 100 calls in {:.1?}", t.elapsed());
+        return;
     }
     let views = [
         "timeline",

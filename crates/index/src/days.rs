@@ -288,6 +288,27 @@ impl DaySpans {
         DaySpans { spans }
     }
 
+    /// The spans of `reader`'s segment (time column `ts`), kept in `cache` (a few KiB
+    /// per segment: those of segments merged away go as the least recently used).
+    pub(crate) fn kept(
+        cache: &SegmentCache<DaySpans>,
+        reader: &tantivy::SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> Arc<DaySpans> {
+        // Spans change with neither deletes nor filters: one key per segment.
+        let key = DayKey {
+            segment: reader.segment_id(),
+            deleted: 0,
+            filter: Arc::from(""),
+        };
+        if let Some(spans) = cache.get(&key) {
+            return spans;
+        }
+        let spans = Arc::new(DaySpans::of(ts, reader.max_doc()));
+        cache.put(key, spans.clone(), spans.bytes(), None);
+        spans
+    }
+
     /// The documents published on the days `from..=to`, as the smallest run holding
     /// them; `None` where there are none.
     pub(crate) fn docs(&self, from: i32, to: i32) -> Option<Range<DocId>> {
@@ -395,8 +416,8 @@ impl<V> SegmentCache<V> {
     }
 
     /// Keeps `value` (about `size` bytes) for `key`, drops the entries of segments not in
-    /// `live`, then the least recently used ones past [`CACHE_BYTES`].
-    pub(crate) fn put(&self, key: DayKey, value: Arc<V>, size: usize, live: &[SegmentId]) {
+    /// `live` (where given), then the least recently used ones past [`CACHE_BYTES`].
+    pub(crate) fn put(&self, key: DayKey, value: Arc<V>, size: usize, live: Option<&[SegmentId]>) {
         let mut kept = self.lock();
         kept.clock += 1;
         let now = kept.clock;
@@ -406,7 +427,7 @@ impl<V> SegmentCache<V> {
         kept.bytes += size;
         let Kept { entries, bytes, .. } = &mut *kept;
         entries.retain(|k, (_, size, _)| {
-            let keep = live.contains(&k.segment);
+            let keep = live.is_none_or(|live| live.contains(&k.segment));
             if !keep {
                 *bytes = bytes.saturating_sub(*size);
             }
@@ -606,7 +627,7 @@ mod tests {
         let cache = SegmentCache::<SegmentDays>::default();
         let put = |key, days: Arc<SegmentDays>, live: &[SegmentId]| {
             let size = days.bytes();
-            cache.put(key, days, size, live);
+            cache.put(key, days, size, Some(live));
         };
         let (a, b) = (SegmentId::generate_random(), SegmentId::generate_random());
         let key = |segment, filter: &str| DayKey {

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 pub mod space;
 pub mod tally;
+mod window;
 pub mod writer;
 
 use std::path::Path;
@@ -136,7 +137,7 @@ pub(crate) struct OpenIndex {
     /// Each segment's phrase top lists kept per filter and buckets, for candidates.
     tops: days::SegmentCache<tally::SegmentTops>,
     /// Where each segment's days lie, for tallies of a few days.
-    spans: days::SegmentCache<days::DaySpans>,
+    spans: Arc<days::SegmentCache<days::DaySpans>>,
 }
 
 impl MentionIndex {
@@ -359,7 +360,7 @@ impl OpenIndex {
             authors: authors::AuthorOrdinals::default(),
             days: days::SegmentCache::default(),
             tops: days::SegmentCache::default(),
-            spans: days::SegmentCache::default(),
+            spans: Arc::default(),
         })
     }
 

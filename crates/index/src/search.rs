@@ -413,22 +413,11 @@ impl OpenIndex {
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
     ) -> Box<dyn Query> {
-        use std::ops::Bound;
-        let bound = |d: Option<DateTime<Utc>>, inclusive: bool| match d {
-            Some(d) => {
-                let t = Term::from_field_date_for_search(
-                    self.fields.ts,
-                    tantivy::DateTime::from_timestamp_secs(d.timestamp()),
-                );
-                if inclusive {
-                    Bound::Included(t)
-                } else {
-                    Bound::Excluded(t)
-                }
-            }
-            None => Bound::Unbounded,
-        };
-        Box::new(RangeQuery::new(bound(since, true), bound(until, false)))
+        Box::new(crate::window::PublishedWithin::new(
+            since.map(|d| d.timestamp()),
+            until.map(|d| d.timestamp()),
+            self.spans.clone(),
+        ))
     }
 
     pub(crate) fn build_query(&self, req: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {

@@ -311,7 +311,7 @@ impl OpenIndex {
                 let size = tops.iter().flatten().map(|(t, _)| t.len() + 32).sum();
                 let tops = Arc::new(tops);
                 self.tops
-                    .put(keys[seg as usize].clone(), tops.clone(), size, &live);
+                    .put(keys[seg as usize].clone(), tops.clone(), size, Some(&live));
                 lists[seg as usize] = Some(tops);
             }
         }
@@ -403,7 +403,7 @@ impl OpenIndex {
         unique.dedup();
         let mut kept: Vec<Option<Arc<SegmentDays>>> =
             keys.iter().map(|k| self.days.get(k)).collect();
-        let spans = self.day_spans(&searcher)?;
+        let day_docs = self.day_spans(&searcher)?;
         // Per segment, the phrases (and mention counts) lacking days the plan takes from
         // kept counts are counted over the days they lack, one segment at a time (a
         // part's counts are phrases × days).
@@ -440,7 +440,7 @@ impl OpenIndex {
                     self.time_range(day_start(hull.0), day_start(hull.1 + 1)),
                 ),
             ]));
-            let run = spans[seg].docs(hull.0, hull.1).unwrap_or(0..0);
+            let run = day_docs[seg].docs(hull.0, hull.1).unwrap_or(0..0);
             let Some(fresh) = count_days(
                 &searcher,
                 query.as_ref(),
@@ -458,7 +458,7 @@ impl OpenIndex {
                 None => fresh,
             });
             self.days
-                .put(key.clone(), days.clone(), days.bytes(), &live);
+                .put(key.clone(), days.clone(), days.bytes(), Some(&live));
             kept[seg] = Some(days);
         }
         // The days no count settles, scanned.
@@ -502,10 +502,17 @@ impl OpenIndex {
                 kept: Some(&plan),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
-            let within: Vec<Vec<Range<DocId>>> = spans.iter().map(|s| s.runs(&plan.scans)).collect();
-            scan_parts(&searcher, query.as_ref(), &tally, MIN_PART_DOCS, Some(&within))
-                .and_then(|parts| tally.merge(&searcher, parts))
-                .map_err(|e| self.tantivy(e))?
+            let within: Vec<Vec<Range<DocId>>> =
+                day_docs.iter().map(|s| s.runs(&plan.scans)).collect();
+            scan_parts(
+                &searcher,
+                query.as_ref(),
+                &tally,
+                MIN_PART_DOCS,
+                Some(&within),
+            )
+            .and_then(|parts| tally.merge(&searcher, parts))
+            .map_err(|e| self.tantivy(e))?
         };
         // The days wholly inside a bucket, from the counts.
         let mut firsts: HashMap<&str, i64> = HashMap::new();
@@ -538,25 +545,12 @@ impl OpenIndex {
 
     /// Where each segment's days lie ([`DaySpans`]), read once per segment.
     fn day_spans(&self, searcher: &Searcher) -> Result<Vec<Arc<DaySpans>>, IndexError> {
-        // Spans do not change with deletes or filters: one key per segment.
-        let filter: Arc<str> = Arc::from("");
-        let live: Vec<_> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
         searcher
             .segment_readers()
             .par_iter()
             .map(|r| {
-                let key = DayKey {
-                    segment: r.segment_id(),
-                    deleted: 0,
-                    filter: filter.clone(),
-                };
-                if let Some(spans) = self.spans.get(&key) {
-                    return Ok(spans);
-                }
                 let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
-                let spans = Arc::new(DaySpans::of(&ts, r.max_doc()));
-                self.spans.put(key, spans.clone(), spans.bytes(), &live);
-                Ok(spans)
+                Ok(DaySpans::kept(&self.spans, r, &ts))
             })
             .collect()
     }

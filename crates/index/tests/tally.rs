@@ -104,6 +104,67 @@ fn index(posts: &[Post], segmented: bool) -> (tempfile::TempDir, MentionIndex) {
     (dir, index)
 }
 
+/// The fixture written out of publication order in one segment: a day's mentions lie
+/// all over it.
+fn index_out_of_order(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
+    let mut w = index.writer(32 << 20, 1).expect("writer");
+    for k in 0..posts.len() {
+        let i = k * 7 % posts.len();
+        w.add(&mention(i, &posts[i]), false).expect("add");
+    }
+    w.commit(0).expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    (dir, index)
+}
+
+/// A time window finds exactly the mentions published in it, its start included and
+/// its end not, whatever order they were written in and however they are segmented.
+#[test]
+fn windows_find_the_mentions_published_in_them_in_any_write_order() {
+    let posts = fixture();
+    let edges: Vec<Option<DateTime<Utc>>> = vec![
+        None,
+        Some(t0() - Duration::days(1)),
+        Some(t0()),
+        // A post's own second, and the second after it.
+        Some(t0() + Duration::minutes(29 * 100)),
+        Some(t0() + Duration::minutes(29 * 100) + Duration::seconds(1)),
+        Some(t0() + Duration::days(3) + Duration::hours(7)),
+        Some(t0() + Duration::days(11) + Duration::hours(23)),
+        Some(t0() + Duration::days(30)),
+    ];
+    for (name, (_dir, index)) in [
+        ("one segment", index(&posts, false)),
+        ("segmented", index(&posts, true)),
+        ("out of order", index_out_of_order(&posts)),
+    ] {
+        for since in &edges {
+            for until in &edges {
+                for label in [None, Some(Label::Negative)] {
+                    let req = SearchRequest {
+                        since: *since,
+                        until: *until,
+                        label,
+                        limit: 1,
+                        ..SearchRequest::default()
+                    };
+                    let expected = posts
+                        .iter()
+                        .filter(|p| since.is_none_or(|s| p.at >= s))
+                        .filter(|p| until.is_none_or(|u| p.at < u))
+                        .filter(|p| label.is_none_or(|l| p.label == l))
+                        .count();
+                    let got = index.search(&req, None).expect("search").total;
+                    assert_eq!(got, expected, "{name}: {since:?}..{until:?}, {label:?}");
+                }
+            }
+        }
+    }
+}
+
 fn days(origin: DateTime<Utc>, count: usize) -> Buckets {
     Buckets {
         origin,
@@ -362,22 +423,17 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
     for (segmented, shuffled) in [(false, false), (true, false), (false, true)] {
         let mut posts = fixture();
         let (_dir, index) = if shuffled {
-            // Written out of publication order: a day's mentions lie all over the segment.
-            let dir = tempfile::tempdir().expect("tempdir");
-            let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
-            let mut w = index.writer(32 << 20, 1).expect("writer");
-            for k in 0..posts.len() {
-                let i = k * 7 % posts.len();
-                w.add(&mention(i, &posts[i]), false).expect("add");
-            }
-            w.commit(0).expect("commit");
-            w.close().expect("close");
-            index.reload().expect("reload");
-            (dir, index)
+            index_out_of_order(&posts)
         } else {
             index(&posts, segmented)
         };
-        let segmented = if shuffled { "shuffled" } else if segmented { "true" } else { "false" };
+        let segmented = if shuffled {
+            "shuffled"
+        } else if segmented {
+            "true"
+        } else {
+            "false"
+        };
         check(&index, &posts, &format!("segmented: {segmented}"));
         // Every 25th post now says something else, and 60 posts join on days 3 to 5.
         let mut w = index.writer(32 << 20, 1).expect("writer");
