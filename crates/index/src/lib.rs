@@ -138,6 +138,8 @@ pub(crate) struct OpenIndex {
     tops: days::SegmentCache<tally::SegmentTops>,
     /// Where each segment's days lie, for tallies of a few days.
     spans: Arc<days::SegmentCache<days::DaySpans>>,
+    /// Mentions loaded for pages and views, kept.
+    kept: search::KeptMentions,
 }
 
 impl MentionIndex {
@@ -361,6 +363,7 @@ impl OpenIndex {
             days: days::SegmentCache::default(),
             tops: days::SegmentCache::default(),
             spans: Arc::default(),
+            kept: search::KeptMentions::default(),
         })
     }
 
@@ -475,6 +478,33 @@ mod tests {
         ));
         let got = index.get(MentionId(1)).ok().flatten().map(|m| m.text);
         assert_eq!(got.as_deref(), Some("Wieder Verspätungen in Zürich"));
+    }
+
+    /// Loaded mentions are kept by segment and document: a page asked again after its
+    /// mention was replaced shows what is stored now.
+    #[test]
+    fn a_page_asked_again_after_a_replacement_shows_the_new_mention() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MentionIndex::open(dir.path(), &[Lang::En]).expect("open");
+        let texts = |index: &MentionIndex| -> Vec<String> {
+            let page = index
+                .search(&SearchRequest::default(), None)
+                .expect("search");
+            page.hits.into_iter().map(|h| h.text).collect()
+        };
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        w.add(&mention(1, "en", "The app keeps crashing", "acme"), false)
+            .expect("add");
+        w.commit(1).expect("commit");
+        index.reload().expect("reload");
+        assert_eq!(texts(&index), ["The app keeps crashing"]);
+        assert_eq!(texts(&index), ["The app keeps crashing"]);
+        w.add(&mention(1, "en", "The app works again", "acme"), true)
+            .expect("replace");
+        w.commit(2).expect("commit");
+        w.close().expect("close");
+        index.reload().expect("reload");
+        assert_eq!(texts(&index), ["The app works again"]);
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl OpenIndex {
         let (total, docs) = searcher
             .search(&query, &(Count, top))
             .map_err(|e| self.tantivy(e))?;
-        let mut loader = Loader::new(self, &searcher);
+        let mut loader = Loader::kept(self, &searcher);
         let mut hits: Vec<IndexedMention> = docs
             .into_iter()
             .map(|(_, addr)| loader.load(addr))
@@ -499,6 +499,41 @@ impl OpenIndex {
     }
 }
 
+/// Mentions kept at most by [`KeptMentions`] (with their text, about 1 KiB each).
+const KEPT_MENTIONS: usize = 8192;
+
+/// Mentions loaded for pages of hits and a view's newest posts, kept by segment and
+/// document: a dashboard asking again (its window ends seconds later) finds most of
+/// the same ones, each of which cost a doc store block read and decompression (64 KiB,
+/// zstd; tantivy keeps 100 blocks per segment, fewer than a view's newest posts of
+/// twenty phrases touch). A segment never changes, so a kept mention stays true; those
+/// of segments merged away are never asked for again and go as the least recently
+/// used. Bulk reads (summaries, checked searches) pass it by. Cost: up to
+/// [`KEPT_MENTIONS`] mentions, a lookup per load.
+pub(crate) struct KeptMentions {
+    inner: std::sync::Mutex<lru::LruCache<(tantivy::index::SegmentId, DocId), IndexedMention>>,
+}
+
+impl Default for KeptMentions {
+    fn default() -> Self {
+        KeptMentions {
+            inner: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::MIN.saturating_add(KEPT_MENTIONS - 1),
+            )),
+        }
+    }
+}
+
+impl KeptMentions {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, lru::LruCache<(tantivy::index::SegmentId, DocId), IndexedMention>>
+    {
+        // A panic while inserting left at worst an entry missing: values are whole.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Loads mentions: stored text, title and URL from the doc store (one block read and
 /// decompression each), everything else from the segment's columns, opened once per
 /// segment as long as consecutive loads stay in it.
@@ -506,19 +541,49 @@ pub(crate) struct Loader<'a> {
     index: &'a OpenIndex,
     searcher: &'a tantivy::Searcher,
     open: Option<(u32, SegmentColumns)>,
+    /// Where loaded mentions are kept and looked up first, if anywhere.
+    kept: Option<&'a KeptMentions>,
 }
 
 impl<'a> Loader<'a> {
+    /// A loader for bulk reads: every mention from the doc store.
     pub(crate) fn new(index: &'a OpenIndex, searcher: &'a tantivy::Searcher) -> Self {
         Loader {
             index,
             searcher,
             open: None,
+            kept: None,
+        }
+    }
+
+    /// A loader for pages and a view's newest posts: mentions kept by the index
+    /// ([`KeptMentions`]) first.
+    pub(crate) fn kept(index: &'a OpenIndex, searcher: &'a tantivy::Searcher) -> Self {
+        Loader {
+            kept: Some(&index.kept),
+            ..Loader::new(index, searcher)
         }
     }
 
     /// The mention at `addr`.
     pub(crate) fn load(&mut self, addr: DocAddress) -> Result<IndexedMention, IndexError> {
+        let Some(kept) = self.kept else {
+            return self.read(addr);
+        };
+        let key = (
+            self.searcher.segment_reader(addr.segment_ord).segment_id(),
+            addr.doc_id,
+        );
+        if let Some(m) = kept.lock().get(&key) {
+            return Ok(m.clone());
+        }
+        let m = self.read(addr)?;
+        kept.lock().put(key, m.clone());
+        Ok(m)
+    }
+
+    /// The mention at `addr`, from the doc store and the columns.
+    fn read(&mut self, addr: DocAddress) -> Result<IndexedMention, IndexError> {
         let searcher = self.searcher;
         let columns = match &mut self.open {
             Some((seg, columns)) if *seg == addr.segment_ord => columns,

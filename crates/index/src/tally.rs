@@ -605,7 +605,7 @@ impl OpenIndex {
         let loaded: FxHashMap<tantivy::DocAddress, crate::IndexedMention> = addrs
             .par_chunks(run)
             .map(|chunk| {
-                let mut loader = crate::search::Loader::new(self, &searcher);
+                let mut loader = crate::search::Loader::kept(self, &searcher);
                 chunk
                     .iter()
                     .map(|addr| Ok((*addr, loader.load(*addr)?)))
