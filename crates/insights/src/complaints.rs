@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
-use lauscher_model::Lang;
+use lauscher_model::{Lang, MentionId};
 use lauscher_query::RuleSet;
-use lauscher_text::phrases::{StopWordsOnly, merge_key, phrase_forms, phrases};
+use lauscher_text::phrases::{PhraseForm, StopWordsOnly, merge_key, phrase_forms, phrases};
 use serde::Serialize;
 
 use crate::{Filters, InsightsError, Search};
@@ -586,6 +586,7 @@ pub fn complaints(
     )?;
     let mut listed = Vec::with_capacity(listed_len);
     let mut fading = Vec::new();
+    let mut written: HashMap<MentionId, Vec<PhraseForm>> = HashMap::new();
     for (i, (chosen, (newest, group))) in chosen
         .into_iter()
         .zip(newest.into_iter().zip(groups))
@@ -604,7 +605,7 @@ pub fn complaints(
         let main_form = forms.first().map(|f| f.0.clone()).unwrap_or_default();
         let keys: Vec<&str> = forms.iter().map(|f| f.0.as_str()).collect();
         let phrase = Phrase {
-            phrase: surface(&newest, &keys).unwrap_or_else(|| main_form.clone()),
+            phrase: surface(&newest, &keys, &mut written).unwrap_or_else(|| main_form.clone()),
             key: main_form,
             variants: forms.iter().skip(1).map(|f| f.0.clone()).collect(),
             count: fg,
@@ -667,26 +668,48 @@ fn newest(
 
 /// The most frequent way `posts` write a phrase counted under one of `keys`, case kept
 /// (English lowercased); ties go to the form seen first.
-fn surface(posts: &[IndexedMention], keys: &[&str]) -> Option<String> {
+///
+/// `written` keeps each post's phrases as written across the phrases of one view: the
+/// listed phrases' newest posts overlap (a complaint's bigrams share their posts), and
+/// extracting them was most of the view's time once the posts were kept loaded.
+fn surface(
+    posts: &[IndexedMention],
+    keys: &[&str],
+    written: &mut HashMap<MentionId, Vec<PhraseForm>>,
+) -> Option<String> {
     let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut unkept: Vec<PhraseForm>;
     for m in posts {
-        let lang = m.lang.parse::<Lang>().ok();
-        let texts = [Some(m.text.as_str()), m.title.as_deref()];
-        for text in texts.into_iter().flatten() {
-            for p in phrase_forms(text, lang, &StopWordsOnly) {
-                if !keys.contains(&p.key.as_str()) {
-                    continue;
+        let extract = || {
+            let lang = m.lang.parse::<Lang>().ok();
+            let texts = [Some(m.text.as_str()), m.title.as_deref()];
+            let mut forms: Vec<PhraseForm> = texts
+                .into_iter()
+                .flatten()
+                .flat_map(|text| phrase_forms(text, lang, &StopWordsOnly))
+                .collect();
+            // English capitals mostly open sentences: "Login" is "login".
+            if lang == Some(Lang::En) {
+                for f in &mut forms {
+                    f.surface = f.surface.to_lowercase();
                 }
-                // English capitals mostly open sentences: "Login" is "login".
-                let form = if lang == Some(Lang::En) {
-                    p.surface.to_lowercase()
-                } else {
-                    p.surface
-                };
-                match counts.iter_mut().find(|(f, _)| *f == form) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((form, 1)),
-                }
+            }
+            forms
+        };
+        // A post without an id (none is indexed so) is not kept under one.
+        let forms = if m.id.0 == 0 {
+            unkept = extract();
+            &unkept
+        } else {
+            written.entry(m.id).or_insert_with(extract)
+        };
+        for p in forms.iter() {
+            if !keys.contains(&p.key.as_str()) {
+                continue;
+            }
+            match counts.iter_mut().find(|(f, _)| *f == p.surface) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((p.surface.clone(), 1)),
             }
         }
     }
