@@ -288,13 +288,13 @@ impl DaySpans {
         DaySpans { spans }
     }
 
-    /// The spans of `reader`'s segment (time column `ts`), kept in `cache` (a few KiB
-    /// per segment: those of segments merged away go as the least recently used).
+    /// The spans of `reader`'s segment, kept in `cache` (a few KiB per segment: those of
+    /// segments merged away go as the least recently used); its time column is opened
+    /// only where they are not kept.
     pub(crate) fn kept(
         cache: &SegmentCache<DaySpans>,
         reader: &tantivy::SegmentReader,
-        ts: &Column<tantivy::DateTime>,
-    ) -> Arc<DaySpans> {
+    ) -> tantivy::Result<Arc<DaySpans>> {
         // Spans change with neither deletes nor filters: one key per segment.
         let key = DayKey {
             segment: reader.segment_id(),
@@ -302,11 +302,12 @@ impl DaySpans {
             filter: Arc::from(""),
         };
         if let Some(spans) = cache.get(&key) {
-            return spans;
+            return Ok(spans);
         }
-        let spans = Arc::new(DaySpans::of(ts, reader.max_doc()));
+        let ts = reader.fast_fields().date("ts")?;
+        let spans = Arc::new(DaySpans::of(&ts, reader.max_doc()));
         cache.put(key, spans.clone(), spans.bytes(), None);
-        spans
+        Ok(spans)
     }
 
     /// The documents published on the days `from..=to`, as the smallest run holding

@@ -548,10 +548,7 @@ impl OpenIndex {
         searcher
             .segment_readers()
             .par_iter()
-            .map(|r| {
-                let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
-                Ok(DaySpans::kept(&self.spans, r, &ts))
-            })
+            .map(|r| DaySpans::kept(&self.spans, r).map_err(|e| self.tantivy(e)))
             .collect()
     }
 

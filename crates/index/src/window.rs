@@ -108,7 +108,7 @@ impl Weight for PublishedWithin {
         };
         let first = day((*window.start()).max(ts.min_value()));
         let last = day((*window.end()).min(ts.max_value()));
-        let spans = DaySpans::kept(&self.spans, reader, &ts);
+        let spans = DaySpans::kept(&self.spans, reader)?;
         let Some(run) = spans.docs(first, last) else {
             return Ok(Box::new(EmptyScorer));
         };
