@@ -275,7 +275,7 @@ impl OpenIndex {
                 .zip(&lists)
                 .map(|(r, l)| match l {
                     Some(_) => Vec::new(),
-                    None => vec![0..r.max_doc()],
+                    None => std::iter::once(0..r.max_doc()).collect(),
                 })
                 .collect();
             let parts = scan_parts(
@@ -710,7 +710,7 @@ fn scan_parts<T: Tally>(
     let mut ranges = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let max = reader.max_doc();
-        let all = [0..max];
+        let all: Vec<Range<DocId>> = std::iter::once(0..max).collect();
         let runs = match within {
             None => &all[..],
             Some(w) => w.get(ord).map_or(&[][..], Vec::as_slice),
