@@ -45,6 +45,13 @@ use tantivy::index::SegmentId;
 /// Nanoseconds per day.
 pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
+/// The day (since 1970-01-01, UTC) of a time in nanoseconds since the epoch; every time
+/// an `i64` of nanoseconds holds (±292 years) has one.
+pub(crate) fn day_of(nanos: i64) -> i32 {
+    let day = nanos.div_euclid(DAY_NANOS);
+    i32::try_from(day).unwrap_or(if day < 0 { i32::MIN } else { i32::MAX })
+}
+
 /// The start of day `day` (days since 1970-01-01, UTC).
 pub(crate) fn day_start(day: i32) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
@@ -239,9 +246,7 @@ impl DaySpans {
                 .and_modify(|s| s.1 = last)
                 .or_insert((first, last));
         };
-        let day_of = |t: tantivy::DateTime| {
-            i32::try_from(t.into_timestamp_nanos().div_euclid(DAY_NANOS)).ok()
-        };
+        let day_of = |t: tantivy::DateTime| day_of(t.into_timestamp_nanos());
         const CHUNK: DocId = 4096;
         let mut buf = Vec::new();
         let mut start = 0;
@@ -256,9 +261,7 @@ impl DaySpans {
                     // A run of one day (the usual case) is noted once.
                     let mut run: Option<(i32, DocId, DocId)> = None;
                     for (t, doc) in buf.iter().zip(start..) {
-                        let Some(day) = day_of(*t) else {
-                            continue;
-                        };
+                        let day = day_of(*t);
                         match &mut run {
                             Some((d, _, last)) if *d == day => *last = doc,
                             _ => {
@@ -275,8 +278,8 @@ impl DaySpans {
                 }
                 _ => {
                     for doc in start..end {
-                        if let Some(day) = ts.first(doc).and_then(day_of) {
-                            note(day, doc, doc);
+                        if let Some(t) = ts.first(doc) {
+                            note(day_of(t), doc, doc);
                         }
                     }
                 }

@@ -518,7 +518,7 @@ impl Default for KeptMentions {
     fn default() -> Self {
         KeptMentions {
             inner: std::sync::Mutex::new(lru::LruCache::new(
-                std::num::NonZeroUsize::MIN.saturating_add(KEPT_MENTIONS - 1),
+                std::num::NonZeroUsize::new(KEPT_MENTIONS).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
         }
     }

@@ -32,7 +32,8 @@ use lauscher_query::RuleSet;
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
 use crate::days::{
-    DAY_NANOS, DayCount, DayKey, DayPlan, DaySpans, Days, PhraseDays, SegmentDays, day_start,
+    DAY_NANOS, DayCount, DayKey, DayPlan, DaySpans, Days, PhraseDays, SegmentDays, day_of,
+    day_start,
 };
 use crate::{IndexError, OpenIndex, SearchRequest};
 
@@ -359,8 +360,7 @@ impl OpenIndex {
                     ts.max_value().into_timestamp_nanos(),
                 );
                 held = Some(held.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-                let day = |t: i64| i32::try_from(t.div_euclid(DAY_NANOS)).ok();
-                span = day(lo).zip(day(hi));
+                span = Some((day_of(lo), day_of(hi)));
             }
             spans.push(span);
         }
@@ -472,10 +472,10 @@ impl OpenIndex {
                 earliest: HashMap::new(),
             }
         } else {
-            // The window's mentions in the runs of documents of the cut days (a range
-            // query per cut day would read the whole time column once per day), those
-            // of kept days a run holds skipped by their time before their phrases are
-            // read.
+            // The window's mentions in the runs of documents of the cut days, those of
+            // kept days a run holds skipped by their time before their phrases are read;
+            // the window narrowed to the first cut day and the last, so that its time
+            // filter reads no further.
             let mut cut = req.clone();
             if let (Some(first), Some(last)) = (plan.scans.first(), plan.scans.last()) {
                 let at = |s: i64| DateTime::from_timestamp(s, 0);
@@ -710,9 +710,9 @@ fn scan_parts<T: Tally>(
     let mut ranges = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let max = reader.max_doc();
-        let all: Vec<Range<DocId>> = std::iter::once(0..max).collect();
+        let all = 0..max;
         let runs = match within {
-            None => &all[..],
+            None => std::slice::from_ref(&all),
             Some(w) => w.get(ord).map_or(&[][..], Vec::as_slice),
         };
         for run in runs {
@@ -1516,10 +1516,7 @@ impl Tally for PhraseCount<'_> {
                 continue;
             };
             if let Some(plan) = self.kept
-                && i32::try_from(ts.div_euclid(DAY_NANOS))
-                    .ok()
-                    .and_then(|day| plan.bucket_of(day))
-                    .is_some()
+                && plan.bucket_of(day_of(ts)).is_some()
             {
                 continue;
             }

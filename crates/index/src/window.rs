@@ -28,7 +28,7 @@ use tantivy::query::{
 };
 use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, TERMINATED, TantivyError};
 
-use crate::days::{DAY_NANOS, DaySpans, SegmentCache};
+use crate::days::{DaySpans, SegmentCache, day_of};
 
 /// Mentions published in `[since, until)` (seconds since the epoch; `None` is unbounded).
 #[derive(Clone)]
@@ -97,15 +97,7 @@ impl Weight for PublishedWithin {
         {
             return Ok(Box::new(AllScorer::new(reader.max_doc())));
         }
-        let day = |t: tantivy::DateTime| {
-            i32::try_from(t.into_timestamp_nanos().div_euclid(DAY_NANOS)).unwrap_or(
-                if t.into_timestamp_nanos() < 0 {
-                    i32::MIN
-                } else {
-                    i32::MAX
-                },
-            )
-        };
+        let day = |t: tantivy::DateTime| day_of(t.into_timestamp_nanos());
         let first = day((*window.start()).max(ts.min_value()));
         let last = day((*window.end()).min(ts.max_value()));
         let spans = DaySpans::kept(&self.spans, reader)?;
