@@ -323,16 +323,6 @@ fn main() {
         ),
         Err(e) => panic!("collapsed search: {e}"),
     }
-    // `LAUSCHER_BENCH_PROFILE=view` runs that view 100 times and nothing else, to
-    // profile it (`perf record`).
-    if let Ok(view) = std::env::var("LAUSCHER_BENCH_PROFILE") {
-        let t = Instant::now();
-        for _ in 0..100 {
-            black_box(run(&view));
-        }
-        println!("{view}: 100 calls in {:.1?}", t.elapsed());
-        return;
-    }
     let views = [
         "timeline",
         "share_of_voice",
@@ -343,6 +333,19 @@ fn main() {
         "collapsed_search",
         "explained_search",
     ];
+    // `LAUSCHER_BENCH_PROFILE=view` runs that view 100 times and nothing else, to
+    // profile it (`perf record`).
+    if let Ok(view) = std::env::var("LAUSCHER_BENCH_PROFILE") {
+        if !views.contains(&view.as_str()) {
+            panic!("LAUSCHER_BENCH_PROFILE={view}: not a view (one of {views:?})");
+        }
+        let t = Instant::now();
+        for _ in 0..100 {
+            black_box(run(&view));
+        }
+        println!("{view}: 100 calls in {:.1?}", t.elapsed());
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     {
         let mut g = c.benchmark_group("insights");
