@@ -42,6 +42,8 @@ use tantivy::DocId;
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 
+use crate::hours::HourCount;
+
 /// Nanoseconds per day.
 pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
@@ -97,16 +99,29 @@ impl DayCount {
     }
 }
 
-/// Counts per day over the days `from..=to` (days without mentions are left out).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Days {
-    pub(crate) from: i32,
-    pub(crate) to: i32,
-    /// Ascending by day.
-    pub(crate) counts: Vec<DayCount>,
+/// A count kept per day, or per part of a day, placed by its UTC day.
+pub(crate) trait Dated: Copy {
+    /// Days since 1970-01-01 (UTC).
+    fn day(&self) -> i32;
 }
 
-impl Days {
+impl Dated for DayCount {
+    fn day(&self) -> i32 {
+        self.day
+    }
+}
+
+/// Counts over the days `from..=to` (days without mentions are left out), per day
+/// ([`DayCount`]) or finer ([`crate::hours::HourCount`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Days<C = DayCount> {
+    pub(crate) from: i32,
+    pub(crate) to: i32,
+    /// Ascending in time.
+    pub(crate) counts: Vec<C>,
+}
+
+impl<C: Dated> Days<C> {
     /// Whether the days `from..=to` are counted.
     pub(crate) fn covers(&self, (from, to): (i32, i32)) -> bool {
         self.from <= from && to <= self.to
@@ -116,7 +131,7 @@ impl Days {
     /// back to the counted days across a gap of up to [`MAX_GAP_DAYS`] so that the two
     /// join into one range (the day a window's boundary cuts lies between two tallies'
     /// days: without it, their ranges would replace each other at every call).
-    pub(crate) fn lacking(this: Option<&Days>, need: (i32, i32)) -> Option<(i32, i32)> {
+    pub(crate) fn lacking(this: Option<&Days<C>>, need: (i32, i32)) -> Option<(i32, i32)> {
         match this {
             None => Some(need),
             Some(d) if d.covers(need) => None,
@@ -143,18 +158,19 @@ impl Days {
 
     /// These counts and `newer`'s (of the same segment and filter, over other days): one
     /// range where the two meet or overlap, else `newer` alone.
-    pub(crate) fn join(&self, newer: Days) -> Days {
+    pub(crate) fn join(&self, newer: Days<C>) -> Days<C> {
         if newer.from > self.to.saturating_add(1) || self.from > newer.to.saturating_add(1) {
             return newer;
         }
-        let mut counts: Vec<DayCount> = self
+        let mut counts: Vec<C> = self
             .counts
             .iter()
-            .filter(|c| c.day < newer.from || c.day > newer.to)
+            .filter(|c| c.day() < newer.from || c.day() > newer.to)
             .copied()
             .chain(newer.counts)
             .collect();
-        counts.sort_unstable_by_key(|c| c.day);
+        // Stable: a day's counts all come from one side, in time order.
+        counts.sort_by_key(|c| c.day());
         Days {
             from: self.from.min(newer.from),
             to: self.to.max(newer.to),
@@ -162,8 +178,8 @@ impl Days {
         }
     }
 
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Days>() + self.counts.len() * std::mem::size_of::<DayCount>()
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.counts.len() * std::mem::size_of::<C>()
     }
 }
 
@@ -182,12 +198,15 @@ pub(crate) struct SegmentDays {
     pub(crate) docs: Option<Arc<Days>>,
     /// The phrases counted so far.
     pub(crate) phrases: FxHashMap<String, Arc<PhraseDays>>,
+    /// Matching mentions by label and their scores per hour ([`crate::hours`]).
+    pub(crate) labels: Option<Arc<Days<HourCount>>>,
 }
 
 impl SegmentDays {
     /// Memory held, roughly.
     pub(crate) fn bytes(&self) -> usize {
         self.docs.as_ref().map_or(0, |d| d.bytes())
+            + self.labels.as_ref().map_or(0, |d| d.bytes())
             + self
                 .phrases
                 .iter()
@@ -203,6 +222,13 @@ impl SegmentDays {
             out.docs = Some(Arc::new(match &self.docs {
                 Some(old) => old.join(docs),
                 None => docs,
+            }));
+        }
+        if let Some(labels) = fresh.labels {
+            let labels = Arc::unwrap_or_clone(labels);
+            out.labels = Some(Arc::new(match &self.labels {
+                Some(old) => old.join(labels),
+                None => labels,
             }));
         }
         for (term, p) in fresh.phrases {
@@ -593,7 +619,7 @@ mod tests {
         assert_eq!(Days::lacking(Some(&kept), (12, 22)), Some((21, 22)));
         assert_eq!(Days::lacking(Some(&kept), (5, 12)), Some((5, 9)));
         assert_eq!(Days::lacking(Some(&kept), (5, 25)), Some((5, 25)));
-        assert_eq!(Days::lacking(None, (5, 25)), Some((5, 25)));
+        assert_eq!(Days::<DayCount>::lacking(None, (5, 25)), Some((5, 25)));
         // A day apart (the day a boundary cuts): counted too, so the ranges join.
         assert_eq!(Days::lacking(Some(&kept), (22, 25)), Some((21, 25)));
         assert_eq!(Days::lacking(Some(&kept), (2, 8)), Some((2, 9)));
@@ -656,7 +682,7 @@ mod tests {
                 to: 0,
                 counts: vec![DayCount::new(0, 1, 0); CACHE_BYTES / 12 / 2 + 1],
             })),
-            phrases: FxHashMap::default(),
+            ..SegmentDays::default()
         });
         put(key(b, "big1"), big.clone(), &[b]);
         assert!(cache.get(&key(b, "x")).is_some());

@@ -13,6 +13,7 @@ pub mod analyzer;
 mod authors;
 mod days;
 pub mod dump;
+mod hours;
 mod id;
 mod merge;
 pub mod rule;

@@ -50,7 +50,7 @@ pub struct Buckets {
 
 impl Buckets {
     /// The buckets in nanoseconds, for the per-document lookup.
-    fn grid(&self) -> Grid {
+    pub(crate) fn grid(&self) -> Grid {
         let origin = self
             .origin
             .timestamp_nanos_opt()
@@ -75,19 +75,19 @@ impl Buckets {
 /// the step's reciprocal and correcting the rounding: a 64-bit division per document
 /// would cost more than reading its columns.
 #[derive(Clone, Copy, Debug)]
-struct Grid {
-    origin: i64,
-    step: u64,
+pub(crate) struct Grid {
+    pub(crate) origin: i64,
+    pub(crate) step: u64,
     inv: f64,
     /// `step · count`: the first offset past the last bucket.
-    end: u64,
+    pub(crate) end: u64,
     count: usize,
 }
 
 impl Grid {
     /// The bucket of a timestamp (nanoseconds), if inside.
     #[inline]
-    fn of(&self, ts: i64) -> Option<usize> {
+    pub(crate) fn of(&self, ts: i64) -> Option<usize> {
         let d = u64::try_from(ts.checked_sub(self.origin)?).ok()?;
         if d >= self.end {
             return None;
@@ -201,6 +201,11 @@ impl OpenIndex {
     /// limit and offset aside). With `authors`, each bucket also counts its distinct
     /// authors, at a bitset of the index's author numbers per bucket and scan part (so
     /// ask for authors only with few buckets; see `authors` for the numbers).
+    ///
+    /// Without authors, in buckets of whole hours, the counts come from hour counts kept
+    /// per segment and filter ([`crate::hours`]): the first tally under a filter reads
+    /// the window's mentions as without them; later ones read only the window's cut
+    /// first and last hour. The answer is the same either way.
     pub fn label_tally(
         &self,
         req: &SearchRequest,
@@ -208,6 +213,9 @@ impl OpenIndex {
         buckets: Buckets,
         authors: bool,
     ) -> Result<Vec<LabelTally>, IndexError> {
+        if !authors && let Some(out) = self.label_tally_by_hours(req, rules, buckets)? {
+            return Ok(out);
+        }
         let query = self.filtered_query(req, rules)?;
         let searcher = self.reader.searcher();
         let shared = if authors {
@@ -544,7 +552,7 @@ impl OpenIndex {
     }
 
     /// Where each segment's days lie ([`DaySpans`]), read once per segment.
-    fn day_spans(&self, searcher: &Searcher) -> Result<Vec<Arc<DaySpans>>, IndexError> {
+    pub(crate) fn day_spans(&self, searcher: &Searcher) -> Result<Vec<Arc<DaySpans>>, IndexError> {
         searcher
             .segment_readers()
             .par_iter()
@@ -657,7 +665,7 @@ impl OpenIndex {
 }
 
 /// What a scan counts: a part per document range of a segment, merged at the end.
-trait Tally: Sync {
+pub(crate) trait Tally: Sync {
     /// The counts of one document range.
     type Part: Send;
     /// The merged answer.
@@ -681,7 +689,7 @@ trait Tally: Sync {
 const TALLY_BLOCK: usize = 1024;
 
 /// Documents per scan part at least: below that, a thread costs more than it saves.
-const MIN_PART_DOCS: u32 = 1 << 16;
+pub(crate) const MIN_PART_DOCS: u32 = 1 << 16;
 
 /// Scans the documents `query` matches: every segment, large ones cut into document
 /// ranges, the parts on all cores (rayon's pool; tantivy's own pool runs one task per
@@ -698,7 +706,7 @@ fn scan<T: Tally>(
 
 /// The parts of a [`scan`], unmerged: of every document, or of the runs of documents
 /// `within` names per segment ordinal (none where it names none).
-fn scan_parts<T: Tally>(
+pub(crate) fn scan_parts<T: Tally>(
     searcher: &Searcher,
     query: &dyn Query,
     tally: &T,
@@ -914,7 +922,7 @@ fn count_days(
                 .map(|(i, n)| DayCount::new(day(i), u32::try_from(*n).unwrap_or(u32::MAX), 0))
                 .collect(),
         ))),
-        phrases: FxHashMap::default(),
+        ..SegmentDays::default()
     };
     for (row, t) in terms.iter().enumerate() {
         let days = (0..span)
@@ -932,14 +940,14 @@ fn count_days(
 }
 
 /// Labels, scores and authors per time bucket.
-struct LabelCount<'a> {
-    buckets: Buckets,
+pub(crate) struct LabelCount<'a> {
+    pub(crate) buckets: Buckets,
     /// Count distinct authors, by these shared numbers.
-    authors: Option<&'a SharedAuthors>,
+    pub(crate) authors: Option<&'a SharedAuthors>,
 }
 
 /// One scan part of a [`LabelCount`]; the buffers hold a block's column values.
-struct LabelPart {
+pub(crate) struct LabelPart {
     grid: Grid,
     ts: Column<tantivy::DateTime>,
     label: Option<Column<u64>>,
@@ -1076,6 +1084,21 @@ impl Tally for LabelCount<'_> {
         _: &Searcher,
         parts: Vec<(SegmentOrdinal, LabelPart)>,
     ) -> tantivy::Result<Vec<LabelTally>> {
+        let (mut out, units) = self.sum(parts);
+        for (o, u) in out.iter_mut().zip(units) {
+            o.score_sum = crate::schema::score_of_units(u);
+        }
+        Ok(out)
+    }
+}
+
+impl LabelCount<'_> {
+    /// The parts' tallies per bucket without their score sums, and those sums in
+    /// ten-thousandths (exact, to be added to others before they become a score).
+    pub(crate) fn sum(
+        &self,
+        parts: Vec<(SegmentOrdinal, LabelPart)>,
+    ) -> (Vec<LabelTally>, Vec<i64>) {
         let mut out = vec![LabelTally::default(); self.buckets.count];
         let mut units = vec![0i64; self.buckets.count];
         // Author bits are shared numbers: the union of every part's is the count.
@@ -1102,10 +1125,7 @@ impl Tally for LabelCount<'_> {
         for (o, b) in out.iter_mut().zip(&bits) {
             o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
         }
-        for (o, u) in out.iter_mut().zip(units) {
-            o.score_sum = crate::schema::score_of_units(u);
-        }
-        Ok(out)
+        (out, units)
     }
 }
 

@@ -460,6 +460,124 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
     }
 }
 
+/// Label tallies in buckets of hours and days (a timeline's grid) equal the fixture's
+/// counts and score sums, exactly, at a first and a second call (the second from kept
+/// hour counts), for windows cut anywhere in an hour, moved by a day, filtered by a
+/// label, on grids the kept counts do not serve, and after replacements and a new
+/// segment; in one segment, many, and written out of order.
+#[test]
+fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
+    let h = Duration::hours;
+    let odd = h(7) + Duration::minutes(13) + Duration::seconds(20);
+    // (origin, step, count), (since, until) or the grid's, label.
+    let cases = [
+        (
+            (t0() + h(7), h(1), 24 * 11),
+            Some((t0() + odd, t0() + h(245) + Duration::seconds(9))),
+            None,
+        ),
+        ((t0() - h(1), Duration::days(1), 10), None, None),
+        // A day later: the kept counts lack one day.
+        ((t0() + h(23), Duration::days(1), 10), None, None),
+        (
+            (t0() - h(1), Duration::days(1), 10),
+            None,
+            Some(Label::Negative),
+        ),
+        (
+            (t0() + h(5), Duration::weeks(1), 2),
+            Some((t0() + odd, t0() + h(300))),
+            None,
+        ),
+        // Not whole hours, or too short a window: scanned.
+        ((t0() + odd, Duration::days(1), 8), None, None),
+        ((t0() + h(7), Duration::minutes(15), 4 * 40), None, None),
+        ((t0() + h(7), h(1), 30), None, None),
+    ];
+    let check = |index: &MentionIndex, posts: &[Post], what: &str| {
+        for (i, ((origin, step, count), window, label)) in cases.iter().enumerate() {
+            let end = *origin + *step * *count as i32;
+            let (since, until) = window.unwrap_or((*origin, end));
+            let req = SearchRequest {
+                label: *label,
+                since: Some(since),
+                until: Some(until),
+                ..SearchRequest::default()
+            };
+            let buckets = Buckets {
+                origin: *origin,
+                step: *step,
+                count: *count,
+            };
+            // Per bucket: negative, neutral, positive, score sum in ten-thousandths.
+            let mut expected = vec![[0i64; 4]; *count];
+            for p in posts.iter().filter(|p| {
+                p.at >= since.max(*origin)
+                    && p.at < until.min(end)
+                    && label.is_none_or(|l| l == p.label)
+            }) {
+                let e =
+                    &mut expected[((p.at - *origin).num_seconds() / step.num_seconds()) as usize];
+                e[match p.label {
+                    Label::Negative => 0,
+                    Label::Neutral => 1,
+                    Label::Positive => 2,
+                }] += 1;
+                e[3] += (f64::from(p.score) * 10_000.0).round() as i64;
+            }
+            for call in ["first", "second"] {
+                let got = index
+                    .label_tally(&req, None, buckets, false)
+                    .expect("tally");
+                let got: Vec<[i64; 4]> = got
+                    .iter()
+                    .map(|t| {
+                        assert_eq!(t.score_sum, (t.score_sum * 10_000.0).round() / 10_000.0);
+                        [
+                            t.negative as i64,
+                            t.neutral as i64,
+                            t.positive as i64,
+                            (t.score_sum * 10_000.0).round() as i64,
+                        ]
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{what}, case {i}, {call} call");
+            }
+        }
+    };
+    for order in ["one segment", "segmented", "out of order"] {
+        let mut posts = fixture();
+        let (_dir, index) = match order {
+            "out of order" => index_out_of_order(&posts),
+            o => index(&posts, o == "segmented"),
+        };
+        check(&index, &posts, order);
+        // Every 25th post is now negative, and 60 posts join on days 3 to 5.
+        let mut w = index.writer(32 << 20, 1).expect("writer");
+        for i in (0..posts.len()).step_by(25) {
+            posts[i].label = Label::Negative;
+            posts[i].score = -0.5;
+            w.add(&mention(i, &posts[i]), true).expect("replace");
+        }
+        w.commit(0).expect("commit");
+        for k in 0..60u32 {
+            posts.push(Post {
+                at: t0() + Duration::days(3) + Duration::minutes(i64::from(k) * 71),
+                author: "late".into(),
+                label: Label::Positive,
+                score: 0.25,
+                text: "login problems today with crash".into(),
+            });
+            let i = posts.len() - 1;
+            w.add(&mention(i, &posts[i]), false).expect("add");
+        }
+        w.commit(0).expect("commit");
+        w.close().expect("close");
+        index.reload().expect("reload");
+        check(&index, &posts, &format!("{order}, changed"));
+    }
+}
+
 /// Candidates are the phrases the segments' own top lists rank highest, all buckets
 /// together; asked again they are the same, and a segment written since adds its own.
 #[test]
