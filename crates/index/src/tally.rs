@@ -213,7 +213,17 @@ impl OpenIndex {
         buckets: Buckets,
         authors: bool,
     ) -> Result<Vec<LabelTally>, IndexError> {
-        if !authors && let Some(out) = self.label_tally_by_hours(req, rules, buckets)? {
+        // Distinct authors do not add up across hours: counted per bucket, by a scan of
+        // the author column alone (so only for a few buckets).
+        let hours = if authors && buckets.count > MAX_AUTHOR_BUCKETS {
+            None
+        } else {
+            self.label_tally_by_hours(req, rules, buckets)?
+        };
+        if let Some(mut out) = hours {
+            if authors {
+                self.count_authors(req, rules, buckets, &mut out)?;
+            }
             return Ok(out);
         }
         let query = self.filtered_query(req, rules)?;
@@ -228,6 +238,37 @@ impl OpenIndex {
             authors: shared.as_ref(),
         };
         scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
+    }
+
+    /// Sets each bucket's distinct authors among the mentions `req` filters in it: one
+    /// scan of the author column per bucket with mentions.
+    fn count_authors(
+        &self,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+        buckets: Buckets,
+        out: &mut [LabelTally],
+    ) -> Result<(), IndexError> {
+        let searcher = self.reader.searcher();
+        let shared = self.authors.of(&searcher).map_err(|e| self.tantivy(e))?;
+        let count = AuthorCount { shared: &shared };
+        for (b, tally) in out.iter_mut().enumerate() {
+            let start = buckets.origin + buckets.step * b as i32;
+            let since = req.since.max(Some(start));
+            let until = req.until.min(Some(start + buckets.step));
+            if tally.total() == 0 || since >= until {
+                continue;
+            }
+            let within = SearchRequest {
+                since,
+                until,
+                ..req.clone()
+            };
+            let query = self.filtered_query(&within, rules)?;
+            tally.authors = scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS)
+                .map_err(|e| self.tantivy(e))?;
+        }
+        Ok(())
     }
 
     /// Phrase counts per time bucket for the mentions `req` filters.
@@ -1126,6 +1167,79 @@ impl LabelCount<'_> {
             o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
         }
         (out, units)
+    }
+}
+
+/// A label tally with authors takes its labels from kept hour counts and its authors
+/// from one scan per bucket up to this many buckets; past it, one scan counts all.
+const MAX_AUTHOR_BUCKETS: usize = 8;
+
+/// Distinct authors of the mentions scanned, by shared author number.
+struct AuthorCount<'a> {
+    shared: &'a SharedAuthors,
+}
+
+/// One scan part of an [`AuthorCount`].
+struct AuthorPart {
+    author: Option<Column<u64>>,
+    /// The segment's author ordinal → shared number.
+    numbers: Arc<Vec<u32>>,
+    /// A bit per shared author number.
+    bits: Vec<u64>,
+    buf: Vec<u64>,
+}
+
+impl Tally for AuthorCount<'_> {
+    type Part = AuthorPart;
+    type Out = u64;
+
+    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<AuthorPart> {
+        Ok(AuthorPart {
+            author: reader
+                .fast_fields()
+                .str("author")?
+                .map(|a| a.ords().clone()),
+            numbers: self
+                .shared
+                .segments
+                .get(seg as usize)
+                .cloned()
+                .unwrap_or_default(),
+            bits: vec![0; self.shared.count.div_ceil(64)],
+            buf: Vec::new(),
+        })
+    }
+
+    fn collect(&self, p: &mut AuthorPart, docs: &[DocId]) {
+        let Some(col) = &p.author else {
+            return;
+        };
+        vals(col, docs, &mut p.buf, u64::MAX);
+        for ord in &p.buf {
+            if let Some(&n) = p.numbers.get(*ord as usize)
+                && let Some(w) = p.bits.get_mut((n / 64) as usize)
+            {
+                *w |= 1 << (n % 64);
+            }
+        }
+    }
+
+    fn merge(
+        &self,
+        _: &Searcher,
+        parts: Vec<(SegmentOrdinal, AuthorPart)>,
+    ) -> tantivy::Result<u64> {
+        let mut bits: Vec<u64> = Vec::new();
+        for (_, part) in parts {
+            if bits.is_empty() {
+                bits = part.bits;
+                continue;
+            }
+            for (a, b) in bits.iter_mut().zip(&part.bits) {
+                *a |= b;
+            }
+        }
+        Ok(bits.iter().map(|w| u64::from(w.count_ones())).sum())
     }
 }
 

@@ -489,6 +489,12 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
             Some((t0() + odd, t0() + h(300))),
             None,
         ),
+        // Buckets of eight hours: a few authors each.
+        (
+            (t0() + h(3), h(8), 8),
+            Some((t0() + odd, t0() + h(62))),
+            Some(Label::Positive),
+        ),
         // Not whole hours, or too short a window: scanned.
         ((t0() + odd, Duration::days(1), 8), None, None),
         ((t0() + h(7), Duration::minutes(15), 4 * 40), None, None),
@@ -509,15 +515,18 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
                 step: *step,
                 count: *count,
             };
-            // Per bucket: negative, neutral, positive, score sum in ten-thousandths.
+            // Per bucket: negative, neutral, positive, score sum in ten-thousandths; and
+            // the authors.
             let mut expected = vec![[0i64; 4]; *count];
+            let mut authors = vec![BTreeSet::new(); *count];
             for p in posts.iter().filter(|p| {
                 p.at >= since.max(*origin)
                     && p.at < until.min(end)
                     && label.is_none_or(|l| l == p.label)
             }) {
-                let e =
-                    &mut expected[((p.at - *origin).num_seconds() / step.num_seconds()) as usize];
+                let b = ((p.at - *origin).num_seconds() / step.num_seconds()) as usize;
+                authors[b].insert(p.author.as_str());
+                let e = &mut expected[b];
                 e[match p.label {
                     Label::Negative => 0,
                     Label::Neutral => 1,
@@ -542,6 +551,20 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
                     })
                     .collect();
                 assert_eq!(got, expected, "{what}, case {i}, {call} call");
+            }
+            // With authors (a few buckets): the same counts, and each bucket's authors.
+            if *count <= 10 {
+                let got = index.label_tally(&req, None, buckets, true).expect("tally");
+                let got: Vec<(u64, usize)> = got
+                    .iter()
+                    .map(|t| (t.total(), t.authors as usize))
+                    .collect();
+                let want: Vec<(u64, usize)> = expected
+                    .iter()
+                    .zip(&authors)
+                    .map(|(e, a)| ((e[0] + e[1] + e[2]) as u64, a.len()))
+                    .collect();
+                assert_eq!(got, want, "{what}, case {i}, authors");
             }
         }
     };
