@@ -47,6 +47,9 @@ use crate::hours::HourCount;
 /// Nanoseconds per day.
 pub(crate) const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
+/// Nanoseconds per hour.
+pub(crate) const HOUR_NANOS: i64 = 3_600 * 1_000_000_000;
+
 /// The day (since 1970-01-01, UTC) of a time in nanoseconds since the epoch; every time
 /// an `i64` of nanoseconds holds (±292 years) has one.
 pub(crate) fn day_of(nanos: i64) -> i32 {
@@ -191,6 +194,41 @@ pub(crate) struct PhraseDays {
     pub(crate) days: Days,
 }
 
+/// One cut day's counts per hour in one segment under one filter: the days a window's
+/// bucket boundaries cut stay the same all day for a window ending "now" (its
+/// boundaries move with it, by the hour), so their hours wholly inside a bucket are
+/// taken from these counts and only the hours a boundary cuts are scanned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DayHours {
+    /// Matching mentions per hour.
+    pub(crate) docs: [u32; 24],
+    /// The phrases counted so far.
+    pub(crate) phrases: FxHashMap<String, Arc<PhraseHours>>,
+}
+
+/// One phrase's counts per hour of one cut day.
+#[derive(Clone, Debug)]
+pub(crate) struct PhraseHours {
+    /// (hour of the day, mentions, the earliest in nanoseconds since the epoch), hours
+    /// without mentions left out.
+    pub(crate) hours: Vec<(u8, u32, i64)>,
+}
+
+impl DayHours {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<DayHours>()
+            + self
+                .phrases
+                .iter()
+                .map(|(k, p)| k.len() + 64 + p.hours.len() * 16)
+                .sum::<usize>()
+    }
+}
+
+/// Cut days kept per segment and filter at most: the latest are kept (a window ending
+/// "now" cuts about one per bucket, the same all day).
+const MAX_CUT_DAYS: usize = 64;
+
 /// One segment's counts under one filter.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SegmentDays {
@@ -200,6 +238,8 @@ pub(crate) struct SegmentDays {
     pub(crate) phrases: FxHashMap<String, Arc<PhraseDays>>,
     /// Matching mentions by label and their scores per hour ([`crate::hours`]).
     pub(crate) labels: Option<Arc<Days<HourCount>>>,
+    /// The cut days counted per hour, by day.
+    pub(crate) cut: FxHashMap<i32, Arc<DayHours>>,
 }
 
 impl SegmentDays {
@@ -207,6 +247,7 @@ impl SegmentDays {
     pub(crate) fn bytes(&self) -> usize {
         self.docs.as_ref().map_or(0, |d| d.bytes())
             + self.labels.as_ref().map_or(0, |d| d.bytes())
+            + self.cut.values().map(|d| 16 + d.bytes()).sum::<usize>()
             + self
                 .phrases
                 .iter()
@@ -223,6 +264,25 @@ impl SegmentDays {
                 Some(old) => old.join(docs),
                 None => docs,
             }));
+        }
+        for (day, hours) in fresh.cut {
+            let hours = match out.cut.get(&day) {
+                // The same segment's mentions that day: the same docs, more phrases.
+                Some(old) => {
+                    let mut joined = DayHours::clone(old);
+                    joined.phrases.extend(hours.phrases.clone());
+                    Arc::new(joined)
+                }
+                None => hours,
+            };
+            out.cut.insert(day, hours);
+        }
+        if out.cut.len() > MAX_CUT_DAYS {
+            let mut days: Vec<i32> = out.cut.keys().copied().collect();
+            days.sort_unstable();
+            for day in &days[..days.len() - MAX_CUT_DAYS] {
+                out.cut.remove(day);
+            }
         }
         if let Some(labels) = fresh.labels {
             let labels = Arc::unwrap_or_clone(labels);
@@ -480,14 +540,18 @@ impl<V> SegmentCache<V> {
     }
 }
 
-/// Which days of a window a tally takes from kept counts, and which it scans.
+/// Which days of a window a tally takes from kept counts, which hours of the days a
+/// boundary cuts it takes from kept hour counts ([`DayHours`]), and which hours it scans.
 #[derive(Debug)]
 pub(crate) struct DayPlan {
     first_day: i64,
     /// Per day from `first_day`: the bucket it lies wholly in, `u32::MAX` where the day
-    /// is scanned.
+    /// is cut.
     bucket: Vec<u32>,
-    /// The days to scan, as `[start, end)` in seconds, neighbours joined.
+    /// Per day from `first_day`, of a cut day: per hour, the bucket it lies wholly in,
+    /// `u32::MAX` where the hour is scanned.
+    hours: Vec<[u32; 24]>,
+    /// The hours to scan, as `[start, end)` in seconds, neighbours joined.
     pub(crate) scans: Vec<(i64, i64)>,
     /// The first and last day taken from kept counts.
     pub(crate) kept: (i32, i32),
@@ -511,21 +575,25 @@ impl DayPlan {
         // Days past i32 are not kept (nor are they dates anyone counts).
         i32::try_from(first_day).ok()?;
         i32::try_from(last_day).ok()?;
+        let days = usize::try_from(last_day - first_day + 1).ok()?;
         let mut plan = DayPlan {
             first_day,
-            bucket: Vec::with_capacity(usize::try_from(last_day - first_day + 1).ok()?),
+            bucket: Vec::with_capacity(days),
+            hours: Vec::with_capacity(days),
             scans: Vec::new(),
             kept: (i32::MAX, i32::MIN),
         };
         let mut kept = 0;
+        // The bucket `[t0, t1)` lies wholly in, inside the window.
+        let whole = |t0: i64, t1: i64| match (bucket_of(t0), bucket_of(t1 - 1)) {
+            (Some(a), Some(b)) if a == b && t0 >= start && t1 <= end => u32::try_from(a).ok(),
+            _ => None,
+        };
         for day in first_day..=last_day {
             let d0 = day * DAY_NANOS;
             let d1 = d0 + DAY_NANOS;
-            let whole = match (bucket_of(d0), bucket_of(d1 - 1)) {
-                (Some(a), Some(b)) if a == b && d0 >= start && d1 <= end => u32::try_from(a).ok(),
-                _ => None,
-            };
-            match whole {
+            let mut hours = [u32::MAX; 24];
+            match whole(d0, d1) {
                 Some(b) => {
                     kept += 1;
                     plan.bucket.push(b);
@@ -534,13 +602,25 @@ impl DayPlan {
                 }
                 None => {
                     plan.bucket.push(u32::MAX);
-                    let (s0, s1) = (d0 / 1_000_000_000, d1 / 1_000_000_000);
-                    match plan.scans.last_mut() {
-                        Some(last) if last.1 == s0 => last.1 = s1,
-                        _ => plan.scans.push((s0, s1)),
+                    for (h, slot) in hours.iter_mut().enumerate() {
+                        let h0 = d0 + h as i64 * HOUR_NANOS;
+                        if h0 + HOUR_NANOS <= start || h0 >= end {
+                            // Outside the window: neither kept nor scanned.
+                            continue;
+                        }
+                        if let Some(b) = whole(h0, h0 + HOUR_NANOS) {
+                            *slot = b;
+                            continue;
+                        }
+                        let (s0, s1) = (h0 / 1_000_000_000, (h0 + HOUR_NANOS) / 1_000_000_000);
+                        match plan.scans.last_mut() {
+                            Some(last) if last.1 == s0 => last.1 = s1,
+                            _ => plan.scans.push((s0, s1)),
+                        }
                     }
                 }
             }
+            plan.hours.push(hours);
         }
         (kept >= MIN_KEPT_DAYS).then_some(plan)
     }
@@ -552,6 +632,41 @@ impl DayPlan {
         let b = *self.bucket.get(i)?;
         (b != u32::MAX).then_some(b as usize)
     }
+
+    /// The bucket hour `hour` (0–23) of cut day `day` lies wholly in, if it is taken
+    /// from kept hour counts.
+    pub(crate) fn hour_bucket_of(&self, day: i32, hour: usize) -> Option<usize> {
+        let i = usize::try_from(i64::from(day) - self.first_day).ok()?;
+        let b = *self.hours.get(i)?.get(hour)?;
+        (b != u32::MAX).then_some(b as usize)
+    }
+
+    /// Whether a mention published at `nanos` is taken from kept counts (of its day or
+    /// its hour), not scanned.
+    #[inline]
+    pub(crate) fn keeps(&self, nanos: i64) -> bool {
+        let Ok(i) = usize::try_from(nanos.div_euclid(DAY_NANOS) - self.first_day) else {
+            return false;
+        };
+        match self.bucket.get(i) {
+            Some(&b) if b != u32::MAX => true,
+            Some(_) => {
+                let hour = (nanos.rem_euclid(DAY_NANOS) / HOUR_NANOS) as usize;
+                self.hours[i].get(hour).is_some_and(|b| *b != u32::MAX)
+            }
+            None => false,
+        }
+    }
+
+    /// The cut days with hours taken from kept hour counts.
+    pub(crate) fn cut_days(&self) -> impl Iterator<Item = i32> + '_ {
+        self.bucket
+            .iter()
+            .zip(&self.hours)
+            .zip(self.first_day..)
+            .filter(|((b, hours), _)| **b == u32::MAX && hours.iter().any(|h| *h != u32::MAX))
+            .filter_map(|(_, day)| i32::try_from(day).ok())
+    }
 }
 
 #[cfg(test)]
@@ -562,9 +677,10 @@ mod tests {
 
     #[test]
     fn a_plan_keeps_whole_days_inside_a_bucket_and_scans_the_cut_ones() {
-        // Two buckets of three days from day 10, 06:00: days 10 (cut by the start), 13
-        // (cut between the buckets) and 16 (cut by the end) are scanned.
-        let start = 10 * DAY_NANOS + 6 * H;
+        // Two buckets of three days from day 10, 06:30: days 10 (cut by the start), 13
+        // (cut between the buckets) and 16 (cut by the end) are cut; of them, the hours
+        // wholly inside a bucket are kept, the 06:00 hours scanned.
+        let start = 10 * DAY_NANOS + 6 * H + H / 2;
         let step = 3 * DAY_NANOS;
         let of = |t: i64| {
             let d = t - start;
@@ -587,13 +703,28 @@ mod tests {
             ]
         );
         assert_eq!(plan.kept, (11, 15));
-        let day = 86_400;
+        assert_eq!(plan.cut_days().collect::<Vec<_>>(), vec![10, 13, 16]);
+        let hours = |day: i32| -> Vec<Option<usize>> {
+            (0..24).map(|h| plan.hour_bucket_of(day, h)).collect()
+        };
+        let run = |n: usize, b: Option<usize>| vec![b; n];
+        assert_eq!(hours(10), [run(7, None), run(17, Some(0))].concat());
+        assert_eq!(
+            hours(13),
+            [run(6, Some(0)), run(1, None), run(17, Some(1))].concat()
+        );
+        assert_eq!(hours(16), [run(6, Some(1)), run(18, None)].concat());
+        assert!(plan.keeps(11 * DAY_NANOS));
+        assert!(plan.keeps(13 * DAY_NANOS + 5 * H));
+        assert!(!plan.keeps(13 * DAY_NANOS + 6 * H + 1));
+        assert!(!plan.keeps(10 * DAY_NANOS + 5 * H));
+        let (day, hour) = (86_400, 3_600);
         assert_eq!(
             plan.scans,
             vec![
-                (10 * day, 11 * day),
-                (13 * day, 14 * day),
-                (16 * day, 17 * day)
+                (10 * day + 6 * hour, 10 * day + 7 * hour),
+                (13 * day + 6 * hour, 13 * day + 7 * hour),
+                (16 * day + 6 * hour, 16 * day + 7 * hour)
             ]
         );
         // Buckets of an hour, or a window of a few days, are scanned as they are.

@@ -30,12 +30,9 @@ use tantivy::{DocId, Searcher, SegmentOrdinal};
 
 use lauscher_query::RuleSet;
 
-use crate::days::{Dated, DayKey, Days, SegmentDays, day_of, day_start};
+use crate::days::{Dated, DayKey, Days, HOUR_NANOS, SegmentDays, day_of, day_start};
 use crate::tally::{Buckets, LabelCount, LabelTally, MIN_PART_DOCS, scan_parts};
 use crate::{IndexError, OpenIndex, SearchRequest};
-
-/// Nanoseconds per hour.
-const HOUR_NANOS: i64 = 3_600 * 1_000_000_000;
 
 /// A window needs at least this many whole hours for kept counts to be used: below it
 /// the scan of the window costs as little.

@@ -32,8 +32,8 @@ use lauscher_query::RuleSet;
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
 use crate::days::{
-    DAY_NANOS, DayCount, DayKey, DayPlan, DaySpans, Days, PhraseDays, SegmentDays, day_of,
-    day_start,
+    DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, DaySpans, Days, PhraseDays, PhraseHours,
+    SegmentDays, day_of, day_start,
 };
 use crate::{IndexError, OpenIndex, SearchRequest};
 
@@ -510,7 +510,55 @@ impl OpenIndex {
                 .put(key.clone(), days.clone(), days.bytes(), Some(&live));
             kept[seg] = Some(days);
         }
-        // The days no count settles, scanned.
+        // Per segment and cut day, the phrases lacking hour counts, counted over the day.
+        let cut_days: Vec<i32> = plan.cut_days().collect();
+        for (seg, key) in keys.iter().enumerate() {
+            for &day in &cut_days {
+                if spans[seg].is_none_or(|(a, b)| day < a || day > b) {
+                    continue;
+                }
+                let entry = kept[seg].as_deref();
+                let hours = entry.and_then(|e| e.cut.get(&day));
+                let missing: Vec<String> = unique
+                    .iter()
+                    .filter(|t| hours.is_none_or(|h| !h.phrases.contains_key(**t)))
+                    .map(|t| (*t).to_owned())
+                    .collect();
+                if hours.is_some() && missing.is_empty() {
+                    continue;
+                }
+                let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, all_query.box_clone()),
+                    (
+                        Occur::Must,
+                        self.time_range(day_start(day), day_start(day + 1)),
+                    ),
+                ]));
+                let run = day_docs[seg].docs(day, day).unwrap_or(0..0);
+                let Some(fresh) = count_day_hours(
+                    &searcher,
+                    query.as_ref(),
+                    seg as SegmentOrdinal,
+                    run,
+                    &missing,
+                    day,
+                )
+                .map_err(|e| self.tantivy(e))?
+                else {
+                    return Ok(None);
+                };
+                let mut cut = SegmentDays::default();
+                cut.cut.insert(day, Arc::new(fresh));
+                let days = Arc::new(match entry {
+                    Some(old) => old.with(cut),
+                    None => cut,
+                });
+                self.days
+                    .put(key.clone(), days.clone(), days.bytes(), Some(&live));
+                kept[seg] = Some(days);
+            }
+        }
+        // The hours no count settles, scanned.
         let mut out = if plan.scans.is_empty() {
             PhraseTally {
                 docs: vec![0; buckets.count],
@@ -580,6 +628,32 @@ impl OpenIndex {
                         acc[b] += u64::from(c.count);
                         let first = firsts.entry(t).or_insert(c.first());
                         *first = (*first).min(c.first());
+                    }
+                }
+            }
+        }
+        // The hours of cut days wholly inside a bucket, from the hour counts.
+        for d in kept.iter().flatten() {
+            for &day in &cut_days {
+                let Some(hours) = d.cut.get(&day) else {
+                    continue;
+                };
+                for (h, n) in hours.docs.iter().enumerate() {
+                    if let Some(b) = plan.hour_bucket_of(day, h) {
+                        out.docs[b] += u64::from(*n);
+                    }
+                }
+                for t in &unique {
+                    let (Some(p), Some(acc)) = (hours.phrases.get(*t), out.phrases.get_mut(*t))
+                    else {
+                        continue;
+                    };
+                    for &(h, n, first) in &p.hours {
+                        if let Some(b) = plan.hour_bucket_of(day, usize::from(h)) {
+                            acc[b] += u64::from(n);
+                            let at = firsts.entry(t).or_insert(first);
+                            *at = (*at).min(first);
+                        }
                     }
                 }
             }
@@ -912,12 +986,112 @@ fn count_days(
     let Some(origin) = day_start(from) else {
         return Ok(None);
     };
+    let step = chrono::Duration::days(1);
+    let cells = count_cells(searcher, query, seg, run, terms, origin, step, span)?;
+    let Cells {
+        docs,
+        counts,
+        firsts,
+        ords,
+    } = cells;
+    let rows = terms.len();
+    let day = |i: usize| from + i as i32;
+    let over = |counts: Vec<DayCount>| Days { from, to, counts };
+    let mut out = SegmentDays {
+        docs: Some(Arc::new(over(
+            docs.iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| DayCount::new(day(i), u32::try_from(*n).unwrap_or(u32::MAX), 0))
+                .collect(),
+        ))),
+        ..SegmentDays::default()
+    };
+    for (row, t) in terms.iter().enumerate() {
+        let days = (0..span)
+            .filter(|i| counts[i * rows + row] > 0)
+            .map(|i| DayCount::new(day(i), counts[i * rows + row], firsts[i * rows + row]))
+            .collect();
+        out.phrases.entry(t.clone()).or_insert_with(|| {
+            Arc::new(PhraseDays {
+                ord: ords[row],
+                days: over(days),
+            })
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Counts `terms` (and the mentions) per hour of day `day` among the documents of
+/// segment `seg` that `query` matches (the caller limits it to that day, and `run` to
+/// the documents holding it). `None` where that is too many phrases to count at once.
+fn count_day_hours(
+    searcher: &Searcher,
+    query: &dyn Query,
+    seg: SegmentOrdinal,
+    run: Range<DocId>,
+    terms: &[String],
+    day: i32,
+) -> tantivy::Result<Option<DayHours>> {
+    if terms.len().saturating_mul(24) > MAX_DAY_CELLS {
+        return Ok(None);
+    }
+    let Some(origin) = day_start(day) else {
+        return Ok(None);
+    };
+    let step = chrono::Duration::hours(1);
+    let Cells {
+        docs,
+        counts,
+        firsts,
+        ..
+    } = count_cells(searcher, query, seg, run, terms, origin, step, 24)?;
+    let rows = terms.len();
+    let mut out = DayHours::default();
+    for (d, n) in out.docs.iter_mut().zip(&docs) {
+        *d = u32::try_from(*n).unwrap_or(u32::MAX);
+    }
+    for (row, t) in terms.iter().enumerate() {
+        let hours = (0..24u8)
+            .map(|h| (h, usize::from(h) * rows + row))
+            .filter(|(_, i)| counts[*i] > 0)
+            .map(|(h, i)| (h, counts[i], firsts[i]))
+            .collect();
+        out.phrases
+            .insert(t.clone(), Arc::new(PhraseHours { hours }));
+    }
+    Ok(Some(out))
+}
+
+/// Mentions and selected phrases per bucket of one segment's scan: `counts` and `firsts`
+/// (earliest times, nanoseconds) are bucket-major, a row per phrase.
+struct Cells {
+    docs: Vec<u64>,
+    counts: Vec<u32>,
+    firsts: Vec<i64>,
+    /// Per phrase, its ordinal in the segment (`u64::MAX` where it lacks it).
+    ords: Vec<u64>,
+}
+
+/// Counts `terms` and the mentions per bucket of `step` from `origin` (`span` of them)
+/// among the documents in `run` of segment `seg` that `query` matches.
+#[allow(clippy::too_many_arguments)]
+fn count_cells(
+    searcher: &Searcher,
+    query: &dyn Query,
+    seg: SegmentOrdinal,
+    run: Range<DocId>,
+    terms: &[String],
+    origin: DateTime<Utc>,
+    step: chrono::Duration,
+    span: usize,
+) -> tantivy::Result<Cells> {
     let tally = PhraseCount {
         first_by_bucket: true,
         ..PhraseCount::new(
             Buckets {
                 origin,
-                step: chrono::Duration::days(1),
+                step,
                 count: span,
             },
             PhraseSelection::Only(terms),
@@ -953,31 +1127,12 @@ fn count_days(
             }
         }
     }
-    let day = |i: usize| from + i as i32;
-    let over = |counts: Vec<DayCount>| Days { from, to, counts };
-    let mut out = SegmentDays {
-        docs: Some(Arc::new(over(
-            docs.iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(i, n)| DayCount::new(day(i), u32::try_from(*n).unwrap_or(u32::MAX), 0))
-                .collect(),
-        ))),
-        ..SegmentDays::default()
-    };
-    for (row, t) in terms.iter().enumerate() {
-        let days = (0..span)
-            .filter(|i| counts[i * rows + row] > 0)
-            .map(|i| DayCount::new(day(i), counts[i * rows + row], firsts[i * rows + row]))
-            .collect();
-        out.phrases.entry(t.clone()).or_insert_with(|| {
-            Arc::new(PhraseDays {
-                ord: ords[row],
-                days: over(days),
-            })
-        });
-    }
-    Ok(Some(out))
+    Ok(Cells {
+        docs,
+        counts,
+        firsts,
+        ords,
+    })
 }
 
 /// Labels, scores and authors per time bucket.
@@ -1650,7 +1805,7 @@ impl Tally for PhraseCount<'_> {
                 continue;
             };
             if let Some(plan) = self.kept
-                && plan.bucket_of(day_of(ts)).is_some()
+                && plan.keeps(ts)
             {
                 continue;
             }
