@@ -9,7 +9,7 @@
 //! and score sums per UTC hour hold until it is merged away. A label tally in buckets of
 //! whole hours ([`OpenIndex::label_tally`] without authors) takes every whole hour of
 //! its window from these counts and scans only the window's cut first and last hour
-//! (the runs of their days' documents, [`crate::days::DaySpans`]). The answer is the
+//! (the runs of their days' documents, [`crate::days::TimeSpans`]). The answer is the
 //! same as the scan's, to the mention and the ten-thousandth of a score.
 //!
 //! The counts cover ranges of days, joined as the phrase counts' are
@@ -139,7 +139,7 @@ impl OpenIndex {
         let all_query = self.filtered_query(&all, rules)?;
         let filter: Arc<str> = format!("{all_query:?}").into();
         let (keys, live) = DayKey::of_segments(&searcher, &filter);
-        let day_docs = self.day_spans(&searcher)?;
+        let day_docs = self.time_spans(&searcher)?;
         // Each segment's hours lacking days of the window, counted over those days.
         let mut kept: Vec<Option<Arc<Days<HourCount>>>> = Vec::with_capacity(keys.len());
         for (seg, key) in keys.iter().enumerate() {

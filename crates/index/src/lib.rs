@@ -138,7 +138,7 @@ pub(crate) struct OpenIndex {
     /// Each segment's phrase top lists kept per filter and buckets, for candidates.
     tops: days::SegmentCache<tally::SegmentTops>,
     /// Where each segment's days lie, for tallies of a few days.
-    spans: Arc<days::SegmentCache<days::DaySpans>>,
+    spans: Arc<days::SegmentCache<days::TimeSpans>>,
     /// Mentions loaded for pages and views, kept.
     kept: search::KeptMentions,
 }

@@ -32,8 +32,8 @@ use lauscher_query::RuleSet;
 use crate::MentionIndex;
 use crate::authors::SharedAuthors;
 use crate::days::{
-    DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, DaySpans, Days, PhraseDays, PhraseHours,
-    SegmentDays, day_of, day_start,
+    DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentDays,
+    TimeSpans, day_of, day_start,
 };
 use crate::{IndexError, OpenIndex, SearchRequest};
 
@@ -452,7 +452,7 @@ impl OpenIndex {
         unique.dedup();
         let mut kept: Vec<Option<Arc<SegmentDays>>> =
             keys.iter().map(|k| self.days.get(k)).collect();
-        let day_docs = self.day_spans(&searcher)?;
+        let day_docs = self.time_spans(&searcher)?;
         // Per segment, the phrases (and mention counts) lacking days the plan takes from
         // kept counts are counted over the days they lack, one segment at a time (a
         // part's counts are phrases × days).
@@ -611,29 +611,28 @@ impl OpenIndex {
             .and_then(|parts| tally.merge(&searcher, parts))
             .map_err(|e| self.tantivy(e))?
         };
-        // The days wholly inside a bucket, from the counts.
-        let mut firsts: HashMap<&str, i64> = HashMap::new();
+        // The days wholly inside a bucket, and the hours of cut days, from the counts:
+        // per phrase, into its own row (no lookup per count).
+        let mut rows: Vec<Vec<u64>> = vec![vec![0; buckets.count]; unique.len()];
+        let mut firsts: Vec<i64> = vec![i64::MAX; unique.len()];
         for d in kept.iter().flatten() {
             for c in d.docs.iter().flat_map(|d| &d.counts) {
                 if let Some(b) = plan.bucket_of(c.day) {
                     out.docs[b] += u64::from(c.count);
                 }
             }
-            for t in &unique {
-                let (Some(p), Some(acc)) = (d.phrases.get(*t), out.phrases.get_mut(*t)) else {
+            for (i, t) in unique.iter().enumerate() {
+                let Some(p) = d.phrases.get(*t) else {
                     continue;
                 };
+                let (row, first) = (&mut rows[i], &mut firsts[i]);
                 for c in &p.days.counts {
                     if let Some(b) = plan.bucket_of(c.day) {
-                        acc[b] += u64::from(c.count);
-                        let first = firsts.entry(t).or_insert(c.first());
+                        row[b] += u64::from(c.count);
                         *first = (*first).min(c.first());
                     }
                 }
             }
-        }
-        // The hours of cut days wholly inside a bucket, from the hour counts.
-        for d in kept.iter().flatten() {
             for &day in &cut_days {
                 let Some(hours) = d.cut.get(&day) else {
                     continue;
@@ -643,35 +642,45 @@ impl OpenIndex {
                         out.docs[b] += u64::from(*n);
                     }
                 }
-                for t in &unique {
-                    let (Some(p), Some(acc)) = (hours.phrases.get(*t), out.phrases.get_mut(*t))
-                    else {
+                for (i, t) in unique.iter().enumerate() {
+                    let Some(p) = hours.phrases.get(*t) else {
                         continue;
                     };
-                    for &(h, n, first) in &p.hours {
+                    let (row, first) = (&mut rows[i], &mut firsts[i]);
+                    for &(h, n, at) in &p.hours {
                         if let Some(b) = plan.hour_bucket_of(day, usize::from(h)) {
-                            acc[b] += u64::from(n);
-                            let at = firsts.entry(t).or_insert(first);
-                            *at = (*at).min(first);
+                            row[b] += u64::from(n);
+                            *first = (*first).min(at);
                         }
                     }
                 }
             }
         }
-        for (t, first) in firsts {
+        for ((t, row), first) in unique.iter().zip(rows).zip(firsts) {
+            if let Some(acc) = out.phrases.get_mut(*t) {
+                for (a, n) in acc.iter_mut().zip(row) {
+                    *a += n;
+                }
+            }
+            if first == i64::MAX {
+                continue;
+            }
             let first = DateTime::from_timestamp_nanos(first);
-            let at = out.earliest.entry(t.to_owned()).or_insert(first);
+            let at = out.earliest.entry((*t).to_owned()).or_insert(first);
             *at = (*at).min(first);
         }
         Ok(Some(out))
     }
 
-    /// Where each segment's days lie ([`DaySpans`]), read once per segment.
-    pub(crate) fn day_spans(&self, searcher: &Searcher) -> Result<Vec<Arc<DaySpans>>, IndexError> {
+    /// Where each segment's days lie ([`TimeSpans`]), read once per segment.
+    pub(crate) fn time_spans(
+        &self,
+        searcher: &Searcher,
+    ) -> Result<Vec<Arc<TimeSpans>>, IndexError> {
         searcher
             .segment_readers()
             .par_iter()
-            .map(|r| DaySpans::kept(&self.spans, r).map_err(|e| self.tantivy(e)))
+            .map(|r| TimeSpans::kept(&self.spans, r).map_err(|e| self.tantivy(e)))
             .collect()
     }
 

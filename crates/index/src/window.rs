@@ -7,15 +7,15 @@
 //! and scan part, at every call; and priced at 0.8 × the segment's documents it never
 //! drives an intersection, so a topic's postings were walked over all of its history,
 //! each document's time looked up. [`PublishedWithin`] reads the column only over the
-//! documents of the window's days ([`DaySpans`]; mentions reach the index roughly in
+//! documents of the window's hours ([`TimeSpans`]; mentions reach the index roughly in
 //! publication order, so that is about the window's own documents), starts where the
 //! intersection's first seek asks, and is priced at those documents, so a window
 //! narrower than its topic drives.
 //!
 //! The answer is the same as the range query's: every document in the run is checked
-//! against the window by its time. Cost: the segment's [`DaySpans`] once (one pass over
+//! against the window by its time. Cost: the segment's [`TimeSpans`] once (one pass over
 //! its time column, kept by the index), then the time column over the run of the
-//! window's days, in blocks growing from 128 to 65,536 documents (a seek far ahead
+//! window's hours, in blocks growing from 128 to 65,536 documents (a seek far ahead
 //! starts small again).
 
 use std::fmt;
@@ -28,15 +28,15 @@ use tantivy::query::{
 };
 use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, TERMINATED, TantivyError};
 
-use crate::days::{DaySpans, SegmentCache, day_of};
+use crate::days::{SegmentCache, TimeSpans, hour_of};
 
 /// Mentions published in `[since, until)` (seconds since the epoch; `None` is unbounded).
 #[derive(Clone)]
 pub(crate) struct PublishedWithin {
     since: Option<i64>,
     until: Option<i64>,
-    /// The index's kept [`DaySpans`].
-    spans: Arc<SegmentCache<DaySpans>>,
+    /// The index's kept [`TimeSpans`].
+    spans: Arc<SegmentCache<TimeSpans>>,
 }
 
 impl fmt::Debug for PublishedWithin {
@@ -50,7 +50,7 @@ impl PublishedWithin {
     pub(crate) fn new(
         since: Option<i64>,
         until: Option<i64>,
-        spans: Arc<SegmentCache<DaySpans>>,
+        spans: Arc<SegmentCache<TimeSpans>>,
     ) -> Self {
         PublishedWithin {
             since,
@@ -97,11 +97,11 @@ impl Weight for PublishedWithin {
         {
             return Ok(Box::new(AllScorer::new(reader.max_doc())));
         }
-        let day = |t: tantivy::DateTime| day_of(t.into_timestamp_nanos());
-        let first = day((*window.start()).max(ts.min_value()));
-        let last = day((*window.end()).min(ts.max_value()));
-        let spans = DaySpans::kept(&self.spans, reader)?;
-        let Some(run) = spans.docs(first, last) else {
+        let hour = |t: tantivy::DateTime| hour_of(t.into_timestamp_nanos());
+        let first = hour((*window.start()).max(ts.min_value()));
+        let last = hour((*window.end()).min(ts.max_value()));
+        let spans = TimeSpans::kept(&self.spans, reader)?;
+        let Some(run) = spans.hours(first, last) else {
             return Ok(Box::new(EmptyScorer));
         };
         Ok(Box::new(ConstScorer::new(
