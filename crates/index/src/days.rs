@@ -8,12 +8,14 @@
 //! count, which is part of the key), so how many of its mentions matching a filter have
 //! a phrase on each UTC day holds until the segment is merged away. A tally of selected
 //! phrases in buckets of a day or longer ([`DayPlan`]) takes every day lying wholly
-//! inside one bucket from these counts, and reads the phrases only of the days a bucket
-//! boundary or the window's end cuts (only the runs of documents holding those days,
-//! [`TimeSpans`], the others skipped by their time): the complaints view's ten weekly
-//! buckets ending "now" cut 11 of their 70 days. The answer is the same as the scan's,
-//! to the mention: the kept counts are exact, and the days they do not settle are
-//! counted as before.
+//! inside one bucket from these counts. The days a bucket boundary or the window's end
+//! cuts (the complaints view's ten weekly buckets ending "now" cut 11 of their 70 days)
+//! are counted per hour once ([`DayHours`], kept per segment, filter and day: a window
+//! ending "now" moves its boundaries within the same days all day), and the phrases are
+//! read only of the hours a boundary cuts (the runs of documents holding those hours,
+//! [`TimeSpans`], the others skipped by their time). The answer is the same as the
+//! scan's, to the mention: the kept counts are exact, and the hours they do not settle
+//! are counted as before.
 //!
 //! Each phrase's counts cover a range of days ([`Days`]). A tally first counts, per
 //! segment, the phrases whose range lacks days it needs, over the days they lack (one
@@ -22,14 +24,16 @@
 //! a new day costs the scan of that day. Measured at 10M mentions (`cargo bench --bench
 //! insights`, README): the complaints view 447 → 70 ms for a week ending at midnight,
 //! 408 → 165 ms for one ending "now"; with the runs of cut days and
-//! [`crate::window`]'s time windows, 41 and 113 ms.
+//! [`crate::window`]'s time windows, 41 and 113 ms; with hour counts of the cut days,
+//! the one ending "now" about 70–80 ms.
 //!
 //! Which phrases to count is kept too: each segment's own top lists per filter and
 //! buckets ([`crate::tally`]'s `phrase_candidates`), which the complaints view asks for
 //! over weeks ending at the next midnight, so that its candidates, and with them the
 //! phrases it counts, stay the same all day.
 //!
-//! Cost: 12 bytes per day a phrase occurs on, per segment and filter, and about 40
+//! Cost: 12 bytes per day a phrase occurs on, per segment and filter, 16 bytes per hour
+//! of a cut day it occurs in (the latest 64 cut days per segment and filter), and about 40
 //! bytes per listed phrase per segment and bucket for the top lists; each cache drops
 //! its least recently used entries past [`CACHE_BYTES`], and the entries of segments
 //! merged away.
