@@ -27,8 +27,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use tantivy::query::{BooleanQuery, Occur, Query};
+use chrono::DateTime;
+use tantivy::query::Query;
 use tantivy::{DocId, Searcher, SegmentOrdinal};
 
 use lauscher_query::RuleSet;
@@ -83,45 +83,11 @@ impl OpenIndex {
             return Ok(None);
         }
         let searcher = self.reader.searcher();
-        // Per segment, the first and last day it holds mentions on; all of them, the
-        // first and last time.
-        let mut held: Option<(i64, i64)> = None;
-        let mut spans: Vec<Option<(i32, i32)>> = Vec::new();
-        for r in searcher.segment_readers() {
-            let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
-            let mut span = None;
-            if ts.num_docs() > 0 {
-                let (lo, hi) = (
-                    ts.min_value().into_timestamp_nanos(),
-                    ts.max_value().into_timestamp_nanos(),
-                );
-                held = Some(held.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-                span = Some((day_of(lo), day_of(hi)));
-            }
-            spans.push(span);
-        }
-        let Some((lo, hi)) = held else {
+        let Some(held) = self.held(&searcher, req, &grid, HOUR_NANOS)? else {
             return Ok(None);
         };
-        // The window as the time filter reads it: whole seconds, the end excluded.
-        let secs = |d: DateTime<Utc>| d.timestamp().saturating_mul(1_000_000_000);
-        let grid_end = grid
-            .origin
-            .saturating_add(i64::try_from(grid.end).unwrap_or(i64::MAX));
-        let start = [Some(grid.origin), req.since.map(secs), Some(floor_hour(lo))]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(grid.origin);
-        let end = [
-            Some(grid_end),
-            req.until.map(secs),
-            Some(floor_hour(hi).saturating_add(HOUR_NANOS)),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(grid_end);
+        let (spans, start, end) = (held.days, held.start, held.end);
+        let grid_end = grid.end_nanos();
         // The whole hours inside the window, each inside one bucket (buckets are whole
         // hours from a whole hour).
         let kept_from = floor_hour(start.saturating_add(HOUR_NANOS - 1));
@@ -159,13 +125,7 @@ impl OpenIndex {
                 kept.push(have);
                 continue;
             };
-            let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, all_query.box_clone()),
-                (
-                    Occur::Must,
-                    self.time_range(day_start(lacks.0), day_start(lacks.1 + 1)),
-                ),
-            ]));
+            let query = self.on_days(all_query.as_ref(), lacks);
             let run = day_docs[seg].docs(lacks.0, lacks.1).unwrap_or(0..0);
             let Some(fresh) =
                 count_hours(&searcher, query.as_ref(), seg as SegmentOrdinal, run, lacks)
@@ -193,17 +153,9 @@ impl OpenIndex {
         let mut labels = vec![[0u64; 3]; buckets.count];
         let mut units = vec![0i64; buckets.count];
         let at = DateTime::from_timestamp_nanos;
-        for (since, until) in [
-            (req.since.max(Some(at(grid.origin))), Some(at(kept_from))),
-            (Some(at(kept_to)), req.until.min(Some(at(grid_end)))),
-        ] {
-            if since >= until {
+        for (since, until) in [(grid.origin, kept_from), (kept_to, grid_end)] {
+            let Some(cut) = req.narrowed(at(since), at(until)) else {
                 continue;
-            }
-            let cut = SearchRequest {
-                since,
-                until,
-                ..req.clone()
             };
             let query = self.filtered_query(&cut, rules)?;
             let parts = scan_parts(&searcher, query.as_ref(), &count, MIN_PART_DOCS, None)

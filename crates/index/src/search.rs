@@ -53,6 +53,24 @@ pub struct SearchRequest {
     pub offset: usize,
 }
 
+impl SearchRequest {
+    /// This request with its time window narrowed to `[since, until)`; `None` where
+    /// nothing of it is left.
+    pub(crate) fn narrowed(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Option<SearchRequest> {
+        let since = self.since.map_or(since, |s| s.max(since));
+        let until = self.until.map_or(until, |u| u.min(until));
+        (since < until).then(|| SearchRequest {
+            since: Some(since),
+            until: Some(until),
+            ..self.clone()
+        })
+    }
+}
+
 /// What a search collapses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -71,6 +71,16 @@ impl Buckets {
     }
 }
 
+/// A tally's window over what the segments hold ([`OpenIndex::held`]).
+pub(crate) struct Held {
+    /// Per segment, the first and last day it holds mentions on.
+    pub(crate) days: Vec<Option<(i32, i32)>>,
+    /// The buckets' span, the request's window and the segments' first and last times
+    /// (widened to whole units), in nanoseconds: `[start, end)`.
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+}
+
 /// [`Buckets`] in nanoseconds. The bucket of a timestamp is found by multiplying with
 /// the step's reciprocal and correcting the rounding: a 64-bit division per document
 /// would cost more than reading its columns.
@@ -100,6 +110,12 @@ impl Grid {
             i += 1;
         }
         Some((i as usize).min(self.count - 1))
+    }
+
+    /// The end of the last bucket, in nanoseconds since the epoch.
+    pub(crate) fn end_nanos(&self) -> i64 {
+        self.origin
+            .saturating_add(i64::try_from(self.end).unwrap_or(i64::MAX))
     }
 
     /// The time range of bucket `b` (which [`Grid::of`] returned).
@@ -254,16 +270,12 @@ impl OpenIndex {
         let count = AuthorCount { shared: &shared };
         for (b, tally) in out.iter_mut().enumerate() {
             let start = buckets.origin + buckets.step * b as i32;
-            let since = req.since.max(Some(start));
-            let until = req.until.min(Some(start + buckets.step));
-            if tally.total() == 0 || since >= until {
+            let Some(within) = req.narrowed(start, start + buckets.step) else {
+                continue;
+            };
+            if tally.total() == 0 {
                 continue;
             }
-            let within = SearchRequest {
-                since,
-                until,
-                ..req.clone()
-            };
             let query = self.filtered_query(&within, rules)?;
             tally.authors = scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS)
                 .map_err(|e| self.tantivy(e))?;
@@ -397,47 +409,14 @@ impl OpenIndex {
         let searcher = self.reader.searcher();
         // The window: the buckets, the request's time range, and the days the segments
         // hold mentions on (a window reaching back years plans only those days).
-        let mut held: Option<(i64, i64)> = None;
-        // Per segment, the first and last day it holds mentions on.
-        let mut spans: Vec<Option<(i32, i32)>> = Vec::new();
-        for r in searcher.segment_readers() {
-            let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
-            let mut span = None;
-            if ts.num_docs() > 0 {
-                let (lo, hi) = (
-                    ts.min_value().into_timestamp_nanos(),
-                    ts.max_value().into_timestamp_nanos(),
-                );
-                held = Some(held.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-                span = Some((day_of(lo), day_of(hi)));
-            }
-            spans.push(span);
-        }
-        let Some((lo, hi)) = held else {
+        let Some(Held {
+            days: spans,
+            start,
+            end,
+        }) = self.held(&searcher, req, &grid, DAY_NANOS)?
+        else {
             return Ok(None);
         };
-        let secs = |d: DateTime<Utc>| d.timestamp().saturating_mul(1_000_000_000);
-        let grid_end = grid
-            .origin
-            .saturating_add(i64::try_from(grid.end).unwrap_or(i64::MAX));
-        let start = [
-            Some(grid.origin),
-            req.since.map(secs),
-            Some(lo.div_euclid(DAY_NANOS).saturating_mul(DAY_NANOS)),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(grid.origin);
-        let end = [
-            Some(grid_end),
-            req.until.map(secs),
-            Some((hi.div_euclid(DAY_NANOS) + 1).saturating_mul(DAY_NANOS)),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(grid_end);
         let Some(plan) = DayPlan::new(start, end, grid.step, |t| grid.of(t)) else {
             return Ok(None);
         };
@@ -482,13 +461,7 @@ impl OpenIndex {
             let Some(hull) = hull else {
                 continue;
             };
-            let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, all_query.box_clone()),
-                (
-                    Occur::Must,
-                    self.time_range(day_start(hull.0), day_start(hull.1 + 1)),
-                ),
-            ]));
+            let query = self.on_days(all_query.as_ref(), hull);
             let run = day_docs[seg].docs(hull.0, hull.1).unwrap_or(0..0);
             let Some(fresh) = count_days(
                 &searcher,
@@ -527,13 +500,7 @@ impl OpenIndex {
                 if hours.is_some() && missing.is_empty() {
                     continue;
                 }
-                let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, all_query.box_clone()),
-                    (
-                        Occur::Must,
-                        self.time_range(day_start(day), day_start(day + 1)),
-                    ),
-                ]));
+                let query = self.on_days(all_query.as_ref(), (day, day));
                 let run = day_docs[seg].docs(day, day).unwrap_or(0..0);
                 let Some(fresh) = count_day_hours(
                     &searcher,
@@ -670,6 +637,68 @@ impl OpenIndex {
             *at = (*at).min(first);
         }
         Ok(Some(out))
+    }
+
+    /// The window a tally of `req` in `grid` counts, over what the segments hold; `None`
+    /// for an index without mentions.
+    pub(crate) fn held(
+        &self,
+        searcher: &Searcher,
+        req: &SearchRequest,
+        grid: &Grid,
+        unit: i64,
+    ) -> Result<Option<Held>, IndexError> {
+        let mut held: Option<(i64, i64)> = None;
+        let mut days: Vec<Option<(i32, i32)>> = Vec::new();
+        for r in searcher.segment_readers() {
+            let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
+            let mut span = None;
+            if ts.num_docs() > 0 {
+                let (lo, hi) = (
+                    ts.min_value().into_timestamp_nanos(),
+                    ts.max_value().into_timestamp_nanos(),
+                );
+                held = Some(held.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                span = Some((day_of(lo), day_of(hi)));
+            }
+            days.push(span);
+        }
+        let Some((lo, hi)) = held else {
+            return Ok(None);
+        };
+        // The request's window as the time filter reads it: whole seconds, the end
+        // excluded.
+        let secs = |d: DateTime<Utc>| d.timestamp().saturating_mul(1_000_000_000);
+        let start = [
+            Some(grid.origin),
+            req.since.map(secs),
+            Some(lo.div_euclid(unit).saturating_mul(unit)),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(grid.origin);
+        let end = [
+            Some(grid.end_nanos()),
+            req.until.map(secs),
+            Some((hi.div_euclid(unit) + 1).saturating_mul(unit)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(grid.end_nanos());
+        Ok(Some(Held { days, start, end }))
+    }
+
+    /// `query` narrowed to the mentions published on the days `from..=to`.
+    pub(crate) fn on_days(&self, query: &dyn Query, (from, to): (i32, i32)) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, query.box_clone()),
+            (
+                Occur::Must,
+                self.time_range(day_start(from), day_start(to.saturating_add(1))),
+            ),
+        ]))
     }
 
     /// Where each segment's days lie ([`TimeSpans`]), read once per segment.

@@ -165,6 +165,30 @@ fn windows_find_the_mentions_published_in_them_in_any_write_order() {
     }
 }
 
+/// A case's request and buckets: `(origin, step, count)`, a window (else the buckets'
+/// span) and a label.
+fn case_request(
+    (origin, step, count): (DateTime<Utc>, Duration, usize),
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    label: Option<Label>,
+) -> (SearchRequest, Buckets) {
+    let (since, until) = window.unwrap_or((origin, origin + step * count as i32));
+    let req = SearchRequest {
+        label,
+        since: Some(since),
+        until: Some(until),
+        ..SearchRequest::default()
+    };
+    (
+        req,
+        Buckets {
+            origin,
+            step,
+            count,
+        },
+    )
+}
+
 fn days(origin: DateTime<Utc>, count: usize) -> Buckets {
     Buckets {
         origin,
@@ -387,19 +411,8 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
     ];
     let check = |index: &MentionIndex, posts: &[Post], what: &str| {
         for (i, ((origin, step, count), window, label)) in cases.iter().enumerate() {
-            let end = *origin + *step * *count as i32;
-            let (since, until) = window.unwrap_or((*origin, end));
-            let req = SearchRequest {
-                label: *label,
-                since: Some(since),
-                until: Some(until),
-                ..SearchRequest::default()
-            };
-            let buckets = Buckets {
-                origin: *origin,
-                step: *step,
-                count: *count,
-            };
+            let (req, buckets) = case_request((*origin, *step, *count), *window, *label);
+            let (since, until) = (req.since.expect("since"), req.until.expect("until"));
             let (docs, counts, first) = expected_words(
                 posts,
                 (*origin, *step, *count),
@@ -442,22 +455,34 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
             w.add(&mention(i, &posts[i]), true).expect("replace");
         }
         w.commit(0).expect("commit");
-        for k in 0..60u32 {
-            posts.push(Post {
-                at: t0() + Duration::days(3) + Duration::minutes(i64::from(k) * 71),
-                author: "late".into(),
-                label: Label::Negative,
-                score: -0.5,
-                text: "login problems today with crash".into(),
-            });
-            let i = posts.len() - 1;
-            w.add(&mention(i, &posts[i]), false).expect("add");
-        }
-        w.commit(0).expect("commit");
-        w.close().expect("close");
-        index.reload().expect("reload");
+        add_late(&index, w, &mut posts, Label::Negative, -0.5);
         check(&index, &posts, &format!("segmented: {segmented}, changed"));
     }
+}
+
+/// Adds 60 posts of an author "late" on days 3 to 5 through `w`, commits, closes it
+/// and reloads `index`.
+fn add_late(
+    index: &MentionIndex,
+    mut w: lauscher_index::MentionWriter,
+    posts: &mut Vec<Post>,
+    label: Label,
+    score: f32,
+) {
+    for k in 0..60u32 {
+        posts.push(Post {
+            at: t0() + Duration::days(3) + Duration::minutes(i64::from(k) * 71),
+            author: "late".into(),
+            label,
+            score,
+            text: "login problems today with crash".into(),
+        });
+        let i = posts.len() - 1;
+        w.add(&mention(i, &posts[i]), false).expect("add");
+    }
+    w.commit(0).expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
 }
 
 /// Label tallies in buckets of hours and days (a timeline's grid) equal the fixture's
@@ -502,19 +527,9 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
     ];
     let check = |index: &MentionIndex, posts: &[Post], what: &str| {
         for (i, ((origin, step, count), window, label)) in cases.iter().enumerate() {
+            let (req, buckets) = case_request((*origin, *step, *count), *window, *label);
             let end = *origin + *step * *count as i32;
-            let (since, until) = window.unwrap_or((*origin, end));
-            let req = SearchRequest {
-                label: *label,
-                since: Some(since),
-                until: Some(until),
-                ..SearchRequest::default()
-            };
-            let buckets = Buckets {
-                origin: *origin,
-                step: *step,
-                count: *count,
-            };
+            let (since, until) = (req.since.expect("since"), req.until.expect("until"));
             // Per bucket: negative, neutral, positive, score sum in ten-thousandths; and
             // the authors.
             let mut expected = vec![[0i64; 4]; *count];
@@ -567,6 +582,19 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
                 assert_eq!(got, want, "{what}, case {i}, authors");
             }
         }
+        // An unbounded request counts what its buckets hold, as one bounded by them.
+        for grid in [cases[1].0, cases[4].0] {
+            let (bounded, buckets) = case_request(grid, None, None);
+            for authors in [false, true] {
+                let open = index
+                    .label_tally(&SearchRequest::default(), None, buckets, authors)
+                    .expect("tally");
+                let closed = index
+                    .label_tally(&bounded, None, buckets, authors)
+                    .expect("tally");
+                assert_eq!(open, closed, "{what}, unbounded, authors: {authors}");
+            }
+        }
     };
     for order in ["one segment", "segmented", "out of order"] {
         let mut posts = fixture();
@@ -583,20 +611,7 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
             w.add(&mention(i, &posts[i]), true).expect("replace");
         }
         w.commit(0).expect("commit");
-        for k in 0..60u32 {
-            posts.push(Post {
-                at: t0() + Duration::days(3) + Duration::minutes(i64::from(k) * 71),
-                author: "late".into(),
-                label: Label::Positive,
-                score: 0.25,
-                text: "login problems today with crash".into(),
-            });
-            let i = posts.len() - 1;
-            w.add(&mention(i, &posts[i]), false).expect("add");
-        }
-        w.commit(0).expect("commit");
-        w.close().expect("close");
-        index.reload().expect("reload");
+        add_late(&index, w, &mut posts, Label::Positive, 0.25);
         check(&index, &posts, &format!("{order}, changed"));
     }
 }
