@@ -33,7 +33,7 @@ use tantivy::{DocId, Searcher, SegmentOrdinal};
 
 use lauscher_query::RuleSet;
 
-use crate::days::{Dated, DayKey, Days, HOUR_NANOS, SegmentDays, day_of, day_start};
+use crate::days::{Dated, Days, HOUR_NANOS, SegmentDays, day_of, day_start};
 use crate::tally::{Buckets, LabelCount, LabelTally, MIN_PART_DOCS, scan_parts};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
@@ -102,12 +102,7 @@ impl OpenIndex {
             return Ok(None);
         };
         let need = (day_of(kept_from), day_of(kept_to - 1));
-        let mut all = req.clone();
-        all.since = None;
-        all.until = None;
-        let all_query = self.filtered_query(&all, rules)?;
-        let filter: Arc<str> = format!("{all_query:?}").into();
-        let (keys, live) = DayKey::of_segments(&searcher, &filter);
+        let (all_query, keys, live) = self.kept_keys(&searcher, req, rules)?;
         let day_docs = self.time_spans(&searcher)?;
         // Each segment's hours lacking days of the window, counted over those days.
         let mut kept: Vec<Option<Arc<Days<HourCount>>>> = Vec::with_capacity(keys.len());

@@ -420,12 +420,7 @@ impl OpenIndex {
         let Some(plan) = DayPlan::new(start, end, grid.step, |t| grid.of(t)) else {
             return Ok(None);
         };
-        let mut all = req.clone();
-        all.since = None;
-        all.until = None;
-        let all_query = self.filtered_query(&all, rules)?;
-        let filter: Arc<str> = format!("{all_query:?}").into();
-        let (keys, live) = DayKey::of_segments(&searcher, &filter);
+        let (all_query, keys, live) = self.kept_keys(&searcher, req, rules)?;
         let mut unique: Vec<&str> = terms.iter().map(String::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -688,6 +683,26 @@ impl OpenIndex {
         .min()
         .unwrap_or(grid.end_nanos());
         Ok(Some(Held { days, start, end }))
+    }
+
+    /// The query of `req` without its time window, and the keys the kept counts of each
+    /// of `searcher`'s segments under it go by, with the segments' ids.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn kept_keys(
+        &self,
+        searcher: &Searcher,
+        req: &SearchRequest,
+        rules: Option<&RuleSet>,
+    ) -> Result<(Box<dyn Query>, Vec<DayKey>, Vec<tantivy::index::SegmentId>), IndexError> {
+        let all = SearchRequest {
+            since: None,
+            until: None,
+            ..req.clone()
+        };
+        let all_query = self.filtered_query(&all, rules)?;
+        let filter: Arc<str> = format!("{all_query:?}").into();
+        let (keys, live) = DayKey::of_segments(searcher, &filter);
+        Ok((all_query, keys, live))
     }
 
     /// `query` narrowed to the mentions published on the days `from..=to`.
