@@ -22,6 +22,41 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use tantivy::Searcher;
 use tantivy::index::SegmentId;
 
+/// Distinct authors by shared number ([`SharedAuthors`]): a bit each, so a set costs
+/// the index's authors / 8 bytes and a union is an OR of words.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuthorSet(Vec<u64>);
+
+impl AuthorSet {
+    /// An empty set for `count` numbers.
+    pub(crate) fn new(count: usize) -> Self {
+        AuthorSet(vec![0; count.div_ceil(64)])
+    }
+
+    /// Adds number `n` (ignored past the set's count).
+    #[inline]
+    pub(crate) fn insert(&mut self, n: u32) {
+        if let Some(w) = self.0.get_mut((n / 64) as usize) {
+            *w |= 1 << (n % 64);
+        }
+    }
+
+    /// Adds every author of `other`.
+    pub(crate) fn union(&mut self, other: &AuthorSet) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// The authors in the set.
+    pub(crate) fn len(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+}
+
 /// The shared author numbers of the segments of one searcher.
 pub(crate) struct SharedAuthors {
     /// Per segment ordinal of the searcher: author column ordinal → shared number

@@ -330,8 +330,9 @@ pub(crate) struct TimeSpans {
 /// The hour (since 1970-01-01T00:00Z) of a time in nanoseconds since the epoch; every
 /// time an `i64` of nanoseconds holds has one.
 pub(crate) fn hour_of(nanos: i64) -> i32 {
-    // ±292 years are ±2.6M hours.
-    i32::try_from(nanos.div_euclid(HOUR_NANOS)).unwrap_or(0)
+    // ±292 years are ±2.6M hours: always an `i32`.
+    let hour = nanos.div_euclid(HOUR_NANOS);
+    i32::try_from(hour).unwrap_or(if hour < 0 { i32::MIN } else { i32::MAX })
 }
 
 impl TimeSpans {

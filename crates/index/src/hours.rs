@@ -34,7 +34,7 @@ use tantivy::{DocId, Searcher, SegmentOrdinal};
 use lauscher_query::RuleSet;
 
 use crate::days::{Dated, Days, HOUR_NANOS, SegmentDays, day_of, day_start};
-use crate::tally::{Buckets, LabelCount, LabelTally, MIN_PART_DOCS, scan_parts};
+use crate::tally::{Buckets, LabelCount, LabelTally, MIN_PART_DOCS, scan_parts, scan_run};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// A window needs at least this many whole hours for kept counts to be used: below it
@@ -220,11 +220,7 @@ fn count_hours(
         },
         authors: None,
     };
-    let mut within: Vec<Vec<Range<DocId>>> = vec![Vec::new(); searcher.segment_readers().len()];
-    if let Some(w) = within.get_mut(seg as usize) {
-        w.push(run);
-    }
-    let parts = scan_parts(searcher, query, &count, MIN_PART_DOCS, Some(&within))?;
+    let parts = scan_run(searcher, query, &count, seg, run)?;
     let (tallies, units) = count.sum(parts);
     let counts = tallies
         .iter()

@@ -30,7 +30,7 @@ use lauscher_query::RuleSet;
 
 #[cfg(test)]
 use crate::MentionIndex;
-use crate::authors::SharedAuthors;
+use crate::authors::{AuthorSet, SharedAuthors};
 use crate::days::{
     DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentDays,
     TimeSpans, day_of, day_start,
@@ -531,10 +531,10 @@ impl OpenIndex {
                 earliest: HashMap::new(),
             }
         } else {
-            // The window's mentions in the runs of documents of the cut days, those of
-            // kept days a run holds skipped by their time before their phrases are read;
-            // the window narrowed to the first cut day and the last, so that its time
-            // filter reads no further.
+            // The window's mentions in the runs of documents of the cut hours, those of
+            // kept days and hours a run holds skipped by their time before their phrases
+            // are read; the window narrowed to the first cut hour and the last, so that
+            // its time filter reads no further.
             let mut cut = req.clone();
             if let (Some(first), Some(last)) = (plan.scans.first(), plan.scans.last()) {
                 let at = |s: i64| DateTime::from_timestamp(s, 0);
@@ -716,7 +716,7 @@ impl OpenIndex {
         ]))
     }
 
-    /// Where each segment's days lie ([`TimeSpans`]), read once per segment.
+    /// Where each segment's hours lie ([`TimeSpans`]), read once per segment.
     pub(crate) fn time_spans(
         &self,
         searcher: &Searcher,
@@ -858,6 +858,21 @@ const TALLY_BLOCK: usize = 1024;
 
 /// Documents per scan part at least: below that, a thread costs more than it saves.
 pub(crate) const MIN_PART_DOCS: u32 = 1 << 16;
+
+/// The parts of a scan of the documents in `run` of segment `seg` alone.
+pub(crate) fn scan_run<T: Tally>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    tally: &T,
+    seg: SegmentOrdinal,
+    run: Range<DocId>,
+) -> tantivy::Result<Vec<(SegmentOrdinal, T::Part)>> {
+    let mut within: Vec<Vec<Range<DocId>>> = vec![Vec::new(); searcher.segment_readers().len()];
+    if let Some(w) = within.get_mut(seg as usize) {
+        w.push(run);
+    }
+    scan_parts(searcher, query, tally, MIN_PART_DOCS, Some(&within))
+}
 
 /// Scans the documents `query` matches: every segment, large ones cut into document
 /// ranges, the parts on all cores (rayon's pool; tantivy's own pool runs one task per
@@ -1150,11 +1165,7 @@ fn count_cells(
             PhraseSelection::Only(terms),
         )
     };
-    let mut within: Vec<Vec<Range<DocId>>> = vec![Vec::new(); searcher.segment_readers().len()];
-    if let Some(w) = within.get_mut(seg as usize) {
-        w.push(run);
-    }
-    let parts = scan_parts(searcher, query, &tally, MIN_PART_DOCS, Some(&within))?;
+    let parts = scan_run(searcher, query, &tally, seg, run)?;
     let rows = terms.len();
     let mut docs = vec![0u64; span];
     let mut counts = vec![0u32; rows * span];
@@ -1207,8 +1218,8 @@ pub(crate) struct LabelPart {
     author: Option<Column<u64>>,
     /// The segment's author ordinal → shared number.
     author_numbers: Arc<Vec<u32>>,
-    /// Per bucket, a bit per shared author number.
-    author_bits: Vec<Vec<u64>>,
+    /// Per bucket, its authors.
+    author_bits: Vec<AuthorSet>,
     /// Per bucket, mentions by label slot (negative, neutral, positive): an index, not a
     /// branch per mention (labels come in no order a branch predictor could learn).
     labels: Vec<[u64; 3]>,
@@ -1243,7 +1254,7 @@ impl Tally for LabelCount<'_> {
                 }
             }
         }
-        let (author, author_numbers, words) = match self.authors {
+        let (author, author_numbers, numbers) = match self.authors {
             Some(shared) => (
                 ff.str("author")?,
                 shared
@@ -1251,7 +1262,7 @@ impl Tally for LabelCount<'_> {
                     .get(seg as usize)
                     .cloned()
                     .unwrap_or_default(),
-                shared.count.div_ceil(64),
+                shared.count,
             ),
             None => (None, Arc::default(), 0),
         };
@@ -1262,7 +1273,7 @@ impl Tally for LabelCount<'_> {
             label_slot,
             score: ff.i64("sentiment")?,
             author_bits: if author.is_some() {
-                vec![vec![0u64; words]; self.buckets.count]
+                vec![AuthorSet::new(numbers); self.buckets.count]
             } else {
                 Vec::new()
             },
@@ -1318,12 +1329,9 @@ impl Tally for LabelCount<'_> {
             p.units[b] += p.score_buf[i];
             if authors
                 && let Some(&n) = p.author_numbers.get(p.author_buf[i] as usize)
-                && let Some(w) = p
-                    .author_bits
-                    .get_mut(b)
-                    .and_then(|bits| bits.get_mut((n / 64) as usize))
+                && let Some(set) = p.author_bits.get_mut(b)
             {
-                *w |= 1 << (n % 64);
+                set.insert(n);
             }
         }
     }
@@ -1351,7 +1359,7 @@ impl LabelCount<'_> {
         let mut out = vec![LabelTally::default(); self.buckets.count];
         let mut units = vec![0i64; self.buckets.count];
         // Author bits are shared numbers: the union of every part's is the count.
-        let mut bits: Vec<Vec<u64>> = Vec::new();
+        let mut bits: Vec<AuthorSet> = Vec::new();
         for (_, part) in parts {
             for (o, l) in out.iter_mut().zip(&part.labels) {
                 o.negative += l[0];
@@ -1366,13 +1374,11 @@ impl LabelCount<'_> {
                 continue;
             }
             for (a, b) in bits.iter_mut().zip(&part.author_bits) {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x |= y;
-                }
+                a.union(b);
             }
         }
         for (o, b) in out.iter_mut().zip(&bits) {
-            o.authors = b.iter().map(|w| u64::from(w.count_ones())).sum();
+            o.authors = b.len();
         }
         (out, units)
     }
@@ -1392,8 +1398,7 @@ struct AuthorPart {
     author: Option<Column<u64>>,
     /// The segment's author ordinal → shared number.
     numbers: Arc<Vec<u32>>,
-    /// A bit per shared author number.
-    bits: Vec<u64>,
+    authors: AuthorSet,
     buf: Vec<u64>,
 }
 
@@ -1413,7 +1418,7 @@ impl Tally for AuthorCount<'_> {
                 .get(seg as usize)
                 .cloned()
                 .unwrap_or_default(),
-            bits: vec![0; self.shared.count.div_ceil(64)],
+            authors: AuthorSet::new(self.shared.count),
             buf: Vec::new(),
         })
     }
@@ -1424,10 +1429,8 @@ impl Tally for AuthorCount<'_> {
         };
         vals(col, docs, &mut p.buf, u64::MAX);
         for ord in &p.buf {
-            if let Some(&n) = p.numbers.get(*ord as usize)
-                && let Some(w) = p.bits.get_mut((n / 64) as usize)
-            {
-                *w |= 1 << (n % 64);
+            if let Some(&n) = p.numbers.get(*ord as usize) {
+                p.authors.insert(n);
             }
         }
     }
@@ -1437,17 +1440,11 @@ impl Tally for AuthorCount<'_> {
         _: &Searcher,
         parts: Vec<(SegmentOrdinal, AuthorPart)>,
     ) -> tantivy::Result<u64> {
-        let mut bits: Vec<u64> = Vec::new();
+        let mut all = AuthorSet::default();
         for (_, part) in parts {
-            if bits.is_empty() {
-                bits = part.bits;
-                continue;
-            }
-            for (a, b) in bits.iter_mut().zip(&part.bits) {
-                *a |= b;
-            }
+            all.union(&part.authors);
         }
-        Ok(bits.iter().map(|w| u64::from(w.count_ones())).sum())
+        Ok(all.len())
     }
 }
 
