@@ -13,7 +13,7 @@
 //! are counted per hour once ([`DayHours`], kept per segment, filter and day: a window
 //! ending "now" moves its boundaries within the same days all day), and the phrases are
 //! read only of the hours a boundary cuts (the runs of documents holding those hours,
-//! [`TimeSpans`], the others skipped by their time). The answer is the same as the
+//! [`crate::spans::TimeSpans`], the others skipped by their time). The answer is the same as the
 //! scan's, to the mention: the kept counts are exact, and the hours they do not settle
 //! are counted as before.
 //!
@@ -38,12 +38,9 @@
 //! its least recently used entries past [`CACHE_BYTES`], and the entries of segments
 //! merged away.
 
-use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
-use tantivy::DocId;
-use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 
 use crate::hours::HourCount;
@@ -305,156 +302,6 @@ impl SegmentDays {
                 .insert(term, Arc::new(PhraseDays { ord: p.ord, days }));
         }
         out
-    }
-}
-
-/// Where each UTC hour's documents lie in one segment: the first and the last document
-/// published in it, so that a pass over a few hours or days visits only their runs of
-/// documents.
-///
-/// Mentions reach the index roughly in publication order (a crawler's newest posts, an
-/// archive in file order, merges keeping their segments' order), so an hour's documents
-/// are a short run: the hours a tally's bucket boundaries cut are then a few runs of a
-/// segment, where a query on the time column alone reads all of it. In any other order
-/// an hour's run spans much of the segment and the pass visits more documents for the
-/// same answer (the time is still checked per document).
-///
-/// Cost: one pass over the segment's time column, once per segment (deletes do not
-/// change it); 12 bytes per hour the segment holds mentions in (a year: 105 KiB).
-#[derive(Debug, Default)]
-pub(crate) struct TimeSpans {
-    /// (hour since the epoch, first document, last document), ascending by hour.
-    spans: Vec<(i32, DocId, DocId)>,
-}
-
-/// The hour (since 1970-01-01T00:00Z) of a time in nanoseconds since the epoch; every
-/// time an `i64` of nanoseconds holds has one.
-pub(crate) fn hour_of(nanos: i64) -> i32 {
-    // ±292 years are ±2.6M hours: always an `i32`.
-    let hour = nanos.div_euclid(HOUR_NANOS);
-    i32::try_from(hour).unwrap_or(if hour < 0 { i32::MIN } else { i32::MAX })
-}
-
-impl TimeSpans {
-    /// The spans of a segment's hours, read from its time column.
-    pub(crate) fn of(ts: &Column<tantivy::DateTime>, max_doc: DocId) -> TimeSpans {
-        let mut at: FxHashMap<i32, (DocId, DocId)> = FxHashMap::default();
-        // Documents ascend: an hour's first stays, its last moves on.
-        let mut note = |hour: i32, first: DocId, last: DocId| {
-            at.entry(hour)
-                .and_modify(|s| s.1 = last)
-                .or_insert((first, last));
-        };
-        let hour_of = |t: tantivy::DateTime| hour_of(t.into_timestamp_nanos());
-        const CHUNK: DocId = 4096;
-        let mut buf = Vec::new();
-        let mut start = 0;
-        while start < max_doc {
-            let end = start.saturating_add(CHUNK).min(max_doc);
-            match ts.index {
-                // Every document has a time (the usual case): a bulk read.
-                tantivy::columnar::ColumnIndex::Full => {
-                    buf.clear();
-                    buf.resize((end - start) as usize, tantivy::DateTime::MIN);
-                    ts.values.get_range(u64::from(start), &mut buf);
-                    // A run of one hour (the usual case) is noted once.
-                    let mut run: Option<(i32, DocId, DocId)> = None;
-                    for (t, doc) in buf.iter().zip(start..) {
-                        let hour = hour_of(*t);
-                        match &mut run {
-                            Some((h, _, last)) if *h == hour => *last = doc,
-                            _ => {
-                                if let Some((h, first, last)) = run {
-                                    note(h, first, last);
-                                }
-                                run = Some((hour, doc, doc));
-                            }
-                        }
-                    }
-                    if let Some((d, first, last)) = run {
-                        note(d, first, last);
-                    }
-                }
-                _ => {
-                    for doc in start..end {
-                        if let Some(t) = ts.first(doc) {
-                            note(hour_of(t), doc, doc);
-                        }
-                    }
-                }
-            }
-            start = end;
-        }
-        let mut spans: Vec<(i32, DocId, DocId)> =
-            at.into_iter().map(|(d, (a, b))| (d, a, b)).collect();
-        spans.sort_unstable_by_key(|s| s.0);
-        TimeSpans { spans }
-    }
-
-    /// The spans of `reader`'s segment, kept in `cache` (a few KiB per segment: those of
-    /// segments merged away go as the least recently used); its time column is opened
-    /// only where they are not kept.
-    pub(crate) fn kept(
-        cache: &SegmentCache<TimeSpans>,
-        reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<Arc<TimeSpans>> {
-        // Spans change with neither deletes nor filters: one key per segment.
-        let key = DayKey {
-            segment: reader.segment_id(),
-            deleted: 0,
-            filter: Arc::from(""),
-        };
-        if let Some(spans) = cache.get(&key) {
-            return Ok(spans);
-        }
-        let ts = reader.fast_fields().date("ts")?;
-        let spans = Arc::new(TimeSpans::of(&ts, reader.max_doc()));
-        cache.put(key, spans.clone(), spans.bytes(), None);
-        Ok(spans)
-    }
-
-    /// The documents published on the days `from..=to`, as the smallest run holding
-    /// them; `None` where there are none.
-    pub(crate) fn docs(&self, from: i32, to: i32) -> Option<Range<DocId>> {
-        self.hours(
-            from.saturating_mul(24),
-            to.saturating_mul(24).saturating_add(23),
-        )
-    }
-
-    /// The documents published in the hours `from..=to`, as the smallest run holding
-    /// them; `None` where there are none.
-    pub(crate) fn hours(&self, from: i32, to: i32) -> Option<Range<DocId>> {
-        let i = self.spans.partition_point(|s| s.0 < from);
-        let j = self.spans.partition_point(|s| s.0 <= to);
-        let hours = self.spans.get(i..j)?;
-        let first = hours.iter().map(|s| s.1).min()?;
-        let last = hours.iter().map(|s| s.2).max()?;
-        Some(first..last + 1)
-    }
-
-    /// The runs of documents of the hours `[start, end)` of each range (seconds; whole
-    /// hours), overlapping runs joined, ascending.
-    pub(crate) fn runs(&self, ranges: &[(i64, i64)]) -> Vec<Range<DocId>> {
-        let hour = |s: i64| i32::try_from(s.div_euclid(3_600)).ok();
-        let mut runs: Vec<Range<DocId>> = ranges
-            .iter()
-            .filter_map(|(s, e)| self.hours(hour(*s)?, hour(*e - 1)?))
-            .collect();
-        runs.sort_unstable_by_key(|r| r.start);
-        let mut out: Vec<Range<DocId>> = Vec::with_capacity(runs.len());
-        for r in runs {
-            match out.last_mut() {
-                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-                _ => out.push(r),
-            }
-        }
-        out
-    }
-
-    /// Bytes kept.
-    pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<TimeSpans>() + self.spans.len() * 12
     }
 }
 
@@ -786,43 +633,6 @@ mod tests {
         assert_eq!(joined, days(10, 25, &[10, 15, 19, 25]));
         // Apart: only the newer range is kept.
         assert_eq!(kept.join(days(30, 31, &[30])), days(30, 31, &[30]));
-    }
-
-    #[test]
-    fn spans_name_the_runs_of_documents_of_the_days_asked() {
-        // Day 10 in documents 0..=99, day 11 in 100..=199 and again at 450 (written late),
-        // day 13 in 200..=299.
-        let h = |day: i32, hour: i32| day * 24 + hour;
-        let spans = TimeSpans {
-            spans: vec![
-                (h(10, 0), 0, 49),
-                (h(10, 23), 50, 99),
-                (h(11, 5), 100, 450),
-                (h(13, 0), 200, 299),
-            ],
-        };
-        assert_eq!(spans.docs(10, 10), Some(0..100));
-        assert_eq!(spans.docs(11, 11), Some(100..451));
-        assert_eq!(spans.docs(12, 12), None);
-        assert_eq!(spans.docs(12, 13), Some(200..300));
-        let day = |d: i64| (d * 86_400, (d + 1) * 86_400);
-        // Day 11's run holds day 13's: one run; days without documents add none.
-        assert_eq!(spans.runs(&[day(10), day(13)]), vec![0..100, 200..300]);
-        assert_eq!(spans.runs(&[day(13), day(11), day(12)]), vec![100..451]);
-        assert_eq!(spans.runs(&[day(9), day(14)]), Vec::<Range<DocId>>::new());
-        // Hours: the run of the hours asked only.
-        assert_eq!(spans.hours(h(10, 1), h(10, 23)), Some(50..100));
-        let hour = |d: i32, h: i64| {
-            (
-                i64::from(d) * 86_400 + h * 3_600,
-                i64::from(d) * 86_400 + (h + 1) * 3_600,
-            )
-        };
-        assert_eq!(
-            spans.runs(&[hour(10, 0), hour(13, 0)]),
-            vec![0..50, 200..300]
-        );
-        assert_eq!(spans.runs(&[hour(10, 1)]), Vec::<Range<DocId>>::new());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! and score sums per UTC hour hold until it is merged away. A label tally in buckets of
 //! whole hours ([`OpenIndex::label_tally`] without authors) takes every whole hour of
 //! its window from these counts and scans only the window's cut first and last hour
-//! (the runs of their documents, [`crate::days::TimeSpans`]). The answer is the same as
+//! (the runs of their documents, [`crate::spans::TimeSpans`]). The answer is the same as
 //! the scan's, to the mention and the ten-thousandth of a score. Measured at 10M
 //! mentions (`LAUSCHER_BENCH_PROFILE=timeline`, README): the timeline 49 → 1.2 ms a call.
 //!
@@ -121,10 +121,15 @@ impl OpenIndex {
                 continue;
             };
             let query = self.on_days(all_query.as_ref(), lacks);
-            let run = day_docs[seg].docs(lacks.0, lacks.1).unwrap_or(0..0);
-            let Some(fresh) =
-                count_hours(&searcher, query.as_ref(), seg as SegmentOrdinal, run, lacks)
-                    .map_err(|e| self.tantivy(e))?
+            let runs = day_docs[seg].days(lacks.0, lacks.1).runs;
+            let Some(fresh) = count_hours(
+                &searcher,
+                query.as_ref(),
+                seg as SegmentOrdinal,
+                runs,
+                lacks,
+            )
+            .map_err(|e| self.tantivy(e))?
             else {
                 return Ok(None);
             };
@@ -198,7 +203,7 @@ fn count_hours(
     searcher: &Searcher,
     query: &dyn Query,
     seg: SegmentOrdinal,
-    run: Range<DocId>,
+    runs: Vec<Range<DocId>>,
     (from, to): (i32, i32),
 ) -> tantivy::Result<Option<Days<HourCount>>> {
     let hours = usize::try_from((i64::from(to) - i64::from(from) + 1) * 24).unwrap_or(usize::MAX);
@@ -220,7 +225,7 @@ fn count_hours(
         },
         authors: None,
     };
-    let parts = scan_run(searcher, query, &count, seg, run)?;
+    let parts = scan_run(searcher, query, &count, seg, runs)?;
     let (tallies, units) = count.sum(parts);
     let counts = tallies
         .iter()

@@ -20,6 +20,7 @@ pub mod rule;
 pub mod schema;
 pub mod search;
 pub mod space;
+mod spans;
 pub mod tally;
 mod window;
 pub mod writer;
@@ -138,7 +139,7 @@ pub(crate) struct OpenIndex {
     /// Each segment's phrase top lists kept per filter and buckets, for candidates.
     tops: days::SegmentCache<tally::SegmentTops>,
     /// Where each segment's days lie, for tallies of a few days.
-    spans: Arc<days::SegmentCache<days::TimeSpans>>,
+    spans: Arc<days::SegmentCache<spans::TimeSpans>>,
     /// Mentions loaded for pages and views, kept.
     kept: search::KeptMentions,
 }

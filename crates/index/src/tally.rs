@@ -33,8 +33,9 @@ use crate::MentionIndex;
 use crate::authors::{AuthorSet, SharedAuthors};
 use crate::days::{
     DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentDays,
-    TimeSpans, day_of, day_start,
+    day_of, day_start,
 };
+use crate::spans::TimeSpans;
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -457,12 +458,12 @@ impl OpenIndex {
                 continue;
             };
             let query = self.on_days(all_query.as_ref(), hull);
-            let run = day_docs[seg].docs(hull.0, hull.1).unwrap_or(0..0);
+            let runs = day_docs[seg].days(hull.0, hull.1).runs;
             let Some(fresh) = count_days(
                 &searcher,
                 query.as_ref(),
                 seg as SegmentOrdinal,
-                run,
+                runs,
                 &missing,
                 hull,
             )
@@ -496,12 +497,12 @@ impl OpenIndex {
                     continue;
                 }
                 let query = self.on_days(all_query.as_ref(), (day, day));
-                let run = day_docs[seg].docs(day, day).unwrap_or(0..0);
+                let runs = day_docs[seg].days(day, day).runs;
                 let Some(fresh) = count_day_hours(
                     &searcher,
                     query.as_ref(),
                     seg as SegmentOrdinal,
-                    run,
+                    runs,
                     &missing,
                     day,
                 )
@@ -561,8 +562,10 @@ impl OpenIndex {
                 kept: Some(&plan),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
-            let within: Vec<Vec<Range<DocId>>> =
-                day_docs.iter().map(|s| s.runs(&plan.scans)).collect();
+            let within: Vec<Vec<Range<DocId>>> = day_docs
+                .iter()
+                .map(|s| s.seconds(&plan.scans).runs)
+                .collect();
             scan_parts(
                 &searcher,
                 query.as_ref(),
@@ -865,11 +868,11 @@ pub(crate) fn scan_run<T: Tally>(
     query: &dyn Query,
     tally: &T,
     seg: SegmentOrdinal,
-    run: Range<DocId>,
+    runs: Vec<Range<DocId>>,
 ) -> tantivy::Result<Vec<(SegmentOrdinal, T::Part)>> {
     let mut within: Vec<Vec<Range<DocId>>> = vec![Vec::new(); searcher.segment_readers().len()];
     if let Some(w) = within.get_mut(seg as usize) {
-        w.push(run);
+        *w = runs;
     }
     scan_parts(searcher, query, tally, MIN_PART_DOCS, Some(&within))
 }
@@ -1043,7 +1046,7 @@ fn count_days(
     searcher: &Searcher,
     query: &dyn Query,
     seg: SegmentOrdinal,
-    run: Range<DocId>,
+    runs: Vec<Range<DocId>>,
     terms: &[String],
     (from, to): (i32, i32),
 ) -> tantivy::Result<Option<SegmentDays>> {
@@ -1055,7 +1058,7 @@ fn count_days(
         return Ok(None);
     };
     let step = chrono::Duration::days(1);
-    let cells = count_cells(searcher, query, seg, run, terms, origin, step, span)?;
+    let cells = count_cells(searcher, query, seg, runs, terms, origin, step, span)?;
     let Cells {
         docs,
         counts,
@@ -1097,7 +1100,7 @@ fn count_day_hours(
     searcher: &Searcher,
     query: &dyn Query,
     seg: SegmentOrdinal,
-    run: Range<DocId>,
+    runs: Vec<Range<DocId>>,
     terms: &[String],
     day: i32,
 ) -> tantivy::Result<Option<DayHours>> {
@@ -1113,7 +1116,7 @@ fn count_day_hours(
         counts,
         firsts,
         ..
-    } = count_cells(searcher, query, seg, run, terms, origin, step, 24)?;
+    } = count_cells(searcher, query, seg, runs, terms, origin, step, 24)?;
     let rows = terms.len();
     let mut out = DayHours::default();
     for (d, n) in out.docs.iter_mut().zip(&docs) {
@@ -1148,7 +1151,7 @@ fn count_cells(
     searcher: &Searcher,
     query: &dyn Query,
     seg: SegmentOrdinal,
-    run: Range<DocId>,
+    runs: Vec<Range<DocId>>,
     terms: &[String],
     origin: DateTime<Utc>,
     step: chrono::Duration,
@@ -1165,7 +1168,7 @@ fn count_cells(
             PhraseSelection::Only(terms),
         )
     };
-    let parts = scan_run(searcher, query, &tally, seg, run)?;
+    let parts = scan_run(searcher, query, &tally, seg, runs)?;
     let rows = terms.len();
     let mut docs = vec![0u64; span];
     let mut counts = vec![0u32; rows * span];

@@ -120,6 +120,25 @@ fn index_out_of_order(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
     (dir, index)
 }
 
+/// The fixture as a merge leaves it in one segment: two runs of posts in publication
+/// order one after the other (every other post, then the rest), so that each hour's
+/// posts lie in two runs far apart.
+fn index_interleaved(posts: &[Post]) -> (tempfile::TempDir, MentionIndex) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
+    let mut w = index.writer(32 << 20, 1).expect("writer");
+    for i in (0..posts.len())
+        .step_by(2)
+        .chain((1..posts.len()).step_by(2))
+    {
+        w.add(&mention(i, &posts[i]), false).expect("add");
+    }
+    w.commit(0).expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    (dir, index)
+}
+
 /// A time window finds exactly the mentions published in it, its start included and
 /// its end not, whatever order they were written in and however they are segmented.
 #[test]
@@ -140,6 +159,7 @@ fn windows_find_the_mentions_published_in_them_in_any_write_order() {
         ("one segment", index(&posts, false)),
         ("segmented", index(&posts, true)),
         ("out of order", index_out_of_order(&posts)),
+        ("interleaved", index_interleaved(&posts)),
     ] {
         for since in &edges {
             for until in &edges {
@@ -433,21 +453,14 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
             }
         }
     };
-    for (segmented, shuffled) in [(false, false), (true, false), (false, true)] {
+    for order in ["one segment", "segmented", "out of order", "interleaved"] {
         let mut posts = fixture();
-        let (_dir, index) = if shuffled {
-            index_out_of_order(&posts)
-        } else {
-            index(&posts, segmented)
+        let (_dir, index) = match order {
+            "out of order" => index_out_of_order(&posts),
+            "interleaved" => index_interleaved(&posts),
+            o => index(&posts, o == "segmented"),
         };
-        let segmented = if shuffled {
-            "shuffled"
-        } else if segmented {
-            "true"
-        } else {
-            "false"
-        };
-        check(&index, &posts, &format!("segmented: {segmented}"));
+        check(&index, &posts, order);
         // Every 25th post now says something else, and 60 posts join on days 3 to 5.
         let mut w = index.writer(32 << 20, 1).expect("writer");
         for i in (0..posts.len()).step_by(25) {
@@ -456,7 +469,7 @@ fn tallies_over_weeks_equal_the_fixture_again_and_after_changes() {
         }
         w.commit(0).expect("commit");
         add_late(&index, w, &mut posts, Label::Negative, -0.5);
-        check(&index, &posts, &format!("segmented: {segmented}, changed"));
+        check(&index, &posts, &format!("{order}, changed"));
     }
 }
 
@@ -596,10 +609,11 @@ fn label_tallies_over_hours_equal_the_fixture_again_and_after_changes() {
             }
         }
     };
-    for order in ["one segment", "segmented", "out of order"] {
+    for order in ["one segment", "segmented", "out of order", "interleaved"] {
         let mut posts = fixture();
         let (_dir, index) = match order {
             "out of order" => index_out_of_order(&posts),
+            "interleaved" => index_interleaved(&posts),
             o => index(&posts, o == "segmented"),
         };
         check(&index, &posts, order);
