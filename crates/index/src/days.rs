@@ -347,6 +347,20 @@ struct Kept<V> {
     bytes: usize,
 }
 
+impl<V> Kept<V> {
+    /// Drops the entries of segments not in `live`.
+    fn retain_live(&mut self, live: &[SegmentId]) {
+        let Kept { entries, bytes, .. } = self;
+        entries.retain(|k, (_, size, _)| {
+            let keep = live.contains(&k.segment);
+            if !keep {
+                *bytes = bytes.saturating_sub(*size);
+            }
+            keep
+        });
+    }
+}
+
 impl<V> Default for SegmentCache<V> {
     fn default() -> Self {
         SegmentCache {
@@ -363,6 +377,12 @@ impl<V> SegmentCache<V> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept<V>> {
         // A panic while inserting left at worst a stale entry: values are never partial.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops the entries of segments not in `live` (what a reload left: a value that
+    /// holds a segment's column keeps its files mapped).
+    pub(crate) fn retain_live(&self, live: &[SegmentId]) {
+        self.lock().retain_live(live);
     }
 
     /// The value kept for `key`.
@@ -385,14 +405,9 @@ impl<V> SegmentCache<V> {
             kept.bytes = kept.bytes.saturating_sub(old);
         }
         kept.bytes += size;
-        let Kept { entries, bytes, .. } = &mut *kept;
-        entries.retain(|k, (_, size, _)| {
-            let keep = live.is_none_or(|live| live.contains(&k.segment));
-            if !keep {
-                *bytes = bytes.saturating_sub(*size);
-            }
-            keep
-        });
+        if let Some(live) = live {
+            kept.retain_live(live);
+        }
         while kept.bytes > CACHE_BYTES && kept.entries.len() > 1 {
             let Some(oldest) = kept
                 .entries

@@ -374,7 +374,18 @@ impl OpenIndex {
         self.reader.reload().map_err(|source| IndexError::Tantivy {
             path: self.path.clone(),
             source,
-        })
+        })?;
+        // The time spans hold their segments' time columns: those of segments merged
+        // away go now, so that their files are not kept mapped.
+        let live: Vec<tantivy::index::SegmentId> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        self.spans.retain_live(&live);
+        Ok(())
     }
 
     /// Returns the `commit_seq` of the last commit's payload (0 for a new index or a

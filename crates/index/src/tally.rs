@@ -649,7 +649,8 @@ impl OpenIndex {
         let mut held: Option<(i64, i64)> = None;
         let mut days: Vec<Option<(i32, i32)>> = Vec::new();
         for r in searcher.segment_readers() {
-            let ts = r.fast_fields().date("ts").map_err(|e| self.tantivy(e))?;
+            let spans = TimeSpans::kept(&self.spans, r).map_err(|e| self.tantivy(e))?;
+            let ts = spans.column();
             let mut span = None;
             if ts.num_docs() > 0 {
                 let (lo, hi) = (

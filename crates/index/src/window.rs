@@ -88,10 +88,11 @@ impl Query for PublishedWithin {
 
 impl Weight for PublishedWithin {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let ts = reader.fast_fields().date("ts")?;
         let Some(window) = self.values() else {
             return Ok(Box::new(EmptyScorer));
         };
+        let spans = TimeSpans::kept(&self.spans, reader)?;
+        let ts = spans.column().clone();
         if ts.num_docs() == 0 || ts.max_value() < *window.start() || ts.min_value() > *window.end()
         {
             return Ok(Box::new(EmptyScorer));
@@ -113,7 +114,6 @@ impl Weight for PublishedWithin {
                 .saturating_sub(1)
                 .min(last),
         );
-        let spans = TimeSpans::kept(&self.spans, reader)?;
         let runs = if inner.0 > inner.1 {
             read(spans.hours(first, last))
         } else {
