@@ -20,14 +20,24 @@
 //! postings count selected phrases under the topic's filter, whose counts per day the
 //! index keeps per segment: after the first call of a topic they read only the days
 //! the weeks' boundaries cut (11 of 70), not the ten weeks.
+//!
+//! A listed phrase is shown as its newest posts write it most often, so their phrases
+//! are extracted again with their written forms (~30 µs a post, up to 50 posts per
+//! phrase). The forms of the last [`WRITTEN_KEPT`] posts read are kept, by post and
+//! text, for all views of the process (about 2 KiB a post): a dashboard asks again
+//! every minute, and the newest posts of its phrases are mostly the ones it read.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lauscher_index::{Buckets, IndexedMention, MentionIndex, PhraseSelection, PhraseTally};
 use lauscher_model::{Lang, MentionId};
 use lauscher_query::RuleSet;
 use lauscher_text::phrases::{PhraseForm, StopWordsOnly, merge_key, phrase_forms, phrases};
+use lru::LruCache;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -36,6 +46,20 @@ use crate::{Filters, InsightsError, Search};
 /// Newest matching posts read per phrase: its surface form is counted over them, and
 /// the first three are its samples.
 const NEWEST: usize = 50;
+
+/// Posts whose phrases as written are kept across views ([`written_forms`]).
+const WRITTEN_KEPT: usize = 4_096;
+
+/// A post's phrases as written, by its id and a hash of its language and texts (a
+/// replaced post has other texts under the same id).
+type WrittenCache = Mutex<LruCache<(MentionId, u64), Arc<Vec<PhraseForm>>>>;
+
+/// The phrases as written of the posts read last, for every view of the process.
+static WRITTEN: LazyLock<WrittenCache> = LazyLock::new(|| {
+    Mutex::new(LruCache::new(
+        NonZeroUsize::new(WRITTEN_KEPT).unwrap_or(NonZeroUsize::MIN),
+    ))
+});
 
 /// Foreground phrases considered per ranking.
 const CANDIDATES: usize = 300;
@@ -685,18 +709,50 @@ fn forms_of(m: &IndexedMention) -> Vec<PhraseForm> {
     forms
 }
 
-/// The phrases as written of every post of `newest` with an id, each post once, on all
-/// cores: the listed phrases' newest posts overlap (a complaint's bigrams share their
-/// posts), and extracting them was most of the view's time once the posts were kept
-/// loaded, a fifth of it (on one core) at 10M mentions.
-fn written_forms(newest: &[Vec<IndexedMention>]) -> HashMap<MentionId, Vec<PhraseForm>> {
-    let mut seen = HashSet::new();
-    let posts: Vec<&IndexedMention> = newest
-        .iter()
-        .flatten()
-        .filter(|m| m.id.0 != 0 && seen.insert(m.id))
+/// The phrases as written of every post of `newest` with an id: kept ones from
+/// [`WRITTEN`], the others extracted on all cores, each post once (the listed phrases'
+/// newest posts overlap: a complaint's bigrams share their posts).
+fn written_forms(newest: &[Vec<IndexedMention>]) -> HashMap<MentionId, Arc<Vec<PhraseForm>>> {
+    let text_key = |m: &IndexedMention| {
+        let mut h = std::hash::DefaultHasher::new();
+        (&m.lang, &m.text, &m.title).hash(&mut h);
+        h.finish()
+    };
+    let mut out: HashMap<MentionId, Arc<Vec<PhraseForm>>> = HashMap::new();
+    let mut missing: Vec<(&IndexedMention, u64)> = Vec::new();
+    {
+        let mut kept = WRITTEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for m in newest.iter().flatten() {
+            if m.id.0 == 0 || out.contains_key(&m.id) {
+                continue;
+            }
+            let key = text_key(m);
+            match kept.get(&(m.id, key)) {
+                Some(forms) => {
+                    out.insert(m.id, forms.clone());
+                }
+                None => {
+                    if !missing.iter().any(|(o, _)| o.id == m.id) {
+                        missing.push((m, key));
+                    }
+                }
+            }
+        }
+    }
+    let fresh: Vec<(MentionId, u64, Arc<Vec<PhraseForm>>)> = missing
+        .into_par_iter()
+        .map(|(m, key)| (m.id, key, Arc::new(forms_of(m))))
         .collect();
-    posts.into_par_iter().map(|m| (m.id, forms_of(m))).collect()
+    let mut kept = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (id, key, forms) in fresh {
+        kept.put((id, key), forms.clone());
+        out.insert(id, forms);
+    }
+    out
 }
 
 /// The most frequent way `posts` write a phrase counted under one of `keys`, case kept
@@ -705,14 +761,14 @@ fn written_forms(newest: &[Vec<IndexedMention>]) -> HashMap<MentionId, Vec<Phras
 fn surface(
     posts: &[IndexedMention],
     keys: &[&str],
-    written: &HashMap<MentionId, Vec<PhraseForm>>,
+    written: &HashMap<MentionId, Arc<Vec<PhraseForm>>>,
 ) -> Option<String> {
     let mut counts: Vec<(String, usize)> = Vec::new();
     let mut unkept: Vec<PhraseForm>;
     for m in posts {
         // A post without an id (none is indexed so) is not kept under one.
         let forms = match written.get(&m.id) {
-            Some(forms) => forms,
+            Some(forms) => forms.as_slice(),
             None => {
                 unkept = forms_of(m);
                 &unkept

@@ -154,49 +154,79 @@ fn listed_phrase<'a>(c: &'a Complaints, key: &str) -> &'a Phrase {
     }
 }
 
+/// The `i`-th post of the corpus, `h` hours back.
+fn mention(i: usize, h: i64, label: Label, text: &str) -> ScoredMention {
+    let at = published(i, h);
+    ScoredMention {
+        mention: Mention {
+            id: MentionId(i as u128 + 1),
+            source: "social".into(),
+            url: Some(format!("https://social.example/p/{i}")),
+            author: Some(Author {
+                name: format!("user{}", i % 97),
+                reach: None,
+            }),
+            published_at: at,
+            fetched_at: at,
+            title: None,
+            text: text.to_owned(),
+            lang_hint: None,
+            address: None,
+            repost_of: None,
+            reply_to: None,
+        },
+        lang: Some(lauscher_model::Lang::En),
+        sentiment: Sentiment {
+            score: if label == Label::Negative { -0.5 } else { 0.0 },
+            label,
+            explanation: Vec::new(),
+        },
+        intent: Default::default(),
+        topics: vec!["acme".into()],
+        targets: Vec::new(),
+        topic_kinds: Vec::new(),
+        phrases: lauscher_text::phrases::phrases(text, Some(lauscher_model::Lang::En)),
+        simhash: 0,
+    }
+}
+
 fn index() -> (tempfile::TempDir, MentionIndex) {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = MentionIndex::open(dir.path(), &[Lang::De, Lang::En]).expect("index");
     let mut w = index.writer(64 << 20, 1).expect("writer");
     for (i, (h, label, text)) in corpus().into_iter().enumerate() {
-        let at = published(i, h);
-        let m = ScoredMention {
-            mention: Mention {
-                id: MentionId(i as u128 + 1),
-                source: "social".into(),
-                url: Some(format!("https://social.example/p/{i}")),
-                author: Some(Author {
-                    name: format!("user{}", i % 97),
-                    reach: None,
-                }),
-                published_at: at,
-                fetched_at: at,
-                title: None,
-                text: text.clone(),
-                lang_hint: None,
-                address: None,
-                repost_of: None,
-                reply_to: None,
-            },
-            lang: Some(lauscher_model::Lang::En),
-            sentiment: Sentiment {
-                score: if label == Label::Negative { -0.5 } else { 0.0 },
-                label,
-                explanation: Vec::new(),
-            },
-            intent: Default::default(),
-            topics: vec!["acme".into()],
-            targets: Vec::new(),
-            topic_kinds: Vec::new(),
-            phrases: lauscher_text::phrases::phrases(&text, Some(lauscher_model::Lang::En)),
-            simhash: 0,
-        };
-        w.add(&m, false).expect("add");
+        w.add(&mention(i, h, label, &text), false).expect("add");
     }
     w.commit(0).expect("commit");
     w.close().expect("close");
     index.reload().expect("reload");
     (dir, index)
+}
+
+/// A listed phrase is shown as its newest posts write it now: edited posts (the same
+/// ids, other texts) show their new words at the next call, though the view keeps the
+/// phrases as written of the posts it read.
+#[test]
+fn the_written_form_follows_edited_posts() {
+    let (_dir, index) = index();
+    let rules = rules();
+    let first =
+        complaints(&index, &rules, &this_week(), 20, Recurrence::default()).expect("complaints");
+    assert_eq!(listed_phrase(&first, "login fail").phrase, "login fails");
+    let mut w = index.writer(64 << 20, 1).expect("writer");
+    for (i, (h, label, text)) in corpus().into_iter().enumerate() {
+        if h < 168 && text.contains("login fails") {
+            let edited = text.replace("login fails", "login failing");
+            w.add(&mention(i, h, label, &edited), true)
+                .expect("replace");
+        }
+    }
+    w.commit(0).expect("commit");
+    w.close().expect("close");
+    index.reload().expect("reload");
+    let again =
+        complaints(&index, &rules, &this_week(), 20, Recurrence::default()).expect("complaints");
+    assert_eq!(listed_phrase(&again, "login fail").phrase, "login failing");
 }
 
 fn rules() -> RuleSet {
