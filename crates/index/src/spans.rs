@@ -240,6 +240,18 @@ impl TimeSpans {
     }
 }
 
+/// The time column of `reader`'s segment: from the kept spans where `times` is given
+/// (opening it reads its blocks' headers), else opened.
+pub(crate) fn time_column(
+    times: Option<&SegmentCache<TimeSpans>>,
+    reader: &tantivy::SegmentReader,
+) -> tantivy::Result<Column<tantivy::DateTime>> {
+    match times {
+        Some(cache) => Ok(TimeSpans::kept(cache, reader)?.column().clone()),
+        None => reader.fast_fields().date("ts"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ use crate::days::{
     DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentDays,
     day_of, day_start,
 };
-use crate::spans::TimeSpans;
+use crate::spans::{TimeSpans, time_column};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -303,7 +303,11 @@ impl OpenIndex {
         {
             return Ok(out);
         }
-        self.tally(req, rules, &PhraseCount::new(buckets, selection))
+        let tally = PhraseCount {
+            times: Some(&self.spans),
+            ..PhraseCount::new(buckets, selection)
+        };
+        self.tally(req, rules, &tally)
     }
 
     /// The phrases worth counting exactly among the mentions `req` filters, per bucket:
@@ -331,7 +335,10 @@ impl OpenIndex {
             .map(|i| i as SegmentOrdinal)
             .collect();
         if !unseen.is_empty() {
-            let tally = PhraseCount::new(buckets, PhraseSelection::Top(n));
+            let tally = PhraseCount {
+                times: Some(&self.spans),
+                ..PhraseCount::new(buckets, PhraseSelection::Top(n))
+            };
             let within: Vec<Vec<Range<DocId>>> = searcher
                 .segment_readers()
                 .iter()
@@ -560,6 +567,7 @@ impl OpenIndex {
             let tally = PhraseCount {
                 known: Some(&known),
                 kept: Some(&plan),
+                times: Some(&self.spans),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
             let within: Vec<Vec<Range<DocId>>> = day_docs
@@ -760,6 +768,8 @@ impl OpenIndex {
             &PhraseDocs {
                 groups,
                 keep: if checked { 0 } else { newest },
+                times: &self.spans,
+                ords: PerSegment::default(),
             },
             MIN_PART_DOCS,
         )
@@ -1466,6 +1476,8 @@ struct PhraseCount<'a> {
     first_by_bucket: bool,
     /// Days whose counts are kept ([`crate::days`]): their mentions are skipped.
     kept: Option<&'a DayPlan>,
+    /// The index's time spans, which hold each segment's time column opened.
+    times: Option<&'a crate::days::SegmentCache<TimeSpans>>,
 }
 
 impl<'a> PhraseCount<'a> {
@@ -1477,6 +1489,7 @@ impl<'a> PhraseCount<'a> {
             known: None,
             first_by_bucket: false,
             kept: None,
+            times: None,
         }
     }
 }
@@ -1834,7 +1847,7 @@ impl Tally for PhraseCount<'_> {
             matches!(&counts, PhraseCounts::Only { selected, .. } if selected.len == 0);
         Ok(PhrasePart {
             grid: self.buckets.grid(),
-            ts: reader.fast_fields().date("ts")?,
+            ts: time_column(self.times, reader)?,
             phrases: phrases.filter(|_| !none_selected).map(|c| c.ords().clone()),
             counts,
             docs: vec![0; self.buckets.count],
@@ -2078,17 +2091,25 @@ fn segment_top(
 struct PhraseDocs<'a> {
     groups: &'a [Vec<String>],
     keep: usize,
+    /// The index's time spans, which hold each segment's time column opened.
+    times: &'a crate::days::SegmentCache<TimeSpans>,
+    /// Each segment's ordinals of the groups' phrases, looked up once for all its parts.
+    ords: PerSegment<GroupOrds>,
+}
+
+/// The ordinals of [`PhraseDocs`]' groups' phrases in one segment: a selected one's row
+/// is its entry in `groups_of`, the groups holding it.
+struct GroupOrds {
+    selected: Selected,
+    groups_of: Vec<Vec<usize>>,
 }
 
 /// One scan part of [`PhraseDocs`].
 struct PhraseDocsPart {
     ts: Column<tantivy::DateTime>,
     phrases: Option<Column<u64>>,
-    /// The ordinals of the groups' phrases; a selected one's row is its entry in
-    /// `groups_of`.
-    selected: Selected,
-    /// Per selected ordinal, the groups holding it.
-    groups_of: Vec<Vec<usize>>,
+    /// The ordinals of the groups' phrases.
+    ords: Arc<GroupOrds>,
     earliest: Vec<Option<i64>>,
     /// Per group, the newest documents kept so far: a min-heap on (time, newer doc).
     newest: Vec<Newest>,
@@ -2108,40 +2129,48 @@ impl Tally for PhraseDocs<'_> {
     type Part = PhraseDocsPart;
     type Out = GroupDocs;
 
-    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
+    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
         let col = reader.fast_fields().str("phrases")?;
-        // (ordinal, group) of every phrase the segment has, then the groups per ordinal.
-        let mut pairs: Vec<(u64, usize)> = Vec::new();
-        if let Some(col) = &col {
-            for (g, group) in self.groups.iter().enumerate() {
-                let refs: Vec<&str> = group.iter().map(String::as_str).collect();
-                for o in ords_of(col, &refs)? {
-                    if o != u64::MAX {
-                        pairs.push((o, g));
+        let ords = self.ords.get(seg, || {
+            // (ordinal, group) of every phrase the segment has, then the groups per
+            // ordinal.
+            let mut pairs: Vec<(u64, usize)> = Vec::new();
+            if let Some(col) = &col {
+                for (g, group) in self.groups.iter().enumerate() {
+                    let refs: Vec<&str> = group.iter().map(String::as_str).collect();
+                    for o in ords_of(col, &refs)? {
+                        if o != u64::MAX {
+                            pairs.push((o, g));
+                        }
                     }
                 }
             }
-        }
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut found: Vec<(u64, u32)> = Vec::new();
-        let mut groups_of: Vec<Vec<usize>> = Vec::new();
-        for (o, g) in pairs {
-            if found.last().is_none_or(|(last, _)| *last != o) {
-                found.push((o, groups_of.len() as u32));
-                groups_of.push(Vec::new());
+            pairs.sort_unstable();
+            pairs.dedup();
+            let mut found: Vec<(u64, u32)> = Vec::new();
+            let mut groups_of: Vec<Vec<usize>> = Vec::new();
+            for (o, g) in pairs {
+                if found.last().is_none_or(|(last, _)| *last != o) {
+                    found.push((o, groups_of.len() as u32));
+                    groups_of.push(Vec::new());
+                }
+                if let Some(gs) = groups_of.last_mut() {
+                    gs.push(g);
+                }
             }
-            if let Some(gs) = groups_of.last_mut() {
-                gs.push(g);
-            }
-        }
-        let num_terms = col.as_ref().map_or(0, |c| c.num_terms());
+            let num_terms = col.as_ref().map_or(0, |c| c.num_terms());
+            Ok(GroupOrds {
+                selected: Selected::new(num_terms, found),
+                groups_of,
+            })
+        })?;
         Ok(PhraseDocsPart {
-            ts: reader.fast_fields().date("ts")?,
+            ts: time_column(Some(self.times), reader)?,
             // A segment holding none of the groups' phrases has nothing to read.
-            phrases: col.filter(|_| !found.is_empty()).map(|c| c.ords().clone()),
-            selected: Selected::new(num_terms, found),
-            groups_of,
+            phrases: col
+                .filter(|_| !ords.groups_of.is_empty())
+                .map(|c| c.ords().clone()),
+            ords,
             earliest: vec![None; self.groups.len()],
             newest: vec![std::collections::BinaryHeap::new(); self.groups.len()],
             ts_buf: Vec::new(),
@@ -2161,7 +2190,7 @@ impl Tally for PhraseDocs<'_> {
             };
             p.hit.clear();
             for &o in doc_values(ords, *doc, &mut p.ord_buf) {
-                if let Some(gs) = p.selected.row(o).and_then(|r| p.groups_of.get(r)) {
+                if let Some(gs) = p.ords.selected.row(o).and_then(|r| p.ords.groups_of.get(r)) {
                     p.hit.extend(gs.iter().copied());
                 }
             }
