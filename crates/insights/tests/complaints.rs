@@ -7,7 +7,7 @@ use lauscher_index::MentionIndex;
 use lauscher_insights::complaints::Phrase;
 use lauscher_insights::{Complaints, Filters, Recurrence, complaints};
 use lauscher_model::Lang;
-use lauscher_model::{Author, Label, Mention, MentionId, ScoredMention, Sentiment};
+use lauscher_model::{Intent, Label, ScoredMention};
 use lauscher_query::RuleSet;
 
 const RULES: &str = "version: 1
@@ -156,38 +156,16 @@ fn listed_phrase<'a>(c: &'a Complaints, key: &str) -> &'a Phrase {
 
 /// The `i`-th post of the corpus, `h` hours back.
 fn mention(i: usize, h: i64, label: Label, text: &str) -> ScoredMention {
-    let at = published(i, h);
-    ScoredMention {
-        mention: Mention {
-            id: MentionId(i as u128 + 1),
-            source: "social".into(),
-            url: Some(format!("https://social.example/p/{i}")),
-            author: Some(Author {
-                name: format!("user{}", i % 97),
-                reach: None,
-            }),
-            published_at: at,
-            fetched_at: at,
-            title: None,
-            text: text.to_owned(),
-            lang_hint: None,
-            address: None,
-            repost_of: None,
-            reply_to: None,
-        },
-        lang: Some(lauscher_model::Lang::En),
-        sentiment: Sentiment {
-            score: if label == Label::Negative { -0.5 } else { 0.0 },
-            label,
-            explanation: Vec::new(),
-        },
-        intent: Default::default(),
-        topics: vec!["acme".into()],
-        targets: Vec::new(),
-        topic_kinds: Vec::new(),
-        phrases: lauscher_text::phrases::phrases(text, Some(lauscher_model::Lang::En)),
-        simhash: 0,
-    }
+    let score = if label == Label::Negative { -0.5 } else { 0.0 };
+    lauscher_testkit::scored(i as u128 + 1, text)
+        .source("social")
+        .url(Some(&format!("https://social.example/p/{i}")))
+        .author(&format!("user{}", i % 97), None)
+        .at(published(i, h))
+        .lang("en")
+        .sentiment(score, label)
+        .intent(Intent::Other)
+        .build()
 }
 
 fn index() -> (tempfile::TempDir, MentionIndex) {
