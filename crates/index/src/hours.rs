@@ -33,7 +33,8 @@ use tantivy::{DocId, Searcher, SegmentOrdinal};
 
 use lauscher_query::RuleSet;
 
-use crate::days::{Dated, Days, HOUR_NANOS, SegmentDays, day_of, day_start};
+use crate::days::{Dated, Days, HOUR_NANOS, SegmentCache, SegmentDays, day_of, day_start};
+use crate::spans::TimeSpans;
 use crate::tally::{Buckets, LabelCount, LabelTally, MIN_PART_DOCS, scan_parts, scan_run};
 use crate::{IndexError, OpenIndex, SearchRequest};
 
@@ -124,6 +125,7 @@ impl OpenIndex {
             let runs = day_docs[seg].days(lacks.0, lacks.1).runs;
             let Some(fresh) = count_hours(
                 &searcher,
+                &self.spans,
                 query.as_ref(),
                 seg as SegmentOrdinal,
                 runs,
@@ -158,8 +160,15 @@ impl OpenIndex {
                 continue;
             };
             let query = self.filtered_query(&cut, rules)?;
-            let parts = scan_parts(&searcher, query.as_ref(), &count, MIN_PART_DOCS, None)
-                .map_err(|e| self.tantivy(e))?;
+            let parts = scan_parts(
+                &searcher,
+                &self.spans,
+                query.as_ref(),
+                &count,
+                MIN_PART_DOCS,
+                None,
+            )
+            .map_err(|e| self.tantivy(e))?;
             let (tallies, sums) = count.sum(parts);
             for (b, t) in tallies.iter().enumerate() {
                 labels[b][0] += t.negative;
@@ -201,6 +210,7 @@ impl OpenIndex {
 /// days `from..=to`; `None` where that is more than [`MAX_COUNTED_HOURS`].
 fn count_hours(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     seg: SegmentOrdinal,
     runs: Vec<Range<DocId>>,
@@ -225,7 +235,7 @@ fn count_hours(
         },
         authors: None,
     };
-    let parts = scan_run(searcher, query, &count, seg, runs)?;
+    let parts = scan_run(searcher, times, query, &count, seg, runs)?;
     let (tallies, units) = count.sum(parts);
     let counts = tallies
         .iter()

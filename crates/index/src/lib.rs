@@ -138,7 +138,8 @@ pub(crate) struct OpenIndex {
     days: days::SegmentCache<days::SegmentDays>,
     /// Each segment's phrase top lists kept per filter and buckets, for candidates.
     tops: days::SegmentCache<tally::SegmentTops>,
-    /// Where each segment's days lie, for tallies of a few days.
+    /// Each segment's runs of hours and its opened time column, for time windows and
+    /// scans of a few hours or days.
     spans: Arc<days::SegmentCache<spans::TimeSpans>>,
     /// Mentions loaded for pages and views, kept.
     kept: search::KeptMentions,

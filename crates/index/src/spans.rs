@@ -126,13 +126,10 @@ impl TimeSpans {
         max_doc: DocId,
         ts: Column<tantivy::DateTime>,
     ) -> TimeSpans {
-        let mut by_hour: Vec<u32> = match &runs {
-            Some(runs) => (0..runs.len())
-                .filter_map(|i| u32::try_from(i).ok())
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut by_hour: Vec<u32> = Vec::new();
         if let Some(runs) = &runs {
+            // At most a sixteenth of a segment's documents: a `u32` each.
+            by_hour = (0..runs.len() as u32).collect();
             by_hour.sort_by_key(|i| (runs[*i as usize].hour, runs[*i as usize].start));
         }
         TimeSpans {
@@ -149,8 +146,9 @@ impl TimeSpans {
     }
 
     /// The runs and the time column of `reader`'s segment, kept in `cache` (a few KiB
-    /// per segment: those of segments merged away go as the least recently used); its
-    /// time column is opened only where they are not kept.
+    /// per segment; those of segments merged away go at the index's next reload); its
+    /// time column is opened only where they are not kept. Every scan and time window
+    /// reads the time column from here.
     pub(crate) fn kept(
         cache: &SegmentCache<TimeSpans>,
         reader: &tantivy::SegmentReader,
@@ -237,18 +235,6 @@ impl TimeSpans {
     /// Bytes kept.
     pub(crate) fn bytes(&self) -> usize {
         std::mem::size_of::<TimeSpans>() + self.runs.as_ref().map_or(0, |r| r.len() * 16)
-    }
-}
-
-/// The time column of `reader`'s segment: from the kept spans where `times` is given
-/// (opening it reads its blocks' headers), else opened.
-pub(crate) fn time_column(
-    times: Option<&SegmentCache<TimeSpans>>,
-    reader: &tantivy::SegmentReader,
-) -> tantivy::Result<Column<tantivy::DateTime>> {
-    match times {
-        Some(cache) => Ok(TimeSpans::kept(cache, reader)?.column().clone()),
-        None => reader.fast_fields().date("ts"),
     }
 }
 

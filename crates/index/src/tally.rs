@@ -32,10 +32,10 @@ use lauscher_query::RuleSet;
 use crate::MentionIndex;
 use crate::authors::{AuthorSet, SharedAuthors};
 use crate::days::{
-    DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentDays,
-    day_of, day_start,
+    DAY_NANOS, DayCount, DayHours, DayKey, DayPlan, Days, PhraseDays, PhraseHours, SegmentCache,
+    SegmentDays, day_of, day_start,
 };
-use crate::spans::{TimeSpans, time_column};
+use crate::spans::TimeSpans;
 use crate::{IndexError, OpenIndex, SearchRequest};
 
 /// Time buckets: `count` intervals of `step` starting at `origin`.
@@ -254,7 +254,14 @@ impl OpenIndex {
             buckets,
             authors: shared.as_ref(),
         };
-        scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
+        scan(
+            &searcher,
+            &self.spans,
+            query.as_ref(),
+            &count,
+            MIN_PART_DOCS,
+        )
+        .map_err(|e| self.tantivy(e))
     }
 
     /// Sets each bucket's distinct authors among the mentions `req` filters in it: one
@@ -278,8 +285,14 @@ impl OpenIndex {
                 continue;
             }
             let query = self.filtered_query(&within, rules)?;
-            tally.authors = scan(&searcher, query.as_ref(), &count, MIN_PART_DOCS)
-                .map_err(|e| self.tantivy(e))?;
+            tally.authors = scan(
+                &searcher,
+                &self.spans,
+                query.as_ref(),
+                &count,
+                MIN_PART_DOCS,
+            )
+            .map_err(|e| self.tantivy(e))?;
         }
         Ok(())
     }
@@ -303,11 +316,7 @@ impl OpenIndex {
         {
             return Ok(out);
         }
-        let tally = PhraseCount {
-            times: Some(&self.spans),
-            ..PhraseCount::new(buckets, selection)
-        };
-        self.tally(req, rules, &tally)
+        self.tally(req, rules, &PhraseCount::new(buckets, selection))
     }
 
     /// The phrases worth counting exactly among the mentions `req` filters, per bucket:
@@ -335,10 +344,7 @@ impl OpenIndex {
             .map(|i| i as SegmentOrdinal)
             .collect();
         if !unseen.is_empty() {
-            let tally = PhraseCount {
-                times: Some(&self.spans),
-                ..PhraseCount::new(buckets, PhraseSelection::Top(n))
-            };
+            let tally = PhraseCount::new(buckets, PhraseSelection::Top(n));
             let within: Vec<Vec<Range<DocId>>> = searcher
                 .segment_readers()
                 .iter()
@@ -350,6 +356,7 @@ impl OpenIndex {
                 .collect();
             let parts = scan_parts(
                 &searcher,
+                &self.spans,
                 query.as_ref(),
                 &tally,
                 MIN_PART_DOCS,
@@ -468,6 +475,7 @@ impl OpenIndex {
             let runs = day_docs[seg].days(hull.0, hull.1).runs;
             let Some(fresh) = count_days(
                 &searcher,
+                &self.spans,
                 query.as_ref(),
                 seg as SegmentOrdinal,
                 runs,
@@ -507,6 +515,7 @@ impl OpenIndex {
                 let runs = day_docs[seg].days(day, day).runs;
                 let Some(fresh) = count_day_hours(
                     &searcher,
+                    &self.spans,
                     query.as_ref(),
                     seg as SegmentOrdinal,
                     runs,
@@ -567,7 +576,6 @@ impl OpenIndex {
             let tally = PhraseCount {
                 known: Some(&known),
                 kept: Some(&plan),
-                times: Some(&self.spans),
                 ..PhraseCount::new(buckets, PhraseSelection::Only(terms))
             };
             let within: Vec<Vec<Range<DocId>>> = day_docs
@@ -576,6 +584,7 @@ impl OpenIndex {
                 .collect();
             scan_parts(
                 &searcher,
+                &self.spans,
                 query.as_ref(),
                 &tally,
                 MIN_PART_DOCS,
@@ -764,11 +773,11 @@ impl OpenIndex {
         let searcher = self.reader.searcher();
         let found = scan(
             &searcher,
+            &self.spans,
             query.as_ref(),
             &PhraseDocs {
                 groups,
                 keep: if checked { 0 } else { newest },
-                times: &self.spans,
                 ords: PerSegment::default(),
             },
             MIN_PART_DOCS,
@@ -842,7 +851,8 @@ impl OpenIndex {
     ) -> Result<T::Out, IndexError> {
         let query = self.filtered_query(req, rules)?;
         let searcher = self.reader.searcher();
-        scan(&searcher, query.as_ref(), tally, MIN_PART_DOCS).map_err(|e| self.tantivy(e))
+        scan(&searcher, &self.spans, query.as_ref(), tally, MIN_PART_DOCS)
+            .map_err(|e| self.tantivy(e))
     }
 }
 
@@ -853,8 +863,13 @@ pub(crate) trait Tally: Sync {
     /// The merged answer.
     type Out;
     /// A new part for a range of the documents of `reader`, segment `seg` of the
-    /// searcher.
-    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Part>;
+    /// searcher, whose time column is `ts` (kept open by the index's time spans).
+    fn part(
+        &self,
+        seg: SegmentOrdinal,
+        reader: &SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<Self::Part>;
     /// Counts a block of matching, live documents (ascending).
     fn collect(&self, part: &mut Self::Part, docs: &[DocId]);
     /// Merges the parts, each with the segment it counted.
@@ -873,9 +888,10 @@ const TALLY_BLOCK: usize = 1024;
 /// Documents per scan part at least: below that, a thread costs more than it saves.
 pub(crate) const MIN_PART_DOCS: u32 = 1 << 16;
 
-/// The parts of a scan of the documents in `run` of segment `seg` alone.
+/// The parts of a scan of the documents in `runs` of segment `seg` alone.
 pub(crate) fn scan_run<T: Tally>(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     tally: &T,
     seg: SegmentOrdinal,
@@ -885,7 +901,7 @@ pub(crate) fn scan_run<T: Tally>(
     if let Some(w) = within.get_mut(seg as usize) {
         *w = runs;
     }
-    scan_parts(searcher, query, tally, MIN_PART_DOCS, Some(&within))
+    scan_parts(searcher, times, query, tally, MIN_PART_DOCS, Some(&within))
 }
 
 /// Scans the documents `query` matches: every segment, large ones cut into document
@@ -893,11 +909,12 @@ pub(crate) fn scan_run<T: Tally>(
 /// segment, so one large segment would be scanned by one thread).
 fn scan<T: Tally>(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     tally: &T,
     min_part: u32,
 ) -> tantivy::Result<T::Out> {
-    let parts = scan_parts(searcher, query, tally, min_part, None)?;
+    let parts = scan_parts(searcher, times, query, tally, min_part, None)?;
     tally.merge(searcher, parts)
 }
 
@@ -905,6 +922,7 @@ fn scan<T: Tally>(
 /// `within` names per segment ordinal (none where it names none).
 pub(crate) fn scan_parts<T: Tally>(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     tally: &T,
     min_part: u32,
@@ -935,7 +953,8 @@ pub(crate) fn scan_parts<T: Tally>(
         .into_par_iter()
         .map(|(ord, range)| {
             let reader = searcher.segment_reader(ord);
-            let mut part = tally.part(ord, reader)?;
+            let ts = TimeSpans::kept(times, reader)?;
+            let mut part = tally.part(ord, reader, ts.column())?;
             let mut scorer = weight.scorer(reader, 1.0)?;
             if scorer.doc() < range.start {
                 scorer.seek(range.start);
@@ -1055,6 +1074,7 @@ const MAX_DAY_CELLS: usize = 4 << 20;
 /// many days to count at once.
 fn count_days(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     seg: SegmentOrdinal,
     runs: Vec<Range<DocId>>,
@@ -1069,7 +1089,7 @@ fn count_days(
         return Ok(None);
     };
     let step = chrono::Duration::days(1);
-    let cells = count_cells(searcher, query, seg, runs, terms, origin, step, span)?;
+    let cells = count_cells(searcher, times, query, seg, runs, terms, origin, step, span)?;
     let Cells {
         docs,
         counts,
@@ -1109,6 +1129,7 @@ fn count_days(
 /// the documents holding it). `None` where that is too many phrases to count at once.
 fn count_day_hours(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     seg: SegmentOrdinal,
     runs: Vec<Range<DocId>>,
@@ -1127,7 +1148,7 @@ fn count_day_hours(
         counts,
         firsts,
         ..
-    } = count_cells(searcher, query, seg, runs, terms, origin, step, 24)?;
+    } = count_cells(searcher, times, query, seg, runs, terms, origin, step, 24)?;
     let rows = terms.len();
     let mut out = DayHours::default();
     for (d, n) in out.docs.iter_mut().zip(&docs) {
@@ -1160,6 +1181,7 @@ struct Cells {
 #[allow(clippy::too_many_arguments)]
 fn count_cells(
     searcher: &Searcher,
+    times: &SegmentCache<TimeSpans>,
     query: &dyn Query,
     seg: SegmentOrdinal,
     runs: Vec<Range<DocId>>,
@@ -1179,7 +1201,7 @@ fn count_cells(
             PhraseSelection::Only(terms),
         )
     };
-    let parts = scan_run(searcher, query, &tally, seg, runs)?;
+    let parts = scan_run(searcher, times, query, &tally, seg, runs)?;
     let rows = terms.len();
     let mut docs = vec![0u64; span];
     let mut counts = vec![0u32; rows * span];
@@ -1250,7 +1272,12 @@ impl Tally for LabelCount<'_> {
     type Part = LabelPart;
     type Out = Vec<LabelTally>;
 
-    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<LabelPart> {
+    fn part(
+        &self,
+        seg: SegmentOrdinal,
+        reader: &SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<LabelPart> {
         let ff = reader.fast_fields();
         let label = ff.str("sentiment_label")?;
         let mut label_slot = Vec::new();
@@ -1282,7 +1309,7 @@ impl Tally for LabelCount<'_> {
         };
         Ok(LabelPart {
             grid: self.buckets.grid(),
-            ts: ff.date("ts")?,
+            ts: ts.clone(),
             label: label.map(|c| c.ords().clone()),
             label_slot,
             score: ff.i64("sentiment")?,
@@ -1420,7 +1447,12 @@ impl Tally for AuthorCount<'_> {
     type Part = AuthorPart;
     type Out = u64;
 
-    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<AuthorPart> {
+    fn part(
+        &self,
+        seg: SegmentOrdinal,
+        reader: &SegmentReader,
+        _: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<AuthorPart> {
         Ok(AuthorPart {
             author: reader
                 .fast_fields()
@@ -1476,8 +1508,6 @@ struct PhraseCount<'a> {
     first_by_bucket: bool,
     /// Days whose counts are kept ([`crate::days`]): their mentions are skipped.
     kept: Option<&'a DayPlan>,
-    /// The index's time spans, which hold each segment's time column opened.
-    times: Option<&'a crate::days::SegmentCache<TimeSpans>>,
 }
 
 impl<'a> PhraseCount<'a> {
@@ -1489,7 +1519,6 @@ impl<'a> PhraseCount<'a> {
             known: None,
             first_by_bucket: false,
             kept: None,
-            times: None,
         }
     }
 }
@@ -1806,7 +1835,12 @@ impl Tally for PhraseCount<'_> {
     type Part = PhrasePart;
     type Out = PhraseTally;
 
-    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhrasePart> {
+    fn part(
+        &self,
+        seg: SegmentOrdinal,
+        reader: &SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<PhrasePart> {
         let phrases = reader.fast_fields().str("phrases")?;
         let counts = match (self.selection, &phrases) {
             (PhraseSelection::Only(terms), Some(col)) => {
@@ -1847,7 +1881,7 @@ impl Tally for PhraseCount<'_> {
             matches!(&counts, PhraseCounts::Only { selected, .. } if selected.len == 0);
         Ok(PhrasePart {
             grid: self.buckets.grid(),
-            ts: time_column(self.times, reader)?,
+            ts: ts.clone(),
             phrases: phrases.filter(|_| !none_selected).map(|c| c.ords().clone()),
             counts,
             docs: vec![0; self.buckets.count],
@@ -2091,8 +2125,6 @@ fn segment_top(
 struct PhraseDocs<'a> {
     groups: &'a [Vec<String>],
     keep: usize,
-    /// The index's time spans, which hold each segment's time column opened.
-    times: &'a crate::days::SegmentCache<TimeSpans>,
     /// Each segment's ordinals of the groups' phrases, looked up once for all its parts.
     ords: PerSegment<GroupOrds>,
 }
@@ -2129,7 +2161,12 @@ impl Tally for PhraseDocs<'_> {
     type Part = PhraseDocsPart;
     type Out = GroupDocs;
 
-    fn part(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PhraseDocsPart> {
+    fn part(
+        &self,
+        seg: SegmentOrdinal,
+        reader: &SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<PhraseDocsPart> {
         let col = reader.fast_fields().str("phrases")?;
         let ords = self.ords.get(seg, || {
             // (ordinal, group) of every phrase the segment has, then the groups per
@@ -2165,7 +2202,7 @@ impl Tally for PhraseDocs<'_> {
             })
         })?;
         Ok(PhraseDocsPart {
-            ts: time_column(Some(self.times), reader)?,
+            ts: ts.clone(),
             // A segment holding none of the groups' phrases has nothing to read.
             phrases: col
                 .filter(|_| !ords.groups_of.is_empty())
@@ -2255,9 +2292,14 @@ impl Tally for Earliest {
     type Part = EarliestPart;
     type Out = Option<i64>;
 
-    fn part(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<EarliestPart> {
+    fn part(
+        &self,
+        _: SegmentOrdinal,
+        _: &SegmentReader,
+        ts: &Column<tantivy::DateTime>,
+    ) -> tantivy::Result<EarliestPart> {
         Ok(EarliestPart {
-            ts: reader.fast_fields().date("ts")?,
+            ts: ts.clone(),
             min: None,
             buf: Vec::new(),
         })
@@ -2386,26 +2428,27 @@ mod tests {
             count: 3,
         };
         let shared = index.current().authors.of(&searcher).expect("authors");
+        let spans = index.current().spans.clone();
         let labels = LabelCount {
             buckets,
             authors: Some(&shared),
         };
         let phrases = ["login".to_owned(), "now".to_owned()];
         let phrase = PhraseCount::new(buckets, PhraseSelection::Only(&phrases));
-        let whole = scan(&searcher, query.as_ref(), &labels, u32::MAX).expect("whole");
-        let parts = scan(&searcher, query.as_ref(), &labels, 7).expect("parts");
+        let whole = scan(&searcher, &spans, query.as_ref(), &labels, u32::MAX).expect("whole");
+        let parts = scan(&searcher, &spans, query.as_ref(), &labels, 7).expect("parts");
         assert_eq!(whole, parts);
         assert_eq!(whole.iter().map(LabelTally::total).sum::<u64>(), 301);
         assert!(whole.iter().all(|t| t.authors == 17));
-        let whole = scan(&searcher, query.as_ref(), &phrase, u32::MAX).expect("whole");
-        let parts = scan(&searcher, query.as_ref(), &phrase, 7).expect("parts");
+        let whole = scan(&searcher, &spans, query.as_ref(), &phrase, u32::MAX).expect("whole");
+        let parts = scan(&searcher, &spans, query.as_ref(), &phrase, 7).expect("parts");
         assert_eq!(whole, parts);
         assert_eq!(whole.phrases["login"].iter().sum::<u64>(), 301);
         assert_eq!(whole.phrases["now"].iter().sum::<u64>(), 150);
         let top = PhraseCount::new(buckets, PhraseSelection::Top(5));
         assert_eq!(
-            scan(&searcher, query.as_ref(), &top, u32::MAX).expect("whole"),
-            scan(&searcher, query.as_ref(), &top, 7).expect("parts")
+            scan(&searcher, &spans, query.as_ref(), &top, u32::MAX).expect("whole"),
+            scan(&searcher, &spans, query.as_ref(), &top, 7).expect("parts")
         );
     }
 

@@ -720,12 +720,13 @@ fn written_forms(newest: &[Vec<IndexedMention>]) -> HashMap<MentionId, Arc<Vec<P
     };
     let mut out: HashMap<MentionId, Arc<Vec<PhraseForm>>> = HashMap::new();
     let mut missing: Vec<(&IndexedMention, u64)> = Vec::new();
+    let mut seen = HashSet::new();
     {
         let mut kept = WRITTEN
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for m in newest.iter().flatten() {
-            if m.id.0 == 0 || out.contains_key(&m.id) {
+            if m.id.0 == 0 || !seen.insert(m.id) {
                 continue;
             }
             let key = text_key(m);
@@ -733,11 +734,7 @@ fn written_forms(newest: &[Vec<IndexedMention>]) -> HashMap<MentionId, Arc<Vec<P
                 Some(forms) => {
                     out.insert(m.id, forms.clone());
                 }
-                None => {
-                    if !missing.iter().any(|(o, _)| o.id == m.id) {
-                        missing.push((m, key));
-                    }
-                }
+                None => missing.push((m, key)),
             }
         }
     }
